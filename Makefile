@@ -1,0 +1,47 @@
+# kx — top-level entry points. CMake does the building; this file only names the jobs.
+#   make          build everything (debug, ASan + UBSan) into build/
+#   make test     build and run every test through CTest
+#   make run      build and start kxd on build/extensions/ in the foreground
+#   make bench    optimised build in build-release/ and run the benchmarks
+#   make lint     clang-tidy and cppcheck over src/, tools/ and drivers/
+BUILD    ?= build
+RELEASE  ?= build-release
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+ifeq ($(origin CC),default)
+CC := clang
+endif
+export CC
+
+.PHONY: all deps configure test run bench lint format clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@./scripts/deps.sh
+
+configure: deps
+	@test -f $(BUILD)/CMakeCache.txt || \
+	  cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DKX_SANITIZE=ON $(CMAKE_FLAGS)
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+run: all
+	$(BUILD)/kxd --foreground --extensions $(BUILD)/extensions
+
+bench: deps
+	@test -f $(RELEASE)/CMakeCache.txt || \
+	  cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DKX_SANITIZE=OFF $(CMAKE_FLAGS)
+	cmake --build $(RELEASE) -j $(JOBS)
+	cmake --build $(RELEASE) --target bench-run
+
+lint: configure
+	./scripts/lint.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(RELEASE)

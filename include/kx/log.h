@@ -1,0 +1,37 @@
+/* kx/log.h — where libkx's messages go.
+ *
+ * libkx never writes to stderr on its own: every message passes through a
+ * kx_logger that its owner (kxd, the kx tool, a test) installs. A NULL logger
+ * discards everything, which is what most unit tests want.
+ */
+#ifndef KX_LOG_H
+#define KX_LOG_H
+
+#include <kx/status.h>
+#include <stdarg.h>
+
+enum kx_log_level { KX_LOG_ERROR, KX_LOG_WARN, KX_LOG_INFO, KX_LOG_DEBUG };
+
+typedef void (*kx_log_fn)(void *arg, enum kx_log_level level, const char *msg);
+
+struct kx_logger {
+    kx_log_fn fn;
+    void *arg;
+    enum kx_log_level max_level; /* messages above this level are dropped */
+};
+
+KX_API void kx_log(const struct kx_logger *lg, enum kx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+KX_API void kx_logv(const struct kx_logger *lg, enum kx_log_level level, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 3, 0)));
+
+#define kx_log_error(lg, ...) kx_log((lg), KX_LOG_ERROR, __VA_ARGS__)
+#define kx_log_warnx(lg, ...) kx_log((lg), KX_LOG_WARN, __VA_ARGS__)
+#define kx_log_info(lg, ...) kx_log((lg), KX_LOG_INFO, __VA_ARGS__)
+#define kx_log_debug(lg, ...) kx_log((lg), KX_LOG_DEBUG, __VA_ARGS__)
+
+/* A kx_log_fn that prints "prefix: message" to stderr; arg is the prefix
+ * (a const char *, may be NULL). */
+KX_API void kx_log_to_stderr(void *arg, enum kx_log_level level, const char *msg);
+
+#endif /* KX_LOG_H */

@@ -1,0 +1,35 @@
+/* plist.h — reading Apple property lists (XML and binary) through libplist,
+ * with the limits and checks libplist leaves to its caller.
+ */
+#ifndef KX_CORE_PLIST_H
+#define KX_CORE_PLIST_H
+
+#include <kx/status.h>
+#include <plist/plist.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Larger files are refused before parsing: no real Info.plist comes close. */
+#define KX_PLIST_MAX_BYTES ((size_t)32 << 20)
+
+/* Parses XML or binary plist bytes into *out (free with plist_free). On
+ * failure returns STATUS_DATA_ERROR (or the read error) and sets *why to a
+ * short static explanation for the user. */
+kx_status kx_plist_parse(const void *data, size_t len, plist_t *out, const char **why);
+kx_status kx_plist_read_file(const char *path, plist_t *out, const char **why);
+
+/* Dictionary lookups that tolerate a NULL or non-dictionary node. */
+plist_t kx_plist_get(plist_t dict, const char *key);
+/* The string value (borrowed, NUL-terminated) or NULL when absent or not a string. */
+const char *kx_plist_string(plist_t dict, const char *key, uint64_t *len);
+/* 1 and *out set when key holds a boolean; 0 otherwise. */
+int kx_plist_bool(plist_t dict, const char *key, int *out);
+int kx_plist_is(plist_t node, plist_type type);
+
+/* Name of a node's type as Apple's tools print it ("string", "dictionary"). */
+const char *kx_plist_type_name(plist_t node);
+
+/* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+int kx_utf8_valid(const char *s, size_t len);
+
+#endif /* KX_CORE_PLIST_H */
