@@ -1,0 +1,100 @@
+/* kx/client.h — libkxclient: how ordinary programs reach kxd.
+ *
+ * A kx_client is one connection to kxd over its AF_UNIX socket. Calls are
+ * synchronous and return the real kx_status the driver or the kernel produced:
+ * a read at end of file returns STATUS_END_OF_FILE with *got = 0, which is
+ * distinguishable from every error. kxd knows who you are from the socket
+ * (SO_PEERCRED); nothing the client sends can change that.
+ *
+ * Thread safety: a kx_client is used by one thread at a time; open one
+ * connection per thread for parallel I/O. Handles belong to their connection
+ * and are closed by kxd when the connection goes away, even if the program
+ * dies.
+ */
+#ifndef KX_CLIENT_H
+#define KX_CLIENT_H
+
+#include <kx/status.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kx_client kx_client;
+
+/* Default socket path when neither an explicit path nor $KX_SOCKET is given. */
+#define KX_DEFAULT_SOCKET "/run/kx/kxd.sock"
+
+/* Access bits for kx_client_open (the CREATE IRP's access mode). */
+#define KX_ACCESS_READ 0x1u
+#define KX_ACCESS_WRITE 0x2u
+
+/* Connects to socket_path, else $KX_SOCKET, else KX_DEFAULT_SOCKET.
+ * STATUS_CONNECTION_REFUSED when kxd is not running there. */
+KX_API kx_status kx_client_connect(const char *socket_path, kx_client **out);
+/* Closes the connection (kxd closes every handle still open on it). */
+KX_API void kx_client_disconnect(kx_client *c);
+
+/* The message kxd sent with the last reply ("" if none): for failures the
+ * explanation, for load/unload the report. Valid until the next call. */
+KX_API const char *kx_client_message(const kx_client *c);
+
+/* ---- device I/O ---------------------------------------------------------- */
+
+/* Opens a device by user-visible path ("/dev/null") or canonical name
+ * ("\\Device\\Null0"). STATUS_ACCESS_DENIED when the device's owner, group
+ * and mode do not allow the requested access. */
+KX_API kx_status kx_client_open(kx_client *c, const char *path, uint32_t access, uint32_t *handle);
+KX_API kx_status kx_client_close(kx_client *c, uint32_t handle);
+
+/* timeout_ms: 0 means kxd's default deadline; UINT32_MAX means none. */
+KX_API kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf,
+                                size_t len, uint32_t timeout_ms, size_t *got);
+/* *information is what the driver reported (bytes written for WRITE). */
+KX_API kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const void *buf,
+                                 size_t len, uint32_t timeout_ms, uint64_t *information);
+KX_API kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, const void *in,
+                                 size_t in_len, void *out, size_t out_len, uint32_t timeout_ms,
+                                 size_t *got);
+
+/* ---- kexts --------------------------------------------------------------- */
+
+#define KX_LOAD_NO_START 0x1u     /* resolve and link only */
+#define KX_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, in reverse order */
+
+/* kext: a bundle path or a bundle identifier known to kxd's extensions
+ * folders. The report (or diagnostics) is in kx_client_message(). */
+KX_API kx_status kx_client_load(kx_client *c, const char *kext, uint32_t flags);
+KX_API kx_status kx_client_unload(kx_client *c, const char *kext, uint32_t flags);
+
+/* One loaded kext as kextstat shows it. */
+struct kx_client_kext {
+    uint32_t tag; /* load tag (Index) */
+    int32_t refs;
+    uint64_t address, size, wired;
+    char *id, *version, *uuid, *path;
+    uint32_t *linked_against; /* load tags of its dependencies */
+    size_t n_linked_against;
+};
+
+/* Every loaded kext, sorted by load tag. Free with kx_client_kexts_free. */
+KX_API kx_status kx_client_stat(kx_client *c, struct kx_client_kext **kexts, size_t *n);
+KX_API void kx_client_kexts_free(struct kx_client_kext *kexts, size_t n);
+
+/* A symbolic link or a device of kxd's namespace. */
+struct kx_client_object {
+    int is_device;      /* 0: link (name -> target), 1: device */
+    char *name, *target, *driver;
+    uint32_t uid, gid, mode, handles;
+};
+KX_API kx_status kx_client_ls(kx_client *c, struct kx_client_object **objs, size_t *n);
+KX_API void kx_client_objects_free(struct kx_client_object *objs, size_t n);
+
+/* Kernel log lines with sequence number > since. */
+struct kx_client_log_line {
+    uint64_t seq, time_ns;
+    char *source, *text;
+};
+KX_API kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line **lines,
+                               size_t *n);
+KX_API void kx_client_log_free(struct kx_client_log_line *lines, size_t n);
+
+#endif /* KX_CLIENT_H */

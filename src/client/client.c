@@ -1,0 +1,432 @@
+/* client.c — libkxclient: synchronous requests to kxd over its socket.
+ *
+ * Each call builds one request, sends it, and reads replies until the one
+ * that answers it (matching req_id). A reply that is malformed, or a socket
+ * that breaks, marks the connection dead: every later call fails with
+ * STATUS_CONNECTION_LOST rather than guessing at the stream's state.
+ */
+#include <kx/client.h>
+
+#include "core/plat_sock.h"
+#include "proto/msg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct kx_client {
+    int fd;
+    int dead;
+    uint32_t next_req_id;
+    char *message; /* last reply's text, never NULL after connect */
+    struct kx_msg_builder out;
+    uint8_t *in;     /* last reply's payload */
+    size_t in_cap;
+};
+
+/* The largest text field kxd sends (reports of big dependency trees). */
+#define MAX_TEXT ((size_t)1 << 20)
+
+kx_status kx_client_connect(const char *socket_path, kx_client **out)
+{
+    *out = NULL;
+    if (!socket_path || !*socket_path)
+        socket_path = getenv("KX_SOCKET");
+    if (!socket_path || !*socket_path)
+        socket_path = KX_DEFAULT_SOCKET;
+    kx_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    c->fd = -1;
+    c->message = strdup("");
+    if (!c->message) {
+        free(c);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    kx_status st = kx_plat_sock_connect(socket_path, &c->fd);
+    if (st != STATUS_SUCCESS) {
+        kx_client_disconnect(c);
+        return st;
+    }
+    *out = c;
+    return STATUS_SUCCESS;
+}
+
+void kx_client_disconnect(kx_client *c)
+{
+    if (!c)
+        return;
+    kx_plat_close(c->fd);
+    kx_msg_builder_free(&c->out);
+    free(c->in);
+    free(c->message);
+    free(c);
+}
+
+const char *kx_client_message(const kx_client *c) { return c && c->message ? c->message : ""; }
+
+static void set_message(kx_client *c, char *text /* owned, may be NULL */)
+{
+    if (!text)
+        return;
+    free(c->message);
+    c->message = text;
+}
+
+static uint32_t begin(kx_client *c, uint16_t type)
+{
+    uint32_t id = ++c->next_req_id;
+    kx_msg_begin(&c->out, type, id);
+    return id;
+}
+
+static kx_status fail_dead(kx_client *c, kx_status st)
+{
+    c->dead = 1;
+    set_message(c, strdup(kx_status_string(st)));
+    return st;
+}
+
+static kx_status send_request(kx_client *c)
+{
+    if (c->dead)
+        return STATUS_CONNECTION_LOST;
+    kx_status st = kx_msg_finish(&c->out);
+    if (st != STATUS_SUCCESS)
+        return st;
+    st = kx_plat_send_all(c->fd, c->out.buf, c->out.len);
+    return st == STATUS_SUCCESS ? st : fail_dead(c, STATUS_CONNECTION_LOST);
+}
+
+/* Reads the next reply for req_id into c->in; *r reads its payload. */
+static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
+                            struct kx_msg_reader *r)
+{
+    uint8_t raw[KX_MSG_HDR_LEN];
+    const char *why;
+    for (;;) {
+        if (kx_plat_recv_all(c->fd, raw, sizeof raw) != STATUS_SUCCESS)
+            return fail_dead(c, STATUS_CONNECTION_LOST);
+        if (kx_msg_hdr_decode(raw, h, &why) != STATUS_SUCCESS)
+            return fail_dead(c, STATUS_PROTOCOL_ERROR);
+        if (h->len > c->in_cap) {
+            uint8_t *nb = realloc(c->in, h->len);
+            if (!nb)
+                return fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
+            c->in = nb;
+            c->in_cap = h->len;
+        }
+        if (h->len && kx_plat_recv_all(c->fd, c->in, h->len) != STATUS_SUCCESS)
+            return fail_dead(c, STATUS_CONNECTION_LOST);
+        if (h->req_id != req_id)
+            continue; /* a late answer to a request this client gave up on */
+        kx_msg_reader_init(r, c->in, h->len);
+        return STATUS_SUCCESS;
+    }
+}
+
+/* ERROR and OK replies: status i32 [, value u64], message. */
+static kx_status read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
+                                   struct kx_msg_reader *r, uint64_t *value)
+{
+    kx_status st = (kx_status)kx_msg_get_i32(r);
+    uint64_t v = h->type == KX_MSG_OK ? kx_msg_get_u64(r) : 0;
+    char *text = kx_msg_get_str(r, MAX_TEXT);
+    if (kx_msg_reader_done(r) != STATUS_SUCCESS) {
+        free(text);
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    }
+    set_message(c, text);
+    if (value)
+        *value = v;
+    return st;
+}
+
+/* Sends the built request and returns the status of an OK/ERROR reply. */
+static kx_status simple_call(kx_client *c, uint32_t req_id, uint64_t *value)
+{
+    struct kx_msg_hdr h;
+    struct kx_msg_reader r;
+    kx_status st = send_request(c);
+    if (st == STATUS_SUCCESS)
+        st = recv_reply(c, req_id, &h, &r);
+    if (st != STATUS_SUCCESS)
+        return st;
+    if (h.type != KX_MSG_OK && h.type != KX_MSG_ERROR)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    return read_status_reply(c, &h, &r, value);
+}
+
+kx_status kx_client_open(kx_client *c, const char *path, uint32_t access, uint32_t *handle)
+{
+    uint32_t id = begin(c, KX_MSG_OPEN);
+    kx_msg_put_str(&c->out, path);
+    kx_msg_put_u32(&c->out, access);
+    uint64_t v = 0;
+    kx_status st = simple_call(c, id, &v);
+    *handle = st == STATUS_SUCCESS ? (uint32_t)v : 0;
+    return st;
+}
+
+kx_status kx_client_close(kx_client *c, uint32_t handle)
+{
+    uint32_t id = begin(c, KX_MSG_CLOSE);
+    kx_msg_put_u32(&c->out, handle);
+    return simple_call(c, id, NULL);
+}
+
+/* DATA replies: status, information, bytes copied into out (at most out_len). */
+static kx_status data_call(kx_client *c, uint32_t req_id, void *out, size_t out_len, size_t *got,
+                           uint64_t *information)
+{
+    struct kx_msg_hdr h;
+    struct kx_msg_reader r;
+    *got = 0;
+    kx_status st = send_request(c);
+    if (st == STATUS_SUCCESS)
+        st = recv_reply(c, req_id, &h, &r);
+    if (st != STATUS_SUCCESS)
+        return st;
+    if (h.type == KX_MSG_ERROR)
+        return read_status_reply(c, &h, &r, NULL);
+    if (h.type != KX_MSG_DATA)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    st = (kx_status)kx_msg_get_i32(&r);
+    uint64_t info = kx_msg_get_u64(&r);
+    size_t n;
+    const void *data = kx_msg_get_bytes(&r, &n);
+    if (kx_msg_reader_done(&r) != STATUS_SUCCESS || n > out_len)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    if (n)
+        memcpy(out, data, n);
+    *got = n;
+    if (information)
+        *information = info;
+    set_message(c, strdup(""));
+    return st;
+}
+
+kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf, size_t len,
+                         uint32_t timeout_ms, size_t *got)
+{
+    if (len > KX_IO_CHUNK)
+        len = KX_IO_CHUNK; /* a short read; callers loop like read(2) */
+    uint32_t id = begin(c, KX_MSG_READ);
+    kx_msg_put_u32(&c->out, handle);
+    kx_msg_put_u64(&c->out, offset);
+    kx_msg_put_u32(&c->out, (uint32_t)len);
+    kx_msg_put_u32(&c->out, timeout_ms);
+    return data_call(c, id, buf, len, got, NULL);
+}
+
+kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const void *buf,
+                          size_t len, uint32_t timeout_ms, uint64_t *information)
+{
+    if (len > KX_IO_CHUNK)
+        return STATUS_BUFFER_TOO_SMALL;
+    uint32_t id = begin(c, KX_MSG_WRITE);
+    kx_msg_put_u32(&c->out, handle);
+    kx_msg_put_u64(&c->out, offset);
+    kx_msg_put_u32(&c->out, timeout_ms);
+    kx_msg_put_bytes(&c->out, buf, len);
+    uint64_t v = 0;
+    kx_status st = simple_call(c, id, &v);
+    if (information)
+        *information = v;
+    return st;
+}
+
+kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, const void *in,
+                          size_t in_len, void *out, size_t out_len, uint32_t timeout_ms,
+                          size_t *got)
+{
+    if (in_len > KX_IO_CHUNK || out_len > KX_IO_CHUNK)
+        return STATUS_BUFFER_TOO_SMALL;
+    uint32_t id = begin(c, KX_MSG_IOCTL);
+    kx_msg_put_u32(&c->out, handle);
+    kx_msg_put_u32(&c->out, code);
+    kx_msg_put_u32(&c->out, (uint32_t)out_len);
+    kx_msg_put_u32(&c->out, timeout_ms);
+    kx_msg_put_bytes(&c->out, in, in_len);
+    return data_call(c, id, out, out_len, got, NULL);
+}
+
+kx_status kx_client_load(kx_client *c, const char *kext, uint32_t flags)
+{
+    uint32_t id = begin(c, KX_MSG_LOAD);
+    kx_msg_put_u32(&c->out, flags);
+    kx_msg_put_str(&c->out, kext);
+    return simple_call(c, id, NULL);
+}
+
+kx_status kx_client_unload(kx_client *c, const char *kext, uint32_t flags)
+{
+    uint32_t id = begin(c, KX_MSG_UNLOAD);
+    kx_msg_put_u32(&c->out, flags);
+    kx_msg_put_str(&c->out, kext);
+    return simple_call(c, id, NULL);
+}
+
+/* ---- listings: ENTRY* then END ------------------------------------------ */
+
+typedef int (*entry_fn)(struct kx_msg_reader *r, void *item);
+
+static kx_status list_call(kx_client *c, uint32_t req_id, uint16_t entry_type, size_t item_size,
+                           entry_fn decode, void (*free_items)(void *, size_t), void **items,
+                           size_t *n_items)
+{
+    struct kx_msg_hdr h;
+    struct kx_msg_reader r;
+    char *v = NULL;
+    size_t n = 0, cap = 0;
+    *items = NULL;
+    *n_items = 0;
+    kx_status st = send_request(c);
+    while (st == STATUS_SUCCESS) {
+        st = recv_reply(c, req_id, &h, &r);
+        if (st != STATUS_SUCCESS)
+            break;
+        if (h.type == KX_MSG_ERROR) {
+            st = read_status_reply(c, &h, &r, NULL);
+            break;
+        }
+        if (h.type == KX_MSG_END) {
+            st = (kx_status)kx_msg_get_i32(&r);
+            uint64_t count = kx_msg_get_u64(&r);
+            if (kx_msg_reader_done(&r) != STATUS_SUCCESS || count != n)
+                st = fail_dead(c, STATUS_PROTOCOL_ERROR);
+            break;
+        }
+        if (h.type != entry_type) {
+            st = fail_dead(c, STATUS_PROTOCOL_ERROR);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char *nv = realloc(v, cap * item_size);
+            if (!nv) {
+                st = fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
+                break;
+            }
+            v = nv;
+        }
+        memset(v + n * item_size, 0, item_size);
+        n++; /* counted before decoding so a half-decoded item is freed too */
+        if (!decode(&r, v + (n - 1) * item_size) || kx_msg_reader_done(&r) != STATUS_SUCCESS)
+            st = fail_dead(c, STATUS_PROTOCOL_ERROR);
+    }
+    if (st != STATUS_SUCCESS) {
+        free_items(v, n);
+        return st;
+    }
+    *items = v;
+    *n_items = n;
+    return STATUS_SUCCESS;
+}
+
+static int decode_kext(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_kext *k = item;
+    k->tag = kx_msg_get_u32(r);
+    k->refs = kx_msg_get_i32(r);
+    k->address = kx_msg_get_u64(r);
+    k->size = kx_msg_get_u64(r);
+    k->wired = kx_msg_get_u64(r);
+    k->id = kx_msg_get_str(r, MAX_TEXT);
+    k->version = kx_msg_get_str(r, MAX_TEXT);
+    k->uuid = kx_msg_get_str(r, MAX_TEXT);
+    k->path = kx_msg_get_str(r, MAX_TEXT);
+    uint32_t n = kx_msg_get_u32(r);
+    if (r->failed || n > r->left / 4)
+        return 0;
+    k->linked_against = calloc(n ? n : 1, sizeof *k->linked_against);
+    if (!k->linked_against)
+        return 0;
+    k->n_linked_against = n;
+    for (uint32_t i = 0; i < n; i++)
+        k->linked_against[i] = kx_msg_get_u32(r);
+    return !r->failed;
+}
+
+static void free_kexts(void *items, size_t n) { kx_client_kexts_free(items, n); }
+
+void kx_client_kexts_free(struct kx_client_kext *kexts, size_t n)
+{
+    for (size_t i = 0; kexts && i < n; i++) {
+        free(kexts[i].id);
+        free(kexts[i].version);
+        free(kexts[i].uuid);
+        free(kexts[i].path);
+        free(kexts[i].linked_against);
+    }
+    free(kexts);
+}
+
+kx_status kx_client_stat(kx_client *c, struct kx_client_kext **kexts, size_t *n)
+{
+    uint32_t id = begin(c, KX_MSG_STAT);
+    return list_call(c, id, KX_MSG_STAT_ENTRY, sizeof **kexts, decode_kext, free_kexts,
+                     (void **)kexts, n);
+}
+
+static int decode_object(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_object *o = item;
+    o->is_device = kx_msg_get_u32(r) == 1;
+    o->name = kx_msg_get_str(r, MAX_TEXT);
+    o->target = kx_msg_get_str(r, MAX_TEXT);
+    o->driver = kx_msg_get_str(r, MAX_TEXT);
+    o->uid = kx_msg_get_u32(r);
+    o->gid = kx_msg_get_u32(r);
+    o->mode = kx_msg_get_u32(r);
+    o->handles = kx_msg_get_u32(r);
+    return !r->failed;
+}
+
+static void free_objects(void *items, size_t n) { kx_client_objects_free(items, n); }
+
+void kx_client_objects_free(struct kx_client_object *objs, size_t n)
+{
+    for (size_t i = 0; objs && i < n; i++) {
+        free(objs[i].name);
+        free(objs[i].target);
+        free(objs[i].driver);
+    }
+    free(objs);
+}
+
+kx_status kx_client_ls(kx_client *c, struct kx_client_object **objs, size_t *n)
+{
+    uint32_t id = begin(c, KX_MSG_LS);
+    return list_call(c, id, KX_MSG_LS_ENTRY, sizeof **objs, decode_object, free_objects,
+                     (void **)objs, n);
+}
+
+static int decode_log(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_log_line *l = item;
+    l->seq = kx_msg_get_u64(r);
+    l->time_ns = kx_msg_get_u64(r);
+    l->source = kx_msg_get_str(r, MAX_TEXT);
+    l->text = kx_msg_get_str(r, MAX_TEXT);
+    return !r->failed;
+}
+
+static void free_log(void *items, size_t n) { kx_client_log_free(items, n); }
+
+void kx_client_log_free(struct kx_client_log_line *lines, size_t n)
+{
+    for (size_t i = 0; lines && i < n; i++) {
+        free(lines[i].source);
+        free(lines[i].text);
+    }
+    free(lines);
+}
+
+kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line **lines,
+                        size_t *n)
+{
+    uint32_t id = begin(c, KX_MSG_LOG);
+    kx_msg_put_u64(&c->out, since);
+    return list_call(c, id, KX_MSG_LOG_ENTRY, sizeof **lines, decode_log, free_log,
+                     (void **)lines, n);
+}
