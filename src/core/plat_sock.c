@@ -23,6 +23,7 @@ static kx_status fill_addr(const char *path, struct sockaddr_un *sa)
 kx_status kx_plat_sock_connect(const char *path, int *fd)
 {
     struct sockaddr_un sa;
+    *fd = -1;
     kx_status st = fill_addr(path, &sa);
     if (st != STATUS_SUCCESS)
         return st;
@@ -50,7 +51,7 @@ kx_status kx_plat_sock_listen(const char *path, mode_t mode, int *fd)
      * daemon's path, never delete something that is not a socket. */
     struct stat sb;
     if (lstat(path, &sb) == 0) {
-        int probe;
+        int probe = -1;
         if (!S_ISSOCK(sb.st_mode))
             return STATUS_OBJECT_NAME_INVALID;
         if (kx_plat_sock_connect(path, &probe) == STATUS_SUCCESS) {
