@@ -4,11 +4,22 @@
 #define KX_TOOLS_VERBS_H
 
 /* XX(verb, one-line help) */
-#define KX_VERBS(XX)                                                          \
-    XX(vers, "print canonical forms of 'vers' version strings, or compare two")
+#define KX_VERBS(XX)                                                                 \
+    XX(vers, "print canonical forms of 'vers' version strings, or compare two")        \
+    XX(load, "load kexts and their dependencies into kxd (kextload)")                 \
+    XX(unload, "unload kexts, refusing while anything uses them (kextunload)")        \
+    XX(stat, "list loaded kexts in kextstat's columns (kextstat)")                    \
+    XX(ls, "list kxd's symbolic links and devices")                                   \
+    XX(cat, "copy what a device returns to standard output")                          \
+    XX(write, "write data to a device and print the byte count")                      \
+    XX(ioctl, "send a device control request; print the output in hex")              \
+    XX(log, "print the kernel log")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
-#define KX_ALIASES(XX)
+#define KX_ALIASES(XX) \
+    XX(kextload, load)   \
+    XX(kextunload, unload) \
+    XX(kextstat, stat)
 
 #define KX_VERB_DECL(verb, help) int kx_cmd_##verb(int argc, char **argv);
 KX_VERBS(KX_VERB_DECL)

@@ -23,6 +23,10 @@ typedef struct kx_client kx_client;
 /* Default socket path when neither an explicit path nor $KX_SOCKET is given. */
 #define KX_DEFAULT_SOCKET "/run/kx/kxd.sock"
 
+/* The largest read, write or ioctl buffer one call carries; kx_client_read
+ * returns a short read for bigger requests, the others refuse them. */
+#define KX_CLIENT_IO_MAX ((uint32_t)1 << 20)
+
 /* Access bits for kx_client_open (the CREATE IRP's access mode). */
 #define KX_ACCESS_READ 0x1u
 #define KX_ACCESS_WRITE 0x2u
@@ -57,7 +61,7 @@ KX_API kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, c
 
 /* ---- kexts --------------------------------------------------------------- */
 
-#define KX_LOAD_NO_START 0x1u     /* resolve and link only */
+#define KX_LOAD_DRY_RUN 0x1u      /* resolve and link-check only; load nothing */
 #define KX_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, in reverse order */
 
 /* kext: a bundle path or a bundle identifier known to kxd's extensions

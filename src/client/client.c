@@ -208,8 +208,8 @@ static kx_status data_call(kx_client *c, uint32_t req_id, void *out, size_t out_
 kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf, size_t len,
                          uint32_t timeout_ms, size_t *got)
 {
-    if (len > KX_IO_CHUNK)
-        len = KX_IO_CHUNK; /* a short read; callers loop like read(2) */
+    if (len > KX_CLIENT_IO_MAX)
+        len = KX_CLIENT_IO_MAX; /* a short read; callers loop like read(2) */
     uint32_t id = begin(c, KX_MSG_READ);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u64(&c->out, offset);
@@ -221,7 +221,7 @@ kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *b
 kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const void *buf,
                           size_t len, uint32_t timeout_ms, uint64_t *information)
 {
-    if (len > KX_IO_CHUNK)
+    if (len > KX_CLIENT_IO_MAX)
         return STATUS_BUFFER_TOO_SMALL;
     uint32_t id = begin(c, KX_MSG_WRITE);
     kx_msg_put_u32(&c->out, handle);
@@ -239,7 +239,7 @@ kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, const vo
                           size_t in_len, void *out, size_t out_len, uint32_t timeout_ms,
                           size_t *got)
 {
-    if (in_len > KX_IO_CHUNK || out_len > KX_IO_CHUNK)
+    if (in_len > KX_CLIENT_IO_MAX || out_len > KX_CLIENT_IO_MAX)
         return STATUS_BUFFER_TOO_SMALL;
     uint32_t id = begin(c, KX_MSG_IOCTL);
     kx_msg_put_u32(&c->out, handle);

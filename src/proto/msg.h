@@ -20,6 +20,7 @@
 #ifndef KX_PROTO_MSG_H
 #define KX_PROTO_MSG_H
 
+#include <kx/client.h>
 #include <kx/status.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +29,6 @@
 #define KX_MSG_VERSION 1
 #define KX_MSG_HDR_LEN 20
 #define KX_MSG_MAX ((uint32_t)4 << 20) /* payload bytes; bigger I/O is split by the client */
-#define KX_IO_CHUNK ((uint32_t)1 << 20) /* largest single read/write payload */
 
 /* XX(name, value). Requests from clients, replies from kxd. */
 #define KX_MSG_TYPES(XX)                                                          \

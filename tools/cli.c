@@ -1,0 +1,41 @@
+/* cli.c — helpers shared by the kx verbs. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int kx_cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+kx_client *kx_cli_connect(const char *prog, const char *socket_path)
+{
+    kx_client *c = NULL;
+    kx_status st = kx_client_connect(socket_path, &c);
+    if (st != STATUS_SUCCESS) {
+        const char *path = socket_path ? socket_path : getenv("KX_SOCKET");
+        fprintf(stderr, "%s: can't reach kxd at %s: %s (%s)\n", prog,
+                path && *path ? path : KX_DEFAULT_SOCKET, kx_status_name(st),
+                kx_status_string(st));
+        return NULL;
+    }
+    return c;
+}
+
+void kx_cli_report(const char *prog, const char *subject, kx_status st, kx_client *c)
+{
+    const char *msg = c ? kx_client_message(c) : "";
+    fprintf(stderr, "%s: %s: %s (%s)%s%s\n", prog, subject, kx_status_name(st),
+            kx_status_string(st), *msg ? "\n" : "", msg);
+}

@@ -1,0 +1,147 @@
+/* cmd_load.c — `kx load` / kextload and `kx unload` / kextunload through kxd.
+ *
+ * Messages and exit codes follow Apple's tools so scripts and searches keep
+ * working: "<kext> loaded successfully (or already loaded).", "<kext> failed
+ * to load - <reason>; check the system/kernel logs for errors or try
+ * kextutil(8).", EX_NOPERM (77) when not privileged, EX_OSERR (71) otherwise.
+ * kxd's report (the diagnostics, or the holders that block an unload)
+ * follows on the next lines.
+ */
+#include "cli.h"
+#include "verbs.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+struct load_args {
+    const char *socket;
+    int verbose, quiet, recursive, dry_run;
+    char **kexts; /* paths and -b identifiers, in order */
+    size_t n_kexts;
+};
+
+static int parse(int argc, char **argv, const char *usage, int is_unload, struct load_args *a)
+{
+    enum { OPT_SOCKET = 1000, OPT_HELP };
+    static const struct option opts[] = {{"socket", required_argument, NULL, OPT_SOCKET},
+                                         {"help", no_argument, NULL, OPT_HELP},
+                                         {"bundle-id", required_argument, NULL, 'b'},
+                                         {"verbose", optional_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"recursive", no_argument, NULL, 'r'},
+                                         {"no-load", no_argument, NULL, 'n'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    memset(a, 0, sizeof *a);
+    a->kexts = calloc((size_t)argc + 1, sizeof *a->kexts);
+    if (!a->kexts)
+        return -1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, is_unload ? "b:m:v::qrh" : "b:v::qnh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+        case 'm': /* kextunload's legacy spelling of -b */
+            a->kexts[a->n_kexts++] = optarg;
+            break;
+        case 'v': a->verbose = 1; break;
+        case 'q': a->quiet = 1; break;
+        case 'r': a->recursive = 1; break;
+        case 'n': a->dry_run = 1; break;
+        case OPT_SOCKET: a->socket = optarg; break;
+        case 'h':
+        case OPT_HELP: printf("%s", usage); exit(0);
+        default: fprintf(stderr, "%s", usage); return -1;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        a->kexts[a->n_kexts++] = argv[i];
+    if (a->n_kexts == 0) {
+        fprintf(stderr, "%s", usage);
+        return -1;
+    }
+    return 0;
+}
+
+static int exit_code_for(kx_status st)
+{
+    if (st == STATUS_SUCCESS)
+        return EX_OK;
+    return st == STATUS_ACCESS_DENIED || st == STATUS_PRIVILEGE_NOT_HELD ? EX_NOPERM : EX_OSERR;
+}
+
+static void print_report(kx_client *c, int verbose, kx_status st)
+{
+    const char *msg = kx_client_message(c);
+    if (*msg && (verbose || st != STATUS_SUCCESS))
+        fprintf(st == STATUS_SUCCESS ? stdout : stderr, "%s%s", msg,
+                msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+}
+
+int kx_cmd_load(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: kx load [-v] [-q] [-n] [-b BUNDLE_ID]... [--socket PATH] [KEXT...]\n"
+        "Loads each kext and its dependencies into kxd (kextload).\n"
+        "  -n  resolve and link-check only; load nothing\n";
+    struct load_args a;
+    if (parse(argc, argv, usage, 0, &a) != 0) {
+        free(a.kexts);
+        return KX_EXIT_USAGE;
+    }
+    kx_client *c = kx_cli_connect("kextload", a.socket);
+    int rc = c ? EX_OK : EX_UNAVAILABLE;
+    for (size_t i = 0; c && i < a.n_kexts; i++) {
+        kx_status st = kx_client_load(c, a.kexts[i], a.dry_run ? KX_LOAD_DRY_RUN : 0);
+        if (st == STATUS_SUCCESS) {
+            if (!a.quiet)
+                printf(a.dry_run ? "%s appears to be loadable.\n"
+                                 : "%s loaded successfully (or already loaded).\n",
+                       a.kexts[i]);
+        } else {
+            fprintf(stderr,
+                    "%s failed to load - %s; check the system/kernel logs for errors or try "
+                    "kextutil(8).\n",
+                    a.kexts[i], kx_status_string(st));
+            rc = exit_code_for(st);
+        }
+        if (!a.quiet)
+            print_report(c, a.verbose, st);
+    }
+    kx_client_disconnect(c);
+    free(a.kexts);
+    return rc;
+}
+
+int kx_cmd_unload(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: kx unload [-r] [-v] [-q] [-b BUNDLE_ID]... [--socket PATH] [KEXT...]\n"
+        "Unloads each kext (kextunload). Refused while dependents are loaded or its devices\n"
+        "are open; the holders are named.\n"
+        "  -r  unload the kexts that depend on it first, in reverse load order\n";
+    struct load_args a;
+    if (parse(argc, argv, usage, 1, &a) != 0) {
+        free(a.kexts);
+        return KX_EXIT_USAGE;
+    }
+    kx_client *c = kx_cli_connect("kextunload", a.socket);
+    int rc = c ? EX_OK : EX_UNAVAILABLE;
+    for (size_t i = 0; c && i < a.n_kexts; i++) {
+        kx_status st = kx_client_unload(c, a.kexts[i], a.recursive ? KX_UNLOAD_RECURSIVE : 0);
+        if (st == STATUS_SUCCESS) {
+            if (!a.quiet)
+                printf("%s unloaded and personalities removed.\n", a.kexts[i]);
+        } else {
+            fprintf(stderr, "Failed to unload %s - %s.\n", a.kexts[i], kx_status_string(st));
+            rc = exit_code_for(st);
+        }
+        if (!a.quiet)
+            print_report(c, a.verbose, st);
+    }
+    kx_client_disconnect(c);
+    free(a.kexts);
+    return rc;
+}

@@ -1,0 +1,144 @@
+/* cmd_stat.c — `kx stat` / kextstat: the loaded kexts in Apple's exact columns.
+ *
+ * The row format reproduces kext_tools' kextstat_main.c printf widths
+ * (research apple-kext.md §3.5) so scripts written for kextstat keep working:
+ *   %5d load tag, %4d refs, %#-18llx address, %#-10llx size, %#-10llx wired,
+ *   bundle ID, (version), UUID or "no UUID", <linked-against tags, descending>.
+ * Load tag 0 (the kernel itself) is never listed.
+ */
+#include "cli.h"
+#include "verbs.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: kx stat [-k] [-l] [-b BUNDLE_ID]... [--json] [--socket PATH]\n"
+    "  -k  omit kernel components (kx's built-in KPI pseudo-kexts)\n"
+    "  -l  omit the header line\n"
+    "  -b  show only the kext with this bundle identifier (repeatable)\n";
+
+static int compare_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x < y) - (x > y);
+}
+
+static int wanted(const struct kx_client_kext *k, char **ids, size_t n_ids, int omit_kernel)
+{
+    /* Kernel components have no bundle path of their own. */
+    if (omit_kernel && (!k->path || !*k->path))
+        return 0;
+    if (n_ids == 0)
+        return 1;
+    for (size_t i = 0; i < n_ids; i++)
+        if (strcmp(ids[i], k->id) == 0)
+            return 1;
+    return 0;
+}
+
+static void print_row(const struct kx_client_kext *k)
+{
+    printf("%5u", (unsigned)k->tag);
+    if (k->refs < 0)
+        printf(" %4s", "??");
+    else
+        printf(" %4d", (int)k->refs);
+    printf(" %#-18llx %#-10llx %#-10llx %s (%s) %s", (unsigned long long)k->address,
+           (unsigned long long)k->size, (unsigned long long)k->wired, k->id, k->version,
+           k->uuid && *k->uuid ? k->uuid : "no UUID");
+    if (k->n_linked_against) {
+        uint32_t *tags = malloc(k->n_linked_against * sizeof *tags);
+        if (tags) {
+            memcpy(tags, k->linked_against, k->n_linked_against * sizeof *tags);
+            qsort(tags, k->n_linked_against, sizeof *tags, compare_desc);
+            printf(" <");
+            for (size_t i = 0; i < k->n_linked_against; i++)
+                printf("%s%u", i ? " " : "", (unsigned)tags[i]);
+            printf(">");
+            free(tags);
+        }
+    }
+    putchar('\n');
+}
+
+static json_t *kext_json(const struct kx_client_kext *k)
+{
+    json_t *linked = json_array();
+    for (size_t i = 0; i < k->n_linked_against; i++)
+        json_array_append_new(linked, json_integer(k->linked_against[i]));
+    return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I}", "index",
+                     (json_int_t)k->tag, "refs", (json_int_t)k->refs, "id", k->id, "version",
+                     k->version, "uuid", k->uuid && *k->uuid ? k->uuid : NULL, "path",
+                     k->path && *k->path ? k->path : NULL, "linked_against", linked, "address",
+                     (json_int_t)k->address, "size", (json_int_t)k->size);
+}
+
+int kx_cmd_stat(int argc, char **argv)
+{
+    enum { OPT_JSON = 1000, OPT_SOCKET, OPT_HELP };
+    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                         {"socket", required_argument, NULL, OPT_SOCKET},
+                                         {"help", no_argument, NULL, OPT_HELP},
+                                         {"bundle-id", required_argument, NULL, 'b'},
+                                         {"no-kernel", no_argument, NULL, 'k'},
+                                         {"list-only", no_argument, NULL, 'l'},
+                                         {NULL, 0, NULL, 0}};
+    const char *socket = NULL;
+    int as_json = 0, omit_kernel = 0, no_header = 0, c;
+    char **ids = calloc((size_t)argc, sizeof *ids);
+    size_t n_ids = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:klh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': ids[n_ids++] = optarg; break;
+        case 'k': omit_kernel = 1; break;
+        case 'l': no_header = 1; break;
+        case OPT_JSON: as_json = 1; break;
+        case OPT_SOCKET: socket = optarg; break;
+        case 'h':
+        case OPT_HELP: printf("%s", usage_text); free(ids); return KX_EXIT_OK;
+        default: fprintf(stderr, "%s", usage_text); free(ids); return KX_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "%s", usage_text);
+        free(ids);
+        return KX_EXIT_USAGE;
+    }
+    kx_client *cl = kx_cli_connect("kextstat", socket);
+    struct kx_client_kext *kexts = NULL;
+    size_t n = 0;
+    kx_status st = cl ? kx_client_stat(cl, &kexts, &n) : STATUS_CONNECTION_REFUSED;
+    if (st != STATUS_SUCCESS) {
+        if (cl)
+            kx_cli_report("kextstat", "listing", st, cl);
+        kx_client_disconnect(cl);
+        free(ids);
+        return KX_EXIT_FAIL;
+    }
+    if (as_json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            if (wanted(&kexts[i], ids, n_ids, omit_kernel))
+                json_array_append_new(arr, kext_json(&kexts[i]));
+        json_t *root = json_pack("{s:o}", "kexts", arr);
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(root);
+    } else {
+        if (!no_header)
+            printf("Index Refs Address            Size       Wired      "
+                   "Name (Version) UUID <Linked Against>\n");
+        for (size_t i = 0; i < n; i++)
+            if (kexts[i].tag != 0 && wanted(&kexts[i], ids, n_ids, omit_kernel))
+                print_row(&kexts[i]);
+    }
+    kx_client_kexts_free(kexts, n);
+    kx_client_disconnect(cl);
+    free(ids);
+    return KX_EXIT_OK;
+}
