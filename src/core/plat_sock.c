@@ -170,6 +170,12 @@ kx_status kx_plat_send_some(int fd, const void *buf, size_t len, size_t *sent)
     }
 }
 
+void kx_plat_sock_remove(const char *path)
+{
+    if (path)
+        unlink(path);
+}
+
 void kx_plat_close(int fd)
 {
     if (fd >= 0)

@@ -32,6 +32,9 @@ kx_status kx_plat_recv_some(int fd, void *buf, size_t cap, size_t *got);
 /* One non-blocking write: *sent bytes; STATUS_PENDING when the socket is full. */
 kx_status kx_plat_send_some(int fd, const void *buf, size_t len, size_t *sent);
 
+/* Removes a socket file kxd bound. */
+void kx_plat_sock_remove(const char *path);
+
 void kx_plat_close(int fd);
 
 #endif /* KX_CORE_PLAT_SOCK_H */

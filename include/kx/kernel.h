@@ -1,0 +1,91 @@
+/* kx/kernel.h — the kernel as a library: kexts, their loader and the I/O
+ * manager, booted from extensions folders.
+ *
+ * A kx_kernel owns an I/O manager (kx_kernel_io), a repository of the kexts
+ * found in its extensions folders plus the built-in kernel pseudo-kexts, and
+ * the list of loaded kexts with their load tags, retain counts and
+ * dependents (Apple's model: a loaded dependent holds a reference on each of
+ * its dependencies). kxd is a thin daemon around one kernel; every test can
+ * boot a fresh one in-process.
+ *
+ * Threads: every function is thread-safe; loads and unloads are serialised
+ * by the kernel. load/unload/boot/free block while DriverEntry and
+ * DriverUnload run (each under its deadline).
+ */
+#ifndef KX_KERNEL_H
+#define KX_KERNEL_H
+
+#include <kx/io.h>
+#include <kx/log.h>
+#include <kx/status.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kx_kernel;
+
+struct kx_kernel_config {
+    uint32_t size;                  /* sizeof(struct kx_kernel_config) */
+    const struct kx_logger *logger; /* copied; NULL discards messages */
+    const char *const *extension_dirs;
+    size_t n_extension_dirs;
+    int no_auth;                    /* skip Apple's ownership/permission checks (development) */
+    const struct kx_io_config *io;  /* NULL: the I/O manager's defaults */
+};
+
+/* Creates a kernel: an I/O manager, the built-in kernel pseudo-kexts
+ * (registered as loaded, like xnu's kernel components) and a repository of
+ * the kexts in the extensions folders. Loads nothing else. */
+KX_API kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **out);
+
+/* Unloads every kext in reverse load order (DriverUnload called, links then
+ * devices removed) and frees the kernel. NULL is ignored. */
+KX_API void kx_kernel_free(struct kx_kernel *k);
+
+/* The kernel's I/O manager (owned by the kernel). */
+KX_API struct kx_io *kx_kernel_io(struct kx_kernel *k);
+
+/* Loads every kext of the extensions folders that has an executable and is
+ * not only a library (libraries load as dependencies). Failures are reported
+ * in *report (malloc'ed, may be NULL) and the others still load; returns the
+ * first failure's status. */
+KX_API kx_status kx_kernel_boot(struct kx_kernel *k, char **report);
+
+#define KX_KERNEL_LOAD_DRY_RUN 0x1u      /* resolve and link-check only */
+#define KX_KERNEL_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, newest first */
+
+/* Loads a kext (a bundle path, or a bundle identifier found in the
+ * extensions folders) and, first, its dependencies in topological order.
+ * Loading an already-loaded kext is a no-op success; a different version of
+ * a loaded identifier is refused (STATUS_KEXT_LOADED_VERSION_DIFFERS). cred
+ * NULL means root; a non-root requester may load only when every kext in the
+ * load list has OSBundleAllowUserLoad (else STATUS_ACCESS_DENIED). *report
+ * (malloc'ed, may be NULL) explains a failure or lists what was loaded. */
+KX_API kx_status kx_kernel_load(struct kx_kernel *k, const char *kext,
+                                const struct kx_io_cred *cred, uint32_t flags, char **report);
+
+/* Unloads a kext: refused (STATUS_KEXT_IN_USE) while dependents are loaded
+ * or its devices are open — the report names every holder (dependent kexts,
+ * open handles with their pid) — unless KX_KERNEL_UNLOAD_RECURSIVE unloads
+ * the dependents first. A failing DriverUnload leaves the kext loaded and
+ * consistent. Non-root requesters are refused. */
+KX_API kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext,
+                                  const struct kx_io_cred *cred, uint32_t flags, char **report);
+
+/* One loaded kext, as kextstat shows it. */
+struct kx_kernel_kext_stat {
+    uint32_t tag;                 /* load tag; 0 is the kernel itself */
+    int32_t refs;                 /* loaded dependents holding it */
+    uint64_t address, size, wired;
+    char id[64];
+    char version[64];
+    char uuid[40];                /* from the ELF GNU build-id; "" if none */
+    char *path;                   /* bundle path; NULL for kernel components */
+    uint32_t *linked_against;     /* load tags of its direct dependencies */
+    size_t n_linked_against;
+};
+
+/* Every loaded kext in load-tag order. Free with kx_kernel_stat_free. */
+KX_API kx_status kx_kernel_stat(struct kx_kernel *k, struct kx_kernel_kext_stat **out, size_t *n);
+KX_API void kx_kernel_stat_free(struct kx_kernel_kext_stat *stats, size_t n);
+
+#endif /* KX_KERNEL_H */

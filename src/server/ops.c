@@ -1,0 +1,411 @@
+/* ops.c — kxd's request table: one handler per request type.
+ *
+ * Every handler runs on kx-srv, decodes its whole payload first (a malformed
+ * one returns STATUS_PROTOCOL_ERROR and the loop drops the client), then
+ * either answers at once (ls, log), submits device I/O whose completion posts
+ * the reply (read, write, ioctl), or defers work that may wait for a driver
+ * to a worker (open, close, load, unload, stat). Credentials always come from
+ * the socket (SO_PEERCRED), never from the message.
+ */
+#include "server_int.h"
+
+#include <kx/kernel.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATH_TEXT 4096
+
+static struct kx_io_cred cred_of(const struct kx_srv_req *req)
+{
+    struct kx_io_cred c = {req->cred.pid, req->cred.uid, req->cred.gid};
+    return c;
+}
+
+/* Work carried from a handler to a worker and back. */
+struct job {
+    struct kx_srv *srv;
+    uint64_t conn_id;
+    uint32_t req_id;
+    struct kx_io_cred cred;
+    char *text;      /* path or kext */
+    uint32_t arg;    /* access or flags */
+    kx_io_handle handle;
+    kx_status status;
+};
+
+static struct job *new_job(struct kx_srv_req *req, char *text, uint32_t arg)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        free(text);
+        return NULL;
+    }
+    j->srv = req->srv;
+    j->conn_id = req->conn_id;
+    j->req_id = req->req_id;
+    j->cred = cred_of(req);
+    j->text = text;
+    j->arg = arg;
+    return j;
+}
+
+static void free_job(struct job *j)
+{
+    free(j->text);
+    free(j);
+}
+
+static kx_status defer_or_fail(struct kx_srv_req *req, struct job *j,
+                               void (*fn)(struct kx_srv *, void *))
+{
+    if (!j || kx_srv_defer(req->srv, fn, j) != STATUS_SUCCESS) {
+        if (j)
+            free_job(j);
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INSUFFICIENT_RESOURCES,
+                           NULL);
+    }
+    return STATUS_SUCCESS;
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+static void close_handle_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    kx_status st = kx_io_close(kx_srv_io(srv), j->handle);
+    if (j->req_id)
+        kx_srv_reply_ok(srv, j->conn_id, j->req_id, st, 0, NULL);
+    free_job(j);
+}
+
+/* On kx-srv: the open finished; give the client its handle. */
+static void open_done(struct kx_srv *srv, uint64_t conn_id, int conn_alive, void *arg)
+{
+    struct job *j = arg;
+    uint32_t handle = 0;
+    if (j->status != STATUS_SUCCESS) {
+        kx_srv_reply_error(srv, conn_id, j->req_id, j->status, NULL);
+    } else if (!conn_alive || kx_srv_file_add(srv, conn_id, j->handle, &handle) != STATUS_SUCCESS) {
+        /* The client left (or we can't track the handle): close it again. */
+        if (conn_alive)
+            kx_srv_reply_error(srv, conn_id, j->req_id, STATUS_HANDLE_TABLE_FULL, NULL);
+        j->req_id = 0;
+        if (kx_srv_defer(srv, close_handle_job, j) == STATUS_SUCCESS)
+            return;
+        kx_io_close(kx_srv_io(srv), j->handle);
+    } else {
+        kx_srv_reply_ok(srv, conn_id, j->req_id, STATUS_SUCCESS, handle, NULL);
+    }
+    free_job(j);
+}
+
+static void open_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    j->status = kx_io_open(kx_srv_io(srv), j->text, &j->cred, j->arg, KX_IO_TIMEOUT_DEFAULT,
+                           &j->handle);
+    if (kx_srv_post_fn(srv, j->conn_id, open_done, j) != STATUS_SUCCESS) {
+        if (j->status == STATUS_SUCCESS)
+            kx_io_close(kx_srv_io(srv), j->handle);
+        free_job(j);
+    }
+}
+
+static kx_status op_open(struct kx_srv_req *req)
+{
+    char *path = kx_msg_get_str(&req->in, MAX_PATH_TEXT);
+    uint32_t access = kx_msg_get_u32(&req->in);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS) {
+        free(path);
+        return STATUS_PROTOCOL_ERROR;
+    }
+    return defer_or_fail(req, new_job(req, path, access), open_job);
+}
+
+static kx_status op_close(struct kx_srv_req *req)
+{
+    uint32_t handle = kx_msg_get_u32(&req->in);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
+        return STATUS_PROTOCOL_ERROR;
+    kx_io_handle h = kx_srv_file_remove(req->srv, req->conn_id, handle);
+    if (!h) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INVALID_HANDLE, NULL);
+        return STATUS_SUCCESS;
+    }
+    struct job *j = new_job(req, NULL, 0);
+    if (j)
+        j->handle = h;
+    return defer_or_fail(req, j, close_handle_job);
+}
+
+/* ---- read / write / ioctl ------------------------------------------------- */
+
+struct io_ctx {
+    struct kx_srv *srv;
+    uint64_t conn_id;
+    uint32_t req_id;
+    uint16_t type;
+    size_t out_len;
+    uint8_t out[]; /* READ and DEVICE_CONTROL results land here */
+};
+
+/* Any thread: the driver (or a deadline, or a cancel) finished the request. */
+static void io_done(void *arg, kx_status status, size_t information)
+{
+    struct io_ctx *ctx = arg;
+    struct kx_msg_builder b = {0};
+    if (ctx->type == KX_MSG_WRITE) {
+        kx_msg_begin(&b, KX_MSG_OK, ctx->req_id);
+        kx_msg_put_i32(&b, status);
+        kx_msg_put_u64(&b, information);
+        kx_msg_put_str(&b, NULL);
+    } else {
+        size_t n = information < ctx->out_len ? information : ctx->out_len;
+        int has_data = status == STATUS_SUCCESS || status == STATUS_END_OF_FILE;
+        kx_msg_begin(&b, KX_MSG_DATA, ctx->req_id);
+        kx_msg_put_i32(&b, status);
+        kx_msg_put_u64(&b, information);
+        kx_msg_put_bytes(&b, ctx->out, has_data ? n : 0);
+    }
+    kx_srv_post(ctx->srv, ctx->conn_id, &b);
+    free(ctx);
+}
+
+static kx_status submit(struct kx_srv_req *req, uint32_t handle, struct kx_io_req *r, size_t out_len)
+{
+    kx_io_handle h = kx_srv_file_get(req->srv, req->conn_id, handle);
+    if (!h) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INVALID_HANDLE, NULL);
+        return STATUS_SUCCESS;
+    }
+    struct io_ctx *ctx = malloc(sizeof *ctx + out_len);
+    if (!ctx) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INSUFFICIENT_RESOURCES,
+                           NULL);
+        return STATUS_SUCCESS;
+    }
+    *ctx = (struct io_ctx){req->srv, req->conn_id, req->req_id, req->type, out_len};
+    r->out = out_len ? ctx->out : NULL;
+    r->out_len = out_len;
+    r->done = io_done;
+    r->arg = ctx;
+    kx_status st = kx_io_submit(kx_srv_io(req->srv), h, r, 1);
+    if (st != STATUS_SUCCESS) { /* not queued: the completion will never run */
+        free(ctx);
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, st, NULL);
+    }
+    return STATUS_SUCCESS;
+}
+
+static kx_status op_read(struct kx_srv_req *req)
+{
+    struct kx_io_req r = {0};
+    uint32_t handle = kx_msg_get_u32(&req->in);
+    r.op = KX_IO_OP_READ;
+    r.offset = kx_msg_get_u64(&req->in);
+    uint32_t len = kx_msg_get_u32(&req->in);
+    r.timeout_ms = kx_msg_get_u32(&req->in);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS || len > KX_CLIENT_IO_MAX)
+        return STATUS_PROTOCOL_ERROR;
+    return submit(req, handle, &r, len);
+}
+
+static kx_status op_write(struct kx_srv_req *req)
+{
+    struct kx_io_req r = {0};
+    uint32_t handle = kx_msg_get_u32(&req->in);
+    r.op = KX_IO_OP_WRITE;
+    r.offset = kx_msg_get_u64(&req->in);
+    r.timeout_ms = kx_msg_get_u32(&req->in);
+    r.in = kx_msg_get_bytes(&req->in, &r.in_len); /* copied by kx_io_submit */
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS || r.in_len > KX_CLIENT_IO_MAX)
+        return STATUS_PROTOCOL_ERROR;
+    return submit(req, handle, &r, 0);
+}
+
+static kx_status op_ioctl(struct kx_srv_req *req)
+{
+    struct kx_io_req r = {0};
+    uint32_t handle = kx_msg_get_u32(&req->in);
+    r.op = KX_IO_OP_DEVICE_CONTROL;
+    r.code = kx_msg_get_u32(&req->in);
+    uint32_t out_len = kx_msg_get_u32(&req->in);
+    r.timeout_ms = kx_msg_get_u32(&req->in);
+    r.in = kx_msg_get_bytes(&req->in, &r.in_len);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS || r.in_len > KX_CLIENT_IO_MAX ||
+        out_len > KX_CLIENT_IO_MAX)
+        return STATUS_PROTOCOL_ERROR;
+    return submit(req, handle, &r, out_len);
+}
+
+/* ---- listings ------------------------------------------------------------- */
+
+static void reply_end(struct kx_srv *srv, uint64_t conn_id, uint32_t req_id, kx_status st,
+                      uint64_t count)
+{
+    struct kx_msg_builder b = {0};
+    kx_msg_begin(&b, KX_MSG_END, req_id);
+    kx_msg_put_i32(&b, st);
+    kx_msg_put_u64(&b, count);
+    kx_srv_post(srv, conn_id, &b);
+}
+
+static void post_object(struct kx_srv_req *req, uint32_t kind, const char *name,
+                        const char *target, const char *driver, uint32_t uid, uint32_t gid,
+                        uint32_t mode, uint32_t handles)
+{
+    struct kx_msg_builder b = {0};
+    kx_msg_begin(&b, KX_MSG_LS_ENTRY, req->req_id);
+    kx_msg_put_u32(&b, kind);
+    kx_msg_put_str(&b, name);
+    kx_msg_put_str(&b, target);
+    kx_msg_put_str(&b, driver);
+    kx_msg_put_u32(&b, uid);
+    kx_msg_put_u32(&b, gid);
+    kx_msg_put_u32(&b, mode);
+    kx_msg_put_u32(&b, handles);
+    kx_srv_post(req->srv, req->conn_id, &b);
+}
+
+static kx_status op_ls(struct kx_srv_req *req)
+{
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
+        return STATUS_PROTOCOL_ERROR;
+    struct kx_io_link_stat *links = NULL;
+    struct kx_io_device_stat *devs = NULL;
+    size_t n_links = 0, n_devs = 0;
+    kx_status st = kx_io_list_links(kx_srv_io(req->srv), &links, &n_links);
+    if (st == STATUS_SUCCESS)
+        st = kx_io_list_devices(kx_srv_io(req->srv), &devs, &n_devs);
+    if (st != STATUS_SUCCESS) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, st, NULL);
+    } else {
+        for (size_t i = 0; i < n_links; i++)
+            post_object(req, 0, links[i].link, links[i].target, links[i].driver, 0, 0, 0, 0);
+        for (size_t i = 0; i < n_devs; i++)
+            post_object(req, 1, devs[i].name, "", devs[i].driver, devs[i].uid, devs[i].gid,
+                        devs[i].mode, devs[i].n_handles);
+        reply_end(req->srv, req->conn_id, req->req_id, STATUS_SUCCESS, n_links + n_devs);
+    }
+    free(links);
+    free(devs);
+    return STATUS_SUCCESS;
+}
+
+static kx_status op_log(struct kx_srv_req *req)
+{
+    uint64_t since = kx_msg_get_u64(&req->in);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
+        return STATUS_PROTOCOL_ERROR;
+    enum { BATCH = 64 };
+    struct kx_io_log_line *lines = malloc(BATCH * sizeof *lines);
+    if (!lines) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INSUFFICIENT_RESOURCES,
+                           NULL);
+        return STATUS_SUCCESS;
+    }
+    uint64_t count = 0;
+    size_t n;
+    while ((n = kx_io_log_read(kx_srv_io(req->srv), since, lines, BATCH)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            struct kx_msg_builder b = {0};
+            kx_msg_begin(&b, KX_MSG_LOG_ENTRY, req->req_id);
+            kx_msg_put_u64(&b, lines[i].seq);
+            kx_msg_put_u64(&b, (uint64_t)lines[i].wall_ns);
+            kx_msg_put_str(&b, lines[i].source);
+            kx_msg_put_str(&b, lines[i].text);
+            kx_srv_post(req->srv, req->conn_id, &b);
+            since = lines[i].seq;
+        }
+        count += n;
+    }
+    free(lines);
+    reply_end(req->srv, req->conn_id, req->req_id, STATUS_SUCCESS, count);
+    return STATUS_SUCCESS;
+}
+
+/* ---- kexts ---------------------------------------------------------------- */
+
+static void load_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    char *report = NULL;
+    kx_status st = kx_kernel_load(kx_srv_kernel(srv), j->text, &j->cred,
+                                  j->arg & KX_LOAD_DRY_RUN ? KX_KERNEL_LOAD_DRY_RUN : 0, &report);
+    kx_srv_reply_ok(srv, j->conn_id, j->req_id, st, 0, report);
+    free(report);
+    free_job(j);
+}
+
+static void unload_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    char *report = NULL;
+    kx_status st =
+        kx_kernel_unload(kx_srv_kernel(srv), j->text, &j->cred,
+                         j->arg & KX_UNLOAD_RECURSIVE ? KX_KERNEL_UNLOAD_RECURSIVE : 0, &report);
+    kx_srv_reply_ok(srv, j->conn_id, j->req_id, st, 0, report);
+    free(report);
+    free_job(j);
+}
+
+static kx_status decode_kext_request(struct kx_srv_req *req, void (*fn)(struct kx_srv *, void *))
+{
+    uint32_t flags = kx_msg_get_u32(&req->in);
+    char *kext = kx_msg_get_str(&req->in, MAX_PATH_TEXT);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS) {
+        free(kext);
+        return STATUS_PROTOCOL_ERROR;
+    }
+    return defer_or_fail(req, new_job(req, kext, flags), fn);
+}
+
+static kx_status op_load(struct kx_srv_req *req) { return decode_kext_request(req, load_job); }
+static kx_status op_unload(struct kx_srv_req *req) { return decode_kext_request(req, unload_job); }
+
+static void stat_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    struct kx_kernel_kext_stat *stats = NULL;
+    size_t n = 0;
+    kx_status st = kx_kernel_stat(kx_srv_kernel(srv), &stats, &n);
+    if (st != STATUS_SUCCESS) {
+        kx_srv_reply_error(srv, j->conn_id, j->req_id, st, NULL);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const struct kx_kernel_kext_stat *k = &stats[i];
+            struct kx_msg_builder b = {0};
+            kx_msg_begin(&b, KX_MSG_STAT_ENTRY, j->req_id);
+            kx_msg_put_u32(&b, k->tag);
+            kx_msg_put_i32(&b, k->refs);
+            kx_msg_put_u64(&b, k->address);
+            kx_msg_put_u64(&b, k->size);
+            kx_msg_put_u64(&b, k->wired);
+            kx_msg_put_str(&b, k->id);
+            kx_msg_put_str(&b, k->version);
+            kx_msg_put_str(&b, k->uuid);
+            kx_msg_put_str(&b, k->path);
+            kx_msg_put_u32(&b, (uint32_t)k->n_linked_against);
+            for (size_t d = 0; d < k->n_linked_against; d++)
+                kx_msg_put_u32(&b, k->linked_against[d]);
+            kx_srv_post(srv, j->conn_id, &b);
+        }
+        reply_end(srv, j->conn_id, j->req_id, STATUS_SUCCESS, n);
+    }
+    kx_kernel_stat_free(stats, n);
+    free_job(j);
+}
+
+static kx_status op_stat(struct kx_srv_req *req)
+{
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
+        return STATUS_PROTOCOL_ERROR;
+    return defer_or_fail(req, new_job(req, NULL, 0), stat_job);
+}
+
+const struct kx_srv_op kx_srv_ops[] = {
+    {KX_MSG_OPEN, op_open},     {KX_MSG_CLOSE, op_close},   {KX_MSG_READ, op_read},
+    {KX_MSG_WRITE, op_write},   {KX_MSG_IOCTL, op_ioctl},   {KX_MSG_LOAD, op_load},
+    {KX_MSG_UNLOAD, op_unload}, {KX_MSG_STAT, op_stat},     {KX_MSG_LS, op_ls},
+    {KX_MSG_LOG, op_log},       {0, NULL},
+};

@@ -1,0 +1,209 @@
+/* kxd.c — the kernel daemon: boots a kx kernel from extensions folders and
+ * serves clients on an AF_UNIX socket until SIGTERM or SIGINT, then unloads
+ * every kext in reverse load order and exits 0.
+ */
+#include "server/server.h"
+
+#include <kx/client.h>
+#include <kx/kernel.h>
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <syslog.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void log_to_syslog(void *arg, enum kx_log_level level, const char *msg)
+{
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    (void)arg;
+    syslog(level <= KX_LOG_DEBUG ? prio[level] : LOG_INFO, "%s", msg);
+}
+
+/* Without --foreground kxd detaches before it starts any thread (a fork
+ * keeps only the calling thread). The parent waits on a pipe until the child
+ * is serving or has failed, prints the child's message and exits with its
+ * status, so `kxd` still reports "can't listen" on the terminal. */
+static int detach(int *ready_fd)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        perror("kxd: pipe");
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("kxd: fork");
+        return -1;
+    }
+    if (pid > 0) {
+        char buf[512];
+        close(fds[1]);
+        ssize_t n = read(fds[0], buf, sizeof buf - 1);
+        if (n <= 0) {
+            fprintf(stderr, "kxd: the daemon exited during start-up\n");
+            exit(1);
+        }
+        buf[n] = '\0';
+        fputs(buf + 1, buf[0] == '0' ? stdout : stderr);
+        exit(buf[0] == '0' ? 0 : 1);
+    }
+    close(fds[0]);
+    setsid();
+    *ready_fd = fds[1];
+    return 0;
+}
+
+/* Tells the waiting parent how start-up went ('0' ok, '1' failed + text). */
+static void report_start(int *ready_fd, int ok, const char *text)
+{
+    if (*ready_fd < 0) {
+        if (!ok)
+            fputs(text, stderr);
+        return;
+    }
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%c%s", ok ? '0' : '1', text);
+    ssize_t w = write(*ready_fd, buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    (void)w;
+    close(*ready_fd);
+    *ready_fd = -1;
+    if (ok) { /* detached for good: no terminal from here on */
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+            close(null);
+        }
+    }
+}
+
+static const char usage_text[] =
+    "usage: kxd [--foreground] [--extensions DIR]... [--socket PATH] [--no-auth]\n"
+    "           [--verbose] [--check]\n"
+    "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
+    "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
+    "  --foreground      stay attached to the terminal and log to stderr\n"
+    "  --no-auth         skip ownership/permission checks (development trees)\n"
+    "  --check           validate the configuration, print what would load, exit\n";
+
+int main(int argc, char **argv)
+{
+    enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_HELP };
+    static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
+                                         {"extensions", required_argument, NULL, OPT_EXT},
+                                         {"socket", required_argument, NULL, OPT_SOCKET},
+                                         {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+                                         {"verbose", no_argument, NULL, OPT_VERBOSE},
+                                         {"check", no_argument, NULL, OPT_CHECK},
+                                         {"help", no_argument, NULL, OPT_HELP},
+                                         {NULL, 0, NULL, 0}};
+    const char **dirs = calloc((size_t)argc, sizeof *dirs);
+    size_t n_dirs = 0;
+    const char *socket_path = getenv("KX_SOCKET");
+    int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
+    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+        case OPT_FG: foreground = 1; break;
+        case OPT_EXT: dirs[n_dirs++] = optarg; break;
+        case OPT_SOCKET: socket_path = optarg; break;
+        case OPT_NO_AUTH: no_auth = 1; break;
+        case OPT_VERBOSE: verbose = 1; break;
+        case OPT_CHECK: check = 1; break;
+        case 'h':
+        case OPT_HELP: printf("%s", usage_text); free(dirs); return 0;
+        default: fprintf(stderr, "%s", usage_text); free(dirs); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "%s", usage_text);
+        free(dirs);
+        return 2;
+    }
+    if (!socket_path || !*socket_path) {
+        socket_path = KX_DEFAULT_SOCKET;
+        mkdir("/run/kx", 0755); /* the default lives in a folder of its own */
+    }
+
+    int ready_fd = -1;
+    if (!check && !foreground && detach(&ready_fd) != 0) {
+        free(dirs);
+        return 1;
+    }
+    struct kx_logger log = {kx_log_to_stderr, "kxd", verbose ? KX_LOG_DEBUG : KX_LOG_INFO};
+    if (ready_fd >= 0) {
+        openlog("kxd", LOG_PID, LOG_DAEMON);
+        log.fn = log_to_syslog;
+    }
+    char msg[512];
+    struct kx_kernel_config kcfg = {sizeof kcfg, &log, dirs, n_dirs, no_auth, NULL};
+    struct kx_kernel *k = NULL;
+    kx_status st = kx_kernel_new(&kcfg, &k);
+    if (st != STATUS_SUCCESS) {
+        snprintf(msg, sizeof msg, "kxd: can't create the kernel: %s\n", kx_status_string(st));
+        report_start(&ready_fd, 0, msg);
+        free(dirs);
+        return 1;
+    }
+
+    char *report = NULL;
+    if (check) {
+        /* Dry-run every kext boot would load, then report and exit. */
+        st = kx_kernel_boot(k, &report);
+        if (report && *report)
+            fputs(report, stdout);
+        printf("kxd: configuration %s\n", st == STATUS_SUCCESS ? "OK" : "has problems");
+        free(report);
+        kx_kernel_free(k);
+        free(dirs);
+        return st == STATUS_SUCCESS ? 0 : 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct kx_srv_config scfg = {socket_path, 0666, k, &log, 0};
+    struct kx_srv *srv = NULL;
+    st = kx_srv_new(&scfg, &srv);
+    if (st != STATUS_SUCCESS) {
+        snprintf(msg, sizeof msg, "kxd: can't listen on %s: %s%s\n", socket_path,
+                 kx_status_string(st),
+                 st == STATUS_DEVICE_BUSY ? " (another kxd is running there)" : "");
+        report_start(&ready_fd, 0, msg);
+        kx_kernel_free(k);
+        free(dirs);
+        return 1;
+    }
+
+    st = kx_kernel_boot(k, &report);
+    if (report && *report)
+        kx_log_info(&log, "%s", report);
+    free(report);
+    snprintf(msg, sizeof msg, "kxd: serving on %s\n", socket_path);
+    report_start(&ready_fd, 1, msg);
+
+    st = kx_srv_run(srv, &stop_requested);
+    kx_log_info(&log, "shutting down: unloading every kext in reverse load order");
+    kx_srv_free(srv);
+    kx_kernel_free(k);
+    free(dirs);
+    return st == STATUS_SUCCESS ? 0 : 1;
+}
