@@ -695,6 +695,9 @@ kx_status kx_elf_dynsyms(const struct kx_elf *e, struct kx_elf_dynsyms *out, cha
             st = push_symbol(&out->imports, &out->n_imports, &sym);
         } else if (vis == STV_DEFAULT || vis == STV_PROTECTED) {
             sym.version = ver && !ver->file ? ver->name : NULL;
+            /* ld defines each version node as an absolute symbol of that name */
+            if (s.st_shndx == SHN_ABS && sym.version && strcmp(sym.name, sym.version) == 0)
+                continue;
             st = push_symbol(&out->exports, &out->n_exports, &sym);
         }
         if (st != STATUS_SUCCESS)

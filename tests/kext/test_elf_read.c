@@ -119,14 +119,32 @@ static void test_elf_splits_exports_and_imports(void **state)
     assert_non_null(x->version);
     assert_int_equal(strncmp(x->version, "GLIBC_", 6), 0);
     assert_string_equal(x->file, "libc.so.6");
+    /* a library kext's versioned symbol names its file too */
     x = find_sym(s.imports, s.n_imports, "kxfix_dep_fn");
     assert_non_null(x);
-    assert_null(x->version);
-    assert_null(x->file);
+    assert_string_equal(x->version, "KXFIX_1.0");
+    assert_string_equal(x->file, "libkxfix_dep.so.1");
     x = find_sym(s.imports, s.n_imports, "kxfix_maybe");
     assert_non_null(x);
     assert_int_equal(x->bind, STB_WEAK);
     assert_null(find_sym(s.imports, s.n_imports, "kxfix_driver_entry"));
+    kx_elf_dynsyms_free(&s);
+    kx_elf_close(e);
+}
+
+static void test_elf_exports_carry_defined_versions(void **state)
+{
+    (void)state;
+    struct kx_elf *e = open_ok(KXFIX_DEP);
+    struct kx_elf_dynsyms s;
+    char why[256] = "";
+    assert_int_equal(kx_elf_dynsyms(e, &s, why, sizeof why), STATUS_SUCCESS);
+    const struct kx_elf_symbol *x = find_sym(s.exports, s.n_exports, "kxfix_dep_fn");
+    assert_non_null(x);
+    assert_string_equal(x->version, "KXFIX_1.0");
+    assert_null(x->file);
+    /* the version script made everything else local */
+    assert_int_equal(s.n_exports, 1);
     kx_elf_dynsyms_free(&s);
     kx_elf_close(e);
 }
@@ -205,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_elf_accepts_larger_record_from_newer_build),
         cmocka_unit_test(test_elf_reports_missing_driver_info),
         cmocka_unit_test(test_elf_splits_exports_and_imports),
+        cmocka_unit_test(test_elf_exports_carry_defined_versions),
         cmocka_unit_test(test_elf_lists_needed_and_soname),
         cmocka_unit_test(test_elf_formats_build_id_as_uuid),
         cmocka_unit_test(test_elf_open_reports_missing_file),
