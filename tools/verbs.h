@@ -5,10 +5,12 @@
 
 /* XX(verb, one-line help) */
 #define KX_VERBS(XX)                                                          \
-    XX(vers, "print canonical forms of 'vers' version strings, or compare two")
+    XX(vers, "print canonical forms of 'vers' version strings, or compare two") \
+    XX(cache, "list or verify an mkext kext cache (kextcache)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
-#define KX_ALIASES(XX)
+#define KX_ALIASES(XX) \
+    XX(kextcache, cache)
 
 #define KX_VERB_DECL(verb, help) int kx_cmd_##verb(int argc, char **argv);
 KX_VERBS(KX_VERB_DECL)

@@ -27,7 +27,6 @@
 #define MAX_DIST  (RING - MAX_MATCH)
 #define HASH_SIZE 4096
 #define MAX_CHAIN 128
-_Static_assert(START == MAX_DIST, "the encoder inserts the whole space prefix as reachable");
 
 kx_status kx_lzss_decompress(void *dst, size_t dst_cap, const void *src, size_t src_len,
                              size_t *out_len)
