@@ -20,10 +20,12 @@
 
 /* ---- Depth pre-screen ---------------------------------------------------------------------- */
 
-/* Nesting depth of XML elements, counted over the bytes: comments, CDATA,
- * declarations and self-closing tags don't nest. Returns 0 when the limit is
- * exceeded. Quoted attribute values may contain '>'. */
-static int xml_depth_ok(const char *s, size_t len)
+/* Nesting of XML elements, counted over the bytes: comments, CDATA,
+ * declarations and self-closing tags don't nest; quoted attribute values may
+ * contain '>'. Returns 0 when fine, 1 when deeper than KX_PLIST_MAX_DEPTH, 2
+ * when elements are left open at the end: libplist 2.2 accepts a document cut
+ * off after its last </dict>, which CoreFoundation (and kx) call truncated. */
+static int xml_shape(const char *s, size_t len)
 {
     long depth = 0;
     size_t i = 0;
@@ -53,14 +55,16 @@ static int xml_depth_ok(const char *s, size_t len)
                     break;
                 }
             }
-            if (!decl && !closing && !(j < len && s[j - 1] == '/') && ++depth > KX_PLIST_MAX_DEPTH)
-                return 0;
+            if (j == len)
+                return 2; /* a tag cut in half */
+            if (!decl && !closing && s[j - 1] != '/' && ++depth > KX_PLIST_MAX_DEPTH)
+                return 1;
             if (closing && depth > 0)
                 depth--;
-            i = j < len ? j + 1 : len;
+            i = j + 1;
         }
     }
-    return 1;
+    return depth > 0 ? 2 : 0;
 }
 
 static uint64_t be_uint(const unsigned char *p, size_t n)
@@ -200,10 +204,12 @@ kx_status kx_plist_parse(const void *data, size_t len, plist_t *out, const char 
         *why = "not a property list (neither XML nor binary)";
         return STATUS_DATA_ERROR;
     }
-    if (is_binary ? !bin_depth_ok(data, len) : !xml_depth_ok(bytes, len)) {
-        *why = is_binary ? "malformed binary property list (bad references, a cycle, or nesting "
-                           "deeper than 256 levels)"
-                         : "property list nested deeper than 256 levels";
+    int shape = is_binary ? !bin_depth_ok(data, len) : xml_shape(bytes, len);
+    if (shape) {
+        *why = is_binary   ? "malformed binary property list (bad references, a cycle, or nesting "
+                             "deeper than 256 levels)"
+               : shape == 1 ? "property list nested deeper than 256 levels"
+                            : "malformed XML (truncated: elements left open at the end)";
         return STATUS_DATA_ERROR;
     }
     plist_t p = NULL;
