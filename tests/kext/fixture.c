@@ -335,3 +335,26 @@ int fx_order_index(const struct kx_kext_resolution *res, const char *id)
     }
     return -1;
 }
+
+struct kx_kext *fx_adopt(struct kx_kext_repo *r, plist_t info)
+{
+    char *xml = NULL, *path = NULL;
+    uint32_t len = 0;
+    const char *id = NULL, *version = NULL;
+    plist_t n = plist_dict_get_item(info, "CFBundleIdentifier");
+    if (n && plist_get_node_type(n) == PLIST_STRING)
+        id = plist_get_string_ptr(n, NULL);
+    n = plist_dict_get_item(info, "CFBundleVersion");
+    if (n && plist_get_node_type(n) == PLIST_STRING)
+        version = plist_get_string_ptr(n, NULL);
+    assert_true(asprintf(&path, "mem/%s-%s.kext", id ? id : "noid", version ? version : "0") > 0);
+    plist_to_xml(info, &xml, &len);
+    plist_free(info);
+    struct kx_kext *k = NULL;
+    struct kx_kext_options o = fx_options();
+    assert_int_equal(kx_kext_from_info_plist(xml, len, path, &o, &k), STATUS_SUCCESS);
+    assert_int_equal(kx_kext_repo_adopt(r, k), STATUS_SUCCESS);
+    free(xml);
+    free(path);
+    return k;
+}

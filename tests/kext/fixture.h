@@ -69,6 +69,9 @@ const struct kx_kext_candidate *fx_candidate(const struct kx_kext_dep *dep, cons
 /* The edge of res from kext `from_id` to `lib_id`. */
 const struct kx_kext_dep *fx_dep(const struct kx_kext_resolution *res, const char *from_id,
                                  const char *lib_id);
+/* Builds a kext in memory from info (freed) and hands it to r; its path is
+ * "mem/<id>-<version>.kext". */
+struct kx_kext *fx_adopt(struct kx_kext_repo *r, plist_t info);
 /* Position of id in res's load order, or -1. */
 int fx_order_index(const struct kx_kext_resolution *res, const char *id);
 
