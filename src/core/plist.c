@@ -9,8 +9,11 @@
  * form a long chain, overflows the stack (found by fuzz/fuzz_kext_read; a
  * 200,000-level XML file of 3 MB crashes a default 8 MB stack). Both formats
  * are therefore measured first, without recursion, and refused beyond
- * KX_PLIST_MAX_DEPTH. The binary check also refuses reference cycles and
- * out-of-range references rather than trust the parser with them.
+ * KX_PLIST_MAX_DEPTH. The binary check also refuses reference cycles,
+ * out-of-range references, and dictionary keys that aren't strings or hold a
+ * NUL character: libplist 2.2 builds such a dictionary, then abort()s in an
+ * assert the first time it is iterated (plist_get_key_val, "length ==
+ * strlen(*val)"; found by fuzz/fuzz_kext_read).
  */
 #include "plist.h"
 #include "plat.h"
@@ -80,6 +83,7 @@ struct bin_frame {
     uint64_t next, count; /* child references left to visit */
     size_t refs;          /* offset of the reference list */
     unsigned height;      /* tallest child seen so far */
+    int is_dict;          /* the first count/2 references are keys */
 };
 
 /* Layout of a binary plist, checked against the file size. */
@@ -90,14 +94,49 @@ struct bin_layout {
     uint64_t n_objects, top;
 };
 
-/* Finds object o's container children: *refs and *count; 0 for leaves,
- * -1 when the object is malformed. */
-static int bin_children(const struct bin_layout *L, uint64_t o, size_t *refs, uint64_t *count)
+/* A dictionary key libplist can take: an ASCII or UTF-16 string without NUL
+ * characters (libplist 2.2 asserts that a key's length equals its strlen). */
+static int bin_key_ok(const struct bin_layout *L, uint64_t o)
 {
     uint64_t off = be_uint(L->b + L->offsets + o * L->offset_size, L->offset_size);
     if (off < 8 || off >= L->end_objects)
+        return 0;
+    unsigned marker = L->b[off], type = marker >> 4;
+    uint64_t n = marker & 0xF;
+    size_t pos = (size_t)off + 1;
+    if (type != 0x5 && type != 0x6)
+        return 0;
+    if (n == 0xF) {
+        if (pos >= L->end_objects || (L->b[pos] >> 4) != 0x1)
+            return 0;
+        size_t w = (size_t)1 << (L->b[pos] & 0x3);
+        if (pos + 1 + w > L->end_objects)
+            return 0;
+        n = be_uint(L->b + pos + 1, w);
+        pos += 1 + w;
+    }
+    size_t unit = type == 0x6 ? 2 : 1;
+    if (n > (L->end_objects - pos) / unit)
+        return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *c = L->b + pos + i * unit;
+        if (c[0] == 0 && (unit == 1 || c[1] == 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* Finds frame f's object's container children (f->refs, f->count, f->is_dict);
+ * 0 for leaves, -1 when the object is malformed. */
+static int bin_children(const struct bin_layout *L, struct bin_frame *f)
+{
+    size_t *refs = &f->refs;
+    uint64_t *count = &f->count;
+    uint64_t off = be_uint(L->b + L->offsets + f->obj * L->offset_size, L->offset_size);
+    if (off < 8 || off >= L->end_objects)
         return -1;
     unsigned marker = L->b[off], type = marker >> 4;
+    f->is_dict = type == 0xD;
     if (type != 0xA && type != 0xB && type != 0xC && type != 0xD)
         return 0;
     uint64_t n = marker & 0xF;
@@ -150,7 +189,7 @@ static int bin_depth_ok(const unsigned char *b, size_t len)
     if (ok) {
         stack[0].obj = L.top;
         state[L.top] = 1;
-        ok = bin_children(&L, L.top, &stack[0].refs, &stack[0].count) >= 0;
+        ok = bin_children(&L, &stack[0]) >= 0;
         sp = 1;
     }
     while (ok && sp > 0) {
@@ -163,9 +202,12 @@ static int bin_depth_ok(const unsigned char *b, size_t len)
             continue;
         }
         uint64_t c = be_uint(b + f->refs + f->next * L.ref_size, L.ref_size);
+        int is_key = f->is_dict && f->next < f->count / 2;
         f->next++;
         if (c >= L.n_objects || state[c] == 1) { /* dangling reference or a cycle */
             ok = 0;
+        } else if (is_key && !bin_key_ok(&L, c)) {
+            ok = 0; /* libplist 2.2 builds such a dictionary, then asserts */
         } else if (state[c] == 2) {
             if (f->height < height[c])
                 f->height = height[c];
@@ -176,7 +218,7 @@ static int bin_depth_ok(const unsigned char *b, size_t len)
             memset(g, 0, sizeof *g);
             g->obj = c;
             state[c] = 1;
-            ok = bin_children(&L, c, &g->refs, &g->count) >= 0;
+            ok = bin_children(&L, g) >= 0;
         }
     }
     ok = ok && height[L.top] <= KX_PLIST_MAX_DEPTH;

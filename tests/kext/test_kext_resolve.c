@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* An in-memory kext adopted by r: id, version, compat (NULL: not a library),
  * then NULL-terminated pairs of library id and requested version. */
@@ -346,8 +347,15 @@ static void test_same_bundle_added_twice_is_one_kext(void **state)
     (void)state;
     char *dir = fx_tmpdir();
     char *b = fx_kext(dir, "Once", fx_info("com.example.Once", "1.0", NULL));
+    char *dangling = fx_join(dir, "Gone.kext"), *plain = fx_join(dir, "File.kext");
+    assert_int_equal(symlink("nowhere", dangling), 0);
+    fx_write_str(plain, "not a folder"); /* silently not a bundle */
     struct kx_kext_repo *r = fx_repo(0, NULL);
     assert_int_equal(kx_kext_repo_add_folder(r, dir), STATUS_SUCCESS);
+    assert_true(fx_has(kx_kext_repo_diags(r), KX_D_BUNDLE_OPEN, "Gone.kext", NULL));
+    assert_false(fx_has(kx_kext_repo_diags(r), KX_D_BUNDLE_OPEN, "File.kext", NULL));
+    free(dangling);
+    free(plain);
     size_t n = kx_kext_repo_count(r);
     struct kx_kext *k = fx_add(r, b);
     char *alias = NULL;
