@@ -505,20 +505,20 @@ static void test_hostile_binary_plists_are_rejected(void **state)
 }
 
 /* Bug found by fuzz_kext_read: libplist 2.2 abort()s iterating a binary dictionary whose
- * key holds a NUL character; the pre-screen refuses it instead. */
+ * UTF-16 key holds a NUL character ("length == strlen(*val)"); the pre-screen refuses it. */
 static void test_binary_key_with_nul_is_refused_not_aborted(void **state)
 {
     (void)state;
     static const unsigned char b[] = {
         'b', 'p', 'l', 'i', 's', 't', '0', '0',
         0xD1, 0x01, 0x02,          /* object 0 (offset 8): dict, key 1 -> value 2 */
-        0x53, 'a', 0x00, 'b',      /* object 1 (offset 11): ASCII "a\0b" */
-        0x09,                      /* object 2 (offset 15): true */
-        8, 11, 15,                 /* offset table at 16 */
+        0x62, 0x00, 'a', 0x00, 0x00, /* object 1 (offset 11): UTF-16 "a\0" */
+        0x09,                      /* object 2 (offset 16): true */
+        8, 11, 16,                 /* offset table at 17 */
         0, 0, 0, 0, 0, 0, 1, 1,    /* trailer: offset size 1, reference size 1 */
         0, 0, 0, 0, 0, 0, 0, 3,    /* 3 objects */
         0, 0, 0, 0, 0, 0, 0, 0,    /* top object 0 */
-        0, 0, 0, 0, 0, 0, 0, 16};  /* offset table offset */
+        0, 0, 0, 0, 0, 0, 0, 17};  /* offset table offset */
     struct kx_kext *k = from_text((const char *)b, sizeof b);
     expect(k, KX_D_PLIST_PARSE, NULL, "binary");
     kx_kext_free(k);
