@@ -314,10 +314,12 @@ static int run(struct check_args *a, const char *prog)
         }
         if (!kx_kext_resolution_is_loadable(res) && rc == 0)
             rc = 1;
-        if (arr)
-            json_array_append_new(arr, kx_kext_resolution_to_json(res));
-        else if (!a->quiet)
+        if (arr) {
+            if (json_array_append_new(arr, kx_kext_resolution_to_json(res)) != 0)
+                rc = 2; /* out of memory */
+        } else if (!a->quiet) {
             print_text(res, a->verbose);
+        }
         kx_kext_resolution_free(res);
     }
 
@@ -325,7 +327,7 @@ static int run(struct check_args *a, const char *prog)
         json_t *root = json_pack("{s:o, s:s?, s:s, s:o}", "kexts", arr, "system",
                                  kx_kext_repo_system(repo), "arch",
                                  a->kopts.arch ? a->kopts.arch : kx_kext_host_arch(), "repository",
-                                 kx_diags_to_json(kx_kext_repo_diags(repo)));
+                                 kx_kext_diags_to_json(kx_kext_repo_diags(repo)));
         arr = NULL;
         json_dumpf(root, stdout, JSON_INDENT(2));
         putchar('\n');

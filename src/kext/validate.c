@@ -151,11 +151,14 @@ static void finding(struct vctx *v, enum kx_diag_code code, const char *path, co
         add(v, code, path, "%s", fmt);
 }
 
-/* Appends "/key" (cut to SUBJECT_KEY_MAX) to path; returns the new string. */
+/* Appends "/key" (cut to SUBJECT_KEY_MAX, never inside a UTF-8 sequence) to path;
+ * returns the new string. */
 static char *child_path(const char *path, const char *key, size_t key_len)
 {
     char *out = NULL;
     int n = (int)(key_len > SUBJECT_KEY_MAX ? SUBJECT_KEY_MAX : key_len);
+    while (n > 0 && (size_t)n < key_len && ((unsigned char)key[n] & 0xC0) == 0x80)
+        n--;
     if (asprintf(&out, "%s%s%.*s%s", path, *path ? "/" : "", n, key,
                  key_len > SUBJECT_KEY_MAX ? "..." : "") < 0)
         return NULL;
@@ -511,7 +514,7 @@ static void check_personality(struct vctx *v, const char *name, plist_t p)
         add(v, KX_D_ILLEGAL_TYPE, subj, "CFBundleIdentifier is a %s, must be a string",
             kx_plist_type_name(bid));
     else if (v->k->id && strcmp(bid_s, v->k->id) != 0)
-        add(v, KX_D_PERSONALITY_OTHER_BUNDLE_ID, subj, "%.*s", SUBJECT_KEY_MAX, bid_s);
+        add(v, KX_D_PERSONALITY_OTHER_BUNDLE_ID, subj, "%s", bid_s);
 
     plist_t score = plist_dict_get_item(p, "IOProbeScore");
     if (score && plist_get_node_type(score) != PLIST_UINT)

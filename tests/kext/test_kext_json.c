@@ -115,6 +115,40 @@ static void test_failure_json_carries_the_diagnostics(void **state)
     kx_kext_repo_free(r);
 }
 
+static void test_json_survives_bytes_that_are_not_utf8(void **state)
+{
+    (void)state;
+    static const char xml[] = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>"
+                              "<key>CFBundlePackageType</key><string>KEXT</string>"
+                              "<key>CFBundleIdentifier</key><string>com.example.Bytes</string>"
+                              "<key>CFBundleVersion</key><string>1.0</string>"
+                              "<key>Bad\xff key</key><string>bad\xfe value</string></dict></plist>";
+    struct kx_kext_repo *r = fx_repo(0, NULL);
+    struct kx_kext *k = NULL;
+    assert_int_equal(kx_kext_from_info_plist(xml, sizeof xml - 1, "dir\xff/Bytes.kext", NULL, &k),
+                     STATUS_SUCCESS);
+    assert_int_equal(kx_kext_repo_adopt(r, k), STATUS_SUCCESS);
+    struct kx_kext_resolution *res = fx_resolve(r, k);
+    json_t *o = kx_kext_resolution_to_json(res);
+    assert_non_null(o);
+    check_kext_object(o);
+    assert_non_null(strstr(str(o, "path"), "\xEF\xBF\xBD")); /* U+FFFD */
+    char *text = json_dumps(o, 0);
+    assert_non_null(text);
+    free(text);
+    int found = 0;
+    json_t *diags = json_object_get(o, "diagnostics");
+    for (size_t i = 0; i < json_array_size(diags); i++)
+        found |= strcmp(str(json_array_get(diags, i), "code"), kx_diag_code_string(KX_D_NOT_UTF8)) == 0;
+    assert_true(found);
+    json_decref(o);
+    json_t *arr = kx_kext_diags_to_json(kx_kext_diags(k));
+    assert_int_equal(json_array_size(arr), kx_kext_diags(k)->n_items);
+    json_decref(arr);
+    kx_kext_resolution_free(res);
+    kx_kext_repo_free(r);
+}
+
 /* Runs the kx binary; returns its exit status and its stdout parsed as JSON. */
 static json_t *run_kx(const char *args, int *status)
 {
@@ -196,6 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resolution_json_has_the_stable_fields),
         cmocka_unit_test(test_failure_json_carries_the_diagnostics),
+        cmocka_unit_test(test_json_survives_bytes_that_are_not_utf8),
         cmocka_unit_test(test_kx_check_json_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
