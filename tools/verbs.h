@@ -5,6 +5,7 @@
 
 /* XX(verb, one-line help) */
 #define KX_VERBS(XX)                                                                 \
+    XX(check, "validate, authenticate and resolve kexts: would they load?")            \
     XX(vers, "print canonical forms of 'vers' version strings, or compare two")        \
     XX(load, "load kexts and their dependencies into kxd (kextload)")                 \
     XX(unload, "unload kexts, refusing while anything uses them (kextunload)")        \
@@ -18,6 +19,7 @@
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
 #define KX_ALIASES(XX)     \
+    XX(kextutil, check)    \
     XX(kextload, load)     \
     XX(kextunload, unload) \
     XX(kextstat, stat)     \
