@@ -28,9 +28,3 @@ kx_status kx_plat_pread(int fd, void *buf, size_t len, uint64_t offset, size_t *
     }
     return STATUS_SUCCESS;
 }
-
-void kx_plat_close(int fd)
-{
-    if (fd >= 0)
-        close(fd);
-}

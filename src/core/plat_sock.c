@@ -169,9 +169,3 @@ kx_status kx_plat_send_some(int fd, const void *buf, size_t len, size_t *sent)
                                                      : kx_status_from_errno(errno);
     }
 }
-
-void kx_plat_close(int fd)
-{
-    if (fd >= 0)
-        close(fd);
-}

@@ -2,6 +2,8 @@
 #ifndef KX_CORE_PLAT_SOCK_H
 #define KX_CORE_PLAT_SOCK_H
 
+#include "plat.h"
+
 #include <kx/status.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -32,6 +34,5 @@ kx_status kx_plat_recv_some(int fd, void *buf, size_t cap, size_t *got);
 /* One non-blocking write: *sent bytes; STATUS_PENDING when the socket is full. */
 kx_status kx_plat_send_some(int fd, const void *buf, size_t len, size_t *sent);
 
-void kx_plat_close(int fd);
 
 #endif /* KX_CORE_PLAT_SOCK_H */
