@@ -5,6 +5,7 @@
 
 /* XX(verb, one-line help) */
 #define KX_VERBS(XX)                                                                 \
+    XX(check, "validate, authenticate and resolve kexts: would they load?")            \
     XX(vers, "print canonical forms of 'vers' version strings, or compare two")        \
     XX(load, "load kexts and their dependencies into kxd (kextload)")                 \
     XX(unload, "unload kexts, refusing while anything uses them (kextunload)")        \
@@ -13,13 +14,16 @@
     XX(cat, "copy what a device returns to standard output")                          \
     XX(write, "write data to a device and print the byte count")                      \
     XX(ioctl, "send a device control request; print the output in hex")              \
-    XX(log, "print the kernel log")
+    XX(log, "print the kernel log")                                                   \
+    XX(cache, "list or verify an mkext kext cache (kextcache)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
-#define KX_ALIASES(XX) \
-    XX(kextload, load)   \
+#define KX_ALIASES(XX)     \
+    XX(kextutil, check)    \
+    XX(kextload, load)     \
     XX(kextunload, unload) \
-    XX(kextstat, stat)
+    XX(kextstat, stat)     \
+    XX(kextcache, cache)
 
 #define KX_VERB_DECL(verb, help) int kx_cmd_##verb(int argc, char **argv);
 KX_VERBS(KX_VERB_DECL)

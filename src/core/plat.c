@@ -228,6 +228,12 @@ kx_status kx_plat_set_mtime(const char *path, int64_t mtime_ns)
     return STATUS_SUCCESS;
 }
 
+void kx_plat_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
 uint64_t kx_plat_monotonic_ns(void)
 {
     struct timespec ts;

@@ -48,6 +48,9 @@ kx_status kx_plat_realpath(const char *path, char **out);
 /* Sets access and modification time (seconds and nanoseconds). */
 kx_status kx_plat_set_mtime(const char *path, int64_t mtime_ns);
 
+/* close(2) of a descriptor the platform layer opened; -1 is ignored. */
+void kx_plat_close(int fd);
+
 uint64_t kx_plat_monotonic_ns(void);
 int64_t kx_plat_wall_ns(void);
 

@@ -175,9 +175,3 @@ void kx_plat_sock_remove(const char *path)
     if (path)
         unlink(path);
 }
-
-void kx_plat_close(int fd)
-{
-    if (fd >= 0)
-        close(fd);
-}

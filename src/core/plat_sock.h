@@ -2,6 +2,8 @@
 #ifndef KX_CORE_PLAT_SOCK_H
 #define KX_CORE_PLAT_SOCK_H
 
+#include "plat.h"
+
 #include <kx/status.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -34,7 +36,5 @@ kx_status kx_plat_send_some(int fd, const void *buf, size_t len, size_t *sent);
 
 /* Removes a socket file kxd bound. */
 void kx_plat_sock_remove(const char *path);
-
-void kx_plat_close(int fd);
 
 #endif /* KX_CORE_PLAT_SOCK_H */

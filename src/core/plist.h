@@ -12,6 +12,12 @@
 /* Larger files are refused before parsing: no real Info.plist comes close. */
 #define KX_PLIST_MAX_BYTES ((size_t)32 << 20)
 
+/* Deeper nesting of arrays and dictionaries is refused before parsing:
+ * libplist 2.2 parses and frees both formats recursively and overflows the
+ * stack somewhere between 50,000 and 100,000 levels (less under ASan). Real
+ * Info.plists nest fewer than 10 levels. */
+#define KX_PLIST_MAX_DEPTH 256
+
 /* Parses XML or binary plist bytes into *out (free with plist_free). On
  * failure returns STATUS_DATA_ERROR (or the read error) and sets *why to a
  * short static explanation for the user. */

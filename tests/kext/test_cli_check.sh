@@ -1,0 +1,106 @@
+#!/bin/sh
+# `kx check` and `kextutil`: exit codes, Apple's report lines, options. $1 is the kx binary.
+set -u
+umask 022
+kx=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kx-cli-check-XXXXXX") || fail "mktemp"
+trap 'rm -rf "$tmp"' EXIT INT TERM
+ln -s "$kx" "$tmp/kextutil"
+
+# kext DIR NAME ID VERSION COMPAT [LIB LIBVERSION]...
+kext() {
+    dir=$1 name=$2 id=$3 version=$4 compat=$5
+    shift 5
+    mkdir -p "$dir/$name.kext/Contents"
+    {
+        printf '<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>\n'
+        printf '<key>CFBundlePackageType</key><string>KEXT</string>\n'
+        printf '<key>CFBundleIdentifier</key><string>%s</string>\n' "$id"
+        printf '<key>CFBundleVersion</key><string>%s</string>\n' "$version"
+        [ -n "$compat" ] && printf '<key>OSBundleCompatibleVersion</key><string>%s</string>\n' "$compat"
+        printf '<key>OSBundleAllowUserLoad</key><true/>\n'
+        if [ $# -gt 0 ]; then
+            printf '<key>OSBundleLibraries</key><dict>\n'
+            while [ $# -gt 1 ]; do
+                printf '<key>%s</key><string>%s</string>\n' "$1" "$2"
+                shift 2
+            done
+            printf '</dict>\n'
+        fi
+        printf '</dict></plist>\n'
+    } >"$dir/$name.kext/Contents/Info.plist"
+}
+
+ext=$tmp/ext
+kext "$ext" Lib com.example.Lib 1.5 1.0
+kext "$tmp" Good com.example.Good 1.0 "" com.example.Lib 1.2 org.kx.kpi.kmdf 1.0
+kext "$tmp" Bad com.example.Bad 1.0 "" com.example.Lib 2.0
+kext "$tmp" Old com.example.Old 1.0 "" com.apple.kernel.bsd 6.0 com.apple.kernel.mach 6.0
+
+# A loadable kext: load order, then Apple's success line; exit 0.
+out=$("$kx" check --no-auth --extensions "$ext" "$tmp/Good.kext") || fail "Good: exit $?"
+echo "$out" | grep -q "^$tmp/Good.kext appears to be loadable (not including linkage for on-disk libraries)\.\$" ||
+    fail "Good: no success line: $out"
+echo "$out" | grep -q "com.example.Lib 1.5 ($ext/Lib.kext)" || fail "Good: load order: $out"
+[ "$(echo "$out" | grep -n 'com.example.Lib 1.5' | cut -d: -f1)" -lt \
+  "$(echo "$out" | grep -n 'com.example.Good 1.0' | cut -d: -f1)" ] || fail "Good: order: $out"
+
+# Not loadable: the diagnostics with the version window; exit 1.
+out=$("$kx" check --no-auth --extensions "$ext" "$tmp/Bad.kext")
+[ $? -eq 1 ] || fail "Bad: exit status"
+echo "$out" | grep -q "Dependency Resolution Failures:" || fail "Bad: no category: $out"
+echo "$out" | grep -q "requested 2.0 not in \[compatible 1.0, current 1.5\]" || fail "Bad: window: $out"
+echo "$out" | grep -q "is not loadable" || fail "Bad: no verdict: $out"
+
+# One bad KEXT among good ones still exits 1; verbose lists the candidates.
+"$kx" check -v --no-auth --extensions "$ext" "$tmp/Good.kext" "$tmp/Bad.kext" >"$tmp/v.txt"
+[ $? -eq 1 ] || fail "Good+Bad: exit status"
+grep -q "Dependencies of $tmp/Bad.kext:" "$tmp/v.txt" || fail "verbose: no dependency list"
+
+# System profiles: the same kext loads on 10.3.9 and not on a 64-bit kernel.
+"$kx" check --no-auth --system macos-10.3.9 "$tmp/Old.kext" >/dev/null || fail "Old on 10.3.9"
+"$kx" check --no-auth --system modern "$tmp/Old.kext" >"$tmp/o.txt"
+[ $? -eq 1 ] || fail "Old on modern: exit status"
+grep -q "64-bit kexts must use com.apple.kpi" "$tmp/o.txt" || fail "Old on modern: message"
+"$kx" check --system list | grep -q "^macos-10.3.9 " || fail "--system list"
+"$kx" check --system list | grep -q "^macos-15.4 " || fail "--system list: modern"
+
+# Safe boot: no OSBundleRequired, so not loadable in safe boot.
+"$kx" check --no-auth --safe-boot --extensions "$ext" "$tmp/Good.kext" >"$tmp/s.txt"
+[ $? -eq 1 ] || fail "safe boot: exit status"
+grep -q "Boot Level Restrictions:" "$tmp/s.txt" || fail "safe boot: category"
+
+# Authentication: group-writable files fail unless --no-auth (when we are root:root the
+# files of this test are owned correctly; elsewhere ownership fails too — either way, 1).
+chmod g+w "$tmp/Good.kext/Contents/Info.plist"
+"$kx" check --extensions "$ext" "$tmp/Good.kext" >"$tmp/a.txt"
+[ $? -eq 1 ] || fail "auth: exit status"
+grep -q "Authentication Failures:" "$tmp/a.txt" || fail "auth: category"
+chmod g-w "$tmp/Good.kext/Contents/Info.plist"
+
+# Usage and I/O errors: 2.
+"$kx" check >/dev/null 2>&1; [ $? -eq 2 ] || fail "no KEXT: exit status"
+"$kx" check --bogus x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad option: exit status"
+"$kx" check --no-auth "$tmp/Missing.kext" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing KEXT"
+"$kx" check --system macos-9 "$tmp/Good.kext" >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad system"
+"$kx" check --extensions "$tmp/nowhere" "$tmp/Good.kext" >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad folder"
+
+# kextutil: -n checks; -q is quiet; -b finds a kext by identifier in -r folders. kextutil
+# always authenticates, so the loadable cases need files owned by root (CI runs as root).
+[ "$(id -u)" -eq 0 ] || { echo "ok (kextutil cases need root)"; exit 0; }
+out=$("$tmp/kextutil" -n -r "$ext" "$tmp/Good.kext" 2>&1 | tail -1)
+case "$out" in *"appears to be loadable"*) ;; *) fail "kextutil -n: $out" ;; esac
+out=$("$tmp/kextutil" -n -q -r "$ext" "$tmp/Good.kext" 2>&1) || fail "kextutil -n -q: exit"
+[ -z "$out" ] || fail "kextutil -q printed: $out"
+"$tmp/kextutil" -n -q -r "$ext" "$tmp/Bad.kext"; [ $? -eq 1 ] || fail "kextutil -n Bad"
+"$tmp/kextutil" -n -q -r "$ext" -b com.example.Lib || fail "kextutil -b"
+"$tmp/kextutil" -n -q -b com.example.Nothing; [ $? -eq 2 ] || fail "kextutil -b unknown"
+"$tmp/kextutil" -n -x -q -r "$ext" "$tmp/Good.kext"; [ $? -eq 1 ] || fail "kextutil -x"
+"$tmp/kextutil" -n -q -d "$ext/Lib.kext" "$tmp/Good.kext" || fail "kextutil -d"
+err=$("$tmp/kextutil" -q -r "$ext" "$tmp/Good.kext" 2>&1)
+[ $? -eq 1 ] || fail "kextutil without -n: exit status"
+echo "$err" | grep -q "kxd" || fail "kextutil without -n: message: $err"
+"$tmp/kextutil" -z >/dev/null 2>&1; [ $? -eq 2 ] || fail "kextutil bad flag"
+echo ok

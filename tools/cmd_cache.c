@@ -1,0 +1,297 @@
+/* cmd_cache.c — `kx cache` (alias kextcache): list and verify mkext kext caches.
+ *
+ * `list` shows what an archive holds and is meant for any archive, so it
+ * accepts other CPUs' caches; `verify` answers "would kx boot from this?",
+ * so it demands this machine's CPU type and every entry intact. Exit codes:
+ * 0 all good, 1 the archive (or for verify, an entry) is bad, 2 usage or
+ * I/O errors (the file cannot be read at all).
+ */
+#include "verbs.h"
+
+#include "kext/mkext.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <plist/plist.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kx cache list FILE [--json]     kexts and header of an mkext archive\n"
+                 "       kx cache verify FILE [--json]   check header, checksum and every kext\n"
+                 "       kx cache build ...              (not yet available)\n"
+                 "Exit status: 0 good, 1 bad archive or kext, 2 usage or I/O error.\n");
+}
+
+static int exit_for(kx_status st)
+{
+    return st == STATUS_DATA_ERROR || st == STATUS_NOT_SUPPORTED ? 1 : 2;
+}
+
+/* ======== JSON ======== */
+
+/* Strings from an archive need not be UTF-8; jansson refuses those, and a
+ * refused field must not lose the whole record. */
+static json_t *jstr(const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_null();
+}
+
+static void set(json_t *o, const char *key, json_t *v)
+{
+    json_object_set_new(o, key, v);
+}
+
+/* Plist values as JSON, for _KXCacheInfo; dates and data, which it does not
+ * hold today, become null. Depth is capped: the plist came from a file. */
+static json_t *plist_json(plist_t node, int depth)
+{
+    if (!node || depth > 32)
+        return json_null();
+    switch (plist_get_node_type(node)) {
+    case PLIST_BOOLEAN: {
+        uint8_t b = 0;
+        plist_get_bool_val(node, &b);
+        return json_boolean(b);
+    }
+    case PLIST_UINT: {
+        uint64_t v = 0;
+        plist_get_uint_val(node, &v);
+        return json_integer((json_int_t)v);
+    }
+    case PLIST_REAL: {
+        double d = 0;
+        plist_get_real_val(node, &d);
+        return json_real(d);
+    }
+    case PLIST_STRING: return jstr(plist_get_string_ptr(node, NULL));
+    case PLIST_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < plist_array_get_size(node); i++)
+            json_array_append_new(a, plist_json(plist_array_get_item(node, i), depth + 1));
+        return a;
+    }
+    case PLIST_DICT: {
+        json_t *o = json_object();
+        plist_dict_iter it = NULL;
+        plist_dict_new_iter(node, &it);
+        for (;;) {
+            char *key = NULL;
+            plist_t v = NULL;
+            plist_dict_next_item(node, it, &key, &v);
+            if (!key)
+                break;
+            json_object_set_new(o, key, plist_json(v, depth + 1)); /* refuses non-UTF-8 keys */
+            free(key);
+        }
+        free(it);
+        return o;
+    }
+    default: return json_null();
+    }
+}
+
+static json_t *header_json(const struct kx_mkext *m)
+{
+    const struct kx_mkext_header *h = &m->header;
+    json_t *o = json_object();
+    set(o, "magic", json_integer(h->magic));
+    set(o, "signature", json_integer(h->signature));
+    set(o, "length", json_integer(h->length));
+    set(o, "adler32", json_integer(h->adler32));
+    set(o, "version", json_integer(h->version));
+    set(o, "n_kexts", json_integer(h->n_kexts));
+    set(o, "cpu_type", json_integer(h->cpu_type));
+    set(o, "cpu", json_string(kx_mkext_cpu_name(h->cpu_type)));
+    set(o, "cpu_subtype", json_integer(h->cpu_subtype));
+    if (m->format == 2) {
+        set(o, "plist_offset", json_integer(h->plist_offset));
+        set(o, "plist_compressed_size", json_integer(h->plist_compressed_size));
+        set(o, "plist_full_size", json_integer(h->plist_full_size));
+    }
+    return o;
+}
+
+static json_t *entry_json(const struct kx_mkext_entry *e, size_t idx)
+{
+    json_t *o = json_object();
+    set(o, "index", json_integer((json_int_t)idx));
+    set(o, "bundle_id", jstr(e->bundle_id));
+    set(o, "version", jstr(e->bundle_version));
+    set(o, "bundle_path", jstr(e->bundle_path));
+    set(o, "executable_path", jstr(e->executable_path));
+    set(o, "has_executable", json_boolean(e->has_executable));
+    set(o, "executable_size", json_integer((json_int_t)e->executable_len));
+    set(o, "executable_stored_size", json_integer(e->executable_stored_len));
+    set(o, "executable_compressed", json_boolean(e->executable_compressed));
+    set(o, "executable_sha256_checked", json_boolean(e->executable_sha256_checked));
+    set(o, "info_plist_sha256", jstr(e->info_plist_sha256));
+    set(o, "status", json_string(kx_status_name(e->status)));
+    set(o, "message", jstr(e->message));
+    return o;
+}
+
+static json_t *entries_json(const struct kx_mkext *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->n_entries; i++)
+        json_array_append_new(a, entry_json(&m->entries[i], i));
+    return a;
+}
+
+/* The fields every `kx cache` JSON report starts with. */
+static json_t *report(const char *file, int ok)
+{
+    json_t *o = json_object();
+    set(o, "file", jstr(file));
+    set(o, "ok", json_boolean(ok));
+    return o;
+}
+
+static void print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(o);
+}
+
+/* ======== Text ======== */
+
+static void print_header(const char *file, const struct kx_mkext *m)
+{
+    const struct kx_mkext_header *h = &m->header;
+    printf("%s: mkext%d (version 0x%08x), %zu kext%s, %s (cputype 0x%08x, subtype %u), "
+           "%u bytes, adler32 0x%08x\n",
+           file, m->format, h->version, m->n_entries, m->n_entries == 1 ? "" : "s",
+           kx_mkext_cpu_name(h->cpu_type), h->cpu_type, h->cpu_subtype, h->length, h->adler32);
+    if (m->format == 2)
+        printf("plist at %u, %u bytes (%s)\n", h->plist_offset, h->plist_full_size,
+               h->plist_compressed_size ? "compressed" : "stored");
+}
+
+static void print_entries(const struct kx_mkext *m)
+{
+    printf("%-40s %-14s %10s  %-6s %s\n", "Bundle ID", "Version", "Executable", "Status",
+           "Bundle path");
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const struct kx_mkext_entry *e = &m->entries[i];
+        char size[24];
+        if (e->has_executable && e->status == STATUS_SUCCESS)
+            snprintf(size, sizeof size, "%zu", e->executable_len);
+        else
+            snprintf(size, sizeof size, "%s", e->has_executable ? "?" : "-");
+        printf("%-40s %-14s %10s  %-6s %s\n", e->bundle_id ? e->bundle_id : "(none)",
+               e->bundle_version ? e->bundle_version : "(none)", size,
+               e->status == STATUS_SUCCESS ? "ok" : "bad", e->bundle_path ? e->bundle_path : "-");
+        if (e->message)
+            printf("    %s\n", e->message);
+    }
+}
+
+/* ======== Subcommands ======== */
+
+static int archive_error(const char *file, kx_status st, const char *why, int as_json)
+{
+    if (as_json) {
+        json_t *o = report(file, 0);
+        set(o, "status", json_string(kx_status_name(st)));
+        set(o, "error", jstr(why));
+        print_json(o);
+    } else {
+        fprintf(stderr, "kx cache: %s: %s\n", file, why);
+    }
+    return exit_for(st);
+}
+
+static int cmd_list(const char *file, int as_json)
+{
+    struct kx_mkext *m = NULL;
+    char why[512] = "";
+    kx_status st = kx_mkext_read_file(file, KX_MKEXT_READ_ANY_CPU, &m, why, sizeof why);
+    if (st != STATUS_SUCCESS)
+        return archive_error(file, st, why, as_json);
+    if (as_json) {
+        json_t *o = report(file, 1);
+        set(o, "format", json_string(m->format == 1 ? "mkext1" : "mkext2"));
+        set(o, "header", header_json(m));
+        set(o, "cache_info", plist_json(m->cache_info, 0));
+        set(o, "entries", entries_json(m));
+        print_json(o);
+    } else {
+        print_header(file, m);
+        print_entries(m);
+    }
+    kx_mkext_free(m);
+    return 0;
+}
+
+static int cmd_verify(const char *file, int as_json)
+{
+    struct kx_mkext *m = NULL;
+    char why[512] = "";
+    kx_status st = kx_mkext_read_file(file, 0, &m, why, sizeof why);
+    if (st != STATUS_SUCCESS)
+        return archive_error(file, st, why, as_json);
+    const struct kx_mkext_entry *first_bad = NULL;
+    for (size_t i = 0; i < m->n_entries && !first_bad; i++)
+        if (m->entries[i].status != STATUS_SUCCESS)
+            first_bad = &m->entries[i];
+    if (as_json) {
+        json_t *o = report(file, !first_bad);
+        set(o, "format", json_string(m->format == 1 ? "mkext1" : "mkext2"));
+        set(o, "n_kexts", json_integer((json_int_t)m->n_entries));
+        set(o, "n_bad", json_integer((json_int_t)m->n_bad));
+        set(o, "first_bad", jstr(first_bad ? first_bad->message : NULL));
+        set(o, "entries", entries_json(m));
+        print_json(o);
+    } else if (first_bad) {
+        fprintf(stderr, "kx cache: %s: %zu of %zu kexts failed verification; first: %s\n", file,
+                m->n_bad, m->n_entries, first_bad->message);
+    } else {
+        printf("%s: ok (mkext%d, %zu kext%s)\n", file, m->format, m->n_entries,
+               m->n_entries == 1 ? "" : "s");
+    }
+    kx_mkext_free(m);
+    return first_bad ? 1 : 0;
+}
+
+int kx_cmd_cache(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(sub, "build") == 0) {
+        fprintf(stderr, "kx cache build: not yet available\n");
+        return 1;
+    }
+    if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0) {
+        fprintf(stderr, "kx cache: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    int as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': as_json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - 1 - optind != 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *file = argv[1 + optind];
+    return strcmp(sub, "list") == 0 ? cmd_list(file, as_json) : cmd_verify(file, as_json);
+}
