@@ -1,0 +1,68 @@
+/* kernel_int.h — the kernel object, shared by kernel.c and loader.c.
+ *
+ * Loaded kexts, Apple's way (research apple-kext.md §3): each has a load tag
+ * (kextstat's Index; 0 is the kernel itself and never listed), holds one
+ * reference on every library it linked against, and counts the references
+ * its loaded dependents hold on it (kextstat's Refs). A kext with refs > 0
+ * can't unload. Kernel pseudo-kexts (org.kx.kpi.*) are loaded from the start
+ * and never unload.
+ *
+ * State machine of one kext load:
+ *
+ *   (repository) --prepare--> PREPARED --dlopen--> MAPPED --DriverEntry--> STARTED
+ *        ^                       |                  |                         |
+ *        +-------- failure: everything done by this load is undone -----------+
+ *
+ * Locks (order: op_lock, then state_lock):
+ *   op_lock     serialises whole loads and unloads, including the waits for
+ *               DriverEntry and DriverUnload. It guards no data a driver can
+ *               reach, so holding it while driver code runs can't deadlock.
+ *   state_lock  guards `loaded` and `next_tag` for readers (kextstat); held
+ *               only for list updates and snapshots, never across driver code.
+ * The repository is touched only under op_lock (resolution writes into it).
+ */
+#ifndef KX_KERNEL_INT_H
+#define KX_KERNEL_INT_H
+
+#include "kext/elf.h"
+
+#include <kx/io.h>
+#include <kx/kernel.h>
+#include <kx/kext.h>
+#include <pthread.h>
+
+struct kx_loaded {
+    struct kx_loaded *next; /* load order */
+    uint32_t tag;
+    struct kx_kext *kext;      /* owned by the repository */
+    void *dl;                  /* dlopen handle; NULL for pseudo-kexts and codeless kexts */
+    kx_io_driver_id driver;    /* 0 when the kext has no DriverEntry */
+    struct kx_loaded **deps;   /* libraries it linked against; one reference held on each */
+    size_t n_deps;
+    int32_t refs;              /* references held by loaded dependents */
+    uint64_t address, size;
+    char uuid[KX_ELF_UUID_LEN]; /* "" when the executable has no build-id */
+    int is_component;          /* kernel pseudo-kext: never unloads */
+};
+
+struct kx_kernel {
+    struct kx_logger log;
+    struct kx_io *io;
+    struct kx_kext_repo *repo;
+    struct kx_kext_options opts;
+    pthread_mutex_t op_lock;
+    pthread_mutex_t state_lock;
+    struct kx_loaded *loaded; /* load order; guarded by state_lock for readers */
+    uint32_t next_tag;
+};
+
+/* Registers the repository's pseudo-kexts as loaded components (tags 1..n). */
+kx_status kx__kernel_register_components(struct kx_kernel *k);
+
+/* The loaded record of a kext or identifier, or NULL. Caller holds op_lock. */
+struct kx_loaded *kx__kernel_find_loaded(struct kx_kernel *k, const char *id);
+
+/* Unloads everything, newest first (kx_kernel_free). Caller holds op_lock. */
+void kx__kernel_unload_all(struct kx_kernel *k);
+
+#endif /* KX_KERNEL_INT_H */

@@ -1,0 +1,538 @@
+/* loader.c — loading and unloading kexts: resolve, check, link, start; and
+ * the reverse, refused while anything still uses a kext.
+ *
+ * A load first prepares every kext of the load list without running any of
+ * their code: the driver-info record must match CFBundleVersion, every import
+ * must come from a declared library (link.c). Only then are executables
+ * opened (dependencies first) and DriverEntry run. If any step fails, what
+ * this load did is undone in reverse, so a failed load leaves the kernel as
+ * it found it. See kernel_int.h for the state machine and the locks.
+ */
+#include "kernel_int.h"
+#include "link.h"
+
+#include "core/plat_dl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Everything learned about one kext before any of its code runs. */
+struct prep {
+    struct kx_kext *kext;
+    struct kx_kext **libs; /* chosen direct dependencies */
+    size_t n_libs;
+    struct kx_driver_info info;
+    int has_entry; /* exports DriverEntry: a driver, not only a library */
+    char uuid[KX_ELF_UUID_LEN];
+};
+
+static int is_root(const struct kx_io_cred *cred) { return !cred || cred->uid == 0; }
+
+struct kx_loaded *kx__kernel_find_loaded(struct kx_kernel *k, const char *id)
+{
+    for (struct kx_loaded *l = k->loaded; l; l = l->next)
+        if (kx_kext_id(l->kext) && strcmp(kx_kext_id(l->kext), id) == 0)
+            return l;
+    return NULL;
+}
+
+static struct kx_loaded *find_loaded_kext(struct kx_kernel *k, const struct kx_kext *kext)
+{
+    for (struct kx_loaded *l = k->loaded; l; l = l->next)
+        if (l->kext == kext)
+            return l;
+    return NULL;
+}
+
+/* ---- preparing: no code runs ------------------------------------------------ */
+
+static int exports_symbol(const struct kx_elf_dynsyms *syms, const char *name)
+{
+    for (size_t i = 0; i < syms->n_exports; i++)
+        if (strcmp(syms->exports[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reads the executable statically: driver-info record, DriverEntry, UUID. */
+static kx_status inspect_executable(struct prep *p, struct kx_diags *diags)
+{
+    const char *path = kx_kext_path(p->kext), *exe = kx_kext_executable(p->kext);
+    char why[256] = "";
+    struct kx_elf *elf = NULL;
+    struct kx_elf_dynsyms syms = {0};
+    kx_status st = kx_elf_open(exe, &elf, why, sizeof why);
+    if (st == STATUS_SUCCESS)
+        st = kx_elf_dynsyms(elf, &syms, why, sizeof why);
+    if (st != STATUS_SUCCESS) {
+        kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, exe, "%s", why);
+        goto done;
+    }
+    p->has_entry = exports_symbol(&syms, "DriverEntry");
+    if (kx_elf_has_section(elf, KX_DRIVER_INFO_SECTION) || p->has_entry) {
+        st = kx_elf_driver_info(elf, &p->info, why, sizeof why);
+        if (st != STATUS_SUCCESS) {
+            kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, exe, "%s", why);
+            goto done;
+        }
+        /* The seed keeps the version in both places; they must agree. */
+        const char *plist_version = kx_kext_version_string(p->kext);
+        kx_vers a = kx_vers_parse(p->info.version), b = kx_kext_version(p->kext);
+        if (a == KX_VERS_INVALID || a != b) {
+            kx_diags_add(diags, KX_D_DRIVER_INFO_VERSION, path, "CFBundleVersion",
+                         "driver-info record says %s, Info.plist says %s", p->info.version,
+                         plist_version ? plist_version : "(missing)");
+            st = STATUS_KEXT_VALIDATION_FAILED;
+            goto done;
+        }
+    }
+    const uint8_t *id = NULL;
+    size_t id_len = 0;
+    if (kx_elf_build_id(elf, &id, &id_len, NULL, 0) == STATUS_SUCCESS && id_len)
+        kx_elf_uuid_format(id, id_len, p->uuid);
+done:
+    kx_elf_dynsyms_free(&syms);
+    kx_elf_close(elf);
+    return st == STATUS_SUCCESS ? st : STATUS_KEXT_VALIDATION_FAILED;
+}
+
+static kx_status prepare(struct kx_kernel *k, struct kx_kext_resolution *res, struct prep *p,
+                         struct kx_diags *diags)
+{
+    (void)k;
+    for (size_t i = 0; i < kx_kext_resolution_n_deps(res); i++) {
+        const struct kx_kext_dep *d = kx_kext_resolution_dep(res, i);
+        if (d->from != p->kext || !d->chosen)
+            continue;
+        struct kx_kext **nl = realloc(p->libs, (p->n_libs + 1) * sizeof *nl);
+        if (!nl)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        p->libs = nl;
+        p->libs[p->n_libs++] = d->chosen;
+    }
+    if (kx_kext_declares_executable(p->kext) && !kx_kext_executable(p->kext)) {
+        /* Valid metadata, but nothing this machine can run (e.g. Mach-O). */
+        kx_diags_add(diags, KX_D_FOREIGN_EXECUTABLE, kx_kext_path(p->kext), NULL,
+                     "a kext must have an ELF executable for this machine to load");
+        return STATUS_KEXT_NOT_LOADABLE;
+    }
+    if (!kx_kext_executable(p->kext))
+        return STATUS_SUCCESS; /* codeless: nothing to link or start */
+    kx_status st = inspect_executable(p, diags);
+    if (st == STATUS_SUCCESS)
+        st = kx_link_check(p->kext, p->libs, p->n_libs, diags);
+    return st;
+}
+
+/* ---- executing -------------------------------------------------------------- */
+
+static void append_loaded(struct kx_kernel *k, struct kx_loaded *l)
+{
+    pthread_mutex_lock(&k->state_lock);
+    l->tag = k->next_tag++;
+    struct kx_loaded **pp = &k->loaded;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = l;
+    pthread_mutex_unlock(&k->state_lock);
+}
+
+static void remove_loaded(struct kx_kernel *k, struct kx_loaded *l)
+{
+    pthread_mutex_lock(&k->state_lock);
+    struct kx_loaded **pp = &k->loaded;
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = l->next;
+    for (size_t i = 0; i < l->n_deps; i++)
+        l->deps[i]->refs--;
+    pthread_mutex_unlock(&k->state_lock);
+}
+
+static void free_loaded(struct kx_loaded *l)
+{
+    if (l) {
+        free(l->deps);
+        free(l);
+    }
+}
+
+/* Maps and starts one prepared kext. Its libraries are already loaded. */
+static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
+                           struct kx_loaded **out)
+{
+    const char *id = kx_kext_id(p->kext);
+    struct kx_loaded *l = calloc(1, sizeof *l);
+    if (!l || (p->n_libs && !(l->deps = calloc(p->n_libs, sizeof *l->deps)))) {
+        free_loaded(l);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    l->kext = p->kext;
+    memcpy(l->uuid, p->uuid, sizeof l->uuid);
+    for (size_t i = 0; i < p->n_libs; i++) {
+        struct kx_loaded *dep = find_loaded_kext(k, p->libs[i]);
+        if (!dep) { /* resolution promised it: a bug, not a user error */
+            free_loaded(l);
+            return STATUS_INTERNAL_ERROR;
+        }
+        l->deps[l->n_deps++] = dep;
+    }
+
+    kx_status st = STATUS_SUCCESS;
+    const char *exe = kx_kext_executable(p->kext);
+    if (exe) {
+        char *why = NULL;
+        st = kx_plat_dl_open(exe, &l->dl, &why);
+        if (st != STATUS_SUCCESS) {
+            fprintf(report, "%s: the dynamic linker refused %s: %s\n", id, exe, why);
+            free(why);
+            free_loaded(l);
+            return st;
+        }
+        kx_plat_dl_extent(l->dl, &l->address, &l->size);
+    }
+    if (p->has_entry) {
+        struct kx_io_driver_params params = {sizeof params, &p->info,
+                                             (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
+                                             NULL, 0};
+        st = kx_io_driver_start(k->io, &params, &l->driver);
+        if (st != STATUS_SUCCESS) {
+            fprintf(report, "%s: DriverEntry failed: %s (%s)\n", id, kx_status_name(st),
+                    kx_status_string(st));
+            kx_plat_dl_close(l->dl);
+            free_loaded(l);
+            return st == STATUS_INSUFFICIENT_RESOURCES ? st : STATUS_KEXT_START_FAILED;
+        }
+    }
+    pthread_mutex_lock(&k->state_lock);
+    for (size_t i = 0; i < l->n_deps; i++)
+        l->deps[i]->refs++;
+    pthread_mutex_unlock(&k->state_lock);
+    kx_kext_repo_set_loaded(k->repo, p->kext, 1);
+    append_loaded(k, l);
+    *out = l;
+    return STATUS_SUCCESS;
+}
+
+/* Stops and unmaps one kext that nothing depends on. With force, open
+ * handles are closed and a failing DriverUnload doesn't keep it loaded. */
+static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, FILE *report)
+{
+    const char *id = kx_kext_id(l->kext);
+    int keep_mapped = 0;
+    if (l->driver) {
+        kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
+        if (st == STATUS_TIMEOUT) {
+            /* The driver is gone from the namespace but its thread is stuck in
+             * DriverUnload: its code must stay mapped until kx_io_free. */
+            fprintf(report, "%s: DriverUnload did not return in time; its devices were "
+                            "removed and its code stays mapped\n", id);
+            keep_mapped = 1;
+        } else if (st != STATUS_SUCCESS && !force) {
+            fprintf(report, "%s: can't stop: %s (%s)%s\n", id, kx_status_name(st),
+                    kx_status_string(st),
+                    st == STATUS_INVALID_DEVICE_REQUEST ? "; the driver has no DriverUnload" : "");
+            return st == STATUS_DEVICE_BUSY ? STATUS_KEXT_IN_USE : STATUS_KEXT_START_FAILED;
+        }
+    }
+    remove_loaded(k, l);
+    kx_kext_repo_set_loaded(k->repo, l->kext, 0);
+    if (!keep_mapped)
+        kx_plat_dl_close(l->dl);
+    kx_log_info(&k->log, "unloaded %s (tag %u)", id, (unsigned)l->tag);
+    free_loaded(l);
+    return STATUS_SUCCESS;
+}
+
+/* ---- load ------------------------------------------------------------------- */
+
+/* Finds the kext a request names: a bundle path or a bundle identifier. */
+static kx_status find_kext(struct kx_kernel *k, const char *what, struct kx_kext **out, FILE *report)
+{
+    if (strchr(what, '/') || strstr(what, ".kext")) {
+        kx_status st = kx_kext_repo_add_kext(k->repo, what, out);
+        if (st != STATUS_SUCCESS)
+            fprintf(report, "%s: can't read the bundle: %s\n", what, kx_status_string(st));
+        return st == STATUS_SUCCESS ? st : STATUS_KEXT_NOT_FOUND;
+    }
+    *out = kx_kext_repo_lookup(k->repo, what, KX_VERS_INVALID);
+    if (!*out) {
+        fprintf(report, "No kext with bundle identifier %s is in the extensions folders.\n", what);
+        return STATUS_KEXT_NOT_FOUND;
+    }
+    return STATUS_SUCCESS;
+}
+
+static void list_not_user_loadable(struct kx_kext_resolution *res, FILE *report)
+{
+    fprintf(report, "Only root may load this kext: OSBundleAllowUserLoad is not true for:\n");
+    for (size_t i = 0; i < kx_kext_resolution_n_load_order(res); i++) {
+        struct kx_kext *x = kx_kext_resolution_load_order(res, i);
+        if (!kx_kext_allows_user_load(x) && !kx_kext_is_loaded(x))
+            fprintf(report, "    %s\n", kx_kext_id(x));
+    }
+}
+
+static kx_status load_locked(struct kx_kernel *k, const char *what, const struct kx_io_cred *cred,
+                             uint32_t flags, FILE *report)
+{
+    struct kx_kext *kext = NULL;
+    kx_status st = find_kext(k, what, &kext, report);
+    if (st != STATUS_SUCCESS)
+        return st;
+    const char *id = kx_kext_id(kext);
+    struct kx_loaded *already = id ? kx__kernel_find_loaded(k, id) : NULL;
+    if (already) {
+        if (already->kext == kext ||
+            kx_kext_version(already->kext) == kx_kext_version(kext)) {
+            fprintf(report, "%s (%s) is already loaded (tag %u).\n", id,
+                    kx_kext_version_string(already->kext), (unsigned)already->tag);
+            return STATUS_SUCCESS;
+        }
+        fprintf(report, "%s: version %s is loaded; can't load version %s (%s).\n", id,
+                kx_kext_version_string(already->kext), kx_kext_version_string(kext),
+                kx_kext_path(kext));
+        return STATUS_KEXT_LOADED_VERSION_DIFFERS;
+    }
+
+    struct kx_kext_resolution *res = NULL;
+    if ((st = kx_kext_resolve(k->repo, kext, &res)) != STATUS_SUCCESS)
+        return st;
+    struct kx_diags diags = KX_DIAGS_INIT;
+    kx_diags_merge(&diags, kx_kext_resolution_diags(res));
+    size_t n = kx_kext_resolution_n_load_order(res);
+    struct prep *preps = calloc(n ? n : 1, sizeof *preps);
+    struct kx_loaded **done = calloc(n ? n : 1, sizeof *done);
+    size_t n_preps = 0, n_done = 0;
+    if (!preps || !done) {
+        st = STATUS_INSUFFICIENT_RESOURCES;
+        goto out;
+    }
+    if (!kx_kext_resolution_is_loadable(res)) {
+        st = kx_kext_resolution_status(res);
+        kx_diags_print(&diags, kx_kext_path(kext), report);
+        goto out;
+    }
+    if (!is_root(cred) && !kx_kext_resolution_user_loadable(res)) {
+        list_not_user_loadable(res, report);
+        st = STATUS_ACCESS_DENIED;
+        goto out;
+    }
+
+    /* Prepare the whole list before running anything. */
+    for (size_t i = 0; i < n; i++) {
+        struct kx_kext *x = kx_kext_resolution_load_order(res, i);
+        if (kx_kext_is_loaded(x))
+            continue;
+        struct prep *p = &preps[n_preps++];
+        p->kext = x;
+        kx_status pst = prepare(k, res, p, &diags);
+        if (pst != STATUS_SUCCESS && st == STATUS_SUCCESS)
+            st = pst; /* keep checking: report every kext's problems at once */
+    }
+    if (st != STATUS_SUCCESS) {
+        kx_diags_print(&diags, kx_kext_path(kext), report);
+        goto out;
+    }
+    if (flags & KX_KERNEL_LOAD_DRY_RUN) {
+        fprintf(report, "%s appears to be loadable (including linkage for on-disk libraries).\n",
+                kx_kext_path(kext));
+        goto out;
+    }
+
+    for (size_t i = 0; i < n_preps; i++) {
+        st = start_one(k, &preps[i], report, &done[n_done]);
+        if (st != STATUS_SUCCESS) {
+            if (preps[i].kext != kext)
+                fprintf(report, "Dependency %s of kext %s failed to load.\n",
+                        kx_kext_id(preps[i].kext), id);
+            break;
+        }
+        n_done++;
+    }
+    if (st != STATUS_SUCCESS) {
+        while (n_done) /* undo this load, newest first */
+            stop_one(k, done[--n_done], 1, report);
+        goto out;
+    }
+    for (size_t i = 0; i < n_done; i++) {
+        fprintf(report, "Loaded %s (%s) as tag %u.\n", kx_kext_id(done[i]->kext),
+                kx_kext_version_string(done[i]->kext), (unsigned)done[i]->tag);
+        kx_log_info(&k->log, "loaded %s (%s) as tag %u", kx_kext_id(done[i]->kext),
+                    kx_kext_version_string(done[i]->kext), (unsigned)done[i]->tag);
+    }
+out:
+    for (size_t i = 0; i < n_preps; i++)
+        free(preps[i].libs);
+    free(preps);
+    free(done);
+    kx_diags_clear(&diags);
+    kx_kext_resolution_free(res);
+    return st;
+}
+
+kx_status kx_kernel_load(struct kx_kernel *k, const char *kext, const struct kx_io_cred *cred,
+                         uint32_t flags, char **report)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (report)
+        *report = NULL;
+    if (!f)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    pthread_mutex_lock(&k->op_lock);
+    kx_status st = load_locked(k, kext, cred, flags, f);
+    pthread_mutex_unlock(&k->op_lock);
+    fclose(f);
+    if (report)
+        *report = buf;
+    else
+        free(buf);
+    return st;
+}
+
+/* ---- unload ----------------------------------------------------------------- */
+
+/* 1 when l depends, directly or not, on target. */
+static int depends_on(const struct kx_loaded *l, const struct kx_loaded *target)
+{
+    for (size_t i = 0; i < l->n_deps; i++)
+        if (l->deps[i] == target || depends_on(l->deps[i], target))
+            return 1;
+    return 0;
+}
+
+/* Names every open handle on the devices of the kexts in set; 0 if none. */
+static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, size_t n,
+                                  FILE *report)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct kx_io_handle_stat *hs = NULL;
+        size_t nh = 0;
+        if (!set[i]->driver || kx_io_list_handles(k->io, set[i]->driver, &hs, &nh) != STATUS_SUCCESS)
+            continue;
+        if (nh && total == 0)
+            fprintf(report, "Devices are open:\n");
+        for (size_t j = 0; j < nh; j++)
+            fprintf(report, "    %s (%s) open by pid %d (uid %u)\n", hs[j].device,
+                    kx_kext_id(set[i]->kext), (int)hs[j].cred.pid, (unsigned)hs[j].cred.uid);
+        total += nh;
+        free(hs);
+    }
+    return total;
+}
+
+static kx_status unload_locked(struct kx_kernel *k, const char *what, uint32_t flags, FILE *report)
+{
+    struct kx_loaded *target = NULL;
+    for (struct kx_loaded *l = k->loaded; l && !target; l = l->next)
+        if ((kx_kext_id(l->kext) && strcmp(kx_kext_id(l->kext), what) == 0) ||
+            (kx_kext_path(l->kext) && strcmp(kx_kext_path(l->kext), what) == 0))
+            target = l;
+    if (!target) {
+        fprintf(report, "%s is not loaded.\n", what);
+        return STATUS_KEXT_NOT_FOUND;
+    }
+    const char *id = kx_kext_id(target->kext);
+    if (target->is_component) {
+        fprintf(report, "%s is a kernel component and can't be unloaded.\n", id);
+        return STATUS_KEXT_IN_USE;
+    }
+
+    /* The set to unload: the target and, with -r, everything that depends on
+     * it — in load order, so unloading walks it backwards. */
+    size_t n = 0;
+    for (struct kx_loaded *l = k->loaded; l; l = l->next)
+        n++;
+    struct kx_loaded **set = calloc(n, sizeof *set);
+    if (!set)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    n = 0;
+    for (struct kx_loaded *l = k->loaded; l; l = l->next) {
+        if (l == target || ((flags & KX_KERNEL_UNLOAD_RECURSIVE) && depends_on(l, target)))
+            set[n++] = l;
+    }
+
+    kx_status st = STATUS_SUCCESS;
+    if (!(flags & KX_KERNEL_UNLOAD_RECURSIVE) && target->refs > 0) {
+        fprintf(report,
+                "Can't unload kext %s; outstanding references %d (linkage or tracking object).\n"
+                "It is in use by:\n",
+                id, (int)target->refs);
+        for (struct kx_loaded *l = k->loaded; l; l = l->next)
+            if (depends_on(l, target))
+                fprintf(report, "    %s (tag %u)\n", kx_kext_id(l->kext), (unsigned)l->tag);
+        fprintf(report, "Unload the kexts above first, or use -r to unload them with it.\n");
+        st = STATUS_KEXT_IN_USE;
+    }
+    if (report_open_handles(k, set, n, report) > 0) {
+        if (st == STATUS_SUCCESS)
+            fprintf(report, "Can't unload kext %s while its devices are open; close them first.\n",
+                    id);
+        st = STATUS_KEXT_IN_USE;
+    }
+    for (size_t i = n; st == STATUS_SUCCESS && i > 0; i--) {
+        struct kx_kext *x = set[i - 1]->kext; /* the record is freed by stop_one */
+        st = stop_one(k, set[i - 1], 0, report);
+        if (st == STATUS_SUCCESS)
+            fprintf(report, "Unloaded %s.\n", kx_kext_id(x));
+        else
+            fprintf(report, "%s stays loaded, and so does every kext it depends on.\n",
+                    kx_kext_id(x));
+    }
+    free(set);
+    return st;
+}
+
+kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext, const struct kx_io_cred *cred,
+                           uint32_t flags, char **report)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (report)
+        *report = NULL;
+    if (!f)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    kx_status st;
+    if (!is_root(cred)) {
+        fprintf(f, "You must be running as root to unload kexts.\n");
+        st = STATUS_ACCESS_DENIED;
+    } else {
+        pthread_mutex_lock(&k->op_lock);
+        st = unload_locked(k, kext, flags, f);
+        pthread_mutex_unlock(&k->op_lock);
+    }
+    fclose(f);
+    if (report)
+        *report = buf;
+    else
+        free(buf);
+    return st;
+}
+
+void kx__kernel_unload_all(struct kx_kernel *k)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return;
+    for (;;) { /* newest first: a kext's dependents always load after it */
+        struct kx_loaded *last = NULL;
+        for (struct kx_loaded *l = k->loaded; l; l = l->next)
+            if (!l->is_component)
+                last = l;
+        if (!last)
+            break;
+        stop_one(k, last, 1, f);
+    }
+    fclose(f);
+    if (len)
+        kx_log_info(&k->log, "%s", buf);
+    free(buf);
+}
