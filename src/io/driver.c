@@ -38,7 +38,7 @@ static void drop_driver(struct kx_io *io, struct io_driver *d)
     for (size_t i = 0; i < io->n_drivers; i++)
         if (io->drivers[i] == d) {
             memmove(&io->drivers[i], &io->drivers[i + 1],
-                    (io->n_drivers - i - 1) * sizeof io->drivers[0]);
+                    (io->n_drivers - i - 1) * sizeof(struct io_driver *));
             io->n_drivers--;
             break;
         }
@@ -74,7 +74,7 @@ static void free_host(struct kx_io *io, struct io_driver *d)
 static void add_zombie(struct kx_io *io, struct kx_host *h)
 {
     if (kx__ns_grow((void **)&io->zombies, &io->cap_zombies, io->n_zombies + 1,
-                    sizeof *io->zombies) == STATUS_SUCCESS)
+                    sizeof(struct kx_host *)) == STATUS_SUCCESS)
         io->zombies[io->n_zombies++] = h;
 }
 
@@ -113,7 +113,7 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
             st = STATUS_OBJECT_NAME_COLLISION;
     if (st == STATUS_SUCCESS)
         st = kx__ns_grow((void **)&io->drivers, &io->cap_drivers, io->n_drivers + 1,
-                         sizeof *io->drivers);
+                         sizeof(struct io_driver *));
     if (st != STATUS_SUCCESS) {
         pthread_mutex_unlock(&io->ns_lock);
         free(d);
@@ -218,11 +218,12 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
         st = STATUS_INSUFFICIENT_RESOURCES;
     if (st != STATUS_SUCCESS) {
         pthread_mutex_unlock(&io->ns_lock);
+        free(hs);
         return st;
     }
     d->state = KX_IO_DRIVER_UNLOADING;
     atomic_store(&d->accepting, 0);
-    nh = kx__file_collect(io, d, hs, nh);
+    nh = hs ? kx__file_collect(io, d, hs, nh) : 0;
     pthread_mutex_unlock(&io->ns_lock);
 
     for (size_t i = 0; i < nh; i++)

@@ -80,10 +80,14 @@ void kx__host_irp_prepare(struct io_irp *rec, const struct io_msg_irp *m);
  * its pending/forwarded marks start afresh for the new owner. */
 void kx__host_irp_retarget(struct io_irp *rec, uint64_t dev_cookie, uint64_t file_cookie);
 
+/* A host routine the manager carries without calling it (a taken cancel
+ * routine, passed back to the host in a K_CANCEL record). */
+typedef void (*kx_host_fn)(void);
+
 /* Requests cancellation: sets the IRP's cancel flag and takes its cancel
- * routine if one is set. Returns the routine (as an opaque word, for a
- * K_CANCEL record), or 0 when none was set. Any thread. */
-uintptr_t kx__host_irp_cancel(struct io_irp *rec);
+ * routine if one is set. Returns the routine, or NULL when none was set.
+ * Any thread. */
+kx_host_fn kx__host_irp_cancel(struct io_irp *rec);
 
 /* Watchdog view: the number of routine entries and exits so far (odd while
  * driver code runs) and the id of the IRP being dispatched (0 if none). */

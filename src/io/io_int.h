@@ -116,7 +116,7 @@ struct io_irp {
         kx_io_entry_fn entry;       /* K_INIT */
         struct {                    /* K_CANCEL */
             struct io_irp *target;
-            uintptr_t routine;
+            kx_host_fn routine;
         } cancel;
         uint64_t dev_cookie;        /* K_DEVREL */
     } ctl;

@@ -391,7 +391,7 @@ uint64_t kx__deadline(struct kx_io *io, uint32_t timeout_ms, uint32_t dflt_ms)
  * thread (holding a reference for it). Returns 1 if a routine will run. */
 static int cancel_in_driver(struct kx_io *io, struct io_irp *r)
 {
-    uintptr_t routine = kx__host_irp_cancel(r);
+    kx_host_fn routine = kx__host_irp_cancel(r);
     if (!routine)
         return 0;
     struct io_irp *c;

@@ -172,9 +172,9 @@ kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t inform
     }
     /* A routine still set is cleared; one already taken by a canceller will
      * run and find the IRP completed. */
-    uintptr_t c = atomic_load_explicit(&hi->cancel, memory_order_acquire);
+    PDRIVER_CANCEL c = atomic_load_explicit(&hi->cancel, memory_order_acquire);
     while (c && c != HOST_CANCEL_TAKEN &&
-           !atomic_compare_exchange_weak_explicit(&hi->cancel, &c, 0, memory_order_acq_rel,
+           !atomic_compare_exchange_weak_explicit(&hi->cancel, &c, NULL, memory_order_acq_rel,
                                                   memory_order_acquire))
         ;
     hi->irp.IoStatus.Status = status;
@@ -203,28 +203,27 @@ void DkMarkIrpPending(PIRP Irp)
 kx_status DkSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRoutine)
 {
     struct host_irp *hi = irp_of(Irp);
-    if (!hi)
+    if (!hi || CancelRoutine == HOST_CANCEL_TAKEN)
         return STATUS_INVALID_PARAMETER;
     if (!CancelRoutine) {
-        uintptr_t prev = atomic_exchange_explicit(&hi->cancel, 0, memory_order_seq_cst);
+        PDRIVER_CANCEL prev = atomic_exchange_explicit(&hi->cancel, NULL, memory_order_seq_cst);
         if (prev == HOST_CANCEL_TAKEN) {
             atomic_store_explicit(&hi->cancel, HOST_CANCEL_TAKEN, memory_order_seq_cst);
             return STATUS_CANCELLED; /* the routine owns the IRP now */
         }
         return STATUS_SUCCESS;
     }
-    uintptr_t expect = atomic_load_explicit(&hi->cancel, memory_order_seq_cst);
+    PDRIVER_CANCEL expect = atomic_load_explicit(&hi->cancel, memory_order_seq_cst);
     do {
         if (expect == HOST_CANCEL_TAKEN)
             return STATUS_CANCELLED;
-    } while (!atomic_compare_exchange_weak_explicit(&hi->cancel, &expect,
-                                                    (uintptr_t)CancelRoutine,
+    } while (!atomic_compare_exchange_weak_explicit(&hi->cancel, &expect, CancelRoutine,
                                                     memory_order_seq_cst, memory_order_seq_cst));
     /* Cancelled before the routine was in place? Take it back if the
      * canceller has not; otherwise the canceller will call it. */
     if (atomic_load_explicit(&hi->flags, memory_order_seq_cst) & HI_CANCEL) {
-        expect = (uintptr_t)CancelRoutine;
-        if (atomic_compare_exchange_strong_explicit(&hi->cancel, &expect, 0,
+        expect = CancelRoutine;
+        if (atomic_compare_exchange_strong_explicit(&hi->cancel, &expect, NULL,
                                                     memory_order_seq_cst, memory_order_seq_cst))
             return STATUS_CANCELLED;
     }

@@ -135,8 +135,11 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
         struct io_irp *target = rec->ctl.cancel.target;
         struct host_irp *hi = host_irp_of(target);
         PDRIVER_CANCEL fn = (PDRIVER_CANCEL)rec->ctl.cancel.routine;
+        if (fn == HOST_CANCEL_TAKEN) /* never posted; defensive */
+            fn = NULL;
         busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
-        fn(hi->irp.DeviceObject, &hi->irp);
+        if (fn)
+            fn(hi->irp.DeviceObject, &hi->irp);
         busy_leave(h);
         kx__chan_irp_end(io, target, rb); /* the reference kept for the routine */
         kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
@@ -301,9 +304,9 @@ void kx__host_irp_prepare(struct io_irp *rec, const struct io_msg_irp *m)
     memset(irp, 0, sizeof *irp);
     irp->Size = sizeof *irp;
     irp->MajorFunction = m->major;
-    irp->DeviceObject = (PDEVICE_OBJECT)(uintptr_t)m->dev_cookie;
+    irp->DeviceObject = host_ptr(m->dev_cookie);
     irp->SystemBuffer = m->in_len || m->out_len ? m->buf : NULL;
-    irp->FileContext = (void *)(uintptr_t)m->file_cookie;
+    irp->FileContext = host_ptr(m->file_cookie);
     irp->Requestor.Pid = m->cred.pid;
     irp->Requestor.Uid = m->cred.uid;
     irp->Requestor.Gid = m->cred.gid;
@@ -331,7 +334,7 @@ void kx__host_irp_prepare(struct io_irp *rec, const struct io_msg_irp *m)
     }
     hi->magic = HOST_IRP_MAGIC;
     atomic_store_explicit(&hi->flags, 0, memory_order_relaxed);
-    atomic_store_explicit(&hi->cancel, 0, memory_order_relaxed);
+    atomic_store_explicit(&hi->cancel, NULL, memory_order_relaxed);
     atomic_store_explicit(&hi->owner_seq, 0, memory_order_relaxed);
     hi->irp_id = m->irp_id;
     hi->host = ((struct host_device *)(void *)irp->DeviceObject)->host;
@@ -340,26 +343,32 @@ void kx__host_irp_prepare(struct io_irp *rec, const struct io_msg_irp *m)
 void kx__host_irp_retarget(struct io_irp *rec, uint64_t dev_cookie, uint64_t file_cookie)
 {
     struct host_irp *hi = host_irp_of(rec);
-    hi->irp.DeviceObject = (PDEVICE_OBJECT)(uintptr_t)dev_cookie;
-    hi->irp.FileContext = (void *)(uintptr_t)file_cookie;
+    hi->irp.DeviceObject = host_ptr(dev_cookie);
+    hi->irp.FileContext = host_ptr(file_cookie);
     hi->host = ((struct host_device *)(void *)hi->irp.DeviceObject)->host;
     /* The new owner starts with no pending mark and no cancel routine; a
      * requested cancellation stays requested. */
     atomic_fetch_and_explicit(&hi->flags, HI_CANCEL, memory_order_acq_rel);
-    atomic_store_explicit(&hi->cancel, 0, memory_order_release);
+    atomic_store_explicit(&hi->cancel, NULL, memory_order_release);
     atomic_fetch_add_explicit(&hi->owner_seq, 1, memory_order_release);
 }
 
-uintptr_t kx__host_irp_cancel(struct io_irp *rec)
+void kx__host_cancel_taken(PDEVICE_OBJECT dev, PIRP irp)
+{
+    (void)dev;
+    (void)irp;
+}
+
+kx_host_fn kx__host_irp_cancel(struct io_irp *rec)
 {
     struct host_irp *hi = host_irp_of(rec);
     atomic_fetch_or_explicit(&hi->flags, HI_CANCEL, memory_order_seq_cst);
-    uintptr_t c = atomic_load_explicit(&hi->cancel, memory_order_seq_cst);
+    PDRIVER_CANCEL c = atomic_load_explicit(&hi->cancel, memory_order_seq_cst);
     while (c && c != HOST_CANCEL_TAKEN)
         if (atomic_compare_exchange_weak_explicit(&hi->cancel, &c, HOST_CANCEL_TAKEN,
                                                   memory_order_seq_cst, memory_order_seq_cst))
-            return c;
-    return 0;
+            return (kx_host_fn)c;
+    return NULL;
 }
 
 uint64_t kx__host_busy_seq(struct kx_host *h)

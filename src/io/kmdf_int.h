@@ -18,6 +18,7 @@
 #include <kx/kmdf.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #define HOST_MAGIC     0x4B58484Fu /* "KXHO" */
 #define HOST_DEV_MAGIC 0x4B584456u /* "KXDV" */
@@ -63,20 +64,33 @@ struct host_device {
 #define HI_COMPLETED 0x2u /* DkCompleteRequest (or the host for the driver) */
 #define HI_CANCEL    0x4u /* cancellation requested */
 
-#define HOST_CANCEL_TAKEN ((uintptr_t)1) /* the canceller took the routine */
+/* The canceller took the routine: a function that is never called, used
+ * only for its unique address. */
+void kx__host_cancel_taken(PDEVICE_OBJECT dev, PIRP irp);
+#define HOST_CANCEL_TAKEN kx__host_cancel_taken
 
 /* The host's view of an IRP, inside the record's host[] area. */
 struct host_irp {
     IRP irp;                      /* first */
     uint32_t magic;
     _Atomic uint32_t flags;       /* HI_* */
-    _Atomic uintptr_t cancel;     /* PDRIVER_CANCEL, 0, or HOST_CANCEL_TAKEN */
+    _Atomic(PDRIVER_CANCEL) cancel; /* NULL, the routine, or HOST_CANCEL_TAKEN */
     _Atomic uint32_t owner_seq;   /* bumped when the IRP is passed to another device */
     uint64_t irp_id;              /* the manager's id (generation | slot) */
     struct kx_host *host;         /* host of the device it is addressed to */
 };
 
 _Static_assert(sizeof(struct host_irp) <= KX_HOST_IRP_SIZE, "host IRP view too large");
+
+/* Cookies are the host's own pointers, carried by the manager as opaque
+ * 64-bit values (a separate host would use indices); back to pointers here. */
+static inline void *host_ptr(uint64_t cookie)
+{
+    uintptr_t u = (uintptr_t)cookie;
+    void *p;
+    memcpy(&p, &u, sizeof p);
+    return p;
+}
 
 static inline struct host_irp *host_irp_of(struct io_irp *rec)
 {

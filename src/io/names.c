@@ -135,7 +135,7 @@ void kx__ns_device_unref(struct kx_io *io, struct io_device *dv)
     for (size_t i = 0; i < io->n_devices; i++)
         if (io->devices[i] == dv) {
             memmove(&io->devices[i], &io->devices[i + 1],
-                    (io->n_devices - i - 1) * sizeof io->devices[0]);
+                    (io->n_devices - i - 1) * sizeof(struct io_device *));
             io->n_devices--;
             break;
         }
@@ -204,7 +204,7 @@ kx_status kx__chan_create_device(struct kx_io *io, uint64_t drv_id, const char *
         st = STATUS_DEVICE_ALREADY_EXISTS;
     else
         st = kx__ns_grow((void **)&io->devices, &io->cap_devices, io->n_devices + 1,
-                         sizeof *io->devices);
+                         sizeof(struct io_device *));
     if (st != STATUS_SUCCESS) {
         pthread_mutex_unlock(&io->ns_lock);
         free(dv);
