@@ -124,10 +124,14 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
     pthread_mutex_unlock(&io->ns_lock);
 
     struct io_irp *recs[2] = {NULL, NULL};
+    struct kx_host *h = NULL;
     if ((st = kx__irp_alloc(io, recs, 2)) == STATUS_SUCCESS &&
-        (st = kx__host_new(io, d->id, d->name, d->short_name, &d->info, &d->host)) !=
-            STATUS_SUCCESS)
+        (st = kx__host_new(io, d->id, d->name, d->short_name, &d->info, &h)) != STATUS_SUCCESS)
         kx__irp_discard(io, recs, 2);
+    /* The watchdog reads d->host under the lock. */
+    pthread_mutex_lock(&io->ns_lock);
+    d->host = h;
+    pthread_mutex_unlock(&io->ns_lock);
     if (st != STATUS_SUCCESS) {
         pthread_mutex_lock(&io->ns_lock);
         drop_driver(io, d);

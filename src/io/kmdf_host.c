@@ -162,7 +162,7 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
 /* After K_STOP nothing should arrive; answer anything that did. */
 static void drain(struct kx_host *h, struct io_relbatch *rb)
 {
-    struct io_qlink *l;
+    struct io_qlink *l = NULL;
     int r;
     while ((r = io_queue_pop(&h->q, &l)) != IO_Q_EMPTY) {
         if (r == IO_Q_RETRY) {
@@ -187,7 +187,7 @@ static void *host_main(void *arg)
 {
     struct kx_host *h = arg;
     char tname[16];
-    snprintf(tname, sizeof tname, "kx-drv-%s", h->short_name);
+    snprintf(tname, sizeof tname, "kx-drv-%.8s", h->short_name); /* 15 characters at most */
     pthread_setname_np(pthread_self(), tname);
     tls_host = h;
     struct io_relbatch rb = {0};
@@ -195,7 +195,7 @@ static void *host_main(void *arg)
     uint64_t spin_until = 0;
     unsigned spins = 0;
     for (;;) {
-        struct io_qlink *l;
+        struct io_qlink *l = NULL;
         int r = io_queue_pop(&h->q, &l);
         if (r == IO_Q_NODE) {
             struct io_irp *rec =

@@ -43,7 +43,7 @@ static inline int t_logcap_has(struct t_logcap *c, const char *needle)
 }
 
 /* A manager with deadlines short enough for tests; cap may be NULL. */
-static inline struct kx_io *t_io_new(struct t_logcap *cap)
+static inline struct kx_io *t_io_new_hang(struct t_logcap *cap, uint32_t hang_ms)
 {
     static const struct kx_logger none = {NULL, NULL, KX_LOG_DEBUG};
     struct kx_logger lg = cap ? (struct kx_logger){t_logcap_fn, cap, KX_LOG_WARN} : none;
@@ -53,13 +53,15 @@ static inline struct kx_io *t_io_new(struct t_logcap *cap)
         .irp_timeout_ms = 5000,
         .entry_timeout_ms = 300,
         .unload_timeout_ms = 300,
-        .hang_ms = 150,
+        .hang_ms = hang_ms,
         .log_lines = 64,
     };
     struct kx_io *io = NULL;
     assert_int_equal(kx_io_new(&cfg, &io), STATUS_SUCCESS);
     return io;
 }
+
+static inline struct kx_io *t_io_new(struct t_logcap *cap) { return t_io_new_hang(cap, 150); }
 
 static inline struct kx_driver_info t_info(const char *name)
 {

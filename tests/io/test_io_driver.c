@@ -70,7 +70,9 @@ static kx_status entry_hangs(PDRIVER_OBJECT d)
     PDEVICE_OBJECT dev;
     TDRV_CHECK(t, DkCreateDevice(d, "\\Device\\Hangs0", 0, &dev) == STATUS_SUCCESS);
     TDRV_CHECK(t, DkCreateSymbolicLink("/dev/hangs", "\\Device\\Hangs0") == STATUS_SUCCESS);
-    t_sleep_ms(600); /* past the 300 ms deadline */
+    /* Past the 300 ms deadline: until the test has seen the rollback. */
+    for (int i = 0; i < 5000 && !atomic_load(&t->release); i++)
+        t_sleep_ms(1);
     /* Too late: the manager has rolled it back and stopped listening. */
     kx_status st = DkCreateDevice(d, "\\Device\\Hangs1", 0, &dev);
     TDRV_CHECK(t, st == STATUS_INVALID_DRIVER_OBJECT);
@@ -93,12 +95,12 @@ static void test_hung_entry_times_out_and_is_rolled_back(void **state)
     struct tdrv *t = tdrv_new("Hangs");
     uint64_t t0 = t_now_ms();
     assert_int_equal(t_start(io, "Hangs", entry_hangs, NULL), STATUS_TIMEOUT);
-    uint64_t took = t_now_ms() - t0;
-    assert_true(took >= 290 && took < 590);
+    assert_true(t_now_ms() - t0 >= 290);
     assert_int_equal(n_links(io), 0);
     assert_int_equal(n_devices(io), 0);
     assert_int_equal(n_drivers(io), 0);
     assert_true(t_logcap_has(&cap, "DriverEntry did not return within its deadline"));
+    atomic_store(&t->release, 1);
     assert_true(tdrv_wait(t, returned));
     kx_io_free(io); /* joins the abandoned thread */
     tdrv_no_failures(t);
@@ -215,7 +217,7 @@ static void test_hung_routine_is_reported_and_others_carry_on(void **state)
     uint64_t t0 = t_now_ms();
     assert_int_equal(kx_io_write(io, hs, "x", 1, 0, KX_IO_TIMEOUT_NONE, NULL), STATUS_TIMEOUT);
     uint64_t took = t_now_ms() - t0;
-    assert_true(took >= 140 && took < 1500);
+    assert_true(took >= 140 && took < 4500); /* the routine itself gives up after 5 s */
     assert_true(t_logcap_has(&cap, "IRP_MJ_WRITE has not returned after"));
     /* The stuck driver refuses new work at once; the other one works. */
     assert_int_equal(kx_io_write(io, hs, "x", 1, 0, 0, NULL), STATUS_DRIVER_NOT_RESPONDING);

@@ -221,7 +221,7 @@ static void test_deadline_answers_timeout_and_absorbs_late_completion(void **sta
     uint64_t t0 = t_now_ms();
     assert_int_equal(kx_io_read(io, h, buf, sizeof buf, 0, 60, &n), STATUS_TIMEOUT);
     uint64_t took = t_now_ms() - t0;
-    assert_true(took >= 55 && took < 1000);
+    assert_true(took >= 55 && took < 3000);
     assert_int_equal(n, 0);
     PIRP irp = tdrv_take(t);
     assert_non_null(irp);
@@ -238,7 +238,7 @@ static void test_deadline_answers_timeout_and_absorbs_late_completion(void **sta
     assert_int_equal(kx_io_submit(io, h, &rd, 1), STATUS_SUCCESS);
     assert_true(wait_count(&c, 1));
     took = t_now_ms() - t0;
-    assert_true(took >= 55 && took < 1000);
+    assert_true(took >= 55 && took < 3000);
     assert_int_equal(atomic_load(&c.status), STATUS_TIMEOUT);
     irp = tdrv_take(t);
     assert_non_null(irp);
@@ -380,7 +380,9 @@ static void test_output_is_copied_and_clamped(void **state)
 static void test_slow_device_does_not_stall_another(void **state)
 {
     (void)state;
-    struct kx_io *io = t_io_new(NULL);
+    /* Slow, not hung: a busy machine may need more than 150 ms for the
+     * fast writes, and then the hang report would (rightly) answer first. */
+    struct kx_io *io = t_io_new_hang(NULL, 60000);
     struct tdrv *slow = tdrv_new("Sloth");
     slow->mj[IRP_MJ_WRITE] = tdrv_block;
     struct tdrv *fast = tdrv_new("Hare");
