@@ -55,3 +55,5 @@ void kx_plat_sleep_ns(uint64_t ns)
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     nanosleep(&ts, NULL);
 }
+
+int kx_plat_cpu(void) { return sched_getcpu(); }

@@ -31,6 +31,9 @@ void kx_plat_sleep_ns(uint64_t ns);
 /* Gives the CPU to another runnable thread (sched_yield). */
 void kx_plat_yield(void);
 
+/* The CPU the calling thread runs on (sched_getcpu; cheap via rseq), or -1. */
+int kx_plat_cpu(void);
+
 /* A spin-loop hint to the CPU. */
 static inline void kx_plat_cpu_relax(void)
 {
@@ -38,6 +41,18 @@ static inline void kx_plat_cpu_relax(void)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
+#endif
+}
+
+/* Asks for a cache line with the intent to write it: it arrives owned, so the
+ * stores that follow need no second transfer. PREFETCHW decodes as a NOP on
+ * x86 CPUs without it; the compiler emits it only with -mprfchw, hence asm. */
+static inline void kx_plat_prefetch_write(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1, 3);
 #endif
 }
 

@@ -34,7 +34,10 @@ struct io_relbatch;
 /* Size reserved in each pool record for the host's view of the IRP. */
 #define KX_HOST_IRP_SIZE 192
 
-/* The dispatch message: what a driver learns about a request. */
+/* The dispatch message: what a driver learns about a request. The manager
+ * writes it into the record (io_irp.msg, a ring slot in a separate host);
+ * the dispatch thread builds its IRP from it, so the lines holding the
+ * driver's view of the IRP never travel between CPUs. */
 struct io_msg_irp {
     uint64_t irp_id;
     uint64_t dev_cookie;  /* the host's device, as given to kx__chan_create_device */
@@ -65,16 +68,15 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
                        struct kx_host **out);
 
 /* Queues first..last (linked through their queue links) for the dispatch
- * thread, waking it if it sleeps. Any thread. */
-void kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last);
+ * thread, waking it if it sleeps. Any thread. Returns the CPU the dispatch
+ * thread last ran on (-1 if unknown): a waiter sharing it should yield, not
+ * spin. */
+int kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last);
 
 /* Joins the dispatch thread (after a K_STOP record was posted) and frees the
  * host and every object the driver saw. Blocks until the thread returns. */
 void kx__host_free(struct kx_host *h);
 
-/* Fills the host's view of a record's IRP from the message (the marshalling
- * step: a ring slot in a separate host). */
-void kx__host_irp_prepare(struct io_irp *rec, const struct io_msg_irp *m);
 
 /* A forwarded IRP: it now addresses dev_cookie with that device's file cookie;
  * its pending/forwarded marks start afresh for the new owner. */
@@ -114,7 +116,8 @@ void kx__chan_unref_device(struct kx_io *io, uint64_t drv_id, uint64_t dev_id);
 /* The driver's result for an IRP. file_cookie is the FileContext a CREATE
  * leaves behind (ignored for other majors). STATUS_SUCCESS;
  * STATUS_REQUEST_ALREADY_COMPLETED (logged) when the id is not a live,
- * uncompleted IRP. */
+ * uncompleted IRP. (A routine completing the IRP it was called for does not
+ * send this: its result travels with the end of the dispatch.) */
 kx_status kx__chan_complete(struct kx_io *io, uint64_t irp_id, kx_status status,
                             uint64_t information, uint64_t file_cookie);
 /* Passes a live IRP to device dev_id; file_cookie is the caller's FileContext
@@ -135,6 +138,14 @@ void kx__chan_report(struct kx_io *io, uint64_t drv_id, const char *text);
 /* Returns 0 to skip, 1 to dispatch, 2 to dispatch an IRP already cancelled. */
 int kx__chan_irp_begin(struct kx_io *io, struct io_irp *rec, struct io_relbatch *rb);
 void kx__chan_irp_end(struct kx_io *io, struct io_irp *rec, struct io_relbatch *rb);
+/* Ends a dispatch whose routine completed the IRP it was called for: the
+ * completion, the answer to the requester (unless a deadline or cancel came
+ * first) and the release of the dispatch's references, in one step. This
+ * lets the dispatch thread let go of the record before the requester touches
+ * it. Reports a completion that another thread made meanwhile. */
+void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *rec, kx_status status,
+                             uint64_t information, uint64_t file_cookie,
+                             struct io_relbatch *rb);
 /* A control record (init, unload, cancel, device release) has been handled:
  * status and information go back to whoever posted it. */
 void kx__chan_ctl_done(struct kx_io *io, struct io_irp *rec, kx_status status, uint64_t info,

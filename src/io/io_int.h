@@ -85,6 +85,18 @@ struct io_file;
 struct io_device;
 struct io_driver;
 
+/* The pool hands out records by magazine: a free record at the top of the
+ * pool's stack lists up to IO_MAG more free records (in the space its
+ * dispatch message used), so a batch of IRPs costs one compare-and-swap and
+ * no pointer chasing through lines another CPU wrote last. */
+#define IO_MAG 10
+struct io_mag {
+    uint32_t n;
+    struct {
+        uint32_t idx, gen; /* the generation, so the allocator need not read the record */
+    } e[IO_MAG];
+};
+
 struct io_irp {
     /* line 0: the state machine and the queue */
     _Atomic uint64_t state;
@@ -108,10 +120,15 @@ struct io_irp {
     _Atomic(struct io_driver *) drv;
     _Atomic(struct io_device *) dev;
     _Atomic uint64_t deadline_ns; /* 0: none */
-    _Atomic uint32_t free_next;   /* pool free list: idx + 1 of the next record */
+    _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
     /* system buffer: inline_buf or malloc'ed */
     void *buf;
     size_t buf_len;
+    uint8_t view_built;           /* the host has built its IRP from msg */
+    union {
+        struct io_msg_irp msg;    /* K_IRP: the dispatch message */
+        struct io_mag mag;        /* a free magazine head: the records it lists */
+    } u;
     union {
         kx_io_entry_fn entry;       /* K_INIT */
         struct {                    /* K_CANCEL */
@@ -129,10 +146,12 @@ static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)
     return (state & ~(((uint64_t)1 << IRP_GEN_SHIFT) - 1)) | r->idx;
 }
 
-/* Records released in a batch by one thread (the dispatch loop), pushed to
- * the pool in one operation; file references dropped per run of one file. */
+
+/* Records released in a batch by one thread (the dispatch loop), returned to
+ * the pool as one magazine; file references dropped per run of one file. */
 struct io_relbatch {
-    struct io_irp *first, *last;
+    struct io_irp *recs[IO_MAG + 1];
+    uint32_t n;
     struct io_file *file;
     uint32_t file_refs;
 };
@@ -142,7 +161,7 @@ struct io_relbatch {
 #define IO_MAX_SLABS  4096u /* 1M records */
 
 struct io_pool {
-    _Alignas(64) _Atomic uint64_t free_head; /* tag:32 | idx+1:32 (Treiber stack) */
+    _Alignas(64) _Atomic uint64_t free_head; /* tag:32 | idx+1:32 (Treiber stack of magazines) */
     _Alignas(64) _Atomic uint32_t n_slabs;
     _Atomic(struct io_irp *) slabs[IO_MAX_SLABS];
 };
@@ -304,9 +323,14 @@ void kx__irp_answer(struct kx_io *io, struct io_irp *r, kx_status st, size_t inf
 int kx__irp_answer_if_first(struct kx_io *io, struct io_irp *r, kx_status st, size_t info,
                             struct io_relbatch *rb);
 /* Waits for a sync record's answer until deadline_ns (0: none); on timeout
- * answers STATUS_TIMEOUT itself. Copies output into out. Drops the REQ ref. */
+ * answers STATUS_TIMEOUT itself. Copies output into out. Drops the REQ ref.
+ * spin: see kx__spin_worthwhile. */
 kx_status kx__irp_wait(struct kx_io *io, struct io_irp *r, uint64_t deadline_ns, void *out,
-                       size_t out_len, size_t *info);
+                       size_t out_len, size_t *info, int spin);
+/* Whether a waiter should spin (then yield, then sleep) or only yield: not
+ * when the dispatch thread it waits for was last seen on the waiter's own
+ * CPU (cpu from kx__host_post). */
+int kx__spin_worthwhile(struct kx_io *io, int cpu);
 /* Requests cancellation (close): cancel routine (posted to the host) or an
  * immediate STATUS_CANCELLED answer. Caller holds a reference. */
 void kx__irp_cancel(struct kx_io *io, struct io_irp *r);
@@ -342,7 +366,8 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
 /* Sends a control record to a driver's host and waits for it. */
 kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
                        uint64_t deadline_ns, size_t *info);
-void kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last);
+/* Returns what kx__host_post does. */
+int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last);
 
 /* ---- names.c ------------------------------------------------------------------ */
 /* Under ns_lock. */

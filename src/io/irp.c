@@ -58,7 +58,11 @@ struct io_irp *kx__irp_at(struct kx_io *io, uint32_t idx)
     return slab ? &slab[idx & (IO_SLAB_SIZE - 1)] : NULL;
 }
 
-static struct io_irp *pool_pop(struct kx_io *io)
+/* A free magazine head keeps its list where its dispatch message was: lines
+ * the submitting side writes anyway, never the dispatch thread's view. */
+static struct io_mag *mag_of(struct io_irp *r) { return &r->u.mag; }
+
+static struct io_irp *mag_pop(struct kx_io *io)
 {
     uint64_t h = atomic_load_explicit(&io->pool.free_head, memory_order_acquire);
     for (;;) {
@@ -74,15 +78,32 @@ static struct io_irp *pool_pop(struct kx_io *io)
     }
 }
 
-static void pool_push(struct kx_io *io, struct io_irp *first, struct io_irp *last)
+static void mag_push(struct kx_io *io, struct io_irp *head)
 {
     uint64_t h = atomic_load_explicit(&io->pool.free_head, memory_order_relaxed);
     uint64_t nh;
     do {
-        atomic_store_explicit(&last->free_next, (uint32_t)h, memory_order_relaxed);
-        nh = (((h >> 32) + 1) << 32) | (first->idx + 1);
+        atomic_store_explicit(&head->free_next, (uint32_t)h, memory_order_relaxed);
+        nh = (((h >> 32) + 1) << 32) | (head->idx + 1);
     } while (!atomic_compare_exchange_weak_explicit(&io->pool.free_head, &h, nh,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+/* Returns recs[0..n) to the pool, up to IO_MAG + 1 per magazine. */
+static void pool_put(struct kx_io *io, struct io_irp **recs, size_t n)
+{
+    while (n) {
+        size_t k = n < IO_MAG + 1 ? n : IO_MAG + 1;
+        struct io_mag *m = mag_of(recs[0]);
+        m->n = (uint32_t)(k - 1);
+        for (size_t i = 1; i < k; i++) {
+            m->e[i - 1].idx = recs[i]->idx;
+            m->e[i - 1].gen = gen_of(atomic_load_explicit(&recs[i]->state, memory_order_relaxed));
+        }
+        mag_push(io, recs[0]);
+        recs += k;
+        n -= k;
+    }
 }
 
 static kx_status pool_grow(struct kx_io *io)
@@ -103,22 +124,26 @@ static kx_status pool_grow(struct kx_io *io)
         goto out;
     }
     memset(slab, 0, sizeof(struct io_irp) * IO_SLAB_SIZE);
+    struct io_irp *recs[IO_SLAB_SIZE];
     for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) {
         slab[i].idx = n * IO_SLAB_SIZE + i;
         atomic_init(&slab[i].state, 0);
-        atomic_init(&slab[i].free_next, i + 1 < IO_SLAB_SIZE ? slab[i].idx + 2 : 0);
+        atomic_init(&slab[i].free_next, 0);
+        recs[i] = &slab[i];
     }
     atomic_store_explicit(&io->pool.slabs[n], slab, memory_order_release);
     atomic_store_explicit(&io->pool.n_slabs, n + 1, memory_order_release);
-    pool_push(io, &slab[0], &slab[IO_SLAB_SIZE - 1]);
+    pool_put(io, recs, IO_SLAB_SIZE);
 out:
     pthread_mutex_unlock(&io->pool_lock);
     return st;
 }
 
-static void irp_init(struct io_irp *r)
+/* old_gen: the record's last generation (from its magazine entry: reading
+ * the record itself would stall on a line the dispatch thread wrote last). */
+static void irp_init(struct io_irp *r, uint32_t old_gen)
 {
-    uint32_t gen = gen_of(atomic_load_explicit(&r->state, memory_order_relaxed)) + 1;
+    uint32_t gen = old_gen + 1;
     if (!gen)
         gen = 1;
     r->kind = K_IRP;
@@ -134,6 +159,7 @@ static void irp_init(struct io_irp *r)
     r->req_out_len = 0;
     r->buf = NULL;
     r->buf_len = 0;
+    r->view_built = 0;
     memset(&r->ctl, 0, sizeof r->ctl);
     atomic_store_explicit(&r->wake, 0, memory_order_relaxed);
     atomic_store_explicit(&r->file, NULL, memory_order_relaxed);
@@ -146,12 +172,24 @@ static void irp_init(struct io_irp *r)
                           memory_order_release);
 }
 
+/* The lines of a record the submitting side writes: state and queue link,
+ * requester and routing, the message. */
+static inline void prefetch_for_write(const struct io_irp *r)
+{
+    const char *p = (const char *)r;
+    for (size_t off = 0; off < offsetof(struct io_irp, host); off += 64)
+        kx_plat_prefetch_write(p + off);
+}
+
 kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
 {
+    uint32_t gens[KX_IO_MAX_BATCH + IO_MAG + 1];
     size_t got = 0;
+    if (n > KX_IO_MAX_BATCH)
+        return STATUS_INVALID_PARAMETER;
     while (got < n) {
-        struct io_irp *r = pool_pop(io);
-        if (!r) {
+        struct io_irp *m = mag_pop(io);
+        if (!m) {
             kx_status st = pool_grow(io);
             if (st != STATUS_SUCCESS) {
                 kx__irp_discard(io, out, got);
@@ -159,9 +197,25 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
             }
             continue;
         }
-        irp_init(r);
-        out[got++] = r;
+        struct io_mag mg = *mag_of(m); /* before the records are written over */
+        gens[got] = gen_of(atomic_load_explicit(&m->state, memory_order_relaxed));
+        out[got++] = m;
+        uint32_t i = 0;
+        for (; i < mg.n && got < n; i++) {
+            gens[got] = mg.e[i].gen;
+            out[got] = kx__irp_at(io, mg.e[i].idx);
+            prefetch_for_write(out[got++]);
+        }
+        if (i < mg.n) { /* more than we need: the rest goes back as one magazine */
+            struct io_irp *rest[IO_MAG];
+            uint32_t k = 0;
+            for (; i < mg.n; i++)
+                rest[k++] = kx__irp_at(io, mg.e[i].idx);
+            pool_put(io, rest, k);
+        }
     }
+    for (size_t i = 0; i < n; i++)
+        irp_init(out[i], gens[i]);
     return STATUS_SUCCESS;
 }
 
@@ -181,8 +235,8 @@ void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n)
         uint64_t w = atomic_load_explicit(&r->state, memory_order_relaxed);
         atomic_store_explicit(&r->state, w & ~(((uint64_t)1 << IRP_GEN_SHIFT) - 1),
                               memory_order_release);
-        pool_push(io, r, r);
     }
+    pool_put(io, recs, n);
 }
 
 kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len)
@@ -231,17 +285,16 @@ static void release(struct kx_io *io, struct io_irp *r, struct io_relbatch *rb)
     struct io_file *f = r->holds_file ? atomic_load_explicit(&r->file, memory_order_relaxed)
                                       : NULL;
     if (!rb) {
-        pool_push(io, r, r);
+        pool_put(io, &r, 1);
         if (f)
             kx__file_unref(io, f, 1);
         return;
     }
-    atomic_store_explicit(&r->free_next, 0, memory_order_relaxed);
-    if (rb->last)
-        atomic_store_explicit(&rb->last->free_next, r->idx + 1, memory_order_relaxed);
-    else
-        rb->first = r;
-    rb->last = r;
+    if (rb->n == IO_MAG + 1) {
+        pool_put(io, rb->recs, rb->n);
+        rb->n = 0;
+    }
+    rb->recs[rb->n++] = r;
     if (f) {
         if (rb->file != f && rb->file) {
             kx__file_unref(io, rb->file, rb->file_refs);
@@ -254,11 +307,13 @@ static void release(struct kx_io *io, struct io_irp *r, struct io_relbatch *rb)
 
 void kx__relbatch_flush(struct kx_io *io, struct io_relbatch *rb)
 {
-    if (rb->first)
-        pool_push(io, rb->first, rb->last);
+    if (rb->n)
+        pool_put(io, rb->recs, rb->n);
+    rb->n = 0;
     if (rb->file)
         kx__file_unref(io, rb->file, rb->file_refs);
-    memset(rb, 0, sizeof *rb);
+    rb->file = NULL;
+    rb->file_refs = 0;
 }
 
 void kx__irp_unref(struct kx_io *io, struct io_irp *r, uint64_t n, struct io_relbatch *rb)
@@ -321,21 +376,32 @@ int kx__irp_answer_if_first(struct kx_io *io, struct io_irp *r, kx_status st, si
 }
 
 kx_status kx__irp_wait(struct kx_io *io, struct io_irp *r, uint64_t deadline_ns, void *out,
-                       size_t out_len, size_t *info)
+                       size_t out_len, size_t *info, int spin)
 {
-    if (io->spin_ns) {
+    if (io->spin_ns && spin) {
         uint64_t until = 0;
         for (unsigned i = 1;; i++) {
             if (atomic_load_explicit(&r->wake, memory_order_acquire) == 2)
                 goto answered;
             kx_plat_cpu_relax();
             if (!(i & 31)) { /* the clock costs more than a pause: look at it rarely */
+                /* The scheduler likes to put a waker and its wakee on one
+                 * CPU; there a spinner only delays the thread it waits for. */
+                kx_plat_yield();
                 uint64_t now = kx_plat_monotonic_ns();
                 if (!until)
                     until = now + io->spin_ns;
                 else if (now >= until)
                     break;
             }
+        }
+    } else if (!spin) {
+        /* The dispatch thread shares our CPU: let it run, a few times,
+         * before going to sleep. */
+        for (int i = 0; i < 8; i++) {
+            kx_plat_yield();
+            if (atomic_load_explicit(&r->wake, memory_order_acquire) == 2)
+                goto answered;
         }
     }
     for (;;) {
@@ -373,6 +439,11 @@ answered:;
         *info = n;
     kx__irp_unref(io, r, 1, NULL);
     return st;
+}
+
+int kx__spin_worthwhile(struct kx_io *io, int cpu)
+{
+    return io->spin_ns && (cpu < 0 || cpu != kx_plat_cpu());
 }
 
 uint64_t kx__deadline(struct kx_io *io, uint32_t timeout_ms, uint32_t dflt_ms)
@@ -489,6 +560,16 @@ static void report_stale(struct kx_io *io, struct io_irp *r, uint64_t id, kx_sta
                   kx_status_name(st));
 }
 
+/* CREATE succeeded: remember the driver's context for this open, before the
+ * opener can see the answer. */
+static void create_done(struct kx_io *io, struct io_irp *r, uint64_t file_cookie)
+{
+    struct io_file *f = atomic_load_explicit(&r->file, memory_order_relaxed);
+    struct io_device *dv = atomic_load_explicit(&r->dev, memory_order_relaxed);
+    kx__file_set_cookie(io, f, dv->id, file_cookie);
+    atomic_store_explicit(&f->driver_opened, 1, memory_order_release);
+}
+
 kx_status kx__chan_complete(struct kx_io *io, uint64_t irp_id, kx_status status,
                             uint64_t information, uint64_t file_cookie)
 {
@@ -511,17 +592,49 @@ kx_status kx__chan_complete(struct kx_io *io, uint64_t irp_id, kx_status status,
             break;
     }
     /* The DRV reference we are about to drop keeps r alive until then. */
-    if (r->kind == K_IRP && r->major == IRP_MJ_CREATE && status == STATUS_SUCCESS) {
-        struct io_file *f = atomic_load_explicit(&r->file, memory_order_relaxed);
-        struct io_device *dv = atomic_load_explicit(&r->dev, memory_order_relaxed);
-        kx__file_set_cookie(io, f, dv->id, file_cookie);
-        atomic_store_explicit(&f->driver_opened, 1, memory_order_release);
-    }
+    if (r->kind == K_IRP && r->major == IRP_MJ_CREATE && status == STATUS_SUCCESS)
+        create_done(io, r, file_cookie);
     uint64_t n = 1; /* DRV */
     if (!(w & IRP_REQ_DONE))
         n += deliver(r, status, (size_t)information, 1);
     kx__irp_unref(io, r, n, NULL);
     return STATUS_SUCCESS;
+}
+
+void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *r, kx_status status,
+                             uint64_t information, uint64_t file_cookie, struct io_relbatch *rb)
+{
+    uint64_t w = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (w & IRP_DRV_DONE) { /* another thread completed it while the routine ran */
+        report_stale(io, r, io_irp_id(r, w), status, 1);
+        kx__irp_unref(io, r, 1, rb);
+        return;
+    }
+    /* Our DRV and DISP references keep r alive up to the exchange below. */
+    if (r->major == IRP_MJ_CREATE && status == STATUS_SUCCESS)
+        create_done(io, r, file_cookie);
+    /* Complete, claim the answer and drop DRV and DISP in one step. An async
+     * requester's reference is kept until its completion has run; a waiter
+     * drops its own, on its own CPU, where its next request reuses the record. */
+    uint64_t nw;
+    for (;;) {
+        if (w & IRP_DRV_DONE) { /* another thread completed it meanwhile */
+            report_stale(io, r, io_irp_id(r, w), status, 1);
+            kx__irp_unref(io, r, 1, rb);
+            return;
+        }
+        nw = (w | IRP_DRV_DONE | IRP_REQ_DONE) - 2 * IRP_REF;
+        if (atomic_compare_exchange_weak_explicit(&r->state, &w, nw, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    if (!(w & IRP_REQ_DONE)) {
+        if (deliver(r, status, (size_t)information, 1))
+            kx__irp_unref(io, r, 1, rb);
+        return;
+    }
+    if ((nw & IRP_REF_MASK) == 0) /* answered by a deadline, and the requester has left */
+        release(io, r, rb);
 }
 
 void kx__chan_ctl_done(struct kx_io *io, struct io_irp *r, kx_status status, uint64_t info,

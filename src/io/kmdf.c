@@ -158,18 +158,28 @@ kx_status DkSetDeviceSecurity(PDEVICE_OBJECT DeviceObject, uint32_t Owner, uint3
     return kx__chan_set_security(hd->host->io, hd->host->drv_id, hd->dev_id, Owner, Group, Mode);
 }
 
+static kx_status report_twice(struct kx_host *h, struct host_irp *hi, kx_status status)
+{
+    char msg[120];
+    snprintf(msg, sizeof msg, "%s IRP %#llx completed twice (second: %s); ignored",
+             kx__major_name(hi->irp.MajorFunction), (unsigned long long)hi->irp_id,
+             kx_status_name(status));
+    kx__chan_report(h->io, h->drv_id, msg);
+    return STATUS_REQUEST_ALREADY_COMPLETED;
+}
+
+/* Is the calling thread running the dispatch routine for this very IRP? */
+static int in_own_routine(struct kx_host *h, struct host_irp *hi)
+{
+    return kx__host_current() == h && kx__host_busy_irp(h) == hi->irp_id;
+}
+
 kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t information)
 {
-    uint32_t old = atomic_fetch_or_explicit(&hi->flags, HI_COMPLETED, memory_order_acq_rel);
     struct kx_host *h = hi->host;
-    if (old & HI_COMPLETED) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "%s IRP %#llx completed twice (second: %s); ignored",
-                 kx__major_name(hi->irp.MajorFunction), (unsigned long long)hi->irp_id,
-                 kx_status_name(status));
-        kx__chan_report(h->io, h->drv_id, msg);
-        return STATUS_REQUEST_ALREADY_COMPLETED;
-    }
+    int own = in_own_routine(h, hi);
+    if (own && h->def_set)
+        return report_twice(h, hi, status);
     /* A routine still set is cleared; one already taken by a canceller will
      * run and find the IRP completed. */
     PDRIVER_CANCEL c = atomic_load_explicit(&hi->cancel, memory_order_acquire);
@@ -179,6 +189,20 @@ kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t inform
         ;
     hi->irp.IoStatus.Status = status;
     hi->irp.IoStatus.Information = information;
+    if (own) {
+        /* The common case: the routine completes its own IRP. Nothing is
+         * sent now; the result goes with the end of the dispatch, in one
+         * step (kx__chan_irp_end_answer). */
+        if (atomic_load_explicit(&hi->flags, memory_order_acquire) & HI_COMPLETED)
+            return report_twice(h, hi, status);
+        h->def_set = 1;
+        h->def_status = status;
+        h->def_info = information;
+        return status;
+    }
+    uint32_t old = atomic_fetch_or_explicit(&hi->flags, HI_COMPLETED, memory_order_acq_rel);
+    if (old & HI_COMPLETED)
+        return report_twice(h, hi, status);
     uint64_t cookie =
         hi->irp.MajorFunction == IRP_MJ_CREATE ? (uint64_t)(uintptr_t)hi->irp.FileContext : 0;
     kx_status st = kx__chan_complete(h->io, hi->irp_id, status, information, cookie);
@@ -243,6 +267,8 @@ kx_status DkCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     if (!hd || !hi)
         return STATUS_INVALID_PARAMETER;
     struct kx_host *h = hi->host;
+    if (in_own_routine(h, hi) && h->def_set)
+        return STATUS_REQUEST_ALREADY_COMPLETED; /* completed, then passed on: a bug */
     kx_status st = kx__chan_forward(h->io, h->drv_id, hi->irp_id, hd->dev_id,
                                     (uint64_t)(uintptr_t)Irp->FileContext);
     return st == STATUS_SUCCESS ? STATUS_PENDING : st;

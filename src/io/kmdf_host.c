@@ -58,7 +58,8 @@ static kx_status default_status(uint8_t major)
                : STATUS_NOT_IMPLEMENTED;
 }
 
-static void dispatch(struct kx_host *h, struct io_irp *rec)
+/* Runs the routine for rec and ends the dispatch. */
+static void dispatch(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
 {
     struct host_irp *hi = host_irp_of(rec);
     IRP *irp = &hi->irp;
@@ -72,9 +73,17 @@ static void dispatch(struct kx_host *h, struct io_irp *rec)
     else
         st = kx__host_complete(hi, default_status(mj), 0);
     busy_leave(h);
-    if (atomic_load_explicit(&hi->owner_seq, memory_order_acquire) != owner)
-        return; /* passed to another device with DkCallDriver: not ours any more */
+    if (atomic_load_explicit(&hi->owner_seq, memory_order_acquire) != owner) {
+        kx__chan_irp_end(h->io, rec, rb); /* passed on with DkCallDriver: not ours any more */
+        return;
+    }
     uint32_t fl = atomic_load_explicit(&hi->flags, memory_order_acquire);
+    if (h->def_set) { /* the usual way: the routine completed its own IRP */
+        h->def_set = 0;
+        uint64_t cookie = mj == IRP_MJ_CREATE ? (uint64_t)(uintptr_t)irp->FileContext : 0;
+        kx__chan_irp_end_answer(h->io, rec, h->def_status, h->def_info, cookie, rb);
+        return;
+    }
     if (!(fl & (HI_COMPLETED | HI_PENDING)) && st != STATUS_PENDING) {
         char msg[160];
         snprintf(msg, sizeof msg,
@@ -84,6 +93,54 @@ static void dispatch(struct kx_host *h, struct io_irp *rec)
         kx__chan_report(h->io, h->drv_id, msg);
         kx__host_complete(hi, STATUS_INTERNAL_ERROR, 0);
     }
+    kx__chan_irp_end(h->io, rec, rb);
+}
+
+/* Builds the driver's IRP from the record's message (the unmarshalling step,
+ * on the dispatch thread). */
+static void build_view(struct io_irp *rec)
+{
+    const struct io_msg_irp *m = &rec->u.msg;
+    struct host_irp *hi = host_irp_of(rec);
+    IRP *irp = &hi->irp;
+    memset(irp, 0, sizeof *irp);
+    irp->Size = sizeof *irp;
+    irp->MajorFunction = m->major;
+    irp->DeviceObject = host_ptr(m->dev_cookie);
+    irp->SystemBuffer = m->in_len || m->out_len ? m->buf : NULL;
+    irp->FileContext = host_ptr(m->file_cookie);
+    irp->Requestor.Pid = m->cred.pid;
+    irp->Requestor.Uid = m->cred.uid;
+    irp->Requestor.Gid = m->cred.gid;
+    irp->IoStatus.Status = STATUS_PENDING;
+    switch (m->major) {
+    case IRP_MJ_CREATE: irp->Parameters.Create.DesiredAccess = m->access; break;
+    case IRP_MJ_READ:
+        irp->Parameters.Read.Length = m->out_len;
+        irp->Parameters.Read.ByteOffset = m->offset;
+        break;
+    case IRP_MJ_WRITE:
+        irp->Parameters.Write.Length = m->in_len;
+        irp->Parameters.Write.ByteOffset = m->offset;
+        break;
+    case IRP_MJ_DEVICE_CONTROL:
+        irp->Parameters.DeviceIoControl.IoControlCode = m->code;
+        irp->Parameters.DeviceIoControl.InputBufferLength = m->in_len;
+        irp->Parameters.DeviceIoControl.OutputBufferLength = m->out_len;
+        break;
+    case IRP_MJ_QUERY_INFORMATION:
+        irp->Parameters.QueryFile.FileInformationClass = m->code;
+        irp->Parameters.QueryFile.Length = m->out_len;
+        break;
+    default: break;
+    }
+    hi->magic = HOST_IRP_MAGIC;
+    atomic_store_explicit(&hi->flags, 0, memory_order_relaxed);
+    atomic_store_explicit(&hi->cancel, NULL, memory_order_relaxed);
+    atomic_store_explicit(&hi->owner_seq, 0, memory_order_relaxed);
+    hi->irp_id = m->irp_id;
+    hi->host = ((struct host_device *)(void *)irp->DeviceObject)->host;
+    rec->view_built = 1;
 }
 
 static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
@@ -97,19 +154,37 @@ static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
     return found;
 }
 
+/* The submitter wrote the next record moments ago on another CPU: start
+ * pulling all of its lines now, while this record's routine runs, instead of
+ * missing on them one dependent load at a time. */
+static inline void prefetch_next(struct io_qlink *l)
+{
+    struct io_qlink *next = atomic_load_explicit(&l->next, memory_order_relaxed);
+    if (!next)
+        return;
+    const char *p = (const char *)next - offsetof(struct io_irp, qlink);
+    kx_plat_prefetch_write(p); /* the state word: written at once */
+    for (size_t off = 64; off < offsetof(struct io_irp, host); off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+}
+
 /* Returns 1 for K_STOP. */
 static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
 {
     struct kx_io *io = h->io;
     switch (rec->kind) {
     case K_IRP: {
+        /* Built before begin() marks the IRP dispatched: a canceller that
+         * sees that mark then finds a complete view. A forwarded IRP keeps
+         * the view its first host built (retargeted). */
+        if (!rec->view_built)
+            build_view(rec);
         int b = kx__chan_irp_begin(io, rec, rb);
         if (!b)
             return 0;
         if (b == 2)
             atomic_fetch_or(&host_irp_of(rec)->flags, HI_CANCEL);
-        dispatch(h, rec);
-        kx__chan_irp_end(io, rec, rb);
+        dispatch(h, rec, rb);
         return 0;
     }
     case K_INIT: {
@@ -171,6 +246,8 @@ static void drain(struct kx_host *h, struct io_relbatch *rb)
         }
         struct io_irp *rec = (struct io_irp *)(void *)((char *)l - offsetof(struct io_irp, qlink));
         if (rec->kind == K_IRP) {
+            if (!rec->view_built)
+                build_view(rec);
             if (kx__chan_irp_begin(h->io, rec, rb)) {
                 kx__host_complete(host_irp_of(rec), STATUS_DEVICE_REMOVED, 0);
                 kx__chan_irp_end(h->io, rec, rb);
@@ -200,6 +277,7 @@ static void *host_main(void *arg)
         if (r == IO_Q_NODE) {
             struct io_irp *rec =
                 (struct io_irp *)(void *)((char *)l - offsetof(struct io_irp, qlink));
+            prefetch_next(l);
             if (handle(h, rec, &rb))
                 break;
             if (++since_flush == BATCH_FLUSH) {
@@ -207,19 +285,27 @@ static void *host_main(void *arg)
                 since_flush = 0;
             }
             spin_until = 0;
+            spins = 0;
             continue;
         }
         if (r == IO_Q_RETRY) {
             kx_plat_cpu_relax();
             continue;
         }
-        /* Empty: give back what this pass released, then spin, then sleep. */
+        /* Empty: give back what this pass released, then spin, then sleep.
+         * Yield once at once: a waiter on this CPU gets its answer now. */
         kx__chan_flush(h->io, &rb);
         since_flush = 0;
+        if (!spin_until && !spins) {
+            atomic_store_explicit(&h->cpu, kx_plat_cpu(), memory_order_relaxed);
+            kx_plat_yield();
+        }
         if (++spins & 31) {
             kx_plat_cpu_relax();
             continue;
         }
+        kx_plat_yield(); /* a submitter may share this CPU (see kx__irp_wait) */
+        atomic_store_explicit(&h->cpu, kx_plat_cpu(), memory_order_relaxed);
         uint64_t now = kx_plat_monotonic_ns();
         if (!spin_until)
             spin_until = now + h->spin_ns;
@@ -260,6 +346,7 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
     atomic_init(&h->in_entry, 0);
     atomic_init(&h->busy_seq, 0);
     atomic_init(&h->busy_irp, 0);
+    atomic_init(&h->cpu, -1);
     if (pthread_mutex_init(&h->lock, NULL)) {
         free(h);
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -273,11 +360,12 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
     return STATUS_SUCCESS;
 }
 
-void kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last)
+int kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last)
 {
     if (io_queue_push(&h->q, &first->qlink, &last->qlink) &&
         atomic_exchange_explicit(&h->q.sleeping, 0, memory_order_seq_cst))
         kx_plat_futex_wake(&h->q.sleeping, 1);
+    return atomic_load_explicit(&h->cpu, memory_order_relaxed);
 }
 
 void kx__host_free(struct kx_host *h)
@@ -295,49 +383,6 @@ void kx__host_free(struct kx_host *h)
     }
     pthread_mutex_destroy(&h->lock);
     free(h);
-}
-
-void kx__host_irp_prepare(struct io_irp *rec, const struct io_msg_irp *m)
-{
-    struct host_irp *hi = host_irp_of(rec);
-    IRP *irp = &hi->irp;
-    memset(irp, 0, sizeof *irp);
-    irp->Size = sizeof *irp;
-    irp->MajorFunction = m->major;
-    irp->DeviceObject = host_ptr(m->dev_cookie);
-    irp->SystemBuffer = m->in_len || m->out_len ? m->buf : NULL;
-    irp->FileContext = host_ptr(m->file_cookie);
-    irp->Requestor.Pid = m->cred.pid;
-    irp->Requestor.Uid = m->cred.uid;
-    irp->Requestor.Gid = m->cred.gid;
-    irp->IoStatus.Status = STATUS_PENDING;
-    switch (m->major) {
-    case IRP_MJ_CREATE: irp->Parameters.Create.DesiredAccess = m->access; break;
-    case IRP_MJ_READ:
-        irp->Parameters.Read.Length = m->out_len;
-        irp->Parameters.Read.ByteOffset = m->offset;
-        break;
-    case IRP_MJ_WRITE:
-        irp->Parameters.Write.Length = m->in_len;
-        irp->Parameters.Write.ByteOffset = m->offset;
-        break;
-    case IRP_MJ_DEVICE_CONTROL:
-        irp->Parameters.DeviceIoControl.IoControlCode = m->code;
-        irp->Parameters.DeviceIoControl.InputBufferLength = m->in_len;
-        irp->Parameters.DeviceIoControl.OutputBufferLength = m->out_len;
-        break;
-    case IRP_MJ_QUERY_INFORMATION:
-        irp->Parameters.QueryFile.FileInformationClass = m->code;
-        irp->Parameters.QueryFile.Length = m->out_len;
-        break;
-    default: break;
-    }
-    hi->magic = HOST_IRP_MAGIC;
-    atomic_store_explicit(&hi->flags, 0, memory_order_relaxed);
-    atomic_store_explicit(&hi->cancel, NULL, memory_order_relaxed);
-    atomic_store_explicit(&hi->owner_seq, 0, memory_order_relaxed);
-    hi->irp_id = m->irp_id;
-    hi->host = ((struct host_device *)(void *)irp->DeviceObject)->host;
 }
 
 void kx__host_irp_retarget(struct io_irp *rec, uint64_t dev_cookie, uint64_t file_cookie)

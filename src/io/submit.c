@@ -15,10 +15,10 @@
 #include <kx/kmdf.h>
 #include <string.h>
 
-void kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last)
+int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last)
 {
     (void)io;
-    kx__host_post(d->host, first, last);
+    return kx__host_post(d->host, first, last);
 }
 
 static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, int need_done)
@@ -71,7 +71,7 @@ static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
     atomic_store_explicit(&r->file, f, memory_order_relaxed);
     atomic_store_explicit(&r->dev, dv, memory_order_relaxed);
     atomic_store_explicit(&r->drv, d, memory_order_relaxed);
-    struct io_msg_irp m = {
+    r->u.msg = (struct io_msg_irp){
         .irp_id = io_irp_id(r, atomic_load_explicit(&r->state, memory_order_relaxed)),
         .dev_cookie = dv->host_cookie,
         .file_cookie = kx__file_cookie(f, dv->id),
@@ -84,14 +84,13 @@ static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
         .buf = r->buf,
         .cred = f->cred,
     };
-    kx__host_irp_prepare(r, &m);
     return STATUS_SUCCESS;
 }
 
 /* Checks, builds and queues n requests; with sync != NULL (n == 1) the
  * record is returned for the caller to wait on instead of having a done. */
 static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs, size_t n,
-                        struct io_irp **sync)
+                        struct io_irp **sync, int *spin)
 {
     if (!io || !reqs || !n || n > KX_IO_MAX_BATCH)
         return STATUS_INVALID_PARAMETER;
@@ -145,10 +144,12 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
         if (!first_deadline || dl < first_deadline)
             first_deadline = dl;
     }
-    kx__post(io, d, recs[0], recs[n - 1]);
+    if (sync) /* before the push: after it, the record may be answered at any moment */
+        *sync = recs[0];
+    int cpu = kx__post(io, d, recs[0], recs[n - 1]);
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (sync)
-        *sync = recs[0];
+        *spin = kx__spin_worthwhile(io, cpu);
     kx__wd_note_deadline(io, first_deadline);
     return STATUS_SUCCESS;
 
@@ -160,7 +161,7 @@ fail:
 
 kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs, size_t n)
 {
-    return submit(io, h, reqs, n, NULL);
+    return submit(io, h, reqs, n, NULL, NULL);
 }
 
 kx_status kx_io_call(struct kx_io *io, kx_io_handle h, const struct kx_io_req *req,
@@ -173,10 +174,11 @@ kx_status kx_io_call(struct kx_io *io, kx_io_handle h, const struct kx_io_req *r
     /* The deadline counts from before the submission. */
     uint64_t deadline = kx__deadline(io, req->timeout_ms, io ? io->irp_timeout_ms : 0);
     struct io_irp *r = NULL;
-    kx_status st = submit(io, h, req, 1, &r);
+    int spin = 1;
+    kx_status st = submit(io, h, req, 1, &r, &spin);
     if (st != STATUS_SUCCESS)
         return st;
-    return kx__irp_wait(io, r, deadline, req->out, req->out_len, information);
+    return kx__irp_wait(io, r, deadline, req->out, req->out_len, information, spin);
 }
 
 kx_status kx_io_read(struct kx_io *io, kx_io_handle h, void *buf, size_t len, uint64_t offset,
@@ -233,7 +235,7 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
     atomic_store_explicit(&r->file, f, memory_order_relaxed);
     atomic_store_explicit(&r->dev, dv, memory_order_relaxed);
     atomic_store_explicit(&r->drv, d, memory_order_relaxed);
-    struct io_msg_irp m = {
+    r->u.msg = (struct io_msg_irp){
         .irp_id = io_irp_id(r, atomic_load_explicit(&r->state, memory_order_relaxed)),
         .dev_cookie = dv->host_cookie,
         .file_cookie = kx__file_cookie(f, dv->id),
@@ -241,18 +243,17 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         .access = f->access,
         .cred = f->cred,
     };
-    kx__host_irp_prepare(r, &m);
     if (done)
         atomic_store_explicit(&r->deadline_ns, deadline_ns, memory_order_release);
     /* Posted under the lock so an unload that has just stopped the driver
      * cannot miss it. */
-    kx__post(io, d, r, r);
+    int cpu = kx__post(io, d, r, r);
     pthread_mutex_unlock(&io->ns_lock);
     if (done) {
         kx__wd_note_deadline(io, deadline_ns);
         return STATUS_SUCCESS;
     }
-    return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL);
+    return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, kx__spin_worthwhile(io, cpu));
 }
 
 kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
@@ -260,8 +261,8 @@ kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
 {
     r->is_sync = 1;
     atomic_store_explicit(&r->drv, d, memory_order_relaxed);
-    kx__post(io, d, r, r);
-    return kx__irp_wait(io, r, deadline_ns, NULL, 0, info);
+    int cpu = kx__post(io, d, r, r);
+    return kx__irp_wait(io, r, deadline_ns, NULL, 0, info, kx__spin_worthwhile(io, cpu));
 }
 
 kx_status kx__chan_forward(struct kx_io *io, uint64_t drv_id, uint64_t irp_id, uint64_t dev_id,
