@@ -141,7 +141,7 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
     struct io_irp *r = recs[0];
     d->stop_rec = recs[1];
     r->kind = K_INIT;
-    r->ctl.entry = p->entry;
+    r->u.entry = p->entry;
     uint32_t ms = p->size >= offsetof(struct kx_io_driver_params, entry_timeout_ms) + 4 &&
                           p->entry_timeout_ms
                       ? p->entry_timeout_ms

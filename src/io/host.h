@@ -42,14 +42,15 @@ struct io_msg_irp {
     uint64_t irp_id;
     uint64_t dev_cookie;  /* the host's device, as given to kx__chan_create_device */
     uint64_t file_cookie; /* FileContext of this open for that device */
-    uint8_t major;
-    uint32_t access;      /* CREATE: granted access */
-    uint32_t code;        /* DEVICE_CONTROL code, QUERY_INFORMATION class */
     uint64_t offset;
-    size_t in_len, out_len;
-    void *buf;            /* system buffer of max(in_len, out_len) bytes */
+    uint32_t code;        /* DEVICE_CONTROL code, QUERY_INFORMATION class */
+    uint32_t in_len, out_len; /* at most KX_IO_MAX_TRANSFER; the bytes are the
+                               * record's system buffer (a ring's data area later) */
     struct kx_io_cred cred;
+    uint8_t major;
+    uint8_t access;       /* CREATE: granted access */
 };
+_Static_assert(sizeof(struct io_msg_irp) <= 64, "the dispatch message fills one cache line");
 
 /* The KPI org.kx.kpi.kmdf as a table (kmdf.c), NULL-terminated: what a
  * driver may import. data/exports/kmdf.exports lists the same names. */

@@ -89,7 +89,7 @@ struct io_driver;
  * pool's stack lists up to IO_MAG more free records (in the space its
  * dispatch message used), so a batch of IRPs costs one compare-and-swap and
  * no pointer chasing through lines another CPU wrote last. */
-#define IO_MAG 10
+#define IO_MAG 15
 struct io_mag {
     uint32_t n;
     struct {
@@ -98,7 +98,7 @@ struct io_mag {
 };
 
 struct io_irp {
-    /* line 0: the state machine and the queue */
+    /* line 0: the state machine, the queue, the answer */
     _Atomic uint64_t state;
     struct io_qlink qlink;
     _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
@@ -108,38 +108,45 @@ struct io_irp {
     uint8_t is_sync;       /* a thread waits in kx__irp_wait */
     uint8_t holds_file;    /* the record holds one reference on file */
     uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
+    uint8_t view_built;    /* the host has built its IRP from u.msg */
     kx_status req_status;  /* the answer */
     size_t req_info;
-    /* requester */
     kx_io_done_fn done;
     void *done_arg;
+    /* line 1: requester and routing; routing is atomic because the watchdog
+     * and close scan records they do not own */
     void *req_out;
     size_t req_out_len;
-    /* routing; atomic because the watchdog and close scan records they do not own */
     _Atomic(struct io_file *) file;
     _Atomic(struct io_driver *) drv;
     _Atomic(struct io_device *) dev;
     _Atomic uint64_t deadline_ns; /* 0: none */
+    void *buf;                    /* system buffer: inline_buf or malloc'ed */
+    uint32_t buf_len;
     _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
-    /* system buffer: inline_buf or malloc'ed */
-    void *buf;
-    size_t buf_len;
-    uint8_t view_built;           /* the host has built its IRP from msg */
+    /* lines 2-3: what travels to the host (the message, then small
+     * payloads), or the pool's bookkeeping while the record is free */
     union {
-        struct io_msg_irp msg;    /* K_IRP: the dispatch message */
-        struct io_mag mag;        /* a free magazine head: the records it lists */
+        struct {
+            union {
+                struct io_msg_irp msg;  /* K_IRP: the dispatch message */
+                kx_io_entry_fn entry;   /* K_INIT */
+                struct {                /* K_CANCEL */
+                    struct io_irp *target;
+                    kx_host_fn routine;
+                } cancel;
+                uint64_t dev_cookie;    /* K_DEVREL */
+            };
+            unsigned char inline_buf[IO_INLINE_BUF];
+        };
+        struct io_mag mag;              /* a free magazine head: the records it lists */
     } u;
-    union {
-        kx_io_entry_fn entry;       /* K_INIT */
-        struct {                    /* K_CANCEL */
-            struct io_irp *target;
-            kx_host_fn routine;
-        } cancel;
-        uint64_t dev_cookie;        /* K_DEVREL */
-    } ctl;
-    _Alignas(16) unsigned char host[KX_HOST_IRP_SIZE]; /* the host's view (kmdf_host.c) */
-    _Alignas(16) unsigned char inline_buf[IO_INLINE_BUF];
+    /* lines 4-6: the host's view, written and read on the dispatch thread */
+    _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
 } __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
+               "lines 0-3 are what a submitter writes; keep them packed");
 
 static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)
 {

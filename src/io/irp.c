@@ -43,7 +43,7 @@ void kx__pool_destroy(struct kx_io *io)
     for (uint32_t s = 0; s < n; s++) {
         struct io_irp *slab = atomic_load(&io->pool.slabs[s]);
         for (uint32_t i = 0; i < IO_SLAB_SIZE; i++)
-            if (slab[i].buf && slab[i].buf != slab[i].inline_buf)
+            if (slab[i].buf && slab[i].buf != slab[i].u.inline_buf)
                 free(slab[i].buf);
         free(slab);
     }
@@ -160,7 +160,6 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     r->buf = NULL;
     r->buf_len = 0;
     r->view_built = 0;
-    memset(&r->ctl, 0, sizeof r->ctl);
     atomic_store_explicit(&r->wake, 0, memory_order_relaxed);
     atomic_store_explicit(&r->file, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->drv, NULL, memory_order_relaxed);
@@ -221,7 +220,7 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
 
 static void free_buffer(struct io_irp *r)
 {
-    if (r->buf && r->buf != r->inline_buf)
+    if (r->buf && r->buf != r->u.inline_buf)
         free(r->buf);
     r->buf = NULL;
     r->buf_len = 0;
@@ -244,14 +243,14 @@ kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, si
     size_t n = in_len > out_len ? in_len : out_len;
     if (!n)
         return STATUS_SUCCESS;
-    r->buf = n <= IO_INLINE_BUF ? (void *)r->inline_buf : malloc(n);
+    r->buf = n <= IO_INLINE_BUF ? (void *)r->u.inline_buf : malloc(n);
     if (!r->buf)
         return STATUS_INSUFFICIENT_RESOURCES;
     if (in_len)
         memcpy(r->buf, in, in_len);
     if (n > in_len) /* output-only bytes: never hand a driver stale pool memory */
         memset((char *)r->buf + in_len, 0, n - in_len);
-    r->buf_len = n;
+    r->buf_len = (uint32_t)n;
     return STATUS_SUCCESS;
 }
 
@@ -470,8 +469,8 @@ static int cancel_in_driver(struct kx_io *io, struct io_irp *r)
     if (kx__irp_alloc(io, &c, 1) != STATUS_SUCCESS)
         return 0; /* the routine was taken and will not run: the caller answers */
     c->kind = K_CANCEL;
-    c->ctl.cancel.target = r;
-    c->ctl.cancel.routine = routine;
+    c->u.cancel.target = r;
+    c->u.cancel.routine = routine;
     atomic_store_explicit(&c->drv, d, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->state, IRP_REF, memory_order_relaxed); /* for the routine */
     pthread_mutex_lock(&io->ns_lock);
@@ -613,9 +612,14 @@ void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *r, kx_status statu
     /* Our DRV and DISP references keep r alive up to the exchange below. */
     if (r->major == IRP_MJ_CREATE && status == STATUS_SUCCESS)
         create_done(io, r, file_cookie);
-    /* Complete, claim the answer and drop DRV and DISP in one step. An async
-     * requester's reference is kept until its completion has run; a waiter
-     * drops its own, on its own CPU, where its next request reuses the record. */
+    /* Complete, claim the answer and drop DRV and DISP in one step. A waiter
+     * drops its own reference, on its own CPU, where its next request reuses
+     * the record. An async request with nothing to copy out gives up its
+     * reference in the same step: its completion runs from what was read
+     * before, after the record may already be back in the pool. */
+    int quick = !r->is_sync && r->done && !r->req_out_len;
+    kx_io_done_fn done = r->done;
+    void *arg = r->done_arg;
     uint64_t nw;
     for (;;) {
         if (w & IRP_DRV_DONE) { /* another thread completed it meanwhile */
@@ -623,18 +627,25 @@ void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *r, kx_status statu
             kx__irp_unref(io, r, 1, rb);
             return;
         }
-        nw = (w | IRP_DRV_DONE | IRP_REQ_DONE) - 2 * IRP_REF;
+        uint64_t drop = 2 + (quick && !(w & IRP_REQ_DONE));
+        nw = (w | IRP_DRV_DONE | IRP_REQ_DONE) - drop * IRP_REF;
         if (atomic_compare_exchange_weak_explicit(&r->state, &w, nw, memory_order_acq_rel,
                                                   memory_order_acquire))
             break;
     }
-    if (!(w & IRP_REQ_DONE)) {
-        if (deliver(r, status, (size_t)information, 1))
-            kx__irp_unref(io, r, 1, rb);
+    if (w & IRP_REQ_DONE) { /* a deadline or cancel answered first */
+        if ((nw & IRP_REF_MASK) == 0)
+            release(io, r, rb);
         return;
     }
-    if ((nw & IRP_REF_MASK) == 0) /* answered by a deadline, and the requester has left */
-        release(io, r, rb);
+    if (quick) {
+        if ((nw & IRP_REF_MASK) == 0)
+            release(io, r, rb);
+        done(arg, status, (size_t)information);
+        return;
+    }
+    if (deliver(r, status, (size_t)information, 1))
+        kx__irp_unref(io, r, 1, rb);
 }
 
 void kx__chan_ctl_done(struct kx_io *io, struct io_irp *r, kx_status status, uint64_t info,

@@ -107,7 +107,7 @@ static void build_view(struct io_irp *rec)
     irp->Size = sizeof *irp;
     irp->MajorFunction = m->major;
     irp->DeviceObject = host_ptr(m->dev_cookie);
-    irp->SystemBuffer = m->in_len || m->out_len ? m->buf : NULL;
+    irp->SystemBuffer = m->in_len || m->out_len ? rec->buf : NULL; /* the transport's bytes */
     irp->FileContext = host_ptr(m->file_cookie);
     irp->Requestor.Pid = m->cred.pid;
     irp->Requestor.Uid = m->cred.uid;
@@ -190,7 +190,7 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
     case K_INIT: {
         atomic_store(&h->in_entry, 1);
         busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
-        kx_status st = rec->ctl.entry(&h->obj);
+        kx_status st = rec->u.entry(&h->obj);
         busy_leave(h);
         atomic_store(&h->in_entry, 0);
         for (DEVICE_OBJECT *d = h->obj.DeviceObject; d; d = d->NextDevice)
@@ -207,9 +207,9 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
         kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
         return 0;
     case K_CANCEL: {
-        struct io_irp *target = rec->ctl.cancel.target;
+        struct io_irp *target = rec->u.cancel.target;
         struct host_irp *hi = host_irp_of(target);
-        PDRIVER_CANCEL fn = (PDRIVER_CANCEL)rec->ctl.cancel.routine;
+        PDRIVER_CANCEL fn = (PDRIVER_CANCEL)rec->u.cancel.routine;
         if (fn == HOST_CANCEL_TAKEN) /* never posted; defensive */
             fn = NULL;
         busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
@@ -221,7 +221,7 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
         return 0;
     }
     case K_DEVREL: {
-        struct host_device *hd = device_by_cookie(h, rec->ctl.dev_cookie);
+        struct host_device *hd = device_by_cookie(h, rec->u.dev_cookie);
         if (hd)
             kx__host_device_unref(hd);
         kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
@@ -254,7 +254,7 @@ static void drain(struct kx_host *h, struct io_relbatch *rb)
             }
         } else {
             if (rec->kind == K_CANCEL)
-                kx__chan_irp_end(h->io, rec->ctl.cancel.target, rb);
+                kx__chan_irp_end(h->io, rec->u.cancel.target, rb);
             kx__chan_ctl_done(h->io, rec, STATUS_DEVICE_REMOVED, 0, rb);
         }
     }

@@ -128,7 +128,7 @@ void kx__ns_device_unref(struct kx_io *io, struct io_device *dv)
     struct io_irp *r;
     if (d && d->host && d->state != IO_DRIVER_GONE && kx__irp_alloc(io, &r, 1) == STATUS_SUCCESS) {
         r->kind = K_DEVREL;
-        r->ctl.dev_cookie = dv->host_cookie;
+        r->u.dev_cookie = dv->host_cookie;
         atomic_store_explicit(&r->drv, d, memory_order_relaxed);
         kx__post(io, d, r, r);
     }
