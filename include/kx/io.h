@@ -1,0 +1,288 @@
+/* kx/io.h — the I/O manager, as the rest of kx (kxd, the loader, tools and
+ * tests) uses it: start and unload drivers, open devices by path with a
+ * requester's credentials, submit I/O, list the namespace, read the kernel log.
+ *
+ * Objects. A struct kx_io is one manager: its own object namespace
+ * (\Device\..., \Driver\... and symbolic links such as /dev/null), handle
+ * table, IRP pool, kernel log and watchdog thread. Managers share nothing, so
+ * a test can run several side by side. Drivers are the DRIVER_OBJECTs of
+ * <kx/kmdf.h>; each runs on its own dispatch thread ("kx-drv-<name>") in an
+ * in-process host. Handles (kx_io_handle) are the manager's file objects;
+ * requests (struct kx_io_req) become IRPs that complete exactly once.
+ *
+ * Handles and requests (libuv's split). A handle is opened, used and closed;
+ * a request is submitted and ends in its completion, which runs exactly once:
+ * with the driver's result, STATUS_TIMEOUT at its deadline, STATUS_CANCELLED
+ * when its handle is closed, STATUS_DEVICE_REMOVED when its driver goes away.
+ * If kx_io_submit returns an error, nothing was queued and no completion runs.
+ *
+ * Threads. Every function is thread-safe. Completions run on whichever
+ * thread finishes the request (a driver's dispatch thread, the watchdog, a
+ * thread in kx_io_close) and must not block. Calls that wait for a driver
+ * (open, close, the synchronous I/O calls, start, unload) must not be made
+ * from a dispatch thread on its own driver's devices: they would wait out
+ * their deadline. No manager lock is held while driver code runs.
+ *
+ * Memory. Everything a request carries is copied: input bytes at submission,
+ * output bytes (READ, DEVICE_CONTROL, QUERY_INFORMATION) into req->out just
+ * before the completion runs, so req->out must stay valid until then; the
+ * kx_io_req array itself may be reused as soon as kx_io_submit returns.
+ */
+#ifndef KX_IO_H
+#define KX_IO_H
+
+#include <kx/driver_info.h>
+#include <kx/log.h>
+#include <kx/status.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kx_io;
+struct _DRIVER_OBJECT; /* <kx/kmdf.h>; only a pointer to it crosses this header */
+
+typedef uint64_t kx_io_handle;    /* 0 is never a valid handle */
+typedef uint64_t kx_io_driver_id; /* 0 is never a valid driver */
+
+/* Deadlines, in milliseconds, wherever a call takes timeout_ms. */
+#define KX_IO_TIMEOUT_DEFAULT 0u          /* the manager's irp_timeout_ms */
+#define KX_IO_TIMEOUT_NONE    UINT32_MAX  /* wait for the driver, however long */
+
+/* ---- The manager -------------------------------------------------------- */
+
+struct kx_io_config {
+    uint32_t size;                   /* sizeof(struct kx_io_config) */
+    const struct kx_logger *logger;  /* copied; NULL discards messages */
+    uint32_t irp_timeout_ms;         /* KX_IO_TIMEOUT_DEFAULT requests (30000) */
+    uint32_t entry_timeout_ms;       /* DriverEntry deadline (5000) */
+    uint32_t unload_timeout_ms;      /* DriverUnload, CLEANUP, CLOSE and cancel deadlines (5000) */
+    uint32_t hang_ms;                /* a routine running longer is reported hung (5000) */
+    uint32_t log_lines;              /* kernel log capacity in lines (1024) */
+};
+
+/* A fresh manager (milliseconds: one thread is started). cfg may be NULL for
+ * the defaults; zero fields take their default. STATUS_SUCCESS;
+ * STATUS_INVALID_PARAMETER; STATUS_INSUFFICIENT_RESOURCES. */
+KX_API kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out);
+
+/* Unloads every driver (newest first, forcing: open handles are closed), stops
+ * the watchdog and frees everything. Blocks until every dispatch thread has
+ * returned: in-process driver code cannot be killed, so a routine that never
+ * returns blocks this call. NULL is ignored. */
+KX_API void kx_io_free(struct kx_io *io);
+
+/* ---- Drivers ------------------------------------------------------------ */
+
+typedef kx_status (*kx_io_entry_fn)(struct _DRIVER_OBJECT *driver_object);
+
+struct kx_io_driver_params {
+    uint32_t size;                       /* sizeof(struct kx_io_driver_params) */
+    const struct kx_driver_info *info;   /* the driver-info record (copied) */
+    kx_io_entry_fn entry;                /* DriverEntry */
+    const char *name;                    /* \Driver\<name>; NULL: info->name */
+    uint32_t entry_timeout_ms;           /* 0: the manager's */
+};
+
+/* Starts a driver instance: registers \Driver\<name>, starts its dispatch
+ * thread and runs DriverEntry there, waiting up to its deadline. If
+ * DriverEntry fails or times out, every device and link it created is
+ * deleted, and a DriverEntry that returns later only ends its thread.
+ * STATUS_SUCCESS and *out; STATUS_INVALID_DRIVER_INFO (bad record);
+ * STATUS_INVALID_DRIVER_ENTRY (no entry); STATUS_OBJECT_NAME_COLLISION (name
+ * in use); DriverEntry's own error status (STATUS_DRIVER_INIT_FAILED when it
+ * returned an unknown value or STATUS_PENDING); STATUS_TIMEOUT;
+ * STATUS_INSUFFICIENT_RESOURCES. Blocks. */
+KX_API kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params *params,
+                                    kx_io_driver_id *out);
+
+#define KX_IO_UNLOAD_FORCE 0x1u /* close open handles instead of refusing */
+
+/* Unloads a driver: refuses with STATUS_DEVICE_BUSY while handles to its
+ * devices are open (kx_io_list_handles names the holders) unless forced, in
+ * which case those handles are closed as by kx_io_close. Then runs
+ * DriverUnload, deletes (and reports) whatever devices and links remain,
+ * completes IRPs the driver still holds with STATUS_DEVICE_REMOVED and stops
+ * its thread. STATUS_SUCCESS; STATUS_INVALID_HANDLE (no such driver);
+ * STATUS_DEVICE_BUSY; STATUS_INVALID_DEVICE_REQUEST (no DriverUnload and not
+ * forced, as Windows); STATUS_TIMEOUT (DriverUnload overran its deadline: the
+ * driver is gone from the namespace but its thread is only joined by
+ * kx_io_free). Blocks. */
+KX_API kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned flags);
+
+/* The id of the running driver \Driver\<name> (name with or without the
+ * prefix). STATUS_SUCCESS; STATUS_NO_SUCH_FILE. */
+KX_API kx_status kx_io_driver_find(struct kx_io *io, const char *name, kx_io_driver_id *out);
+
+/* ---- Handles ------------------------------------------------------------ */
+
+struct kx_io_cred {
+    int32_t pid;
+    uint32_t uid;
+    uint32_t gid;
+};
+
+#define KX_IO_ACCESS_READ  0x1u /* = FILE_READ_ACCESS */
+#define KX_IO_ACCESS_WRITE 0x2u /* = FILE_WRITE_ACCESS */
+
+/* Opens path — a link ("/dev/null", followed up to 8 links deep) or a
+ * canonical "\Device\..." name — for access (KX_IO_ACCESS_*; 0 allows only
+ * QUERY_INFORMATION and FILE_ANY_ACCESS controls) on behalf of cred. Checks
+ * the device's owner, group and mode, then sends IRP_MJ_CREATE and waits for
+ * it. STATUS_SUCCESS and *out; STATUS_NO_SUCH_FILE (no such path);
+ * STATUS_NO_SUCH_DEVICE; STATUS_ACCESS_DENIED; STATUS_DEVICE_NOT_READY
+ * (DriverEntry still running); STATUS_DEVICE_REMOVED (device or driver going
+ * away); STATUS_DRIVER_NOT_RESPONDING (hung); STATUS_HANDLE_TABLE_FULL;
+ * STATUS_INVALID_PARAMETER; STATUS_TIMEOUT; or the driver's CREATE status.
+ * Blocks. */
+KX_API kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred *cred,
+                            uint32_t access, uint32_t timeout_ms, kx_io_handle *out);
+
+/* Closes a handle the Windows way: new requests on it fail, its pending
+ * requests are cancelled (the driver's cancel routine runs; requests without
+ * one complete with STATUS_CANCELLED; after unload_timeout_ms every one has),
+ * the driver gets IRP_MJ_CLEANUP, and IRP_MJ_CLOSE once the driver has let go
+ * of every IRP of the handle (at once, usually; otherwise later, from the
+ * thread that releases the last one). STATUS_SUCCESS; STATUS_INVALID_HANDLE.
+ * Blocks. */
+KX_API kx_status kx_io_close(struct kx_io *io, kx_io_handle h);
+
+/* ---- Requests ----------------------------------------------------------- */
+
+/* Operations a requester may submit: the IRP_MJ_* values. Other majors up to
+ * IRP_MJ_MAXIMUM_FUNCTION are passed through (a driver without a routine for
+ * them completes them with STATUS_NOT_IMPLEMENTED); CREATE, CLEANUP and CLOSE
+ * belong to kx_io_open and kx_io_close. */
+enum kx_io_op {
+    KX_IO_OP_READ = 0x03,              /* needs KX_IO_ACCESS_READ */
+    KX_IO_OP_WRITE = 0x04,             /* needs KX_IO_ACCESS_WRITE */
+    KX_IO_OP_QUERY_INFORMATION = 0x05, /* code = information class */
+    KX_IO_OP_FLUSH = 0x09,             /* needs KX_IO_ACCESS_WRITE */
+    KX_IO_OP_DEVICE_CONTROL = 0x0E,    /* needs the access bits of code */
+};
+
+/* Runs exactly once per submitted request, on any thread; must not block. */
+typedef void (*kx_io_done_fn)(void *arg, kx_status status, size_t information);
+
+struct kx_io_req {
+    uint8_t op;             /* enum kx_io_op */
+    uint32_t code;          /* DEVICE_CONTROL: control code; QUERY_INFORMATION: class */
+    const void *in;         /* WRITE data or DEVICE_CONTROL input; copied */
+    size_t in_len;
+    void *out;              /* READ / DEVICE_CONTROL / QUERY_INFORMATION result */
+    size_t out_len;
+    uint64_t offset;        /* READ and WRITE byte offset */
+    uint32_t timeout_ms;    /* KX_IO_TIMEOUT_DEFAULT, KX_IO_TIMEOUT_NONE or ms */
+    kx_io_done_fn done;     /* required for kx_io_submit; ignored by kx_io_call */
+    void *arg;
+};
+
+/* Largest in_len or out_len of one request, and most requests per submit. */
+#define KX_IO_MAX_TRANSFER ((size_t)64 << 20)
+#define KX_IO_MAX_BATCH    256u
+
+/* Submits n requests on one handle as one batch (one queue operation, at most
+ * one wake-up of the driver's thread) and returns without waiting. All are
+ * checked first; if one is refused nothing is queued. Same-thread requests on
+ * a handle reach the driver in order. STATUS_SUCCESS; STATUS_INVALID_HANDLE;
+ * STATUS_INVALID_PARAMETER (op, lengths, done, n above KX_IO_MAX_BATCH);
+ * STATUS_ACCESS_DENIED (handle
+ * access or control-code access bits); STATUS_NOT_SUPPORTED (control method
+ * other than METHOD_BUFFERED); STATUS_DEVICE_REMOVED;
+ * STATUS_DRIVER_NOT_RESPONDING (the driver is hung);
+ * STATUS_INSUFFICIENT_RESOURCES. Never blocks on a driver. */
+KX_API kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs,
+                              size_t n);
+
+/* Submits one request and waits for its completion: spins briefly, then
+ * sleeps, so a fast driver answers without a syscall. Returns the request's
+ * status (or a submission error) and its information in *information (may be
+ * NULL). Blocks up to the request's deadline. */
+KX_API kx_status kx_io_call(struct kx_io *io, kx_io_handle h, const struct kx_io_req *req,
+                            size_t *information);
+
+/* kx_io_call shorthands. n receives the byte count (may be NULL). */
+KX_API kx_status kx_io_read(struct kx_io *io, kx_io_handle h, void *buf, size_t len,
+                            uint64_t offset, uint32_t timeout_ms, size_t *n);
+KX_API kx_status kx_io_write(struct kx_io *io, kx_io_handle h, const void *buf, size_t len,
+                             uint64_t offset, uint32_t timeout_ms, size_t *n);
+KX_API kx_status kx_io_ioctl(struct kx_io *io, kx_io_handle h, uint32_t code, const void *in,
+                             size_t in_len, void *out, size_t out_len, uint32_t timeout_ms,
+                             size_t *n);
+
+/* ---- Listings (kx ls, kextunload) ---------------------------------------
+ * Each returns a malloc'ed array (free() it; NULL when empty) and its length,
+ * a snapshot taken under the namespace lock. STATUS_SUCCESS;
+ * STATUS_INSUFFICIENT_RESOURCES. */
+
+#define KX_IO_NAME_MAX 256
+
+struct kx_io_link_stat {
+    char link[KX_IO_NAME_MAX];   /* "/dev/null" */
+    char target[KX_IO_NAME_MAX]; /* "\Device\Null0" */
+    char driver[KX_IO_NAME_MAX]; /* creator, "\Driver\Null" */
+};
+
+#define KX_IO_DEV_DELETE_PENDING 0x1u
+
+struct kx_io_device_stat {
+    char name[KX_IO_NAME_MAX];
+    char driver[KX_IO_NAME_MAX];
+    uint32_t uid, gid, mode;
+    uint32_t n_handles;
+    uint32_t flags; /* KX_IO_DEV_* */
+};
+
+struct kx_io_handle_stat {
+    kx_io_handle handle;
+    char device[KX_IO_NAME_MAX];
+    char driver[KX_IO_NAME_MAX];
+    struct kx_io_cred cred;
+    uint32_t access;
+};
+
+enum kx_io_driver_state {
+    KX_IO_DRIVER_STARTING = 10,  /* DriverEntry running */
+    KX_IO_DRIVER_RUNNING = 20,
+    KX_IO_DRIVER_UNLOADING = 30,
+};
+
+struct kx_io_driver_stat {
+    kx_io_driver_id id;
+    char name[KX_IO_NAME_MAX];          /* "\Driver\Null" */
+    char version[KX_DRIVER_INFO_TEXT_MAX];
+    enum kx_io_driver_state state;
+    int is_hung;                        /* a routine has overrun hang_ms */
+    uint32_t n_devices;
+    uint32_t n_handles;
+};
+
+/* Links sorted by link name; devices sorted by name; drivers in start order. */
+KX_API kx_status kx_io_list_links(struct kx_io *io, struct kx_io_link_stat **out, size_t *n);
+KX_API kx_status kx_io_list_devices(struct kx_io *io, struct kx_io_device_stat **out, size_t *n);
+KX_API kx_status kx_io_list_drivers(struct kx_io *io, struct kx_io_driver_stat **out, size_t *n);
+/* Open handles on the devices of driver drv (0: every handle), oldest first. */
+KX_API kx_status kx_io_list_handles(struct kx_io *io, kx_io_driver_id drv,
+                                    struct kx_io_handle_stat **out, size_t *n);
+
+/* ---- Kernel log (kx log) -------------------------------------------------
+ * A bounded ring of lines: DkPrint's "[DK] ..." lines and the manager's own
+ * reports ("[IO] ...": hung routines, removed links, double completions). */
+
+#define KX_IO_LOG_TEXT_MAX 240
+
+struct kx_io_log_line {
+    uint64_t seq;        /* 1, 2, 3, ... per manager; gaps mean lines were overwritten */
+    int64_t wall_ns;     /* wall clock, nanoseconds since the epoch */
+    uint64_t uptime_ns;  /* since kx_io_new */
+    char source[64];     /* the driver's name ("Null") or "kx" */
+    char text[KX_IO_LOG_TEXT_MAX];
+};
+
+/* Copies up to max lines with seq > after_seq, oldest first, and returns how
+ * many. Read everything with after_seq = 0, then follow with the last seq. */
+KX_API size_t kx_io_log_read(struct kx_io *io, uint64_t after_seq, struct kx_io_log_line *out,
+                             size_t max);
+
+/* "[   12.345678] Null: [DK] text" into buf (always NUL-terminated). */
+KX_API void kx_io_log_format(const struct kx_io_log_line *line, char *buf, size_t size);
+
+#endif /* KX_IO_H */

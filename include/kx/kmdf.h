@@ -1,0 +1,311 @@
+/* kx/kmdf.h — the driver API: the AxisOS KMDF (Dk* calls, DRIVER_OBJECT,
+ * DEVICE_OBJECT, IRP) in C, with Windows' I/O semantics.
+ *
+ * A driver is a shared object that exports DriverEntry and imports only the
+ * symbols listed in data/exports/kmdf.exports (KPI org.kx.kpi.kmdf) plus libc.
+ * The framework calls DriverEntry once on the driver's own dispatch thread;
+ * DriverEntry fills MajorFunction[] and DriverUnload, creates devices and
+ * links, and returns. From then on the framework calls the dispatch routines
+ * on that same thread, one at a time, with IRPs taken from the driver's queue.
+ *
+ * Design rule 1 — a driver never relies on sharing the kernel's memory.
+ * Everything declared here (DRIVER_OBJECT, DEVICE_OBJECT, IRP and the IRP's
+ * SystemBuffer) lives in the driver's host, next to the driver. The I/O
+ * manager keeps its own records (names, handles, pending tables) keyed by ids
+ * and never hands a driver a pointer to them; each Dk* call below reaches the
+ * manager as a small message (ids, names, statuses, byte counts). Today the
+ * host is the kernel process and a message is a function call; later a host is
+ * a separate process and the same calls cross a shared-memory ring. So:
+ *  - change manager state only through Dk* calls (writing DeviceObject->Flags
+ *    or DeviceName tells the manager nothing);
+ *  - do not keep pointers into an IRP after completing it;
+ *  - I/O is buffered (METHOD_BUFFERED): a request's bytes are copied into the
+ *    IRP's SystemBuffer and results copied out at completion, never shared
+ *    with the requester.
+ *
+ * Threads. Dispatch, cancel and unload routines and DriverEntry all run on
+ * the driver's dispatch thread and never concurrently with each other, so a
+ * driver that does all its work there needs no locks. DkCompleteRequest,
+ * DkSetCancelRoutine, DkIsIrpCancelled and DkCallDriver may be called from any
+ * thread. DkPrint, DkCreateSymbolicLink and DkDeleteSymbolicLink take no
+ * object, so they identify the driver by the calling thread: call them from
+ * framework-run code (DriverEntry, dispatch, cancel or unload routines).
+ *
+ * Every IRP completes exactly once: a dispatch routine completes it
+ * (DkCompleteRequest), passes it to another device (DkCallDriver), or marks it
+ * pending (DkMarkIrpPending) and completes it later from any thread. If the
+ * requester's deadline passes or its file is closed first, the requester is
+ * answered by the manager (STATUS_TIMEOUT / STATUS_CANCELLED) and the driver's
+ * later completion is absorbed; the driver still must complete the IRP.
+ */
+#ifndef KX_KMDF_H
+#define KX_KMDF_H
+
+#include <kx/driver_info.h>
+#include <kx/status.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Marks DriverEntry (and a library kext's functions) as exported; kx builds
+ * with -fvisibility=hidden. */
+#define KX_DRIVER_EXPORT __attribute__((visibility("default")))
+
+/* ---- Major function codes (WDM values) -------------------------------- */
+#define IRP_MJ_CREATE            0x00 /* open: Parameters.Create */
+#define IRP_MJ_CLOSE             0x02 /* last reference to an open is gone */
+#define IRP_MJ_READ              0x03 /* Parameters.Read; data into SystemBuffer */
+#define IRP_MJ_WRITE             0x04 /* Parameters.Write; data in SystemBuffer */
+#define IRP_MJ_QUERY_INFORMATION 0x05 /* Parameters.QueryFile; result into SystemBuffer */
+#define IRP_MJ_FLUSH_BUFFERS     0x09
+#define IRP_MJ_DEVICE_CONTROL    0x0E /* Parameters.DeviceIoControl */
+#define IRP_MJ_CLEANUP           0x12 /* the handle was closed; its pending IRPs were cancelled */
+#define IRP_MJ_MAXIMUM_FUNCTION  0x1B
+
+/* ---- Access rights, as granted to a handle and required by control codes */
+#define FILE_ANY_ACCESS   0x0
+#define FILE_READ_ACCESS  0x1
+#define FILE_WRITE_ACCESS 0x2
+
+/* ---- Control codes (Windows' CTL_CODE layout) ---------------------------
+ * bits 31..16 device type, 15..14 required access, 13..2 function, 1..0
+ * method. The manager refuses a DEVICE_CONTROL with STATUS_ACCESS_DENIED
+ * before dispatch unless the handle was granted every access bit the code
+ * requires, and refuses methods other than METHOD_BUFFERED with
+ * STATUS_NOT_SUPPORTED (raw user pointers cannot cross to a driver host). */
+#define METHOD_BUFFERED   0
+#define METHOD_IN_DIRECT  1
+#define METHOD_OUT_DIRECT 2
+#define METHOD_NEITHER    3
+#define CTL_CODE(DeviceType, Function, Method, Access)                                     \
+    ((uint32_t)(((uint32_t)(DeviceType) << 16) | ((uint32_t)(Access) << 14) |             \
+                ((uint32_t)(Function) << 2) | (uint32_t)(Method)))
+#define DEVICE_TYPE_FROM_CTL_CODE(code) (((uint32_t)(code) >> 16) & 0xFFFFu)
+#define ACCESS_FROM_CTL_CODE(code)      (((uint32_t)(code) >> 14) & 0x3u)
+#define METHOD_FROM_CTL_CODE(code)      ((uint32_t)(code) & 0x3u)
+
+/* Device types used by kx's samples (Windows values); functions 0x800 and
+ * above are for drivers' own codes. */
+#define FILE_DEVICE_DISK       0x07
+#define FILE_DEVICE_NAMED_PIPE 0x11
+#define FILE_DEVICE_NULL       0x15
+#define FILE_DEVICE_UNKNOWN    0x22
+
+/* ---- QUERY_INFORMATION classes ---------------------------------------- */
+#define FileStandardInformation 5 /* FILE_STANDARD_INFORMATION (WDM value) */
+typedef struct _FILE_STANDARD_INFORMATION {
+    int64_t AllocationSize;
+    int64_t EndOfFile; /* size in bytes; 0 for character devices */
+    uint32_t NumberOfLinks;
+    uint8_t DeletePending;
+    uint8_t Directory;
+} FILE_STANDARD_INFORMATION;
+
+/* ---- Objects ----------------------------------------------------------- */
+typedef struct _DRIVER_OBJECT DRIVER_OBJECT, *PDRIVER_OBJECT;
+typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
+typedef struct _IRP IRP, *PIRP;
+
+/* DriverEntry: runs once on the dispatch thread, within the manager's
+ * DriverEntry deadline. Anything but STATUS_SUCCESS fails the start, and the
+ * manager then deletes every device and link the driver created. */
+typedef kx_status (*PDRIVER_INITIALIZE)(PDRIVER_OBJECT DriverObject);
+
+/* Dispatch routine for one major function. Must complete, pass on or pend the
+ * IRP before returning; returns the status it completed with, or
+ * STATUS_PENDING. A routine that does none of these is a driver bug: the
+ * manager logs it and completes the IRP with STATUS_INTERNAL_ERROR. Missing
+ * routines: CREATE, CLEANUP and CLOSE succeed (there is nothing to undo),
+ * every other major completes with STATUS_NOT_IMPLEMENTED. */
+typedef kx_status (*PDRIVER_DISPATCH)(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* Cancel routine: runs on the dispatch thread when the IRP's requester goes
+ * away (its file is closed). It owns the IRP: it removes it from wherever the
+ * driver queued it and completes it, normally with STATUS_CANCELLED. */
+typedef void (*PDRIVER_CANCEL)(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* DriverUnload: runs on the dispatch thread after every handle to the
+ * driver's devices was closed. Deletes its links, then its devices, then
+ * frees what DriverEntry allocated. Devices and links left behind are deleted
+ * by the manager and reported. */
+typedef void (*PDRIVER_UNLOAD)(PDRIVER_OBJECT DriverObject);
+
+/* Created by the framework before DriverEntry and freed after the driver's
+ * thread has stopped. The driver writes MajorFunction[], DriverUnload and
+ * DriverExtension; everything else is read-only for it. */
+struct _DRIVER_OBJECT {
+    uint32_t Size;                              /* sizeof(DRIVER_OBJECT) at build time */
+    const char *DriverName;                     /* "\Driver\<name>" */
+    const struct kx_driver_info *DriverInfo;    /* the record the driver was started with */
+    PDEVICE_OBJECT DeviceObject;                /* this driver's devices, newest first */
+    PDRIVER_UNLOAD DriverUnload;
+    void *DriverExtension;                      /* the driver's own pointer; NULL at entry */
+    PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
+};
+
+/* DEVICE_OBJECT.Flags */
+#define DO_BUFFERED_IO         0x0004u /* always set: kx I/O is buffered */
+#define DO_DEVICE_INITIALIZING 0x0080u /* set while DriverEntry runs; opens wait for it to end */
+#define DO_DELETE_PENDING      0x1000u /* DkDeleteDevice was called; open handles still drain */
+#define DO_PROXY               0x8000u /* from DkGetDeviceObjectPointer: another driver's device */
+
+/* Created by DkCreateDevice. The object and its extension stay valid after
+ * DkDeleteDevice until the last open handle to the device is closed and its
+ * CLOSE has been dispatched, so a driver may keep using them in CLEANUP and
+ * CLOSE. */
+struct _DEVICE_OBJECT {
+    uint32_t Size;                 /* sizeof(DEVICE_OBJECT) at build time */
+    uint32_t Flags;                /* DO_*, maintained by the framework */
+    const char *DeviceName;        /* canonical name, "\Device\<name>" */
+    PDRIVER_OBJECT DriverObject;   /* owner; NULL for a proxy */
+    PDEVICE_OBJECT NextDevice;     /* next device of the same driver */
+    void *DeviceExtension;         /* DeviceExtensionSize zeroed bytes, 16-byte aligned */
+    size_t DeviceExtensionSize;
+};
+
+typedef struct _IO_STATUS_BLOCK {
+    kx_status Status;
+    size_t Information; /* bytes transferred for READ/WRITE/DEVICE_CONTROL/QUERY */
+} IO_STATUS_BLOCK;
+
+/* Who asked: the real requesting process, not the daemon that relayed it. */
+typedef struct _KX_REQUESTOR {
+    int32_t Pid;
+    uint32_t Uid;
+    uint32_t Gid;
+} KX_REQUESTOR;
+
+/* An I/O request as the driver sees it. Owned by the driver from dispatch
+ * until it completes it (or passes it on); never touched afterwards. */
+struct _IRP {
+    uint32_t Size;              /* sizeof(IRP) at build time */
+    uint8_t MajorFunction;      /* IRP_MJ_* */
+    uint8_t MinorFunction;      /* 0 for every major kx sends today */
+    uint16_t Reserved;
+    PDEVICE_OBJECT DeviceObject; /* the device this IRP is addressed to */
+    /* READ: Length bytes to fill. WRITE: Length bytes to consume.
+     * DEVICE_CONTROL: InputBufferLength bytes of input, overwritten in place
+     * by up to OutputBufferLength bytes of output (read the input first).
+     * QUERY_INFORMATION: Length bytes for the result. Zeroed where it is
+     * output-only. NULL when the lengths are 0. */
+    void *SystemBuffer;
+    /* Per-open context for this device: CREATE may set it; every later IRP
+     * of the same open (CLEANUP and CLOSE included) carries it. */
+    void *FileContext;
+    KX_REQUESTOR Requestor;
+    IO_STATUS_BLOCK IoStatus;   /* filled in by DkCompleteRequest */
+    union {
+        struct {
+            uint32_t DesiredAccess; /* FILE_READ_ACCESS | FILE_WRITE_ACCESS as granted */
+            uint32_t Options;       /* reserved, 0 */
+        } Create;
+        struct {
+            size_t Length;
+            uint64_t ByteOffset;
+        } Read;
+        struct {
+            size_t Length;
+            uint64_t ByteOffset;
+        } Write;
+        struct {
+            uint32_t IoControlCode;
+            size_t InputBufferLength;
+            size_t OutputBufferLength;
+        } DeviceIoControl;
+        struct {
+            uint32_t FileInformationClass;
+            size_t Length;
+        } QueryFile;
+    } Parameters;
+    /* Free for the driver that currently owns the IRP (queue links and the
+     * like), as Windows' Tail.Overlay.DriverContext. */
+    void *DriverContext[4];
+};
+
+/* ---- Calls ------------------------------------------------------------- */
+
+/* Appends "[DK] <message>" to the kernel log (kx log) with the time and the
+ * calling driver's name. Lines longer than the log's line size are cut. */
+KX_API void DkPrint(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* Creates \Device\<...> for the driver. DeviceName must start with
+ * "\Device\" and be unique. The DEVICE_OBJECT and DeviceExtensionSize zeroed
+ * bytes of extension are allocated by the framework and freed by it (see
+ * DEVICE_OBJECT). New devices are owned by uid 0, gid 0, mode 0600.
+ * STATUS_SUCCESS; STATUS_DEVICE_ALREADY_EXISTS; STATUS_OBJECT_NAME_INVALID;
+ * STATUS_INVALID_PARAMETER (NULL arguments); STATUS_INVALID_DRIVER_OBJECT
+ * (the driver is being torn down); STATUS_INSUFFICIENT_RESOURCES. */
+KX_API kx_status DkCreateDevice(PDRIVER_OBJECT DriverObject, const char *DeviceName,
+                                size_t DeviceExtensionSize, PDEVICE_OBJECT *DeviceObject);
+
+/* Removes the device from the namespace at once (new opens fail); links still
+ * pointing at it are removed and reported. Open handles drain: their IRPs
+ * other than CLEANUP and CLOSE fail with STATUS_DEVICE_REMOVED. For a proxy,
+ * same as DkDereferenceDeviceObject. STATUS_SUCCESS; STATUS_NO_SUCH_DEVICE
+ * (already deleted); STATUS_INVALID_PARAMETER. */
+KX_API kx_status DkDeleteDevice(PDEVICE_OBJECT DeviceObject);
+
+/* Makes DeviceName (a "\Device\..." name) reachable as LinkName (a path
+ * starting with "/", e.g. "/dev/null"). STATUS_SUCCESS; STATUS_NO_SUCH_DEVICE
+ * (no such device); STATUS_OBJECT_NAME_COLLISION (the link exists);
+ * STATUS_OBJECT_NAME_INVALID; STATUS_INVALID_DRIVER_OBJECT (not called on a
+ * framework thread). */
+KX_API kx_status DkCreateSymbolicLink(const char *LinkName, const char *DeviceName);
+
+/* Removes a link this driver created. STATUS_SUCCESS; STATUS_NO_SUCH_FILE (no
+ * such link); STATUS_ACCESS_DENIED (another driver's link). */
+KX_API kx_status DkDeleteSymbolicLink(const char *LinkName);
+
+/* Sets who may open the device: owner, group and permission bits (0666 for
+ * /dev/null). Checked at every open; uid 0 may open anything. READ access
+ * needs the r bit, WRITE the w bit, of the owner, group or other triplet that
+ * applies. STATUS_SUCCESS; STATUS_INVALID_PARAMETER (mode above 0777). */
+KX_API kx_status DkSetDeviceSecurity(PDEVICE_OBJECT DeviceObject, uint32_t Owner, uint32_t Group,
+                                     uint32_t Mode);
+
+/* Completes the IRP: sets IoStatus and sends the result to the manager, which
+ * answers the requester (copying min(Information, requested length) bytes of
+ * SystemBuffer back for a successful READ, DEVICE_CONTROL or
+ * QUERY_INFORMATION). Clears a cancel routine that is still set. Any thread.
+ * Returns Status; STATUS_REQUEST_ALREADY_COMPLETED (and logs it) when the IRP
+ * was completed before; STATUS_INVALID_PARAMETER for Status == STATUS_PENDING. */
+KX_API kx_status DkCompleteRequest(PIRP Irp, kx_status Status, size_t Information);
+
+/* Declares that the dispatch routine returns before the IRP is completed;
+ * the routine then returns STATUS_PENDING and completes it later, from any
+ * thread. */
+KX_API void DkMarkIrpPending(PIRP Irp);
+
+/* Sets (CancelRoutine != NULL) or clears (NULL) the IRP's cancel routine.
+ * Setting: STATUS_SUCCESS, or STATUS_CANCELLED when the IRP was already
+ * cancelled (the routine was not set; complete the IRP with STATUS_CANCELLED
+ * yourself). Clearing, before completing a pended IRP: STATUS_SUCCESS when
+ * the driver still owns the IRP, STATUS_CANCELLED when the cancel routine has
+ * been or is about to be called (it owns the IRP; do not complete it). Any
+ * thread. */
+KX_API kx_status DkSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRoutine);
+
+/* 1 once cancellation of the IRP was requested (its file is being closed). */
+KX_API int DkIsIrpCancelled(PIRP Irp);
+
+/* Passes the IRP to another device (a lower device of a layered driver: one
+ * of this driver's devices, or a proxy from DkGetDeviceObjectPointer). It is
+ * queued to that device's driver, whose completion answers the requester.
+ * Returns STATUS_PENDING: the IRP is no longer the caller's and the dispatch
+ * routine returns STATUS_PENDING without touching it. On an error
+ * (STATUS_NO_SUCH_DEVICE, STATUS_DEVICE_REMOVED, STATUS_INVALID_PARAMETER) the
+ * caller still owns the IRP. FileContext is saved for the caller's device and
+ * replaced by the target's context for the same open. Any thread. */
+KX_API kx_status DkCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* A proxy DEVICE_OBJECT for another driver's device, usable with
+ * DkCallDriver; released with DkDereferenceDeviceObject (or when the driver
+ * is torn down). STATUS_SUCCESS; STATUS_NO_SUCH_DEVICE;
+ * STATUS_INSUFFICIENT_RESOURCES. */
+KX_API kx_status DkGetDeviceObjectPointer(PDRIVER_OBJECT DriverObject, const char *DeviceName,
+                                          PDEVICE_OBJECT *DeviceObject);
+KX_API void DkDereferenceDeviceObject(PDEVICE_OBJECT DeviceObject);
+
+/* "STATUS_END_OF_FILE" for messages. */
+KX_API const char *DkStatusName(kx_status Status);
+
+#endif /* KX_KMDF_H */

@@ -1,0 +1,367 @@
+/* driver.c — driver instances: start (DriverEntry with a deadline, rollback
+ * on failure), unload (veto while handles are open, DriverUnload, cleanup of
+ * whatever the driver left behind), and their listing.
+ *
+ *   kx_io_driver_start:  register \Driver\X (STARTING) -> host thread -> K_INIT
+ *       success: RUNNING          failure/timeout: delete its devices and links,
+ *                                 GONE; a timed-out thread becomes a zombie
+ *   kx_io_driver_unload: RUNNING -> UNLOADING (opens refused) -> close handles
+ *       (forced) -> K_UNLOAD -> delete leftovers -> GONE (nothing is posted to
+ *       it any more) -> K_STOP -> answer and release the IRPs it still held
+ *
+ * A driver stuck in its own code cannot be stopped in-process: its host is
+ * kept as a zombie and joined by kx_io_free. Its records are retired, never
+ * freed, so a late message from it finds nothing to corrupt.
+ */
+#include "io_int.h"
+
+#include "core/plat.h"
+
+#include <kx/kmdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int info_valid(const struct kx_driver_info *info)
+{
+    return info && info->magic == KX_DRIVER_INFO_MAGIC && info->abi == KX_DRIVER_INFO_ABI &&
+           info->size >= sizeof(struct kx_driver_info) && info->type >= DRIVER_TYPE_KMD &&
+           info->type <= DRIVER_TYPE_CMD && info->name[0] &&
+           memchr(info->name, 0, sizeof info->name) && memchr(info->version, 0, sizeof info->version);
+}
+
+/* Under ns_lock. */
+static void drop_driver(struct kx_io *io, struct io_driver *d)
+{
+    d->state = IO_DRIVER_GONE;
+    atomic_store(&d->accepting, 0);
+    for (size_t i = 0; i < io->n_drivers; i++)
+        if (io->drivers[i] == d) {
+            memmove(&io->drivers[i], &io->drivers[i + 1],
+                    (io->n_drivers - i - 1) * sizeof(struct io_driver *));
+            io->n_drivers--;
+            break;
+        }
+    for (size_t i = 0; i < io->n_devices; i++)
+        if (io->devices[i]->drv == d)
+            io->devices[i]->drv = NULL; /* delete-pending devices outlive their driver */
+    kx__ns_retire(io, d, 1);
+}
+
+/* Under ns_lock, after drop_driver: the record was set aside at start so
+ * that stopping a driver can never fail. */
+static void post_stop(struct kx_io *io, struct io_driver *d)
+{
+    struct io_irp *r = d->stop_rec;
+    d->stop_rec = NULL;
+    r->kind = K_STOP;
+    atomic_store_explicit(&r->drv, d, memory_order_relaxed);
+    kx__post(io, d, r, r);
+}
+
+/* Detaches the host from the record under the lock (the watchdog reads it
+ * there), then joins and frees it. */
+static void free_host(struct kx_io *io, struct io_driver *d)
+{
+    pthread_mutex_lock(&io->ns_lock);
+    struct kx_host *h = d->host;
+    d->host = NULL;
+    pthread_mutex_unlock(&io->ns_lock);
+    if (h)
+        kx__host_free(h);
+}
+
+static void add_zombie(struct kx_io *io, struct kx_host *h)
+{
+    if (kx__ns_grow((void **)&io->zombies, &io->cap_zombies, io->n_zombies + 1,
+                    sizeof(struct kx_host *)) == STATUS_SUCCESS)
+        io->zombies[io->n_zombies++] = h;
+}
+
+kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params *p,
+                             kx_io_driver_id *out)
+{
+    if (!io || !p || !out || !p->size || p->size > sizeof *p)
+        return STATUS_INVALID_PARAMETER;
+    *out = 0;
+    if (!info_valid(p->info))
+        return STATUS_INVALID_DRIVER_INFO;
+    if (!p->entry)
+        return STATUS_INVALID_DRIVER_ENTRY;
+    const char *name = p->name ? p->name : p->info->name;
+    char full[KX_IO_NAME_MAX];
+    if (strchr(name, '\\') || strchr(name, '/') || strlen(name) >= KX_DRIVER_INFO_TEXT_MAX)
+        return STATUS_OBJECT_NAME_INVALID;
+    snprintf(full, sizeof full, "%s%s", IO_DRIVER_PREFIX, name);
+    if (!kx__name_valid(full, IO_DRIVER_PREFIX))
+        return STATUS_OBJECT_NAME_INVALID;
+
+    struct io_driver *d = calloc(1, sizeof *d);
+    if (!d)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    memcpy(d->name, full, sizeof full);
+    d->short_name = d->name + strlen(IO_DRIVER_PREFIX);
+    d->info = *p->info;
+    d->state = KX_IO_DRIVER_STARTING;
+    atomic_init(&d->is_hung, 0);
+    atomic_init(&d->accepting, 0);
+
+    kx_status st = STATUS_SUCCESS;
+    pthread_mutex_lock(&io->ns_lock);
+    for (size_t i = 0; i < io->n_drivers; i++)
+        if (strcmp(io->drivers[i]->name, full) == 0)
+            st = STATUS_OBJECT_NAME_COLLISION;
+    if (st == STATUS_SUCCESS)
+        st = kx__ns_grow((void **)&io->drivers, &io->cap_drivers, io->n_drivers + 1,
+                         sizeof(struct io_driver *));
+    if (st != STATUS_SUCCESS) {
+        pthread_mutex_unlock(&io->ns_lock);
+        free(d);
+        return st;
+    }
+    d->id = ++io->next_id;
+    io->drivers[io->n_drivers++] = d;
+    pthread_mutex_unlock(&io->ns_lock);
+
+    struct io_irp *recs[2] = {NULL, NULL};
+    struct kx_host *h = NULL;
+    if ((st = kx__irp_alloc(io, recs, 2)) == STATUS_SUCCESS &&
+        (st = kx__host_new(io, d->id, d->name, d->short_name, &d->info, &h)) != STATUS_SUCCESS)
+        kx__irp_discard(io, recs, 2);
+    /* The watchdog reads d->host under the lock. */
+    pthread_mutex_lock(&io->ns_lock);
+    d->host = h;
+    pthread_mutex_unlock(&io->ns_lock);
+    if (st != STATUS_SUCCESS) {
+        pthread_mutex_lock(&io->ns_lock);
+        drop_driver(io, d);
+        pthread_mutex_unlock(&io->ns_lock);
+        return st;
+    }
+    struct io_irp *r = recs[0];
+    d->stop_rec = recs[1];
+    r->kind = K_INIT;
+    r->u.entry = p->entry;
+    uint32_t ms = p->size >= offsetof(struct kx_io_driver_params, entry_timeout_ms) + 4 &&
+                          p->entry_timeout_ms
+                      ? p->entry_timeout_ms
+                      : io->entry_timeout_ms;
+    size_t info = 0;
+    st = kx__send_ctl(io, d, r, kx__deadline(io, ms, ms), &info);
+    if (st == STATUS_SUCCESS) {
+        pthread_mutex_lock(&io->ns_lock);
+        d->state = KX_IO_DRIVER_RUNNING;
+        d->has_unload = (int)(info & 1);
+        atomic_store(&d->accepting, !atomic_load(&d->is_hung));
+        pthread_mutex_unlock(&io->ns_lock);
+        *out = d->id;
+        return STATUS_SUCCESS;
+    }
+
+    /* Rollback: the manager owns it (AxisOS leaked the process, devices and links). */
+    pthread_mutex_lock(&io->ns_lock);
+    size_t n = kx__ns_remove_driver_objects(io, d, "DriverEntry failed");
+    drop_driver(io, d);
+    post_stop(io, d);
+    if (st == STATUS_TIMEOUT)
+        add_zombie(io, d->host);
+    pthread_mutex_unlock(&io->ns_lock);
+    kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                  "DriverEntry %s %s; %zu object(s) it created were deleted",
+                  st == STATUS_TIMEOUT ? "did not return within" : "failed:",
+                  st == STATUS_TIMEOUT ? "its deadline" : kx_status_name(st), n);
+    if (st != STATUS_TIMEOUT)
+        free_host(io, d);
+    else
+        d->host = NULL; /* a zombie now; joined by kx_io_free */
+    if (st == STATUS_TIMEOUT || st == STATUS_SUCCESS)
+        return st;
+    return kx_status_is_known(st) && st != STATUS_PENDING ? st : STATUS_DRIVER_INIT_FAILED;
+}
+
+/* ---- unload --------------------------------------------------------------- */
+
+static void answer_removed(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    void **a = arg;
+    size_t *n = a[1];
+    if (atomic_load_explicit(&r->drv, memory_order_acquire) == a[0] && r->kind == K_IRP &&
+        kx__irp_answer_if_first(io, r, STATUS_DEVICE_REMOVED, 0, NULL))
+        (*n)++;
+}
+
+/* After the thread is gone: the driver can never complete what it held. */
+static void release_held(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    if (atomic_load_explicit(&r->drv, memory_order_acquire) != arg || r->kind != K_IRP)
+        return;
+    uint64_t w = atomic_fetch_or_explicit(&r->state, IRP_DRV_DONE, memory_order_acq_rel);
+    if (!(w & IRP_DRV_DONE))
+        kx__irp_unref(io, r, 1, NULL);
+}
+
+kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned flags)
+{
+    if (!io)
+        return STATUS_INVALID_PARAMETER;
+    int force = (flags & KX_IO_UNLOAD_FORCE) != 0;
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = kx__ns_driver_by_id(io, id);
+    kx_status st = STATUS_SUCCESS;
+    size_t nh = d ? kx__file_collect(io, d, NULL, 0) : 0;
+    if (!d)
+        st = STATUS_INVALID_HANDLE;
+    else if (d->state != KX_IO_DRIVER_RUNNING)
+        st = STATUS_DEVICE_BUSY; /* starting or already unloading */
+    else if (nh && !force)
+        st = STATUS_DEVICE_BUSY;
+    else if (!d->has_unload && !force)
+        st = STATUS_INVALID_DEVICE_REQUEST;
+    struct kx_io_handle_stat *hs = NULL;
+    if (st == STATUS_SUCCESS && nh && !(hs = calloc(nh, sizeof *hs)))
+        st = STATUS_INSUFFICIENT_RESOURCES;
+    if (st != STATUS_SUCCESS) {
+        pthread_mutex_unlock(&io->ns_lock);
+        free(hs);
+        return st;
+    }
+    d->state = KX_IO_DRIVER_UNLOADING;
+    atomic_store(&d->accepting, 0);
+    nh = hs ? kx__file_collect(io, d, hs, nh) : 0;
+    pthread_mutex_unlock(&io->ns_lock);
+
+    for (size_t i = 0; i < nh; i++)
+        kx__file_close(io, hs[i].handle);
+    if (nh)
+        kx__io_report(io, KX_LOG_WARN, d->short_name, "forced unload closed %zu handle(s)", nh);
+    free(hs);
+
+    kx_status ust = STATUS_SUCCESS;
+    if (d->has_unload) {
+        struct io_irp *r;
+        ust = kx__irp_alloc(io, &r, 1);
+        if (ust == STATUS_SUCCESS) {
+            r->kind = K_UNLOAD;
+            ust = kx__send_ctl(io, d, r,
+                               kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms),
+                               NULL);
+        }
+    }
+
+    pthread_mutex_lock(&io->ns_lock);
+    kx__ns_remove_driver_objects(io, d, "left behind by DriverUnload");
+    drop_driver(io, d);
+    post_stop(io, d);
+    if (ust == STATUS_TIMEOUT)
+        add_zombie(io, d->host);
+    pthread_mutex_unlock(&io->ns_lock);
+
+    size_t n_held = 0;
+    void *args[2] = {d, &n_held};
+    kx__irp_foreach(io, answer_removed, args);
+    if (n_held)
+        kx__io_report(io, KX_LOG_WARN, d->short_name,
+                      "%zu request(s) still pending at unload answered STATUS_DEVICE_REMOVED",
+                      n_held);
+    if (ust == STATUS_TIMEOUT) {
+        kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                      "DriverUnload did not return within its deadline; driver removed, its "
+                      "thread abandoned");
+        pthread_mutex_lock(&io->ns_lock);
+        d->host = NULL; /* a zombie now; joined by kx_io_free */
+        pthread_mutex_unlock(&io->ns_lock);
+        return STATUS_TIMEOUT;
+    }
+    free_host(io, d);
+    kx__irp_foreach(io, release_held, d);
+    return STATUS_SUCCESS;
+}
+
+void kx__driver_unload_all(struct kx_io *io)
+{
+    for (;;) {
+        pthread_mutex_lock(&io->ns_lock);
+        uint64_t id = io->n_drivers ? io->drivers[io->n_drivers - 1]->id : 0;
+        pthread_mutex_unlock(&io->ns_lock);
+        if (!id)
+            return;
+        kx_status st = kx_io_driver_unload(io, id, KX_IO_UNLOAD_FORCE);
+        if (st == STATUS_DEVICE_BUSY) { /* still starting: wait for DriverEntry's verdict */
+            pthread_mutex_lock(&io->ns_lock);
+            struct io_driver *d = kx__ns_driver_by_id(io, id);
+            int starting = d && d->state == KX_IO_DRIVER_STARTING;
+            pthread_mutex_unlock(&io->ns_lock);
+            if (!starting)
+                return; /* XXX(#3): a concurrent unload owns it */
+        }
+    }
+}
+
+kx_status kx_io_driver_find(struct kx_io *io, const char *name, kx_io_driver_id *out)
+{
+    if (!io || !name || !out)
+        return STATUS_INVALID_PARAMETER;
+    *out = 0;
+    size_t pl = strlen(IO_DRIVER_PREFIX);
+    const char *shortn = strncmp(name, IO_DRIVER_PREFIX, pl) == 0 ? name + pl : name;
+    pthread_mutex_lock(&io->ns_lock);
+    for (size_t i = 0; i < io->n_drivers; i++)
+        if (strcmp(io->drivers[i]->short_name, shortn) == 0)
+            *out = io->drivers[i]->id;
+    pthread_mutex_unlock(&io->ns_lock);
+    return *out ? STATUS_SUCCESS : STATUS_NO_SUCH_FILE;
+}
+
+kx_status kx_io_list_drivers(struct kx_io *io, struct kx_io_driver_stat **out, size_t *n)
+{
+    if (!io || !out || !n)
+        return STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&io->ns_lock);
+    size_t count = io->n_drivers;
+    struct kx_io_driver_stat *arr = count ? calloc(count, sizeof *arr) : NULL;
+    for (size_t i = 0; arr && i < count; i++) {
+        struct io_driver *d = io->drivers[i];
+        arr[i].id = d->id;
+        snprintf(arr[i].name, sizeof arr[i].name, "%s", d->name);
+        snprintf(arr[i].version, sizeof arr[i].version, "%s", d->info.version);
+        arr[i].state = (enum kx_io_driver_state)d->state;
+        arr[i].is_hung = atomic_load(&d->is_hung);
+        for (size_t k = 0; k < io->n_devices; k++)
+            arr[i].n_devices +=
+                io->devices[k]->drv == d && !atomic_load(&io->devices[k]->is_deleted);
+        arr[i].n_handles = (uint32_t)kx__file_collect(io, d, NULL, 0);
+    }
+    pthread_mutex_unlock(&io->ns_lock);
+    if (count && !arr)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    *out = arr;
+    *n = count;
+    return STATUS_SUCCESS;
+}
+
+/* ---- kernel log messages from hosts ----------------------------------------- */
+
+static void host_line(struct kx_io *io, uint64_t drv_id, const char *prefix, const char *text,
+                      enum kx_log_level level)
+{
+    char src[64] = "?";
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = kx__ns_driver_by_id(io, drv_id);
+    if (d)
+        snprintf(src, sizeof src, "%s", d->short_name);
+    pthread_mutex_unlock(&io->ns_lock);
+    kx__klog_add(io, src, prefix, text);
+    kx_log(&io->logger, level, "%s: %s%s", src, prefix, text);
+}
+
+void kx__chan_print(struct kx_io *io, uint64_t drv_id, const char *text)
+{
+    host_line(io, drv_id, "[DK] ", text, KX_LOG_DEBUG);
+}
+
+void kx__chan_report(struct kx_io *io, uint64_t drv_id, const char *text)
+{
+    host_line(io, drv_id, "[IO] ", text, KX_LOG_WARN);
+}

@@ -1,0 +1,441 @@
+/* file.c — handles: the handle table, opening (permission check, IRP_MJ_CREATE)
+ * and closing the Windows way (cancel pending IRPs, IRP_MJ_CLEANUP, then
+ * IRP_MJ_CLOSE when the last reference is gone).
+ *
+ * A handle is (generation << 32) | (slot + 1). Slots live in chunks that are
+ * never freed before the manager, so submitters look a handle up without a
+ * lock: they add references to the slot's gen_refs word only while its
+ * generation matches, and the handle itself holds one reference. Each IRP of
+ * the handle holds one more, so the file outlives its IRPs; when the count
+ * drops to zero after close, whoever dropped it sends CLOSE (or frees the
+ * slot if the driver never accepted the open).
+ *
+ * Close and submit race through `submitting`: a submitter announces itself,
+ * then checks the state; close sets the state, then waits for announced
+ * submitters to finish. Both sides are sequentially consistent, so every IRP
+ * of the handle is either refused or visible to close's cancel scan.
+ */
+#include "io_int.h"
+
+#include "core/plat.h"
+#include "core/plat_sync.h"
+
+#include <kx/kmdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct io_file *slot_at(struct kx_io *io, uint32_t idx)
+{
+    if (idx >= IO_MAX_FCHUNKS * IO_FCHUNK)
+        return NULL;
+    struct io_file *c =
+        atomic_load_explicit(&io->ftab.chunks[idx / IO_FCHUNK], memory_order_acquire);
+    return c ? &c[idx % IO_FCHUNK] : NULL;
+}
+
+/* Under ns_lock. */
+static kx_status slot_alloc(struct kx_io *io, struct io_file **out)
+{
+    struct io_ftab *t = &io->ftab;
+    if (!t->free) {
+        if (t->n_chunks == IO_MAX_FCHUNKS)
+            return STATUS_HANDLE_TABLE_FULL;
+        struct io_file *c = calloc(IO_FCHUNK, sizeof *c);
+        if (!c)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        for (uint32_t i = IO_FCHUNK; i-- > 0;) {
+            c[i].idx = t->n_chunks * IO_FCHUNK + i;
+            c[i].io = io;
+            atomic_init(&c[i].gen_refs, 0);
+            atomic_init(&c[i].state, F_FREE);
+            atomic_init(&c[i].submitting, 0);
+            atomic_init(&c[i].driver_opened, 0);
+            atomic_init(&c[i].n_ctx, 0);
+            c[i].free_next = t->free;
+            t->free = &c[i];
+        }
+        atomic_store_explicit(&t->chunks[t->n_chunks++], c, memory_order_release);
+    }
+    struct io_file *f = t->free;
+    t->free = f->free_next;
+    uint32_t gen = (uint32_t)(atomic_load_explicit(&f->gen_refs, memory_order_relaxed) >> 32) + 1;
+    if (!gen)
+        gen = 1;
+    f->handle = ((uint64_t)gen << 32) | (f->idx + 1);
+    f->open_seq = ++t->open_seq;
+    f->dev = NULL;
+    f->access = 0;
+    memset(&f->cred, 0, sizeof f->cred);
+    atomic_store_explicit(&f->driver_opened, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->n_ctx, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->submitting, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->state, F_OPENING, memory_order_relaxed);
+    atomic_store_explicit(&f->gen_refs, ((uint64_t)gen << 32) | 1, memory_order_release);
+    *out = f;
+    return STATUS_SUCCESS;
+}
+
+static void file_free(struct kx_io *io, struct io_file *f)
+{
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_device *dv = f->dev;
+    f->dev = NULL;
+    atomic_store_explicit(&f->state, F_FREE, memory_order_release);
+    f->free_next = io->ftab.free;
+    io->ftab.free = f;
+    if (dv) {
+        dv->n_files--;
+        kx__ns_device_unref(io, dv);
+    }
+    pthread_mutex_unlock(&io->ns_lock);
+}
+
+void kx__ftab_destroy(struct kx_io *io)
+{
+    for (uint32_t i = 0; i < io->ftab.n_chunks; i++)
+        free(atomic_load(&io->ftab.chunks[i]));
+}
+
+struct io_file *kx__file_ref(struct kx_io *io, kx_io_handle h, uint32_t n)
+{
+    uint32_t lo = (uint32_t)h;
+    struct io_file *f = lo ? slot_at(io, lo - 1) : NULL;
+    if (!f)
+        return NULL;
+    uint64_t w = atomic_load_explicit(&f->gen_refs, memory_order_acquire);
+    while ((uint32_t)(w >> 32) == (uint32_t)(h >> 32) && (uint32_t)w != 0)
+        if (atomic_compare_exchange_weak_explicit(&f->gen_refs, &w, w + n, memory_order_seq_cst,
+                                                  memory_order_acquire))
+            return f;
+    return NULL;
+}
+
+static void close_done(void *arg, kx_status st, size_t info)
+{
+    (void)st;
+    (void)info;
+    struct io_file *f = arg;
+    file_free(f->io, f);
+}
+
+/* The last reference is gone: the handle was closed (or the open failed) and
+ * the driver holds no IRP of it any more. */
+static void last_ref(struct kx_io *io, struct io_file *f, int wait)
+{
+    if (!atomic_load_explicit(&f->driver_opened, memory_order_acquire)) {
+        file_free(io, f);
+        return;
+    }
+    uint64_t deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
+    kx_status st = wait ? kx__send_file_irp(io, f, IRP_MJ_CLOSE, 0, deadline, NULL, NULL)
+                        : kx__send_file_irp(io, f, IRP_MJ_CLOSE, 0, deadline, close_done, f);
+    if (st != STATUS_SUCCESS && st != STATUS_TIMEOUT && !wait) {
+        file_free(io, f); /* the driver is gone: nobody to tell */
+        return;
+    }
+    if (wait) {
+        if (st == STATUS_TIMEOUT)
+            kx__io_report(io, KX_LOG_WARN, "kx", "%s: IRP_MJ_CLOSE timed out", f->dev->name);
+        file_free(io, f);
+    }
+}
+
+void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n)
+{
+    uint64_t w = atomic_fetch_sub_explicit(&f->gen_refs, n, memory_order_acq_rel);
+    if ((uint32_t)w == n)
+        last_ref(io, f, 0);
+}
+
+uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id)
+{
+    uint32_t n = atomic_load_explicit(&f->n_ctx, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++)
+        if (f->ctx[i].dev_id == dev_id)
+            return f->ctx[i].cookie;
+    return 0;
+}
+
+/* Called while the open's CREATE travels down the stack: one writer at a
+ * time, and every reader comes after kx_io_open has returned. */
+void kx__file_set_cookie(struct kx_io *io, struct io_file *f, uint64_t dev_id, uint64_t cookie)
+{
+    uint32_t n = atomic_load_explicit(&f->n_ctx, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++)
+        if (f->ctx[i].dev_id == dev_id) {
+            f->ctx[i].cookie = cookie;
+            return;
+        }
+    if (!cookie)
+        return;
+    if (n == IO_FILE_CTX_MAX) {
+        kx__io_report(io, KX_LOG_WARN, "kx", "%s: more than %d layers set a FileContext; ignored",
+                      f->dev->name, IO_FILE_CTX_MAX);
+        return;
+    }
+    f->ctx[n].dev_id = dev_id;
+    f->ctx[n].cookie = cookie;
+    atomic_store_explicit(&f->n_ctx, n + 1, memory_order_release);
+}
+
+/* Unix permission check with the group triplet (AxisOS never consulted it). */
+static int mode_allows(const struct io_device *dv, const struct kx_io_cred *c, uint32_t access)
+{
+    if (c->uid == 0)
+        return 1;
+    uint32_t bits = c->uid == dv->uid ? dv->mode >> 6 : c->gid == dv->gid ? dv->mode >> 3 : dv->mode;
+    if ((access & KX_IO_ACCESS_READ) && !(bits & 4))
+        return 0;
+    if ((access & KX_IO_ACCESS_WRITE) && !(bits & 2))
+        return 0;
+    return 1;
+}
+
+kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred *cred,
+                     uint32_t access, uint32_t timeout_ms, kx_io_handle *out)
+{
+    if (out)
+        *out = 0;
+    if (!io || !path || !cred || !out || (access & ~(KX_IO_ACCESS_READ | KX_IO_ACCESS_WRITE)))
+        return STATUS_INVALID_PARAMETER;
+    kx_status st = STATUS_SUCCESS;
+    struct io_file *f = NULL;
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_device *dv = kx__ns_resolve(io, path, &st);
+    if (!dv)
+        goto fail_locked;
+    struct io_driver *d = dv->drv;
+    if (atomic_load(&dv->is_deleted) || !d || d->state == KX_IO_DRIVER_UNLOADING) {
+        st = STATUS_DEVICE_REMOVED;
+        goto fail_locked;
+    }
+    if (d->state == KX_IO_DRIVER_STARTING) {
+        st = STATUS_DEVICE_NOT_READY;
+        goto fail_locked;
+    }
+    if (atomic_load(&d->is_hung)) {
+        st = STATUS_DRIVER_NOT_RESPONDING;
+        goto fail_locked;
+    }
+    if (!mode_allows(dv, cred, access)) {
+        st = STATUS_ACCESS_DENIED;
+        goto fail_locked;
+    }
+    if ((st = slot_alloc(io, &f)) != STATUS_SUCCESS)
+        goto fail_locked;
+    f->dev = dv;
+    dv->refs++;
+    dv->n_files++;
+    f->cred = *cred;
+    f->access = access;
+    pthread_mutex_unlock(&io->ns_lock);
+
+    /* CREATE holds a reference of its own: if it times out and the driver
+     * accepts the open later, the last reference then sends CLOSE. */
+    st = kx__send_file_irp(io, f, IRP_MJ_CREATE, 1,
+                           kx__deadline(io, timeout_ms, io->irp_timeout_ms), NULL, NULL);
+    if (st == STATUS_SUCCESS) {
+        atomic_store_explicit(&f->state, F_OPEN, memory_order_seq_cst);
+        *out = f->handle;
+        return STATUS_SUCCESS;
+    }
+    atomic_store_explicit(&f->state, F_CLOSED, memory_order_seq_cst);
+    kx__file_unref(io, f, 1);
+    return st;
+
+fail_locked:
+    pthread_mutex_unlock(&io->ns_lock);
+    return st;
+}
+
+/* ---- close ------------------------------------------------------------- */
+
+/* The file is compared first: only records of f are known to be fully
+ * written (f's submitters have finished), others may be being filled. */
+static int is_cancellable(struct io_irp *r, struct io_file *f)
+{
+    if (atomic_load_explicit(&r->file, memory_order_acquire) != f)
+        return 0;
+    return r->kind == K_IRP && r->major != IRP_MJ_CREATE && r->major != IRP_MJ_CLEANUP &&
+           r->major != IRP_MJ_CLOSE &&
+           !(atomic_load_explicit(&r->state, memory_order_acquire) & IRP_REQ_DONE);
+}
+
+static void cancel_one(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    if (is_cancellable(r, arg))
+        kx__irp_cancel(io, r);
+}
+
+static void count_one(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    struct {
+        struct io_file *f;
+        size_t n;
+    } *c = arg;
+    (void)io;
+    if (is_cancellable(r, c->f))
+        c->n++;
+}
+
+static void force_one(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    if (is_cancellable(r, arg))
+        kx__irp_answer_if_first(io, r, STATUS_CANCELLED, 0, NULL);
+}
+
+kx_status kx__file_close(struct kx_io *io, kx_io_handle h)
+{
+    struct io_file *f = kx__file_ref(io, h, 1);
+    if (!f)
+        return STATUS_INVALID_HANDLE;
+    int expect = F_OPEN;
+    if (!atomic_compare_exchange_strong_explicit(&f->state, &expect, F_CLOSING,
+                                                 memory_order_seq_cst, memory_order_seq_cst)) {
+        kx__file_unref(io, f, 1);
+        return STATUS_INVALID_HANDLE;
+    }
+    /* Submissions that passed their state check finish their push first. */
+    while (atomic_load_explicit(&f->submitting, memory_order_seq_cst))
+        kx_plat_yield();
+
+    /* 1. Cancel: cancel routines run on the driver's thread; without one the
+     * requester is answered STATUS_CANCELLED now. Past the deadline every
+     * remaining request is answered, whatever the driver does. */
+    uint64_t deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
+    kx__irp_foreach(io, cancel_one, f);
+    for (uint64_t nap = 10000;; nap = nap < 1000000 ? nap * 2 : nap) {
+        struct {
+            struct io_file *f;
+            size_t n;
+        } c = {f, 0};
+        kx__irp_foreach(io, count_one, &c);
+        if (!c.n)
+            break;
+        if (kx_plat_monotonic_ns() >= deadline) {
+            kx__io_report(io, KX_LOG_WARN, f->dev->driver_name,
+                          "%s: %zu request(s) not cancelled in time; answered STATUS_CANCELLED",
+                          f->dev->name, c.n);
+            kx__irp_foreach(io, force_one, f);
+            break;
+        }
+        kx_plat_sleep_ns(nap);
+    }
+
+    /* 2. CLEANUP: the handle is gone (Windows: last handle closed). */
+    kx_status st = kx__send_file_irp(
+        io, f, IRP_MJ_CLEANUP, 1, kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms),
+        NULL, NULL);
+    if (st == STATUS_TIMEOUT)
+        kx__io_report(io, KX_LOG_WARN, f->dev->driver_name, "%s: IRP_MJ_CLEANUP timed out",
+                      f->dev->name);
+    atomic_store_explicit(&f->state, F_CLOSED, memory_order_seq_cst);
+
+    /* 3. CLOSE: when the last reference goes. IRPs already answered may still
+     * be on their way back from the driver's thread for a few microseconds;
+     * wait for them so that CLOSE normally arrives before kx_io_close
+     * returns. A driver that keeps an IRP past CLEANUP gets its CLOSE later,
+     * from the thread that finally releases it. */
+    deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
+    for (uint64_t nap = 2000; (uint32_t)atomic_load(&f->gen_refs) > 2;
+         nap = nap < 1000000 ? nap * 2 : nap) {
+        if (kx_plat_monotonic_ns() >= deadline)
+            break;
+        kx_plat_sleep_ns(nap);
+    }
+    uint64_t w = atomic_fetch_sub_explicit(&f->gen_refs, 2, memory_order_acq_rel);
+    if ((uint32_t)w == 2)
+        last_ref(io, f, 1);
+    return STATUS_SUCCESS;
+}
+
+kx_status kx_io_close(struct kx_io *io, kx_io_handle h)
+{
+    if (!io)
+        return STATUS_INVALID_PARAMETER;
+    return kx__file_close(io, h);
+}
+
+/* ---- listings ----------------------------------------------------------- */
+
+static int is_handle(struct io_file *f)
+{
+    int s = atomic_load_explicit(&f->state, memory_order_acquire);
+    return s == F_OPEN || s == F_CLOSING;
+}
+
+/* Under ns_lock: the handles open on devices of driver d (NULL: all). */
+size_t kx__file_collect(struct kx_io *io, struct io_driver *d, struct kx_io_handle_stat *out,
+                        size_t max)
+{
+    size_t n = 0;
+    for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
+        struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
+        for (uint32_t i = 0; i < IO_FCHUNK; i++) {
+            struct io_file *f = &chunk[i];
+            if (!is_handle(f) || !f->dev || (d && f->dev->drv != d))
+                continue;
+            if (out && n < max) {
+                struct kx_io_handle_stat *s = &out[n];
+                memset(s, 0, sizeof *s);
+                s->handle = f->handle;
+                snprintf(s->device, sizeof s->device, "%s", f->dev->name);
+                snprintf(s->driver, sizeof s->driver, "%s", f->dev->driver_name);
+                s->cred = f->cred;
+                s->access = f->access;
+                s->handle = f->handle;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t kx__file_count_dev(struct kx_io *io, const struct io_device *dv)
+{
+    size_t n = 0;
+    for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
+        struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
+        for (uint32_t i = 0; i < IO_FCHUNK; i++)
+            n += is_handle(&chunk[i]) && chunk[i].dev == dv;
+    }
+    return n;
+}
+
+static int by_open_seq(const void *a, const void *b, void *arg)
+{
+    struct kx_io *io = arg;
+    const struct kx_io_handle_stat *x = a, *y = b;
+    struct io_file *fx = slot_at(io, (uint32_t)x->handle - 1);
+    struct io_file *fy = slot_at(io, (uint32_t)y->handle - 1);
+    return fx->open_seq < fy->open_seq ? -1 : fx->open_seq > fy->open_seq;
+}
+
+kx_status kx_io_list_handles(struct kx_io *io, kx_io_driver_id drv,
+                             struct kx_io_handle_stat **out, size_t *n)
+{
+    if (!io || !out || !n)
+        return STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = drv ? kx__ns_driver_by_id(io, drv) : NULL;
+    if (drv && !d) {
+        pthread_mutex_unlock(&io->ns_lock);
+        return STATUS_SUCCESS;
+    }
+    size_t count = kx__file_collect(io, d, NULL, 0);
+    struct kx_io_handle_stat *arr = count ? calloc(count, sizeof *arr) : NULL;
+    if (count && !arr) {
+        pthread_mutex_unlock(&io->ns_lock);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    kx__file_collect(io, d, arr, count);
+    if (count)
+        qsort_r(arr, count, sizeof *arr, by_open_seq, io);
+    pthread_mutex_unlock(&io->ns_lock);
+    *out = arr;
+    *n = count;
+    return STATUS_SUCCESS;
+}

@@ -1,0 +1,132 @@
+/* io.c — the manager object: construction from a config, teardown in the
+ * right order, and the manager's own reports.
+ *
+ * kx_io_new gives every field a safe value first (two-phase construction), so
+ * kx_io_free can take down a half-built manager through the same path.
+ */
+#include "io_int.h"
+
+#include "core/plat.h"
+#include "core/plat_sync.h"
+
+#include <kx/kmdf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
+{
+    if (!out || (cfg && (!cfg->size || cfg->size > sizeof *cfg)))
+        return STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024};
+    if (cfg) {
+        struct kx_io_config given = {0};
+        memcpy(&given, cfg, cfg->size);
+        if (given.logger)
+            c.logger = given.logger;
+        if (given.irp_timeout_ms)
+            c.irp_timeout_ms = given.irp_timeout_ms;
+        if (given.entry_timeout_ms)
+            c.entry_timeout_ms = given.entry_timeout_ms;
+        if (given.unload_timeout_ms)
+            c.unload_timeout_ms = given.unload_timeout_ms;
+        if (given.hang_ms)
+            c.hang_ms = given.hang_ms;
+        if (given.log_lines)
+            c.log_lines = given.log_lines;
+    }
+    if (c.irp_timeout_ms == KX_IO_TIMEOUT_NONE || c.entry_timeout_ms == KX_IO_TIMEOUT_NONE ||
+        c.unload_timeout_ms == KX_IO_TIMEOUT_NONE)
+        return STATUS_INVALID_PARAMETER;
+
+    struct kx_io *io = calloc(1, sizeof *io);
+    if (!io)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    if (c.logger)
+        io->logger = *c.logger;
+    io->irp_timeout_ms = c.irp_timeout_ms;
+    io->entry_timeout_ms = c.entry_timeout_ms;
+    io->unload_timeout_ms = c.unload_timeout_ms;
+    io->hang_ms = c.hang_ms;
+    io->start_ns = kx_plat_monotonic_ns();
+    /* A waiter spins a few microseconds before it sleeps: enough for a
+     * dispatch thread on another CPU to answer, pointless on one CPU. */
+    io->spin_ns = kx_plat_ncpus() > 1 ? 20000 : 0;
+    /* Referencing the Dk* table keeps kmdf.o (and so every Dk* symbol) in any
+     * executable that links libkx statically; dlopen'ed drivers resolve there. */
+    io->kpi = kx__kmdf_symbols;
+
+    kx_status st;
+    if (pthread_mutex_init(&io->ns_lock, NULL) || pthread_mutex_init(&io->pool_lock, NULL)) {
+        free(io);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if ((st = kx__pool_init(io)) != STATUS_SUCCESS ||
+        (st = kx__klog_init(io, c.log_lines)) != STATUS_SUCCESS)
+        goto fail;
+    if ((st = kx__wd_start(io)) != STATUS_SUCCESS)
+        goto fail;
+    *out = io;
+    return STATUS_SUCCESS;
+fail:
+    kx_io_free(io);
+    return st;
+}
+
+void kx_io_free(struct kx_io *io)
+{
+    if (!io)
+        return;
+    kx__driver_unload_all(io);
+    kx__wd_stop(io);
+    /* Hosts stuck in driver code: their threads may still call back into the
+     * manager, so wait for them before anything is freed. */
+    for (size_t i = 0; i < io->n_zombies; i++)
+        kx__host_free(io->zombies[i]);
+    free(io->zombies);
+    for (size_t i = 0; i < io->n_retired; i++)
+        free(io->retired[i].obj);
+    free(io->retired);
+    for (size_t i = 0; i < io->n_devices; i++)
+        free(io->devices[i]);
+    free(io->devices);
+    for (size_t i = 0; i < io->n_drivers; i++)
+        free(io->drivers[i]);
+    free(io->drivers);
+    free(io->links);
+    kx__ftab_destroy(io);
+    kx__pool_destroy(io);
+    kx__klog_destroy(io);
+    pthread_mutex_destroy(&io->pool_lock);
+    pthread_mutex_destroy(&io->ns_lock);
+    free(io);
+}
+
+void kx__io_report(struct kx_io *io, enum kx_log_level level, const char *source, const char *fmt,
+                   ...)
+{
+    char text[KX_IO_LOG_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    kx__klog_add(io, source, "[IO] ", text);
+    kx_log(&io->logger, level, "%s: %s", source ? source : "kx", text);
+}
+
+const char *kx__major_name(uint8_t major)
+{
+    switch (major) {
+    case IRP_MJ_CREATE: return "IRP_MJ_CREATE";
+    case IRP_MJ_CLOSE: return "IRP_MJ_CLOSE";
+    case IRP_MJ_READ: return "IRP_MJ_READ";
+    case IRP_MJ_WRITE: return "IRP_MJ_WRITE";
+    case IRP_MJ_QUERY_INFORMATION: return "IRP_MJ_QUERY_INFORMATION";
+    case IRP_MJ_FLUSH_BUFFERS: return "IRP_MJ_FLUSH_BUFFERS";
+    case IRP_MJ_DEVICE_CONTROL: return "IRP_MJ_DEVICE_CONTROL";
+    case IRP_MJ_CLEANUP: return "IRP_MJ_CLEANUP";
+    default: return "IRP_MJ_(other)";
+    }
+}

@@ -1,0 +1,412 @@
+/* io_int.h — I/O manager internals shared by the files of src/io (kx__io_*).
+ *
+ * Files:
+ *   io.c         kx_io_new/free, manager log messages, listings
+ *   klog.c       the kernel log ring
+ *   names.c      object namespace (\Driver, \Device, links) and the device/link messages
+ *   irp.c        IRP pool, the IRP state word, answering requesters, waiting
+ *   file.c       handle table, open, close, access checks
+ *   submit.c     request submission and the synchronous calls
+ *   driver.c     starting and unloading drivers, rollback, the completion messages
+ *   wd.c         watchdog thread: async deadlines and hung routines
+ *   kmdf_host.c  the in-process driver host (host.h) — with kmdf.c, the only code
+ *                that uses the seed's names
+ *
+ * Lock order (take downwards only):
+ *   1. io->ns_lock    namespace arrays, driver/device records and their counts,
+ *                     handle-table slots and free list, device refs
+ *   2. io->pool_lock  IRP slab growth            (leaf)
+ *      io->klog_lock  kernel log ring            (leaf)
+ *      host->lock     a host's device list       (leaf, kmdf_host.c)
+ * No lock is held while driver code runs, while a requester's completion runs,
+ * or while waiting for an IRP. The hot path (submit, dispatch, complete) takes
+ * no lock at all: it uses the IRP state word, the file's refs and the queue.
+ *
+ * The IRP state word (io_irp.state, 64 bits) is the whole state machine:
+ *   bits 63..32  generation: bumped at every allocation; ids carry it, so a
+ *                stale id or a late completion is recognised, never obeyed
+ *   bit  16  REQ_DONE    the requester's answer is claimed (exactly one
+ *                        claimer: the driver's completion, the deadline, a
+ *                        cancel, a hang, an unload)
+ *   bit  17  DRV_DONE    the driver completed (or the manager did for it)
+ *   bit  18  DISPATCHED  a dispatch routine has received it
+ *   bit  19  CANCEL      cancellation requested
+ *   bits 15..0  references: REQ (the requester until it has consumed the
+ *               answer), DRV (the driver until it completes), DISP (each
+ *               dispatch until its routine returns), one per pending cancel
+ *               routine call and per scanner holding it. At zero the record is
+ *               released: its buffer freed, its file reference dropped, back
+ *               to the pool.
+ *
+ *     alloc --submit--> queued --begin--> dispatched --complete--> DRV_DONE
+ *       (refs REQ+DRV+DISP)  |                 |         (REQ_DONE if first)
+ *                            |                 +--forward--> queued at the lower device
+ *        deadline/cancel/hang: REQ_DONE claimed; a queued IRP is then skipped,
+ *        a dispatched one keeps running and its completion is absorbed.
+ */
+#ifndef KX_IO_INT_H
+#define KX_IO_INT_H
+
+#include "host.h"
+#include "queue.h"
+
+#include <kx/io.h>
+#include <kx/log.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IO_DRIVER_PREFIX "\\Driver\\"
+#define IO_DEVICE_PREFIX "\\Device\\"
+
+/* ---- IRP records ---------------------------------------------------------- */
+
+enum io_kind {
+    K_IRP = 1,  /* an I/O request */
+    K_INIT,     /* run DriverEntry */
+    K_UNLOAD,   /* run DriverUnload */
+    K_CANCEL,   /* run a taken cancel routine for ctl.target */
+    K_DEVREL,   /* the manager let go of a device: free its host object */
+    K_STOP,     /* end the dispatch thread */
+};
+
+#define IRP_REF        ((uint64_t)1)
+#define IRP_REF_MASK   ((uint64_t)0xFFFF)
+#define IRP_REQ_DONE   ((uint64_t)1 << 16)
+#define IRP_DRV_DONE   ((uint64_t)1 << 17)
+#define IRP_DISPATCHED ((uint64_t)1 << 18)
+#define IRP_CANCEL     ((uint64_t)1 << 19)
+#define IRP_GEN_SHIFT  32
+
+#define IO_INLINE_BUF 64
+
+struct io_file;
+struct io_device;
+struct io_driver;
+
+/* The pool hands out records by magazine: a free record at the top of the
+ * pool's stack lists up to IO_MAG more free records (in the space its
+ * dispatch message used), so a batch of IRPs costs one compare-and-swap and
+ * no pointer chasing through lines another CPU wrote last. */
+#define IO_MAG 15
+struct io_mag {
+    uint32_t n;
+    struct {
+        uint32_t idx, gen; /* the generation, so the allocator need not read the record */
+    } e[IO_MAG];
+};
+
+struct io_irp {
+    /* line 0: the state machine, the queue, the answer */
+    _Atomic uint64_t state;
+    struct io_qlink qlink;
+    _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
+    uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
+    uint8_t kind;          /* enum io_kind */
+    uint8_t major;
+    uint8_t is_sync;       /* a thread waits in kx__irp_wait */
+    uint8_t holds_file;    /* the record holds one reference on file */
+    uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
+    uint8_t view_built;    /* the host has built its IRP from u.msg */
+    kx_status req_status;  /* the answer */
+    size_t req_info;
+    kx_io_done_fn done;
+    void *done_arg;
+    /* line 1: requester and routing; routing is atomic because the watchdog
+     * and close scan records they do not own */
+    void *req_out;
+    size_t req_out_len;
+    _Atomic(struct io_file *) file;
+    _Atomic(struct io_driver *) drv;
+    _Atomic(struct io_device *) dev;
+    _Atomic uint64_t deadline_ns; /* 0: none */
+    void *buf;                    /* system buffer: inline_buf or malloc'ed */
+    uint32_t buf_len;
+    _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
+    /* lines 2-3: what travels to the host (the message, then small
+     * payloads), or the pool's bookkeeping while the record is free */
+    union {
+        struct {
+            union {
+                struct io_msg_irp msg;  /* K_IRP: the dispatch message */
+                kx_io_entry_fn entry;   /* K_INIT */
+                struct {                /* K_CANCEL */
+                    struct io_irp *target;
+                    kx_host_fn routine;
+                } cancel;
+                uint64_t dev_cookie;    /* K_DEVREL */
+            };
+            unsigned char inline_buf[IO_INLINE_BUF];
+        };
+        struct io_mag mag;              /* a free magazine head: the records it lists */
+    } u;
+    /* lines 4-6: the host's view, written and read on the dispatch thread */
+    _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
+} __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
+               "lines 0-3 are what a submitter writes; keep them packed");
+
+static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)
+{
+    return (state & ~(((uint64_t)1 << IRP_GEN_SHIFT) - 1)) | r->idx;
+}
+
+
+/* Records released in a batch by one thread (the dispatch loop), returned to
+ * the pool as one magazine; file references dropped per run of one file. */
+struct io_relbatch {
+    struct io_irp *recs[IO_MAG + 1];
+    uint32_t n;
+    struct io_file *file;
+    uint32_t file_refs;
+};
+
+#define IO_SLAB_SHIFT 8
+#define IO_SLAB_SIZE  (1u << IO_SLAB_SHIFT)
+#define IO_MAX_SLABS  4096u /* 1M records */
+
+struct io_pool {
+    _Alignas(64) _Atomic uint64_t free_head; /* tag:32 | idx+1:32 (Treiber stack of magazines) */
+    _Alignas(64) _Atomic uint32_t n_slabs;
+    _Atomic(struct io_irp *) slabs[IO_MAX_SLABS];
+};
+
+/* ---- Files (handles) ------------------------------------------------------ */
+
+enum io_file_state {
+    F_FREE = 0,
+    F_OPENING = 10,  /* CREATE in flight */
+    F_OPEN = 20,
+    F_CLOSING = 30,  /* cancelling, CLEANUP in flight */
+    F_CLOSED = 40,   /* handle gone; CLOSE follows the last reference */
+};
+
+#define IO_FILE_CTX_MAX 4
+#define IO_FCHUNK       64u
+#define IO_MAX_FCHUNKS  1024u /* 65536 handles */
+
+struct io_file {
+    _Atomic uint64_t gen_refs;      /* gen:32 | refs:32; lookups add refs against the gen */
+    _Atomic int state;              /* enum io_file_state */
+    _Atomic uint32_t submitting;    /* submissions between their state check and their push */
+    uint32_t idx;
+    struct kx_io *io;               /* the manager the slot belongs to */
+    kx_io_handle handle;
+    uint64_t open_seq;              /* for oldest-first listings */
+    struct io_device *dev;          /* holds a device ref */
+    struct kx_io_cred cred;
+    uint32_t access;
+    _Atomic int driver_opened;      /* a driver completed CREATE with success (maybe late) */
+    /* FileContext per device of the stack; written while CREATE runs, read after */
+    struct {
+        uint64_t dev_id, cookie;
+    } ctx[IO_FILE_CTX_MAX];
+    _Atomic uint32_t n_ctx;
+    struct io_file *free_next;      /* ns_lock */
+};
+
+struct io_ftab {
+    _Atomic(struct io_file *) chunks[IO_MAX_FCHUNKS];
+    uint32_t n_chunks;              /* ns_lock */
+    struct io_file *free;           /* ns_lock */
+    uint64_t open_seq;              /* ns_lock */
+};
+
+/* ---- Devices, drivers, links ---------------------------------------------- */
+
+struct io_device {
+    uint64_t id;
+    char name[KX_IO_NAME_MAX];
+    char driver_name[KX_IO_NAME_MAX]; /* kept for listings after the driver is gone */
+    struct io_driver *drv;          /* NULL once the driver is gone (ns_lock) */
+    uint64_t host_cookie;           /* the host's DEVICE_OBJECT; opaque here */
+    uint32_t uid, gid, mode;        /* ns_lock */
+    uint32_t refs;                  /* ns_lock: namespace + files + proxies */
+    uint32_t n_files;               /* ns_lock: open files (not yet freed) */
+    _Atomic int is_deleted;         /* set under ns_lock; read by submit without it */
+};
+
+struct io_link {
+    char link[KX_IO_NAME_MAX];
+    char target[KX_IO_NAME_MAX];
+    uint64_t creator;               /* driver id */
+    char creator_name[KX_IO_NAME_MAX];
+};
+
+#define IO_DRIVER_GONE 40 /* after KX_IO_DRIVER_UNLOADING: stopped, retired */
+
+struct io_driver {
+    uint64_t id;
+    char name[KX_IO_NAME_MAX];      /* "\Driver\<short>" */
+    const char *short_name;         /* points into name */
+    struct kx_driver_info info;
+    int state;                      /* enum kx_io_driver_state or IO_DRIVER_GONE; ns_lock */
+    int has_unload;                 /* DriverUnload set after DriverEntry (ns_lock) */
+    struct kx_host *host;           /* NULL once stopped (ns_lock) */
+    struct io_irp *stop_rec;        /* K_STOP, set aside at start */
+    _Atomic int is_hung;
+    _Atomic int accepting;          /* submissions and opens allowed */
+    /* watchdog only */
+    uint64_t wd_seq, wd_since_ns;
+    uint64_t wd_reported_seq;
+};
+
+/* ---- The manager ------------------------------------------------------------ */
+
+struct io_wd {
+    pthread_t thread;
+    int started;
+    _Atomic uint32_t word;          /* futex: bumped by kicks */
+    _Atomic int stop;
+    _Atomic uint64_t next_ns;       /* when the watchdog plans to look next */
+    uint64_t tick_ns;
+};
+
+struct io_klog_entry;
+
+struct kx_io {
+    struct kx_logger logger;
+    uint32_t irp_timeout_ms, entry_timeout_ms, unload_timeout_ms, hang_ms;
+    uint64_t start_ns;
+    uint64_t spin_ns;               /* spin-then-block budget of a waiter; 0 on one CPU */
+    const struct kx_kpi_symbol *kpi;
+
+    pthread_mutex_t ns_lock;
+    uint64_t next_id;               /* ns_lock: drivers and devices */
+    struct io_driver **drivers;     /* ns_lock, start order */
+    size_t n_drivers, cap_drivers;
+    struct io_device **devices;     /* ns_lock, live and delete-pending */
+    size_t n_devices, cap_devices;
+    struct io_link *links;          /* ns_lock */
+    size_t n_links, cap_links;
+    struct kx_host **zombies;       /* ns_lock: hosts whose thread is stuck in driver code */
+    size_t n_zombies, cap_zombies;
+    struct {
+        void *obj;
+        int is_driver;
+    } *retired;                     /* ns_lock: records freed with the manager */
+    size_t n_retired, cap_retired;
+
+    struct io_ftab ftab;
+
+    pthread_mutex_t pool_lock;
+    struct io_pool pool;
+
+    pthread_mutex_t klog_lock;
+    struct io_klog_entry *klog;     /* klog_lock */
+    uint32_t klog_cap, klog_n, klog_head;
+    uint64_t klog_seq;
+
+    struct io_wd wd;
+};
+
+/* ---- irp.c ------------------------------------------------------------------ */
+kx_status kx__pool_init(struct kx_io *io);
+void kx__pool_destroy(struct kx_io *io);
+/* n fresh records (refs REQ+DRV+DISP, everything else zero), all or none. */
+kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n);
+/* Returns records that were never posted (refs ignored; file refs are not dropped). */
+void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n);
+/* Sets up the system buffer: copies in, zeroes output. */
+kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len);
+struct io_irp *kx__irp_at(struct kx_io *io, uint32_t idx);
+/* The record with that id if it is live (no reference taken). */
+struct io_irp *kx__irp_lookup(struct kx_io *io, uint64_t id, uint64_t *state);
+/* Adds a reference if the record is still the incarnation seen in `seen`. */
+int kx__irp_tryref(struct io_irp *r, uint64_t seen);
+void kx__irp_unref(struct kx_io *io, struct io_irp *r, uint64_t n, struct io_relbatch *rb);
+void kx__relbatch_flush(struct kx_io *io, struct io_relbatch *rb);
+/* Claims the requester's answer (REQ_DONE); 1 if this caller won. The caller
+ * holds a reference. */
+int kx__irp_claim(struct io_irp *r);
+/* Answers the requester of a claimed record: stores the result, wakes the
+ * waiter or runs the completion (copying output when from_driver and
+ * successful, then dropping the REQ reference). */
+void kx__irp_answer(struct kx_io *io, struct io_irp *r, kx_status st, size_t info,
+                    int from_driver, struct io_relbatch *rb);
+/* Claims and answers in one step; 1 if it did. */
+int kx__irp_answer_if_first(struct kx_io *io, struct io_irp *r, kx_status st, size_t info,
+                            struct io_relbatch *rb);
+/* Waits for a sync record's answer until deadline_ns (0: none); on timeout
+ * answers STATUS_TIMEOUT itself. Copies output into out. Drops the REQ ref.
+ * spin: see kx__spin_worthwhile. */
+kx_status kx__irp_wait(struct kx_io *io, struct io_irp *r, uint64_t deadline_ns, void *out,
+                       size_t out_len, size_t *info, int spin);
+/* Whether a waiter should spin (then yield, then sleep) or only yield: not
+ * when the dispatch thread it waits for was last seen on the waiter's own
+ * CPU (cpu from kx__host_post). */
+int kx__spin_worthwhile(struct kx_io *io, int cpu);
+/* Requests cancellation (close): cancel routine (posted to the host) or an
+ * immediate STATUS_CANCELLED answer. Caller holds a reference. */
+void kx__irp_cancel(struct kx_io *io, struct io_irp *r);
+/* Deadline or hang: answers st if first, and asks the driver to drop the IRP
+ * (its cancel routine, if any, runs; its completion is absorbed). Returns 1
+ * if it answered. Caller holds a reference. */
+int kx__irp_expire(struct kx_io *io, struct io_irp *r, kx_status st);
+void kx__irp_after_timeout(struct kx_io *io, struct io_irp *r);
+/* Calls fn for every live record (with a reference held during the call). */
+void kx__irp_foreach(struct kx_io *io, void (*fn)(struct kx_io *, struct io_irp *, void *),
+                     void *arg);
+uint64_t kx__deadline(struct kx_io *io, uint32_t timeout_ms, uint32_t dflt_ms);
+
+/* ---- file.c ----------------------------------------------------------------- */
+void kx__ftab_destroy(struct kx_io *io);
+/* Looks a handle up and adds n references; NULL if it is not a handle. */
+struct io_file *kx__file_ref(struct kx_io *io, kx_io_handle h, uint32_t n);
+void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n);
+kx_status kx__file_close(struct kx_io *io, kx_io_handle h);
+uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id);
+/* Under ns_lock: open handles on devices of driver d (NULL: all); fills up to
+ * max entries of out (may be NULL) and returns the count. */
+size_t kx__file_collect(struct kx_io *io, struct io_driver *d, struct kx_io_handle_stat *out,
+                        size_t max);
+size_t kx__file_count_dev(struct kx_io *io, const struct io_device *dv);
+void kx__file_set_cookie(struct kx_io *io, struct io_file *f, uint64_t dev_id, uint64_t cookie);
+
+/* ---- submit.c ---------------------------------------------------------------- */
+/* Sends an internal IRP (CREATE, CLEANUP, CLOSE) for file f. Sync when done is
+ * NULL: waits until deadline_ns and returns the answer. */
+kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, int hold_ref,
+                            uint64_t deadline_ns, kx_io_done_fn done, void *arg);
+/* Sends a control record to a driver's host and waits for it. */
+kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
+                       uint64_t deadline_ns, size_t *info);
+/* Returns what kx__host_post does. */
+int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last);
+
+/* ---- names.c ------------------------------------------------------------------ */
+/* Under ns_lock. */
+struct io_driver *kx__ns_driver_by_id(struct kx_io *io, uint64_t id);
+struct io_device *kx__ns_device_by_id(struct kx_io *io, uint64_t id);
+struct io_device *kx__ns_resolve(struct kx_io *io, const char *path, kx_status *why);
+void kx__ns_device_unref(struct kx_io *io, struct io_device *d);
+/* Deletes every device of d and every link d created or that points at them;
+ * reports each with `why`. Under ns_lock; messages are logged after unlock by
+ * the caller through the returned count. */
+size_t kx__ns_remove_driver_objects(struct kx_io *io, struct io_driver *d, const char *why);
+void kx__ns_retire(struct kx_io *io, void *obj, int is_driver);
+kx_status kx__ns_grow(void **arr, size_t *cap, size_t need, size_t elem);
+int kx__name_valid(const char *name, const char *prefix);
+
+/* ---- driver.c, wd.c, klog.c, io.c -------------------------------------------- */
+void kx__driver_unload_all(struct kx_io *io);
+kx_status kx__wd_start(struct kx_io *io);
+void kx__wd_stop(struct kx_io *io);
+void kx__wd_kick(struct kx_io *io);
+/* Tells the watchdog about a new async deadline. */
+static inline void kx__wd_note_deadline(struct kx_io *io, uint64_t deadline_ns)
+{
+    if (deadline_ns && deadline_ns < atomic_load_explicit(&io->wd.next_ns, memory_order_relaxed))
+        kx__wd_kick(io);
+}
+kx_status kx__klog_init(struct kx_io *io, uint32_t lines);
+void kx__klog_destroy(struct kx_io *io);
+void kx__klog_add(struct kx_io *io, const char *source, const char *prefix, const char *text);
+/* A manager report: to the logger and to the kernel log as "[IO] ...". */
+void kx__io_report(struct kx_io *io, enum kx_log_level level, const char *source, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+const char *kx__major_name(uint8_t major);
+
+#endif /* KX_IO_INT_H */

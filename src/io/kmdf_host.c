@@ -1,0 +1,443 @@
+/* kmdf_host.c — the in-process driver host: the dispatch thread that owns a
+ * driver's code (the seed's driver_init / irp_dispatch loop, run by the
+ * framework instead of each driver), and the manager -> host messages.
+ *
+ * The thread ("kx-drv-<name>") pops records from its queue in order and runs
+ * driver code for them, one routine at a time:
+ *   K_INIT    DriverEntry(DriverObject); answers with its status and whether
+ *             DriverUnload is set
+ *   K_IRP     MajorFunction[major](DeviceObject, Irp), or the framework's
+ *             default when the slot is empty
+ *   K_CANCEL  a cancel routine the manager took for a pending IRP
+ *   K_UNLOAD  DriverUnload(DriverObject)
+ *   K_DEVREL  free a device object no open file needs any more
+ *   K_STOP    leave the loop
+ * When the queue runs dry it spins for a while (the next batch usually comes
+ * within microseconds) and then sleeps on the queue's futex word.
+ *
+ * Releases of IRP records are batched per pass through the queue, so the
+ * pool's free list sees one push per batch, not one per IRP.
+ */
+#include "kmdf_int.h"
+
+#include "core/plat.h"
+#include "core/plat_sync.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local struct kx_host *tls_host;
+
+struct kx_host *kx__host_current(void) { return tls_host; }
+
+#define DISPATCH_SPIN_NS 50000u /* an idle dispatch thread spins this long before sleeping */
+#define BATCH_FLUSH 64          /* records released per push to the pool */
+
+static inline void busy_enter(struct kx_host *h, uint64_t id)
+{
+    atomic_store_explicit(&h->busy_irp, id, memory_order_relaxed);
+    uint64_t s = atomic_load_explicit(&h->busy_seq, memory_order_relaxed);
+    atomic_store_explicit(&h->busy_seq, s + 1, memory_order_release);
+}
+
+static inline void busy_leave(struct kx_host *h)
+{
+    uint64_t s = atomic_load_explicit(&h->busy_seq, memory_order_relaxed);
+    atomic_store_explicit(&h->busy_seq, s + 1, memory_order_release);
+    atomic_store_explicit(&h->busy_irp, 0, memory_order_relaxed);
+}
+
+static kx_status default_status(uint8_t major)
+{
+    /* Nothing to set up or undo: KMDF's defaults. Everything else is a
+     * request the driver does not implement (the seed's rule). */
+    return major == IRP_MJ_CREATE || major == IRP_MJ_CLEANUP || major == IRP_MJ_CLOSE
+               ? STATUS_SUCCESS
+               : STATUS_NOT_IMPLEMENTED;
+}
+
+/* Runs the routine for rec and ends the dispatch. */
+static void dispatch(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
+{
+    struct host_irp *hi = host_irp_of(rec);
+    IRP *irp = &hi->irp;
+    uint8_t mj = irp->MajorFunction;
+    PDRIVER_DISPATCH fn = mj <= IRP_MJ_MAXIMUM_FUNCTION ? h->obj.MajorFunction[mj] : NULL;
+    uint32_t owner = atomic_load_explicit(&hi->owner_seq, memory_order_relaxed);
+    kx_status st;
+    busy_enter(h, hi->irp_id);
+    if (fn)
+        st = fn(irp->DeviceObject, irp);
+    else
+        st = kx__host_complete(hi, default_status(mj), 0);
+    busy_leave(h);
+    if (atomic_load_explicit(&hi->owner_seq, memory_order_acquire) != owner) {
+        kx__chan_irp_end(h->io, rec, rb); /* passed on with DkCallDriver: not ours any more */
+        return;
+    }
+    uint32_t fl = atomic_load_explicit(&hi->flags, memory_order_acquire);
+    if (h->def_set) { /* the usual way: the routine completed its own IRP */
+        h->def_set = 0;
+        uint64_t cookie = mj == IRP_MJ_CREATE ? (uint64_t)(uintptr_t)irp->FileContext : 0;
+        kx__chan_irp_end_answer(h->io, rec, h->def_status, h->def_info, cookie, rb);
+        return;
+    }
+    if (!(fl & (HI_COMPLETED | HI_PENDING)) && st != STATUS_PENDING) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "%s routine returned %s without completing or pending the IRP; completed "
+                 "with STATUS_INTERNAL_ERROR",
+                 kx__major_name(mj), kx_status_name(st));
+        kx__chan_report(h->io, h->drv_id, msg);
+        kx__host_complete(hi, STATUS_INTERNAL_ERROR, 0);
+    }
+    kx__chan_irp_end(h->io, rec, rb);
+}
+
+/* Builds the driver's IRP from the record's message (the unmarshalling step,
+ * on the dispatch thread). */
+static void build_view(struct io_irp *rec)
+{
+    const struct io_msg_irp *m = &rec->u.msg;
+    struct host_irp *hi = host_irp_of(rec);
+    IRP *irp = &hi->irp;
+    memset(irp, 0, sizeof *irp);
+    irp->Size = sizeof *irp;
+    irp->MajorFunction = m->major;
+    irp->DeviceObject = host_ptr(m->dev_cookie);
+    irp->SystemBuffer = m->in_len || m->out_len ? rec->buf : NULL; /* the transport's bytes */
+    irp->FileContext = host_ptr(m->file_cookie);
+    irp->Requestor.Pid = m->cred.pid;
+    irp->Requestor.Uid = m->cred.uid;
+    irp->Requestor.Gid = m->cred.gid;
+    irp->IoStatus.Status = STATUS_PENDING;
+    switch (m->major) {
+    case IRP_MJ_CREATE: irp->Parameters.Create.DesiredAccess = m->access; break;
+    case IRP_MJ_READ:
+        irp->Parameters.Read.Length = m->out_len;
+        irp->Parameters.Read.ByteOffset = m->offset;
+        break;
+    case IRP_MJ_WRITE:
+        irp->Parameters.Write.Length = m->in_len;
+        irp->Parameters.Write.ByteOffset = m->offset;
+        break;
+    case IRP_MJ_DEVICE_CONTROL:
+        irp->Parameters.DeviceIoControl.IoControlCode = m->code;
+        irp->Parameters.DeviceIoControl.InputBufferLength = m->in_len;
+        irp->Parameters.DeviceIoControl.OutputBufferLength = m->out_len;
+        break;
+    case IRP_MJ_QUERY_INFORMATION:
+        irp->Parameters.QueryFile.FileInformationClass = m->code;
+        irp->Parameters.QueryFile.Length = m->out_len;
+        break;
+    default: break;
+    }
+    hi->magic = HOST_IRP_MAGIC;
+    atomic_store_explicit(&hi->flags, 0, memory_order_relaxed);
+    atomic_store_explicit(&hi->cancel, NULL, memory_order_relaxed);
+    atomic_store_explicit(&hi->owner_seq, 0, memory_order_relaxed);
+    hi->irp_id = m->irp_id;
+    hi->host = ((struct host_device *)(void *)irp->DeviceObject)->host;
+    rec->view_built = 1;
+}
+
+static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
+{
+    struct host_device *found = NULL;
+    pthread_mutex_lock(&h->lock);
+    for (struct host_device *hd = h->devices; hd; hd = hd->next)
+        if ((uint64_t)(uintptr_t)&hd->obj == cookie)
+            found = hd;
+    pthread_mutex_unlock(&h->lock);
+    return found;
+}
+
+/* The submitter wrote the next record moments ago on another CPU: start
+ * pulling all of its lines now, while this record's routine runs, instead of
+ * missing on them one dependent load at a time. */
+static inline void prefetch_next(struct io_qlink *l)
+{
+    struct io_qlink *next = atomic_load_explicit(&l->next, memory_order_relaxed);
+    if (!next)
+        return;
+    const char *p = (const char *)next - offsetof(struct io_irp, qlink);
+    kx_plat_prefetch_write(p); /* the state word: written at once */
+    for (size_t off = 64; off < offsetof(struct io_irp, host); off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+}
+
+/* Returns 1 for K_STOP. */
+static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
+{
+    struct kx_io *io = h->io;
+    switch (rec->kind) {
+    case K_IRP: {
+        /* Built before begin() marks the IRP dispatched: a canceller that
+         * sees that mark then finds a complete view. A forwarded IRP keeps
+         * the view its first host built (retargeted). */
+        if (!rec->view_built)
+            build_view(rec);
+        int b = kx__chan_irp_begin(io, rec, rb);
+        if (!b)
+            return 0;
+        if (b == 2)
+            atomic_fetch_or(&host_irp_of(rec)->flags, HI_CANCEL);
+        dispatch(h, rec, rb);
+        return 0;
+    }
+    case K_INIT: {
+        atomic_store(&h->in_entry, 1);
+        busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
+        kx_status st = rec->u.entry(&h->obj);
+        busy_leave(h);
+        atomic_store(&h->in_entry, 0);
+        for (DEVICE_OBJECT *d = h->obj.DeviceObject; d; d = d->NextDevice)
+            d->Flags &= ~DO_DEVICE_INITIALIZING;
+        kx__chan_ctl_done(io, rec, st, h->obj.DriverUnload != NULL, rb);
+        return 0;
+    }
+    case K_UNLOAD:
+        if (h->obj.DriverUnload) {
+            busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
+            h->obj.DriverUnload(&h->obj);
+            busy_leave(h);
+        }
+        kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
+        return 0;
+    case K_CANCEL: {
+        struct io_irp *target = rec->u.cancel.target;
+        struct host_irp *hi = host_irp_of(target);
+        PDRIVER_CANCEL fn = (PDRIVER_CANCEL)rec->u.cancel.routine;
+        if (fn == HOST_CANCEL_TAKEN) /* never posted; defensive */
+            fn = NULL;
+        busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
+        if (fn)
+            fn(hi->irp.DeviceObject, &hi->irp);
+        busy_leave(h);
+        kx__chan_irp_end(io, target, rb); /* the reference kept for the routine */
+        kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
+        return 0;
+    }
+    case K_DEVREL: {
+        struct host_device *hd = device_by_cookie(h, rec->u.dev_cookie);
+        if (hd)
+            kx__host_device_unref(hd);
+        kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
+        return 0;
+    }
+    case K_STOP:
+    default:
+        kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
+        return 1;
+    }
+}
+
+/* After K_STOP nothing should arrive; answer anything that did. */
+static void drain(struct kx_host *h, struct io_relbatch *rb)
+{
+    struct io_qlink *l = NULL;
+    int r;
+    while ((r = io_queue_pop(&h->q, &l)) != IO_Q_EMPTY) {
+        if (r == IO_Q_RETRY) {
+            kx_plat_cpu_relax();
+            continue;
+        }
+        struct io_irp *rec = (struct io_irp *)(void *)((char *)l - offsetof(struct io_irp, qlink));
+        if (rec->kind == K_IRP) {
+            if (!rec->view_built)
+                build_view(rec);
+            if (kx__chan_irp_begin(h->io, rec, rb)) {
+                kx__host_complete(host_irp_of(rec), STATUS_DEVICE_REMOVED, 0);
+                kx__chan_irp_end(h->io, rec, rb);
+            }
+        } else {
+            if (rec->kind == K_CANCEL)
+                kx__chan_irp_end(h->io, rec->u.cancel.target, rb);
+            kx__chan_ctl_done(h->io, rec, STATUS_DEVICE_REMOVED, 0, rb);
+        }
+    }
+}
+
+static void *host_main(void *arg)
+{
+    struct kx_host *h = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "kx-drv-%.8s", h->short_name); /* 15 characters at most */
+    pthread_setname_np(pthread_self(), tname);
+    tls_host = h;
+    struct io_relbatch rb = {0};
+    unsigned since_flush = 0;
+    uint64_t spin_until = 0;
+    unsigned spins = 0;
+    for (;;) {
+        struct io_qlink *l = NULL;
+        int r = io_queue_pop(&h->q, &l);
+        if (r == IO_Q_NODE) {
+            struct io_irp *rec =
+                (struct io_irp *)(void *)((char *)l - offsetof(struct io_irp, qlink));
+            prefetch_next(l);
+            if (handle(h, rec, &rb))
+                break;
+            if (++since_flush == BATCH_FLUSH) {
+                kx__chan_flush(h->io, &rb);
+                since_flush = 0;
+            }
+            spin_until = 0;
+            spins = 0;
+            continue;
+        }
+        if (r == IO_Q_RETRY) {
+            kx_plat_cpu_relax();
+            continue;
+        }
+        /* Empty: give back what this pass released, then spin, then sleep.
+         * Yield once at once: a waiter on this CPU gets its answer now. */
+        kx__chan_flush(h->io, &rb);
+        since_flush = 0;
+        if (!spin_until && !spins) {
+            atomic_store_explicit(&h->cpu, kx_plat_cpu(), memory_order_relaxed);
+            kx_plat_yield();
+        }
+        if (++spins & 31) {
+            kx_plat_cpu_relax();
+            continue;
+        }
+        kx_plat_yield(); /* a submitter may share this CPU (see kx__irp_wait) */
+        atomic_store_explicit(&h->cpu, kx_plat_cpu(), memory_order_relaxed);
+        uint64_t now = kx_plat_monotonic_ns();
+        if (!spin_until)
+            spin_until = now + h->spin_ns;
+        if (now < spin_until)
+            continue;
+        atomic_store_explicit(&h->q.sleeping, 1, memory_order_seq_cst);
+        if (io_queue_is_empty(&h->q))
+            kx_plat_futex_wait(&h->q.sleeping, 1, 0);
+        atomic_store_explicit(&h->q.sleeping, 0, memory_order_relaxed);
+        spin_until = 0;
+    }
+    drain(h, &rb);
+    kx__chan_flush(h->io, &rb);
+    tls_host = NULL;
+    return NULL;
+}
+
+/* ==== manager -> host ===================================================== */
+
+kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
+                       const char *short_name, const struct kx_driver_info *info,
+                       struct kx_host **out)
+{
+    struct kx_host *h = calloc(1, sizeof *h);
+    if (!h)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    h->magic = HOST_MAGIC;
+    h->io = io;
+    h->drv_id = drv_id;
+    snprintf(h->name, sizeof h->name, "%s", full_name);
+    snprintf(h->short_name, sizeof h->short_name, "%s", short_name);
+    h->info = *info;
+    h->spin_ns = kx_plat_ncpus() > 1 ? DISPATCH_SPIN_NS : 0;
+    h->obj.Size = sizeof h->obj;
+    h->obj.DriverName = h->name;
+    h->obj.DriverInfo = &h->info;
+    io_queue_init(&h->q);
+    atomic_init(&h->in_entry, 0);
+    atomic_init(&h->busy_seq, 0);
+    atomic_init(&h->busy_irp, 0);
+    atomic_init(&h->cpu, -1);
+    if (pthread_mutex_init(&h->lock, NULL)) {
+        free(h);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (pthread_create(&h->thread, NULL, host_main, h) != 0) {
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    *out = h;
+    return STATUS_SUCCESS;
+}
+
+int kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last)
+{
+    if (io_queue_push(&h->q, &first->qlink, &last->qlink) &&
+        atomic_exchange_explicit(&h->q.sleeping, 0, memory_order_seq_cst))
+        kx_plat_futex_wake(&h->q.sleeping, 1);
+    return atomic_load_explicit(&h->cpu, memory_order_relaxed);
+}
+
+void kx__host_free(struct kx_host *h)
+{
+    pthread_join(h->thread, NULL);
+    /* The driver is gone: give back proxies it still held, then free every
+     * object it saw. */
+    struct host_device *hd = h->devices;
+    while (hd) {
+        struct host_device *next = hd->next;
+        if (hd->obj.Flags & DO_PROXY)
+            kx__chan_unref_device(h->io, h->drv_id, hd->dev_id);
+        free(hd);
+        hd = next;
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+void kx__host_irp_retarget(struct io_irp *rec, uint64_t dev_cookie, uint64_t file_cookie)
+{
+    struct host_irp *hi = host_irp_of(rec);
+    hi->irp.DeviceObject = host_ptr(dev_cookie);
+    hi->irp.FileContext = host_ptr(file_cookie);
+    hi->host = ((struct host_device *)(void *)hi->irp.DeviceObject)->host;
+    /* The new owner starts with no pending mark and no cancel routine; a
+     * requested cancellation stays requested. */
+    atomic_fetch_and_explicit(&hi->flags, HI_CANCEL, memory_order_acq_rel);
+    atomic_store_explicit(&hi->cancel, NULL, memory_order_release);
+    atomic_fetch_add_explicit(&hi->owner_seq, 1, memory_order_release);
+}
+
+void kx__host_cancel_taken(PDEVICE_OBJECT dev, PIRP irp)
+{
+    (void)dev;
+    (void)irp;
+}
+
+kx_host_fn kx__host_irp_cancel(struct io_irp *rec)
+{
+    struct host_irp *hi = host_irp_of(rec);
+    atomic_fetch_or_explicit(&hi->flags, HI_CANCEL, memory_order_seq_cst);
+    PDRIVER_CANCEL c = atomic_load_explicit(&hi->cancel, memory_order_seq_cst);
+    while (c && c != HOST_CANCEL_TAKEN)
+        if (atomic_compare_exchange_weak_explicit(&hi->cancel, &c, HOST_CANCEL_TAKEN,
+                                                  memory_order_seq_cst, memory_order_seq_cst))
+            return (kx_host_fn)c;
+    return NULL;
+}
+
+uint64_t kx__host_busy_seq(struct kx_host *h)
+{
+    return atomic_load_explicit(&h->busy_seq, memory_order_acquire);
+}
+
+uint64_t kx__host_busy_irp(struct kx_host *h)
+{
+    return atomic_load_explicit(&h->busy_irp, memory_order_relaxed);
+}
+
+void kx__host_device_unref(struct host_device *hd)
+{
+    if (atomic_fetch_sub(&hd->refs, 1) != 1)
+        return;
+    struct kx_host *h = hd->host;
+    pthread_mutex_lock(&h->lock);
+    if (hd->prev)
+        hd->prev->next = hd->next;
+    else
+        h->devices = hd->next;
+    if (hd->next)
+        hd->next->prev = hd->prev;
+    pthread_mutex_unlock(&h->lock);
+    free(hd);
+}

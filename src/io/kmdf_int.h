@@ -1,0 +1,115 @@
+/* kmdf_int.h — the in-process host's objects: what a driver sees (the seed's
+ * DRIVER_OBJECT, DEVICE_OBJECT, IRP) wrapped with what the host keeps beside
+ * them. Shared by kmdf_host.c (the host) and kmdf.c (the Dk* calls) only;
+ * the manager never includes it.
+ *
+ * Each wrapper starts with the object the driver sees, so the driver's
+ * pointer is also the wrapper's, and carries a magic number so a Dk* call
+ * handed a foreign pointer fails with STATUS_INVALID_PARAMETER instead of
+ * corrupting memory.
+ */
+#ifndef KX_IO_KMDF_INT_H
+#define KX_IO_KMDF_INT_H
+
+#include "host.h"
+#include "io_int.h" /* struct io_irp: the in-process transport record */
+#include "queue.h"
+
+#include <kx/kmdf.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define HOST_MAGIC     0x4B58484Fu /* "KXHO" */
+#define HOST_DEV_MAGIC 0x4B584456u /* "KXDV" */
+#define HOST_IRP_MAGIC 0x4B584952u /* "KXIR" */
+
+struct host_device;
+
+/* One driver instance. Created by kx__host_new, freed by kx__host_free after
+ * its thread has returned. */
+struct kx_host {
+    DRIVER_OBJECT obj;            /* first: what DriverEntry receives */
+    uint32_t magic;
+    struct kx_io *io;             /* the manager endpoint; never shown to the driver */
+    uint64_t drv_id;
+    char name[KX_IO_NAME_MAX];    /* "\Driver\<short>" */
+    char short_name[64];
+    struct kx_driver_info info;
+    struct io_queue q;            /* the dispatch queue: many producers, this thread consumes */
+    pthread_t thread;
+    uint64_t spin_ns;             /* how long the idle thread spins before sleeping */
+    _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
+    _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
+    _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
+    _Atomic int cpu;              /* where the dispatch thread last looked at its queue */
+    /* The running routine completed the IRP it was called for: the result,
+     * sent with the end of the dispatch. Dispatch thread only. */
+    int def_set;
+    kx_status def_status;
+    size_t def_info;
+    pthread_mutex_t lock;         /* guards devices (a leaf lock) */
+    struct host_device *devices;  /* every device and proxy object not yet freed */
+};
+
+/* A device (or a proxy for another driver's device). Freed when both the
+ * driver (DkDeleteDevice / DkDereferenceDeviceObject) and the manager
+ * (K_DEVREL: no open file needs it any more) have let go, or at teardown. */
+struct host_device {
+    DEVICE_OBJECT obj;            /* first */
+    uint32_t magic;
+    struct kx_host *host;
+    uint64_t dev_id;
+    _Atomic int refs;
+    char name[KX_IO_NAME_MAX];
+    struct host_device *next, *prev; /* host->devices, under host->lock */
+    _Alignas(16) unsigned char ext[]; /* DeviceExtension */
+};
+
+#define HI_PENDING   0x1u /* DkMarkIrpPending */
+#define HI_COMPLETED 0x2u /* DkCompleteRequest (or the host for the driver) */
+#define HI_CANCEL    0x4u /* cancellation requested */
+
+/* The canceller took the routine: a function that is never called, used
+ * only for its unique address. */
+void kx__host_cancel_taken(PDEVICE_OBJECT dev, PIRP irp);
+#define HOST_CANCEL_TAKEN kx__host_cancel_taken
+
+/* The host's view of an IRP, inside the record's host[] area. */
+struct host_irp {
+    IRP irp;                      /* first */
+    uint32_t magic;
+    _Atomic uint32_t flags;       /* HI_* */
+    _Atomic(PDRIVER_CANCEL) cancel; /* NULL, the routine, or HOST_CANCEL_TAKEN */
+    _Atomic uint32_t owner_seq;   /* bumped when the IRP is passed to another device */
+    uint64_t irp_id;              /* the manager's id (generation | slot) */
+    struct kx_host *host;         /* host of the device it is addressed to */
+};
+
+_Static_assert(sizeof(struct host_irp) <= KX_HOST_IRP_SIZE, "host IRP view too large");
+
+/* Cookies are the host's own pointers, carried by the manager as opaque
+ * 64-bit values (a separate host would use indices); back to pointers here. */
+static inline void *host_ptr(uint64_t cookie)
+{
+    uintptr_t u = (uintptr_t)cookie;
+    void *p;
+    memcpy(&p, &u, sizeof p);
+    return p;
+}
+
+static inline struct host_irp *host_irp_of(struct io_irp *rec)
+{
+    return (struct host_irp *)(void *)rec->host;
+}
+
+/* The driver instance whose code the calling thread runs (set on dispatch
+ * threads), or NULL. */
+struct kx_host *kx__host_current(void);
+
+/* Host-side completion (DkCompleteRequest without the argument checks). */
+kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t information);
+
+void kx__host_device_unref(struct host_device *hd);
+
+#endif /* KX_IO_KMDF_INT_H */
