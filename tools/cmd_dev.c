@@ -106,8 +106,10 @@ int kx_cmd_cat(int argc, char **argv)
         if (a.has_count && a.count - done < want)
             want = (size_t)(a.count - done);
         kx_status st = kx_client_read(c, h, offset, buf, want, a.timeout_ms, &got);
-        if (got)
+        if (got) { /* flushed per chunk: a pipe's reader sees data as it arrives */
             fwrite(buf, 1, got, stdout);
+            fflush(stdout);
+        }
         done += got;
         offset += got;
         if (st == STATUS_END_OF_FILE)
@@ -251,7 +253,10 @@ int kx_cmd_ioctl(int argc, char **argv)
     unsigned char *out = malloc(a.out_len ? a.out_len : 1);
     kx_client *c = out ? kx_cli_connect("kx ioctl", a.socket) : NULL;
     uint32_t h;
-    if (!c || open_dev(c, argv[i], KX_ACCESS_READ | KX_ACCESS_WRITE, &h) != 0) {
+    /* Open with exactly the access the control code declares (its bits 14-15,
+     * CTL_CODE's layout), so FILE_ANY_ACCESS controls work on read-only devices. */
+    uint32_t access = ((uint32_t)code >> 14) & (KX_ACCESS_READ | KX_ACCESS_WRITE);
+    if (!c || open_dev(c, argv[i], access, &h) != 0) {
         free(in);
         free(out);
         kx_client_disconnect(c);

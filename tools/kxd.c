@@ -193,9 +193,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    st = kx_kernel_boot(k, &report);
+    /* A kext that fails to load is reported; the daemon serves the rest. */
+    kx_kernel_boot(k, &report);
     if (report && *report)
-        kx_log_info(&log, "%s", report);
+        kx_log_warnx(&log, "%s", report);
     free(report);
     snprintf(msg, sizeof msg, "kxd: serving on %s\n", socket_path);
     report_start(&ready_fd, 1, msg);

@@ -282,6 +282,10 @@ struct kx_io_log_line {
 KX_API size_t kx_io_log_read(struct kx_io *io, uint64_t after_seq, struct kx_io_log_line *out,
                              size_t max);
 
+/* Appends a line from elsewhere in the kernel (the kext loader's "loaded"
+ * and "unloaded" lines) under source, e.g. "kext". Any thread. */
+KX_API void kx_io_log_write(struct kx_io *io, const char *source, const char *text);
+
 /* "[   12.345678] Null: [DK] text" into buf (always NUL-terminated). */
 KX_API void kx_io_log_format(const struct kx_io_log_line *line, char *buf, size_t size);
 

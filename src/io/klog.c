@@ -95,3 +95,8 @@ void kx_io_log_format(const struct kx_io_log_line *line, char *buf, size_t size)
              (unsigned long long)(line->uptime_ns % 1000000000u / 1000u), line->source,
              line->text);
 }
+
+void kx_io_log_write(struct kx_io *io, const char *source, const char *text)
+{
+    kx__klog_add(io, source, "", text);
+}

@@ -3,11 +3,23 @@
  */
 #include "kernel_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct kx_io *kx_kernel_io(struct kx_kernel *k) { return k->io; }
+
+void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    kx_log_info(&k->log, "%s", text);
+    kx_io_log_write(k->io, "kext", text);
+}
 
 kx_status kx__kernel_register_components(struct kx_kernel *k)
 {
@@ -164,14 +176,13 @@ kx_status kx_kernel_boot(struct kx_kernel *k, char **report)
     for (size_t i = 0; i < n_items; i++) {
         char *one = NULL;
         kx_status st = kx_kernel_load(k, kx_kext_path(items[i].kext), NULL, 0, &one);
+        /* Successes are already in the log; the report keeps what went wrong. */
         if (st != STATUS_SUCCESS) {
-            fprintf(f, "%s failed to load - %s\n", kx_kext_path(items[i].kext),
-                    kx_status_string(st));
+            fprintf(f, "%s failed to load - %s\n%s", kx_kext_path(items[i].kext),
+                    kx_status_string(st), one ? one : "");
             if (first_failure == STATUS_SUCCESS)
                 first_failure = st;
         }
-        if (one)
-            fputs(one, f);
         free(one);
     }
     free(items);

@@ -56,6 +56,9 @@ struct kx_kernel {
     uint32_t next_tag;
 };
 
+/* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
+void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Registers the repository's pseudo-kexts as loaded components (tags 1..n). */
 kx_status kx__kernel_register_components(struct kx_kernel *k);
 

@@ -105,7 +105,7 @@ static kx_status prepare(struct kx_kernel *k, struct kx_kext_resolution *res, st
         const struct kx_kext_dep *d = kx_kext_resolution_dep(res, i);
         if (d->from != p->kext || !d->chosen)
             continue;
-        struct kx_kext **nl = realloc(p->libs, (p->n_libs + 1) * sizeof *nl);
+        struct kx_kext **nl = realloc(p->libs, (p->n_libs + 1) * sizeof(struct kx_kext *));
         if (!nl)
             return STATUS_INSUFFICIENT_RESOURCES;
         p->libs = nl;
@@ -165,7 +165,7 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
 {
     const char *id = kx_kext_id(p->kext);
     struct kx_loaded *l = calloc(1, sizeof *l);
-    if (!l || (p->n_libs && !(l->deps = calloc(p->n_libs, sizeof *l->deps)))) {
+    if (!l || (p->n_libs && !(l->deps = calloc(p->n_libs, sizeof(struct kx_loaded *))))) {
         free_loaded(l);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -241,7 +241,7 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
     kx_kext_repo_set_loaded(k->repo, l->kext, 0);
     if (!keep_mapped)
         kx_plat_dl_close(l->dl);
-    kx_log_info(&k->log, "unloaded %s (tag %u)", id, (unsigned)l->tag);
+    kx__kernel_note(k, "unloaded %s (tag %u)", id, (unsigned)l->tag);
     free_loaded(l);
     return STATUS_SUCCESS;
 }
@@ -304,7 +304,7 @@ static kx_status load_locked(struct kx_kernel *k, const char *what, const struct
     kx_diags_merge(&diags, kx_kext_resolution_diags(res));
     size_t n = kx_kext_resolution_n_load_order(res);
     struct prep *preps = calloc(n ? n : 1, sizeof *preps);
-    struct kx_loaded **done = calloc(n ? n : 1, sizeof *done);
+    struct kx_loaded **done = calloc(n ? n : 1, sizeof(struct kx_loaded *));
     size_t n_preps = 0, n_done = 0;
     if (!preps || !done) {
         st = STATUS_INSUFFICIENT_RESOURCES;
@@ -360,8 +360,8 @@ static kx_status load_locked(struct kx_kernel *k, const char *what, const struct
     for (size_t i = 0; i < n_done; i++) {
         fprintf(report, "Loaded %s (%s) as tag %u.\n", kx_kext_id(done[i]->kext),
                 kx_kext_version_string(done[i]->kext), (unsigned)done[i]->tag);
-        kx_log_info(&k->log, "loaded %s (%s) as tag %u", kx_kext_id(done[i]->kext),
-                    kx_kext_version_string(done[i]->kext), (unsigned)done[i]->tag);
+        kx__kernel_note(k, "loaded %s (%s) as tag %u", kx_kext_id(done[i]->kext),
+                        kx_kext_version_string(done[i]->kext), (unsigned)done[i]->tag);
     }
 out:
     for (size_t i = 0; i < n_preps; i++)
@@ -448,7 +448,7 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what, uint32_t f
     size_t n = 0;
     for (struct kx_loaded *l = k->loaded; l; l = l->next)
         n++;
-    struct kx_loaded **set = calloc(n, sizeof *set);
+    struct kx_loaded **set = calloc(n, sizeof(struct kx_loaded *));
     if (!set)
         return STATUS_INSUFFICIENT_RESOURCES;
     n = 0;

@@ -304,13 +304,14 @@ static void drop_conn(struct kx_srv *srv, struct conn *c, const char *why)
     free(c);
 }
 
-static void queue_out(struct kx_srv *srv, struct conn *c, uint8_t *msg, size_t len)
+/* Queues msg (owned from here on); -1 when c had to be dropped instead. */
+static int queue_out(struct kx_srv *srv, struct conn *c, uint8_t *msg, size_t len)
 {
     struct out_buf *o = calloc(1, sizeof *o);
     if (!o) {
         free(msg);
         drop_conn(srv, c, "reply lost (out of memory)");
-        return;
+        return -1;
     }
     o->data = msg;
     o->len = len;
@@ -324,6 +325,7 @@ static void queue_out(struct kx_srv *srv, struct conn *c, uint8_t *msg, size_t l
     int is_entry = type == KX_MSG_STAT_ENTRY || type == KX_MSG_LS_ENTRY || type == KX_MSG_LOG_ENTRY;
     if (c->in_flight && !is_entry)
         c->in_flight--; /* a final reply (END for listings) answers one request */
+    return 0;
 }
 
 /* Writes what the socket takes; returns -1 when the connection was dropped. */
@@ -386,8 +388,9 @@ static void drain_posts(struct kx_srv *srv)
     }
 }
 
-/* A message kxd could not accept: answer why, then close once it is sent. */
-static void reject(struct kx_srv *srv, struct conn *c, uint32_t req_id, const char *why)
+/* A message kxd could not accept: answer why, then close once it is sent.
+ * -1 when c had to be dropped at once. */
+static int reject(struct kx_srv *srv, struct conn *c, uint32_t req_id, const char *why)
 {
     kx_log_warnx(&srv->log, "client pid %d uid %u: %s; closing its connection", (int)c->cred.pid,
                  (unsigned)c->cred.uid, why);
@@ -397,33 +400,33 @@ static void reject(struct kx_srv *srv, struct conn *c, uint32_t req_id, const ch
     kx_msg_put_str(&b, why);
     if (kx_msg_finish(&b) == STATUS_SUCCESS) {
         c->in_flight++;
-        queue_out(srv, c, b.buf, b.len);
+        uint8_t *msg = b.buf;
         b.buf = NULL;
+        if (queue_out(srv, c, msg, b.len) != 0)
+            return -1;
     }
     kx_msg_builder_free(&b);
     c->closing = 1;
+    return 0;
 }
 
-static void dispatch(struct kx_srv *srv, struct conn *c)
+/* Runs the request's handler; -1 when the connection was dropped. Handlers
+ * only post replies, so c survives them. */
+static int dispatch(struct kx_srv *srv, struct conn *c)
 {
     const struct kx_srv_op *op = NULL;
     for (const struct kx_srv_op *o = kx_srv_ops; o->fn; o++)
         if (o->type == c->hdr.type)
             op = o;
-    if (!op) { /* a reply type sent as a request */
-        reject(srv, c, c->hdr.req_id, "message type is not a request");
-        return;
-    }
+    if (!op) /* a reply type sent as a request */
+        return reject(srv, c, c->hdr.req_id, "message type is not a request");
     struct kx_srv_req req = {srv, c->id, c->cred, c->hdr.req_id, c->hdr.type, {0}};
     kx_msg_reader_init(&req.in, c->payload, c->hdr.len);
     c->in_flight++;
-    uint64_t id = c->id;
-    kx_status st = op->fn(&req);
-    c = find_conn(srv, id); /* a handler may have dropped it */
-    if (c && st != STATUS_SUCCESS) {
-        c->in_flight--;
-        reject(srv, c, req.req_id, "malformed request payload");
-    }
+    if (op->fn(&req) == STATUS_SUCCESS)
+        return 0;
+    c->in_flight--;
+    return reject(srv, c, req.req_id, "malformed request payload");
 }
 
 /* Reads what is available; returns -1 when the connection was dropped. */
@@ -456,7 +459,8 @@ static int read_conn(struct kx_srv *srv, struct conn *c)
                 continue;
             const char *why;
             if (kx_msg_hdr_decode(c->hdr_raw, &c->hdr, &why) != STATUS_SUCCESS) {
-                reject(srv, c, c->hdr.req_id, why);
+                if (reject(srv, c, c->hdr.req_id, why) != 0)
+                    return -1;
                 break;
             }
             c->have_hdr = 1;
@@ -476,9 +480,7 @@ static int read_conn(struct kx_srv *srv, struct conn *c)
         }
         c->have_hdr = 0;
         c->hdr_got = 0;
-        uint64_t id = c->id;
-        dispatch(srv, c);
-        if (!(c = find_conn(srv, id)))
+        if (dispatch(srv, c) != 0)
             return -1;
     }
     if (c->out_head)

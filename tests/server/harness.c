@@ -1,0 +1,124 @@
+/* harness.c — spawning and stopping kxd for integration tests. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int kxd_start(struct kxd_proc *p)
+{
+    const char *build = getenv("KX_BUILD_DIR");
+    memset(p, 0, sizeof *p);
+    if (!build)
+        return -1;
+    snprintf(p->dir, sizeof p->dir, "/tmp/kxd-test-XXXXXX");
+    if (!mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
+        return -1;
+    snprintf(p->socket, sizeof p->socket, "%s/kxd.sock", p->dir);
+    snprintf(p->log, sizeof p->log, "%s/kxd.log", p->dir);
+    snprintf(p->ext, sizeof p->ext, "%s/extensions", build);
+    snprintf(p->test_ext, sizeof p->test_ext, "%s/tests/test-extensions", build);
+    char kxd[512];
+    snprintf(kxd, sizeof kxd, "%s/kxd", build);
+
+    p->pid = fork();
+    if (p->pid < 0)
+        return -1;
+    if (p->pid == 0) {
+        int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(kxd, "kxd", "--foreground", "--no-auth", "--extensions", p->ext, "--socket",
+              p->socket, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 2000; i++) { /* up to 20 s on a loaded machine */
+        kx_client *c = NULL;
+        if (kx_client_connect(p->socket, &c) == STATUS_SUCCESS) {
+            kx_client_disconnect(c);
+            return 0;
+        }
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return -1;
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+int kxd_stop(struct kxd_proc *p)
+{
+    int status = 0;
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    p->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void kxd_cleanup(struct kxd_proc *p)
+{
+    if (p->pid > 0)
+        kxd_stop(p);
+    unlink(p->socket);
+    unlink(p->log);
+    rmdir(p->dir);
+}
+
+kx_client *kxd_connect(const struct kxd_proc *p)
+{
+    kx_client *c = NULL;
+    if (kx_client_connect(p->socket, &c) != STATUS_SUCCESS)
+        return NULL;
+    return c;
+}
+
+char *kxd_read_log(const struct kxd_proc *p)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return strdup("");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, out);
+    fclose(f);
+    fclose(out);
+    return buf;
+}
+
+unsigned kxd_tag_of(kx_client *c, const char *id)
+{
+    struct kx_client_kext *ks = NULL;
+    size_t n = 0;
+    unsigned tag = 0;
+    if (kx_client_stat(c, &ks, &n) != STATUS_SUCCESS)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ks[i].id, id) == 0)
+            tag = ks[i].tag;
+    kx_client_kexts_free(ks, n);
+    return tag;
+}

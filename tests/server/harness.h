@@ -1,0 +1,30 @@
+/* harness.h — start a real kxd on a private socket for integration tests. */
+#ifndef KX_TESTS_SERVER_HARNESS_H
+#define KX_TESTS_SERVER_HARNESS_H
+
+#include <kx/client.h>
+#include <sys/types.h>
+
+struct kxd_proc {
+    pid_t pid;
+    char dir[256];        /* private temp folder (0755, so other users reach the socket) */
+    char socket[300];
+    char log[300];        /* kxd's stderr */
+    char ext[512];        /* build/extensions */
+    char test_ext[512];   /* build/tests/test-extensions */
+};
+
+/* Starts kxd --foreground on build/extensions; waits until it serves. 0 on success. */
+int kxd_start(struct kxd_proc *p);
+/* SIGTERM, wait; returns kxd's exit status (-1 if it didn't exit normally). */
+int kxd_stop(struct kxd_proc *p);
+/* Removes the temp folder. */
+void kxd_cleanup(struct kxd_proc *p);
+/* Connects a client or fails the test. */
+kx_client *kxd_connect(const struct kxd_proc *p);
+/* kxd's stderr so far (malloc'ed). */
+char *kxd_read_log(const struct kxd_proc *p);
+/* Tag of a loaded kext, 0 if not loaded. */
+unsigned kxd_tag_of(kx_client *c, const char *id);
+
+#endif

@@ -1,0 +1,44 @@
+/* testkext.c — the drivers of kxd's integration tests, one source built three
+ * ways (TESTKEXT_MODE):
+ *   1 Undeclared  uses the RingBuffer library without declaring it in
+ *                 OSBundleLibraries: the link check must refuse it.
+ *   2 FailEntry   declares RingBuffer, and DriverEntry fails: the load must
+ *                 be undone, RingBuffer included.
+ *   3 UserLoad    OSBundleAllowUserLoad: a non-root client may load it.
+ */
+#include <kx/kmdf.h>
+
+#if TESTKEXT_MODE < 3
+#include "ringbuffer.h"
+#endif
+
+KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
+
+#if TESTKEXT_MODE != 2
+static void testkext_unload(PDRIVER_OBJECT drv)
+{
+    DkDeleteSymbolicLink("/dev/" TESTKEXT_NAME);
+    if (drv->DeviceObject)
+        DkDeleteDevice(drv->DeviceObject);
+}
+#endif
+
+KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
+{
+#if TESTKEXT_MODE == 1 || TESTKEXT_MODE == 2
+    struct ringbuf *rb = ringbuf_new(16); /* binds the kext to the library */
+    ringbuf_free(rb);
+#endif
+#if TESTKEXT_MODE == 2
+    (void)drv;
+    DkPrint("FailEntry: refusing to start");
+    return STATUS_DRIVER_INIT_FAILED;
+#else
+    PDEVICE_OBJECT dev;
+    drv->DriverUnload = testkext_unload;
+    kx_status st = DkCreateDevice(drv, "\\Device\\" TESTKEXT_NAME "0", 0, &dev);
+    if (st == STATUS_SUCCESS)
+        st = DkCreateSymbolicLink("/dev/" TESTKEXT_NAME, "\\Device\\" TESTKEXT_NAME "0");
+    return st;
+#endif
+}

@@ -1,0 +1,140 @@
+/* test_kxd_security.c — credentials come from the socket: non-root clients
+ * may not load or unload (unless every kext allows user load), device owner,
+ * group and mode are enforced at open, and a control code's access bits
+ * against the handle's access. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOBODY 65534
+
+static int setup(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    if (!p || kxd_start(p) != 0) {
+        free(p);
+        return -1;
+    }
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct kxd_proc *p = *state;
+    int rc = kxd_stop(p);
+    kxd_cleanup(p);
+    free(p);
+    return rc == 0 ? 0 : -1;
+}
+
+/* What the unprivileged child saw, one bit per expectation that failed. */
+enum {
+    NOBODY_CONNECT = 1 << 0,
+    NOBODY_LOAD_REFUSED = 1 << 1,
+    NOBODY_UNLOAD_REFUSED = 1 << 2,
+    NOBODY_RAMDISK_REFUSED = 1 << 3,
+    NOBODY_NULL_ALLOWED = 1 << 4,
+    NOBODY_USER_LOAD_ALLOWED = 1 << 5,
+    NOBODY_RINGLOG_WRITE_REFUSED = 1 << 6,
+};
+
+static int as_nobody(const struct kxd_proc *p)
+{
+    int failed = 0;
+    kx_client *c = kxd_connect(p);
+    if (!c)
+        return NOBODY_CONNECT;
+    uint32_t h;
+    /* Unloading always needs root. */
+    if (kx_client_unload(c, "org.kx.driver.Null", 0) != STATUS_ACCESS_DENIED)
+        failed |= NOBODY_UNLOAD_REFUSED;
+    /* Undeclared doesn't set OSBundleAllowUserLoad: only root may load it. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/Undeclared.kext", p->test_ext);
+    if (kx_client_load(c, path, 0) != STATUS_ACCESS_DENIED ||
+        !strstr(kx_client_message(c), "org.kx.test.Undeclared"))
+        failed |= NOBODY_LOAD_REFUSED;
+    /* /dev/ram0 is root:disk 0660 */
+    if (kx_client_open(c, "/dev/ram0", KX_ACCESS_READ, &h) != STATUS_ACCESS_DENIED)
+        failed |= NOBODY_RAMDISK_REFUSED;
+    /* /dev/ringlog is 0644: reading is fine, writing is not */
+    if (kx_client_open(c, "/dev/ringlog", KX_ACCESS_WRITE, &h) != STATUS_ACCESS_DENIED)
+        failed |= NOBODY_RINGLOG_WRITE_REFUSED;
+    /* /dev/null is 0666 */
+    uint64_t info = 0;
+    if (kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h) != STATUS_SUCCESS ||
+        kx_client_write(c, h, 0, "x", 1, 0, &info) != STATUS_SUCCESS || info != 1)
+        failed |= NOBODY_NULL_ALLOWED;
+    snprintf(path, sizeof path, "%s/UserLoad.kext", p->test_ext);
+    if (kx_client_load(c, path, 0) != STATUS_SUCCESS)
+        failed |= NOBODY_USER_LOAD_ALLOWED;
+    kx_client_disconnect(c);
+    return failed;
+}
+
+static void test_non_root_client_is_refused_what_needs_root(void **state)
+{
+    struct kxd_proc *p = *state;
+    if (getuid() != 0)
+        skip(); /* needs root to become nobody */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(0xFF);
+        _exit(as_nobody(p));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("unprivileged client: failed expectations 0x%x", WEXITSTATUS(status));
+    /* the user-loadable kext really is loaded, and by the kernel's rules */
+    kx_client *c = kxd_connect(p);
+    assert_true(kxd_tag_of(c, "org.kx.test.UserLoad") != 0);
+    assert_true(kxd_tag_of(c, "org.kx.driver.Null") != 0);
+    kx_client_disconnect(c);
+}
+
+static void test_control_code_access_is_checked_against_the_handle(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    size_t got;
+    unsigned char out[64];
+    /* RingLog's clear needs write access; GET_INFO needs none. */
+    const uint32_t clear = (0x22u << 16) | (2u << 14) | (0x800u << 2);
+    const uint32_t info = (0x22u << 16) | (0x802u << 2);
+    assert_int_equal(kx_client_open(c, "/dev/ringlog", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_ioctl(c, h, clear, NULL, 0, NULL, 0, 0, &got),
+                     STATUS_ACCESS_DENIED);
+    assert_int_equal(kx_client_ioctl(c, h, info, NULL, 0, out, sizeof out, 0, &got),
+                     STATUS_SUCCESS);
+    assert_true(got > 0);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_open(c, "/dev/ringlog", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_ioctl(c, h, clear, NULL, 0, NULL, 0, 0, &got), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_non_root_client_is_refused_what_needs_root, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_control_code_access_is_checked_against_the_handle,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
