@@ -10,9 +10,10 @@
  *
  * As kextutil (argv[0]) it takes Apple's flags: -n (no load: check only),
  * -q, -v [level], -b ID, -r DIR, -d KEXT, -x (safe boot), -a/-arch ARCH, and
- * accepts -t and -e, whose effect kx always has. Without -n kextutil would
- * load; loading needs kxd, so it checks, says so and exits 1.
+ * accepts -t and -e, whose effect kx always has. Without -n kextutil checks,
+ * then asks kxd to load the kexts that passed.
  */
+#include "cli.h"
 #include "verbs.h"
 
 #include <kx/kext.h>
@@ -250,6 +251,29 @@ static void report_unreadable(json_t *arr, const char *what, const char *why, in
                                              "diagnostics", "error", why));
 }
 
+/* kextutil without -n: every kext checked out, so kxd loads them (it
+ * resolves dependencies against its own extensions folders). */
+static int load_through_kxd(const struct check_args *a, const char *prog)
+{
+    kx_client *c = kx_cli_connect(prog, NULL);
+    if (!c)
+        return 1;
+    int rc = 0;
+    for (size_t i = 0; i < a->n_kexts; i++) {
+        kx_status st = kx_client_load(c, a->kexts[i], 0);
+        if (st == STATUS_SUCCESS) {
+            if (!a->quiet)
+                printf("%s loaded successfully (or already loaded).\n", a->kexts[i]);
+        } else {
+            fprintf(stderr, "%s failed to load - %s; check the system/kernel logs for errors.\n%s",
+                    a->kexts[i], kx_status_string(st), kx_client_message(c));
+            rc = 1;
+        }
+    }
+    kx_client_disconnect(c);
+    return rc;
+}
+
 static int run(struct check_args *a, const char *prog)
 {
     struct kx_kext_repo *repo = NULL;
@@ -335,13 +359,8 @@ static int run(struct check_args *a, const char *prog)
     } else if (a->verbose && !a->quiet) {
         kx_diags_print(kx_kext_repo_diags(repo), "the extensions folders", stdout);
     }
-    if (a->load_requested) {
-        fprintf(stderr, "%s: loading needs kxd, which isn't available yet; checked only "
-                        "(use -n to check without loading)\n",
-                prog);
-        if (rc == 0)
-            rc = 1;
-    }
+    if (a->load_requested && rc == 0)
+        rc = load_through_kxd(a, prog);
 out:
     json_decref(arr);
     kx_kext_repo_free(repo);

@@ -15,6 +15,7 @@
     XX(write, "write data to a device and print the byte count")                      \
     XX(ioctl, "send a device control request; print the output in hex")              \
     XX(log, "print the kernel log")                                                   \
+    XX(libs, "print the OSBundleLibraries a kext needs (kextlibs)")                   \
     XX(cache, "list or verify an mkext kext cache (kextcache)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
@@ -23,6 +24,7 @@
     XX(kextload, load)     \
     XX(kextunload, unload) \
     XX(kextstat, stat)     \
+    XX(kextlibs, libs)     \
     XX(kextcache, cache)
 
 #define KX_VERB_DECL(verb, help) int kx_cmd_##verb(int argc, char **argv);
