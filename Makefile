@@ -28,8 +28,13 @@ configure: deps
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
+# As root kxd serves the default socket (/run/kx/kxd.sock) and authenticates
+# kexts as Apple does; as another user the build tree can't pass that check
+# and /run isn't writable, so it skips it and serves a socket in the build tree.
+KXD_RUN_FLAGS := $(if $(filter 0,$(shell id -u)),,--no-auth --socket $(abspath $(BUILD))/kxd.sock)
+
 run: all
-	$(BUILD)/kxd --foreground --extensions $(BUILD)/extensions
+	$(BUILD)/kxd --foreground --extensions $(BUILD)/extensions $(KXD_RUN_FLAGS)
 
 bench: deps
 	@test -f $(RELEASE)/CMakeCache.txt || \
