@@ -5,8 +5,9 @@
  * ELF for another machine) is a warning and the executable is skipped, so a
  * folder of real macOS kexts can be checked on Linux; an ELF for this machine
  * that isn't a shared object, or a file no format claims, is a validation
- * failure. The fuller ELF inspection (driver-info record, symbols) lives in
- * elf.c, on another branch; the two are to be folded together.
+ * failure. It answers for the architecture being checked (`kx check --arch`),
+ * which may not be this machine's; elf.c does the full inspection the loader
+ * needs (driver-info record, symbols, build-id), for this machine only.
  */
 #include "kext_int.h"
 
