@@ -373,8 +373,13 @@ out:
     return st;
 }
 
-kx_status kx_kernel_load(struct kx_kernel *k, const char *kext, const struct kx_io_cred *cred,
-                         uint32_t flags, char **report)
+/* Runs one load or unload under op_lock, collecting what it says into a
+ * report the caller takes (or that is dropped when report is NULL). */
+typedef kx_status (*locked_op)(struct kx_kernel *k, const char *what,
+                               const struct kx_io_cred *cred, uint32_t flags, FILE *report);
+
+static kx_status run_reported(struct kx_kernel *k, locked_op op, const char *what,
+                              const struct kx_io_cred *cred, uint32_t flags, char **report)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -384,7 +389,7 @@ kx_status kx_kernel_load(struct kx_kernel *k, const char *kext, const struct kx_
     if (!f)
         return STATUS_INSUFFICIENT_RESOURCES;
     pthread_mutex_lock(&k->op_lock);
-    kx_status st = load_locked(k, kext, cred, flags, f);
+    kx_status st = op(k, what, cred, flags, f);
     pthread_mutex_unlock(&k->op_lock);
     fclose(f);
     if (report)
@@ -392,6 +397,12 @@ kx_status kx_kernel_load(struct kx_kernel *k, const char *kext, const struct kx_
     else
         free(buf);
     return st;
+}
+
+kx_status kx_kernel_load(struct kx_kernel *k, const char *kext, const struct kx_io_cred *cred,
+                         uint32_t flags, char **report)
+{
+    return run_reported(k, load_locked, kext, cred, flags, report);
 }
 
 /* ---- unload ----------------------------------------------------------------- */
@@ -426,8 +437,13 @@ static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, s
     return total;
 }
 
-static kx_status unload_locked(struct kx_kernel *k, const char *what, uint32_t flags, FILE *report)
+static kx_status unload_locked(struct kx_kernel *k, const char *what,
+                               const struct kx_io_cred *cred, uint32_t flags, FILE *report)
 {
+    if (!is_root(cred)) {
+        fprintf(report, "You must be running as root to unload kexts.\n");
+        return STATUS_ACCESS_DENIED;
+    }
     struct kx_loaded *target = NULL;
     for (struct kx_loaded *l = k->loaded; l && !target; l = l->next)
         if ((kx_kext_id(l->kext) && strcmp(kx_kext_id(l->kext), what) == 0) ||
@@ -491,28 +507,7 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what, uint32_t f
 kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext, const struct kx_io_cred *cred,
                            uint32_t flags, char **report)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (report)
-        *report = NULL;
-    if (!f)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    kx_status st;
-    if (!is_root(cred)) {
-        fprintf(f, "You must be running as root to unload kexts.\n");
-        st = STATUS_ACCESS_DENIED;
-    } else {
-        pthread_mutex_lock(&k->op_lock);
-        st = unload_locked(k, kext, flags, f);
-        pthread_mutex_unlock(&k->op_lock);
-    }
-    fclose(f);
-    if (report)
-        *report = buf;
-    else
-        free(buf);
-    return st;
+    return run_reported(k, unload_locked, kext, cred, flags, report);
 }
 
 void kx__kernel_unload_all(struct kx_kernel *k)

@@ -11,6 +11,7 @@
  * or short-lived.
  */
 #include "elf.h"
+#include "core/why.h"
 
 #include "core/plat.h"
 
@@ -67,19 +68,6 @@ struct kx_elf {
     size_t shstrndx;
 };
 
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 static const char *machine_name(unsigned m)
 {
@@ -154,43 +142,43 @@ static kx_status check_sections(struct kx_elf *e, char *why, size_t why_len)
 {
     GElf_Ehdr eh;
     if (!gelf_getehdr(e->elf, &eh))
-        return fail(why, why_len, STATUS_DATA_ERROR, "unreadable ELF header: %s", elf_errmsg(-1));
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "unreadable ELF header: %s", elf_errmsg(-1));
     if (elf_getshdrnum(e->elf, &e->n_sections) != 0)
-        return fail(why, why_len, STATUS_DATA_ERROR, "bad section header table: %s",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "bad section header table: %s",
                     elf_errmsg(-1));
     if (eh.e_shoff == 0 && eh.e_shnum == 0)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "no section headers (kx reads sections; was it stripped with sstrip?)");
     size_t entsize = gelf_fsize(e->elf, ELF_T_SHDR, 1, EV_CURRENT);
     if (eh.e_shentsize != entsize)
-        return fail(why, why_len, STATUS_DATA_ERROR, "section header size %u (expected %zu)",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "section header size %u (expected %zu)",
                     (unsigned)eh.e_shentsize, entsize);
     /* libelf counts 0 sections when the table it was promised is not there. */
     size_t n_claimed = e->n_sections > eh.e_shnum ? e->n_sections : eh.e_shnum;
     if (e->n_sections == 0 || eh.e_shoff > e->image_len ||
         n_claimed > (e->image_len - eh.e_shoff) / entsize)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "section header table (offset %llu, %zu entries) lies outside the file "
                     "(%zu bytes)",
                     (unsigned long long)eh.e_shoff, n_claimed, e->image_len);
     if (elf_getshdrstrndx(e->elf, &e->shstrndx) != 0 || e->shstrndx == SHN_UNDEF ||
         e->shstrndx >= e->n_sections)
-        return fail(why, why_len, STATUS_DATA_ERROR, "bad section name table index");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "bad section name table index");
     for (size_t i = 0; i < e->n_sections; i++) {
         GElf_Shdr sh;
         Elf_Scn *scn = elf_getscn(e->elf, i);
         if (!scn || !gelf_getshdr(scn, &sh))
-            return fail(why, why_len, STATUS_DATA_ERROR, "section %zu: unreadable header: %s", i,
+            return kx_why(why, why_len, STATUS_DATA_ERROR, "section %zu: unreadable header: %s", i,
                         elf_errmsg(-1));
         if (sh.sh_type != SHT_NOBITS &&
             (sh.sh_offset > e->image_len || sh.sh_size > e->image_len - sh.sh_offset))
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         "section %zu (offset %llu, size %llu) extends past the end of the file "
                         "(%zu bytes)",
                         i, (unsigned long long)sh.sh_offset, (unsigned long long)sh.sh_size,
                         e->image_len);
         if (i == e->shstrndx && sh.sh_type != SHT_STRTAB)
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         "section name table %zu is not a string table", i);
     }
     return STATUS_SUCCESS;
@@ -201,16 +189,16 @@ kx_status kx_elf_open_mem(const void *data, size_t len, struct kx_elf **out, cha
 {
     *out = NULL;
     if (len > KX_ELF_MAX_BYTES)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "file is too large for a kext executable (%zu bytes)", len);
     struct header h = read_header(data, len);
     switch (h.kind) {
     case KX_ELF_KIND_NOT_ELF:
         if (len >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0)
-            return fail(why, why_len, STATUS_DATA_ERROR, "truncated or malformed ELF header");
-        return fail(why, why_len, STATUS_DATA_ERROR, "not an ELF file");
+            return kx_why(why, why_len, STATUS_DATA_ERROR, "truncated or malformed ELF header");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "not an ELF file");
     case KX_ELF_KIND_FOREIGN:
-        return fail(why, why_len, STATUS_NOT_SUPPORTED,
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED,
                     "ELF for another machine: %s (%u), %s-bit, %s-endian; this kx runs %s "
                     "(%u), %d-bit, %s-endian",
                     machine_name(h.machine), h.machine, h.cls == ELFCLASS32 ? "32" : "64",
@@ -218,7 +206,7 @@ kx_status kx_elf_open_mem(const void *data, size_t len, struct kx_elf **out, cha
                     HOST_MACHINE, HOST_CLASS == ELFCLASS32 ? 32 : 64,
                     HOST_DATA == ELFDATA2MSB ? "big" : "little");
     case KX_ELF_KIND_NATIVE_OTHER:
-        return fail(why, why_len, STATUS_NOT_SUPPORTED,
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED,
                     "ELF file is %s (type %u), not a shared object", type_name(h.type), h.type);
     case KX_ELF_KIND_NATIVE_SHARED: break;
     }
@@ -234,7 +222,7 @@ kx_status kx_elf_open_mem(const void *data, size_t len, struct kx_elf **out, cha
     e->image_len = len;
     e->elf = elf_memory(e->image, len);
     if (!e->elf || elf_kind(e->elf) != ELF_K_ELF) {
-        st = fail(why, why_len, STATUS_DATA_ERROR, "libelf cannot read the file: %s",
+        st = kx_why(why, why_len, STATUS_DATA_ERROR, "libelf cannot read the file: %s",
                   elf_errmsg(-1));
         goto fail_close;
     }
@@ -256,9 +244,9 @@ kx_status kx_elf_open(const char *path, struct kx_elf **out, char *why, size_t w
     *out = NULL;
     kx_status st = kx_plat_read_file(path, KX_ELF_MAX_BYTES, &data, &len);
     if (st == STATUS_BUFFER_TOO_SMALL)
-        return fail(why, why_len, STATUS_DATA_ERROR, "file is too large for a kext executable");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "file is too large for a kext executable");
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "%s", kx_status_string(st));
+        return kx_why(why, why_len, st, "%s", kx_status_string(st));
     st = kx_elf_open_mem(data, len, out, why, why_len);
     free(data);
     return st;
@@ -305,7 +293,7 @@ static Elf_Data *section_data(Elf_Scn *scn, const GElf_Shdr *sh, const char *wha
 {
     Elf_Data *d = elf_getdata(scn, NULL);
     if (!d || d->d_size != sh->sh_size || (d->d_size && !d->d_buf)) {
-        fail(why, why_len, STATUS_DATA_ERROR, "%s: unreadable section data: %s", what,
+        kx_why(why, why_len, STATUS_DATA_ERROR, "%s: unreadable section data: %s", what,
              elf_errmsg(-1));
         return NULL;
     }
@@ -327,11 +315,11 @@ static int linked_strtab_ok(const struct kx_elf *e, const GElf_Shdr *sh)
 static kx_status check_text(const char *field, const char *s, char *why, size_t why_len)
 {
     if (!memchr(s, '\0', KX_DRIVER_INFO_TEXT_MAX))
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": %s is not NUL-terminated within %d bytes", field,
                     KX_DRIVER_INFO_TEXT_MAX);
     if (!s[0])
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": %s is empty", field);
     return STATUS_SUCCESS;
 }
@@ -343,17 +331,17 @@ kx_status kx_elf_driver_info(const struct kx_elf *e, struct kx_driver_info *out,
     memset(out, 0, sizeof *out);
     Elf_Scn *scn = find_section(e, KX_DRIVER_INFO_SECTION, 0, &sh);
     if (!scn)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     "no " KX_DRIVER_INFO_SECTION " section (the driver does not use "
                     "KX_DRIVER_INFO)");
     if (sh.sh_type == SHT_NOBITS)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION " holds no bytes in the file");
     Elf_Data *d = section_data(scn, &sh, KX_DRIVER_INFO_SECTION, why, why_len);
     if (!d)
         return STATUS_DATA_ERROR;
     if (d->d_size < DRIVER_INFO_V1_SIZE)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": section is %zu bytes; the record needs %zu",
                     d->d_size, DRIVER_INFO_V1_SIZE);
 
@@ -361,19 +349,19 @@ kx_status kx_elf_driver_info(const struct kx_elf *e, struct kx_driver_info *out,
     memset(&rec, 0, sizeof rec);
     memcpy(&rec, d->d_buf, DRIVER_INFO_V1_SIZE);
     if (rec.magic != KX_DRIVER_INFO_MAGIC)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": bad magic 0x%08x (expected 0x%08x)", rec.magic,
                     KX_DRIVER_INFO_MAGIC);
     if (rec.abi != KX_DRIVER_INFO_ABI)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": record ABI %u; this kx reads ABI %u", rec.abi,
                     KX_DRIVER_INFO_ABI);
     if (rec.size < DRIVER_INFO_V1_SIZE)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": record size %u is smaller than the v1 layout (%zu)",
                     rec.size, DRIVER_INFO_V1_SIZE);
     if (rec.size > d->d_size)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_INFO,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_INFO,
                     KX_DRIVER_INFO_SECTION ": record size %u exceeds its section (%zu bytes)",
                     rec.size, d->d_size);
     /* A newer build's record is longer; read the fields this kx knows. */
@@ -385,7 +373,7 @@ kx_status kx_elf_driver_info(const struct kx_elf *e, struct kx_driver_info *out,
     if (st != STATUS_SUCCESS)
         return st;
     if (rec.type != DRIVER_TYPE_KMD && rec.type != DRIVER_TYPE_UMD && rec.type != DRIVER_TYPE_CMD)
-        return fail(why, why_len, STATUS_INVALID_DRIVER_TYPE,
+        return kx_why(why, why_len, STATUS_INVALID_DRIVER_TYPE,
                     KX_DRIVER_INFO_SECTION ": unknown driver type %u", rec.type);
     *out = rec;
     return STATUS_SUCCESS;
@@ -409,7 +397,7 @@ kx_status kx_elf_dynamic(const struct kx_elf *e, const char ***needed, size_t *n
     if (!scn)
         return STATUS_SUCCESS;
     if (!linked_strtab_ok(e, &sh))
-        return fail(why, why_len, STATUS_DATA_ERROR, ".dynamic: sh_link %u is not a string table",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, ".dynamic: sh_link %u is not a string table",
                     (unsigned)sh.sh_link);
     Elf_Data *d = section_data(scn, &sh, ".dynamic", why, why_len);
     if (!d)
@@ -426,7 +414,7 @@ kx_status kx_elf_dynamic(const struct kx_elf *e, const char ***needed, size_t *n
         const char *s = elf_strptr(e->elf, sh.sh_link, dyn.d_un.d_val);
         if (!s) {
             free(list);
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         ".dynamic: entry %zu names a string outside the string table", i);
         }
         if (dyn.d_tag == DT_SONAME) {
@@ -497,7 +485,7 @@ static kx_status read_verneed(const struct kx_elf *e, struct versions *vs, char 
     if (!scn)
         return STATUS_SUCCESS;
     if (!linked_strtab_ok(e, &sh))
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     ".gnu.version_r: sh_link is not a string table");
     Elf_Data *d = section_data(scn, &sh, ".gnu.version_r", why, why_len);
     if (!d)
@@ -507,26 +495,26 @@ static kx_status read_verneed(const struct kx_elf *e, struct versions *vs, char 
     for (size_t i = 0; i < sh.sh_info; i++) {
         GElf_Verneed vn;
         if (!off_ok(off) || !gelf_getverneed(d, (int)off, &vn))
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         ".gnu.version_r: entry %zu at offset %zu is outside the section", i, off);
         const char *file = elf_strptr(e->elf, sh.sh_link, vn.vn_file);
         if (!file)
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         ".gnu.version_r: entry %zu names a string outside the string table", i);
         size_t aux = off + vn.vn_aux;
         for (size_t j = 0; j < vn.vn_cnt; j++) {
             GElf_Vernaux va;
             if (!off_ok(aux) || !gelf_getvernaux(d, (int)aux, &va))
-                return fail(why, why_len, STATUS_DATA_ERROR,
+                return kx_why(why, why_len, STATUS_DATA_ERROR,
                             ".gnu.version_r: %s: requirement %zu is outside the section", file, j);
             const char *name = elf_strptr(e->elf, sh.sh_link, va.vna_name);
             if (!name)
-                return fail(why, why_len, STATUS_DATA_ERROR,
+                return kx_why(why, why_len, STATUS_DATA_ERROR,
                             ".gnu.version_r: %s: requirement %zu names a string outside the "
                             "string table",
                             file, j);
             if (vs->budget-- == 0)
-                return fail(why, why_len, STATUS_DATA_ERROR,
+                return kx_why(why, why_len, STATUS_DATA_ERROR,
                             ".gnu.version_r: more requirements than the section can hold");
             kx_status st = add_version(vs, va.vna_other, name, file);
             if (st != STATUS_SUCCESS)
@@ -549,7 +537,7 @@ static kx_status read_verdef(const struct kx_elf *e, struct versions *vs, char *
     if (!scn)
         return STATUS_SUCCESS;
     if (!linked_strtab_ok(e, &sh))
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     ".gnu.version_d: sh_link is not a string table");
     Elf_Data *d = section_data(scn, &sh, ".gnu.version_d", why, why_len);
     if (!d)
@@ -560,13 +548,13 @@ static kx_status read_verdef(const struct kx_elf *e, struct versions *vs, char *
         GElf_Verdaux vda;
         if (!off_ok(off) || !gelf_getverdef(d, (int)off, &vd) || !off_ok(off + vd.vd_aux) ||
             !gelf_getverdaux(d, (int)(off + vd.vd_aux), &vda))
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         ".gnu.version_d: entry %zu at offset %zu is outside the section", i, off);
         /* The base definition names the file itself, not a symbol version. */
         if (!(vd.vd_flags & VER_FLG_BASE)) {
             const char *name = elf_strptr(e->elf, sh.sh_link, vda.vda_name);
             if (!name)
-                return fail(why, why_len, STATUS_DATA_ERROR,
+                return kx_why(why, why_len, STATUS_DATA_ERROR,
                             ".gnu.version_d: entry %zu names a string outside the string table", i);
             kx_status st = add_version(vs, vd.vd_ndx, name, NULL);
             if (st != STATUS_SUCCESS)
@@ -618,13 +606,13 @@ static kx_status versym_data(const struct kx_elf *e, size_t dynsym_ndx, size_t n
     if (!scn)
         return STATUS_SUCCESS;
     if (sh.sh_link != dynsym_ndx)
-        return fail(why, why_len, STATUS_DATA_ERROR, ".gnu.version: sh_link %u is not .dynsym",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, ".gnu.version: sh_link %u is not .dynsym",
                     (unsigned)sh.sh_link);
     Elf_Data *d = section_data(scn, &sh, ".gnu.version", why, why_len);
     if (!d)
         return STATUS_DATA_ERROR;
     if (d->d_size / sizeof(GElf_Versym) < n_syms)
-        return fail(why, why_len, STATUS_DATA_ERROR, ".gnu.version: %zu entries for %zu symbols",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, ".gnu.version: %zu entries for %zu symbols",
                     d->d_size / sizeof(GElf_Versym), n_syms);
     *out = d;
     return STATUS_SUCCESS;
@@ -639,14 +627,14 @@ kx_status kx_elf_dynsyms(const struct kx_elf *e, struct kx_elf_dynsyms *out, cha
     if (!scn)
         return STATUS_SUCCESS;
     if (!linked_strtab_ok(e, &sh))
-        return fail(why, why_len, STATUS_DATA_ERROR, ".dynsym: sh_link %u is not a string table",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, ".dynsym: sh_link %u is not a string table",
                     (unsigned)sh.sh_link);
     Elf_Data *d = section_data(scn, &sh, ".dynsym", why, why_len);
     if (!d)
         return STATUS_DATA_ERROR;
     size_t n_syms = d->d_size / gelf_fsize(e->elf, ELF_T_SYM, 1, EV_CURRENT);
     if (n_syms > (size_t)0x7fffffff)
-        return fail(why, why_len, STATUS_DATA_ERROR, ".dynsym: too many symbols");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, ".dynsym: too many symbols");
 
     struct versions vs = {NULL, 0, 0, 0};
     Elf_Data *vsym = NULL;
@@ -663,7 +651,7 @@ kx_status kx_elf_dynsyms(const struct kx_elf *e, struct kx_elf_dynsyms *out, cha
     for (size_t i = 1; i < n_syms; i++) {
         GElf_Sym s;
         if (!gelf_getsym(d, (int)i, &s)) {
-            st = fail(why, why_len, STATUS_DATA_ERROR, ".dynsym: symbol %zu unreadable", i);
+            st = kx_why(why, why_len, STATUS_DATA_ERROR, ".dynsym: symbol %zu unreadable", i);
             goto fail_free;
         }
         unsigned bind = GELF_ST_BIND(s.st_info), vis = GELF_ST_VISIBILITY(s.st_other);
@@ -679,7 +667,7 @@ kx_status kx_elf_dynsyms(const struct kx_elf *e, struct kx_elf_dynsyms *out, cha
                                     (unsigned char)vis};
         sym.name = elf_strptr(e->elf, sh.sh_link, s.st_name);
         if (!sym.name) {
-            st = fail(why, why_len, STATUS_DATA_ERROR,
+            st = kx_why(why, why_len, STATUS_DATA_ERROR,
                       ".dynsym: symbol %zu names a string outside the string table", i);
             goto fail_free;
         }
@@ -752,7 +740,7 @@ kx_status kx_elf_build_id(const struct kx_elf *e, const uint8_t **id, size_t *id
             off = next;
         }
         if (off < d->d_size)
-            return fail(why, why_len, STATUS_DATA_ERROR,
+            return kx_why(why, why_len, STATUS_DATA_ERROR,
                         "note section %zu: malformed note at offset %zu", i, off);
     }
     return STATUS_SUCCESS;

@@ -13,6 +13,7 @@
  * entry whose status is STATUS_SUCCESS is ready to use.
  */
 #include "mkext.h"
+#include "core/why.h"
 
 #include "core/plat.h"
 #include "core/plist.h"
@@ -72,20 +73,6 @@ const char *kx_mkext_cpu_name(uint32_t cpu_type)
 }
 
 /* ======== Errors ======== */
-
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* Marks one entry bad; reading continues with the next. The message leads
  * with the best name the entry has. Returns STATUS_SUCCESS, or
@@ -272,16 +259,16 @@ static kx_status read_v2(struct kx_mkext *m, const uint8_t *base, size_t len, ch
 {
     struct kx_mkext_header *h = &m->header;
     if (len < KX_MKEXT2_HEADER_LEN)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive too small to be valid.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive too small to be valid.");
     h->plist_offset = kx_be32_get(base + 32);
     h->plist_compressed_size = kx_be32_get(base + 36);
     h->plist_full_size = kx_be32_get(base + 40);
     uint64_t stored = h->plist_compressed_size ? h->plist_compressed_size : h->plist_full_size;
     if (h->plist_offset < KX_MKEXT2_HEADER_LEN || h->plist_offset > len ||
         stored > len - h->plist_offset)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive file overrun.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive file overrun.");
     if (h->plist_full_size == 0 || h->plist_full_size > KX_PLIST_MAX_BYTES)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive plist has an impossible size (%u bytes).", h->plist_full_size);
 
     uint8_t *xml = NULL;
@@ -291,7 +278,7 @@ static kx_status read_v2(struct kx_mkext *m, const uint8_t *base, size_t len, ch
     if (st == STATUS_INSUFFICIENT_RESOURCES)
         return st;
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "Mkext archive plist: %s", problem);
+        return kx_why(why, why_len, st, "Mkext archive plist: %s", problem);
     size_t xml_len = h->plist_full_size;
     while (xml_len && xml[xml_len - 1] == '\0') /* the writer's terminator */
         xml_len--;
@@ -300,15 +287,15 @@ static kx_status read_v2(struct kx_mkext *m, const uint8_t *base, size_t len, ch
     st = kx_plist_parse(xml, xml_len, &root, &reason);
     free(xml);
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Error unserializing mkext plist: %s.",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Error unserializing mkext plist: %s.",
                     reason);
     m->plist = root;
     if (!kx_plist_is(root, PLIST_DICT))
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Error unserializing mkext plist: the root is not a dictionary.");
     plist_t infos = kx_plist_get(root, KX_MKEXT_KEY_INFO_DICTIONARIES);
     if (!kx_plist_is(infos, PLIST_ARRAY))
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive contains no kext info dictionaries.");
     plist_t ci = kx_plist_get(root, KX_MKEXT_KEY_CACHE_INFO);
     m->cache_info = kx_plist_is(ci, PLIST_DICT) ? ci : NULL;
@@ -388,7 +375,7 @@ static kx_status read_v1(struct kx_mkext *m, const uint8_t *base, size_t len, ch
 {
     uint64_t n = m->header.n_kexts;
     if (n * 32 > len - KX_MKEXT_HEADER_LEN)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive file overrun.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive file overrun.");
     m->plist = plist_new_array();
     m->entries = calloc(n ? n : 1, sizeof *m->entries);
     if (!m->plist || !m->entries)
@@ -410,7 +397,7 @@ kx_status kx_mkext_read(const void *data, size_t len, unsigned flags, struct kx_
     const uint8_t *base = data;
     *out = NULL;
     if (len < KX_MKEXT_HEADER_LEN)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive too small to be valid.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive too small to be valid.");
     struct kx_mkext_header h = {0};
     h.magic = kx_be32_get(base);
     h.signature = kx_be32_get(base + 4);
@@ -421,24 +408,24 @@ kx_status kx_mkext_read(const void *data, size_t len, unsigned flags, struct kx_
     h.cpu_type = kx_be32_get(base + 24);
     h.cpu_subtype = kx_be32_get(base + 28);
     if (h.magic != KX_MKEXT_MAGIC || h.signature != KX_MKEXT_SIGNATURE)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive has invalid magic or signature.");
     if (h.length != len)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive recorded length doesn't match actual file length.");
     if (len > INT32_MAX) /* the kernel's checksum span limit */
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive too large.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive too large.");
     if (kx_mkext_checksum(base, len) != h.adler32)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive has bad checksum.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive has bad checksum.");
     if (h.version != KX_MKEXT_VERSION_1 && h.version != KX_MKEXT_VERSION_2)
-        return fail(why, why_len, STATUS_NOT_SUPPORTED,
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED,
                     "Mkext archive has unsupported mkext version 0x%08x.", h.version);
     if (h.version == KX_MKEXT_VERSION_2 && h.cpu_type == KX_MKEXT_CPU_ANY)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive must have a specific CPU type.");
     if (!(flags & KX_MKEXT_READ_ANY_CPU) && h.cpu_type != KX_MKEXT_CPU_ANY &&
         h.cpu_type != HOST_CPU_TYPE)
-        return fail(why, why_len, STATUS_NOT_SUPPORTED,
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED,
                     "Mkext archive is for CPU type %s (0x%08x), not this machine's %s.",
                     kx_mkext_cpu_name(h.cpu_type), h.cpu_type, kx_mkext_cpu_name(HOST_CPU_TYPE));
 
@@ -451,7 +438,7 @@ kx_status kx_mkext_read(const void *data, size_t len, unsigned flags, struct kx_
         m->format == 1 ? read_v1(m, base, len, why, why_len) : read_v2(m, base, len, why, why_len);
     if (st != STATUS_SUCCESS) {
         if (st == STATUS_INSUFFICIENT_RESOURCES)
-            fail(why, why_len, st, "out of memory reading the mkext archive");
+            kx_why(why, why_len, st, "out of memory reading the mkext archive");
         kx_mkext_free(m);
         return st;
     }
@@ -467,9 +454,9 @@ kx_status kx_mkext_read_file(const char *path, unsigned flags, struct kx_mkext *
     *out = NULL;
     kx_status st = kx_plat_read_file(path, (size_t)INT32_MAX, &data, &len);
     if (st == STATUS_BUFFER_TOO_SMALL)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive too large.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive too large.");
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "%s", kx_status_string(st));
+        return kx_why(why, why_len, st, "%s", kx_status_string(st));
     st = kx_mkext_read(data, len, flags, out, why, why_len);
     free(data);
     return st;

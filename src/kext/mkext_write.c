@@ -10,6 +10,7 @@
  * the largest span the kernel's reader checksums.
  */
 #include "mkext.h"
+#include "core/why.h"
 
 #include "core/plat.h"
 #include "core/plist.h"
@@ -21,19 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* ======== The growing archive ======== */
 
@@ -130,7 +118,7 @@ static kx_status load_info(const struct kx_mkext_input *in, size_t idx, plist_t 
     if (in->info_plist) {
         const char *reason = NULL;
         if (kx_plist_parse(in->info_plist, in->info_plist_len, &d, &reason) != STATUS_SUCCESS)
-            return fail(why, why_len, STATUS_INVALID_PARAMETER, "entry %zu (%s): Info.plist: %s",
+            return kx_why(why, why_len, STATUS_INVALID_PARAMETER, "entry %zu (%s): Info.plist: %s",
                         idx, name, reason);
         st = kx_sha256_hex(in->info_plist, in->info_plist_len, hex);
     } else if (in->info_dict) {
@@ -145,11 +133,11 @@ static kx_status load_info(const struct kx_mkext_input *in, size_t idx, plist_t 
         if (st == STATUS_SUCCESS && !d)
             st = STATUS_INSUFFICIENT_RESOURCES;
     } else {
-        return fail(why, why_len, STATUS_INVALID_PARAMETER, "entry %zu (%s): no Info.plist", idx,
+        return kx_why(why, why_len, STATUS_INVALID_PARAMETER, "entry %zu (%s): no Info.plist", idx,
                     name);
     }
     if (st == STATUS_SUCCESS && !kx_plist_is(d, PLIST_DICT))
-        st = fail(why, why_len, STATUS_INVALID_PARAMETER,
+        st = kx_why(why, why_len, STATUS_INVALID_PARAMETER,
                   "entry %zu (%s): Info.plist is a %s, not a dictionary", idx, name,
                   kx_plist_type_name(d));
     if (st != STATUS_SUCCESS) {
@@ -212,10 +200,10 @@ static void finish_header(struct buf *b, uint32_t version, size_t n_kexts,
 static kx_status size_error(kx_status st, char *why, size_t why_len)
 {
     if (st == STATUS_BUFFER_TOO_SMALL)
-        return fail(why, why_len, STATUS_INVALID_PARAMETER,
+        return kx_why(why, why_len, STATUS_INVALID_PARAMETER,
                     "the archive would be larger than an mkext can be (2 GiB, 512 MiB a file)");
     if (st == STATUS_INSUFFICIENT_RESOURCES)
-        return fail(why, why_len, st, "out of memory building the mkext archive");
+        return kx_why(why, why_len, st, "out of memory building the mkext archive");
     return st;
 }
 
@@ -227,7 +215,7 @@ static kx_status cache_info_of(const struct kx_mkext_write_options *opts, plist_
 {
     plist_t given = opts ? opts->cache_info : NULL;
     if (given && !kx_plist_is(given, PLIST_DICT))
-        return fail(why, why_len, STATUS_INVALID_PARAMETER,
+        return kx_why(why, why_len, STATUS_INVALID_PARAMETER,
                     KX_MKEXT_KEY_CACHE_INFO " must be a dictionary, not a %s",
                     kx_plist_type_name(given));
     *out = given ? plist_copy(given) : plist_new_dict();
@@ -297,7 +285,7 @@ kx_status kx_mkext_write(const struct kx_mkext_input *in, size_t n_in,
         plist_t d = NULL;
         char info_hex[KX_SHA256_HEX_LEN];
         if (!in[i].bundle_path) {
-            st = fail(why, why_len, STATUS_INVALID_PARAMETER, "entry %zu: no bundle path", i);
+            st = kx_why(why, why_len, STATUS_INVALID_PARAMETER, "entry %zu: no bundle path", i);
             goto fail_free;
         }
         st = load_info(&in[i], i, &d, info_hex, why, why_len);
@@ -340,7 +328,7 @@ kx_status kx_mkext_write_file(const char *path, const struct kx_mkext_input *in,
     st = kx_plat_write_file_atomic(path, data, len, 0644);
     free(data);
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "%s: %s", path, kx_status_string(st));
+        return kx_why(why, why_len, st, "%s: %s", path, kx_status_string(st));
     return STATUS_SUCCESS;
 }
 

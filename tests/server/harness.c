@@ -109,6 +109,29 @@ char *kxd_read_log(const struct kxd_proc *p)
     return buf;
 }
 
+int kxd_setup(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    if (!p || kxd_start(p) != 0) {
+        if (p)
+            kxd_cleanup(p);
+        free(p);
+        return -1;
+    }
+    setenv("KX_SOCKET", p->socket, 1); /* for the kx tools a test runs */
+    *state = p;
+    return 0;
+}
+
+int kxd_teardown(void **state)
+{
+    struct kxd_proc *p = *state;
+    int rc = p->pid > 0 ? kxd_stop(p) : 0;
+    kxd_cleanup(p);
+    free(p);
+    return rc == 0 ? 0 : -1;
+}
+
 unsigned kxd_tag_of(kx_client *c, const char *id)
 {
     struct kx_client_kext *ks = NULL;

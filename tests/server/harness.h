@@ -24,6 +24,12 @@ void kxd_cleanup(struct kxd_proc *p);
 kx_client *kxd_connect(const struct kxd_proc *p);
 /* kxd's stderr so far (malloc'ed). */
 char *kxd_read_log(const struct kxd_proc *p);
+/* cmocka fixtures: a fresh kxd per test in *state; the teardown fails the
+ * test unless kxd exits 0 on SIGTERM (under ASan/LSan: no leak, no error). */
+int kxd_setup(void **state);
+int kxd_teardown(void **state);
+#define KXD_TEST(fn) cmocka_unit_test_setup_teardown(fn, kxd_setup, kxd_teardown)
+
 /* Tag of a loaded kext, 0 if not loaded. */
 unsigned kxd_tag_of(kx_client *c, const char *id);
 

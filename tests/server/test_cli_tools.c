@@ -15,27 +15,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static int setup(void **state)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start(p) != 0) {
-        free(p);
-        return -1;
-    }
-    setenv("KX_SOCKET", p->socket, 1);
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = kxd_stop(p);
-    kxd_cleanup(p);
-    free(p);
-    return rc == 0 ? 0 : -1;
-}
-
 /* Runs `<build>/<tool> args` through the shell; returns its exit status and
  * stdout (malloc'ed) in *out. */
 static int run(char **out, const char *fmt, ...)
@@ -247,13 +226,13 @@ int main(void)
         return 1;
     setenv("KX_TMP", tmp, 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kextstat_prints_apples_columns, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stat_json_has_the_stable_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device_io_from_the_shell, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ioctl_prints_the_output_in_hex, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ls_and_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kextload_and_kextunload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kextlibs_names_the_missing_library, setup, teardown),
+        KXD_TEST(test_kextstat_prints_apples_columns),
+        KXD_TEST(test_stat_json_has_the_stable_fields),
+        KXD_TEST(test_device_io_from_the_shell),
+        KXD_TEST(test_ioctl_prints_the_output_in_hex),
+        KXD_TEST(test_ls_and_log),
+        KXD_TEST(test_kextload_and_kextunload),
+        KXD_TEST(test_kextlibs_names_the_missing_library),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cleanup[128];

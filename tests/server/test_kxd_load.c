@@ -11,26 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(void **state)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start(p) != 0) {
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = kxd_stop(p);
-    kxd_cleanup(p);
-    free(p);
-    return rc == 0 ? 0 : -1; /* kxd must exit 0 on SIGTERM */
-}
-
 /* Sequence number of the newest kernel log line. */
 static uint64_t log_end(kx_client *c)
 {
@@ -161,13 +141,11 @@ static void test_unknown_kext_is_not_found(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_boot_loads_libraries_before_their_dependents, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_load_brings_dependencies_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_undeclared_dependency_fails_to_link, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_driver_entry_undoes_the_whole_load, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_kext_is_not_found, setup, teardown),
+        KXD_TEST(test_boot_loads_libraries_before_their_dependents),
+        KXD_TEST(test_load_brings_dependencies_first),
+        KXD_TEST(test_undeclared_dependency_fails_to_link),
+        KXD_TEST(test_failed_driver_entry_undoes_the_whole_load),
+        KXD_TEST(test_unknown_kext_is_not_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,26 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int setup(void **state)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start(p) != 0) {
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = kxd_stop(p);
-    kxd_cleanup(p);
-    free(p);
-    return rc == 0 ? 0 : -1;
-}
-
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -247,11 +227,9 @@ static void test_a_blocked_read_never_blocks_another_client(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_client_killed_mid_read_has_its_files_closed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_closes_only_that_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_blocked_read_never_blocks_another_client, setup,
-                                        teardown),
+        KXD_TEST(test_client_killed_mid_read_has_its_files_closed),
+        KXD_TEST(test_garbage_closes_only_that_connection),
+        KXD_TEST(test_a_blocked_read_never_blocks_another_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

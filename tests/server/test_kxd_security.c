@@ -17,26 +17,6 @@
 
 #define NOBODY 65534
 
-static int setup(void **state)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start(p) != 0) {
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = kxd_stop(p);
-    kxd_cleanup(p);
-    free(p);
-    return rc == 0 ? 0 : -1;
-}
-
 /* What the unprivileged child saw, one bit per expectation that failed. */
 enum {
     NOBODY_CONNECT = 1 << 0,
@@ -131,10 +111,8 @@ static void test_control_code_access_is_checked_against_the_handle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_non_root_client_is_refused_what_needs_root, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_control_code_access_is_checked_against_the_handle,
-                                        setup, teardown),
+        KXD_TEST(test_non_root_client_is_refused_what_needs_root),
+        KXD_TEST(test_control_code_access_is_checked_against_the_handle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,26 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int setup(void **state)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start(p) != 0) {
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = kxd_stop(p);
-    kxd_cleanup(p);
-    free(p);
-    return rc == 0 ? 0 : -1;
-}
-
 static void test_unload_refused_names_dependents(void **state)
 {
     struct kxd_proc *p = *state;
@@ -127,26 +107,16 @@ static void test_sigterm_unloads_everything_in_reverse_load_order(void **state)
     }
     assert_int_equal(n_unloaded, n_loaded);
     free(log);
-    p->pid = 0; /* already stopped */
-}
-
-static int teardown_stopped(void **state)
-{
-    struct kxd_proc *p = *state;
-    kxd_cleanup(p);
-    free(p);
-    return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_unload_refused_names_dependents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unload_refused_names_open_handles, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recursive_unload_goes_newest_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kernel_components_stay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_unloads_everything_in_reverse_load_order,
-                                        setup, teardown_stopped),
+        KXD_TEST(test_unload_refused_names_dependents),
+        KXD_TEST(test_unload_refused_names_open_handles),
+        KXD_TEST(test_recursive_unload_goes_newest_first),
+        KXD_TEST(test_kernel_components_stay),
+        KXD_TEST(test_sigterm_unloads_everything_in_reverse_load_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
