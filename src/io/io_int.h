@@ -109,13 +109,24 @@ struct io_irp {
     uint8_t holds_file;    /* the record holds one reference on file */
     uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
     uint8_t view_built;    /* the host has built its IRP from u.msg */
-    kx_status req_status;  /* the answer */
-    size_t req_info;
-    kx_io_done_fn done;
-    void *done_arg;
+    /* An async request is answered through done(done_arg, ...), a waiter
+     * reads req_status and req_info: never both, so they share the space. */
+    union {
+        struct {
+            kx_io_done_fn done;
+            void *done_arg;
+        };
+        struct {
+            kx_status req_status;
+            size_t req_info;
+        };
+    };
+    /* A record a few places later in the same batch: the dispatch thread
+     * starts pulling it in while it works on this one. */
+    struct io_irp *ahead;
     /* line 1: requester and routing; routing is atomic because the watchdog
      * and close scan records they do not own */
-    void *req_out;
+    _Alignas(64) void *req_out;
     size_t req_out_len;
     _Atomic(struct io_file *) file;
     _Atomic(struct io_driver *) drv;
@@ -145,7 +156,7 @@ struct io_irp {
     _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
 } __attribute__((aligned(64)));
 
-_Static_assert(offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
+_Static_assert(offsetof(struct io_irp, ahead) < 64 && offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
                "lines 0-3 are what a submitter writes; keep them packed");
 
 static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)

@@ -157,15 +157,26 @@ static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
 /* The submitter wrote the next record moments ago on another CPU: start
  * pulling all of its lines now, while this record's routine runs, instead of
  * missing on them one dependent load at a time. */
-static inline void prefetch_next(struct io_qlink *l)
+static inline void prefetch_rec(const struct io_irp *r)
 {
-    struct io_qlink *next = atomic_load_explicit(&l->next, memory_order_relaxed);
-    if (!next)
-        return;
-    const char *p = (const char *)next - offsetof(struct io_irp, qlink);
+    const char *p = (const char *)r;
     kx_plat_prefetch_write(p); /* the state word: written at once */
     for (size_t off = 64; off < offsetof(struct io_irp, host); off += 64)
         __builtin_prefetch(p + off, 0, 3);
+}
+
+static inline void prefetch_next(struct io_qlink *l)
+{
+    struct io_qlink *next = atomic_load_explicit(&l->next, memory_order_relaxed);
+    if (next)
+        prefetch_rec((const struct io_irp *)(const void *)((const char *)next -
+                                                             offsetof(struct io_irp, qlink)));
+    /* One ahead is not enough when a line takes longer to cross than a null
+     * routine takes to run: the submitter names one a few places further. */
+    const struct io_irp *r =
+        (const struct io_irp *)(const void *)((const char *)l - offsetof(struct io_irp, qlink));
+    if (r->ahead)
+        prefetch_rec(r->ahead);
 }
 
 /* Returns 1 for K_STOP. */

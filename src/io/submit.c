@@ -128,8 +128,10 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
                                   memory_order_relaxed);
     }
     for (size_t i = 0; i < n; i++) {
+        recs[i]->ahead = i + 3 < n ? recs[i + 3] : NULL;
         if (sync) {
             recs[i]->is_sync = 1;
+            recs[i]->done = NULL; /* the waiter's answer fields share this space */
             continue;
         }
         if (reqs[i].timeout_ms == KX_IO_TIMEOUT_NONE)
