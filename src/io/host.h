@@ -49,6 +49,7 @@ struct io_msg_irp {
     struct kx_io_cred cred;
     uint8_t major;
     uint8_t access;       /* CREATE: granted access */
+    uint8_t buf_inline;   /* the bytes sit right after the message (in-process transport) */
 };
 _Static_assert(sizeof(struct io_msg_irp) <= 64, "the dispatch message fills one cache line");
 

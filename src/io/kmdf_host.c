@@ -107,7 +107,11 @@ static void build_view(struct io_irp *rec)
     irp->Size = sizeof *irp;
     irp->MajorFunction = m->major;
     irp->DeviceObject = host_ptr(m->dev_cookie);
-    irp->SystemBuffer = m->in_len || m->out_len ? rec->buf : NULL; /* the transport's bytes */
+    /* The transport's bytes: small ones follow the message, so the line
+     * holding the buffer pointer need not cross to this CPU. */
+    irp->SystemBuffer = !m->in_len && !m->out_len ? NULL
+                        : m->buf_inline            ? (void *)rec->u.inline_buf
+                                                   : rec->buf;
     irp->FileContext = host_ptr(m->file_cookie);
     irp->Requestor.Pid = m->cred.pid;
     irp->Requestor.Uid = m->cred.uid;

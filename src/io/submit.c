@@ -82,6 +82,7 @@ static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
         .in_len = (uint32_t)q->in_len,
         .out_len = (uint32_t)q->out_len,
         .cred = f->cred,
+        .buf_inline = r->buf == (void *)r->u.inline_buf,
     };
     return STATUS_SUCCESS;
 }
