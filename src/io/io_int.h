@@ -100,7 +100,7 @@ struct io_mag {
 struct io_irp {
     /* line 0: the state machine, the queue, the answer */
     _Atomic uint64_t state;
-    struct io_qlink qlink;
+    struct io_irp *ovf_next;  /* the dispatch queue's overflow list */
     _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
     uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
     uint8_t kind;          /* enum io_kind */
@@ -121,9 +121,6 @@ struct io_irp {
             size_t req_info;
         };
     };
-    /* A record a few places later in the same batch: the dispatch thread
-     * starts pulling it in while it works on this one. */
-    struct io_irp *ahead;
     /* line 1: requester and routing; routing is atomic because the watchdog
      * and close scan records they do not own */
     _Alignas(64) void *req_out;
@@ -156,7 +153,7 @@ struct io_irp {
     _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
 } __attribute__((aligned(64)));
 
-_Static_assert(offsetof(struct io_irp, ahead) < 64 && offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
+_Static_assert(offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
                "lines 0-3 are what a submitter writes; keep them packed");
 
 static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)
@@ -384,8 +381,8 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
 /* Sends a control record to a driver's host and waits for it. */
 kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
                        uint64_t deadline_ns, size_t *info);
-/* Returns what kx__host_post does. */
-int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last);
+/* Queues recs[0..n) to d's host; returns what kx__host_post does. */
+int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp **recs, size_t n);
 
 /* ---- names.c ------------------------------------------------------------------ */
 /* Under ns_lock. */

@@ -154,7 +154,6 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     r->from_driver = 0;
     r->done = NULL;
     r->done_arg = NULL;
-    r->ahead = NULL;
     r->req_out = NULL;
     r->req_out_len = 0;
     r->buf = NULL;
@@ -165,7 +164,6 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     atomic_store_explicit(&r->drv, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->dev, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->deadline_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&r->qlink.next, NULL, memory_order_relaxed);
     /* REQ + DRV + DISP */
     atomic_store_explicit(&r->state, ((uint64_t)gen << IRP_GEN_SHIFT) | 3 * IRP_REF,
                           memory_order_release);
@@ -478,7 +476,7 @@ static int cancel_in_driver(struct kx_io *io, struct io_irp *r)
     int alive = d->host && (d->state == KX_IO_DRIVER_RUNNING ||
                             d->state == KX_IO_DRIVER_UNLOADING || d->state == KX_IO_DRIVER_STARTING);
     if (alive)
-        kx__post(io, d, c, c);
+        kx__post(io, d, &c, 1);
     pthread_mutex_unlock(&io->ns_lock);
     if (alive)
         return 1;
