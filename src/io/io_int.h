@@ -5,6 +5,7 @@
  *   klog.c       the kernel log ring
  *   names.c      object namespace (\Driver, \Device, links) and the device/link messages
  *   irp.c        IRP pool, the IRP state word, answering requesters, waiting
+ *   queue.c      a driver's dispatch queue: a ring of slots and an overflow list
  *   file.c       handle table, open, close, access checks
  *   submit.c     request submission and the synchronous calls
  *   driver.c     starting and unloading drivers, rollback, the completion messages
@@ -18,6 +19,8 @@
  *   2. io->pool_lock  IRP slab growth            (leaf)
  *      io->klog_lock  kernel log ring            (leaf)
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
+ *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
+ *                     full (leaf, queue.c; posts happen under ns_lock)
  * No lock is held while driver code runs, while a requester's completion runs,
  * or while waiting for an IRP. The hot path (submit, dispatch, complete) takes
  * no lock at all: it uses the IRP state word, the file's refs and the queue.
