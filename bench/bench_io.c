@@ -191,8 +191,8 @@ static void *submit_main(void *arg)
             idle = 0;
         }
     }
-    while (atomic_load_explicit(&s->done, memory_order_acquire) < s->n)
-        sched_yield();
+    while (atomic_load_explicit(&s->done, memory_order_acquire) < sent)
+        sched_yield(); /* every request sent (a multiple of batch) has completed */
     s->t1 = now_ns();
     return NULL;
 }
@@ -221,7 +221,10 @@ static double run_async(struct bench *b, int n_threads, uint64_t n_each, unsigne
         t1 = s[i].t1 > t1 ? s[i].t1 : t1;
     }
     pthread_barrier_destroy(&start);
-    return (double)(t1 - t0) / (double)(n_each * (uint64_t)n_threads);
+    uint64_t total = 0;
+    for (int i = 0; i < n_threads; i++)
+        total += (s[i].n + batch - 1) / batch * batch;
+    return (double)(t1 - t0) / (double)total;
 }
 
 /* ---- reporting ------------------------------------------------------------------ */

@@ -123,8 +123,8 @@ struct kx_io_cred {
 #define KX_IO_ACCESS_READ  0x1u /* = FILE_READ_ACCESS */
 #define KX_IO_ACCESS_WRITE 0x2u /* = FILE_WRITE_ACCESS */
 
-/* Opens path — a link ("/dev/null", followed up to 8 links deep) or a
- * canonical "\Device\..." name — for access (KX_IO_ACCESS_*; 0 allows only
+/* Opens path — a link ("/dev/null", which names a device) or a canonical
+ * "\Device\..." name — for access (KX_IO_ACCESS_*; 0 allows only
  * QUERY_INFORMATION and FILE_ANY_ACCESS controls) on behalf of cred. Checks
  * the device's owner, group and mode, then sends IRP_MJ_CREATE and waits for
  * it. STATUS_SUCCESS and *out; STATUS_NO_SUCH_FILE (no such path);
@@ -192,10 +192,11 @@ struct kx_io_req {
 KX_API kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs,
                               size_t n);
 
-/* Submits one request and waits for its completion: spins briefly, then
- * sleeps, so a fast driver answers without a syscall. Returns the request's
- * status (or a submission error) and its information in *information (may be
- * NULL). Blocks up to the request's deadline. */
+/* Submits one request and waits for its completion: spins briefly (yielding
+ * now and then, and only yielding when the driver's thread shares this CPU),
+ * then sleeps, so a fast driver answers without a syscall. Returns the
+ * request's status (or a submission error) and its information in
+ * *information (may be NULL). Blocks up to the request's deadline. */
 KX_API kx_status kx_io_call(struct kx_io *io, kx_io_handle h, const struct kx_io_req *req,
                             size_t *information);
 

@@ -265,9 +265,12 @@ KX_API kx_status DkSetDeviceSecurity(PDEVICE_OBJECT DeviceObject, uint32_t Owner
 /* Completes the IRP: sets IoStatus and sends the result to the manager, which
  * answers the requester (copying min(Information, requested length) bytes of
  * SystemBuffer back for a successful READ, DEVICE_CONTROL or
- * QUERY_INFORMATION). Clears a cancel routine that is still set. Any thread.
- * Returns Status; STATUS_REQUEST_ALREADY_COMPLETED (and logs it) when the IRP
- * was completed before; STATUS_INVALID_PARAMETER for Status == STATUS_PENDING. */
+ * QUERY_INFORMATION). Called from the IRP's own dispatch routine (the usual
+ * case), the answer leaves as that routine returns, in one step with the end
+ * of the dispatch; from anywhere else, at once. Clears a cancel routine that
+ * is still set. Any thread. Returns Status; STATUS_REQUEST_ALREADY_COMPLETED
+ * (and logs it) when the IRP was completed before; STATUS_INVALID_PARAMETER
+ * for Status == STATUS_PENDING. */
 KX_API kx_status DkCompleteRequest(PIRP Irp, kx_status Status, size_t Information);
 
 /* Declares that the dispatch routine returns before the IRP is completed;

@@ -56,7 +56,7 @@ static void post_stop(struct kx_io *io, struct io_driver *d)
     d->stop_rec = NULL;
     r->kind = K_STOP;
     atomic_store_explicit(&r->drv, d, memory_order_relaxed);
-    kx__post(io, d, r, r);
+    kx__post(io, d, &r, 1);
 }
 
 /* Detaches the host from the record under the lock (the watchdog reads it

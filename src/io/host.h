@@ -49,6 +49,7 @@ struct io_msg_irp {
     struct kx_io_cred cred;
     uint8_t major;
     uint8_t access;       /* CREATE: granted access */
+    uint8_t buf_inline;   /* the bytes sit right after the message (in-process transport) */
 };
 _Static_assert(sizeof(struct io_msg_irp) <= 64, "the dispatch message fills one cache line");
 
@@ -68,11 +69,10 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
                        const char *short_name, const struct kx_driver_info *info,
                        struct kx_host **out);
 
-/* Queues first..last (linked through their queue links) for the dispatch
- * thread, waking it if it sleeps. Any thread. Returns the CPU the dispatch
- * thread last ran on (-1 if unknown): a waiter sharing it should yield, not
- * spin. */
-int kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last);
+/* Queues recs[0..n), in order, for the dispatch thread, waking it if it
+ * sleeps. Any thread. Returns the CPU the dispatch thread last ran on (-1 if
+ * unknown): a waiter sharing it should yield, not spin. */
+int kx__host_post(struct kx_host *h, struct io_irp **recs, size_t n);
 
 /* Joins the dispatch thread (after a K_STOP record was posted) and frees the
  * host and every object the driver saw. Blocks until the thread returns. */

@@ -41,9 +41,10 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
         c.unload_timeout_ms == KX_IO_TIMEOUT_NONE)
         return STATUS_INVALID_PARAMETER;
 
-    struct kx_io *io = calloc(1, sizeof *io);
+    struct kx_io *io = aligned_alloc(64, (sizeof *io + 63) & ~(size_t)63);
     if (!io)
         return STATUS_INSUFFICIENT_RESOURCES;
+    memset(io, 0, sizeof *io);
     if (c.logger)
         io->logger = *c.logger;
     io->irp_timeout_ms = c.irp_timeout_ms;

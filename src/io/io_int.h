@@ -5,6 +5,7 @@
  *   klog.c       the kernel log ring
  *   names.c      object namespace (\Driver, \Device, links) and the device/link messages
  *   irp.c        IRP pool, the IRP state word, answering requesters, waiting
+ *   queue.c      a driver's dispatch queue: a ring of slots and an overflow list
  *   file.c       handle table, open, close, access checks
  *   submit.c     request submission and the synchronous calls
  *   driver.c     starting and unloading drivers, rollback, the completion messages
@@ -18,6 +19,8 @@
  *   2. io->pool_lock  IRP slab growth            (leaf)
  *      io->klog_lock  kernel log ring            (leaf)
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
+ *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
+ *                     full (leaf, queue.c; posts happen under ns_lock)
  * No lock is held while driver code runs, while a requester's completion runs,
  * or while waiting for an IRP. The hot path (submit, dispatch, complete) takes
  * no lock at all: it uses the IRP state word, the file's refs and the queue.
@@ -100,7 +103,7 @@ struct io_mag {
 struct io_irp {
     /* line 0: the state machine, the queue, the answer */
     _Atomic uint64_t state;
-    struct io_qlink qlink;
+    struct io_irp *ovf_next;  /* the dispatch queue's overflow list */
     _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
     uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
     uint8_t kind;          /* enum io_kind */
@@ -109,13 +112,21 @@ struct io_irp {
     uint8_t holds_file;    /* the record holds one reference on file */
     uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
     uint8_t view_built;    /* the host has built its IRP from u.msg */
-    kx_status req_status;  /* the answer */
-    size_t req_info;
-    kx_io_done_fn done;
-    void *done_arg;
+    /* An async request is answered through done(done_arg, ...), a waiter
+     * reads req_status and req_info: never both, so they share the space. */
+    union {
+        struct {
+            kx_io_done_fn done;
+            void *done_arg;
+        };
+        struct {
+            kx_status req_status;
+            size_t req_info;
+        };
+    };
     /* line 1: requester and routing; routing is atomic because the watchdog
      * and close scan records they do not own */
-    void *req_out;
+    _Alignas(64) void *req_out;
     size_t req_out_len;
     _Atomic(struct io_file *) file;
     _Atomic(struct io_driver *) drv;
@@ -373,8 +384,8 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
 /* Sends a control record to a driver's host and waits for it. */
 kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
                        uint64_t deadline_ns, size_t *info);
-/* Returns what kx__host_post does. */
-int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last);
+/* Queues recs[0..n) to d's host; returns what kx__host_post does. */
+int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp **recs, size_t n);
 
 /* ---- names.c ------------------------------------------------------------------ */
 /* Under ns_lock. */

@@ -42,8 +42,9 @@ void kx__pool_destroy(struct kx_io *io)
     uint32_t n = atomic_load(&io->pool.n_slabs);
     for (uint32_t s = 0; s < n; s++) {
         struct io_irp *slab = atomic_load(&io->pool.slabs[s]);
-        for (uint32_t i = 0; i < IO_SLAB_SIZE; i++)
-            if (slab[i].buf && slab[i].buf != slab[i].u.inline_buf)
+        for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) /* free records keep stale pointers */
+            if ((atomic_load(&slab[i].state) & IRP_REF_MASK) && slab[i].buf &&
+                slab[i].buf != slab[i].u.inline_buf)
                 free(slab[i].buf);
         free(slab);
     }
@@ -151,8 +152,6 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     r->is_sync = 0;
     r->holds_file = 0;
     r->from_driver = 0;
-    r->req_status = STATUS_PENDING;
-    r->req_info = 0;
     r->done = NULL;
     r->done_arg = NULL;
     r->req_out = NULL;
@@ -165,7 +164,6 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     atomic_store_explicit(&r->drv, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->dev, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->deadline_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&r->qlink.next, NULL, memory_order_relaxed);
     /* REQ + DRV + DISP */
     atomic_store_explicit(&r->state, ((uint64_t)gen << IRP_GEN_SHIFT) | 3 * IRP_REF,
                           memory_order_release);
@@ -218,12 +216,13 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
     return STATUS_SUCCESS;
 }
 
+/* Frees a malloc'ed system buffer. The stale pointer stays: the next
+ * allocation resets it, and writing it here would only send the line back
+ * and forth between the dispatch thread and the next submitter. */
 static void free_buffer(struct io_irp *r)
 {
     if (r->buf && r->buf != r->u.inline_buf)
         free(r->buf);
-    r->buf = NULL;
-    r->buf_len = 0;
 }
 
 void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n)
@@ -335,10 +334,10 @@ int kx__irp_claim(struct io_irp *r)
  * completion has run; 0 for a waiter, which drops its own). */
 static uint64_t deliver(struct io_irp *r, kx_status st, size_t info, int from_driver)
 {
-    r->req_status = st;
-    r->req_info = info;
     r->from_driver = (uint8_t)from_driver;
     if (r->is_sync) {
+        r->req_status = st;
+        r->req_info = info;
         if (atomic_exchange_explicit(&r->wake, 2, memory_order_acq_rel) == 1)
             kx_plat_futex_wake(&r->wake, 1);
         return 0;
@@ -477,7 +476,7 @@ static int cancel_in_driver(struct kx_io *io, struct io_irp *r)
     int alive = d->host && (d->state == KX_IO_DRIVER_RUNNING ||
                             d->state == KX_IO_DRIVER_UNLOADING || d->state == KX_IO_DRIVER_STARTING);
     if (alive)
-        kx__post(io, d, c, c);
+        kx__post(io, d, &c, 1);
     pthread_mutex_unlock(&io->ns_lock);
     if (alive)
         return 1;
@@ -618,8 +617,8 @@ void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *r, kx_status statu
      * reference in the same step: its completion runs from what was read
      * before, after the record may already be back in the pool. */
     int quick = !r->is_sync && r->done && !r->req_out_len;
-    kx_io_done_fn done = r->done;
-    void *arg = r->done_arg;
+    kx_io_done_fn done = quick ? r->done : NULL;
+    void *arg = quick ? r->done_arg : NULL;
     uint64_t nw;
     for (;;) {
         if (w & IRP_DRV_DONE) { /* another thread completed it meanwhile */

@@ -107,7 +107,11 @@ static void build_view(struct io_irp *rec)
     irp->Size = sizeof *irp;
     irp->MajorFunction = m->major;
     irp->DeviceObject = host_ptr(m->dev_cookie);
-    irp->SystemBuffer = m->in_len || m->out_len ? rec->buf : NULL; /* the transport's bytes */
+    /* The transport's bytes: small ones follow the message, so the line
+     * holding the buffer pointer need not cross to this CPU. */
+    irp->SystemBuffer = !m->in_len && !m->out_len ? NULL
+                        : m->buf_inline            ? (void *)rec->u.inline_buf
+                                                   : rec->buf;
     irp->FileContext = host_ptr(m->file_cookie);
     irp->Requestor.Pid = m->cred.pid;
     irp->Requestor.Uid = m->cred.uid;
@@ -154,18 +158,26 @@ static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
     return found;
 }
 
-/* The submitter wrote the next record moments ago on another CPU: start
- * pulling all of its lines now, while this record's routine runs, instead of
- * missing on them one dependent load at a time. */
-static inline void prefetch_next(struct io_qlink *l)
+/* The submitter wrote the coming records moments ago on another CPU: start
+ * pulling their lines in now, while this record's routine runs, instead of
+ * missing on them one at a time. */
+static inline void prefetch_rec(const struct io_irp *r)
 {
-    struct io_qlink *next = atomic_load_explicit(&l->next, memory_order_relaxed);
-    if (!next)
-        return;
-    const char *p = (const char *)next - offsetof(struct io_irp, qlink);
+    const char *p = (const char *)r;
     kx_plat_prefetch_write(p); /* the state word: written at once */
     for (size_t off = 64; off < offsetof(struct io_irp, host); off += 64)
         __builtin_prefetch(p + off, 0, 3);
+}
+
+static inline void prefetch_coming(struct io_queue *q)
+{
+    /* The next record, and one a few places on: a null routine runs faster
+     * than a line crosses between CPUs. */
+    struct io_irp *n = kx__queue_peek(q, 0), *far = kx__queue_peek(q, 3);
+    if (n)
+        prefetch_rec(n);
+    if (far)
+        prefetch_rec(far);
 }
 
 /* Returns 1 for K_STOP. */
@@ -237,14 +249,13 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
 /* After K_STOP nothing should arrive; answer anything that did. */
 static void drain(struct kx_host *h, struct io_relbatch *rb)
 {
-    struct io_qlink *l = NULL;
+    struct io_irp *rec = NULL;
     int r;
-    while ((r = io_queue_pop(&h->q, &l)) != IO_Q_EMPTY) {
-        if (r == IO_Q_RETRY) {
+    while ((r = kx__queue_pop(&h->q, &rec)) != IO_Q_EMPTY || !kx__queue_idle(&h->q)) {
+        if (r != IO_Q_NODE) {
             kx_plat_cpu_relax();
             continue;
         }
-        struct io_irp *rec = (struct io_irp *)(void *)((char *)l - offsetof(struct io_irp, qlink));
         if (rec->kind == K_IRP) {
             if (!rec->view_built)
                 build_view(rec);
@@ -272,12 +283,10 @@ static void *host_main(void *arg)
     uint64_t spin_until = 0;
     unsigned spins = 0;
     for (;;) {
-        struct io_qlink *l = NULL;
-        int r = io_queue_pop(&h->q, &l);
+        struct io_irp *rec = NULL;
+        int r = kx__queue_pop(&h->q, &rec);
         if (r == IO_Q_NODE) {
-            struct io_irp *rec =
-                (struct io_irp *)(void *)((char *)l - offsetof(struct io_irp, qlink));
-            prefetch_next(l);
+            prefetch_coming(&h->q);
             if (handle(h, rec, &rb))
                 break;
             if (++since_flush == BATCH_FLUSH) {
@@ -312,7 +321,7 @@ static void *host_main(void *arg)
         if (now < spin_until)
             continue;
         atomic_store_explicit(&h->q.sleeping, 1, memory_order_seq_cst);
-        if (io_queue_is_empty(&h->q))
+        if (kx__queue_idle(&h->q))
             kx_plat_futex_wait(&h->q.sleeping, 1, 0);
         atomic_store_explicit(&h->q.sleeping, 0, memory_order_relaxed);
         spin_until = 0;
@@ -329,9 +338,11 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
                        const char *short_name, const struct kx_driver_info *info,
                        struct kx_host **out)
 {
-    struct kx_host *h = calloc(1, sizeof *h);
+    /* Cache-line aligned: the queue's fields sit on lines of their own. */
+    struct kx_host *h = aligned_alloc(64, (sizeof *h + 63) & ~(size_t)63);
     if (!h)
         return STATUS_INSUFFICIENT_RESOURCES;
+    memset(h, 0, sizeof *h);
     h->magic = HOST_MAGIC;
     h->io = io;
     h->drv_id = drv_id;
@@ -342,17 +353,22 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
     h->obj.Size = sizeof h->obj;
     h->obj.DriverName = h->name;
     h->obj.DriverInfo = &h->info;
-    io_queue_init(&h->q);
+    if (kx__queue_init(&h->q)) {
+        free(h);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
     atomic_init(&h->in_entry, 0);
     atomic_init(&h->busy_seq, 0);
     atomic_init(&h->busy_irp, 0);
     atomic_init(&h->cpu, -1);
     if (pthread_mutex_init(&h->lock, NULL)) {
+        kx__queue_destroy(&h->q);
         free(h);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     if (pthread_create(&h->thread, NULL, host_main, h) != 0) {
         pthread_mutex_destroy(&h->lock);
+        kx__queue_destroy(&h->q);
         free(h);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -360,9 +376,9 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
     return STATUS_SUCCESS;
 }
 
-int kx__host_post(struct kx_host *h, struct io_irp *first, struct io_irp *last)
+int kx__host_post(struct kx_host *h, struct io_irp **recs, size_t n)
 {
-    if (io_queue_push(&h->q, &first->qlink, &last->qlink) &&
+    if (kx__queue_push(&h->q, recs, n) &&
         atomic_exchange_explicit(&h->q.sleeping, 0, memory_order_seq_cst))
         kx_plat_futex_wake(&h->q.sleeping, 1);
     return atomic_load_explicit(&h->cpu, memory_order_relaxed);
@@ -382,6 +398,7 @@ void kx__host_free(struct kx_host *h)
         hd = next;
     }
     pthread_mutex_destroy(&h->lock);
+    kx__queue_destroy(&h->q);
     free(h);
 }
 

@@ -130,7 +130,7 @@ void kx__ns_device_unref(struct kx_io *io, struct io_device *dv)
         r->kind = K_DEVREL;
         r->u.dev_cookie = dv->host_cookie;
         atomic_store_explicit(&r->drv, d, memory_order_relaxed);
-        kx__post(io, d, r, r);
+        kx__post(io, d, &r, 1);
     }
     for (size_t i = 0; i < io->n_devices; i++)
         if (io->devices[i] == dv) {

@@ -1,92 +1,72 @@
 /* queue.h — a driver's dispatch queue: many producers (any thread that
  * submits, cancels or forwards), one consumer (the driver's dispatch thread).
  *
- * Dmitry Vyukov's intrusive MPSC list: a push is one atomic exchange on the
- * tail and a store, however long the chain pushed, so a batch of IRPs costs
- * one queue operation; the consumer takes nodes without any atomic
- * read-modify-write. A push that has exchanged the tail but not yet linked
- * its predecessor makes the queue look momentarily broken; the consumer then
- * reports IO_Q_RETRY and spins.
+ * A ring of IO_RING slots holding record pointers. Producers claim positions
+ * with a compare-and-swap on `tail` (a batch claims n at once) and fill their
+ * slots; the consumer reads slots in order. The consumer never writes a line
+ * producers write: a slot's value carries the lap it was written in (records
+ * are 64-byte aligned, so the low bit is free), so nothing has to be cleared,
+ * and the consumer publishes how far it has read (`head_pub`) only every
+ * IO_RING_PUB slots or before it sleeps. A round trip therefore moves one
+ * slot line each way instead of the several lines a linked list touches, and
+ * the consumer reads ahead in order and can prefetch the records it will
+ * dispatch next.
  *
- * Sleeping: the consumer spins a little when the queue runs dry, then sets
- * `sleeping` and waits on it. A producer that sees `sleeping` after its push
- * wakes it; the exchange on the tail and the consumer's store to `sleeping`
- * are both sequentially consistent, so one of the two always sees the other.
+ * When the ring is full (a slow driver and a flood of requests), producers
+ * append to an overflow list under a mutex, and keep doing so while it is in
+ * use, so a producer's requests stay in order. The consumer drains the ring,
+ * then the overflow list.
+ *
+ * Sleeping: a consumer with nothing to do sets `sleeping`, then looks at
+ * `tail` and the overflow list once more; a producer, after claiming, looks at
+ * `sleeping`. All four accesses are sequentially consistent, so one side
+ * always sees the other and no wake-up is lost.
  */
 #ifndef KX_IO_QUEUE_H
 #define KX_IO_QUEUE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct io_qlink {
-    _Atomic(struct io_qlink *) next;
-};
+#define IO_RING     4096u /* slots; a power of two */
+#define IO_RING_PUB 64u   /* the consumer publishes its position this often */
+
+struct io_irp;
 
 struct io_queue {
-    _Alignas(64) _Atomic(struct io_qlink *) tail; /* producers */
-    _Alignas(64) struct io_qlink *head;           /* consumer only */
-    struct io_qlink stub;
-    _Alignas(64) _Atomic uint32_t sleeping;       /* futex word: 1 while the consumer sleeps */
+    _Alignas(64) _Atomic uint64_t tail;     /* producers: next position to claim */
+    _Alignas(64) uint64_t head;             /* consumer: next position to read */
+    pthread_mutex_t ovf_lock;               /* guards ovf_first/ovf_last (a leaf lock) */
+    struct io_irp *ovf_first, *ovf_last;    /* linked through io_irp.ovf_next */
+    _Alignas(64) _Atomic uint64_t head_pub; /* consumer's position, as producers see it */
+    _Alignas(64) _Atomic uint32_t sleeping; /* futex word: 1 while the consumer sleeps */
+    _Atomic int ovf_on;                     /* producers must use the overflow list */
+    _Atomic uint32_t ovf_count;             /* records on the overflow list */
+    _Alignas(64) _Atomic uintptr_t slot[IO_RING];
 };
-
-static inline void io_queue_init(struct io_queue *q)
-{
-    atomic_init(&q->stub.next, NULL);
-    atomic_init(&q->tail, &q->stub);
-    q->head = &q->stub;
-    atomic_init(&q->sleeping, 0);
-}
-
-/* Appends the chain first..last (already linked through next). Returns 1 if
- * the consumer was asleep and must be woken. */
-static inline int io_queue_push(struct io_queue *q, struct io_qlink *first, struct io_qlink *last)
-{
-    atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
-    struct io_qlink *prev = atomic_exchange_explicit(&q->tail, last, memory_order_seq_cst);
-    atomic_store_explicit(&prev->next, first, memory_order_release);
-    return atomic_load_explicit(&q->sleeping, memory_order_seq_cst) != 0;
-}
 
 enum { IO_Q_EMPTY = 0, IO_Q_NODE = 1, IO_Q_RETRY = 2 };
 
-/* Consumer: takes the oldest node into *out. */
-static inline int io_queue_pop(struct io_queue *q, struct io_qlink **out)
-{
-    struct io_qlink *head = q->head;
-    struct io_qlink *next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (head == &q->stub) {
-        if (!next)
-            return atomic_load_explicit(&q->tail, memory_order_acquire) == head ? IO_Q_EMPTY
-                                                                               : IO_Q_RETRY;
-        q->head = next;
-        head = next;
-        next = atomic_load_explicit(&next->next, memory_order_acquire);
-    }
-    if (next) {
-        q->head = next;
-        *out = head;
-        return IO_Q_NODE;
-    }
-    if (atomic_load_explicit(&q->tail, memory_order_acquire) != head)
-        return IO_Q_RETRY; /* a producer is between its exchange and its link */
-    /* head is the last node: put the stub behind it so head can be handed out. */
-    io_queue_push(q, &q->stub, &q->stub);
-    next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (next) {
-        q->head = next;
-        *out = head;
-        return IO_Q_NODE;
-    }
-    return IO_Q_RETRY;
-}
+int kx__queue_init(struct io_queue *q);
+void kx__queue_destroy(struct io_queue *q);
 
-/* Consumer: 1 when nothing has been pushed that was not popped. */
-static inline int io_queue_is_empty(struct io_queue *q)
-{
-    return q->head == &q->stub &&
-           atomic_load_explicit(&q->tail, memory_order_seq_cst) == &q->stub;
-}
+/* Producer (any thread): appends recs[0..n) in order. Returns 1 if the
+ * consumer sleeps and must be woken. */
+int kx__queue_push(struct io_queue *q, struct io_irp **recs, size_t n);
+
+/* Consumer: the next record into *out (IO_Q_NODE); IO_Q_EMPTY when nothing is
+ * ready (a producer may be filling a claimed slot: see kx__queue_idle);
+ * IO_Q_RETRY when overflowed records wait behind ring slots being filled. */
+int kx__queue_pop(struct io_queue *q, struct io_irp **out);
+
+/* Consumer: the record k places after the next one, if already written
+ * (for prefetching), else NULL. */
+struct io_irp *kx__queue_peek(struct io_queue *q, unsigned k);
+
+/* Consumer, before sleeping (after setting `sleeping`): publishes its position
+ * and returns 1 if nothing is claimed, written or overflowed. */
+int kx__queue_idle(struct io_queue *q);
 
 #endif /* KX_IO_QUEUE_H */

@@ -15,10 +15,10 @@
 #include <kx/kmdf.h>
 #include <string.h>
 
-int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp *first, struct io_irp *last)
+int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp **recs, size_t n)
 {
     (void)io;
-    return kx__host_post(d->host, first, last);
+    return kx__host_post(d->host, recs, n);
 }
 
 static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, int need_done)
@@ -82,6 +82,7 @@ static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
         .in_len = (uint32_t)q->in_len,
         .out_len = (uint32_t)q->out_len,
         .cred = f->cred,
+        .buf_inline = r->buf == (void *)r->u.inline_buf,
     };
     return STATUS_SUCCESS;
 }
@@ -123,13 +124,11 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
             kx__irp_discard(io, recs, n);
             goto fail;
         }
-        if (i)
-            atomic_store_explicit(&recs[i - 1]->qlink.next, &recs[i]->qlink,
-                                  memory_order_relaxed);
     }
     for (size_t i = 0; i < n; i++) {
         if (sync) {
             recs[i]->is_sync = 1;
+            recs[i]->done = NULL; /* the waiter's answer fields share this space */
             continue;
         }
         if (reqs[i].timeout_ms == KX_IO_TIMEOUT_NONE)
@@ -145,7 +144,7 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     }
     if (sync) /* before the push: after it, the record may be answered at any moment */
         *sync = recs[0];
-    int cpu = kx__post(io, d, recs[0], recs[n - 1]);
+    int cpu = kx__post(io, d, recs, n);
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (sync)
         *spin = kx__spin_worthwhile(io, cpu);
@@ -246,7 +245,7 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         atomic_store_explicit(&r->deadline_ns, deadline_ns, memory_order_release);
     /* Posted under the lock so an unload that has just stopped the driver
      * cannot miss it. */
-    int cpu = kx__post(io, d, r, r);
+    int cpu = kx__post(io, d, &r, 1);
     pthread_mutex_unlock(&io->ns_lock);
     if (done) {
         kx__wd_note_deadline(io, deadline_ns);
@@ -260,7 +259,7 @@ kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
 {
     r->is_sync = 1;
     atomic_store_explicit(&r->drv, d, memory_order_relaxed);
-    int cpu = kx__post(io, d, r, r);
+    int cpu = kx__post(io, d, &r, 1);
     return kx__irp_wait(io, r, deadline_ns, NULL, 0, info, kx__spin_worthwhile(io, cpu));
 }
 
@@ -296,7 +295,7 @@ kx_status kx__chan_forward(struct kx_io *io, uint64_t drv_id, uint64_t irp_id, u
     atomic_store_explicit(&r->dev, dv, memory_order_relaxed);
     atomic_store_explicit(&r->drv, d, memory_order_release);
     kx__host_irp_retarget(r, dv->host_cookie, f ? kx__file_cookie(f, dv->id) : 0);
-    kx__post(io, d, r, r);
+    kx__post(io, d, &r, 1);
     pthread_mutex_unlock(&io->ns_lock);
     return STATUS_SUCCESS;
 }

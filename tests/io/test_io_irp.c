@@ -457,6 +457,57 @@ static void test_many_requests_in_flight_from_many_threads(void **state)
     kx_io_free(io);
 }
 
+/* The first write blocks until released; every write checks it comes in
+ * submission order. */
+static atomic_uint order_next;
+
+static kx_status ordered_write(PDEVICE_OBJECT dev, PIRP irp)
+{
+    struct tdrv *t = tdrv_of(dev);
+    uint32_t seq;
+    memcpy(&seq, irp->SystemBuffer, sizeof seq);
+    if (seq == 0)
+        for (int i = 0; i < 5000 && !atomic_load(&t->release); i++)
+            t_sleep_ms(1);
+    TDRV_CHECK(t, seq == atomic_load(&order_next));
+    atomic_store(&order_next, seq + 1);
+    return DkCompleteRequest(irp, STATUS_SUCCESS, irp->Parameters.Write.Length);
+}
+
+static void test_overflowing_the_queue_keeps_order(void **state)
+{
+    (void)state;
+    /* More requests than the dispatch ring holds, queued behind a blocked
+     * routine: the rest go to the overflow list and still arrive in order. */
+    struct kx_io *io = t_io_new_hang(NULL, 60000);
+    struct tdrv *t = tdrv_new("Flooded");
+    t->mj[IRP_MJ_WRITE] = ordered_write;
+    atomic_store(&order_next, 0);
+    assert_int_equal(tdrv_start(io, t, NULL), STATUS_SUCCESS);
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(io, "/dev/Flooded", &t_user, KX_IO_ACCESS_WRITE, 0, &h),
+                     STATUS_SUCCESS);
+    enum { N = 6000 };
+    static uint32_t seqs[N];
+    struct done_count c = {0};
+    struct kx_io_req reqs[100];
+    for (uint32_t i = 0; i < N; i += 100) {
+        for (uint32_t k = 0; k < 100; k++) {
+            seqs[i + k] = i + k;
+            reqs[k] = (struct kx_io_req){.op = KX_IO_OP_WRITE, .in = &seqs[i + k], .in_len = 4,
+                                         .timeout_ms = KX_IO_TIMEOUT_NONE, .done = count_done,
+                                         .arg = &c};
+        }
+        assert_int_equal(kx_io_submit(io, h, reqs, 100), STATUS_SUCCESS);
+    }
+    atomic_store(&t->release, 1);
+    assert_true(wait_count(&c, N));
+    assert_int_equal(atomic_load(&order_next), N);
+    kx_io_close(io, h);
+    kx_io_free(io);
+    tdrv_no_failures(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +522,7 @@ int main(void)
         cmocka_unit_test_setup(test_output_is_copied_and_clamped, setup),
         cmocka_unit_test_setup(test_slow_device_does_not_stall_another, setup),
         cmocka_unit_test_setup(test_many_requests_in_flight_from_many_threads, setup),
+        cmocka_unit_test_setup(test_overflowing_the_queue_keeps_order, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
