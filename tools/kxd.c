@@ -2,6 +2,7 @@
  * serves clients on an AF_UNIX socket until SIGTERM or SIGINT, then unloads
  * every kext in reverse load order and exits 0.
  */
+#include "server/devpolicy.h"
 #include "server/server.h"
 
 #include <kx/client.h>
@@ -93,27 +94,31 @@ static void report_start(int *ready_fd, int ok, const char *text)
 
 static const char usage_text[] =
     "usage: kxd [--foreground] [--extensions DIR]... [--socket PATH] [--no-auth]\n"
-    "           [--verbose] [--check]\n"
+    "           [--device-policy FILE] [--verbose] [--check]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --foreground      stay attached to the terminal and log to stderr\n"
     "  --no-auth         skip ownership/permission checks (development trees)\n"
+    "  --device-policy FILE  owner, group and mode of devices, above what drivers set\n"
+    "                    (lines: PATTERN OWNER GROUP MODE, e.g. /dev/ram* root disk 0660)\n"
     "  --check           validate the configuration, print what would load, exit\n";
 
 int main(int argc, char **argv)
 {
-    enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_HELP };
+    enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
+           OPT_HELP };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
                                          {"no-auth", no_argument, NULL, OPT_NO_AUTH},
                                          {"verbose", no_argument, NULL, OPT_VERBOSE},
                                          {"check", no_argument, NULL, OPT_CHECK},
+                                         {"device-policy", required_argument, NULL, OPT_POLICY},
                                          {"help", no_argument, NULL, OPT_HELP},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
-    const char *socket_path = getenv("KX_SOCKET");
+    const char *socket_path = getenv("KX_SOCKET"), *policy_path = NULL;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
         switch (c) {
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
         case OPT_NO_AUTH: no_auth = 1; break;
         case OPT_VERBOSE: verbose = 1; break;
         case OPT_CHECK: check = 1; break;
+        case OPT_POLICY: policy_path = optarg; break;
         case 'h':
         case OPT_HELP: printf("%s", usage_text); free(dirs); return 0;
         default: fprintf(stderr, "%s", usage_text); free(dirs); return 2;
@@ -160,10 +166,28 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (policy_path) {
+        struct kx_io_device_rule *rules = NULL;
+        size_t n_rules = 0;
+        char *why = NULL;
+        st = kx_srv_device_policy_read(policy_path, &rules, &n_rules, &why);
+        if (st == STATUS_SUCCESS)
+            st = kx_io_set_device_policy(kx_kernel_io(k), rules, n_rules);
+        free(rules);
+        if (st != STATUS_SUCCESS) {
+            snprintf(msg, sizeof msg, "kxd: device policy: %s\n", why ? why : kx_status_string(st));
+            free(why);
+            report_start(&ready_fd, 0, msg);
+            kx_kernel_free(k);
+            free(dirs);
+            return 1;
+        }
+    }
+
     char *report = NULL;
     if (check) {
-        /* Dry-run every kext boot would load, then report and exit. */
-        st = kx_kernel_boot(k, &report);
+        /* Resolve and link-check every kext boot would load; run nothing. */
+        st = kx_kernel_boot(k, KX_KERNEL_LOAD_DRY_RUN, &report);
         if (report && *report)
             fputs(report, stdout);
         printf("kxd: configuration %s\n", st == STATUS_SUCCESS ? "OK" : "has problems");
@@ -194,7 +218,7 @@ int main(int argc, char **argv)
     }
 
     /* A kext that fails to load is reported; the daemon serves the rest. */
-    kx_kernel_boot(k, &report);
+    kx_kernel_boot(k, 0, &report);
     if (report && *report)
         kx_log_warnx(&log, "%s", report);
     free(report);

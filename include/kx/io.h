@@ -216,6 +216,24 @@ KX_API kx_status kx_io_ioctl(struct kx_io *io, kx_io_handle h, uint32_t code, co
 
 #define KX_IO_NAME_MAX 256
 
+/* ---- Device policy ---------------------------------------------------------
+ * An administrator's word on who may open what, above what drivers set with
+ * DkSetDeviceSecurity: each rule names devices by a glob (fnmatch, no
+ * escapes) over the canonical name ("\Device\RamDisk*") or over any link
+ * pointing at the device ("/dev/ram*"); the first matching rule's owner,
+ * group and mode replace the driver's at open and in listings. */
+
+struct kx_io_device_rule {
+    char pattern[KX_IO_NAME_MAX];
+    uint32_t uid, gid, mode;
+};
+
+/* Replaces the policy with a copy of rules (n = 0 clears it); devices
+ * already open keep the access they were granted. STATUS_SUCCESS;
+ * STATUS_INVALID_PARAMETER (mode > 0777); STATUS_INSUFFICIENT_RESOURCES. */
+KX_API kx_status kx_io_set_device_policy(struct kx_io *io, const struct kx_io_device_rule *rules,
+                                         size_t n);
+
 struct kx_io_link_stat {
     char link[KX_IO_NAME_MAX];   /* "/dev/null" */
     char target[KX_IO_NAME_MAX]; /* "\Device\Null0" */

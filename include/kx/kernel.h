@@ -44,13 +44,15 @@ KX_API void kx_kernel_free(struct kx_kernel *k);
 /* The kernel's I/O manager (owned by the kernel). */
 KX_API struct kx_io *kx_kernel_io(struct kx_kernel *k);
 
-/* Loads every kext of the extensions folders that has an executable and is
- * not only a library (libraries load as dependencies). Failures are reported
- * in *report (malloc'ed, may be NULL) and the others still load; returns the
- * first failure's status. */
-KX_API kx_status kx_kernel_boot(struct kx_kernel *k, char **report);
-
 #define KX_KERNEL_LOAD_DRY_RUN 0x1u      /* resolve and link-check only */
+
+/* Loads every kext of the extensions folders that has an executable and is
+ * not only a library (libraries load as dependencies), in load-priority
+ * order, then by bundle ID. Failures are reported in *report (malloc'ed, may
+ * be NULL) and the others still load; returns the first failure's status.
+ * With KX_KERNEL_LOAD_DRY_RUN nothing loads and the report says, for every
+ * kext, whether it would. */
+KX_API kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report);
 #define KX_KERNEL_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, newest first */
 
 /* Loads a kext (a bundle path, or a bundle identifier found in the

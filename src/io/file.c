@@ -179,12 +179,16 @@ void kx__file_set_cookie(struct kx_io *io, struct io_file *f, uint64_t dev_id, u
     atomic_store_explicit(&f->n_ctx, n + 1, memory_order_release);
 }
 
-/* Unix permission check with the group triplet (AxisOS never consulted it). */
-static int mode_allows(const struct io_device *dv, const struct kx_io_cred *c, uint32_t access)
+/* Unix permission check with the group triplet (AxisOS never consulted it),
+ * against the device policy's word if it has one. Caller holds ns_lock. */
+static int mode_allows(const struct kx_io *io, const struct io_device *dv,
+                       const struct kx_io_cred *c, uint32_t access)
 {
     if (c->uid == 0)
         return 1;
-    uint32_t bits = c->uid == dv->uid ? dv->mode >> 6 : c->gid == dv->gid ? dv->mode >> 3 : dv->mode;
+    uint32_t uid, gid, mode;
+    kx__policy_security(io, dv, &uid, &gid, &mode);
+    uint32_t bits = c->uid == uid ? mode >> 6 : c->gid == gid ? mode >> 3 : mode;
     if ((access & KX_IO_ACCESS_READ) && !(bits & 4))
         return 0;
     if ((access & KX_IO_ACCESS_WRITE) && !(bits & 2))
@@ -218,7 +222,7 @@ kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred
         st = STATUS_DRIVER_NOT_RESPONDING;
         goto fail_locked;
     }
-    if (!mode_allows(dv, cred, access)) {
+    if (!mode_allows(io, dv, cred, access)) {
         st = STATUS_ACCESS_DENIED;
         goto fail_locked;
     }

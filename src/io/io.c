@@ -97,6 +97,7 @@ void kx_io_free(struct kx_io *io)
         free(io->drivers[i]);
     free(io->drivers);
     free(io->links);
+    free(io->policy);
     kx__ftab_destroy(io);
     kx__pool_destroy(io);
     kx__klog_destroy(io);

@@ -290,6 +290,8 @@ struct kx_io {
     size_t n_drivers, cap_drivers;
     struct io_device **devices;     /* ns_lock, live and delete-pending */
     size_t n_devices, cap_devices;
+    struct kx_io_device_rule *policy; /* ns_lock: kx_io_set_device_policy */
+    size_t n_policy;
     struct io_link *links;          /* ns_lock */
     size_t n_links, cap_links;
     struct kx_host **zombies;       /* ns_lock: hosts whose thread is stuck in driver code */
@@ -400,6 +402,12 @@ size_t kx__ns_remove_driver_objects(struct kx_io *io, struct io_driver *d, const
 void kx__ns_retire(struct kx_io *io, void *obj, int is_driver);
 kx_status kx__ns_grow(void **arr, size_t *cap, size_t need, size_t elem);
 int kx__name_valid(const char *name, const char *prefix);
+
+/* ---- policy.c ------------------------------------------------------------ */
+/* The owner, group and mode in force for dv: the first policy rule matching
+ * its name or a link to it, else what its driver set. Caller holds ns_lock. */
+void kx__policy_security(const struct kx_io *io, const struct io_device *dv, uint32_t *uid,
+                         uint32_t *gid, uint32_t *mode);
 
 /* ---- driver.c, wd.c, klog.c, io.c -------------------------------------------- */
 void kx__driver_unload_all(struct kx_io *io);

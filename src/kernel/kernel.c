@@ -145,7 +145,7 @@ static int boots_on_its_own(struct kx_kext *x, int32_t *priority)
     return has_entry;
 }
 
-kx_status kx_kernel_boot(struct kx_kernel *k, char **report)
+kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -175,8 +175,11 @@ kx_status kx_kernel_boot(struct kx_kernel *k, char **report)
 
     for (size_t i = 0; i < n_items; i++) {
         char *one = NULL;
-        kx_status st = kx_kernel_load(k, kx_kext_path(items[i].kext), NULL, 0, &one);
-        /* Successes are already in the log; the report keeps what went wrong. */
+        kx_status st = kx_kernel_load(k, kx_kext_path(items[i].kext), NULL, flags, &one);
+        /* Successes are already in the log; the report keeps what went wrong
+         * (and, for a dry run, what would load). */
+        if (st == STATUS_SUCCESS && (flags & KX_KERNEL_LOAD_DRY_RUN) && one)
+            fputs(one, f);
         if (st != STATUS_SUCCESS) {
             fprintf(f, "%s failed to load - %s\n%s", kx_kext_path(items[i].kext),
                     kx_status_string(st), one ? one : "");

@@ -20,13 +20,20 @@ static void sleep_ms(int ms)
 
 int kxd_start(struct kxd_proc *p)
 {
-    const char *build = getenv("KX_BUILD_DIR");
     memset(p, 0, sizeof *p);
+    return kxd_start_args(p, NULL);
+}
+
+int kxd_start_args(struct kxd_proc *p, const char *const *extra)
+{
+    const char *build = getenv("KX_BUILD_DIR");
     if (!build)
         return -1;
-    snprintf(p->dir, sizeof p->dir, "/tmp/kxd-test-XXXXXX");
-    if (!mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
-        return -1;
+    if (!p->dir[0]) { /* a caller may have made the folder to put files in first */
+        snprintf(p->dir, sizeof p->dir, "/tmp/kxd-test-XXXXXX");
+        if (!mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
+            return -1;
+    }
     snprintf(p->socket, sizeof p->socket, "%s/kxd.sock", p->dir);
     snprintf(p->log, sizeof p->log, "%s/kxd.log", p->dir);
     snprintf(p->ext, sizeof p->ext, "%s/extensions", build);
@@ -43,8 +50,13 @@ int kxd_start(struct kxd_proc *p)
             dup2(fd, 2);
             close(fd);
         }
-        execl(kxd, "kxd", "--foreground", "--no-auth", "--extensions", p->ext, "--socket",
-              p->socket, (char *)NULL);
+        const char *argv[32] = {"kxd", "--foreground", "--no-auth", "--extensions", p->ext,
+                                "--socket", p->socket};
+        size_t n = 7;
+        for (size_t i = 0; extra && extra[i] && n < 31; i++)
+            argv[n++] = extra[i];
+        argv[n] = NULL;
+        execv(kxd, (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 2000; i++) { /* up to 20 s on a loaded machine */

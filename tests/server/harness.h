@@ -16,6 +16,9 @@ struct kxd_proc {
 
 /* Starts kxd --foreground on build/extensions; waits until it serves. 0 on success. */
 int kxd_start(struct kxd_proc *p);
+/* The same with more kxd arguments (NULL-terminated; may be NULL). -1 also
+ * when kxd exits during start-up: its stderr is in p->log. */
+int kxd_start_args(struct kxd_proc *p, const char *const *extra);
 /* SIGTERM, wait; returns kxd's exit status (-1 if it didn't exit normally). */
 int kxd_stop(struct kxd_proc *p);
 /* Removes the temp folder. */

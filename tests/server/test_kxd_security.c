@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,11 +109,92 @@ static void test_control_code_access_is_checked_against_the_handle(void **state)
     kx_client_disconnect(c);
 }
 
+/* A policy file's owner, group and mode win over the driver's. */
+static void test_device_policy_overrides_the_driver(void **state)
+{
+    (void)state;
+    if (getuid() != 0)
+        skip();
+    struct kxd_proc p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.dir, sizeof p.dir, "/tmp/kxd-test-XXXXXX");
+    assert_non_null(mkdtemp(p.dir));
+    assert_int_equal(chmod(p.dir, 0755), 0);
+    char policy[400];
+    snprintf(policy, sizeof policy, "%s/devices.policy", p.dir);
+    FILE *f = fopen(policy, "w");
+    fprintf(f, "# who may open what\n"
+               "/dev/null   root   root    0600   # only root now\n"
+               "/dev/ram*   nobody nogroup 0600\n");
+    fclose(f);
+    const char *extra[] = {"--device-policy", policy, NULL};
+    assert_int_equal(kxd_start_args(&p, extra), 0);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(0xFF);
+        kx_client *c = kxd_connect(&p);
+        uint32_t h;
+        int failed = 0;
+        if (kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h) != STATUS_ACCESS_DENIED)
+            failed |= 1;
+        if (kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &h) != STATUS_SUCCESS)
+            failed |= 2;
+        if (kx_client_open(c, "\\Device\\RamDisk0", KX_ACCESS_READ, &h) != STATUS_SUCCESS)
+            failed |= 4; /* the canonical name is the same device */
+        kx_client_disconnect(c);
+        _exit(failed);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status))
+        fail_msg("policy not applied as expected: 0x%x", WEXITSTATUS(status));
+    kx_client *c = kxd_connect(&p);
+    struct kx_client_object *objs;
+    size_t n;
+    assert_int_equal(kx_client_ls(c, &objs, &n), STATUS_SUCCESS);
+    for (size_t i = 0; i < n; i++)
+        if (objs[i].is_device && !strcmp(objs[i].name, "\\Device\\Null0"))
+            assert_int_equal(objs[i].mode, 0600);
+    kx_client_objects_free(objs, n);
+    kx_client_disconnect(c);
+    assert_int_equal(kxd_stop(&p), 0);
+    unlink(policy);
+    kxd_cleanup(&p);
+}
+
+static void test_bad_policy_file_names_file_and_line(void **state)
+{
+    (void)state;
+    struct kxd_proc p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.dir, sizeof p.dir, "/tmp/kxd-test-XXXXXX");
+    assert_non_null(mkdtemp(p.dir));
+    char policy[400];
+    snprintf(policy, sizeof policy, "%s/bad.policy", p.dir);
+    FILE *f = fopen(policy, "w");
+    fprintf(f, "/dev/null root root 0666\n/dev/zero no-such-user-here root 0644\n");
+    fclose(f);
+    const char *extra[] = {"--device-policy", policy, NULL};
+    assert_int_equal(kxd_start_args(&p, extra), -1); /* kxd refuses to start */
+    char *log = kxd_read_log(&p);
+    char expected[450];
+    snprintf(expected, sizeof expected, "%s:2: unknown user", policy);
+    assert_non_null(strstr(log, expected));
+    free(log);
+    unlink(policy);
+    kxd_cleanup(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         KXD_TEST(test_non_root_client_is_refused_what_needs_root),
         KXD_TEST(test_control_code_access_is_checked_against_the_handle),
+        cmocka_unit_test(test_device_policy_overrides_the_driver),
+        cmocka_unit_test(test_bad_policy_file_names_file_and_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,49 @@
+/* plat_user.c — getpwnam_r and getgrnam_r behind kx's status convention. */
+#include "plat_user.h"
+#include "plat.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+
+static int parse_number(const char *s, uint32_t *out)
+{
+    char *end;
+    if (!*s || *s == '-')
+        return 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v > UINT32_MAX)
+        return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+kx_status kx_plat_user_id(const char *name, uint32_t *uid)
+{
+    if (parse_number(name, uid))
+        return STATUS_SUCCESS;
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    int err = getpwnam_r(name, &pw, buf, sizeof buf, &found);
+    if (err)
+        return kx_status_from_errno(err);
+    if (!found)
+        return STATUS_NO_SUCH_FILE;
+    *uid = (uint32_t)pw.pw_uid;
+    return STATUS_SUCCESS;
+}
+
+kx_status kx_plat_group_id(const char *name, uint32_t *gid)
+{
+    if (parse_number(name, gid))
+        return STATUS_SUCCESS;
+    struct group gr, *found = NULL;
+    char buf[4096];
+    int err = getgrnam_r(name, &gr, buf, sizeof buf, &found);
+    if (err)
+        return kx_status_from_errno(err);
+    if (!found)
+        return STATUS_NO_SUCH_FILE;
+    *gid = (uint32_t)gr.gr_gid;
+    return STATUS_SUCCESS;
+}

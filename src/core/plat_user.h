@@ -1,0 +1,13 @@
+/* plat_user.h — user and group names (the platform layer). */
+#ifndef KX_CORE_PLAT_USER_H
+#define KX_CORE_PLAT_USER_H
+
+#include <kx/status.h>
+#include <stdint.h>
+
+/* A user or group by name, or by decimal number. STATUS_NO_SUCH_FILE when
+ * the system knows no such name. */
+kx_status kx_plat_user_id(const char *name, uint32_t *uid);
+kx_status kx_plat_group_id(const char *name, uint32_t *gid);
+
+#endif /* KX_CORE_PLAT_USER_H */
