@@ -15,6 +15,7 @@
     XX(write, "write data to a device and print the byte count")                      \
     XX(ioctl, "send a device control request; print the output in hex")              \
     XX(log, "print the kernel log")                                                   \
+    XX(boot, "print the boot plan: what each phase loads, in order, and why")        \
     XX(cache, "list or verify an mkext kext cache (kextcache)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
