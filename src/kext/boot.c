@@ -158,7 +158,7 @@ static kx_status kexts_from_index(struct kx_boot_plan *p, struct kx_kext ***out,
 {
     const struct kx_cache_index *ix = &p->cache.ix;
     int no_exec = (p->repo->opts.flags & KX_KEXT_NO_EXEC) != 0;
-    struct kx_kext **v = calloc(ix->n_kexts ? ix->n_kexts : 1, sizeof *v);
+    struct kx_kext **v = calloc(ix->n_kexts ? ix->n_kexts : 1, sizeof(struct kx_kext *));
     kx_status st = v ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
     for (size_t i = 0; i < ix->n_kexts && st == STATUS_SUCCESS; i++) {
         const struct kx_cache_index_kext *e = &ix->kexts[i];
@@ -404,6 +404,12 @@ static kx_status fill(struct kx_boot_plan *p, const struct kx_boot_config *cfg)
     } else if (st != STATUS_INSUFFICIENT_RESOURCES) {
         folders = NULL; /* scan what resolves; the rest is a diagnostic */
         st = STATUS_SUCCESS;
+        if (cfg->mode == KX_BOOT_SAFE || (cfg->flags & KX_BOOT_NO_CACHE)) {
+            p->verdict = KX_CACHE_IGNORED; /* the reason it wasn't wanted comes first */
+            snprintf(why, sizeof why, "%s",
+                     cfg->mode == KX_BOOT_SAFE ? "safe boot ignores caches"
+                                               : "caches are turned off for this boot");
+        }
     }
     if (st == STATUS_SUCCESS && p->verdict == KX_CACHE_USABLE &&
         (st = kexts_from_index(p, &cached, why, sizeof why)) == STATUS_DATA_ERROR) {

@@ -87,7 +87,7 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 
 static kx_status push_order(struct planner *pl, struct kx_kext *k)
 {
-    if (!grow((void **)&pl->order, &pl->cap_order, pl->n_order + 1, sizeof *pl->order))
+    if (!grow((void **)&pl->order, &pl->cap_order, pl->n_order + 1, sizeof(struct kx_kext *)))
         return STATUS_INSUFFICIENT_RESOURCES;
     pl->order[pl->n_order++] = k;
     return STATUS_SUCCESS;
@@ -256,7 +256,7 @@ static kx_status report_unsuited(struct kx_boot_plan *p)
     for (size_t i = 0; i < p->n_kexts && st == STATUS_SUCCESS; i++) {
         const struct kx_boot_item_int *d = &p->items[i];
         const struct kx_kext *first = d->unsuited_for ? d->unsuited_for->pub.kext : NULL;
-        if (!d->n_unsuited)
+        if (!d->n_unsuited || !first)
             continue;
         st = kx_diags_add(
             &p->diags, KX_D_REQUIRED_INCONSISTENT, first->path, d->pub.id ? d->pub.id : d->pub.path,
@@ -326,7 +326,7 @@ static kx_status run_phase(struct planner *pl, struct kx_boot_item_int **roots, 
 {
     struct kx_boot_plan *p = pl->p;
     kx_status st = STATUS_SUCCESS;
-    qsort(roots, n, sizeof *roots, compare_roots);
+    qsort(roots, n, sizeof(struct kx_boot_item_int *), compare_roots);
     for (size_t i = 0; i < n && st == STATUS_SUCCESS; i++) {
         struct kx_boot_item_int *it = roots[i];
         struct id_slot *s = id_slot(pl, kx__repo_find(p->repo, it->pub.kext->id));
@@ -433,7 +433,8 @@ kx_status kx__boot_plan_phases(struct kx_boot_plan *p)
 {
     struct kx_kext_repo *r = p->repo;
     struct planner pl;
-    struct kx_boot_item_int **roots = calloc(p->n_kexts ? p->n_kexts : 1, sizeof *roots);
+    struct kx_boot_item_int **roots =
+        calloc(p->n_kexts ? p->n_kexts : 1, sizeof(struct kx_boot_item_int *));
     kx_status st = STATUS_INSUFFICIENT_RESOURCES;
     memset(&pl, 0, sizeof pl);
     pl.p = p;

@@ -177,7 +177,7 @@ static kx_status choose_bundles(struct build *b)
             want_bundle(b, b->kexts[i]);
     if (b->filter == KX_CACHE_ALL)
         return STATUS_SUCCESS;
-    unsigned char *done = calloc(b->n, 1);
+    unsigned char *done = calloc(b->n ? b->n : 1, 1);
     if (!done)
         return STATUS_INSUFFICIENT_RESOURCES;
     kx_status st = STATUS_SUCCESS;
@@ -240,7 +240,7 @@ static kx_status classify(struct build *b)
     while (first < n_all && kx_kext_repo_kext(b->r, first)->is_pseudo)
         first++;
     b->n = n_all - first;
-    b->kexts = calloc(b->n ? b->n : 1, sizeof *b->kexts);
+    b->kexts = calloc(b->n ? b->n : 1, sizeof(struct kx_kext *));
     b->bad = calloc(b->n ? b->n : 1, 1);
     b->wanted = calloc(b->n ? b->n : 1, 1);
     if (!b->kexts || !b->bad || !b->wanted)
@@ -514,6 +514,8 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
     if ((st = kx__cache_resolve_folders(folders, n_folders, &resolved, why, why_len)) !=
         STATUS_SUCCESS)
         return st;
+    if (!resolved) /* never, on success; said for the analyzer */
+        return STATUS_INSUFFICIENT_RESOURCES;
     if ((st = check_output(path, resolved, n_folders, why, why_len)) != STATUS_SUCCESS)
         goto out;
     if ((st = kx__cache_newest_mtime(resolved, n_folders, &newest, &newest_at)) != STATUS_SUCCESS) {

@@ -67,9 +67,9 @@ plist_t kx__kext_get(const struct kx_kext *k, const char *key, const char *arch)
         char buf[128];
         size_t kl = strlen(key), al = strlen(arch);
         if (kl + 1 + al < sizeof buf) {
-            memcpy(buf, key, kl);
+            strcpy(buf, key); /* both lengths were checked above */
             buf[kl] = '_';
-            memcpy(buf + kl + 1, arch, al + 1);
+            strcpy(buf + kl + 1, arch);
             plist_t v = plist_dict_get_item(info, buf);
             if (v)
                 return v;
