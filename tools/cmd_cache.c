@@ -247,23 +247,33 @@ static int cmd_verify(const char *file, int as_json)
     for (size_t i = 0; i < m->n_entries && !first_bad; i++)
         if (m->entries[i].status != STATUS_SUCCESS)
             first_bad = &m->entries[i];
+    /* kx's own caches also carry a boot index, which a boot reads instead of the plist */
+    char index_why[512] = "";
+    kx_status ix = first_bad ? STATUS_NOT_SUPPORTED
+                             : kx_cache_verify_index(file, NULL, index_why, sizeof index_why);
+    int index_bad = ix != STATUS_SUCCESS && ix != STATUS_NOT_SUPPORTED;
     if (as_json) {
-        json_t *o = report(file, !first_bad);
+        json_t *o = report(file, !first_bad && !index_bad);
         set(o, "format", json_string(m->format == 1 ? "mkext1" : "mkext2"));
         set(o, "n_kexts", json_integer((json_int_t)m->n_entries));
         set(o, "n_bad", json_integer((json_int_t)m->n_bad));
         set(o, "first_bad", jstr(first_bad ? first_bad->message : NULL));
+        set(o, "boot_index", ix == STATUS_SUCCESS         ? json_string("ok")
+                             : ix == STATUS_NOT_SUPPORTED ? json_null()
+                                                          : jstr(index_why));
         set(o, "entries", entries_json(m));
         print_json(o);
     } else if (first_bad) {
         fprintf(stderr, "kx cache: %s: %zu of %zu kexts failed verification; first: %s\n", file,
                 m->n_bad, m->n_entries, first_bad->message);
+    } else if (index_bad) {
+        fprintf(stderr, "kx cache: %s: %s\n", file, index_why);
     } else {
-        printf("%s: ok (mkext%d, %zu kext%s)\n", file, m->format, m->n_entries,
-               m->n_entries == 1 ? "" : "s");
+        printf("%s: ok (mkext%d, %zu kext%s%s)\n", file, m->format, m->n_entries,
+               m->n_entries == 1 ? "" : "s", ix == STATUS_SUCCESS ? ", kx boot index" : "");
     }
     kx_mkext_free(m);
-    return first_bad ? 1 : 0;
+    return first_bad || index_bad ? 1 : 0;
 }
 
 /* ======== build ======== */

@@ -192,6 +192,15 @@ KX_API kx_status kx_cache_update(const struct kx_boot_config *cfg,
                                  int *rebuilt, struct kx_cache_build_report *rep, char *why,
                                  size_t why_len);
 
+/* Checks the boot index of the archive at path (kx cache verify): whole,
+ * each kext's record restores, and it agrees with the archive's XML plist
+ * (same kexts, paths, identifiers and executable entries, in order). *n_kexts
+ * (may be NULL) is how many it holds. STATUS_NOT_SUPPORTED: no boot index (an
+ * archive kx's builder didn't write, or another CPU's); STATUS_DATA_ERROR with
+ * the reason in `why`; the file's read status; STATUS_INSUFFICIENT_RESOURCES. */
+KX_API kx_status kx_cache_verify_index(const char *path, size_t *n_kexts, char *why,
+                                       size_t why_len);
+
 /* ---- The boot plan --------------------------------------------------------------------------- */
 
 struct kx_boot_plan;

@@ -1,20 +1,25 @@
-/* boot_int.h — what the boot planner (boot.c, boot_order.c, boot_json.c) and
- * the kext cache (cache.c, cache_check.c) share inside src/kext/.
+/* boot_int.h — what the boot planner (boot.c, boot_phase.c, boot_order.c,
+ * boot_plan.c) and the kext cache (cache.c, cache_check.c, cache_index.c)
+ * share inside src/kext/.
  *
- * _KXCacheInfo keys (all written by cache.c, checked by cache_check.c):
+ * _KXCacheInfo keys, in the mkext's XML plist (for people and `kx cache list`)
+ * and, identical, in the boot index (for boots). Written by cache.c, checked
+ * by cache_check.c:
+ *   BuilderVersion   KX_MKEXT_BUILDER_VERSION
  *   CacheFormat      integer KX_CACHE_FORMAT; anything else is a foreign cache
  *   SourceFolders    array of resolved folder paths, in boot order
  *   Filter           "all" | "local" | "network" | "safe"
  *   Arch             the architecture kexts were read for
  *   Authenticated    bool; TrustedUID, TrustedGID integers when true
  *   Executables      bool: false when built with KX_KEXT_NO_EXEC
- *   ContentDigest    hex SHA-256 over every bundle's stat tree (boot.h)
- *   BundleDigests    dict: bundle path -> hex SHA-256 of that bundle's tree
- *   ArchivedBundles  array of top-level bundle paths the cache accounts for:
- *                    each of their kexts is archived or listed in Omitted
- *   Omitted          array of {Path, Identifier, Reason}: invalid kexts left out
- *   LoadPriorities   dict: kext path -> driver-info load priority, stored as
- *                    its 32-bit two's complement (plists have no signed type)
+ *   ContentDigest    hex SHA-256 of the stat snapshot (cache_index.c)
+ *   ArchivedBundles  filtered caches: array of the top-level bundle paths the
+ *                    cache accounts for (each of their kexts is archived or in
+ *                    Omitted); a boot reads the other bundles from the folders
+ *   Omitted          array of {Path, Identifier, Version, Reason}: invalid kexts
+ *                    left out of bundles the cache accounts for
+ * Per kext (fields, executable, load priority) and per bundle (the entries
+ * the snapshot recorded, its digest): the boot index's records.
  */
 #ifndef KX_KEXT_BOOT_INT_H
 #define KX_KEXT_BOOT_INT_H
@@ -36,10 +41,8 @@
 #define KX_CACHE_KEY_GID            "TrustedGID"
 #define KX_CACHE_KEY_EXECUTABLES    "Executables"
 #define KX_CACHE_KEY_DIGEST         "ContentDigest"
-#define KX_CACHE_KEY_BUNDLE_DIGESTS "BundleDigests"
 #define KX_CACHE_KEY_ARCHIVED       "ArchivedBundles"
 #define KX_CACHE_KEY_OMITTED        "Omitted"
-#define KX_CACHE_KEY_PRIORITIES     "LoadPriorities"
 
 /* Bundles deeper than this are digested but not entered (as auth.c walks). */
 #define KX_CACHE_MAX_DEPTH 64

@@ -533,3 +533,53 @@ void kx__cache_index_free(struct kx_cache_index *ix)
     free(ix->bundles);
     memset(ix, 0, sizeof *ix);
 }
+
+/* ======== Verifying (kx cache verify) ======== */
+
+kx_status kx_cache_verify_index(const char *path, size_t *n_kexts, char *why, size_t why_len)
+{
+    struct kx_cache_index ix;
+    struct kx_mkext *m = NULL;
+    void *data = NULL;
+    size_t len = 0;
+    if (n_kexts)
+        *n_kexts = 0;
+    kx_status st = kx_plat_read_file(path, (size_t)INT32_MAX, &data, &len);
+    if (st != STATUS_SUCCESS)
+        return fail(why, why_len, st, "%s: %s", path, kx_status_string(st));
+    if ((st = kx__cache_index_parse(data, len, &ix, why, why_len)) != STATUS_SUCCESS) {
+        free(data);
+        return st;
+    }
+    if ((st = kx_mkext_read(data, len, 0, &m, why, why_len)) != STATUS_SUCCESS)
+        goto out;
+    if (m->n_entries != ix.n_kexts) {
+        st = fail(why, why_len, STATUS_DATA_ERROR, "boot index: %zu kexts, the archive's plist %zu",
+                  ix.n_kexts, m->n_entries);
+        goto out;
+    }
+    for (size_t i = 0; i < ix.n_kexts && st == STATUS_SUCCESS; i++) {
+        const struct kx_cache_index_kext *k = &ix.kexts[i];
+        const struct kx_mkext_entry *e = &m->entries[i];
+        struct kx_kext *restored = NULL;
+        uint32_t exec = e->has_executable ? e->executable_offset : 0;
+        if (!e->bundle_path || strcmp(e->bundle_path, k->path) != 0 || exec != k->exec_offset)
+            st = fail(why, why_len, STATUS_DATA_ERROR,
+                      "boot index: kext %zu (%s) disagrees with the archive's plist", i, k->path);
+        else if ((st = kx__kext_restore(k->path, k->fields, k->fields_len, k->info, k->info_len,
+                                        &restored)) == STATUS_DATA_ERROR)
+            fail(why, why_len, st, "boot index: %s: its record doesn't read back", k->path);
+        else if (st == STATUS_SUCCESS &&
+                 (!restored->id || !e->bundle_id || strcmp(restored->id, e->bundle_id) != 0))
+            st = fail(why, why_len, STATUS_DATA_ERROR,
+                      "boot index: %s: identifier disagrees with the archive's plist", k->path);
+        kx_kext_free(restored);
+    }
+    if (st == STATUS_SUCCESS && n_kexts)
+        *n_kexts = ix.n_kexts;
+out:
+    kx_mkext_free(m);
+    kx__cache_index_free(&ix);
+    free(data);
+    return st;
+}

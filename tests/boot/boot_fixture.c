@@ -138,8 +138,7 @@ char *bx_list(const struct kx_boot_plan *p, enum kx_boot_list list)
 
 const struct kx_boot_item *bx_item(const struct kx_boot_plan *p, const char *id)
 {
-    static const enum kx_boot_list lists[] = {KX_BOOT_PHASE1, KX_BOOT_PHASE2,
-                                              KX_BOOT_NOT_LOADED};
+    static const enum kx_boot_list lists[] = {KX_BOOT_PHASE1, KX_BOOT_PHASE2, KX_BOOT_NOT_LOADED};
     for (size_t l = 0; l < 3; l++)
         for (size_t i = 0; i < kx_boot_plan_count(p, lists[l]); i++) {
             const struct kx_boot_item *b = kx_boot_plan_item(p, lists[l], i);
@@ -151,8 +150,7 @@ const struct kx_boot_item *bx_item(const struct kx_boot_plan *p, const char *id)
 
 static void dump(const struct kx_boot_plan *p)
 {
-    static const enum kx_boot_list lists[] = {KX_BOOT_PHASE1, KX_BOOT_PHASE2,
-                                              KX_BOOT_NOT_LOADED};
+    static const enum kx_boot_list lists[] = {KX_BOOT_PHASE1, KX_BOOT_PHASE2, KX_BOOT_NOT_LOADED};
     fprintf(stderr, "plan (%s, %s):\n", kx_boot_mode_name(kx_boot_plan_mode(p)),
             kx_boot_plan_source(p) == KX_BOOT_FROM_CACHE ? "cache" : "scan");
     for (size_t l = 0; l < 3; l++)

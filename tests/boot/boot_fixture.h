@@ -29,7 +29,7 @@ plist_t bx_info(const char *id, const char *compat, const char *required, ...);
  * Returns the bundle path (malloc'ed). */
 char *bx_write(const char *dir, const char *name, plist_t info, int32_t prio);
 
-#define BX_KEXT(dir, name, id, compat, required, prio, ...)                                       \
+#define BX_KEXT(dir, name, id, compat, required, prio, ...)                                        \
     free(bx_write((dir), (name), bx_info((id), (compat), (required), __VA_ARGS__), (prio)))
 
 /* Adds IOKitPersonalities: one personality per value, with IOKitDebug set to

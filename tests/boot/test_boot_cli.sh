@@ -43,7 +43,8 @@ out=$("$kx" cache build --no-auth -o "$tmp/ext.mkext" "$tmp/ext" 2>"$tmp/err") |
 echo "$out" | grep -q "4 kexts (0 left out by --all, 1 invalid)" || fail "build: summary: $out"
 grep -q "Broken.kext is not valid; omitting from mkext: KX1006" "$tmp/err" ||
     fail "build: no omission message: $(cat "$tmp/err")"
-"$kx" cache verify "$tmp/ext.mkext" >/dev/null || fail "verify: the built cache"
+"$kx" cache verify "$tmp/ext.mkext" | grep -q "ok (mkext2, 4 kexts, kx boot index)" ||
+    fail "verify: the built cache"
 "$tmp/kextcache" list "$tmp/ext.mkext" | grep -q "com.t.root" || fail "kextcache list"
 
 # Usage: no -o, or the cache inside the folder it describes.

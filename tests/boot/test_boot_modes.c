@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const values[] = {"Root", "Local-Root", "Network-Root", "Console",
-                                     "Safe Boot", "DriverKit", NULL};
+static const char *const values[] = {
+    "Root", "Local-Root", "Network-Root", "Console", "Safe Boot", "DriverKit", NULL};
 #define N_VALUES (sizeof values / sizeof values[0])
 
 static void test_mode_names_parse_and_print(void **state)

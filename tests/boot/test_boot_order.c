@@ -103,8 +103,7 @@ static void test_cache_and_scan_plan_the_same_boot(void **state)
     BX_KEXT(d, "Bad", "com.t.bad", NULL, "Root", 300, "com.t.nowhere", "1.0", NULL);
     free(bx_write(d, "Invalid", fx_info("com.t.invalid", "x.y.z", NULL), 100));
     bx_build(cache, d, KX_CACHE_ALL, 0);
-    static const enum kx_boot_mode modes[] = {KX_BOOT_LOCAL, KX_BOOT_NETWORK,
-                                              KX_BOOT_SINGLE_USER};
+    static const enum kx_boot_mode modes[] = {KX_BOOT_LOCAL, KX_BOOT_NETWORK, KX_BOOT_SINGLE_USER};
     for (size_t m = 0; m < 3; m++) {
         struct bx_boot c, s;
         bx_plan(&c, d, modes[m], NULL, 0, 0);
@@ -174,8 +173,7 @@ static void test_cache_executables_load_from_memory(void **state)
     assert_memory_equal(data, file, len);
     free(file);
     const void *again = NULL;
-    assert_int_equal(kx_boot_plan_executable(b.p, it->kext, &again, &len, NULL, 0),
-                     STATUS_SUCCESS);
+    assert_int_equal(kx_boot_plan_executable(b.p, it->kext, &again, &len, NULL, 0), STATUS_SUCCESS);
     assert_ptr_equal(again, data); /* decompressed once */
 
     int fd = -1;
@@ -191,14 +189,14 @@ static void test_cache_executables_load_from_memory(void **state)
     dlclose(h);
 
     /* codeless, or not from the cache: load from disk */
-    assert_int_equal(kx_boot_plan_executable(b.p, bx_item(b.p, "com.t.meta")->kext, &data, &len,
-                                             NULL, 0),
-                     STATUS_NO_SUCH_FILE);
+    assert_int_equal(
+        kx_boot_plan_executable(b.p, bx_item(b.p, "com.t.meta")->kext, &data, &len, NULL, 0),
+        STATUS_NO_SUCH_FILE);
     bx_free(&b);
     bx_plan(&b, d, KX_BOOT_LOCAL, NULL, KX_BOOT_NO_CACHE, 0);
-    assert_int_equal(kx_boot_plan_executable(b.p, bx_item(b.p, "com.t.urgent")->kext, &data, &len,
-                                             NULL, 0),
-                     STATUS_NO_SUCH_FILE);
+    assert_int_equal(
+        kx_boot_plan_executable(b.p, bx_item(b.p, "com.t.urgent")->kext, &data, &len, NULL, 0),
+        STATUS_NO_SUCH_FILE);
     bx_free(&b);
     free(cache);
     free(d);
@@ -243,8 +241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_without_executables_order_is_by_identifier, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_and_scan_plan_the_same_boot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_filtered_cache_plans_the_same_boot, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_filtered_cache_plans_the_same_boot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_executables_load_from_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_kexts_have_their_info_dictionary, setup,
                                         teardown),

@@ -18,7 +18,10 @@
 
 #define META (KX_KEXT_NO_EXEC)
 
-static char *dir_of(void **state) { return *state; }
+static char *dir_of(void **state)
+{
+    return *state;
+}
 
 static int setup(void **state)
 {
@@ -55,8 +58,10 @@ static void test_local_boot_loads_root_local_root_console(void **state)
     bx_expect_list(b.p, KX_BOOT_NOT_LOADED, "com.t.g.driverkit");
     bx_expect(b.p, "com.t.a.root", KX_BOOT_PHASE1, "OSBundleRequired Root");
     bx_expect(b.p, "com.t.g.driverkit", KX_BOOT_NOT_LOADED, "invalid: KX1013");
-    assert_non_null(strstr(bx_item(b.p, "com.t.e.safe")->phase1_reason, "never loaded by the booter"));
-    assert_non_null(strstr(bx_item(b.p, "com.t.f.none")->phase1_reason, "OSBundleRequired not set"));
+    assert_non_null(
+        strstr(bx_item(b.p, "com.t.e.safe")->phase1_reason, "never loaded by the booter"));
+    assert_non_null(
+        strstr(bx_item(b.p, "com.t.f.none")->phase1_reason, "OSBundleRequired not set"));
     assert_non_null(strstr(bx_item(b.p, "com.t.c.net")->phase1_reason,
                            "Network-Root: a local boot's booter loads only"));
     assert_int_equal(bx_item(b.p, "com.t.c.net")->rule, KX_BOOT_RULE_REMAINING);
@@ -95,8 +100,9 @@ static void test_safe_boot_loads_only_kexts_with_a_required_value(void **state)
     bx_plan(&b, dir_of(state), KX_BOOT_SAFE, NULL, 0, META);
     bx_expect_list(b.p, KX_BOOT_PHASE1, "com.t.a.root,com.t.b.local,com.t.d.console");
     bx_expect_list(b.p, KX_BOOT_PHASE2, "com.t.c.net,com.t.e.safe");
-    bx_expect(b.p, "com.t.f.none", KX_BOOT_NOT_LOADED, "safe boot loads only kexts with an "
-                                                       "OSBundleRequired value");
+    bx_expect(b.p, "com.t.f.none", KX_BOOT_NOT_LOADED,
+              "safe boot loads only kexts with an "
+              "OSBundleRequired value");
     assert_int_equal(kx_boot_plan_cache_verdict(b.p), KX_CACHE_IGNORED);
     assert_string_equal(kx_boot_plan_fallback_reason(b.p), "safe boot ignores caches");
     bx_free(&b);
@@ -140,8 +146,8 @@ static void test_dependency_with_unsuitable_required_value_warns(void **state)
     const char *d = dir_of(state);
     BX_KEXT(d, "Lib", "com.t.lib", "1.0", NULL, BX_NO_FILE, NULL);
     BX_KEXT(d, "Good", "com.t.goodlib", "1.0", "Root", BX_NO_FILE, NULL);
-    BX_KEXT(d, "Root", "com.t.root", NULL, "Root", BX_NO_FILE, "com.t.lib", "1.0",
-            "com.t.goodlib", "1.0", NULL);
+    BX_KEXT(d, "Root", "com.t.root", NULL, "Root", BX_NO_FILE, "com.t.lib", "1.0", "com.t.goodlib",
+            "1.0", NULL);
     BX_KEXT(d, "Root2", "com.t.root2", NULL, "Local-Root", BX_NO_FILE, "com.t.lib", "1.0", NULL);
     struct bx_boot b;
     bx_plan(&b, d, KX_BOOT_LOCAL, NULL, 0, META);
@@ -167,8 +173,7 @@ static void test_unresolvable_kexts_get_the_resolvers_reason(void **state)
 {
     const char *d = dir_of(state);
     BX_KEXT(d, "Lib", "com.t.lib", "1.0", NULL, BX_NO_FILE, NULL);
-    BX_KEXT(d, "Missing", "com.t.missing", NULL, "Root", BX_NO_FILE, "com.t.nowhere", "1.0",
-            NULL);
+    BX_KEXT(d, "Missing", "com.t.missing", NULL, "Root", BX_NO_FILE, "com.t.nowhere", "1.0", NULL);
     BX_KEXT(d, "TooNew", "com.t.toonew", NULL, "Root", BX_NO_FILE, "com.t.lib", "2.0", NULL);
     BX_KEXT(d, "CycA", "com.t.cyca", "1.0", "Root", BX_NO_FILE, "com.t.cycb", "1.0", NULL);
     BX_KEXT(d, "CycB", "com.t.cycb", "1.0", NULL, BX_NO_FILE, "com.t.cyca", "1.0", NULL);
@@ -177,8 +182,9 @@ static void test_unresolvable_kexts_get_the_resolvers_reason(void **state)
     bx_plan(&b, d, KX_BOOT_LOCAL, NULL, 0, META);
     bx_expect_list(b.p, KX_BOOT_PHASE1, "");
     bx_expect_list(b.p, KX_BOOT_PHASE2, "");
-    bx_expect(b.p, "com.t.missing", KX_BOOT_NOT_LOADED, "KX3001 No kexts found for these "
-                                                        "libraries: com.t.nowhere");
+    bx_expect(b.p, "com.t.missing", KX_BOOT_NOT_LOADED,
+              "KX3001 No kexts found for these "
+              "libraries: com.t.nowhere");
     bx_expect(b.p, "com.t.toonew", KX_BOOT_NOT_LOADED, "requested 2.0 not in");
     bx_expect(b.p, "com.t.cyca", KX_BOOT_NOT_LOADED, "KX3008");
     bx_expect(b.p, "com.t.later", KX_BOOT_NOT_LOADED, "KX3001");
@@ -345,8 +351,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_safe_boot_skips_kexts_whose_personalities_all_debug,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dependency_with_unsuitable_required_value_warns,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dependency_with_unsuitable_required_value_warns, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unresolvable_kexts_get_the_resolvers_reason, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_libraries_and_codeless_kexts_load_only_when_needed,
@@ -357,8 +363,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_plan_refuses_a_used_repository_and_no_folders, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_a_missing_folder_is_a_diagnostic_not_a_failure,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_missing_folder_is_a_diagnostic_not_a_failure, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_plan_json_has_the_issues_fields, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ struct fx {
     char *tmp, *ext, *cache;
     uint8_t *good; /* the cache as built */
     size_t len;
-    char *scan;    /* bx_phases of the scan */
+    char *scan; /* bx_phases of the scan */
 };
 
 static void make(struct fx *f, int with_exec)
@@ -37,8 +37,7 @@ static void make(struct fx *f, int with_exec)
     f->cache = fx_join(f->tmp, "Extensions.mkext");
     fx_mkdirs(f->ext);
     int32_t prio = with_exec ? 100 : BX_NO_FILE;
-    BX_KEXT(f->ext, "Lib", "com.t.lib", "1.0", "Root", with_exec ? BX_CODELESS : BX_NO_FILE,
-            NULL);
+    BX_KEXT(f->ext, "Lib", "com.t.lib", "1.0", "Root", with_exec ? BX_CODELESS : BX_NO_FILE, NULL);
     BX_KEXT(f->ext, "Drv", "com.t.drv", NULL, "Root", prio, "com.t.lib", "1.0", NULL);
     unsigned kflags = with_exec ? 0 : KX_KEXT_NO_EXEC;
     bx_build(f->cache, f->ext, KX_CACHE_ALL, kflags);
@@ -211,9 +210,9 @@ static void test_a_damaged_executable_fails_its_digest(void **state)
     const void *data = NULL;
     size_t len = 0;
     char why[256] = "";
-    assert_int_equal(kx_boot_plan_executable(b.p, bx_item(b.p, "com.t.drv")->kext, &data, &len,
-                                             why, sizeof why),
-                     STATUS_DATA_ERROR);
+    assert_int_equal(
+        kx_boot_plan_executable(b.p, bx_item(b.p, "com.t.drv")->kext, &data, &len, why, sizeof why),
+        STATUS_DATA_ERROR);
     assert_null(data);
     assert_true(strlen(why) > 0);
     bx_free(&b);
@@ -229,6 +228,50 @@ static void test_a_damaged_executable_fails_its_digest(void **state)
     free(copy);
 }
 
+/* kx cache verify's check: the index agrees with the archive's own plist. */
+static void test_verify_index_catches_an_index_from_another_archive(void **state)
+{
+    struct fx *f = *state;
+    char why[512] = "";
+    size_t n = 0;
+    assert_int_equal(kx_cache_verify_index(f->cache, &n, why, sizeof why), STATUS_SUCCESS);
+    assert_int_equal(n, 2);
+
+    /* another cache, one kext more: its mkext part, then the first cache's index */
+    char *other = fx_join(f->tmp, "other.mkext");
+    BX_KEXT(f->ext, "More", "com.t.more", NULL, NULL, BX_NO_FILE, NULL);
+    bx_build(other, f->ext, KX_CACHE_ALL, KX_KEXT_NO_EXEC);
+    void *o = NULL;
+    size_t olen = 0;
+    assert_int_equal(kx_plat_read_file(other, 1 << 24, &o, &olen), STATUS_SUCCESS);
+    size_t o_ix = kx_be32_get((uint8_t *)o + olen - 8);
+    size_t g_ix = kx_be32_get(f->good + f->len - 8), g_ix_len = kx_be32_get(f->good + f->len - 4);
+    size_t len = o_ix + g_ix_len + 16;
+    uint8_t *mix = malloc(len);
+    assert_non_null(mix);
+    memcpy(mix, o, o_ix);
+    memcpy(mix + o_ix, f->good + g_ix, g_ix_len + 16);
+    kx_be32_put(mix + len - 8, (uint32_t)o_ix);
+    kx_be32_put(mix + 8, (uint32_t)len);
+    reseal(mix, len);
+    assert_int_equal(kx_plat_write_file_atomic(other, mix, len, 0644), STATUS_SUCCESS);
+    assert_int_equal(kx_cache_verify_index(other, &n, why, sizeof why), STATUS_DATA_ERROR);
+    assert_non_null(strstr(why, "boot index: 2 kexts, the archive's plist 3"));
+
+    /* no index at all: an archive kx's builder didn't write */
+    free(mix);
+    mix = malloc(o_ix);
+    assert_non_null(mix);
+    memcpy(mix, o, o_ix);
+    kx_be32_put(mix + 8, (uint32_t)o_ix);
+    reseal(mix, o_ix);
+    assert_int_equal(kx_plat_write_file_atomic(other, mix, o_ix, 0644), STATUS_SUCCESS);
+    assert_int_equal(kx_cache_verify_index(other, &n, why, sizeof why), STATUS_NOT_SUPPORTED);
+    free(mix);
+    free(o);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +282,8 @@ int main(void)
                                         setup_exec, teardown),
         cmocka_unit_test_setup_teardown(test_a_damaged_executable_fails_its_digest, setup_exec,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_verify_index_catches_an_index_from_another_archive,
+                                        setup_small, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

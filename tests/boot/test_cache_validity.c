@@ -211,8 +211,7 @@ static void test_an_mkext_without_a_boot_index_is_foreign(void **state)
                                "<string>com.t.x</string></dict></plist>";
     struct kx_mkext_input in = {info, sizeof info - 1, NULL, "/x/X.kext", NULL, NULL, 0};
     char why[256] = "";
-    assert_int_equal(kx_mkext_write_file(f->cache, &in, 1, NULL, why, sizeof why),
-                     STATUS_SUCCESS);
+    assert_int_equal(kx_mkext_write_file(f->cache, &in, 1, NULL, why, sizeof why), STATUS_SUCCESS);
     bx_set_mtime(f->cache, bx_mtime(f->ext) + 1000000000LL);
     expect_verdict(f, KX_BOOT_LOCAL, 0, KX_CACHE_FOREIGN, "no kx boot index");
 }
@@ -225,9 +224,9 @@ static void test_the_builder_leaves_invalid_kexts_out_and_names_them(void **stat
     struct kx_cache_build_report rep = KX_CACHE_BUILD_REPORT_INIT;
     const char *folders[] = {f->ext};
     char why[256] = "";
-    assert_int_equal(kx_cache_build(f->cache, folders, 1, KX_CACHE_LOCAL, &o, &rep, why,
-                                    sizeof why),
-                     STATUS_SUCCESS);
+    assert_int_equal(
+        kx_cache_build(f->cache, folders, 1, KX_CACHE_LOCAL, &o, &rep, why, sizeof why),
+        STATUS_SUCCESS);
     assert_int_equal(rep.omitted.n_items, 1);
     assert_non_null(strstr(rep.omitted.items[0].file, "/Broken.kext"));
     assert_non_null(strstr(rep.omitted.items[0].detail, "not a version"));
@@ -283,8 +282,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_fresh_cache_is_used_and_follows_apples_mtime_rule,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stale_by_mtime_names_both_times_and_falls_back,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_by_mtime_names_both_times_and_falls_back, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stale_by_an_edit_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_when_bundles_come_and_go_behind_a_faked_mtime,
                                         setup, teardown),
