@@ -252,7 +252,9 @@ struct kx_boot_item {
  * the safe-boot rules from this call on (KX_KEXT_SAFE_BOOT). The repository's
  * loaded marks are as they were when the call returns: the kernel marks each
  * kext as it loads it. The caller owns *out (kx_boot_plan_free); it borrows
- * repo's kexts, so free it before repo. Returns STATUS_INVALID_PARAMETER when
+ * repo's kexts, so free it before repo. A plan from the cache keeps the
+ * cache's bytes (its executables) until it is freed: free it once both
+ * phases are loaded. Returns STATUS_INVALID_PARAMETER when
  * cfg has no folders or repo already holds kexts from disk, or
  * STATUS_INSUFFICIENT_RESOURCES. Nothing else stops a boot: a folder that
  * can't be read is a diagnostic (kx_boot_plan_diags), a kext that can't load
