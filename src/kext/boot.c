@@ -180,20 +180,33 @@ static kx_status kexts_from_index(struct kx_boot_plan *p, struct kx_kext ***out,
     return st;
 }
 
-static int archived(plist_t list, const char *path)
+static int compare_str(const void *a, const void *b)
 {
-    for (uint32_t i = 0; i < plist_array_get_size(list); i++) {
-        const char *s = plist_get_string_ptr(plist_array_get_item(list, i), NULL);
-        if (s && strcmp(s, path) == 0)
-            return 1;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The bundle paths a filtered cache accounts for, sorted for bsearch. */
+static const char **archived_paths(plist_t list, size_t *n)
+{
+    uint32_t size = kx_plist_is(list, PLIST_ARRAY) ? plist_array_get_size(list) : 0;
+    const char **v = calloc(size ? size : 1, sizeof(const char *));
+    *n = 0;
+    for (uint32_t i = 0; v && i < size; i++) {
+        plist_t s = plist_array_get_item(list, i);
+        if (kx_plist_is(s, PLIST_STRING))
+            v[(*n)++] = plist_get_string_ptr(s, NULL);
     }
-    return 0;
+    if (v && *n > 1)
+        qsort(v, *n, sizeof(const char *), compare_str);
+    return v;
 }
 
 /* A filtered cache lacks whole bundles (cache.c): read exactly those. */
 static kx_status scan_rest(struct kx_boot_plan *p, char *const *folders, size_t n_folders)
 {
-    kx_status st = STATUS_SUCCESS;
+    size_t n_archived = 0;
+    const char **arch = archived_paths(p->cache.archived, &n_archived);
+    kx_status st = arch ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
     for (size_t f = 0; f < n_folders && st == STATUS_SUCCESS; f++) {
         char **names = NULL;
         size_t n = 0;
@@ -203,6 +216,7 @@ static kx_status scan_rest(struct kx_boot_plan *p, char *const *folders, size_t 
                               kx_status_string(ls));
         for (size_t i = 0; i < n && st == STATUS_SUCCESS; i++) {
             size_t len = strlen(names[i]);
+            struct kx_kext *k = NULL;
             if (len <= 5 || strcmp(names[i] + len - 5, ".kext") != 0)
                 continue;
             char *path = kx_plat_path_join(folders[f], names[i]);
@@ -210,8 +224,12 @@ static kx_status scan_rest(struct kx_boot_plan *p, char *const *folders, size_t 
                 st = STATUS_INSUFFICIENT_RESOURCES;
                 break;
             }
-            if (!archived(p->cache.archived, path)) {
-                kx_status rs = kx_kext_repo_add_kext(p->repo, path, NULL);
+            const char *key = path;
+            if (!bsearch(&key, arch, n_archived, sizeof(const char *), compare_str)) {
+                /* as kx_kext_repo_add_folder reads a bundle; the paths are distinct */
+                kx_status rs = kx_kext_read(path, &p->repo->opts, &k);
+                if (rs == STATUS_SUCCESS)
+                    rs = kx_kext_repo_adopt(p->repo, k);
                 if (rs == STATUS_INSUFFICIENT_RESOURCES)
                     st = rs;
                 else if (rs != STATUS_SUCCESS && rs != STATUS_NOT_A_DIRECTORY)
@@ -222,6 +240,7 @@ static kx_status scan_rest(struct kx_boot_plan *p, char *const *folders, size_t 
         }
         kx_plat_free_names(names, n);
     }
+    free(arch);
     return st;
 }
 
