@@ -12,10 +12,11 @@
  * Layout, big-endian: u32 FIELDS_VERSION, u32 flags (bit 0 kernel resource,
  * 1 interface, 2 declares an executable, 3 allows user load, 4 DriverKit
  * extension, 5 Apple copyright), u64 version, u64 compatible version, four
- * strings (identifier, version, compatible version, OSBundleRequired), u32
- * number of libraries, then per library two strings (identifier, requested
- * version as written) and u64 the requested version. A string is u32 length
- * + 1 (0 for none), then its bytes and a NUL.
+ * strings (identifier, version, compatible version, OSBundleRequired), the
+ * bundle's resolved path (so kx_kext_repo_add_kext knows the bundle is
+ * already there), u32 number of libraries, then per library two strings
+ * (identifier, requested version as written) and u64 the requested version.
+ * A string is u32 length + 1 (0 for none), then its bytes and a NUL.
  */
 #include "kext_int.h"
 
@@ -100,6 +101,7 @@ kx_status kx__kext_fields_write(const struct kx_kext *k, uint8_t **buf, size_t *
     put_str(&o, k->version_str);
     put_str(&o, k->compat_str);
     put_str(&o, k->required);
+    put_str(&o, k->real_path);
     put_u32(&o, (uint32_t)k->n_libs);
     for (size_t i = 0; i < k->n_libs; i++) {
         put_str(&o, k->libs[i].id);
@@ -214,8 +216,20 @@ kx_status kx__kext_restore(const char *path, const void *fields, size_t fields_l
     uint32_t flags = get_u32(&r);
     k->version = (kx_vers)get_u64(&r);
     k->compat = (kx_vers)get_u64(&r);
-    if ((st = restore_strings(k, &r)) != STATUS_SUCCESS ||
-        (st = restore_libraries(k, &r)) != STATUS_SUCCESS)
+    size_t real_len = 0;
+    const char *real = NULL;
+    if ((st = restore_strings(k, &r)) != STATUS_SUCCESS)
+        goto fail;
+    real = get_str(&r, &real_len);
+    if (!r.ok) {
+        st = STATUS_DATA_ERROR;
+        goto fail;
+    }
+    if (real && !(k->real_path = strdup(real))) {
+        st = STATUS_INSUFFICIENT_RESOURCES;
+        goto fail;
+    }
+    if ((st = restore_libraries(k, &r)) != STATUS_SUCCESS)
         goto fail;
     if (r.p != r.end || !k->id) {
         st = STATUS_DATA_ERROR;

@@ -227,6 +227,12 @@ static void test_cache_kexts_have_their_info_dictionary(void **state)
     assert_int_equal(kx_kext_n_libraries(kc), kx_kext_n_libraries(ks));
     assert_true(kx_kext_declares_executable(kc));
     assert_true(kx_kext_is_valid(kc));
+    /* an on-demand load of the same bundle finds the restored kext, not a second copy */
+    struct kx_kext *again = NULL;
+    size_t count = kx_kext_repo_count(c.r);
+    assert_int_equal(kx_kext_repo_add_kext(c.r, kx_kext_path(kc), &again), STATUS_SUCCESS);
+    assert_ptr_equal(again, kc);
+    assert_int_equal(kx_kext_repo_count(c.r), count);
     bx_free(&c);
     bx_free(&s);
     free(cache);
