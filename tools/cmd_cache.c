@@ -1,14 +1,21 @@
-/* cmd_cache.c — `kx cache` (alias kextcache): list and verify mkext kext caches.
+/* cmd_cache.c — `kx cache` (alias kextcache): build, list and verify mkext kext caches.
  *
- * `list` shows what an archive holds and is meant for any archive, so it
- * accepts other CPUs' caches; `verify` answers "would kx boot from this?",
- * so it demands this machine's CPU type and every entry intact. Exit codes:
- * 0 all good, 1 the archive (or for verify, an entry) is bad, 2 usage or
+ * `build` writes the boot cache for extensions folders (kx_cache_build: the
+ * kexts a filter selects, invalid ones left out with Apple's "is not valid;
+ * omitting from mkext" and the reason, kx's validity data, the mtime Apple's
+ * rule expects). `list` shows what an archive holds and is meant for any
+ * archive, so it accepts other CPUs' caches; `verify` answers "would kx boot
+ * from this?", so it demands this machine's CPU type and every entry intact.
+ * Exit codes: 0 all good (for build: written, even with kexts left out), 1
+ * the archive (or for verify, an entry) is bad, or build failed, 2 usage or
  * I/O errors (the file cannot be read at all).
  */
 #include "verbs.h"
 
 #include "kext/mkext.h"
+
+#include <kx/boot.h>
+#include <kx/kext.h>
 
 #include <getopt.h>
 #include <jansson.h>
@@ -20,7 +27,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: kx cache list FILE [--json]     kexts and header of an mkext archive\n"
                  "       kx cache verify FILE [--json]   check header, checksum and every kext\n"
-                 "       kx cache build ...              (not yet available)\n"
+                 "       kx cache build -o FILE [--all|--local|--network|--safe] [--no-auth]\n"
+                 "                      [--no-exec] [--arch ARCH] [--json] DIR...\n"
+                 "                                       write the boot cache for extensions folders\n"
                  "Exit status: 0 good, 1 bad archive or kext, 2 usage or I/O error.\n");
 }
 
@@ -238,23 +247,110 @@ static int cmd_verify(const char *file, int as_json)
     for (size_t i = 0; i < m->n_entries && !first_bad; i++)
         if (m->entries[i].status != STATUS_SUCCESS)
             first_bad = &m->entries[i];
+    /* kx's own caches also carry a boot index, which a boot reads instead of the plist */
+    char index_why[512] = "";
+    kx_status ix = first_bad ? STATUS_NOT_SUPPORTED
+                             : kx_cache_verify_index(file, NULL, index_why, sizeof index_why);
+    int index_bad = ix != STATUS_SUCCESS && ix != STATUS_NOT_SUPPORTED;
     if (as_json) {
-        json_t *o = report(file, !first_bad);
+        json_t *o = report(file, !first_bad && !index_bad);
         set(o, "format", json_string(m->format == 1 ? "mkext1" : "mkext2"));
         set(o, "n_kexts", json_integer((json_int_t)m->n_entries));
         set(o, "n_bad", json_integer((json_int_t)m->n_bad));
         set(o, "first_bad", jstr(first_bad ? first_bad->message : NULL));
+        set(o, "boot_index", ix == STATUS_SUCCESS         ? json_string("ok")
+                             : ix == STATUS_NOT_SUPPORTED ? json_null()
+                                                          : jstr(index_why));
         set(o, "entries", entries_json(m));
         print_json(o);
     } else if (first_bad) {
         fprintf(stderr, "kx cache: %s: %zu of %zu kexts failed verification; first: %s\n", file,
                 m->n_bad, m->n_entries, first_bad->message);
+    } else if (index_bad) {
+        fprintf(stderr, "kx cache: %s: %s\n", file, index_why);
     } else {
-        printf("%s: ok (mkext%d, %zu kext%s)\n", file, m->format, m->n_entries,
-               m->n_entries == 1 ? "" : "s");
+        printf("%s: ok (mkext%d, %zu kext%s%s)\n", file, m->format, m->n_entries,
+               m->n_entries == 1 ? "" : "s", ix == STATUS_SUCCESS ? ", kx boot index" : "");
     }
     kx_mkext_free(m);
-    return first_bad ? 1 : 0;
+    return first_bad || index_bad ? 1 : 0;
+}
+
+/* ======== build ======== */
+
+#define MAX_FOLDERS 64
+
+static int cmd_build(int argc, char **argv)
+{
+    enum { OPT_ALL = 1000, OPT_LOCAL, OPT_NETWORK, OPT_SAFE, OPT_NO_AUTH, OPT_NO_EXEC, OPT_ARCH,
+           OPT_JSON };
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"all", no_argument, NULL, OPT_ALL},
+        {"local", no_argument, NULL, OPT_LOCAL},  {"network", no_argument, NULL, OPT_NETWORK},
+        {"safe", no_argument, NULL, OPT_SAFE},    {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+        {"no-exec", no_argument, NULL, OPT_NO_EXEC}, {"arch", required_argument, NULL, OPT_ARCH},
+        {"json", no_argument, NULL, OPT_JSON},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct kx_kext_options kopts = KX_KEXT_OPTIONS_INIT;
+    enum kx_cache_filter filter = KX_CACHE_ALL;
+    const char *out = NULL, *folders[MAX_FOLDERS];
+    int as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_ALL: filter = KX_CACHE_ALL; break;
+        case OPT_LOCAL: filter = KX_CACHE_LOCAL; break;
+        case OPT_NETWORK: filter = KX_CACHE_NETWORK; break;
+        case OPT_SAFE: filter = KX_CACHE_SAFE; break;
+        case OPT_NO_AUTH: kopts.flags |= KX_KEXT_NO_AUTH; break;
+        case OPT_NO_EXEC: kopts.flags |= KX_KEXT_NO_EXEC; break;
+        case OPT_ARCH: kopts.arch = optarg; break;
+        case OPT_JSON: as_json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    size_t n_folders = (size_t)(argc - optind);
+    if (!out || n_folders == 0 || n_folders > MAX_FOLDERS) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < n_folders; i++)
+        folders[i] = argv[optind + (int)i];
+
+    struct kx_cache_build_report rep = KX_CACHE_BUILD_REPORT_INIT;
+    char why[1024] = "";
+    kx_status st = kx_cache_build(out, folders, n_folders, filter, &kopts, &rep, why, sizeof why);
+    int rc = st == STATUS_SUCCESS                                          ? 0
+             : st == STATUS_INSUFFICIENT_RESOURCES || st == STATUS_DEVICE_BUSY ||
+                       st == STATUS_INVALID_PARAMETER
+                 ? 1
+                 : 2;
+    if (as_json) {
+        json_t *o = report(out, st == STATUS_SUCCESS);
+        set(o, "filter", json_string(kx_cache_filter_name(filter)));
+        set(o, "status", json_string(kx_status_name(st)));
+        set(o, "error", st == STATUS_SUCCESS ? json_null() : jstr(why));
+        set(o, "n_archived", json_integer((json_int_t)rep.n_archived));
+        set(o, "n_filtered", json_integer((json_int_t)rep.n_filtered));
+        set(o, "bytes", json_integer((json_int_t)rep.archive_len));
+        json_t *om = kx_kext_diags_to_json(&rep.omitted);
+        set(o, "omitted", om ? om : json_array());
+        print_json(o);
+    } else {
+        for (size_t i = 0; i < rep.omitted.n_items; i++)
+            fprintf(stderr, "kx cache: %s is not valid; omitting from mkext: %s\n",
+                    rep.omitted.items[i].file, rep.omitted.items[i].detail);
+        if (st == STATUS_SUCCESS)
+            printf("%s: %zu kext%s (%zu left out by --%s, %zu invalid), %zu bytes\n", out,
+                   rep.n_archived, rep.n_archived == 1 ? "" : "s", rep.n_filtered,
+                   kx_cache_filter_name(filter), rep.omitted.n_items, rep.archive_len);
+        else
+            fprintf(stderr, "kx cache: build %s: %s\n", out, why);
+    }
+    kx_cache_build_report_clear(&rep);
+    return rc;
 }
 
 int kx_cmd_cache(int argc, char **argv)
@@ -270,10 +366,8 @@ int kx_cmd_cache(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(sub, "build") == 0) {
-        fprintf(stderr, "kx cache build: not yet available\n");
-        return 1;
-    }
+    if (strcmp(sub, "build") == 0)
+        return cmd_build(argc - 1, argv + 1);
     if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0) {
         fprintf(stderr, "kx cache: unknown subcommand '%s'\n", sub);
         usage(stderr);

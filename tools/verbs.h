@@ -16,7 +16,8 @@
     XX(ioctl, "send a device control request; print the output in hex")              \
     XX(log, "print the kernel log")                                                   \
     XX(libs, "print the OSBundleLibraries a kext needs (kextlibs)")                   \
-    XX(cache, "list or verify an mkext kext cache (kextcache)")
+    XX(boot, "print the boot plan: what each phase loads, in order, and why")        \
+    XX(cache, "build, list or verify an mkext kext cache (kextcache)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
 #define KX_ALIASES(XX)     \

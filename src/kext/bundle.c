@@ -95,6 +95,8 @@ void kx_kext_free(struct kx_kext *k)
     free(k->picks);
     if (k->info)
         plist_free(k->info);
+    free(k->info_bin);
+    free(k->strings);
     free(k->exec_path);
     free(k->info_path);
     free(k->real_path);
@@ -315,7 +317,26 @@ int kx_kext_declares_executable(const struct kx_kext *k) { return k->declares_ex
 const char *kx_kext_executable(const struct kx_kext *k) { return k->exec_path; }
 const char *kx_kext_required(const struct kx_kext *k) { return k->required; }
 int kx_kext_allows_user_load(const struct kx_kext *k) { return k->allow_user_load; }
-plist_t kx_kext_info(const struct kx_kext *k) { return k->info; }
+plist_t kx_kext_info(const struct kx_kext *k) { return kx__kext_info(k); }
+
+plist_t kx__kext_info(const struct kx_kext *k)
+{
+    if (!k->info && k->info_bin) {
+        struct kx_kext *w = (struct kx_kext *)k; /* a memo, as the resolver's */
+        const char *why = NULL;
+        plist_t info = NULL;
+        if (kx_plist_parse(w->info_bin, w->info_bin_len, &info, &why) == STATUS_SUCCESS &&
+            !kx_plist_is(info, PLIST_DICT)) {
+            plist_free(info);
+            info = NULL;
+        }
+        w->info = info;
+        free(w->info_bin);
+        w->info_bin = NULL;
+        w->info_bin_len = 0;
+    }
+    return k->info;
+}
 const struct kx_diags *kx_kext_diags(const struct kx_kext *k) { return &k->diags; }
 int kx_kext_is_loaded(const struct kx_kext *k) { return k->is_loaded; }
 size_t kx_kext_n_plugins(const struct kx_kext *k) { return k->n_plugins; }

@@ -30,7 +30,14 @@ struct kx_kext {
     char *real_path; /* path resolved (realpath), NULL when not read from a folder */
     char *info_path; /* the Info.plist read; NULL when built from bytes */
     char *exec_path; /* executable found for this machine; NULL otherwise */
-    plist_t info;    /* info dictionary; NULL when unreadable */
+    plist_t info;    /* info dictionary; NULL when unreadable (or not parsed yet: info_bin) */
+    /* A kext restored from the kext cache (restore.c) keeps its info
+     * dictionary as binary plist bytes until someone asks for it
+     * (kx__kext_info parses them then); its strings (id, version_str,
+     * compat_str, required) live in `strings` instead of in info. */
+    void *info_bin;
+    size_t info_bin_len;
+    char *strings;
 
     const char *id;          /* CFBundleIdentifier when a usable string (borrowed from info) */
     const char *version_str; /* CFBundleVersion as written (borrowed) */
@@ -120,9 +127,29 @@ kx_status kx__kext_set_info(struct kx_kext *k, plist_t info, const char *arch);
 const char *kx__arch_or_host(const char *arch);
 int kx__arch_is_lp64(const char *arch);
 
+/* k->info, parsed from k->info_bin on first use (a restored kext); NULL when
+ * there is none or the bytes don't parse. Writes the kext, like the resolver's
+ * memo fields: one thread at a time. */
+plist_t kx__kext_info(const struct kx_kext *k);
+
+/* ---- restore.c: a kext's validated fields, for the kext cache ---- */
+/* Appends to *buf (realloc'ed, *len bytes used) a record of everything
+ * validation derived from k's info dictionary: identity, versions,
+ * OSBundleRequired, libraries and flags. */
+kx_status kx__kext_fields_write(const struct kx_kext *k, uint8_t **buf, size_t *len);
+/* Builds the kext such a record describes, at path, keeping a copy of
+ * info_bin (the binary plist of its info dictionary) for kx__kext_info:
+ * what reading and validating the bundle gave when the record was written,
+ * without parsing or checking anything again. No diagnostics: only valid
+ * kexts are recorded. STATUS_DATA_ERROR for a record that doesn't parse,
+ * STATUS_INSUFFICIENT_RESOURCES. */
+kx_status kx__kext_restore(const char *path, const void *fields, size_t fields_len,
+                           const void *info_bin, size_t info_bin_len, struct kx_kext **out);
+
 /* ---- validate.c ---- */
 /* Reads and checks every key of research §7.1; fills k's fields and diags. */
 kx_status kx__kext_validate(struct kx_kext *k, const char *arch);
+
 /* Dictionary lookup honouring `<key>_<arch>` for OS* and IO* keys. */
 plist_t kx__kext_get(const struct kx_kext *k, const char *key, const char *arch);
 /* kxld's rule: "Copyright © <years> Apple Inc. All rights reserved." */
@@ -158,6 +185,9 @@ kx_status kx__policy_libraries(const struct kx_kext_repo *r, struct kx_kext *k);
 /* Graph-wide rules on a finished load order: safe boot, OSBundleRequired, user load. */
 kx_status kx__policy_graph(const struct kx_kext_repo *r, struct kx_kext_resolution *res);
 int kx__loadable_in_safe_boot(const struct kx_kext *k);
+/* §2.7: may a dependency with OSBundleRequired `dep` serve a kext with `req`
+ * (either NULL when absent)? */
+int kx__policy_required_consistent(const char *req, const char *dep);
 
 /* ---- diag helpers ---- */
 static inline int kx__has_category(const struct kx_diags *d, enum kx_diag_category c)

@@ -475,3 +475,25 @@ void kx_mkext_free(struct kx_mkext *m)
         plist_free(m->plist);
     free(m);
 }
+
+kx_status kx_mkext2_file_at(const void *archive, size_t len, uint64_t offset, uint8_t **out,
+                            size_t *out_len, char *why, size_t why_len)
+{
+    const uint8_t *base = archive;
+    const char *problem = NULL;
+    *out = NULL;
+    *out_len = 0;
+    if (offset < KX_MKEXT2_HEADER_LEN || offset > len || len - offset < 8)
+        return fail(why, why_len, STATUS_DATA_ERROR,
+                    "file entry at offset %llu is outside the archive",
+                    (unsigned long long)offset);
+    uint32_t comp = kx_be32_get(base + offset), full = kx_be32_get(base + offset + 4);
+    kx_status st = extract(base, len, offset + 8, comp, full, CODEC_ZLIB, out, &problem);
+    if (st == STATUS_INSUFFICIENT_RESOURCES)
+        return fail(why, why_len, st, "out of memory reading a file entry");
+    if (st != STATUS_SUCCESS)
+        return fail(why, why_len, st, "file entry at offset %llu: %s", (unsigned long long)offset,
+                    problem);
+    *out_len = full;
+    return STATUS_SUCCESS;
+}

@@ -156,6 +156,16 @@ kx_status kx_mkext_read_file(const char *path, unsigned flags, struct kx_mkext *
 
 void kx_mkext_free(struct kx_mkext *m);
 
+/* Decompresses the mkext2 file entry {compressed size, full size, bytes}
+ * at `offset` of an archive held in memory, with the reader's bounds: the
+ * entry lies inside the archive, its size is one zlib can produce, and it
+ * inflates to exactly the recorded size. For callers that locate entries
+ * without parsing the plist (the boot index, boot_int.h). *out is malloc'ed
+ * (the caller frees it). STATUS_DATA_ERROR with the problem in `why`, or
+ * STATUS_INSUFFICIENT_RESOURCES. */
+kx_status kx_mkext2_file_at(const void *archive, size_t len, uint64_t offset, uint8_t **out,
+                            size_t *out_len, char *why, size_t why_len);
+
 /* This machine's Mach-O CPU type and subtype, as archives record them. */
 uint32_t kx_mkext_host_cpu_type(void);
 uint32_t kx_mkext_host_cpu_subtype(void);

@@ -76,7 +76,7 @@ int kx__loadable_in_safe_boot(const struct kx_kext *k)
 }
 
 /* §2.7: which OSBundleRequired values a dependency of a kext needing `req` may have. */
-static int required_consistent(const char *req, const char *dep)
+int kx__policy_required_consistent(const char *req, const char *dep)
 {
     if (!req || strcmp(req, "Safe Boot") == 0)
         return 1; /* nothing promised about early boot */
@@ -110,7 +110,7 @@ kx_status kx__policy_graph(const struct kx_kext_repo *r, struct kx_kext_resoluti
         if (safe_boot && !kx__loadable_in_safe_boot(d))
             st = kx_diags_add(&res->diags, KX_D_DEPS_NOT_SAFE_BOOT, root->path, name,
                               "OSBundleRequired %s", d->required ? d->required : "not set");
-        if (st == STATUS_SUCCESS && !required_consistent(root->required, d->required))
+        if (st == STATUS_SUCCESS && !kx__policy_required_consistent(root->required, d->required))
             st = kx_diags_add(&res->diags, KX_D_REQUIRED_INCONSISTENT, root->path, name,
                               "the kext is %s; the dependency has %s", root->required,
                               d->required ? d->required : "OSBundleRequired not set");

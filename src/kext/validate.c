@@ -59,18 +59,23 @@ static void add(struct vctx *v, enum kx_diag_code code, const char *subject, con
 
 plist_t kx__kext_get(const struct kx_kext *k, const char *key, const char *arch)
 {
-    if (!kx_plist_is(k->info, PLIST_DICT))
+    plist_t info = kx__kext_info(k);
+    if (!kx_plist_is(info, PLIST_DICT))
         return NULL;
     if (arch && ((key[0] == 'O' && key[1] == 'S') || (key[0] == 'I' && key[1] == 'O'))) {
+        /* "<key>_<arch>", built by hand: snprintf would cost more than the lookup */
         char buf[128];
-        int n = snprintf(buf, sizeof buf, "%s_%s", key, arch);
-        if (n > 0 && (size_t)n < sizeof buf) {
-            plist_t v = plist_dict_get_item(k->info, buf);
+        size_t kl = strlen(key), al = strlen(arch);
+        if (kl + 1 + al < sizeof buf) {
+            strcpy(buf, key); /* both lengths were checked above */
+            buf[kl] = '_';
+            strcpy(buf + kl + 1, arch);
+            plist_t v = plist_dict_get_item(info, buf);
             if (v)
                 return v;
         }
     }
-    return plist_dict_get_item(k->info, key);
+    return plist_dict_get_item(info, key);
 }
 
 /* ---- Build variables ------------------------------------------------------------------------- */

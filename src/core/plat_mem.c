@@ -1,0 +1,46 @@
+/* plat_mem.c — memfd-backed files for executables held in memory (Linux). */
+#include "plat_mem.h"
+#include "plat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+kx_status kx_plat_memfd_from_bytes(const char *name, const void *data, size_t len, int *fd)
+{
+    *fd = -1;
+    int m = memfd_create(name && *name ? name : "kx-memfd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (m < 0)
+        return errno == ENOSYS ? STATUS_NOT_SUPPORTED : kx_status_from_errno(errno);
+    const char *p = data;
+    size_t done = 0;
+    kx_status st = STATUS_SUCCESS;
+    while (done < len) {
+        ssize_t w = write(m, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            st = w < 0 ? kx_status_from_errno(errno) : STATUS_IO_ERROR;
+            break;
+        }
+        done += (size_t)w;
+    }
+    /* Sealed, so nothing can change the bytes between the caller's check and the mapping. */
+    if (st == STATUS_SUCCESS &&
+        fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+        st = kx_status_from_errno(errno);
+    if (st != STATUS_SUCCESS) {
+        close(m);
+        return st;
+    }
+    *fd = m;
+    return STATUS_SUCCESS;
+}
+
+char *kx_plat_fd_path(int fd, char *buf, size_t buf_len)
+{
+    snprintf(buf, buf_len, "/proc/self/fd/%d", fd);
+    return buf;
+}
