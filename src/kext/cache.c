@@ -18,6 +18,7 @@
  * changed during the build leaves the cache stale, the safe direction.
  */
 #include "boot_int.h"
+#include "core/why.h"
 
 #include "core/plat.h"
 #include "core/plist.h"
@@ -26,19 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* ======== Folders ======== */
 
@@ -53,7 +41,7 @@ kx_status kx__cache_resolve_folders(const char *const *folders, size_t n, char *
         kx_status st = kx_plat_realpath(folders[i], &v[i]);
         if (st != STATUS_SUCCESS) {
             kx__cache_free_folders(v, i);
-            return fail(why, why_len, st, "extensions folder %s: %s", folders[i],
+            return kx_why(why, why_len, st, "extensions folder %s: %s", folders[i],
                         kx_status_string(st));
         }
     }
@@ -271,7 +259,7 @@ static kx_status read_entry(const struct kx_kext *k, struct kx_mkext_input *in,
     kx_status st = kx_plat_read_file(k->info_path, KX_PLIST_MAX_BYTES, &eb->info, &eb->info_len);
     eb->kext = k;
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "%s: %s", k->info_path, kx_status_string(st));
+        return kx_why(why, why_len, st, "%s: %s", k->info_path, kx_status_string(st));
     in->info_plist = eb->info;
     in->info_plist_len = eb->info_len;
     in->bundle_path = k->path;
@@ -279,7 +267,7 @@ static kx_status read_entry(const struct kx_kext *k, struct kx_mkext_input *in,
         return STATUS_SUCCESS;
     st = kx_plat_read_file(k->exec_path, (size_t)KX_MKEXT_MAX_FILE_BYTES, &eb->exec, &eb->exec_len);
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "%s: %s", k->exec_path, kx_status_string(st));
+        return kx_why(why, why_len, st, "%s: %s", k->exec_path, kx_status_string(st));
     size_t n = strlen(k->path);
     eb->exec_rel = strdup(strncmp(k->exec_path, k->path, n) == 0 && k->exec_path[n] == '/'
                               ? k->exec_path + n + 1
@@ -462,11 +450,11 @@ static kx_status check_output(const char *path, char *const *folders, size_t n, 
         return STATUS_INSUFFICIENT_RESOURCES;
     kx_status st = kx_plat_realpath(parent, &real);
     if (st != STATUS_SUCCESS)
-        st = fail(why, why_len, st, "%s: %s", parent, kx_status_string(st));
+        st = kx_why(why, why_len, st, "%s: %s", parent, kx_status_string(st));
     for (size_t i = 0; st == STATUS_SUCCESS && i < n; i++) {
         size_t len = strlen(folders[i]);
         if (strncmp(real, folders[i], len) == 0 && (real[len] == '\0' || real[len] == '/'))
-            st = fail(why, why_len, STATUS_INVALID_PARAMETER,
+            st = kx_why(why, why_len, STATUS_INVALID_PARAMETER,
                       "%s: the cache can't go inside the extensions folder %s (writing it would "
                       "change the folder and make the cache stale)",
                       path, folders[i]);
@@ -486,10 +474,10 @@ static kx_status assemble(plist_t ci, const struct kx_mkext_input *in, const str
     if (st == STATUS_SUCCESS)
         st = append_index(out, out_len, ci, eb, n_in, snap, why, why_len);
     if (st == STATUS_BUFFER_TOO_SMALL)
-        st = fail(why, why_len, STATUS_INVALID_PARAMETER,
+        st = kx_why(why, why_len, STATUS_INVALID_PARAMETER,
                   "the cache would be larger than an mkext can be (2 GiB)");
     else if (st == STATUS_INTERNAL_ERROR)
-        st = fail(why, why_len, st, "the archive just written doesn't read back");
+        st = kx_why(why, why_len, st, "the archive just written doesn't read back");
     return st;
 }
 
@@ -510,7 +498,7 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
     memset(&before, 0, sizeof before);
     memset(&after, 0, sizeof after);
     if (!path || !folders || n_folders == 0)
-        return fail(why, why_len, STATUS_INVALID_PARAMETER, "no cache path or no folders");
+        return kx_why(why, why_len, STATUS_INVALID_PARAMETER, "no cache path or no folders");
     if ((st = kx__cache_resolve_folders(folders, n_folders, &resolved, why, why_len)) !=
         STATUS_SUCCESS)
         return st;
@@ -519,7 +507,7 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
     if ((st = check_output(path, resolved, n_folders, why, why_len)) != STATUS_SUCCESS)
         goto out;
     if ((st = kx__cache_newest_mtime(resolved, n_folders, &newest, &newest_at)) != STATUS_SUCCESS) {
-        st = fail(why, why_len, st, "%s: %s", resolved[newest_at], kx_status_string(st));
+        st = kx_why(why, why_len, st, "%s: %s", resolved[newest_at], kx_status_string(st));
         goto out;
     }
     if ((st = kx__cache_snapshot_take(resolved, n_folders, &before, why, why_len)) !=
@@ -528,7 +516,7 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
         goto out;
     for (size_t i = 0; i < n_folders && st == STATUS_SUCCESS; i++)
         if ((st = kx_kext_repo_add_folder(b.r, resolved[i])) != STATUS_SUCCESS)
-            st = fail(why, why_len, st, "%s: %s", resolved[i], kx_status_string(st));
+            st = kx_why(why, why_len, st, "%s: %s", resolved[i], kx_status_string(st));
     if (st != STATUS_SUCCESS || (st = classify(&b)) != STATUS_SUCCESS)
         goto out;
     if (!(ci = cache_info(b.r, resolved, n_folders, filter, before.digest))) {
@@ -539,7 +527,7 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
         (st = kx__cache_snapshot_take(resolved, n_folders, &after, why, why_len)) != STATUS_SUCCESS)
         goto out;
     if (memcmp(before.digest, after.digest, sizeof before.digest) != 0) {
-        st = fail(why, why_len, STATUS_DEVICE_BUSY,
+        st = kx_why(why, why_len, STATUS_DEVICE_BUSY,
                   "the extensions folders changed while the cache was being built; nothing "
                   "written");
         goto out;
@@ -548,12 +536,12 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
         STATUS_SUCCESS)
         goto out;
     if ((st = kx_plat_write_file_atomic(path, archive, archive_len, 0644)) != STATUS_SUCCESS) {
-        st = fail(why, why_len, st, "%s: %s", path, kx_status_string(st));
+        st = kx_why(why, why_len, st, "%s: %s", path, kx_status_string(st));
         goto out;
     }
     /* Apple's rule: the newest source folder's mtime plus one second. */
     if ((st = kx_plat_set_mtime(path, newest + 1000000000LL)) != STATUS_SUCCESS) {
-        st = fail(why, why_len, st, "%s: setting its mtime: %s", path, kx_status_string(st));
+        st = kx_why(why, why_len, st, "%s: setting its mtime: %s", path, kx_status_string(st));
         goto out;
     }
     if (rep) {
@@ -562,7 +550,7 @@ kx_status kx_cache_build(const char *path, const char *const *folders, size_t n_
     }
 out:
     if (st == STATUS_INSUFFICIENT_RESOURCES)
-        fail(why, why_len, st, "out of memory building the cache");
+        kx_why(why, why_len, st, "out of memory building the cache");
     free(archive);
     free_entries(in, eb, b.n); /* calloc'ed: entries never filled hold NULLs */
     if (ci)

@@ -38,6 +38,7 @@
  * name and digest.
  */
 #include "boot_int.h"
+#include "core/why.h"
 
 #include "core/plat.h"
 #include "core/plist.h"
@@ -52,19 +53,6 @@
 #define BUNDLE_RECORD_LEN 56
 #define FOOTER_LEN        16
 
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static kx_status fail(char *why, size_t why_len, kx_status st, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* ======== Stat records ======== */
 
@@ -168,7 +156,7 @@ kx_status kx__cache_snapshot_take(char *const *folders, size_t n_folders,
             st = kx_plat_list_dir(folders[f], &names, &n);
         if (st != STATUS_SUCCESS) {
             if (st != STATUS_INSUFFICIENT_RESOURCES)
-                st = fail(why, why_len, st, "extensions folder %s: %s", folders[f],
+                st = kx_why(why, why_len, st, "extensions folder %s: %s", folders[f],
                           kx_status_string(st));
             break;
         }
@@ -426,22 +414,22 @@ static const uint8_t *span(const uint8_t *ix, size_t ix_len, const uint8_t *rec,
 static kx_status check_header(const uint8_t *a, size_t len, char *why, size_t why_len)
 {
     if (len < KX_MKEXT2_HEADER_LEN)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive too small to be valid.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive too small to be valid.");
     if (kx_be32_get(a) != KX_MKEXT_MAGIC || kx_be32_get(a + 4) != KX_MKEXT_SIGNATURE)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive has invalid magic or signature.");
     if (kx_be32_get(a + 8) != len)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "Mkext archive recorded length doesn't match actual file length.");
     if (len > INT32_MAX)
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive too large.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive too large.");
     if (kx_mkext_checksum(a, len) != kx_be32_get(a + 12))
-        return fail(why, why_len, STATUS_DATA_ERROR, "Mkext archive has bad checksum.");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "Mkext archive has bad checksum.");
     if (kx_be32_get(a + 16) != KX_MKEXT_VERSION_2)
-        return fail(why, why_len, STATUS_NOT_SUPPORTED,
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED,
                     "Mkext archive has unsupported mkext version 0x%08x.", kx_be32_get(a + 16));
     if (kx_be32_get(a + 24) != kx_mkext_host_cpu_type())
-        return fail(why, why_len, STATUS_NOT_SUPPORTED,
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED,
                     "Mkext archive is for CPU type %s (0x%08x), not this machine's %s.",
                     kx_mkext_cpu_name(kx_be32_get(a + 24)), kx_be32_get(a + 24),
                     kx_mkext_cpu_name(kx_mkext_host_cpu_type()));
@@ -459,26 +447,26 @@ kx_status kx__cache_index_parse(const uint8_t *a, size_t len, struct kx_cache_in
     uint64_t plist_end = (uint64_t)kx_be32_get(a + 32) +
                          (kx_be32_get(a + 36) ? kx_be32_get(a + 36) : kx_be32_get(a + 40));
     if (len < KX_MKEXT2_HEADER_LEN + FOOTER_LEN || kx_be32_get(foot) != KX_CACHE_FOOTER_MAGIC)
-        return fail(why, why_len, STATUS_NOT_SUPPORTED, "no kx boot index");
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED, "no kx boot index");
     if (kx_be32_get(foot + 4) != KX_CACHE_INDEX_VERSION)
-        return fail(why, why_len, STATUS_NOT_SUPPORTED, "boot index version %u, kx reads %u",
+        return kx_why(why, why_len, STATUS_NOT_SUPPORTED, "boot index version %u, kx reads %u",
                     kx_be32_get(foot + 4), KX_CACHE_INDEX_VERSION);
     uint64_t start = kx_be32_get(foot + 8), ix_len = kx_be32_get(foot + 12);
     if (start < plist_end || start > len - FOOTER_LEN || ix_len != len - FOOTER_LEN - start ||
         ix_len < INDEX_HEADER_LEN)
-        return fail(why, why_len, STATUS_DATA_ERROR, "boot index: bad footer");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "boot index: bad footer");
     const uint8_t *x = a + start;
     uint64_t n_kexts = kx_be32_get(x + 8), n_bundles = kx_be32_get(x + 12);
     if (kx_be32_get(x) != KX_CACHE_INDEX_MAGIC || kx_be32_get(x + 4) != KX_CACHE_INDEX_VERSION ||
         n_kexts * KEXT_RECORD_LEN + n_bundles * BUNDLE_RECORD_LEN > ix_len - INDEX_HEADER_LEN)
-        return fail(why, why_len, STATUS_DATA_ERROR, "boot index: bad header");
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "boot index: bad header");
     size_t ci_len = 0;
     const uint8_t *ci = span(x, ix_len, x + 16, 0, &ci_len);
     const char *reason = NULL;
     if (!ci || kx_plist_parse(ci, ci_len, &ix->cache_info, &reason) != STATUS_SUCCESS ||
         !kx_plist_is(ix->cache_info, PLIST_DICT)) {
         kx__cache_index_free(ix);
-        return fail(why, why_len, STATUS_DATA_ERROR, "boot index: cache info: %s",
+        return kx_why(why, why_len, STATUS_DATA_ERROR, "boot index: cache info: %s",
                     reason ? reason : "not a dictionary");
     }
     ix->kexts = calloc(n_kexts ? n_kexts : 1, sizeof *ix->kexts);
@@ -504,7 +492,7 @@ kx_status kx__cache_index_parse(const uint8_t *a, size_t len, struct kx_cache_in
             (k->exec_offset && (k->exec_offset >= start || !k->exec_path)) ||
             (!k->exec_path && kx_be32_get(r + 20))) {
             kx__cache_index_free(ix);
-            return fail(why, why_len, STATUS_DATA_ERROR, "boot index: kext %zu: bad record", i);
+            return kx_why(why, why_len, STATUS_DATA_ERROR, "boot index: kext %zu: bad record", i);
         }
     }
     const uint8_t *brecs = x + INDEX_HEADER_LEN + n_kexts * KEXT_RECORD_LEN;
@@ -517,7 +505,7 @@ kx_status kx__cache_index_parse(const uint8_t *a, size_t len, struct kx_cache_in
         b->digest = r + 24;
         if (!b->name || !b->entries || (i > 0 && b->folder < ix->bundles[i - 1].folder)) {
             kx__cache_index_free(ix);
-            return fail(why, why_len, STATUS_DATA_ERROR, "boot index: bundle %zu: bad record", i);
+            return kx_why(why, why_len, STATUS_DATA_ERROR, "boot index: bundle %zu: bad record", i);
         }
     }
     ix->archive = a;
@@ -546,7 +534,7 @@ kx_status kx_cache_verify_index(const char *path, size_t *n_kexts, char *why, si
         *n_kexts = 0;
     kx_status st = kx_plat_read_file(path, (size_t)INT32_MAX, &data, &len);
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "%s: %s", path, kx_status_string(st));
+        return kx_why(why, why_len, st, "%s: %s", path, kx_status_string(st));
     if ((st = kx__cache_index_parse(data, len, &ix, why, why_len)) != STATUS_SUCCESS) {
         free(data);
         return st;
@@ -554,7 +542,7 @@ kx_status kx_cache_verify_index(const char *path, size_t *n_kexts, char *why, si
     if ((st = kx_mkext_read(data, len, 0, &m, why, why_len)) != STATUS_SUCCESS)
         goto out;
     if (m->n_entries != ix.n_kexts) {
-        st = fail(why, why_len, STATUS_DATA_ERROR, "boot index: %zu kexts, the archive's plist %zu",
+        st = kx_why(why, why_len, STATUS_DATA_ERROR, "boot index: %zu kexts, the archive's plist %zu",
                   ix.n_kexts, m->n_entries);
         goto out;
     }
@@ -564,14 +552,14 @@ kx_status kx_cache_verify_index(const char *path, size_t *n_kexts, char *why, si
         struct kx_kext *restored = NULL;
         uint32_t exec = e->has_executable ? e->executable_offset : 0;
         if (!e->bundle_path || strcmp(e->bundle_path, k->path) != 0 || exec != k->exec_offset)
-            st = fail(why, why_len, STATUS_DATA_ERROR,
+            st = kx_why(why, why_len, STATUS_DATA_ERROR,
                       "boot index: kext %zu (%s) disagrees with the archive's plist", i, k->path);
         else if ((st = kx__kext_restore(k->path, k->fields, k->fields_len, k->info, k->info_len,
                                         &restored)) == STATUS_DATA_ERROR)
-            fail(why, why_len, st, "boot index: %s: its record doesn't read back", k->path);
+            kx_why(why, why_len, st, "boot index: %s: its record doesn't read back", k->path);
         else if (st == STATUS_SUCCESS &&
                  (!restored->id || !e->bundle_id || strcmp(restored->id, e->bundle_id) != 0))
-            st = fail(why, why_len, STATUS_DATA_ERROR,
+            st = kx_why(why, why_len, STATUS_DATA_ERROR,
                       "boot index: %s: identifier disagrees with the archive's plist", k->path);
         kx_kext_free(restored);
     }

@@ -484,15 +484,15 @@ kx_status kx_mkext2_file_at(const void *archive, size_t len, uint64_t offset, ui
     *out = NULL;
     *out_len = 0;
     if (offset < KX_MKEXT2_HEADER_LEN || offset > len || len - offset < 8)
-        return fail(why, why_len, STATUS_DATA_ERROR,
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
                     "file entry at offset %llu is outside the archive",
                     (unsigned long long)offset);
     uint32_t comp = kx_be32_get(base + offset), full = kx_be32_get(base + offset + 4);
     kx_status st = extract(base, len, offset + 8, comp, full, CODEC_ZLIB, out, &problem);
     if (st == STATUS_INSUFFICIENT_RESOURCES)
-        return fail(why, why_len, st, "out of memory reading a file entry");
+        return kx_why(why, why_len, st, "out of memory reading a file entry");
     if (st != STATUS_SUCCESS)
-        return fail(why, why_len, st, "file entry at offset %llu: %s", (unsigned long long)offset,
+        return kx_why(why, why_len, st, "file entry at offset %llu: %s", (unsigned long long)offset,
                     problem);
     *out_len = full;
     return STATUS_SUCCESS;
