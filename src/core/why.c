@@ -1,6 +1,5 @@
 /* why.c — see why.h. */
 #include "why.h"
-#include "core/why.h"
 
 #include <stdarg.h>
 #include <stdio.h>
