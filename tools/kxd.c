@@ -94,9 +94,14 @@ static void report_start(int *ready_fd, int ok, const char *text)
 
 static const char usage_text[] =
     "usage: kxd [--foreground] [--extensions DIR]... [--socket PATH] [--no-auth]\n"
+    "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
     "           [--device-policy FILE] [--verbose] [--check]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
+    "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
+    "                    (single-user: phase 1 only; safe: no cache, OSBundleRequired kexts only)\n"
+    "  --cache FILE      the kext cache (default: <first folder>.mkext); rebuilt when stale\n"
+    "  --no-cache        always scan the extensions folders\n"
     "  --foreground      stay attached to the terminal and log to stderr\n"
     "  --no-auth         skip ownership/permission checks (development trees)\n"
     "  --device-policy FILE  owner, group and mode of devices, above what drivers set\n"
@@ -106,7 +111,7 @@ static const char usage_text[] =
 int main(int argc, char **argv)
 {
     enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
-           OPT_HELP };
+           OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
@@ -114,11 +119,16 @@ int main(int argc, char **argv)
                                          {"verbose", no_argument, NULL, OPT_VERBOSE},
                                          {"check", no_argument, NULL, OPT_CHECK},
                                          {"device-policy", required_argument, NULL, OPT_POLICY},
+                                         {"boot", required_argument, NULL, OPT_BOOT},
+                                         {"cache", required_argument, NULL, OPT_CACHE},
+                                         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
                                          {"help", no_argument, NULL, OPT_HELP},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
-    const char *socket_path = getenv("KX_SOCKET"), *policy_path = NULL;
+    const char *socket_path = getenv("KX_SOCKET"), *policy_path = NULL, *cache_path = NULL;
+    enum kx_boot_mode mode = KX_BOOT_LOCAL;
+    unsigned boot_flags = 0;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
         switch (c) {
@@ -130,6 +140,13 @@ int main(int argc, char **argv)
         case OPT_VERBOSE: verbose = 1; break;
         case OPT_CHECK: check = 1; break;
         case OPT_POLICY: policy_path = optarg; break;
+        case OPT_CACHE: cache_path = optarg; break;
+        case OPT_NO_CACHE: boot_flags |= KX_BOOT_NO_CACHE; break;
+        case OPT_BOOT:
+            if (kx_boot_mode_parse(optarg, &mode) == STATUS_SUCCESS)
+                break;
+            fprintf(stderr, "kxd: unknown boot mode '%s'\n", optarg);
+            /* fall through */
         case 'h':
         case OPT_HELP: printf("%s", usage_text); free(dirs); return 0;
         default: fprintf(stderr, "%s", usage_text); free(dirs); return 2;
@@ -156,7 +173,8 @@ int main(int argc, char **argv)
         log.fn = log_to_syslog;
     }
     char msg[512];
-    struct kx_kernel_config kcfg = {sizeof kcfg, &log, dirs, n_dirs, no_auth, NULL};
+    struct kx_kernel_config kcfg = {sizeof kcfg, &log,       dirs,      n_dirs,    no_auth,
+                                    NULL,        mode,       cache_path, boot_flags};
     struct kx_kernel *k = NULL;
     kx_status st = kx_kernel_new(&kcfg, &k);
     if (st != STATUS_SUCCESS) {
@@ -217,11 +235,27 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* A kext that fails to load is reported; the daemon serves the rest. */
-    kx_kernel_boot(k, 0, &report);
+    /* Phase 1, the booter; then, once "root is mounted", phase 2, the daemon.
+     * A kext that fails to load is reported; the others still load. */
+    kx_kernel_boot_phase(k, 1, 0, &report);
     if (report && *report)
         kx_log_warnx(&log, "%s", report);
     free(report);
+    report = NULL;
+    if (mode != KX_BOOT_SINGLE_USER) {
+        kx_kernel_boot_phase(k, 2, 0, &report);
+        if (report && *report)
+            kx_log_warnx(&log, "%s", report);
+        free(report);
+        report = NULL;
+        int rebuilt = 0;
+        st = kx_kernel_update_cache(k, &rebuilt, &report);
+        if (st != STATUS_SUCCESS)
+            kx_log_warnx(&log, "kext cache not rebuilt: %s", report ? report : kx_status_string(st));
+        else if (rebuilt)
+            kx_log_info(&log, "kext cache rebuilt: %s", report ? report : "");
+        free(report);
+    }
     snprintf(msg, sizeof msg, "kxd: serving on %s\n", socket_path);
     report_start(&ready_fd, 1, msg);
 

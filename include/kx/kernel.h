@@ -15,6 +15,7 @@
 #ifndef KX_KERNEL_H
 #define KX_KERNEL_H
 
+#include <kx/boot.h>
 #include <kx/io.h>
 #include <kx/log.h>
 #include <kx/status.h>
@@ -30,11 +31,16 @@ struct kx_kernel_config {
     size_t n_extension_dirs;
     int no_auth;                    /* skip Apple's ownership/permission checks (development) */
     const struct kx_io_config *io;  /* NULL: the I/O manager's defaults */
+    enum kx_boot_mode boot_mode;    /* KX_BOOT_LOCAL (0) unless told otherwise */
+    const char *cache_path;         /* NULL: <first folder>.mkext */
+    unsigned boot_flags;            /* KX_BOOT_NO_CACHE, KX_BOOT_VERIFY_CACHE */
 };
 
 /* Creates a kernel: an I/O manager, the built-in kernel pseudo-kexts
- * (registered as loaded, like xnu's kernel components) and a repository of
- * the kexts in the extensions folders. Loads nothing else. */
+ * (registered as loaded, like xnu's kernel components) and the boot plan of
+ * the extensions folders for boot_mode (kx/boot.h): the repository is filled
+ * from the kext cache when it is current, else by scanning the folders.
+ * Loads nothing else. */
 KX_API kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **out);
 
 /* Unloads every kext in reverse load order (DriverUnload called, links then
@@ -46,13 +52,31 @@ KX_API struct kx_io *kx_kernel_io(struct kx_kernel *k);
 
 #define KX_KERNEL_LOAD_DRY_RUN 0x1u      /* resolve and link-check only */
 
-/* Loads every kext of the extensions folders that has an executable and is
- * not only a library (libraries load as dependencies), in load-priority
- * order, then by bundle ID. Failures are reported in *report (malloc'ed, may
- * be NULL) and the others still load; returns the first failure's status.
- * With KX_KERNEL_LOAD_DRY_RUN nothing loads and the report says, for every
- * kext, whether it would. */
+/* Runs one phase of the boot plan. Phase 1, the booter: the kexts the boot
+ * mode needs, with their libraries. Phase 2, the daemon: every remaining kext
+ * with a driver; then the phase-1 kexts that created no device and have no
+ * dependents are unloaded again. Each phase loads in the plan's order
+ * (dependencies first, then load priority, then bundle ID). Single-user boots
+ * have no phase 2: asking for it does nothing. Failures are reported in
+ * *report (malloc'ed, may be NULL) and the other kexts still load; returns
+ * the first failure's status. With KX_KERNEL_LOAD_DRY_RUN nothing loads and
+ * the report says, for every kext, whether it would. */
+KX_API kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags,
+                                      char **report);
+
+/* Both phases (phase 2 only when the mode has one). */
 KX_API kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report);
+
+/* After boot (kxd): rebuilds the kext cache when the boot could not use it
+ * because it was missing, stale or damaged — never during a safe boot or with
+ * KX_BOOT_NO_CACHE. *rebuilt (may be NULL) says whether it did; *report
+ * (malloc'ed, may be NULL) says why, or why it failed. */
+KX_API kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char **report);
+
+/* One line on where the boot read its kexts from: "kext cache X" or "scan of
+ * the extensions folders (why the cache wasn't used)". Borrowed, valid while
+ * k lives; "" when the kernel has no extensions folders. */
+KX_API const char *kx_kernel_boot_source(struct kx_kernel *k);
 #define KX_KERNEL_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, newest first */
 
 /* Loads a kext (a bundle path, or a bundle identifier found in the

@@ -3,6 +3,9 @@
  */
 #include "kernel_int.h"
 
+#include "core/plat.h"
+#include "core/plat_mem.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,45 @@ kx_status kx__kernel_register_components(struct kx_kernel *k)
     return STATUS_SUCCESS;
 }
 
+/* The folder list, copied: the boot configuration outlives the caller's. */
+static kx_status copy_folders(struct kx_kernel *k, const struct kx_kernel_config *cfg)
+{
+    if (!cfg->n_extension_dirs)
+        return STATUS_SUCCESS;
+    if (!(k->folders = calloc(cfg->n_extension_dirs, sizeof(char *))))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    for (size_t i = 0; i < cfg->n_extension_dirs; i++)
+        if (!(k->folders[k->boot.n_folders++] = strdup(cfg->extension_dirs[i])))
+            return STATUS_INSUFFICIENT_RESOURCES;
+    k->boot.folders = (const char *const *)k->folders;
+    return STATUS_SUCCESS;
+}
+
+/* Fills the repository from the boot plan (the cache or a scan). */
+static kx_status make_plan(struct kx_kernel *k)
+{
+    if (!k->boot.n_folders)
+        return STATUS_SUCCESS;
+    kx_status st = kx_boot_plan_make(&k->boot, k->repo, &k->plan);
+    if (st != STATUS_SUCCESS)
+        return st;
+    k->cache_verdict = kx_boot_plan_cache_verdict(k->plan);
+    const char *why = kx_boot_plan_fallback_reason(k->plan);
+    int n = kx_boot_plan_source(k->plan) == KX_BOOT_FROM_CACHE
+                ? asprintf(&k->boot_source, "kext cache %s", kx_boot_plan_cache_path(k->plan))
+                : asprintf(&k->boot_source, "scan of the extensions folders (%s)",
+                           why ? why : "no cache");
+    if (n < 0)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    kx_log_info(&k->log, "%s boot from the %s", kx_boot_mode_name(k->boot.mode), k->boot_source);
+    const struct kx_diags *d = kx_boot_plan_diags(k->plan);
+    for (size_t i = 0; i < d->n_items; i++)
+        kx_log_warnx(&k->log, "%s: %s%s%s", d->items[i].subject ? d->items[i].subject : "boot",
+                     kx_diag_message(d->items[i].code), d->items[i].detail ? " - " : "",
+                     d->items[i].detail ? d->items[i].detail : "");
+    return STATUS_SUCCESS;
+}
+
 kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **out)
 {
     *out = NULL;
@@ -56,6 +98,10 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
     k->opts = (struct kx_kext_options)KX_KEXT_OPTIONS_INIT;
     if (cfg->no_auth)
         k->opts.flags |= KX_KEXT_NO_AUTH;
+    k->boot = (struct kx_boot_config)KX_BOOT_CONFIG_INIT;
+    k->boot.mode = cfg->boot_mode;
+    k->boot.cache_path = cfg->cache_path;
+    k->boot.flags = cfg->boot_flags;
     k->next_tag = 1; /* 0 is the kernel itself, never listed */
     pthread_mutex_init(&k->op_lock, NULL);
     pthread_mutex_init(&k->state_lock, NULL);
@@ -66,17 +112,16 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
     io_cfg.size = sizeof io_cfg;
     if (!io_cfg.logger)
         io_cfg.logger = cfg->logger;
-    kx_status st = kx_io_new(&io_cfg, &k->io);
+    kx_status st = copy_folders(k, cfg);
+    if (st == STATUS_SUCCESS && cfg->cache_path &&
+        !(k->boot.cache_path = k->boot_cache_path = strdup(cfg->cache_path)))
+        st = STATUS_INSUFFICIENT_RESOURCES;
+    if (st == STATUS_SUCCESS)
+        st = kx_io_new(&io_cfg, &k->io);
     if (st == STATUS_SUCCESS)
         st = kx_kext_repo_new(&k->opts, &k->repo);
-    for (size_t i = 0; st == STATUS_SUCCESS && i < cfg->n_extension_dirs; i++) {
-        kx_status fst = kx_kext_repo_add_folder(k->repo, cfg->extension_dirs[i]);
-        if (fst == STATUS_INSUFFICIENT_RESOURCES)
-            st = fst;
-        else if (fst != STATUS_SUCCESS) /* a missing folder is worth a line, not a failure */
-            kx_log_warnx(&k->log, "extensions folder %s: %s", cfg->extension_dirs[i],
-                         kx_status_string(fst));
-    }
+    if (st == STATUS_SUCCESS)
+        st = make_plan(k);
     if (st == STATUS_SUCCESS)
         st = kx__kernel_register_components(k);
     if (st != STATUS_SUCCESS) {
@@ -102,50 +147,82 @@ void kx_kernel_free(struct kx_kernel *k)
         free(l->deps);
         free(l);
     }
+    kx_boot_plan_free(k->plan);
     kx_kext_repo_free(k->repo);
+    for (size_t i = 0; i < k->n_execs; i++)
+        kx_plat_close(k->execs[i].fd);
+    free(k->execs);
+    for (size_t i = 0; i < k->boot.n_folders; i++)
+        free(k->folders[i]);
+    free(k->folders);
+    free(k->boot_cache_path);
+    free(k->boot_source);
     pthread_mutex_destroy(&k->state_lock);
     pthread_mutex_destroy(&k->op_lock);
     free(k);
 }
 
+const char *kx_kernel_boot_source(struct kx_kernel *k)
+{
+    return k->boot_source ? k->boot_source : "";
+}
+
+const char *kx__kernel_exec_path(struct kx_kernel *k, struct kx_kext *x)
+{
+    for (size_t i = 0; i < k->n_execs; i++)
+        if (k->execs[i].kext == x)
+            return k->execs[i].path;
+    const void *data;
+    size_t len;
+    char why[256] = "";
+    kx_status st = k->plan ? kx_boot_plan_executable(k->plan, x, &data, &len, why, sizeof why)
+                           : STATUS_NO_SUCH_FILE;
+    if (st == STATUS_DATA_ERROR) /* the bundle on disk is what the cache was built from */
+        kx_log_warnx(&k->log, "%s: the cache's copy of the executable is damaged (%s); "
+                              "loading it from the bundle", kx_kext_path(x), why);
+    struct kx_exec_mem *nv = st == STATUS_SUCCESS
+                                 ? realloc(k->execs, (k->n_execs + 1) * sizeof *nv)
+                                 : NULL;
+    if (!nv)
+        return kx_kext_executable(x);
+    k->execs = nv;
+    struct kx_exec_mem *e = &nv[k->n_execs];
+    e->kext = x;
+    if (kx_plat_memfd_from_bytes(kx_kext_id(x), data, len, &e->fd) != STATUS_SUCCESS)
+        return kx_kext_executable(x);
+    kx_plat_fd_path(e->fd, e->path, sizeof e->path);
+    k->n_execs++;
+    return e->path;
+}
+
 /* ---- boot ------------------------------------------------------------------- */
 
-struct boot_item {
-    struct kx_kext *kext;
-    int32_t priority;
-};
-
-static int compare_boot_items(const void *a, const void *b)
+/* Phase 2's clean-up: a phase-1 kext that created no device and that nothing
+ * depends on was not needed after all (the seed: "any unnecessary drivers
+ * get unloaded, freeing up memory"). */
+static void unload_unneeded(struct kx_kernel *k, FILE *f)
 {
-    const struct boot_item *x = a, *y = b;
-    if (x->priority != y->priority)
-        return x->priority < y->priority ? -1 : 1;
-    return strcmp(kx_kext_id(x->kext), kx_kext_id(y->kext));
+    struct kx_io_driver_stat *drivers = NULL;
+    size_t n_drivers = 0;
+    kx_io_list_drivers(k->io, &drivers, &n_drivers);
+    /* Newest first: unloading a kext may leave its libraries unneeded too. */
+    for (size_t i = kx_boot_plan_count(k->plan, KX_BOOT_PHASE1); i > 0; i--) {
+        struct kx_kext *x = kx_boot_plan_item(k->plan, KX_BOOT_PHASE1, i - 1)->kext;
+        struct kx_loaded *l = x ? kx__kernel_find_loaded(k, kx_kext_id(x)) : NULL;
+        if (!l || l->kext != x || l->refs > 0)
+            continue;
+        uint32_t n_devices = 0;
+        for (size_t d = 0; d < n_drivers; d++)
+            if (drivers[d].id == l->driver)
+                n_devices = drivers[d].n_devices;
+        if (n_devices == 0 && kx__kernel_unload_unused(k, x, f) == STATUS_SUCCESS)
+            kx__kernel_note(k, "%s created no device and nothing needs it: unloaded after boot",
+                            kx_kext_id(x));
+    }
+    free(drivers);
 }
 
-/* A kext boot loads on its own: it has an ELF executable that exports
- * DriverEntry (libraries without one load only as dependencies). */
-static int boots_on_its_own(struct kx_kext *x, int32_t *priority)
-{
-    const char *exe = kx_kext_executable(x);
-    struct kx_elf *elf = NULL;
-    struct kx_elf_dynsyms syms = {0};
-    struct kx_driver_info info;
-    int has_entry = 0;
-    if (!exe || !kx_kext_id(x) || kx_kext_is_kernel_resource(x) ||
-        kx_elf_open(exe, &elf, NULL, 0) != STATUS_SUCCESS)
-        return 0;
-    if (kx_elf_dynsyms(elf, &syms, NULL, 0) == STATUS_SUCCESS)
-        for (size_t i = 0; i < syms.n_exports && !has_entry; i++)
-            has_entry = strcmp(syms.exports[i].name, "DriverEntry") == 0;
-    *priority = kx_elf_driver_info(elf, &info, NULL, 0) == STATUS_SUCCESS ? info.load_priority
-                                                                           : INT32_MAX;
-    kx_elf_dynsyms_free(&syms);
-    kx_elf_close(elf);
-    return has_entry;
-}
-
-kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report)
+kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags, char **report)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -154,47 +231,89 @@ kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report)
         *report = NULL;
     if (!f)
         return STATUS_INSUFFICIENT_RESOURCES;
-
+    kx_status first_failure = STATUS_SUCCESS;
     pthread_mutex_lock(&k->op_lock);
-    size_t n = kx_kext_repo_count(k->repo), n_items = 0;
-    struct boot_item *items = calloc(n ? n : 1, sizeof *items);
-    kx_status first_failure = items ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
-    for (size_t i = 0; items && i < n; i++) {
-        struct kx_kext *x = kx_kext_repo_kext(k->repo, i);
-        int32_t prio;
-        /* One copy per identifier: the one a request for it would get. */
-        if (boots_on_its_own(x, &prio) &&
-            kx_kext_repo_lookup(k->repo, kx_kext_id(x), KX_VERS_INVALID) == x)
-            items[n_items++] = (struct boot_item){x, prio};
-    }
-    /* Deterministic order: load priority (lower first), then bundle ID;
-     * dependencies are loaded first by each load. */
-    if (n_items)
-        qsort(items, n_items, sizeof *items, compare_boot_items);
-    pthread_mutex_unlock(&k->op_lock);
-
-    for (size_t i = 0; i < n_items; i++) {
+    enum kx_boot_list list = phase == 1 ? KX_BOOT_PHASE1 : KX_BOOT_PHASE2;
+    size_t n = k->plan ? kx_boot_plan_count(k->plan, list) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct kx_boot_item *it = kx_boot_plan_item(k->plan, list, i);
+        if (!it->kext || kx_kext_is_loaded(it->kext))
+            continue;
         char *one = NULL;
-        kx_status st = kx_kernel_load(k, kx_kext_path(items[i].kext), NULL, flags, &one);
+        size_t one_len = 0;
+        FILE *g = open_memstream(&one, &one_len);
+        kx_status st = g ? kx__kernel_load_kext(k, it->kext, NULL, flags, g)
+                         : STATUS_INSUFFICIENT_RESOURCES;
+        if (g)
+            fclose(g);
         /* Successes are already in the log; the report keeps what went wrong
          * (and, for a dry run, what would load). */
         if (st == STATUS_SUCCESS && (flags & KX_KERNEL_LOAD_DRY_RUN) && one)
             fputs(one, f);
         if (st != STATUS_SUCCESS) {
-            fprintf(f, "%s failed to load - %s\n%s", kx_kext_path(items[i].kext),
-                    kx_status_string(st), one ? one : "");
+            fprintf(f, "%s failed to load - %s\n%s", it->path, kx_status_string(st),
+                    one ? one : "");
             if (first_failure == STATUS_SUCCESS)
                 first_failure = st;
         }
         free(one);
     }
-    free(items);
+    if (phase == 2 && k->plan && !(flags & KX_KERNEL_LOAD_DRY_RUN))
+        unload_unneeded(k, f);
+    pthread_mutex_unlock(&k->op_lock);
     fclose(f);
     if (report)
         *report = buf;
     else
         free(buf);
     return first_failure;
+}
+
+kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report)
+{
+    char *r1 = NULL, *r2 = NULL;
+    kx_status st = kx_kernel_boot_phase(k, 1, flags, &r1);
+    kx_status st2 = k->boot.mode == KX_BOOT_SINGLE_USER
+                        ? STATUS_SUCCESS
+                        : kx_kernel_boot_phase(k, 2, flags, &r2);
+    if (report) {
+        if (asprintf(report, "%s%s", r1 ? r1 : "", r2 ? r2 : "") < 0)
+            *report = NULL;
+    }
+    free(r1);
+    free(r2);
+    return st != STATUS_SUCCESS ? st : st2;
+}
+
+kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char **report)
+{
+    if (rebuilt)
+        *rebuilt = 0;
+    if (report)
+        *report = NULL;
+    switch (k->cache_verdict) {
+    case KX_CACHE_MISSING:
+    case KX_CACHE_CORRUPT:
+    case KX_CACHE_FOREIGN:
+    case KX_CACHE_STALE_MTIME:
+    case KX_CACHE_STALE_CONTENT:
+        break;
+    default: /* usable, or ignored (safe boot, --no-cache), or not ours to replace */
+        return STATUS_SUCCESS;
+    }
+    if (!k->boot.n_folders || k->boot.mode == KX_BOOT_SAFE)
+        return STATUS_SUCCESS;
+    char why[512] = "";
+    struct kx_cache_build_report rep = KX_CACHE_BUILD_REPORT_INIT;
+    pthread_mutex_lock(&k->op_lock);
+    kx_status st = kx_cache_update(&k->boot, &k->opts, KX_CACHE_ALL, rebuilt, &rep, why,
+                                   sizeof why);
+    pthread_mutex_unlock(&k->op_lock);
+    if (report && asprintf(report, "%s%s%zu kexts in the cache", why, *why ? "; " : "",
+                           rep.n_archived) < 0)
+        *report = NULL;
+    kx_cache_build_report_clear(&rep);
+    return st;
 }
 
 /* ---- kextstat ----------------------------------------------------------------- */

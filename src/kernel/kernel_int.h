@@ -30,6 +30,7 @@
 #include <kx/kernel.h>
 #include <kx/kext.h>
 #include <pthread.h>
+#include <stdio.h>
 
 struct kx_loaded {
     struct kx_loaded *next; /* load order */
@@ -45,11 +46,29 @@ struct kx_loaded {
     int is_component;          /* kernel pseudo-kext: never unloads */
 };
 
+/* An executable the kernel loads from memory (the kext cache), as a sealed
+ * memfd whose /proc/self/fd path stands in for the file. */
+struct kx_exec_mem {
+    struct kx_kext *kext;
+    int fd;
+    char path[64];
+};
+
 struct kx_kernel {
     struct kx_logger log;
     struct kx_io *io;
     struct kx_kext_repo *repo;
     struct kx_kext_options opts;
+    /* Boot: the configuration (folders copied), the plan until both phases
+     * ran, and what the plan said about the cache. Guarded by op_lock. */
+    struct kx_boot_config boot;
+    char **folders;
+    char *boot_cache_path;
+    struct kx_boot_plan *plan;
+    enum kx_cache_verdict cache_verdict;
+    char *boot_source;
+    struct kx_exec_mem *execs;
+    size_t n_execs;
     pthread_mutex_t op_lock;
     pthread_mutex_t state_lock;
     struct kx_loaded *loaded; /* load order; guarded by state_lock for readers */
@@ -58,6 +77,19 @@ struct kx_kernel {
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The file to inspect and dlopen for x: a memfd holding its executable from
+ * the kext cache when the boot read it from there, else the bundle's file.
+ * NULL when x has none. Caller holds op_lock. */
+const char *kx__kernel_exec_path(struct kx_kernel *k, struct kx_kext *x);
+
+/* Loads x (owned by k->repo) with its dependencies; the reported operation
+ * behind kx_kernel_load. Caller holds op_lock. */
+kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *x,
+                               const struct kx_io_cred *cred, uint32_t flags, FILE *report);
+
+/* Unloads a loaded kext that nothing depends on (phase 2's clean-up). */
+kx_status kx__kernel_unload_unused(struct kx_kernel *k, struct kx_kext *x, FILE *report);
 
 /* Registers the repository's pseudo-kexts as loaded components (tags 1..n). */
 kx_status kx__kernel_register_components(struct kx_kernel *k);

@@ -111,15 +111,21 @@ static kx_status load_symbol_set(struct provider *p, const char *set)
     return STATUS_SUCCESS; /* an unknown set exports nothing */
 }
 
+static const char *exec_path(kx_link_exec_fn fn, void *arg, struct kx_kext *k)
+{
+    return fn ? fn(arg, k) : kx_kext_executable(k);
+}
+
 /* What library `lib` offers to link against. */
-static kx_status provider_init(struct provider *p, struct kx_kext *lib)
+static kx_status provider_init(struct provider *p, struct kx_kext *lib, kx_link_exec_fn exec,
+                               void *exec_arg)
 {
     memset(p, 0, sizeof *p);
     p->kext = lib;
     const char *set = kx_plist_string(kx_kext_info(lib), "KXSymbolSet", NULL);
     if (set)
         return load_symbol_set(p, set);
-    const char *exe = kx_kext_executable(lib);
+    const char *exe = exec_path(exec, exec_arg, lib);
     if (!exe)
         return STATUS_SUCCESS; /* codeless: nothing to bind to */
     struct kx_elf_dynsyms syms;
@@ -148,11 +154,11 @@ static int provides(const struct provider *p, const struct kx_elf_symbol *s)
 }
 
 /* The executable's imports and DT_NEEDED names; close *elf when done. */
-static kx_status open_imports(struct kx_kext *k, struct kx_elf **elf, struct kx_elf_dynsyms *syms,
+static kx_status open_imports(const char *exe, struct kx_elf **elf, struct kx_elf_dynsyms *syms,
                               const char ***needed, size_t *n_needed)
 {
     const char *soname;
-    kx_status st = kx_elf_open(kx_kext_executable(k), elf, NULL, 0);
+    kx_status st = kx_elf_open(exe, elf, NULL, 0);
     if (st == STATUS_SUCCESS)
         st = kx_elf_dynsyms(*elf, syms, NULL, 0);
     if (st == STATUS_SUCCESS)
@@ -161,9 +167,10 @@ static kx_status open_imports(struct kx_kext *k, struct kx_elf **elf, struct kx_
 }
 
 kx_status kx_link_check(struct kx_kext *k, struct kx_kext *const *libs, size_t n_libs,
-                        struct kx_diags *diags)
+                        kx_link_exec_fn exec, void *exec_arg, struct kx_diags *diags)
 {
-    if (!kx_kext_executable(k))
+    const char *exe = exec_path(exec, exec_arg, k);
+    if (!exe)
         return STATUS_SUCCESS;
     const char *path = kx_kext_path(k);
     struct provider *ps = calloc(n_libs ? n_libs : 1, sizeof *ps);
@@ -173,12 +180,12 @@ kx_status kx_link_check(struct kx_kext *k, struct kx_kext *const *libs, size_t n
     size_t n_needed = 0, n_ready = 0;
     kx_status st = ps ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
     for (; st == STATUS_SUCCESS && n_ready < n_libs; n_ready++)
-        st = provider_init(&ps[n_ready], libs[n_ready]);
+        st = provider_init(&ps[n_ready], libs[n_ready], exec, exec_arg);
     if (st == STATUS_SUCCESS)
-        st = open_imports(k, &elf, &syms, &needed, &n_needed);
+        st = open_imports(exe, &elf, &syms, &needed, &n_needed);
     if (st != STATUS_SUCCESS) {
         if (st != STATUS_INSUFFICIENT_RESOURCES)
-            kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, kx_kext_executable(k), NULL);
+            kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, exe, NULL);
         goto done;
     }
 
@@ -258,11 +265,11 @@ kx_status kx_link_find_libraries(struct kx_kext_repo *repo, struct kx_kext *k,
         if (lib == k || !kx_kext_is_library(lib) || !kx_kext_id(lib) ||
             kx_kext_repo_lookup(repo, kx_kext_id(lib), KX_VERS_INVALID) != lib)
             continue;
-        if ((st = provider_init(&ps[n_ps], lib)) == STATUS_SUCCESS)
+        if ((st = provider_init(&ps[n_ps], lib, NULL, NULL)) == STATUS_SUCCESS)
             n_ps++;
     }
     if (st == STATUS_SUCCESS)
-        st = open_imports(k, &elf, &syms, &needed, &n_needed);
+        st = open_imports(kx_kext_executable(k), &elf, &syms, &needed, &n_needed);
     size_t *counts = st == STATUS_SUCCESS ? calloc(n_ps ? n_ps : 1, sizeof *counts) : NULL;
     if (st == STATUS_SUCCESS && !counts)
         st = STATUS_INSUFFICIENT_RESOURCES;

@@ -18,6 +18,10 @@
 #include <kx/kext.h>
 #include <kx/status.h>
 
+/* Where a kext's executable is to be read from (the kernel may hold some in
+ * memory); NULL fn means kx_kext_executable. */
+typedef const char *(*kx_link_exec_fn)(void *arg, struct kx_kext *k);
+
 /* Checks k's executable against libs (its chosen direct dependencies).
  * Adds KX_D_UNRESOLVED_SYMBOLS (one per symbol, the symbol as subject) and
  * KX_D_EXECUTABLE_BAD (for DT_NEEDED names no declared library provides) to
@@ -25,7 +29,7 @@
  * otherwise; read errors as the platform reports them. A kext without an
  * executable passes. */
 kx_status kx_link_check(struct kx_kext *k, struct kx_kext *const *libs, size_t n_libs,
-                        struct kx_diags *diags);
+                        kx_link_exec_fn exec, void *exec_arg, struct kx_diags *diags);
 
 /* kextlibs: for each library in repo that could provide k's imports, how
  * many of them it provides. */

@@ -56,9 +56,9 @@ static int exports_symbol(const struct kx_elf_dynsyms *syms, const char *name)
 }
 
 /* Reads the executable statically: driver-info record, DriverEntry, UUID. */
-static kx_status inspect_executable(struct prep *p, struct kx_diags *diags)
+static kx_status inspect_executable(const char *exe, struct prep *p, struct kx_diags *diags)
 {
-    const char *path = kx_kext_path(p->kext), *exe = kx_kext_executable(p->kext);
+    const char *path = kx_kext_path(p->kext);
     char why[256] = "";
     struct kx_elf *elf = NULL;
     struct kx_elf_dynsyms syms = {0};
@@ -97,10 +97,14 @@ done:
     return st == STATUS_SUCCESS ? st : STATUS_KEXT_VALIDATION_FAILED;
 }
 
+static const char *exec_of(void *arg, struct kx_kext *x)
+{
+    return kx__kernel_exec_path(arg, x);
+}
+
 static kx_status prepare(struct kx_kernel *k, struct kx_kext_resolution *res, struct prep *p,
                          struct kx_diags *diags)
 {
-    (void)k;
     for (size_t i = 0; i < kx_kext_resolution_n_deps(res); i++) {
         const struct kx_kext_dep *d = kx_kext_resolution_dep(res, i);
         if (d->from != p->kext || !d->chosen)
@@ -117,11 +121,12 @@ static kx_status prepare(struct kx_kernel *k, struct kx_kext_resolution *res, st
                      "a kext must have an ELF executable for this machine to load");
         return STATUS_KEXT_NOT_LOADABLE;
     }
-    if (!kx_kext_executable(p->kext))
+    const char *exe = kx__kernel_exec_path(k, p->kext);
+    if (!exe)
         return STATUS_SUCCESS; /* codeless: nothing to link or start */
-    kx_status st = inspect_executable(p, diags);
+    kx_status st = inspect_executable(exe, p, diags);
     if (st == STATUS_SUCCESS)
-        st = kx_link_check(p->kext, p->libs, p->n_libs, diags);
+        st = kx_link_check(p->kext, p->libs, p->n_libs, exec_of, k, diags);
     return st;
 }
 
@@ -181,7 +186,7 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
     }
 
     kx_status st = STATUS_SUCCESS;
-    const char *exe = kx_kext_executable(p->kext);
+    const char *exe = kx__kernel_exec_path(k, p->kext);
     if (exe) {
         char *why = NULL;
         st = kx_plat_dl_open(exe, &l->dl, &why);
@@ -280,8 +285,13 @@ static kx_status load_locked(struct kx_kernel *k, const char *what, const struct
 {
     struct kx_kext *kext = NULL;
     kx_status st = find_kext(k, what, &kext, report);
-    if (st != STATUS_SUCCESS)
-        return st;
+    return st == STATUS_SUCCESS ? kx__kernel_load_kext(k, kext, cred, flags, report) : st;
+}
+
+kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
+                               const struct kx_io_cred *cred, uint32_t flags, FILE *report)
+{
+    kx_status st = STATUS_SUCCESS;
     const char *id = kx_kext_id(kext);
     struct kx_loaded *already = id ? kx__kernel_find_loaded(k, id) : NULL;
     if (already) {
@@ -508,6 +518,14 @@ kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext, const struct k
                            uint32_t flags, char **report)
 {
     return run_reported(k, unload_locked, kext, cred, flags, report);
+}
+
+kx_status kx__kernel_unload_unused(struct kx_kernel *k, struct kx_kext *x, FILE *report)
+{
+    struct kx_loaded *l = find_loaded_kext(k, x);
+    if (!l || l->is_component || l->refs > 0)
+        return STATUS_KEXT_IN_USE;
+    return stop_one(k, l, 0, report);
 }
 
 void kx__kernel_unload_all(struct kx_kernel *k)

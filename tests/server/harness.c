@@ -36,7 +36,11 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
     }
     snprintf(p->socket, sizeof p->socket, "%s/kxd.sock", p->dir);
     snprintf(p->log, sizeof p->log, "%s/kxd.log", p->dir);
-    snprintf(p->ext, sizeof p->ext, "%s/extensions", build);
+    /* A caller may boot a folder of its own; the shared build/extensions is
+     * booted without a cache, so parallel tests never write one there. */
+    int shared_folder = !p->ext[0];
+    if (shared_folder)
+        snprintf(p->ext, sizeof p->ext, "%s/extensions", build);
     snprintf(p->test_ext, sizeof p->test_ext, "%s/tests/test-extensions", build);
     char kxd[512];
     snprintf(kxd, sizeof kxd, "%s/kxd", build);
@@ -53,6 +57,8 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
         const char *argv[32] = {"kxd", "--foreground", "--no-auth", "--extensions", p->ext,
                                 "--socket", p->socket};
         size_t n = 7;
+        if (shared_folder)
+            argv[n++] = "--no-cache";
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
         argv[n] = NULL;
@@ -62,8 +68,14 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
     for (int i = 0; i < 2000; i++) { /* up to 20 s on a loaded machine */
         kx_client *c = NULL;
         if (kx_client_connect(p->socket, &c) == STATUS_SUCCESS) {
+            /* kxd listens before it boots and answers once booted: one
+             * round trip means the boot (and its log) is complete. */
+            struct kx_client_object *objs = NULL;
+            size_t n = 0;
+            kx_status st = kx_client_ls(c, &objs, &n);
+            kx_client_objects_free(objs, n);
             kx_client_disconnect(c);
-            return 0;
+            return st == STATUS_SUCCESS ? 0 : -1;
         }
         int status;
         if (waitpid(p->pid, &status, WNOHANG) == p->pid) {

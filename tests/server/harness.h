@@ -10,7 +10,7 @@ struct kxd_proc {
     char dir[256];        /* private temp folder (0755, so other users reach the socket) */
     char socket[300];
     char log[300];        /* kxd's stderr */
-    char ext[512];        /* build/extensions */
+    char ext[512];        /* the extensions folder: build/extensions unless set before start */
     char test_ext[512];   /* build/tests/test-extensions */
 };
 

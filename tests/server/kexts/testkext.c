@@ -5,6 +5,8 @@
  *   2 FailEntry   declares RingBuffer, and DriverEntry fails: the load must
  *                 be undone, RingBuffer included.
  *   3 UserLoad    OSBundleAllowUserLoad: a non-root client may load it.
+ *   4 Idle        OSBundleRequired Root but creates no device: phase 2 of a
+ *                 boot unloads it again.
  */
 #include <kx/kmdf.h>
 
@@ -14,6 +16,19 @@
 
 KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
 
+#if TESTKEXT_MODE == 4
+static void testkext_unload(PDRIVER_OBJECT drv)
+{
+    (void)drv;
+}
+
+KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
+{
+    drv->DriverUnload = testkext_unload;
+    DkPrint("Idle: started; nothing to publish");
+    return STATUS_SUCCESS;
+}
+#else
 #if TESTKEXT_MODE != 2
 static void testkext_unload(PDRIVER_OBJECT drv)
 {
@@ -42,3 +57,4 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
     return st;
 #endif
 }
+#endif
