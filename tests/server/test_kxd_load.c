@@ -138,6 +138,36 @@ static void test_unknown_kext_is_not_found(void **state)
     kx_client_disconnect(c);
 }
 
+static void test_another_version_of_a_loaded_kext_is_refused(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    char path[600];
+    snprintf(path, sizeof path, "%s/../version-extensions/NullTwo.kext", p->test_ext);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_KEXT_LOADED_VERSION_DIFFERS);
+    const char *msg = kx_client_message(c);
+    assert_non_null(strstr(msg, "version 1.0.0 is loaded"));
+    assert_non_null(strstr(msg, "2.0.0"));
+    /* the loaded one is untouched */
+    uint32_t h;
+    assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+static void test_driver_info_must_match_the_bundle_version(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    char path[600];
+    snprintf(path, sizeof path, "%s/Mismatch.kext", p->test_ext);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_KEXT_VALIDATION_FAILED);
+    const char *msg = kx_client_message(c);
+    assert_non_null(strstr(msg, "Driver-info record version doesn't match CFBundleVersion."));
+    assert_non_null(strstr(msg, "9.9.9"));
+    assert_int_equal(kxd_tag_of(c, "org.kx.test.Mismatch"), 0);
+    kx_client_disconnect(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +176,8 @@ int main(void)
         KXD_TEST(test_undeclared_dependency_fails_to_link),
         KXD_TEST(test_failed_driver_entry_undoes_the_whole_load),
         KXD_TEST(test_unknown_kext_is_not_found),
+        KXD_TEST(test_another_version_of_a_loaded_kext_is_refused),
+        KXD_TEST(test_driver_info_must_match_the_bundle_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

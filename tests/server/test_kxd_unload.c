@@ -77,6 +77,26 @@ static void test_kernel_components_stay(void **state)
     kx_client_disconnect(c);
 }
 
+static void test_a_failing_stop_leaves_the_kext_loaded(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    char path[600];
+    snprintf(path, sizeof path, "%s/NoUnload.kext", p->test_ext);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_SUCCESS);
+    unsigned tag = kxd_tag_of(c, "org.kx.test.NoUnload");
+    assert_true(tag != 0);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.NoUnload", 0), STATUS_KEXT_START_FAILED);
+    assert_non_null(strstr(kx_client_message(c), "no DriverUnload"));
+    /* still loaded, same tag, its device still works */
+    assert_int_equal(kxd_tag_of(c, "org.kx.test.NoUnload"), tag);
+    uint32_t h;
+    assert_int_equal(kx_client_open(c, "/dev/NoUnload", 0, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+    /* and the teardown's SIGTERM still unloads everything and exits 0 */
+}
+
 /* Lines "loaded X (v) as tag N" and "unloaded X (tag N)" from kxd's stderr. */
 static void test_sigterm_unloads_everything_in_reverse_load_order(void **state)
 {
@@ -116,6 +136,7 @@ int main(void)
         KXD_TEST(test_unload_refused_names_open_handles),
         KXD_TEST(test_recursive_unload_goes_newest_first),
         KXD_TEST(test_kernel_components_stay),
+        KXD_TEST(test_a_failing_stop_leaves_the_kext_loaded),
         KXD_TEST(test_sigterm_unloads_everything_in_reverse_load_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,10 @@
  *   3 UserLoad    OSBundleAllowUserLoad: a non-root client may load it.
  *   4 Idle        OSBundleRequired Root but creates no device: phase 2 of a
  *                 boot unloads it again.
+ *   5 NoUnload    starts, but has no DriverUnload: it can't be stopped.
+ *   6 Mismatch    its driver-info record says another version than its
+ *                 Info.plist: refused before it runs.
+ *   7 NullTwo     org.kx.driver.Null 2.0.0: another version of a loaded kext.
  */
 #include <kx/kmdf.h>
 
@@ -14,7 +18,11 @@
 #include "ringbuffer.h"
 #endif
 
+#if TESTKEXT_MODE == 6
+KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, "9.9.9");
+#else
 KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
+#endif
 
 #if TESTKEXT_MODE == 4
 static void testkext_unload(PDRIVER_OBJECT drv)
@@ -29,7 +37,7 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
     return STATUS_SUCCESS;
 }
 #else
-#if TESTKEXT_MODE != 2
+#if TESTKEXT_MODE != 2 && TESTKEXT_MODE != 5
 static void testkext_unload(PDRIVER_OBJECT drv)
 {
     DkDeleteSymbolicLink("/dev/" TESTKEXT_NAME);
@@ -50,7 +58,9 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
     return STATUS_DRIVER_INIT_FAILED;
 #else
     PDEVICE_OBJECT dev;
+#if TESTKEXT_MODE != 5
     drv->DriverUnload = testkext_unload;
+#endif
     kx_status st = DkCreateDevice(drv, "\\Device\\" TESTKEXT_NAME "0", 0, &dev);
     if (st == STATUS_SUCCESS)
         st = DkCreateSymbolicLink("/dev/" TESTKEXT_NAME, "\\Device\\" TESTKEXT_NAME "0");
