@@ -80,6 +80,38 @@ static void print_report(kx_client *c, int verbose, kx_status st)
                 msg[strlen(msg) - 1] == '\n' ? "" : "\n");
 }
 
+/* One load or unload request per kext, with Apple's success and failure lines. */
+static int run_each(const struct load_args *a, int is_unload)
+{
+    kx_client *c = kx_cli_connect(is_unload ? "kextunload" : "kextload", a->socket);
+    int rc = c ? EX_OK : EX_UNAVAILABLE;
+    for (size_t i = 0; c && i < a->n_kexts; i++) {
+        const char *kext = a->kexts[i];
+        kx_status st =
+            is_unload ? kx_client_unload(c, kext, a->recursive ? KX_UNLOAD_RECURSIVE : 0)
+                      : kx_client_load(c, kext, a->dry_run ? KX_LOAD_DRY_RUN : 0);
+        if (st != STATUS_SUCCESS) {
+            if (is_unload)
+                fprintf(stderr, "Failed to unload %s - %s.\n", kext, kx_status_string(st));
+            else
+                fprintf(stderr,
+                        "%s failed to load - %s; check the system/kernel logs for errors or try "
+                        "kextutil(8).\n",
+                        kext, kx_status_string(st));
+            rc = exit_code_for(st);
+        } else if (!a->quiet) {
+            printf(is_unload     ? "%s unloaded and personalities removed.\n"
+                   : a->dry_run ? "%s appears to be loadable.\n"
+                                : "%s loaded successfully (or already loaded).\n",
+                   kext);
+        }
+        if (!a->quiet)
+            print_report(c, a->verbose, st);
+    }
+    kx_client_disconnect(c);
+    return rc;
+}
+
 int kx_cmd_load(int argc, char **argv)
 {
     static const char usage[] =
@@ -87,30 +119,7 @@ int kx_cmd_load(int argc, char **argv)
         "Loads each kext and its dependencies into kxd (kextload).\n"
         "  -n  resolve and link-check only; load nothing\n";
     struct load_args a;
-    if (parse(argc, argv, usage, 0, &a) != 0) {
-        free(a.kexts);
-        return KX_EXIT_USAGE;
-    }
-    kx_client *c = kx_cli_connect("kextload", a.socket);
-    int rc = c ? EX_OK : EX_UNAVAILABLE;
-    for (size_t i = 0; c && i < a.n_kexts; i++) {
-        kx_status st = kx_client_load(c, a.kexts[i], a.dry_run ? KX_LOAD_DRY_RUN : 0);
-        if (st == STATUS_SUCCESS) {
-            if (!a.quiet)
-                printf(a.dry_run ? "%s appears to be loadable.\n"
-                                 : "%s loaded successfully (or already loaded).\n",
-                       a.kexts[i]);
-        } else {
-            fprintf(stderr,
-                    "%s failed to load - %s; check the system/kernel logs for errors or try "
-                    "kextutil(8).\n",
-                    a.kexts[i], kx_status_string(st));
-            rc = exit_code_for(st);
-        }
-        if (!a.quiet)
-            print_report(c, a.verbose, st);
-    }
-    kx_client_disconnect(c);
+    int rc = parse(argc, argv, usage, 0, &a) != 0 ? KX_EXIT_USAGE : run_each(&a, 0);
     free(a.kexts);
     return rc;
 }
@@ -123,25 +132,7 @@ int kx_cmd_unload(int argc, char **argv)
         "are open; the holders are named.\n"
         "  -r  unload the kexts that depend on it first, in reverse load order\n";
     struct load_args a;
-    if (parse(argc, argv, usage, 1, &a) != 0) {
-        free(a.kexts);
-        return KX_EXIT_USAGE;
-    }
-    kx_client *c = kx_cli_connect("kextunload", a.socket);
-    int rc = c ? EX_OK : EX_UNAVAILABLE;
-    for (size_t i = 0; c && i < a.n_kexts; i++) {
-        kx_status st = kx_client_unload(c, a.kexts[i], a.recursive ? KX_UNLOAD_RECURSIVE : 0);
-        if (st == STATUS_SUCCESS) {
-            if (!a.quiet)
-                printf("%s unloaded and personalities removed.\n", a.kexts[i]);
-        } else {
-            fprintf(stderr, "Failed to unload %s - %s.\n", a.kexts[i], kx_status_string(st));
-            rc = exit_code_for(st);
-        }
-        if (!a.quiet)
-            print_report(c, a.verbose, st);
-    }
-    kx_client_disconnect(c);
+    int rc = parse(argc, argv, usage, 1, &a) != 0 ? KX_EXIT_USAGE : run_each(&a, 1);
     free(a.kexts);
     return rc;
 }

@@ -35,13 +35,7 @@ kx_status kx__kernel_register_components(struct kx_kernel *k)
             return STATUS_INSUFFICIENT_RESOURCES;
         l->kext = x;
         l->is_component = 1;
-        pthread_mutex_lock(&k->state_lock);
-        l->tag = k->next_tag++;
-        struct kx_loaded **pp = &k->loaded;
-        while (*pp)
-            pp = &(*pp)->next;
-        *pp = l;
-        pthread_mutex_unlock(&k->state_lock);
+        kx__kernel_append_loaded(k, l);
     }
     return STATUS_SUCCESS;
 }

@@ -91,6 +91,9 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *x,
 /* Unloads a loaded kext that nothing depends on (phase 2's clean-up). */
 kx_status kx__kernel_unload_unused(struct kx_kernel *k, struct kx_kext *x, FILE *report);
 
+/* Gives l the next load tag and appends it to the loaded list. */
+void kx__kernel_append_loaded(struct kx_kernel *k, struct kx_loaded *l);
+
 /* Registers the repository's pseudo-kexts as loaded components (tags 1..n). */
 kx_status kx__kernel_register_components(struct kx_kernel *k);
 

@@ -132,7 +132,7 @@ static kx_status prepare(struct kx_kernel *k, struct kx_kext_resolution *res, st
 
 /* ---- executing -------------------------------------------------------------- */
 
-static void append_loaded(struct kx_kernel *k, struct kx_loaded *l)
+void kx__kernel_append_loaded(struct kx_kernel *k, struct kx_loaded *l)
 {
     pthread_mutex_lock(&k->state_lock);
     l->tag = k->next_tag++;
@@ -216,7 +216,7 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
         l->deps[i]->refs++;
     pthread_mutex_unlock(&k->state_lock);
     kx_kext_repo_set_loaded(k->repo, p->kext, 1);
-    append_loaded(k, l);
+    kx__kernel_append_loaded(k, l);
     *out = l;
     return STATUS_SUCCESS;
 }
