@@ -335,7 +335,7 @@ static int cmd_build(int argc, char **argv)
         set(o, "n_archived", json_integer((json_int_t)rep.n_archived));
         set(o, "n_filtered", json_integer((json_int_t)rep.n_filtered));
         set(o, "bytes", json_integer((json_int_t)rep.archive_len));
-        json_t *om = kx_kext_diags_to_json(&rep.omitted);
+        json_t *om = kx_diags_to_json(&rep.omitted);
         set(o, "omitted", om ? om : json_array());
         print_json(o);
     } else {

@@ -351,7 +351,7 @@ static int run(struct check_args *a, const char *prog)
         json_t *root = json_pack("{s:o, s:s?, s:s, s:o}", "kexts", arr, "system",
                                  kx_kext_repo_system(repo), "arch",
                                  a->kopts.arch ? a->kopts.arch : kx_kext_host_arch(), "repository",
-                                 kx_kext_diags_to_json(kx_kext_repo_diags(repo)));
+                                 kx_diags_to_json(kx_kext_repo_diags(repo)));
         arr = NULL;
         json_dumpf(root, stdout, JSON_INDENT(2));
         putchar('\n');

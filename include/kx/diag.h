@@ -174,7 +174,8 @@ KX_API size_t kx_diags_count_errors(const struct kx_diags *d);
 /* kextutil-style report: "Diagnostics for PATH:" then one block per category. */
 KX_API void kx_diags_print(const struct kx_diags *d, const char *path, FILE *out);
 
-/* JSON array of {"category","code","message","subject","detail","file"}; a new reference. */
+/* JSON array of {"category","code","message","subject","detail","file"}; bytes that aren't
+ * UTF-8 (file names, quotes of broken plists) become U+FFFD. A new reference. */
 KX_API json_t *kx_diags_to_json(const struct kx_diags *d);
 
 KX_API void kx_diags_clear(struct kx_diags *d);

@@ -238,12 +238,6 @@ KX_API char *kx_kext_candidate_explain(const struct kx_kext_dep *dep,
  * — a new reference, NULL when memory runs out. */
 KX_API json_t *kx_kext_resolution_to_json(const struct kx_kext_resolution *res);
 
-/* kx_diags_to_json for reports about kexts: the same fields, but bytes that aren't
- * UTF-8 (file names are bytes; a subject may quote a broken Info.plist) become
- * U+FFFD instead of failing the whole array. A new reference, NULL only when memory
- * runs out. */
-KX_API json_t *kx_kext_diags_to_json(const struct kx_diags *d);
-
 /* ---- System profiles ------------------------------------------------------------------------- */
 
 struct kx_kext_profile_info {

@@ -1,6 +1,8 @@
 /* diag.c — the diagnostic list: add, de-duplicate, print, export as JSON. */
 #include <kx/diag.h>
 
+#include "json.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,10 +188,11 @@ json_t *kx_diags_to_json(const struct kx_diags *d)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < d->n_items; i++) {
         const struct kx_diag *x = &d->items[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}", "category",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "category",
                               kx_diag_category_key(kx_diag_category_of(x->code)), "code",
                               kx_diag_code_string(x->code), "message", kx_diag_message(x->code),
-                              "subject", x->subject, "detail", x->detail, "file", x->file);
+                              "subject", kx_json_string(x->subject), "detail",
+                              kx_json_string(x->detail), "file", kx_json_string(x->file));
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             return NULL;

@@ -7,6 +7,7 @@
  * `kx boot --plan --json`.
  */
 #include "boot_int.h"
+#include "core/json.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -212,20 +213,6 @@ kx_status kx_boot_plan_executable(struct kx_boot_plan *p, const struct kx_kext *
 
 /* ======== JSON ======== */
 
-static json_t *jstr(const char *s)
-{
-    json_t *v = s ? json_string(s) : NULL;
-    if (s && !v) { /* not UTF-8: paths are bytes */
-        char *copy = strdup(s);
-        for (char *c = copy; c && *c; c++)
-            if ((unsigned char)*c >= 0x80)
-                *c = '?';
-        v = copy ? json_string(copy) : NULL;
-        free(copy);
-    }
-    return v ? v : json_null();
-}
-
 static const char *rule_name(enum kx_boot_rule r)
 {
     switch (r) {
@@ -241,13 +228,13 @@ static json_t *loaded_json(const struct kx_boot_item *b)
 {
     json_t *o = json_object();
     const struct kx_kext *by = b->needed_by;
-    json_object_set_new(o, "id", jstr(b->id));
-    json_object_set_new(o, "version", jstr(b->version));
-    json_object_set_new(o, "path", jstr(b->path));
-    json_object_set_new(o, "reason", jstr(b->reason));
+    json_object_set_new(o, "id", kx_json_string(b->id));
+    json_object_set_new(o, "version", kx_json_string(b->version));
+    json_object_set_new(o, "path", kx_json_string(b->path));
+    json_object_set_new(o, "reason", kx_json_string(b->reason));
     json_object_set_new(o, "rule", json_string(rule_name(b->rule)));
-    json_object_set_new(o, "required", jstr(b->kext ? kx_kext_required(b->kext) : NULL));
-    json_object_set_new(o, "needed_by", by ? jstr(by->id ? by->id : by->path) : json_null());
+    json_object_set_new(o, "required", kx_json_string(b->kext ? kx_kext_required(b->kext) : NULL));
+    json_object_set_new(o, "needed_by", by ? kx_json_string(by->id ? by->id : by->path) : json_null());
     json_object_set_new(o, "priority", json_integer(b->priority));
     json_object_set_new(o, "effective_priority", json_integer(b->effective_priority));
     json_object_set_new(o, "driver_info", json_boolean(b->has_driver_info));
@@ -259,13 +246,13 @@ static json_t *skipped_json(const struct kx_boot_item *b)
 {
     json_t *o = json_object();
     int later = b->list == KX_BOOT_PHASE2;
-    json_object_set_new(o, "id", jstr(b->id));
-    json_object_set_new(o, "path", jstr(b->path));
+    json_object_set_new(o, "id", kx_json_string(b->id));
+    json_object_set_new(o, "path", kx_json_string(b->path));
     json_object_set_new(o, "reason",
-                        jstr(later || b->phase1_reason ? b->phase1_reason : b->reason));
+                        kx_json_string(later || b->phase1_reason ? b->phase1_reason : b->reason));
     json_object_set_new(o, "phase", later ? json_integer(2) : json_null());
     if (!later)
-        json_object_set_new(o, "not_loaded_because", jstr(b->reason));
+        json_object_set_new(o, "not_loaded_because", kx_json_string(b->reason));
     return o;
 }
 
@@ -283,13 +270,13 @@ json_t *kx_boot_plan_to_json(const struct kx_boot_plan *p)
     json_object_set_new(o, "mode", json_string(kx_boot_mode_name(p->mode)));
     json_object_set_new(o, "source",
                         json_string(p->source == KX_BOOT_FROM_CACHE ? "cache" : "scan"));
-    json_object_set_new(o, "cache", jstr(p->cache_path));
+    json_object_set_new(o, "cache", kx_json_string(p->cache_path));
     json_object_set_new(o, "cache_verdict", json_string(kx_cache_verdict_name(p->verdict)));
     json_object_set_new(o, "cache_filter",
                         p->source == KX_BOOT_FROM_CACHE
                             ? json_string(kx_cache_filter_name(p->cache.filter))
                             : json_null());
-    json_object_set_new(o, "fallback_reason", jstr(p->fallback_reason));
+    json_object_set_new(o, "fallback_reason", kx_json_string(p->fallback_reason));
     for (size_t i = 0; i < p->n_lists[KX_BOOT_PHASE1]; i++)
         json_array_append_new(load, loaded_json(&p->items[p->lists[KX_BOOT_PHASE1][i]].pub));
     for (size_t i = 0; i < p->n_lists[KX_BOOT_PHASE2]; i++) {
@@ -303,7 +290,7 @@ json_t *kx_boot_plan_to_json(const struct kx_boot_plan *p)
     json_object_set_new(o, "load", load);
     json_object_set_new(o, "skipped", skipped);
     json_object_set_new(o, "phase2", phase2);
-    json_t *w = kx_kext_diags_to_json(&p->diags);
+    json_t *w = kx_diags_to_json(&p->diags);
     json_object_set_new(o, "warnings", w ? w : json_array());
     return o;
 }

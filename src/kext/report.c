@@ -5,6 +5,7 @@
  * "requested R not in [compatible C, current V]".
  */
 #include "kext_int.h"
+#include "core/json.h"
 
 #include "core/plist.h"
 
@@ -114,60 +115,11 @@ static const char *verdict_key(enum kx_kext_verdict v)
 
 /* ---- JSON ------------------------------------------------------------------------------------- */
 
-/* JSON strings must be UTF-8, but file names are bytes and a subject may quote a
- * broken Info.plist: every byte that doesn't start a valid sequence becomes U+FFFD,
- * so a report never fails to serialise. */
-static json_t *jstr(const char *s)
-{
-    if (!s)
-        return json_null();
-    size_t len = strlen(s);
-    if (kx_utf8_valid(s, len))
-        return json_string(s);
-    char *out = malloc(len * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len;) {
-        unsigned c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (n && i + n <= len && kx_utf8_valid(s + i, n)) {
-            memcpy(o, s + i, n);
-            o += n;
-            i += n;
-        } else {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    *o = '\0';
-    json_t *j = json_string(out);
-    free(out);
-    return j;
-}
-
-json_t *kx_kext_diags_to_json(const struct kx_diags *d)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < d->n_items; i++) {
-        const struct kx_diag *x = &d->items[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "category",
-                              kx_diag_category_key(kx_diag_category_of(x->code)), "code",
-                              kx_diag_code_string(x->code), "message", kx_diag_message(x->code),
-                              "subject", jstr(x->subject), "detail", jstr(x->detail), "file",
-                              jstr(x->file));
-        if (!o || json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
 
 static json_t *kext_ref(const struct kx_kext *k)
 {
-    return json_pack("{s:o, s:o, s:o}", "id", jstr(k->id), "version", jstr(k->version_str), "path",
-                     jstr(k->path));
+    return json_pack("{s:o, s:o, s:o}", "id", kx_json_string(k->id), "version", kx_json_string(k->version_str), "path",
+                     kx_json_string(k->path));
 }
 
 static int append(json_t *arr, json_t *v)
@@ -183,25 +135,25 @@ static json_t *dep_json(const struct kx_kext_dep *d)
         return NULL;
     for (size_t i = 0; i < d->n_candidates; i++) {
         const struct kx_kext_candidate *c = &d->candidates[i];
-        json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:o}", "path", jstr(c->kext->path), "version",
-                              jstr(c->kext->version_str), "compatible", jstr(c->kext->compat_str),
+        json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:o}", "path", kx_json_string(c->kext->path), "version",
+                              kx_json_string(c->kext->version_str), "compatible", kx_json_string(c->kext->compat_str),
                               "verdict", verdict_key(c->verdict), "explanation",
-                              jstr(kx_kext_candidate_explain(d, c, line, sizeof line)));
+                              kx_json_string(kx_kext_candidate_explain(d, c, line, sizeof line)));
         if (!append(cands, o)) {
             json_decref(cands);
             return NULL;
         }
     }
     return json_pack("{s:o, s:o, s:o, s:o, s:o}", "from",
-                     jstr(d->from->id ? d->from->id : d->from->path), "id", jstr(d->id), "requested",
-                     jstr(d->requested_str), "chosen", jstr(d->chosen ? d->chosen->path : NULL),
+                     kx_json_string(d->from->id ? d->from->id : d->from->path), "id", kx_json_string(d->id), "requested",
+                     kx_json_string(d->requested_str), "chosen", kx_json_string(d->chosen ? d->chosen->path : NULL),
                      "candidates", cands);
 }
 
 json_t *kx_kext_resolution_to_json(const struct kx_kext_resolution *res)
 {
     const struct kx_kext *k = res->root;
-    json_t *order = json_array(), *deps = json_array(), *diags = kx_kext_diags_to_json(&res->diags);
+    json_t *order = json_array(), *deps = json_array(), *diags = kx_diags_to_json(&res->diags);
     int ok = order && deps && diags;
     for (size_t i = 0; ok && i < res->n_order; i++)
         ok = append(order, kext_ref(res->order[i]));
@@ -213,8 +165,8 @@ json_t *kx_kext_resolution_to_json(const struct kx_kext_resolution *res)
         json_decref(diags);
         return NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:b, s:b, s:s, s:o, s:o, s:o}", "path", jstr(k->path), "id",
-                     jstr(k->id), "version", jstr(k->version_str), "loadable",
+    return json_pack("{s:o, s:o, s:o, s:b, s:b, s:s, s:o, s:o, s:o}", "path", kx_json_string(k->path), "id",
+                     kx_json_string(k->id), "version", kx_json_string(k->version_str), "loadable",
                      kx_kext_resolution_is_loadable(res),
                      "user_loadable", res->user_loadable, "status",
                      kx_status_name(kx_kext_resolution_status(res)), "load_order", order,

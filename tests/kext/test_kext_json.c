@@ -142,7 +142,7 @@ static void test_json_survives_bytes_that_are_not_utf8(void **state)
         found |= strcmp(str(json_array_get(diags, i), "code"), kx_diag_code_string(KX_D_NOT_UTF8)) == 0;
     assert_true(found);
     json_decref(o);
-    json_t *arr = kx_kext_diags_to_json(kx_kext_diags(k));
+    json_t *arr = kx_diags_to_json(kx_kext_diags(k));
     assert_int_equal(json_array_size(arr), kx_kext_diags(k)->n_items);
     json_decref(arr);
     kx_kext_resolution_free(res);
