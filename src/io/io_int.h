@@ -101,9 +101,11 @@ struct io_mag {
 };
 
 struct io_irp {
-    /* line 0: the state machine, the queue, the answer */
+    /* line 0: the state machine and what the dispatch thread needs to end a
+     * request; the dispatch thread reads no other line the submitter wrote
+     * but the message and its bytes, so line 3 stays with the submitter */
     _Atomic uint64_t state;
-    struct io_irp *ovf_next;  /* the dispatch queue's overflow list */
+    _Atomic(struct io_file *) file; /* atomic: the watchdog and close scan records */
     _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
     uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
     uint8_t kind;          /* enum io_kind */
@@ -112,6 +114,8 @@ struct io_irp {
     uint8_t holds_file;    /* the record holds one reference on file */
     uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
     uint8_t view_built;    /* the host has built its IRP from u.msg */
+    uint8_t buf_heap;      /* buf was malloc'ed (else inline_buf or none) */
+    uint8_t has_out;       /* req_out_len != 0: output is copied to the requester */
     /* An async request is answered through done(done_arg, ...), a waiter
      * reads req_status and req_info: never both, so they share the space. */
     union {
@@ -124,20 +128,11 @@ struct io_irp {
             size_t req_info;
         };
     };
-    /* line 1: requester and routing; routing is atomic because the watchdog
-     * and close scan records they do not own */
-    _Alignas(64) void *req_out;
-    size_t req_out_len;
-    _Atomic(struct io_file *) file;
-    _Atomic(struct io_driver *) drv;
-    _Atomic(struct io_device *) dev;
-    _Atomic uint64_t deadline_ns; /* 0: none */
-    void *buf;                    /* system buffer: inline_buf or malloc'ed */
-    uint32_t buf_len;
-    _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
-    /* lines 2-3: what travels to the host (the message, then small
-     * payloads), or the pool's bookkeeping while the record is free */
-    union {
+    /* lines 1-2: what travels to the host (the message, then small
+     * payloads), or the pool's bookkeeping while the record is free; line
+     * 1 pairs with line 0 in the 128-byte blocks CPUs fetch together, and
+     * the dispatch thread needs both */
+    _Alignas(64) union {
         struct {
             union {
                 struct io_msg_irp msg;  /* K_IRP: the dispatch message */
@@ -152,11 +147,24 @@ struct io_irp {
         };
         struct io_mag mag;              /* a free magazine head: the records it lists */
     } u;
+    /* line 3: requester and routing, read by the dispatch thread only off
+     * the fast path; routing is atomic because the watchdog and close scan
+     * records they do not own */
+    _Alignas(64) void *req_out;
+    size_t req_out_len;
+    _Atomic(struct io_driver *) drv;
+    _Atomic(struct io_device *) dev;
+    _Atomic uint64_t deadline_ns; /* 0: none */
+    void *buf;                    /* system buffer: inline_buf or malloc'ed */
+    struct io_irp *ovf_next;      /* the dispatch queue's overflow list */
+    uint32_t buf_len;
+    _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
     /* lines 4-6: the host's view, written and read on the dispatch thread */
     _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
-} __attribute__((aligned(64)));
+} __attribute__((aligned(128))); /* no 128-byte block holds lines of two records */
 
-_Static_assert(offsetof(struct io_irp, u) == 128 && offsetof(struct io_irp, u.inline_buf) == 192,
+_Static_assert(offsetof(struct io_irp, u) == 64 && offsetof(struct io_irp, u.inline_buf) == 128 &&
+                   offsetof(struct io_irp, req_out) == 192 && offsetof(struct io_irp, host) == 256,
                "lines 0-3 are what a submitter writes; keep them packed");
 
 static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)

@@ -158,6 +158,8 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     r->req_out_len = 0;
     r->buf = NULL;
     r->buf_len = 0;
+    r->buf_heap = 0;
+    r->has_out = 0;
     r->view_built = 0;
     atomic_store_explicit(&r->wake, 0, memory_order_relaxed);
     atomic_store_explicit(&r->file, NULL, memory_order_relaxed);
@@ -221,7 +223,7 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
  * and forth between the dispatch thread and the next submitter. */
 static void free_buffer(struct io_irp *r)
 {
-    if (r->buf && r->buf != r->u.inline_buf)
+    if (r->buf_heap)
         free(r->buf);
 }
 
@@ -245,6 +247,7 @@ kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, si
     r->buf = n <= IO_INLINE_BUF ? (void *)r->u.inline_buf : malloc(n);
     if (!r->buf)
         return STATUS_INSUFFICIENT_RESOURCES;
+    r->buf_heap = n > IO_INLINE_BUF;
     if (in_len)
         memcpy(r->buf, in, in_len);
     if (n > in_len) /* output-only bytes: never hand a driver stale pool memory */
@@ -616,7 +619,7 @@ void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *r, kx_status statu
      * the record. An async request with nothing to copy out gives up its
      * reference in the same step: its completion runs from what was read
      * before, after the record may already be back in the pool. */
-    int quick = !r->is_sync && r->done && !r->req_out_len;
+    int quick = !r->is_sync && r->done && !r->has_out;
     kx_io_done_fn done = quick ? r->done : NULL;
     void *arg = quick ? r->done_arg : NULL;
     uint64_t nw;

@@ -160,13 +160,17 @@ static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
 
 /* The submitter wrote the coming records moments ago on another CPU: start
  * pulling their lines in now, while this record's routine runs, instead of
- * missing on them one at a time. */
+ * missing on them one at a time. The routing line (req_out onwards) is left
+ * where it is: the fast path does not read it. */
 static inline void prefetch_rec(const struct io_irp *r)
 {
     const char *p = (const char *)r;
     kx_plat_prefetch_write(p); /* the state word: written at once */
-    for (size_t off = 64; off < offsetof(struct io_irp, host); off += 64)
+    for (size_t off = offsetof(struct io_irp, u); off < offsetof(struct io_irp, req_out); off += 64)
         __builtin_prefetch(p + off, 0, 3);
+    for (size_t off = offsetof(struct io_irp, host); off < offsetof(struct io_irp, host) + KX_HOST_IRP_SIZE;
+         off += 64)
+        kx_plat_prefetch_write(p + off); /* the IRP view: built next */
 }
 
 static inline void prefetch_coming(struct io_queue *q)
@@ -306,7 +310,7 @@ static void *host_main(void *arg)
         kx__chan_flush(h->io, &rb);
         since_flush = 0;
         if (!spin_until && !spins) {
-            atomic_store_explicit(&h->cpu, kx_plat_cpu(), memory_order_relaxed);
+            atomic_store_explicit(&h->q.consumer_cpu, kx_plat_cpu(), memory_order_relaxed);
             kx_plat_yield();
         }
         if (++spins & 31) {
@@ -314,7 +318,7 @@ static void *host_main(void *arg)
             continue;
         }
         kx_plat_yield(); /* a submitter may share this CPU (see kx__irp_wait) */
-        atomic_store_explicit(&h->cpu, kx_plat_cpu(), memory_order_relaxed);
+        atomic_store_explicit(&h->q.consumer_cpu, kx_plat_cpu(), memory_order_relaxed);
         uint64_t now = kx_plat_monotonic_ns();
         if (!spin_until)
             spin_until = now + h->spin_ns;
@@ -360,7 +364,6 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
     atomic_init(&h->in_entry, 0);
     atomic_init(&h->busy_seq, 0);
     atomic_init(&h->busy_irp, 0);
-    atomic_init(&h->cpu, -1);
     if (pthread_mutex_init(&h->lock, NULL)) {
         kx__queue_destroy(&h->q);
         free(h);
@@ -381,7 +384,7 @@ int kx__host_post(struct kx_host *h, struct io_irp **recs, size_t n)
     if (kx__queue_push(&h->q, recs, n) &&
         atomic_exchange_explicit(&h->q.sleeping, 0, memory_order_seq_cst))
         kx_plat_futex_wake(&h->q.sleeping, 1);
-    return atomic_load_explicit(&h->cpu, memory_order_relaxed);
+    return atomic_load_explicit(&h->q.consumer_cpu, memory_order_relaxed);
 }
 
 void kx__host_free(struct kx_host *h)

@@ -42,7 +42,6 @@ struct kx_host {
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
     _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
     _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
-    _Atomic int cpu;              /* where the dispatch thread last looked at its queue */
     /* The running routine completed the IRP it was called for: the result,
      * sent with the end of the dispatch. Dispatch thread only. */
     int def_set;

@@ -28,6 +28,7 @@ int kx__queue_init(struct io_queue *q)
     atomic_init(&q->tail, 0);
     atomic_init(&q->head_pub, 0);
     atomic_init(&q->sleeping, 0);
+    atomic_init(&q->consumer_cpu, -1);
     atomic_init(&q->ovf_on, 0);
     atomic_init(&q->ovf_count, 0);
     for (uint32_t i = 0; i < IO_RING; i++)

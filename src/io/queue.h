@@ -42,6 +42,7 @@ struct io_queue {
     struct io_irp *ovf_first, *ovf_last;    /* linked through io_irp.ovf_next */
     _Alignas(64) _Atomic uint64_t head_pub; /* consumer's position, as producers see it */
     _Alignas(64) _Atomic uint32_t sleeping; /* futex word: 1 while the consumer sleeps */
+    _Atomic int consumer_cpu;               /* where the consumer last found the ring empty */
     _Atomic int ovf_on;                     /* producers must use the overflow list */
     _Atomic uint32_t ovf_count;             /* records on the overflow list */
     _Alignas(64) _Atomic uintptr_t slot[IO_RING];

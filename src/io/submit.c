@@ -66,6 +66,7 @@ static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
     r->holds_file = 1;
     r->req_out = q->out;
     r->req_out_len = q->out_len;
+    r->has_out = q->out_len != 0;
     r->done = q->done;
     r->done_arg = q->arg;
     atomic_store_explicit(&r->file, f, memory_order_relaxed);
