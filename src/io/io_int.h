@@ -102,20 +102,11 @@ struct io_mag {
 
 struct io_irp {
     /* line 0: the state machine and what the dispatch thread needs to end a
-     * request; the dispatch thread reads no other line the submitter wrote
-     * but the message and its bytes, so line 3 stays with the submitter */
+     * request, then the dispatch message and small payloads (lines 0-2): the
+     * dispatch thread reads no other line the submitter wrote, and a request
+     * with up to 16 bytes of payload moves two lines, not three */
     _Atomic uint64_t state;
     _Atomic(struct io_file *) file; /* atomic: the watchdog and close scan records */
-    _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
-    uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
-    uint8_t kind;          /* enum io_kind */
-    uint8_t major;
-    uint8_t is_sync;       /* a thread waits in kx__irp_wait */
-    uint8_t holds_file;    /* the record holds one reference on file */
-    uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
-    uint8_t view_built;    /* the host has built its IRP from u.msg */
-    uint8_t buf_heap;      /* buf was malloc'ed (else inline_buf or none) */
-    uint8_t has_out;       /* req_out_len != 0: output is copied to the requester */
     /* An async request is answered through done(done_arg, ...), a waiter
      * reads req_status and req_info: never both, so they share the space. */
     union {
@@ -128,11 +119,19 @@ struct io_irp {
             size_t req_info;
         };
     };
-    /* lines 1-2: what travels to the host (the message, then small
-     * payloads), or the pool's bookkeeping while the record is free; line
-     * 1 pairs with line 0 in the 128-byte blocks CPUs fetch together, and
-     * the dispatch thread needs both */
-    _Alignas(64) union {
+    _Atomic uint32_t wake; /* sync waiter: 0 waiting, 1 asleep, 2 answered */
+    uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
+    uint8_t kind;          /* enum io_kind */
+    uint8_t major;
+    uint8_t is_sync;       /* a thread waits in kx__irp_wait */
+    uint8_t holds_file;    /* the record holds one reference on file */
+    uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
+    uint8_t view_built;    /* the host has built its IRP from u.msg */
+    uint8_t buf_heap;      /* buf was malloc'ed (else inline_buf or none) */
+    uint8_t has_out;       /* req_out_len != 0: output is copied to the requester */
+    /* what travels to the host, or the pool's bookkeeping while the record
+     * is free */
+    union {
         struct {
             union {
                 struct io_msg_irp msg;  /* K_IRP: the dispatch message */
@@ -163,7 +162,9 @@ struct io_irp {
     _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
 } __attribute__((aligned(128))); /* no 128-byte block holds lines of two records */
 
-_Static_assert(offsetof(struct io_irp, u) == 64 && offsetof(struct io_irp, u.inline_buf) == 128 &&
+/* Lines 0-1 form one 128-byte block (CPUs fetch such pairs together): the
+ * state, the message and 16 bytes of payload. */
+_Static_assert(offsetof(struct io_irp, u) == 48 && offsetof(struct io_irp, u.inline_buf) == 112 &&
                    offsetof(struct io_irp, req_out) == 192 && offsetof(struct io_irp, host) == 256,
                "lines 0-3 are what a submitter writes; keep them packed");
 

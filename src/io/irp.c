@@ -171,13 +171,15 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
                           memory_order_release);
 }
 
-/* The lines of a record the submitting side writes: state and queue link,
- * requester and routing, the message. */
+/* The lines of a record the submitting side writes: state and message
+ * (lines 0-1), requester and routing (line 3). Line 2 holds only payloads of
+ * more than 16 bytes. */
 static inline void prefetch_for_write(const struct io_irp *r)
 {
     const char *p = (const char *)r;
-    for (size_t off = 0; off < offsetof(struct io_irp, host); off += 64)
-        kx_plat_prefetch_write(p + off);
+    kx_plat_prefetch_write(p);
+    kx_plat_prefetch_write(p + 64);
+    kx_plat_prefetch_write(p + offsetof(struct io_irp, req_out));
 }
 
 kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)

@@ -160,26 +160,27 @@ static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
 
 /* The submitter wrote the coming records moments ago on another CPU: start
  * pulling their lines in now, while this record's routine runs, instead of
- * missing on them one at a time. The routing line (req_out onwards) is left
- * where it is: the fast path does not read it. */
+ * missing on them one at a time: the state word and the message (line 2, a
+ * longer payload, only if the driver reads it), and the lines of the IRP
+ * view built next. */
 static inline void prefetch_rec(const struct io_irp *r)
 {
     const char *p = (const char *)r;
-    kx_plat_prefetch_write(p); /* the state word: written at once */
-    for (size_t off = offsetof(struct io_irp, u); off < offsetof(struct io_irp, req_out); off += 64)
-        __builtin_prefetch(p + off, 0, 3);
+    kx_plat_prefetch_write(p);
+    __builtin_prefetch(p + 64, 0, 3);
     for (size_t off = offsetof(struct io_irp, host); off < offsetof(struct io_irp, host) + KX_HOST_IRP_SIZE;
          off += 64)
-        kx_plat_prefetch_write(p + off); /* the IRP view: built next */
+        kx_plat_prefetch_write(p + off);
 }
 
 static inline void prefetch_coming(struct io_queue *q)
 {
-    /* The next record, and one a few places on: a null routine runs faster
-     * than a line crosses between CPUs. */
-    struct io_irp *n = kx__queue_peek(q, 0), *far = kx__queue_peek(q, 3);
-    if (n)
-        prefetch_rec(n);
+    /* A record a few places on: a null routine runs faster than a line
+     * crosses between CPUs. While the ring is that full, every record was
+     * prefetched when it was that far; otherwise the next one is. */
+    struct io_irp *far = kx__queue_peek(q, 3);
+    if (!far)
+        far = kx__queue_peek(q, 0);
     if (far)
         prefetch_rec(far);
 }
