@@ -118,6 +118,47 @@ static double run_syscall(uint64_t n)
     return r;
 }
 
+/* Two threads on CPUs 0 and 1 pass a counter back and forth through two
+ * cache lines: what the hardware charges for a handoff, the floor under a
+ * synchronous round trip (kx's needs at least two, plus the record's lines).
+ * It varies between runs on a VM as its vCPUs move between cores. */
+struct pingpong {
+    _Alignas(64) _Atomic uint64_t ping;
+    _Alignas(64) _Atomic uint64_t pong;
+    uint64_t n;
+};
+
+static void *pong_main(void *arg)
+{
+    struct pingpong *p = arg;
+    pin_self(1);
+    for (uint64_t i = 1; i <= p->n; i++) {
+        while (atomic_load_explicit(&p->ping, memory_order_acquire) != i)
+            ;
+        atomic_store_explicit(&p->pong, i, memory_order_release);
+    }
+    return NULL;
+}
+
+static double run_pingpong(uint64_t n)
+{
+    struct pingpong p = {.n = n};
+    pthread_t t;
+    pin_self(0);
+    if (pthread_create(&t, NULL, pong_main, &p))
+        return 0;
+    uint64_t t0 = now_ns();
+    for (uint64_t i = 1; i <= n; i++) {
+        atomic_store_explicit(&p.ping, i, memory_order_release);
+        while (atomic_load_explicit(&p.pong, memory_order_acquire) != i)
+            ;
+    }
+    double r = (double)(now_ns() - t0) / (double)n;
+    pthread_join(t, NULL);
+    pin_self(-1);
+    return r;
+}
+
 struct bench {
     struct kx_io *io;
     kx_io_handle h[2];
@@ -153,6 +194,7 @@ struct submitter {
     kx_io_handle h;
     uint64_t n;
     unsigned batch, window;
+    size_t len; /* bytes per write */
     /* Completions are counted on a line only the dispatch thread writes and
      * published once per batch, as a completion ring publishes its tail:
      * a store per completion to a line the submitter polls would charge kx
@@ -176,9 +218,10 @@ static void on_done(void *arg, kx_status st, size_t info)
 static void *submit_main(void *arg)
 {
     struct submitter *s = arg;
+    static const char payload[4096];
     struct kx_io_req reqs[KX_IO_MAX_BATCH];
     for (unsigned i = 0; i < s->batch; i++)
-        reqs[i] = (struct kx_io_req){.op = KX_IO_OP_WRITE, .in = "x", .in_len = 1,
+        reqs[i] = (struct kx_io_req){.op = KX_IO_OP_WRITE, .in = payload, .in_len = s->len,
                                      .timeout_ms = KX_IO_TIMEOUT_NONE, .done = on_done, .arg = s};
     if (s->start)
         pthread_barrier_wait(s->start);
@@ -205,14 +248,14 @@ static void *submit_main(void *arg)
 /* Aggregate ns per IRP; n_threads submitters on the current placement
  * (with one thread the caller's pinning applies). */
 static double run_async(struct bench *b, int n_threads, uint64_t n_each, unsigned batch,
-                        unsigned window)
+                        unsigned window, size_t len)
 {
     struct submitter s[2];
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, (unsigned)n_threads);
     for (int i = 0; i < n_threads; i++)
         s[i] = (struct submitter){.io = b->io, .h = b->h[i], .n = n_each, .batch = batch,
-                                 .window = window, .start = &start};
+                                 .window = window, .len = len, .start = &start};
     if (n_threads == 1) {
         submit_main(&s[0]);
     } else {
@@ -279,21 +322,23 @@ int main(int argc, char **argv)
              "open");
     run_sync(&b, n_sync / 4, KX_IO_TIMEOUT_NONE); /* warm the pool and the caches */
 
-    double v[9][ROUNDS];
+    double v[12][ROUNDS] = {{0}};
     for (int r = 0; r < ROUNDS; r++) {
         place(&b, -1, -1);
         v[0][r] = run_floor(n_fast);
         v[1][r] = run_syscall(n_sys);
         v[2][r] = run_sync(&b, n_sync, KX_IO_TIMEOUT_NONE);
         v[3][r] = run_sync(&b, n_sync, KX_IO_TIMEOUT_DEFAULT);
-        v[4][r] = run_async(&b, 1, n_async, 32, 512);
-        v[5][r] = run_async(&b, 2, n_async / 2, 32, 512);
+        v[4][r] = run_async(&b, 1, n_async, 32, 512, 1);
+        v[5][r] = run_async(&b, 2, n_async / 2, 32, 512, 1);
+        v[9][r] = run_async(&b, 1, n_async, 32, 512, 64);
         place(&b, 0, 0);
         v[6][r] = run_sync(&b, n_sync, KX_IO_TIMEOUT_NONE);
         if (ncpu > 1) {
             place(&b, 0, 1);
             v[7][r] = run_sync(&b, n_sync, KX_IO_TIMEOUT_NONE);
-            v[8][r] = run_async(&b, 1, n_async, 32, 512);
+            v[8][r] = run_async(&b, 1, n_async, 32, 512, 1);
+            v[10][r] = run_pingpong(n_sync);
         }
     }
     place(&b, -1, -1);
@@ -308,6 +353,8 @@ int main(int argc, char **argv)
     struct result sync = summarize(v[2]), a1 = summarize(v[4]), a2 = summarize(v[5]);
     line("floor: indirect call to a null handler", floor);
     line("write(2) to the kernel's /dev/null", sys);
+    if (ncpu > 1)
+        line("cache-line ping-pong between two CPUs", summarize(v[10]));
     line("kx sync round trip, scheduler's placement", sync);
     line("kx sync round trip, default deadline", summarize(v[3]));
     line("kx sync round trip, same CPU (pinned)", summarize(v[6]));
@@ -317,6 +364,7 @@ int main(int argc, char **argv)
     if (ncpu > 1)
         line("kx async batch 32 window 512, two CPUs pinned", summarize(v[8]));
     line("kx async batch 32 window 512, 2 submitters", a2);
+    line("kx async as 1 submitter, 64-byte writes", summarize(v[9]));
     printf("  best ratios: sync/floor %.0fx, sync/write(2) %.2fx, async 1 submitter/write(2) "
            "%.2fx, async 2 submitters/write(2) %.2fx\n",
            sync.best / floor.best, sync.best / sys.best, a1.best / sys.best, a2.best / sys.best);
