@@ -2,11 +2,14 @@
  * measured in the same run:
  *   floor     an indirect call to a null handler (what dispatch costs at best)
  *   write(2)  one byte to the kernel's /dev/null (what a real kernel charges)
+ *   ping-pong two threads on two CPUs passing a counter through two cache
+ *             lines: the hardware's price of a handoff, which moves between
+ *             runs on a VM and explains the sync line
  *   kx sync   kx_io_write on a null driver: submit, hand to the dispatch
  *             thread, dispatch, complete, answer the caller — one round trip
  *   kx async  kx_io_submit in batches with a window of requests in flight,
  *             completions counted by callback: pipelined throughput, on one
- *             and on two submitting threads
+ *             and on two submitting threads, and with 64-byte writes
  * Each line is run several times; best and median are printed, because on a
  * shared machine other jobs take CPUs away. "same CPU" and "two CPUs" pin the
  * submitter and the driver's dispatch thread (the driver pins itself on a
