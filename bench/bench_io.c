@@ -203,7 +203,7 @@ struct submitter {
      * a store per completion to a line the submitter polls would charge kx
      * for the benchmark's own cross-CPU traffic. */
     _Alignas(64) uint64_t counted;
-    _Alignas(64) _Atomic uint64_t done; /* published count: dispatch thread stores, submitter loads */
+    _Alignas(64) _Atomic uint64_t done; /* published: the dispatch thread stores it */
     pthread_barrier_t *start;
     uint64_t t0, t1;
     pthread_t thread;

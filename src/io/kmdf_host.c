@@ -160,17 +160,16 @@ static struct host_device *device_by_cookie(struct kx_host *h, uint64_t cookie)
 
 /* The submitter wrote the coming records moments ago on another CPU: start
  * pulling their lines in now, while this record's routine runs, instead of
- * missing on them one at a time: the state word and the message (line 2, a
- * longer payload, only if the driver reads it), and the lines of the IRP
- * view built next. */
+ * missing on them one at a time: the state word for writing, the message
+ * for reading (line 2, the rest of a longer payload, is left to the driver's
+ * first read), and the lines of the IRP view built next for writing. */
 static inline void prefetch_rec(const struct io_irp *r)
 {
     const char *p = (const char *)r;
     kx_plat_prefetch_write(p);
     __builtin_prefetch(p + 64, 0, 3);
-    for (size_t off = offsetof(struct io_irp, host); off < offsetof(struct io_irp, host) + KX_HOST_IRP_SIZE;
-         off += 64)
-        kx_plat_prefetch_write(p + off);
+    for (size_t off = 0; off < KX_HOST_IRP_SIZE; off += 64)
+        kx_plat_prefetch_write(p + offsetof(struct io_irp, host) + off);
 }
 
 static inline void prefetch_coming(struct io_queue *q)

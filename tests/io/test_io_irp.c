@@ -409,10 +409,8 @@ static void test_every_payload_size_arrives_intact(void **state)
         for (size_t i = 0; i < len; i++)
             in[i] = (unsigned char)(i * 7 + len);
         memset(out, 0xEE, sizeof out);
-        size_t n = 0;
-        assert_int_equal(kx_io_ioctl(io, h, code, in, len, out, len + 8 < sizeof out ? len + 8 : len,
-                                     0, &n),
-                         STATUS_SUCCESS);
+        size_t n = 0, room = len + 8 < sizeof out ? len + 8 : len;
+        assert_int_equal(kx_io_ioctl(io, h, code, in, len, out, room, 0, &n), STATUS_SUCCESS);
         assert_int_equal(n, len);
         for (size_t i = 0; i < len; i++)
             assert_int_equal(out[i], (unsigned char)~in[i]);
