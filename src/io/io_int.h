@@ -127,6 +127,7 @@ struct io_irp {
     uint8_t holds_file;    /* the record holds one reference on file */
     uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
     uint8_t view_built;    /* the host has built its IRP from u.msg */
+    /* Two facts of line 3 repeated here, so ending a request never reads it: */
     uint8_t buf_heap;      /* buf was malloc'ed (else inline_buf or none) */
     uint8_t has_out;       /* req_out_len != 0: output is copied to the requester */
     /* what travels to the host, or the pool's bookkeeping while the record
