@@ -208,26 +208,30 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
     pthread_mutex_lock(&io->ns_lock);
     struct io_driver *d = kx__ns_driver_by_id(io, id);
     kx_status st = STATUS_SUCCESS;
-    size_t nh = d ? kx__file_collect(io, d, NULL, 0) : 0;
+    struct kx_io_handle_stat *hs = NULL;
+    size_t nh = 0;
     if (!d)
         st = STATUS_INVALID_HANDLE;
     else if (d->state != KX_IO_DRIVER_RUNNING)
         st = STATUS_DEVICE_BUSY; /* starting or already unloading */
-    else if (nh && !force)
+    else if (!force && kx__file_count(io, d, NULL))
         st = STATUS_DEVICE_BUSY;
     else if (!d->has_unload && !force)
         st = STATUS_INVALID_DEVICE_REQUEST;
-    struct kx_io_handle_stat *hs = NULL;
-    if (st == STATUS_SUCCESS && nh && !(hs = calloc(nh, sizeof *hs)))
-        st = STATUS_INSUFFICIENT_RESOURCES;
     if (st != STATUS_SUCCESS) {
         pthread_mutex_unlock(&io->ns_lock);
-        free(hs);
         return st;
     }
+    /* From here no open succeeds (kx_io_open checks the state under this
+     * lock), so the snapshot holds every handle there will be. */
     d->state = KX_IO_DRIVER_UNLOADING;
     atomic_store(&d->accepting, 0);
-    nh = hs ? kx__file_collect(io, d, hs, nh) : 0;
+    if (force && (st = kx__file_snapshot(io, d, &hs, &nh)) != STATUS_SUCCESS) {
+        d->state = KX_IO_DRIVER_RUNNING;
+        atomic_store(&d->accepting, 1);
+        pthread_mutex_unlock(&io->ns_lock);
+        return st;
+    }
     pthread_mutex_unlock(&io->ns_lock);
 
     for (size_t i = 0; i < nh; i++)
@@ -331,7 +335,7 @@ kx_status kx_io_list_drivers(struct kx_io *io, struct kx_io_driver_stat **out, s
         for (size_t k = 0; k < io->n_devices; k++)
             arr[i].n_devices +=
                 io->devices[k]->drv == d && !atomic_load(&io->devices[k]->is_deleted);
-        arr[i].n_handles = (uint32_t)kx__file_collect(io, d, NULL, 0);
+        arr[i].n_handles = (uint32_t)kx__file_count(io, d, NULL);
     }
     pthread_mutex_unlock(&io->ns_lock);
     if (count && !arr)

@@ -240,9 +240,18 @@ kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred
     st = kx__send_file_irp(io, f, IRP_MJ_CREATE, 1,
                            kx__deadline(io, timeout_ms, io->irp_timeout_ms), NULL, NULL);
     if (st == STATUS_SUCCESS) {
-        atomic_store_explicit(&f->state, F_OPEN, memory_order_seq_cst);
-        *out = f->handle;
-        return STATUS_SUCCESS;
+        /* Under ns_lock, so that an unload (which stops the driver accepting
+         * under the same lock, then collects open handles) either sees this
+         * handle open and closes it, or is seen here and fails the open. */
+        pthread_mutex_lock(&io->ns_lock);
+        if (d->state == KX_IO_DRIVER_RUNNING && !atomic_load(&dv->is_deleted)) {
+            atomic_store_explicit(&f->state, F_OPEN, memory_order_seq_cst);
+            pthread_mutex_unlock(&io->ns_lock);
+            *out = f->handle;
+            return STATUS_SUCCESS;
+        }
+        pthread_mutex_unlock(&io->ns_lock);
+        st = STATUS_DEVICE_REMOVED;
     }
     atomic_store_explicit(&f->state, F_CLOSED, memory_order_seq_cst);
     kx__file_unref(io, f, 1);
@@ -361,7 +370,10 @@ kx_status kx_io_close(struct kx_io *io, kx_io_handle h)
     return kx__file_close(io, h);
 }
 
-/* ---- listings ----------------------------------------------------------- */
+/* ---- listings -----------------------------------------------------------
+ * Handles change state without ns_lock (an open completes, a close begins),
+ * so a walk never counts in one pass and fills in another: it copies what it
+ * sees in one pass into storage it grows as it goes. */
 
 static int is_handle(struct io_file *f)
 {
@@ -369,51 +381,74 @@ static int is_handle(struct io_file *f)
     return s == F_OPEN || s == F_CLOSING;
 }
 
-/* Under ns_lock: the handles open on devices of driver d (NULL: all). */
-size_t kx__file_collect(struct kx_io *io, struct io_driver *d, struct kx_io_handle_stat *out,
-                        size_t max)
+static int is_handle_of(struct io_file *f, const struct io_driver *d)
 {
-    size_t n = 0;
-    for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
-        struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
-        for (uint32_t i = 0; i < IO_FCHUNK; i++) {
-            struct io_file *f = &chunk[i];
-            if (!is_handle(f) || !f->dev || (d && f->dev->drv != d))
-                continue;
-            if (out && n < max) {
-                struct kx_io_handle_stat *s = &out[n];
-                memset(s, 0, sizeof *s);
-                s->handle = f->handle;
-                snprintf(s->device, sizeof s->device, "%s", f->dev->name);
-                snprintf(s->driver, sizeof s->driver, "%s", f->dev->driver_name);
-                s->cred = f->cred;
-                s->access = f->access;
-                s->handle = f->handle;
-            }
-            n++;
-        }
-    }
-    return n;
+    return is_handle(f) && f->dev && (!d || f->dev->drv == d);
 }
 
-size_t kx__file_count_dev(struct kx_io *io, const struct io_device *dv)
+size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv)
 {
     size_t n = 0;
     for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
         struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
         for (uint32_t i = 0; i < IO_FCHUNK; i++)
-            n += is_handle(&chunk[i]) && chunk[i].dev == dv;
+            n += is_handle_of(&chunk[i], d) && (!dv || chunk[i].dev == dv);
     }
     return n;
 }
 
-static int by_open_seq(const void *a, const void *b, void *arg)
+struct seq_stat {
+    uint64_t open_seq;
+    struct kx_io_handle_stat s;
+};
+
+static int by_open_seq(const void *a, const void *b)
 {
-    struct kx_io *io = arg;
-    const struct kx_io_handle_stat *x = a, *y = b;
-    struct io_file *fx = slot_at(io, (uint32_t)x->handle - 1);
-    struct io_file *fy = slot_at(io, (uint32_t)y->handle - 1);
-    return fx->open_seq < fy->open_seq ? -1 : fx->open_seq > fy->open_seq;
+    const struct seq_stat *x = a, *y = b;
+    return x->open_seq < y->open_seq ? -1 : x->open_seq > y->open_seq;
+}
+
+kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d,
+                            struct kx_io_handle_stat **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    struct seq_stat *arr = NULL;
+    size_t n = 0, cap = 0;
+    for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
+        struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
+        for (uint32_t i = 0; i < IO_FCHUNK; i++) {
+            struct io_file *f = &chunk[i];
+            if (!is_handle_of(f, d))
+                continue;
+            if (n == cap && kx__ns_grow((void **)&arr, &cap, n + 1, sizeof *arr)) {
+                free(arr);
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            struct seq_stat *e = &arr[n++];
+            memset(e, 0, sizeof *e);
+            e->open_seq = f->open_seq;
+            e->s.handle = f->handle;
+            snprintf(e->s.device, sizeof e->s.device, "%s", f->dev->name);
+            snprintf(e->s.driver, sizeof e->s.driver, "%s", f->dev->driver_name);
+            e->s.cred = f->cred;
+            e->s.access = f->access;
+        }
+    }
+    if (!n)
+        return STATUS_SUCCESS;
+    qsort(arr, n, sizeof *arr, by_open_seq);
+    struct kx_io_handle_stat *res = malloc(n * sizeof *res);
+    if (!res) {
+        free(arr);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    for (size_t i = 0; i < n; i++)
+        res[i] = arr[i].s;
+    free(arr);
+    *out = res;
+    *n_out = n;
+    return STATUS_SUCCESS;
 }
 
 kx_status kx_io_list_handles(struct kx_io *io, kx_io_driver_id drv,
@@ -425,21 +460,7 @@ kx_status kx_io_list_handles(struct kx_io *io, kx_io_driver_id drv,
     *n = 0;
     pthread_mutex_lock(&io->ns_lock);
     struct io_driver *d = drv ? kx__ns_driver_by_id(io, drv) : NULL;
-    if (drv && !d) {
-        pthread_mutex_unlock(&io->ns_lock);
-        return STATUS_SUCCESS;
-    }
-    size_t count = kx__file_collect(io, d, NULL, 0);
-    struct kx_io_handle_stat *arr = count ? calloc(count, sizeof *arr) : NULL;
-    if (count && !arr) {
-        pthread_mutex_unlock(&io->ns_lock);
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    kx__file_collect(io, d, arr, count);
-    if (count)
-        qsort_r(arr, count, sizeof *arr, by_open_seq, io);
+    kx_status st = drv && !d ? STATUS_SUCCESS : kx__file_snapshot(io, d, out, n);
     pthread_mutex_unlock(&io->ns_lock);
-    *out = arr;
-    *n = count;
-    return STATUS_SUCCESS;
+    return st;
 }

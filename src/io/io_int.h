@@ -381,11 +381,13 @@ struct io_file *kx__file_ref(struct kx_io *io, kx_io_handle h, uint32_t n);
 void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n);
 kx_status kx__file_close(struct kx_io *io, kx_io_handle h);
 uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id);
-/* Under ns_lock: open handles on devices of driver d (NULL: all); fills up to
- * max entries of out (may be NULL) and returns the count. */
-size_t kx__file_collect(struct kx_io *io, struct io_driver *d, struct kx_io_handle_stat *out,
-                        size_t max);
-size_t kx__file_count_dev(struct kx_io *io, const struct io_device *dv);
+/* Under ns_lock: the handles open on devices of driver d (NULL: any) and of
+ * device dv (NULL: any). */
+size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv);
+/* Under ns_lock: a malloc'ed copy of the handles open on devices of driver d
+ * (NULL: all), oldest first; *out is NULL when there are none. */
+kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d,
+                            struct kx_io_handle_stat **out, size_t *n);
 void kx__file_set_cookie(struct kx_io *io, struct io_file *f, uint64_t dev_id, uint64_t cookie);
 
 /* ---- submit.c ---------------------------------------------------------------- */
