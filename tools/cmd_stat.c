@@ -16,10 +16,12 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: kx stat [-k] [-l] [-b BUNDLE_ID]... [--json] [--socket PATH]\n"
+    "usage: kx stat [-k] [-l] [-b BUNDLE_ID]... [--server] [--json] [--socket PATH]\n"
     "  -k  omit kernel components (kx's built-in KPI pseudo-kexts)\n"
     "  -l  omit the header line\n"
-    "  -b  show only the kext with this bundle identifier (repeatable)\n";
+    "  -b  show only the kext with this bundle identifier (repeatable)\n"
+    "  --server  kxd's own limits and its clients' usage instead of the kexts\n"
+    "            (--json always includes them as \"server\")\n";
 
 static int compare_desc(const void *a, const void *b)
 {
@@ -77,10 +79,51 @@ static json_t *kext_json(const struct kx_client_kext *k)
                      (json_int_t)k->address, "size", (json_int_t)k->size);
 }
 
+static json_t *server_json(const struct kx_client_server *s)
+{
+    json_t *conns = json_array();
+    for (size_t i = 0; i < s->n_listed; i++) {
+        const struct kx_client_conn *k = &s->conns[i];
+        json_array_append_new(
+            conns, json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:b}", "id", (json_int_t)k->id,
+                             "pid", (int)k->pid, "uid", (json_int_t)k->uid, "pending",
+                             (json_int_t)k->pending, "handles", (json_int_t)k->handles,
+                             "bytes_held", (json_int_t)k->bytes_held, "throttled", k->throttled));
+    }
+    json_t *limits = json_pack("{s:I, s:I, s:I, s:I}", "client_bytes",
+                               (json_int_t)s->conn_bytes_limit, "total_bytes",
+                               (json_int_t)s->total_bytes_limit, "connections",
+                               (json_int_t)s->max_conns, "connections_per_user",
+                               (json_int_t)s->max_conns_per_user);
+    return json_pack("{s:o, s:I, s:I, s:I, s:I, s:o}", "limits", limits, "connections",
+                     (json_int_t)s->n_conns, "throttled", (json_int_t)s->n_throttled,
+                     "bytes_held", (json_int_t)s->bytes_held, "refused",
+                     (json_int_t)s->refused, "clients", conns);
+}
+
+static void print_server(const struct kx_client_server *s)
+{
+    printf("Limits: %llu bytes per client, %llu bytes in all, %u connections, %u per user\n",
+           (unsigned long long)s->conn_bytes_limit, (unsigned long long)s->total_bytes_limit,
+           (unsigned)s->max_conns, (unsigned)s->max_conns_per_user);
+    printf("Now: %u connection%s, %llu bytes held, %u throttled, %llu refused\n",
+           (unsigned)s->n_conns, s->n_conns == 1 ? "" : "s", (unsigned long long)s->bytes_held,
+           (unsigned)s->n_throttled, (unsigned long long)s->refused);
+    printf("%8s %8s %6s %7s %7s %12s %s\n", "Conn", "PID", "UID", "Pending", "Handles", "Bytes",
+           "Throttled");
+    for (size_t i = 0; i < s->n_listed; i++) {
+        const struct kx_client_conn *k = &s->conns[i];
+        printf("%8llu %8d %6u %7u %7u %12llu %s\n", (unsigned long long)k->id, (int)k->pid,
+               (unsigned)k->uid, (unsigned)k->pending, (unsigned)k->handles,
+               (unsigned long long)k->bytes_held, k->throttled ? "yes" : "no");
+    }
+}
+
 int kx_cmd_stat(int argc, char **argv)
 {
-    enum { OPT_JSON = 1000, OPT_SOCKET, OPT_HELP };
+    enum { OPT_JSON = 1000, OPT_SOCKET, OPT_HELP, OPT_SERVER };
     static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                         {"server", no_argument, NULL, OPT_SERVER},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
                                          {"help", no_argument, NULL, OPT_HELP},
                                          {"bundle-id", required_argument, NULL, 'b'},
@@ -88,7 +131,7 @@ int kx_cmd_stat(int argc, char **argv)
                                          {"list-only", no_argument, NULL, 'l'},
                                          {NULL, 0, NULL, 0}};
     const char *socket = NULL;
-    int as_json = 0, omit_kernel = 0, no_header = 0, c;
+    int as_json = 0, omit_kernel = 0, no_header = 0, server = 0, c;
     char **ids = calloc((size_t)argc, sizeof *ids);
     size_t n_ids = 0;
     optind = 1;
@@ -98,6 +141,7 @@ int kx_cmd_stat(int argc, char **argv)
         case 'k': omit_kernel = 1; break;
         case 'l': no_header = 1; break;
         case OPT_JSON: as_json = 1; break;
+        case OPT_SERVER: server = 1; break;
         case OPT_SOCKET: socket = optarg; break;
         case 'h':
         case OPT_HELP: printf("%s", usage_text); free(ids); return KX_EXIT_OK;
@@ -112,10 +156,14 @@ int kx_cmd_stat(int argc, char **argv)
     kx_client *cl = kx_cli_connect("kextstat", socket);
     struct kx_client_kext *kexts = NULL;
     size_t n = 0;
+    struct kx_client_server srv = {0};
     kx_status st = cl ? kx_client_stat(cl, &kexts, &n) : STATUS_CONNECTION_REFUSED;
+    if (st == STATUS_SUCCESS && (as_json || server))
+        st = kx_client_server(cl, &srv);
     if (st != STATUS_SUCCESS) {
         if (cl)
             kx_cli_report("kextstat", "listing", st, cl);
+        kx_client_kexts_free(kexts, n);
         kx_client_disconnect(cl);
         free(ids);
         return KX_EXIT_FAIL;
@@ -125,10 +173,12 @@ int kx_cmd_stat(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             if (wanted(&kexts[i], ids, n_ids, omit_kernel))
                 json_array_append_new(arr, kext_json(&kexts[i]));
-        json_t *root = json_pack("{s:o}", "kexts", arr);
+        json_t *root = json_pack("{s:o, s:o}", "kexts", arr, "server", server_json(&srv));
         json_dumpf(root, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(root);
+    } else if (server) {
+        print_server(&srv);
     } else {
         if (!no_header)
             printf("Index Refs Address            Size       Wired      "
@@ -138,6 +188,7 @@ int kx_cmd_stat(int argc, char **argv)
                 print_row(&kexts[i]);
     }
     kx_client_kexts_free(kexts, n);
+    kx_client_server_free(&srv);
     kx_client_disconnect(cl);
     free(ids);
     return KX_EXIT_OK;

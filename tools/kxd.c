@@ -92,10 +92,32 @@ static void report_start(int *ready_fd, int ok, const char *text)
     }
 }
 
+/* A positive decimal number; with_suffix also takes K, M or G (binary). */
+static int parse_amount(const char *text, int with_suffix, uint64_t *out)
+{
+    char *end;
+    if (*text < '0' || *text > '9')
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    unsigned shift = 0;
+    if (with_suffix && *end && !end[1]) {
+        const char *units = "KMG", *u = strchr(units, *end);
+        if (!u)
+            return -1;
+        shift = 10u * (unsigned)(u - units + 1);
+        end++;
+    }
+    if (*end || v == 0 || v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
 static const char usage_text[] =
     "usage: kxd [--foreground] [--extensions DIR]... [--socket PATH] [--no-auth]\n"
     "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
-    "           [--device-policy FILE] [--verbose] [--check]\n"
+    "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
+    "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
@@ -106,12 +128,122 @@ static const char usage_text[] =
     "  --no-auth         skip ownership/permission checks (development trees)\n"
     "  --device-policy FILE  owner, group and mode of devices, above what drivers set\n"
     "                    (lines: PATTERN OWNER GROUP MODE, e.g. /dev/ram* root disk 0660)\n"
-    "  --check           validate the configuration, print what would load, exit\n";
+    "  --check           validate the configuration, print what would load, exit\n"
+    "  --max-client-bytes N   bytes one connection's requests and unsent replies may hold\n"
+    "                    before kxd stops reading it (default 16M; K, M, G suffixes)\n"
+    "  --max-total-bytes N    the same for all connections together (default 256M)\n"
+    "  --max-connections N    connections at once (default 1024)\n"
+    "  --max-connections-per-user N  per user other than root (default 64)\n";
+
+struct kxd_opts {
+    const char **dirs;
+    size_t n_dirs;
+    const char *socket_path, *policy_path, *cache_path;
+    enum kx_boot_mode mode;
+    unsigned boot_flags;
+    int no_auth, check;
+    struct kx_srv_limits limits;
+};
+
+/* Everything after the options: the kernel, the device policy, the server,
+ * boot, serving, shutdown. Returns kxd's exit status. */
+static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log, int *ready_fd)
+{
+    char msg[512];
+    struct kx_kernel_config kcfg = {sizeof kcfg, log,       o->dirs,   o->n_dirs, o->no_auth,
+                                    NULL,        o->mode,    o->cache_path, o->boot_flags};
+    struct kx_kernel *k = NULL;
+    kx_status st = kx_kernel_new(&kcfg, &k);
+    if (st != STATUS_SUCCESS) {
+        snprintf(msg, sizeof msg, "kxd: can't create the kernel: %s\n", kx_status_string(st));
+        report_start(ready_fd, 0, msg);
+        return 1;
+    }
+
+    if (o->policy_path) {
+        struct kx_io_device_rule *rules = NULL;
+        size_t n_rules = 0;
+        char *why = NULL;
+        st = kx_srv_device_policy_read(o->policy_path, &rules, &n_rules, &why);
+        if (st == STATUS_SUCCESS)
+            st = kx_io_set_device_policy(kx_kernel_io(k), rules, n_rules);
+        free(rules);
+        if (st != STATUS_SUCCESS) {
+            snprintf(msg, sizeof msg, "kxd: device policy: %s\n", why ? why : kx_status_string(st));
+            free(why);
+            report_start(ready_fd, 0, msg);
+            kx_kernel_free(k);
+                return 1;
+        }
+    }
+
+    char *report = NULL;
+    if (o->check) {
+        /* Resolve and link-check every kext boot would load; run nothing. */
+        st = kx_kernel_boot(k, KX_KERNEL_LOAD_DRY_RUN, &report);
+        if (report && *report)
+            fputs(report, stdout);
+        printf("kxd: configuration %s\n", st == STATUS_SUCCESS ? "OK" : "has problems");
+        free(report);
+        kx_kernel_free(k);
+        return st == STATUS_SUCCESS ? 0 : 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct kx_srv_config scfg = {o->socket_path, 0666, k, log, 0, o->limits};
+    struct kx_srv *srv = NULL;
+    st = kx_srv_new(&scfg, &srv);
+    if (st != STATUS_SUCCESS) {
+        snprintf(msg, sizeof msg, "kxd: can't listen on %s: %s%s\n", o->socket_path,
+                 kx_status_string(st),
+                 st == STATUS_DEVICE_BUSY ? " (another kxd is running there)" : "");
+        report_start(ready_fd, 0, msg);
+        kx_kernel_free(k);
+        return 1;
+    }
+
+    /* Phase 1, the booter; then, once "root is mounted", phase 2, the daemon.
+     * A kext that fails to load is reported; the others still load. */
+    kx_kernel_boot_phase(k, 1, 0, &report);
+    if (report && *report)
+        kx_log_warnx(log, "%s", report);
+    free(report);
+    report = NULL;
+    if (o->mode != KX_BOOT_SINGLE_USER) {
+        kx_kernel_boot_phase(k, 2, 0, &report);
+        if (report && *report)
+            kx_log_warnx(log, "%s", report);
+        free(report);
+        report = NULL;
+        int rebuilt = 0;
+        st = kx_kernel_update_cache(k, &rebuilt, &report);
+        if (st != STATUS_SUCCESS)
+            kx_log_warnx(log, "kext cache not rebuilt: %s", report ? report : kx_status_string(st));
+        else if (rebuilt)
+            kx_log_info(log, "kext cache rebuilt: %s", report ? report : "");
+        free(report);
+    }
+    snprintf(msg, sizeof msg, "kxd: serving on %s\n", o->socket_path);
+    report_start(ready_fd, 1, msg);
+
+    st = kx_srv_run(srv, &stop_requested);
+    kx_log_info(log, "shutting down: unloading every kext in reverse load order");
+    kx_srv_free(srv);
+    kx_kernel_free(k);
+    return st == STATUS_SUCCESS ? 0 : 1;
+}
 
 int main(int argc, char **argv)
 {
     enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
-           OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP };
+           OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP, OPT_CONN_BYTES, OPT_TOTAL_BYTES,
+           OPT_MAX_CONNS, OPT_MAX_USER_CONNS };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
@@ -123,12 +255,19 @@ int main(int argc, char **argv)
                                          {"cache", required_argument, NULL, OPT_CACHE},
                                          {"no-cache", no_argument, NULL, OPT_NO_CACHE},
                                          {"help", no_argument, NULL, OPT_HELP},
+                                         {"max-client-bytes", required_argument, NULL, OPT_CONN_BYTES},
+                                         {"max-total-bytes", required_argument, NULL, OPT_TOTAL_BYTES},
+                                         {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+                                         {"max-connections-per-user", required_argument, NULL,
+                                          OPT_MAX_USER_CONNS},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
     const char *socket_path = getenv("KX_SOCKET"), *policy_path = NULL, *cache_path = NULL;
     enum kx_boot_mode mode = KX_BOOT_LOCAL;
     unsigned boot_flags = 0;
+    struct kx_srv_limits limits = {0};
+    uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
         switch (c) {
@@ -142,6 +281,26 @@ int main(int argc, char **argv)
         case OPT_POLICY: policy_path = optarg; break;
         case OPT_CACHE: cache_path = optarg; break;
         case OPT_NO_CACHE: boot_flags |= KX_BOOT_NO_CACHE; break;
+        case OPT_CONN_BYTES:
+        case OPT_TOTAL_BYTES:
+        case OPT_MAX_CONNS:
+        case OPT_MAX_USER_CONNS:
+            if (parse_amount(optarg, c == OPT_CONN_BYTES || c == OPT_TOTAL_BYTES, &n) != 0 ||
+                (c != OPT_CONN_BYTES && c != OPT_TOTAL_BYTES && n > UINT32_MAX)) {
+                fprintf(stderr, "kxd: %s: not a positive amount: '%s'\n", argv[optind - 1],
+                        optarg);
+                free(dirs);
+                return 2;
+            }
+            if (c == OPT_CONN_BYTES)
+                limits.conn_bytes = n;
+            else if (c == OPT_TOTAL_BYTES)
+                limits.total_bytes = n;
+            else if (c == OPT_MAX_CONNS)
+                limits.max_conns = (uint32_t)n;
+            else
+                limits.max_conns_per_user = (uint32_t)n;
+            break;
         case OPT_BOOT:
             if (kx_boot_mode_parse(optarg, &mode) == STATUS_SUCCESS)
                 break;
@@ -167,102 +326,19 @@ int main(int argc, char **argv)
         free(dirs);
         return 1;
     }
-    struct kx_logger log = {kx_log_to_stderr, "kxd", verbose ? KX_LOG_DEBUG : KX_LOG_INFO};
+    struct kx_logger sink = {kx_log_to_stderr, "kxd", verbose ? KX_LOG_DEBUG : KX_LOG_INFO};
     if (ready_fd >= 0) {
         openlog("kxd", LOG_PID, LOG_DAEMON);
-        log.fn = log_to_syslog;
+        sink.fn = log_to_syslog;
     }
-    char msg[512];
-    struct kx_kernel_config kcfg = {sizeof kcfg, &log,       dirs,      n_dirs,    no_auth,
-                                    NULL,        mode,       cache_path, boot_flags};
-    struct kx_kernel *k = NULL;
-    kx_status st = kx_kernel_new(&kcfg, &k);
-    if (st != STATUS_SUCCESS) {
-        snprintf(msg, sizeof msg, "kxd: can't create the kernel: %s\n", kx_status_string(st));
-        report_start(&ready_fd, 0, msg);
-        free(dirs);
-        return 1;
-    }
-
-    if (policy_path) {
-        struct kx_io_device_rule *rules = NULL;
-        size_t n_rules = 0;
-        char *why = NULL;
-        st = kx_srv_device_policy_read(policy_path, &rules, &n_rules, &why);
-        if (st == STATUS_SUCCESS)
-            st = kx_io_set_device_policy(kx_kernel_io(k), rules, n_rules);
-        free(rules);
-        if (st != STATUS_SUCCESS) {
-            snprintf(msg, sizeof msg, "kxd: device policy: %s\n", why ? why : kx_status_string(st));
-            free(why);
-            report_start(&ready_fd, 0, msg);
-            kx_kernel_free(k);
-            free(dirs);
-            return 1;
-        }
-    }
-
-    char *report = NULL;
-    if (check) {
-        /* Resolve and link-check every kext boot would load; run nothing. */
-        st = kx_kernel_boot(k, KX_KERNEL_LOAD_DRY_RUN, &report);
-        if (report && *report)
-            fputs(report, stdout);
-        printf("kxd: configuration %s\n", st == STATUS_SUCCESS ? "OK" : "has problems");
-        free(report);
-        kx_kernel_free(k);
-        free(dirs);
-        return st == STATUS_SUCCESS ? 0 : 1;
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct kx_srv_config scfg = {socket_path, 0666, k, &log, 0};
-    struct kx_srv *srv = NULL;
-    st = kx_srv_new(&scfg, &srv);
-    if (st != STATUS_SUCCESS) {
-        snprintf(msg, sizeof msg, "kxd: can't listen on %s: %s%s\n", socket_path,
-                 kx_status_string(st),
-                 st == STATUS_DEVICE_BUSY ? " (another kxd is running there)" : "");
-        report_start(&ready_fd, 0, msg);
-        kx_kernel_free(k);
-        free(dirs);
-        return 1;
-    }
-
-    /* Phase 1, the booter; then, once "root is mounted", phase 2, the daemon.
-     * A kext that fails to load is reported; the others still load. */
-    kx_kernel_boot_phase(k, 1, 0, &report);
-    if (report && *report)
-        kx_log_warnx(&log, "%s", report);
-    free(report);
-    report = NULL;
-    if (mode != KX_BOOT_SINGLE_USER) {
-        kx_kernel_boot_phase(k, 2, 0, &report);
-        if (report && *report)
-            kx_log_warnx(&log, "%s", report);
-        free(report);
-        report = NULL;
-        int rebuilt = 0;
-        st = kx_kernel_update_cache(k, &rebuilt, &report);
-        if (st != STATUS_SUCCESS)
-            kx_log_warnx(&log, "kext cache not rebuilt: %s", report ? report : kx_status_string(st));
-        else if (rebuilt)
-            kx_log_info(&log, "kext cache rebuilt: %s", report ? report : "");
-        free(report);
-    }
-    snprintf(msg, sizeof msg, "kxd: serving on %s\n", socket_path);
-    report_start(&ready_fd, 1, msg);
-
-    st = kx_srv_run(srv, &stop_requested);
-    kx_log_info(&log, "shutting down: unloading every kext in reverse load order");
-    kx_srv_free(srv);
-    kx_kernel_free(k);
+    /* A failure that repeats in a loop (an accept at the descriptor limit)
+     * costs a line every ten seconds, not one per turn. */
+    struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
+    struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
+    struct kxd_opts o = {dirs,      n_dirs, socket_path, policy_path, cache_path,
+                         mode,      boot_flags, no_auth, check,       limits};
+    int rc = boot_and_serve(&o, &log, &ready_fd);
+    kx_log_fold_free(fold);
     free(dirs);
-    return st == STATUS_SUCCESS ? 0 : 1;
+    return rc;
 }

@@ -101,4 +101,31 @@ KX_API kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_lo
                                size_t *n);
 KX_API void kx_client_log_free(struct kx_client_log_line *lines, size_t n);
 
+/* ---- kxd itself ---------------------------------------------------------- */
+
+/* One connection to kxd, as kxd accounts for it. */
+struct kx_client_conn {
+    uint64_t id;
+    int32_t pid;
+    uint32_t uid;
+    uint32_t pending;    /* requests read and not yet answered */
+    uint32_t handles;    /* open device handles */
+    uint64_t bytes_held; /* charged to its pending requests plus replies not yet sent */
+    int throttled;       /* kxd is not reading it until it drains */
+};
+
+/* kxd's limits (kxd --max-*) and what clients hold now. */
+struct kx_client_server {
+    uint64_t conn_bytes_limit, total_bytes_limit;
+    uint32_t max_conns, max_conns_per_user;
+    uint32_t n_conns, n_throttled;
+    uint64_t bytes_held, refused;
+    struct kx_client_conn *conns; /* every connection for root, else the caller's own */
+    size_t n_listed;
+};
+
+/* Fills *out; free with kx_client_server_free. */
+KX_API kx_status kx_client_server(kx_client *c, struct kx_client_server *out);
+KX_API void kx_client_server_free(struct kx_client_server *s);
+
 #endif /* KX_CLIENT_H */

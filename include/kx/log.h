@@ -34,4 +34,17 @@ KX_API void kx_logv(const struct kx_logger *lg, enum kx_log_level level, const c
  * (a const char *, may be NULL). */
 KX_API void kx_log_to_stderr(void *arg, enum kx_log_level level, const char *msg);
 
+/* A sink that folds repeats, as syslogd does, so that a failure repeated in
+ * a loop costs one line, not millions: a message equal to the one before it
+ * is counted instead of passed on, and the count goes out as "last message
+ * repeated N times" before the next different message, or with a repeat
+ * once every_ms have passed since the count was last said.
+ * kx_log_fold_new copies out; NULL when out of memory. Install it as
+ * {kx_log_fold_fn, fold, level}. kx_log_fold_free says what is still
+ * counted, then frees. Thread-safe. */
+struct kx_log_fold;
+KX_API struct kx_log_fold *kx_log_fold_new(const struct kx_logger *out, unsigned every_ms);
+KX_API void kx_log_fold_fn(void *fold, enum kx_log_level level, const char *msg);
+KX_API void kx_log_fold_free(struct kx_log_fold *fold);
+
 #endif /* KX_LOG_H */

@@ -81,7 +81,9 @@
     XX(STATUS_KEXT_DEPENDENCY_LOAD_FAILED, 810, "(libkern/kext) dependency load failed")           \
     XX(STATUS_PROTOCOL_ERROR, 900, "protocol error")                                               \
     XX(STATUS_CONNECTION_REFUSED, 901, "cannot connect to kxd")                                    \
-    XX(STATUS_CONNECTION_LOST, 902, "connection to kxd lost")
+    XX(STATUS_CONNECTION_LOST, 902, "connection to kxd lost")                                     \
+    XX(STATUS_SYSTEM_SHUTDOWN, 903, "kxd is shutting down")                                      \
+    XX(STATUS_TOO_MANY_CONNECTIONS, 904, "too many connections to kxd")
 
 typedef enum kx_status {
 #define KX_STATUS_ENUM(name, value, msg) name = value,

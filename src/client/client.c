@@ -270,7 +270,8 @@ kx_status kx_client_unload(kx_client *c, const char *kext, uint32_t flags)
 
 typedef int (*entry_fn)(struct kx_msg_reader *r, void *item);
 
-static kx_status list_call(kx_client *c, uint32_t req_id, uint16_t entry_type, size_t item_size,
+/* Reads ENTRY* END for a request already sent. */
+static kx_status read_list(kx_client *c, uint32_t req_id, uint16_t entry_type, size_t item_size,
                            entry_fn decode, void (*free_items)(void *, size_t), void **items,
                            size_t *n_items)
 {
@@ -280,7 +281,7 @@ static kx_status list_call(kx_client *c, uint32_t req_id, uint16_t entry_type, s
     size_t n = 0, cap = 0;
     *items = NULL;
     *n_items = 0;
-    kx_status st = send_request(c);
+    kx_status st = STATUS_SUCCESS;
     while (st == STATUS_SUCCESS) {
         st = recv_reply(c, req_id, &h, &r);
         if (st != STATUS_SUCCESS)
@@ -321,6 +322,18 @@ static kx_status list_call(kx_client *c, uint32_t req_id, uint16_t entry_type, s
     *items = v;
     *n_items = n;
     return STATUS_SUCCESS;
+}
+
+static kx_status list_call(kx_client *c, uint32_t req_id, uint16_t entry_type, size_t item_size,
+                           entry_fn decode, void (*free_items)(void *, size_t), void **items,
+                           size_t *n_items)
+{
+    *items = NULL;
+    *n_items = 0;
+    kx_status st = send_request(c);
+    if (st != STATUS_SUCCESS)
+        return st;
+    return read_list(c, req_id, entry_type, item_size, decode, free_items, items, n_items);
 }
 
 static int decode_kext(struct kx_msg_reader *r, void *item)
@@ -429,4 +442,63 @@ kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line 
     kx_msg_put_u64(&c->out, since);
     return list_call(c, id, KX_MSG_LOG_ENTRY, sizeof **lines, decode_log, free_log,
                      (void **)lines, n);
+}
+
+/* ---- kxd itself: SERVER_INFO, then SERVER_CONN* END ---------------------- */
+
+static int decode_conn(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_conn *k = item;
+    k->id = kx_msg_get_u64(r);
+    k->pid = kx_msg_get_i32(r);
+    k->uid = kx_msg_get_u32(r);
+    k->pending = kx_msg_get_u32(r);
+    k->handles = kx_msg_get_u32(r);
+    k->bytes_held = kx_msg_get_u64(r);
+    k->throttled = kx_msg_get_u32(r) != 0;
+    return !r->failed;
+}
+
+static void free_conns(void *items, size_t n)
+{
+    (void)n;
+    free(items);
+}
+
+kx_status kx_client_server(kx_client *c, struct kx_client_server *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t id = begin(c, KX_MSG_SERVER);
+    struct kx_msg_hdr h;
+    struct kx_msg_reader r;
+    kx_status st = send_request(c);
+    if (st == STATUS_SUCCESS)
+        st = recv_reply(c, id, &h, &r);
+    if (st != STATUS_SUCCESS)
+        return st;
+    if (h.type == KX_MSG_ERROR)
+        return read_status_reply(c, &h, &r, NULL);
+    if (h.type != KX_MSG_SERVER_INFO)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    out->conn_bytes_limit = kx_msg_get_u64(&r);
+    out->total_bytes_limit = kx_msg_get_u64(&r);
+    out->max_conns = kx_msg_get_u32(&r);
+    out->max_conns_per_user = kx_msg_get_u32(&r);
+    out->n_conns = kx_msg_get_u32(&r);
+    out->n_throttled = kx_msg_get_u32(&r);
+    out->bytes_held = kx_msg_get_u64(&r);
+    out->refused = kx_msg_get_u64(&r);
+    if (kx_msg_reader_done(&r) != STATUS_SUCCESS)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    return read_list(c, id, KX_MSG_SERVER_CONN, sizeof *out->conns, decode_conn, free_conns,
+                     (void **)&out->conns, &out->n_listed);
+}
+
+void kx_client_server_free(struct kx_client_server *s)
+{
+    if (!s)
+        return;
+    free(s->conns);
+    s->conns = NULL;
+    s->n_listed = 0;
 }

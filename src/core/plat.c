@@ -20,7 +20,9 @@ kx_status kx_status_from_errno(int err)
     case ENOTDIR: return STATUS_NOT_A_DIRECTORY;
     case EACCES:
     case EPERM: return STATUS_ACCESS_DENIED;
-    case ENOMEM: return STATUS_INSUFFICIENT_RESOURCES;
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE: return STATUS_INSUFFICIENT_RESOURCES;
     case EBUSY: return STATUS_DEVICE_BUSY;
     case EINVAL: return STATUS_INVALID_PARAMETER;
     case ENAMETOOLONG: return STATUS_OBJECT_NAME_INVALID;

@@ -39,9 +39,12 @@ kx_status kx_plat_poller_wait(int poller, struct kx_poll_event *ev, int max, int
         return errno == EINTR ? STATUS_SUCCESS : kx_status_from_errno(errno);
     for (int i = 0; i < got; i++) {
         ev[i].key = raw[i].data.u64;
-        ev[i].events = (raw[i].events & EPOLLIN ? KX_POLL_IN : 0) |
+        /* A half-close is only the end of what there is to read; a hang-up
+         * or an error ends the connection, and is reported whatever the
+         * interest (so it must be acted on, or it comes back at once). */
+        ev[i].events = (raw[i].events & (EPOLLIN | EPOLLRDHUP) ? KX_POLL_IN : 0) |
                        (raw[i].events & EPOLLOUT ? KX_POLL_OUT : 0) |
-                       (raw[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP) ? KX_POLL_HUP : 0);
+                       (raw[i].events & (EPOLLHUP | EPOLLERR) ? KX_POLL_HUP : 0);
     }
     *n = got;
     return STATUS_SUCCESS;

@@ -101,6 +101,30 @@ kx_status kx_plat_sock_accept(int listen_fd, int *fd, struct kx_plat_cred *cred)
     return STATUS_SUCCESS;
 }
 
+kx_status kx_plat_sock_reserve(int *reserve)
+{
+    *reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return *reserve < 0 ? kx_status_from_errno(errno) : STATUS_SUCCESS;
+}
+
+int kx_plat_sock_shed(int listen_fd, int *reserve, const void *refusal, size_t len)
+{
+    if (*reserve >= 0) {
+        close(*reserve);
+        *reserve = -1;
+    }
+    int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (s >= 0) {
+        if (refusal) {
+            ssize_t n = send(s, refusal, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n; /* best effort: the peer learns why, or just sees the close */
+        }
+        close(s);
+    }
+    kx_plat_sock_reserve(reserve);
+    return s >= 0;
+}
+
 kx_status kx_plat_send_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

@@ -21,6 +21,15 @@ kx_status kx_plat_sock_listen(const char *path, mode_t mode, int *fd);
 /* Non-blocking accept; STATUS_PENDING when nobody is waiting. The new socket
  * is non-blocking and close-on-exec; cred comes from SO_PEERCRED. */
 kx_status kx_plat_sock_accept(int listen_fd, int *fd, struct kx_plat_cred *cred);
+/* Out of descriptors, a listener still has connections waiting that it can't
+ * accept, and a level-triggered poller reports them forever. The cure:
+ * keep one descriptor in reserve (kx_plat_sock_reserve), and when accept
+ * fails for want of descriptors give it up to accept the oldest waiting
+ * connection, send it `refusal` (a finished message, may be NULL) and close
+ * it, then take the reserve again. Returns 1 if a connection was turned
+ * away. *reserve is -1 while it can't be retaken. */
+kx_status kx_plat_sock_reserve(int *reserve);
+int kx_plat_sock_shed(int listen_fd, int *reserve, const void *refusal, size_t len);
 /* Blocking connect. STATUS_CONNECTION_REFUSED when no server listens. */
 kx_status kx_plat_sock_connect(const char *path, int *fd);
 

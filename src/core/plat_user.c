@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int parse_number(const char *s, uint32_t *out)
 {
@@ -47,3 +48,5 @@ kx_status kx_plat_group_id(const char *name, uint32_t *gid)
     *gid = (uint32_t)gr.gr_gid;
     return STATUS_SUCCESS;
 }
+
+uint32_t kx_plat_self_uid(void) { return (uint32_t)geteuid(); }

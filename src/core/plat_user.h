@@ -10,4 +10,7 @@
 kx_status kx_plat_user_id(const char *name, uint32_t *uid);
 kx_status kx_plat_group_id(const char *name, uint32_t *gid);
 
+/* The effective uid this process runs as. */
+uint32_t kx_plat_self_uid(void);
+
 #endif /* KX_CORE_PLAT_USER_H */

@@ -48,7 +48,10 @@
     XX(KX_MSG_LS_ENTRY, 25)   /* kind u32 (0 link, 1 device), name str, target str, driver str, uid u32, gid u32, mode u32, handles u32 */ \
     XX(KX_MSG_LOG, 26)        /* since u64 -> LOG_ENTRY* LOG_END */               \
     XX(KX_MSG_LOG_ENTRY, 27)  /* seq u64, time_ns u64, source str, text str */       \
-    XX(KX_MSG_END, 28)        /* reply: status i32, count u64 — ends a listing */
+    XX(KX_MSG_END, 28)        /* reply: status i32, count u64 — ends a listing */ \
+    XX(KX_MSG_SERVER, 29)     /* (empty) -> SERVER_INFO SERVER_CONN* END(count of SERVER_CONN) */ \
+    XX(KX_MSG_SERVER_INFO, 30) /* conn_bytes u64, total_bytes u64, max_conns u32, max_conns_per_user u32, conns u32, throttled u32, bytes_held u64, refused u64 */ \
+    XX(KX_MSG_SERVER_CONN, 31) /* id u64, pid i32, uid u32, pending u32, handles u32, bytes_held u64, throttled u32 */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

@@ -207,6 +207,7 @@ static kx_status op_read(struct kx_srv_req *req)
     r.timeout_ms = kx_msg_get_u32(&req->in);
     if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS || len > KX_CLIENT_IO_MAX)
         return STATUS_PROTOCOL_ERROR;
+    req->reply_bytes = len;
     return submit(req, handle, &r, len);
 }
 
@@ -235,6 +236,7 @@ static kx_status op_ioctl(struct kx_srv_req *req)
     if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS || r.in_len > KX_CLIENT_IO_MAX ||
         out_len > KX_CLIENT_IO_MAX)
         return STATUS_PROTOCOL_ERROR;
+    req->reply_bytes = out_len;
     return submit(req, handle, &r, out_len);
 }
 
@@ -403,9 +405,17 @@ static kx_status op_stat(struct kx_srv_req *req)
     return defer_or_fail(req, new_job(req, NULL, 0), stat_job);
 }
 
+static kx_status op_server(struct kx_srv_req *req)
+{
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
+        return STATUS_PROTOCOL_ERROR;
+    kx_srv_report(req);
+    return STATUS_SUCCESS;
+}
+
 const struct kx_srv_op kx_srv_ops[] = {
     {KX_MSG_OPEN, op_open},     {KX_MSG_CLOSE, op_close},   {KX_MSG_READ, op_read},
     {KX_MSG_WRITE, op_write},   {KX_MSG_IOCTL, op_ioctl},   {KX_MSG_LOAD, op_load},
     {KX_MSG_UNLOAD, op_unload}, {KX_MSG_STAT, op_stat},     {KX_MSG_LS, op_ls},
-    {KX_MSG_LOG, op_log},       {0, NULL},
+    {KX_MSG_LOG, op_log},       {KX_MSG_SERVER, op_server}, {0, NULL},
 };

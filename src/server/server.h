@@ -5,10 +5,24 @@
 #include <kx/log.h>
 #include <kx/status.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct kx_kernel;
 struct kx_srv;
+
+/* What clients may cost kxd. A request is charged, when kxd reads it, the
+ * bytes it may hold until its answer has been written to the socket (its
+ * payload plus the largest reply it asked for); replies not yet written
+ * count too. A connection over its share, or any connection while all
+ * together are over theirs, is not read from until it drains
+ * (back-pressure): nothing is dropped. Zero fields take the defaults. */
+struct kx_srv_limits {
+    uint64_t conn_bytes;        /* one connection (16 MiB) */
+    uint64_t total_bytes;       /* every connection together (256 MiB) */
+    uint32_t max_conns;         /* connections at once (1024) */
+    uint32_t max_conns_per_user; /* per uid other than root and kxd's own (64) */
+};
 
 struct kx_srv_config {
     const char *socket_path;
@@ -16,6 +30,7 @@ struct kx_srv_config {
     struct kx_kernel *kernel;   /* borrowed; outlives the server */
     const struct kx_logger *logger;
     unsigned n_workers;         /* threads for blocking requests; 0: 4 */
+    struct kx_srv_limits limits;
 };
 
 /* Creates the socket (replacing a stale one, refusing a live one) and starts
@@ -25,8 +40,19 @@ kx_status kx_srv_new(const struct kx_srv_config *cfg, struct kx_srv **out);
 /* Serves until *stop becomes non-zero (a signal handler sets it). */
 kx_status kx_srv_run(struct kx_srv *srv, volatile sig_atomic_t *stop);
 
-/* Closes every connection (their open files are closed, drivers get
- * CLEANUP/CLOSE), joins the workers, removes the socket. */
+/* One turn of the loop: waits up to timeout_ms for events and handles them
+ * (kx_srv_run is this in a loop; tests and the protocol fuzzer step it). */
+kx_status kx_srv_poll_once(struct kx_srv *srv, int timeout_ms);
+
+/* Serves fd, one end of a connected AF_UNIX stream pair, as a client with
+ * these credentials; the server owns fd from here on, even on failure.
+ * STATUS_TOO_MANY_CONNECTIONS; STATUS_INSUFFICIENT_RESOURCES. */
+kx_status kx_srv_adopt(struct kx_srv *srv, int fd, pid_t pid, uid_t uid, gid_t gid);
+
+/* Answers every request still pending with STATUS_SYSTEM_SHUTDOWN (and
+ * writes what it can of the answers for up to a second), closes every
+ * connection (their open files are closed, drivers get CLEANUP/CLOSE), joins
+ * the workers, removes the socket. */
 void kx_srv_free(struct kx_srv *srv);
 
 #endif /* KX_SERVER_H */

@@ -35,6 +35,8 @@ struct kx_srv_req {
     uint32_t req_id;
     uint16_t type;
     struct kx_msg_reader in;
+    uint64_t reply_bytes; /* set by the handler: the largest reply it may send
+                           * beyond a small fixed one (a read's data) */
 };
 
 /* Returns STATUS_SUCCESS when the request was answered or will be;
@@ -78,5 +80,13 @@ void kx_srv_reply_error(struct kx_srv *srv, uint64_t conn_id, uint32_t req_id, k
 kx_status kx_srv_file_add(struct kx_srv *srv, uint64_t conn_id, kx_io_handle h, uint32_t *handle);
 kx_io_handle kx_srv_file_get(struct kx_srv *srv, uint64_t conn_id, uint32_t handle);
 kx_io_handle kx_srv_file_remove(struct kx_srv *srv, uint64_t conn_id, uint32_t handle);
+
+/* kx-srv only. Posts the server's limits and usage (SERVER_INFO), then one
+ * SERVER_CONN per connection the requester may see (a privileged requester
+ * every connection, others their own uid's), then END. */
+void kx_srv_report(struct kx_srv_req *req);
+
+/* Root, or the user kxd runs as. */
+int kx_srv_is_privileged(const struct kx_srv *srv, uint32_t uid);
 
 #endif /* KX_SERVER_INT_H */

@@ -1,0 +1,425 @@
+/* test_kxd_hostile.c — kxd against clients that misbehave on purpose: a peer
+ * that leaves with every request slot in flight, clients that never read
+ * their replies, a flood of connections at the descriptor limit, and a
+ * shutdown with reads pending. Each test reproduces a failure kxd once had
+ * (a spin, unbounded memory, a log flood, a bare EOF) and asserts its cause
+ * is gone: handles closed, bytes held within the limit, answers given. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include "proto/msg.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB ((uint32_t)1 << 20)
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- a raw protocol peer ------------------------------------------------- */
+
+static int raw_connect(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void raw_send(int fd, struct kx_msg_builder *b)
+{
+    assert_int_equal(kx_msg_finish(b), STATUS_SUCCESS);
+    for (size_t off = 0; off < b->len;) {
+        ssize_t n = send(fd, b->buf + off, b->len - off, MSG_NOSIGNAL);
+        assert_true(n > 0);
+        off += (size_t)n;
+    }
+    kx_msg_builder_free(b);
+}
+
+static int recv_full(int fd, void *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = recv(fd, (char *)buf + off, len - off, 0);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* The next message: header in *h, payload malloc'ed (free it). NULL at EOF. */
+static uint8_t *raw_recv(int fd, struct kx_msg_hdr *h)
+{
+    uint8_t raw[KX_MSG_HDR_LEN];
+    const char *why;
+    if (recv_full(fd, raw, sizeof raw) != 0)
+        return NULL;
+    assert_int_equal(kx_msg_hdr_decode(raw, h, &why), STATUS_SUCCESS);
+    uint8_t *p = malloc(h->len ? h->len : 1);
+    assert_non_null(p);
+    assert_int_equal(recv_full(fd, p, h->len), 0);
+    return p;
+}
+
+static uint32_t raw_open(int fd, const char *path, uint32_t access)
+{
+    struct kx_msg_builder b = {0};
+    kx_msg_begin(&b, KX_MSG_OPEN, 1);
+    kx_msg_put_str(&b, path);
+    kx_msg_put_u32(&b, access);
+    raw_send(fd, &b);
+    struct kx_msg_hdr h;
+    uint8_t *p = raw_recv(fd, &h);
+    assert_non_null(p);
+    assert_int_equal(h.type, KX_MSG_OK);
+    struct kx_msg_reader r;
+    kx_msg_reader_init(&r, p, h.len);
+    assert_int_equal(kx_msg_get_i32(&r), STATUS_SUCCESS);
+    uint32_t handle = (uint32_t)kx_msg_get_u64(&r);
+    free(p);
+    return handle;
+}
+
+static void raw_read_request(int fd, uint32_t req_id, uint32_t handle, uint32_t len,
+                             uint32_t timeout_ms)
+{
+    struct kx_msg_builder b = {0};
+    kx_msg_begin(&b, KX_MSG_READ, req_id);
+    kx_msg_put_u32(&b, handle);
+    kx_msg_put_u64(&b, 0);
+    kx_msg_put_u32(&b, len);
+    kx_msg_put_u32(&b, timeout_ms);
+    raw_send(fd, &b);
+}
+
+/* ---- observing kxd ------------------------------------------------------- */
+
+/* kxd's view of the test's raw peer (told from the observing connection by
+ * the device it has open); 0 when there is none. *whole, if given, gets the
+ * totals. */
+static int server_conn(const struct kxd_proc *p, struct kx_client_conn *out,
+                       struct kx_client_server *whole)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_server s;
+    assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+    int found = 0;
+    for (size_t i = 0; i < s.n_listed && !found; i++)
+        if (s.conns[i].pid == getpid() && s.conns[i].handles) {
+            *out = s.conns[i];
+            found = 1;
+        }
+    if (whole) {
+        *whole = s;
+        whole->conns = NULL;
+        whole->n_listed = 0;
+    }
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    return found;
+}
+
+static uint32_t handles_on(const struct kxd_proc *p, const char *device)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_object *objs;
+    size_t n;
+    uint32_t handles = UINT32_MAX;
+    assert_int_equal(kx_client_ls(c, &objs, &n), STATUS_SUCCESS);
+    for (size_t i = 0; i < n; i++)
+        if (objs[i].is_device && strcmp(objs[i].name, device) == 0)
+            handles = objs[i].handles;
+    kx_client_objects_free(objs, n);
+    kx_client_disconnect(c);
+    return handles;
+}
+
+/* ---- the tests ----------------------------------------------------------- */
+
+static void test_peer_leaving_with_every_slot_in_flight_is_noticed(void **state)
+{
+    struct kxd_proc *p = *state;
+    int fd = raw_connect(p->socket);
+    assert_true(fd >= 0);
+    uint32_t h = raw_open(fd, "/dev/pipe0", KX_ACCESS_READ);
+    /* Reads of an empty pipe pend for ever (no deadline): 256 of them fill
+     * every request slot the connection has. */
+    for (uint32_t i = 0; i < 256; i++)
+        raw_read_request(fd, 100 + i, h, 16, UINT32_MAX);
+    struct kx_client_conn conn = {0};
+    for (int i = 0; i < 1000 && !(server_conn(p, &conn, NULL) && conn.pending == 256); i++)
+        sleep_ms(10);
+    assert_int_equal(conn.pending, 256);
+    assert_int_equal(conn.handles, 1);
+
+    close(fd);
+    /* The hang-up is seen at once: the handle closes, the reads are
+     * cancelled, and the driver can be unloaded. */
+    uint32_t left = UINT32_MAX;
+    for (int i = 0; i < 1000 && (left = handles_on(p, "\\Device\\Pipe0")) != 0; i++)
+        sleep_ms(10);
+    assert_int_equal(left, 0);
+    kx_client *c = kxd_connect(p);
+    assert_int_equal(kx_client_unload(c, "org.kx.driver.Pipe", 0), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+/* One connection asks for 256 MiB of /dev/zero and reads nothing. */
+static void test_client_that_never_reads_is_held_to_its_share(void **state)
+{
+    struct kxd_proc *p = *state;
+    int fd = raw_connect(p->socket);
+    assert_true(fd >= 0);
+    uint32_t h = raw_open(fd, "/dev/zero", KX_ACCESS_READ);
+    for (uint32_t i = 0; i < 256; i++)
+        raw_read_request(fd, 100 + i, h, MIB, 0);
+
+    struct kx_client_conn conn = {0};
+    struct kx_client_server whole;
+    for (int i = 0; i < 1000 && !(server_conn(p, &conn, &whole) && conn.throttled); i++)
+        sleep_ms(10);
+    assert_true(conn.throttled);
+    /* Within its share, give or take the one request read last. */
+    assert_true(conn.bytes_held <= whole.conn_bytes_limit + MIB + 4096);
+    assert_true(conn.pending < 256);
+    assert_true(whole.bytes_held <= whole.total_bytes_limit);
+
+    /* Back-pressure, not loss: every read is answered, in full. */
+    unsigned answered = 0;
+    for (; answered < 256; answered++) {
+        struct kx_msg_hdr hd;
+        uint8_t *pl = raw_recv(fd, &hd);
+        assert_non_null(pl);
+        assert_int_equal(hd.type, KX_MSG_DATA);
+        struct kx_msg_reader r;
+        kx_msg_reader_init(&r, pl, hd.len);
+        assert_int_equal(kx_msg_get_i32(&r), STATUS_SUCCESS);
+        kx_msg_get_u64(&r);
+        size_t n;
+        kx_msg_get_bytes(&r, &n);
+        assert_int_equal(n, MIB);
+        free(pl);
+    }
+    assert_int_equal(answered, 256);
+    close(fd);
+}
+
+static int setup_small_share(void **state)
+{
+    static const char *const args[] = {"--max-client-bytes", "4M", "--max-total-bytes", "6M",
+                                       NULL};
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    if (!p || kxd_start_args(p, args) != 0) {
+        if (p)
+            kxd_cleanup(p);
+        free(p);
+        return -1;
+    }
+    *state = p;
+    return 0;
+}
+
+/* Two such clients together are held to the total. */
+static void test_clients_that_never_read_are_held_to_the_total(void **state)
+{
+    struct kxd_proc *p = *state;
+    int fds[2];
+    for (int k = 0; k < 2; k++) {
+        fds[k] = raw_connect(p->socket);
+        assert_true(fds[k] >= 0);
+        uint32_t h = raw_open(fds[k], "/dev/zero", KX_ACCESS_READ);
+        for (uint32_t i = 0; i < 64; i++)
+            raw_read_request(fds[k], 100 + i, h, MIB, 0);
+    }
+    struct kx_client_conn conn;
+    struct kx_client_server whole = {0};
+    for (int i = 0; i < 1000 && whole.n_throttled < 2; i++) {
+        server_conn(p, &conn, &whole);
+        sleep_ms(10);
+    }
+    assert_int_equal(whole.n_throttled, 2);
+    assert_true(whole.bytes_held <= whole.total_bytes_limit + 2 * (MIB + 4096));
+    for (int k = 0; k < 2; k++) {
+        for (unsigned i = 0; i < 64; i++) {
+            struct kx_msg_hdr hd;
+            uint8_t *pl = raw_recv(fds[k], &hd);
+            assert_non_null(pl);
+            assert_int_equal(hd.type, KX_MSG_DATA);
+            free(pl);
+        }
+        close(fds[k]);
+    }
+}
+
+static uint64_t cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *s = strrchr(buf, ')');
+    assert_non_null(s);
+    unsigned long long utime = 0, stime = 0;
+    /* After the name: state and 10 more fields, then utime and stime. */
+    assert_int_equal(sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                            &stime),
+                     2);
+    return utime + stime;
+}
+
+static int count_fds(pid_t pid)
+{
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "ls /proc/%d/fd | wc -l", (int)pid);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    if (f && fscanf(f, "%d", &n) != 1)
+        n = -1;
+    if (f)
+        pclose(f);
+    return n;
+}
+
+/* At its descriptor limit kxd turns clients away, says why, rests instead of
+ * spinning, logs the failure once, and serves again when descriptors free. */
+static void test_descriptor_limit_neither_spins_nor_floods_the_log(void **state)
+{
+    struct kxd_proc *p = *state;
+    int used = count_fds(p->pid);
+    assert_true(used > 0);
+    struct rlimit old, rl;
+    assert_int_equal(prlimit(p->pid, RLIMIT_NOFILE, NULL, &old), 0);
+    rl = (struct rlimit){(rlim_t)used + 8, old.rlim_max};
+    assert_int_equal(prlimit(p->pid, RLIMIT_NOFILE, &rl, NULL), 0);
+
+    int fds[64], n_fds = 0, refused = 0;
+    for (int i = 0; i < 64; i++) {
+        int fd = raw_connect(p->socket);
+        if (fd < 0)
+            break;
+        fds[n_fds++] = fd;
+    }
+    /* Those over the limit are answered TOO_MANY_CONNECTIONS and closed. */
+    for (int i = 0; i < n_fds; i++) {
+        struct timeval tv = {0, 200000};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        struct kx_msg_hdr h;
+        uint8_t *pl = raw_recv(fds[i], &h);
+        if (pl && h.type == KX_MSG_ERROR) {
+            struct kx_msg_reader r;
+            kx_msg_reader_init(&r, pl, h.len);
+            refused += kx_msg_get_i32(&r) == STATUS_TOO_MANY_CONNECTIONS;
+        }
+        free(pl);
+    }
+    assert_true(refused > 0);
+
+    /* While clients keep knocking at the limit, kxd mostly sleeps. */
+    uint64_t t0 = cpu_ticks(p->pid);
+    for (int i = 0; i < 20; i++) {
+        int fd = raw_connect(p->socket);
+        if (fd >= 0)
+            close(fd);
+        sleep_ms(50);
+    }
+    uint64_t busy = cpu_ticks(p->pid) - t0;
+    long hz = sysconf(_SC_CLK_TCK);
+    print_message("kxd used %llu ticks of %ld in 1 s at the descriptor limit\n",
+                  (unsigned long long)busy, hz);
+    assert_true(busy < (uint64_t)hz / 2);
+
+    char *log = kxd_read_log(p);
+    unsigned lines = 0;
+    for (const char *s = log; (s = strstr(s, "accept: ")); s++)
+        lines++;
+    free(log);
+    assert_true(lines >= 1);
+    assert_true(lines <= 3); /* folded: "last message repeated N times" */
+
+    for (int i = 0; i < n_fds; i++)
+        close(fds[i]);
+    assert_int_equal(prlimit(p->pid, RLIMIT_NOFILE, &old, NULL), 0);
+    kx_client *c = NULL;
+    for (int i = 0; i < 100 && kx_client_connect(p->socket, &c) != STATUS_SUCCESS; i++)
+        sleep_ms(20);
+    assert_non_null(c);
+    struct kx_client_object *objs;
+    size_t n;
+    assert_int_equal(kx_client_ls(c, &objs, &n), STATUS_SUCCESS);
+    kx_client_objects_free(objs, n);
+    kx_client_disconnect(c);
+}
+
+/* A read pending at SIGTERM is answered STATUS_SYSTEM_SHUTDOWN, not EOF. */
+static void test_shutdown_answers_pending_reads(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    assert_int_equal(kx_client_open(c, "/dev/pipe0", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    pid_t kxd = p->pid;
+    pid_t killer = fork();
+    assert_true(killer >= 0);
+    if (killer == 0) {
+        sleep_ms(300);
+        kill(kxd, SIGTERM);
+        _exit(0);
+    }
+    char buf[16];
+    size_t got;
+    kx_status st = kx_client_read(c, h, 0, buf, sizeof buf, UINT32_MAX, &got);
+    waitpid(killer, NULL, 0);
+    assert_int_equal(st, STATUS_SYSTEM_SHUTDOWN);
+    kx_client_disconnect(c);
+}
+
+static int teardown_stopped(void **state)
+{
+    struct kxd_proc *p = *state;
+    int status;
+    int rc = waitpid(p->pid, &status, 0) == p->pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    kxd_cleanup(p);
+    free(p);
+    return rc == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        KXD_TEST(test_peer_leaving_with_every_slot_in_flight_is_noticed),
+        KXD_TEST(test_client_that_never_reads_is_held_to_its_share),
+        cmocka_unit_test_setup_teardown(test_clients_that_never_read_are_held_to_the_total,
+                                        setup_small_share, kxd_teardown),
+        KXD_TEST(test_descriptor_limit_neither_spins_nor_floods_the_log),
+        cmocka_unit_test_setup_teardown(test_shutdown_answers_pending_reads, kxd_setup,
+                                        teardown_stopped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
