@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int kx_cli_parse_u64(const char *s, uint64_t *out)
 {
@@ -38,4 +39,18 @@ void kx_cli_report(const char *prog, const char *subject, kx_status st, kx_clien
     const char *msg = c ? kx_client_message(c) : "";
     fprintf(stderr, "%s: %s: %s (%s)%s%s\n", prog, subject, kx_status_name(st),
             kx_status_string(st), *msg ? "\n" : "", msg);
+}
+
+char *kx_cli_kext_arg(const char *arg)
+{
+    size_t n = strlen(arg);
+    int is_path = strchr(arg, '/') || (n >= 5 && strcmp(arg + n - 5, ".kext") == 0);
+    if (!is_path || arg[0] == '/')
+        return strdup(arg);
+    char *cwd = getcwd(NULL, 0);
+    char *abs = cwd ? malloc(strlen(cwd) + 1 + n + 1) : NULL;
+    if (abs)
+        sprintf(abs, "%s/%s", cwd, arg);
+    free(cwd);
+    return abs;
 }

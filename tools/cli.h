@@ -20,4 +20,9 @@ kx_client *kx_cli_connect(const char *prog, const char *socket_path);
  * when it sent one. */
 void kx_cli_report(const char *prog, const char *subject, kx_status st, kx_client *c);
 
+/* A kext argument as kxd should see it: a bundle identifier unchanged, a
+ * relative path made absolute against this process's working folder (kxd's
+ * is not the user's). malloc'ed; NULL when out of memory. */
+char *kx_cli_kext_arg(const char *arg);
+
 #endif

@@ -260,7 +260,9 @@ static int load_through_kxd(const struct check_args *a, const char *prog)
         return 1;
     int rc = 0;
     for (size_t i = 0; i < a->n_kexts; i++) {
-        kx_status st = kx_client_load(c, a->kexts[i], 0);
+        char *arg = kx_cli_kext_arg(a->kexts[i]);
+        kx_status st = arg ? kx_client_load(c, arg, 0) : STATUS_INSUFFICIENT_RESOURCES;
+        free(arg);
         if (st == STATUS_SUCCESS) {
             if (!a->quiet)
                 printf("%s loaded successfully (or already loaded).\n", a->kexts[i]);

@@ -87,9 +87,12 @@ static int run_each(const struct load_args *a, int is_unload)
     int rc = c ? EX_OK : EX_UNAVAILABLE;
     for (size_t i = 0; c && i < a->n_kexts; i++) {
         const char *kext = a->kexts[i];
+        char *arg = kx_cli_kext_arg(kext);
         kx_status st =
-            is_unload ? kx_client_unload(c, kext, a->recursive ? KX_UNLOAD_RECURSIVE : 0)
-                      : kx_client_load(c, kext, a->dry_run ? KX_LOAD_DRY_RUN : 0);
+            !arg        ? STATUS_INSUFFICIENT_RESOURCES
+            : is_unload ? kx_client_unload(c, arg, a->recursive ? KX_UNLOAD_RECURSIVE : 0)
+                        : kx_client_load(c, arg, a->dry_run ? KX_LOAD_DRY_RUN : 0);
+        free(arg);
         if (st != STATUS_SUCCESS) {
             if (is_unload)
                 fprintf(stderr, "Failed to unload %s - %s.\n", kext, kx_status_string(st));

@@ -96,9 +96,11 @@ KX_API kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_
 
 #define KX_IO_UNLOAD_FORCE 0x1u /* close open handles instead of refusing */
 
-/* Unloads a driver: refuses with STATUS_DEVICE_BUSY while handles to its
- * devices are open (kx_io_list_handles names the holders) unless forced, in
- * which case those handles are closed as by kx_io_close. Then runs
+/* Unloads a driver: refuses with STATUS_DEVICE_BUSY while handles opened
+ * with some access are open on its devices (kx_io_list_handles names them)
+ * unless forced. Handles still open (opened for no access; every handle when
+ * forced) are revoked: their pending requests complete with
+ * STATUS_DEVICE_REMOVED and they are closed as by kx_io_close. Then runs
  * DriverUnload, deletes (and reports) whatever devices and links remain,
  * completes IRPs the driver still holds with STATUS_DEVICE_REMOVED and stops
  * its thread. STATUS_SUCCESS; STATUS_INVALID_HANDLE (no such driver);
@@ -124,8 +126,11 @@ struct kx_io_cred {
 #define KX_IO_ACCESS_WRITE 0x2u /* = FILE_WRITE_ACCESS */
 
 /* Opens path — a link ("/dev/null", which names a device) or a canonical
- * "\Device\..." name — for access (KX_IO_ACCESS_*; 0 allows only
- * QUERY_INFORMATION and FILE_ANY_ACCESS controls) on behalf of cred. Checks
+ * "\Device\..." name — for access (KX_IO_ACCESS_*) on behalf of cred.
+ * Access 0 is Windows' attribute-only open: it allows QUERY_INFORMATION and
+ * FILE_ANY_ACCESS controls, needs read or write permission all the same (a
+ * user with neither learns nothing of the device), and never keeps the
+ * driver from unloading: kx_io_driver_unload revokes it. Checks
  * the device's owner, group and mode, then sends IRP_MJ_CREATE and waits for
  * it. STATUS_SUCCESS and *out; STATUS_NO_SUCH_FILE (no such path);
  * STATUS_NO_SUCH_DEVICE; STATUS_ACCESS_DENIED; STATUS_DEVICE_NOT_READY

@@ -214,7 +214,7 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
         st = STATUS_INVALID_HANDLE;
     else if (d->state != KX_IO_DRIVER_RUNNING)
         st = STATUS_DEVICE_BUSY; /* starting or already unloading */
-    else if (!force && kx__file_count(io, d, NULL))
+    else if (!force && kx__file_count(io, d, NULL, 1))
         st = STATUS_DEVICE_BUSY;
     else if (!d->has_unload && !force)
         st = STATUS_INVALID_DEVICE_REQUEST;
@@ -226,7 +226,7 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
      * lock), so the snapshot holds every handle there will be. */
     d->state = KX_IO_DRIVER_UNLOADING;
     atomic_store(&d->accepting, 0);
-    if (force && (st = kx__file_snapshot(io, d, &hs, &nh)) != STATUS_SUCCESS) {
+    if ((st = kx__file_snapshot(io, d, &hs, &nh)) != STATUS_SUCCESS) {
         d->state = KX_IO_DRIVER_RUNNING;
         atomic_store(&d->accepting, 1);
         pthread_mutex_unlock(&io->ns_lock);
@@ -234,10 +234,13 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
     }
     pthread_mutex_unlock(&io->ns_lock);
 
+    /* What is left open is revoked: opens for no access (which never hold
+     * a driver) always, every handle when forced. */
     for (size_t i = 0; i < nh; i++)
-        kx__file_close(io, hs[i].handle);
+        kx__file_close(io, hs[i].handle, 1);
     if (nh)
-        kx__io_report(io, KX_LOG_WARN, d->short_name, "forced unload closed %zu handle(s)", nh);
+        kx__io_report(io, KX_LOG_WARN, d->short_name, "%s unload revoked %zu handle(s)",
+                      force ? "forced" : "the", nh);
     free(hs);
 
     kx_status ust = STATUS_SUCCESS;
@@ -335,7 +338,7 @@ kx_status kx_io_list_drivers(struct kx_io *io, struct kx_io_driver_stat **out, s
         for (size_t k = 0; k < io->n_devices; k++)
             arr[i].n_devices +=
                 io->devices[k]->drv == d && !atomic_load(&io->devices[k]->is_deleted);
-        arr[i].n_handles = (uint32_t)kx__file_count(io, d, NULL);
+        arr[i].n_handles = (uint32_t)kx__file_count(io, d, NULL, 0);
     }
     pthread_mutex_unlock(&io->ns_lock);
     if (count && !arr)

@@ -189,6 +189,11 @@ static int mode_allows(const struct kx_io *io, const struct io_device *dv,
     uint32_t uid, gid, mode;
     kx__policy_security(io, dv, &uid, &gid, &mode);
     uint32_t bits = c->uid == uid ? mode >> 6 : c->gid == gid ? mode >> 3 : mode;
+    /* An open for no access (to query, or for FILE_ANY_ACCESS controls)
+     * still needs some right to the device: a user who may neither read nor
+     * write it learns nothing about it. */
+    if (!access && !(bits & 6))
+        return 0;
     if ((access & KX_IO_ACCESS_READ) && !(bits & 4))
         return 0;
     if ((access & KX_IO_ACCESS_WRITE) && !(bits & 2))
@@ -298,7 +303,13 @@ static void force_one(struct kx_io *io, struct io_irp *r, void *arg)
         kx__irp_answer_if_first(io, r, STATUS_CANCELLED, 0, NULL);
 }
 
-kx_status kx__file_close(struct kx_io *io, kx_io_handle h)
+static void revoke_one(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    if (is_cancellable(r, arg))
+        kx__irp_expire(io, r, STATUS_DEVICE_REMOVED);
+}
+
+kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
 {
     struct io_file *f = kx__file_ref(io, h, 1);
     if (!f)
@@ -312,6 +323,8 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h)
     /* Submissions that passed their state check finish their push first. */
     while (atomic_load_explicit(&f->submitting, memory_order_seq_cst))
         kx_plat_yield();
+    if (revoke) /* the device is going away under the handle */
+        kx__irp_foreach(io, revoke_one, f);
 
     /* 1. Cancel: cancel routines run on the driver's thread; without one the
      * requester is answered STATUS_CANCELLED now. Past the deadline every
@@ -367,7 +380,7 @@ kx_status kx_io_close(struct kx_io *io, kx_io_handle h)
 {
     if (!io)
         return STATUS_INVALID_PARAMETER;
-    return kx__file_close(io, h);
+    return kx__file_close(io, h, 0);
 }
 
 /* ---- listings -----------------------------------------------------------
@@ -386,13 +399,15 @@ static int is_handle_of(struct io_file *f, const struct io_driver *d)
     return is_handle(f) && f->dev && (!d || f->dev->drv == d);
 }
 
-size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv)
+size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv,
+                      int holders_only)
 {
     size_t n = 0;
     for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
         struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
         for (uint32_t i = 0; i < IO_FCHUNK; i++)
-            n += is_handle_of(&chunk[i], d) && (!dv || chunk[i].dev == dv);
+            n += is_handle_of(&chunk[i], d) && (!dv || chunk[i].dev == dv) &&
+                 (!holders_only || chunk[i].access);
     }
     return n;
 }

@@ -379,11 +379,15 @@ void kx__ftab_destroy(struct kx_io *io);
 /* Looks a handle up and adds n references; NULL if it is not a handle. */
 struct io_file *kx__file_ref(struct kx_io *io, kx_io_handle h, uint32_t n);
 void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n);
-kx_status kx__file_close(struct kx_io *io, kx_io_handle h);
+/* kx_io_close; with revoke, the handle's pending requests are answered
+ * STATUS_DEVICE_REMOVED first (its device is going away under it). */
+kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke);
 uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id);
 /* Under ns_lock: the handles open on devices of driver d (NULL: any) and of
- * device dv (NULL: any). */
-size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv);
+ * device dv (NULL: any); holders_only: only those opened for some access
+ * (an open for no access never keeps a driver from unloading). */
+size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv,
+                      int holders_only);
 /* Under ns_lock: a malloc'ed copy of the handles open on devices of driver d
  * (NULL: all), oldest first; *out is NULL when there are none. */
 kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d,

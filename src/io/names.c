@@ -392,7 +392,7 @@ kx_status kx_io_list_devices(struct kx_io *io, struct kx_io_device_stat **out, s
         snprintf(arr[k].name, sizeof arr[k].name, "%s", dv->name);
         snprintf(arr[k].driver, sizeof arr[k].driver, "%s", dv->driver_name);
         kx__policy_security(io, dv, &arr[k].uid, &arr[k].gid, &arr[k].mode);
-        arr[k].n_handles = (uint32_t)kx__file_count(io, NULL, dv);
+        arr[k].n_handles = (uint32_t)kx__file_count(io, NULL, dv, 0);
         arr[k].flags = atomic_load(&dv->is_deleted) ? KX_IO_DEV_DELETE_PENDING : 0;
         k++;
     }

@@ -9,6 +9,8 @@
  * it found it. See kernel_int.h for the state machine and the locks.
  */
 #include "kernel_int.h"
+
+#include "core/plat_user.h"
 #include "link.h"
 
 #include "core/plat_dl.h"
@@ -27,7 +29,11 @@ struct prep {
     char uuid[KX_ELF_UUID_LEN];
 };
 
-static int is_root(const struct kx_io_cred *cred) { return !cred || cred->uid == 0; }
+/* Root, or the user kxd itself runs as (a development kxd serves its owner). */
+static int is_root(const struct kx_io_cred *cred)
+{
+    return !cred || cred->uid == 0 || cred->uid == kx_plat_self_uid();
+}
 
 struct kx_loaded *kx__kernel_find_loaded(struct kx_kernel *k, const char *id)
 {
@@ -254,9 +260,19 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
 /* ---- load ------------------------------------------------------------------- */
 
 /* Finds the kext a request names: a bundle path or a bundle identifier. */
-static kx_status find_kext(struct kx_kernel *k, const char *what, struct kx_kext **out, FILE *report)
+static kx_status find_kext(struct kx_kernel *k, const char *what, const struct kx_io_cred *cred,
+                           struct kx_kext **out, FILE *report)
 {
     if (strchr(what, '/') || strstr(what, ".kext")) {
+        /* kxd would read the path with its own rights, not the caller's:
+         * an unprivileged caller must not learn through it what exists or
+         * what a folder it can't read holds. Refused before any file access. */
+        if (!is_root(cred)) {
+            fprintf(report, "You must be running as root to load kexts by path. kextload -b ID "
+                            "loads a kext of kxd's extensions folders; kextutil -n KEXT checks a "
+                            "bundle with your own rights.\n");
+            return STATUS_ACCESS_DENIED;
+        }
         kx_status st = kx_kext_repo_add_kext(k->repo, what, out);
         if (st != STATUS_SUCCESS)
             fprintf(report, "%s: can't read the bundle: %s\n", what, kx_status_string(st));
@@ -284,7 +300,7 @@ static kx_status load_locked(struct kx_kernel *k, const char *what, const struct
                              uint32_t flags, FILE *report)
 {
     struct kx_kext *kext = NULL;
-    kx_status st = find_kext(k, what, &kext, report);
+    kx_status st = find_kext(k, what, cred, &kext, report);
     return st == STATUS_SUCCESS ? kx__kernel_load_kext(k, kext, cred, flags, report) : st;
 }
 
@@ -426,7 +442,8 @@ static int depends_on(const struct kx_loaded *l, const struct kx_loaded *target)
     return 0;
 }
 
-/* Names every open handle on the devices of the kexts in set; 0 if none. */
+/* Names every handle that holds a device of the kexts in set; 0 if none.
+ * Opens for no access don't hold one: unloading revokes them. */
 static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, size_t n,
                                   FILE *report)
 {
@@ -436,12 +453,14 @@ static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, s
         size_t nh = 0;
         if (!set[i]->driver || kx_io_list_handles(k->io, set[i]->driver, &hs, &nh) != STATUS_SUCCESS)
             continue;
-        if (nh && total == 0)
-            fprintf(report, "Devices are open:\n");
-        for (size_t j = 0; j < nh; j++)
+        for (size_t j = 0; j < nh; j++) {
+            if (!hs[j].access)
+                continue;
+            if (total++ == 0)
+                fprintf(report, "Devices are open:\n");
             fprintf(report, "    %s (%s) open by pid %d (uid %u)\n", hs[j].device,
                     kx_kext_id(set[i]->kext), (int)hs[j].cred.pid, (unsigned)hs[j].cred.uid);
-        total += nh;
+        }
         free(hs);
     }
     return total;

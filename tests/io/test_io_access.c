@@ -39,7 +39,8 @@ static void test_owner_group_other_and_root(void **state)
     try_open(io, "/dev/Perm", 1001, 2000, W, STATUS_ACCESS_DENIED);
     try_open(io, "/dev/Perm", 1002, 3000, R, STATUS_ACCESS_DENIED);    /* other --- */
     try_open(io, "/dev/Perm", 0, 0, R | W, STATUS_SUCCESS);            /* root */
-    try_open(io, "/dev/Perm", 1002, 3000, 0, STATUS_SUCCESS);          /* no data access */
+    try_open(io, "/dev/Perm", 1001, 2000, 0, STATUS_SUCCESS);          /* no data access, */
+    try_open(io, "/dev/Perm", 1002, 3000, 0, STATUS_ACCESS_DENIED);    /* but some right */
     assert_int_equal(kx_io_driver_unload(io, 0, 0), STATUS_INVALID_HANDLE);
     kx_io_free(io);
 }
@@ -144,10 +145,64 @@ static void test_new_devices_are_root_only(void **state)
     kx_io_free(io);
 }
 
+static kx_status pend_control(PDEVICE_OBJECT dev, PIRP irp) { return tdrv_pend(dev, irp); }
+
+struct answer {
+    atomic_int done;
+    kx_status st;
+};
+
+static void on_answer(void *arg, kx_status st, size_t info)
+{
+    struct answer *a = arg;
+    (void)info;
+    a->st = st;
+    atomic_store(&a->done, 1);
+}
+
+/* A handle opened for no access can't keep root from unloading the driver:
+ * the unload revokes it, its pending request completes DEVICE_REMOVED, and
+ * nothing more can be done with it. A handle with access still holds. */
+static void test_open_for_no_access_is_revoked_by_unload(void **state)
+{
+    (void)state;
+    struct kx_io *io = t_io_new(NULL);
+    struct tdrv *t = tdrv_new("Geo");
+    t->mode = 0644;
+    t->mj[IRP_MJ_DEVICE_CONTROL] = pend_control;
+    kx_io_driver_id id;
+    assert_int_equal(tdrv_start(io, t, &id), STATUS_SUCCESS);
+    struct kx_io_cred user = {7, 1000, 1000};
+    kx_io_handle reader, prober;
+    assert_int_equal(kx_io_open(io, "/dev/Geo", &user, KX_IO_ACCESS_READ, 0, &reader),
+                     STATUS_SUCCESS);
+    assert_int_equal(kx_io_open(io, "/dev/Geo", &user, 0, 0, &prober), STATUS_SUCCESS);
+    assert_int_equal(kx_io_driver_unload(io, id, 0), STATUS_DEVICE_BUSY); /* the reader holds */
+    assert_int_equal(kx_io_close(io, reader), STATUS_SUCCESS);
+
+    /* FILE_ANY_ACCESS, METHOD_BUFFERED: allowed on a handle without access. */
+    struct answer a = {0};
+    struct kx_io_req r = {.op = KX_IO_OP_DEVICE_CONTROL, .code = 0x220000, .done = on_answer,
+                          .arg = &a, .timeout_ms = KX_IO_TIMEOUT_NONE};
+    assert_int_equal(kx_io_submit(io, prober, &r, 1), STATUS_SUCCESS);
+    for (int i = 0; i < 2000 && tdrv_n_held(t) == 0; i++)
+        t_sleep_ms(1);
+    assert_int_equal(tdrv_n_held(t), 1);
+
+    assert_int_equal(kx_io_driver_unload(io, id, 0), STATUS_SUCCESS);
+    assert_true(atomic_load(&a.done));
+    assert_int_equal(a.st, STATUS_DEVICE_REMOVED);
+    size_t n;
+    assert_int_equal(kx_io_call(io, prober, &r, &n), STATUS_INVALID_HANDLE);
+    assert_int_equal(kx_io_close(io, prober), STATUS_INVALID_HANDLE);
+    kx_io_free(io);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_owner_group_other_and_root, setup),
+        cmocka_unit_test_setup(test_open_for_no_access_is_revoked_by_unload, setup),
         cmocka_unit_test_setup(test_owner_triplet_applies_even_when_group_allows_more, setup),
         cmocka_unit_test_setup(test_handle_access_gates_each_request, setup),
         cmocka_unit_test_setup(test_new_devices_are_root_only, setup),

@@ -1,5 +1,7 @@
 /* test_kxd_security.c — credentials come from the socket: non-root clients
- * may not load or unload (unless every kext allows user load), device owner,
+ * may not unload, may load only by bundle identifier and only kexts whose
+ * whole load list allows user load, and get no answer that depends on a
+ * path kxd would read for them; device owner,
  * group and mode are enforced at open, and a control code's access bits
  * against the handle's access. */
 #include <stdarg.h>
@@ -27,6 +29,7 @@ enum {
     NOBODY_NULL_ALLOWED = 1 << 4,
     NOBODY_USER_LOAD_ALLOWED = 1 << 5,
     NOBODY_RINGLOG_WRITE_REFUSED = 1 << 6,
+    NOBODY_PATH_REFUSED = 1 << 7,
 };
 
 static int as_nobody(const struct kxd_proc *p)
@@ -40,13 +43,22 @@ static int as_nobody(const struct kxd_proc *p)
     if (kx_client_unload(c, "org.kx.driver.Null", 0) != STATUS_ACCESS_DENIED)
         failed |= NOBODY_UNLOAD_REFUSED;
     /* Undeclared doesn't set OSBundleAllowUserLoad: only root may load it. */
-    char path[600];
-    snprintf(path, sizeof path, "%s/Undeclared.kext", p->test_ext);
-    if (kx_client_load(c, path, 0) != STATUS_ACCESS_DENIED ||
+    if (kx_client_load(c, "org.kx.test.Undeclared", 0) != STATUS_ACCESS_DENIED ||
         !strstr(kx_client_message(c), "org.kx.test.Undeclared"))
         failed |= NOBODY_LOAD_REFUSED;
-    /* /dev/ram0 is root:disk 0660 */
-    if (kx_client_open(c, "/dev/ram0", KX_ACCESS_READ, &h) != STATUS_ACCESS_DENIED)
+    /* Paths are refused before kxd touches them, dry run or not, whether
+     * the path exists, is private to root, or is a real kext. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/UserLoad.kext", p->test_ext);
+    const char *paths[] = {"/root", "/root/.profile", "/root/nonexistent", path};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+        for (uint32_t flags = 0; flags <= KX_LOAD_DRY_RUN; flags += KX_LOAD_DRY_RUN)
+            if (kx_client_load(c, paths[i], flags) != STATUS_ACCESS_DENIED ||
+                !strstr(kx_client_message(c), "must be running as root to load kexts by path"))
+                failed |= NOBODY_PATH_REFUSED;
+    /* /dev/ram0 is root:disk 0660: not even an open for no access */
+    if (kx_client_open(c, "/dev/ram0", KX_ACCESS_READ, &h) != STATUS_ACCESS_DENIED ||
+        kx_client_open(c, "/dev/ram0", 0, &h) != STATUS_ACCESS_DENIED)
         failed |= NOBODY_RAMDISK_REFUSED;
     /* /dev/ringlog is 0644: reading is fine, writing is not */
     if (kx_client_open(c, "/dev/ringlog", KX_ACCESS_WRITE, &h) != STATUS_ACCESS_DENIED)
@@ -56,8 +68,7 @@ static int as_nobody(const struct kxd_proc *p)
     if (kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h) != STATUS_SUCCESS ||
         kx_client_write(c, h, 0, "x", 1, 0, &info) != STATUS_SUCCESS || info != 1)
         failed |= NOBODY_NULL_ALLOWED;
-    snprintf(path, sizeof path, "%s/UserLoad.kext", p->test_ext);
-    if (kx_client_load(c, path, 0) != STATUS_SUCCESS)
+    if (kx_client_load(c, "org.kx.test.UserLoad", 0) != STATUS_SUCCESS)
         failed |= NOBODY_USER_LOAD_ALLOWED;
     kx_client_disconnect(c);
     return failed;
@@ -68,6 +79,16 @@ static void test_non_root_client_is_refused_what_needs_root(void **state)
     struct kxd_proc *p = *state;
     if (getuid() != 0)
         skip(); /* needs root to become nobody */
+    /* Root makes kxd know the test kexts (a dry run reads them), so that
+     * nobody can name them by bundle identifier. */
+    kx_client *rc = kxd_connect(p);
+    char path[600];
+    const char *names[] = {"UserLoad", "Undeclared"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s.kext", p->test_ext, names[i]);
+        kx_client_load(rc, path, KX_LOAD_DRY_RUN);
+    }
+    kx_client_disconnect(rc);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
