@@ -3,6 +3,7 @@
  * every kext in reverse load order and exits 0.
  */
 #include "server/devpolicy.h"
+#include "core/plat_user.h"
 #include "server/server.h"
 
 #include <kx/client.h>
@@ -118,6 +119,7 @@ static const char usage_text[] =
     "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
+    "           [--log-group GROUP] [--log-public]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
@@ -133,7 +135,10 @@ static const char usage_text[] =
     "                    before kxd stops reading it (default 16M; K, M, G suffixes)\n"
     "  --max-total-bytes N    the same for all connections together (default 256M)\n"
     "  --max-connections N    connections at once (default 1024)\n"
-    "  --max-connections-per-user N  per user other than root (default 64)\n";
+    "  --max-connections-per-user N  per user other than root (default 64)\n"
+    "  --log-group GROUP the kernel log (kx log) is for root, kxd's own user and this\n"
+    "                    group's members (drivers may log what others must not see)\n"
+    "  --log-public      anyone who can connect reads the kernel log\n";
 
 struct kxd_opts {
     const char **dirs;
@@ -143,6 +148,8 @@ struct kxd_opts {
     unsigned boot_flags;
     int no_auth, check;
     struct kx_srv_limits limits;
+    int log_public, has_log_group;
+    uint32_t log_gid;
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -196,7 +203,9 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct kx_srv_config scfg = {o->socket_path, 0666, k, log, 0, o->limits};
+    struct kx_srv_config scfg = {o->socket_path, 0666,           k,
+                                 log,            0,              o->limits,
+                                 o->log_public,  o->has_log_group, o->log_gid};
     struct kx_srv *srv = NULL;
     st = kx_srv_new(&scfg, &srv);
     if (st != STATUS_SUCCESS) {
@@ -243,7 +252,7 @@ int main(int argc, char **argv)
 {
     enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
            OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP, OPT_CONN_BYTES, OPT_TOTAL_BYTES,
-           OPT_MAX_CONNS, OPT_MAX_USER_CONNS };
+           OPT_MAX_CONNS, OPT_MAX_USER_CONNS, OPT_LOG_GROUP, OPT_LOG_PUBLIC };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
@@ -260,6 +269,8 @@ int main(int argc, char **argv)
                                          {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
                                          {"max-connections-per-user", required_argument, NULL,
                                           OPT_MAX_USER_CONNS},
+                                         {"log-group", required_argument, NULL, OPT_LOG_GROUP},
+                                         {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -267,6 +278,8 @@ int main(int argc, char **argv)
     enum kx_boot_mode mode = KX_BOOT_LOCAL;
     unsigned boot_flags = 0;
     struct kx_srv_limits limits = {0};
+    int log_public = 0, has_log_group = 0;
+    uint32_t log_gid = 0;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -281,6 +294,15 @@ int main(int argc, char **argv)
         case OPT_POLICY: policy_path = optarg; break;
         case OPT_CACHE: cache_path = optarg; break;
         case OPT_NO_CACHE: boot_flags |= KX_BOOT_NO_CACHE; break;
+        case OPT_LOG_PUBLIC: log_public = 1; break;
+        case OPT_LOG_GROUP:
+            if (kx_plat_group_id(optarg, &log_gid) != STATUS_SUCCESS) {
+                fprintf(stderr, "kxd: --log-group: no such group '%s'\n", optarg);
+                free(dirs);
+                return 2;
+            }
+            has_log_group = 1;
+            break;
         case OPT_CONN_BYTES:
         case OPT_TOTAL_BYTES:
         case OPT_MAX_CONNS:
@@ -335,8 +357,9 @@ int main(int argc, char **argv)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
-    struct kxd_opts o = {dirs,      n_dirs, socket_path, policy_path, cache_path,
-                         mode,      boot_flags, no_auth, check,       limits};
+    struct kxd_opts o = {dirs,       n_dirs,  socket_path, policy_path, cache_path,
+                         mode,       boot_flags, no_auth, check,    limits,
+                         log_public, has_log_group, log_gid};
     int rc = boot_and_serve(&o, &log, &ready_fd);
     kx_log_fold_free(fold);
     free(dirs);

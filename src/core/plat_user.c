@@ -50,3 +50,21 @@ kx_status kx_plat_group_id(const char *name, uint32_t *gid)
 }
 
 uint32_t kx_plat_self_uid(void) { return (uint32_t)geteuid(); }
+
+int kx_plat_user_in_group(uint32_t uid, uint32_t primary_gid, uint32_t gid)
+{
+    if (primary_gid == gid)
+        return 1;
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    if (getpwuid_r((uid_t)uid, &pw, buf, sizeof buf, &found) != 0 || !found)
+        return 0;
+    gid_t groups[256];
+    int n = 256;
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+        return 0; /* more than 256 groups: not worth a second lookup */
+    for (int i = 0; i < n; i++)
+        if ((uint32_t)groups[i] == gid)
+            return 1;
+    return 0;
+}

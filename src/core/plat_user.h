@@ -10,6 +10,10 @@
 kx_status kx_plat_user_id(const char *name, uint32_t *uid);
 kx_status kx_plat_group_id(const char *name, uint32_t *gid);
 
+/* 1 when gid is uid's primary group (primary_gid, as the socket told it) or
+ * one of its supplementary groups in the group database. */
+int kx_plat_user_in_group(uint32_t uid, uint32_t primary_gid, uint32_t gid);
+
 /* The effective uid this process runs as. */
 uint32_t kx_plat_self_uid(void);
 

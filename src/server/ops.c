@@ -299,6 +299,12 @@ static kx_status op_log(struct kx_srv_req *req)
     uint64_t since = kx_msg_get_u64(&req->in);
     if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
         return STATUS_PROTOCOL_ERROR;
+    if (!kx_srv_may_read_log(req->srv, &req->cred)) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_ACCESS_DENIED,
+                           "the kernel log is for root and kxd's log group (kxd --log-group "
+                           "GROUP, or --log-public)");
+        return STATUS_SUCCESS;
+    }
     enum { BATCH = 64 };
     struct kx_io_log_line *lines = malloc(BATCH * sizeof *lines);
     if (!lines) {

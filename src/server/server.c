@@ -106,6 +106,8 @@ struct kx_srv {
     struct kx_logger log;
     struct kx_srv_limits lim;
     uint32_t self_uid;
+    int log_public, has_log_group;
+    uint32_t log_gid;
     char *socket_path;
     int listen_fd, poller, waker, reserve_fd;
     uint64_t listen_rest_until; /* 0: the listener is polled */
@@ -617,6 +619,12 @@ int kx_srv_is_privileged(const struct kx_srv *srv, uint32_t uid)
     return uid == 0 || uid == srv->self_uid;
 }
 
+int kx_srv_may_read_log(const struct kx_srv *srv, const struct kx_plat_cred *cred)
+{
+    return srv->log_public || kx_srv_is_privileged(srv, cred->uid) ||
+           (srv->has_log_group && kx_plat_user_in_group(cred->uid, cred->gid, srv->log_gid));
+}
+
 /* NULL when the limits allow one more connection from uid, else why not. */
 static const char *over_conn_limits(const struct kx_srv *srv, uint32_t uid)
 {
@@ -815,6 +823,9 @@ kx_status kx_srv_new(const struct kx_srv_config *cfg, struct kx_srv **out)
     if (!srv->lim.max_conns_per_user)
         srv->lim.max_conns_per_user = 64;
     srv->self_uid = kx_plat_self_uid();
+    srv->log_public = cfg->log_public;
+    srv->has_log_group = cfg->has_log_group;
+    srv->log_gid = cfg->log_gid;
     srv->next_conn_id = FIRST_CONN_ID;
     pthread_mutex_init(&srv->post_lock, NULL);
     pthread_mutex_init(&srv->work_lock, NULL);

@@ -31,6 +31,12 @@ struct kx_srv_config {
     const struct kx_logger *logger;
     unsigned n_workers;         /* threads for blocking requests; 0: 4 */
     struct kx_srv_limits limits;
+    /* Who reads the kernel log (drivers may log what others must not see):
+     * root and kxd's own user always; everyone with log_public; members of
+     * log_gid when has_log_group. */
+    int log_public;
+    int has_log_group;
+    uint32_t log_gid;
 };
 
 /* Creates the socket (replacing a stale one, refusing a live one) and starts

@@ -88,5 +88,7 @@ void kx_srv_report(struct kx_srv_req *req);
 
 /* Root, or the user kxd runs as. */
 int kx_srv_is_privileged(const struct kx_srv *srv, uint32_t uid);
+/* Whether cred may read the kernel log (kx_srv_config's log_* fields). */
+int kx_srv_may_read_log(const struct kx_srv *srv, const struct kx_plat_cred *cred);
 
 #endif /* KX_SERVER_INT_H */

@@ -30,6 +30,7 @@ enum {
     NOBODY_USER_LOAD_ALLOWED = 1 << 5,
     NOBODY_RINGLOG_WRITE_REFUSED = 1 << 6,
     NOBODY_PATH_REFUSED = 1 << 7,
+    NOBODY_LOG_REFUSED = 1 << 8,
 };
 
 static int as_nobody(const struct kxd_proc *p)
@@ -56,6 +57,12 @@ static int as_nobody(const struct kxd_proc *p)
             if (kx_client_load(c, paths[i], flags) != STATUS_ACCESS_DENIED ||
                 !strstr(kx_client_message(c), "must be running as root to load kexts by path"))
                 failed |= NOBODY_PATH_REFUSED;
+    /* Drivers may log secrets: the kernel log is not for everyone. */
+    struct kx_client_log_line *lines = NULL;
+    size_t n_lines = 0;
+    if (kx_client_log(c, 0, &lines, &n_lines) != STATUS_ACCESS_DENIED)
+        failed |= NOBODY_LOG_REFUSED;
+    kx_client_log_free(lines, n_lines);
     /* /dev/ram0 is root:disk 0660: not even an open for no access */
     if (kx_client_open(c, "/dev/ram0", KX_ACCESS_READ, &h) != STATUS_ACCESS_DENIED ||
         kx_client_open(c, "/dev/ram0", 0, &h) != STATUS_ACCESS_DENIED)
@@ -209,12 +216,43 @@ static void test_bad_policy_file_names_file_and_line(void **state)
     kxd_cleanup(&p);
 }
 
+/* kxd --log-public opens the kernel log to every client. */
+static void test_log_public_lets_anyone_read_the_log(void **state)
+{
+    (void)state;
+    if (getuid() != 0)
+        skip();
+    struct kxd_proc p;
+    memset(&p, 0, sizeof p);
+    const char *extra[] = {"--log-public", NULL};
+    assert_int_equal(kxd_start_args(&p, extra), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(0xFF);
+        kx_client *c = kxd_connect(&p);
+        struct kx_client_log_line *lines = NULL;
+        size_t n = 0;
+        kx_status st = kx_client_log(c, 0, &lines, &n);
+        kx_client_log_free(lines, n);
+        kx_client_disconnect(c);
+        _exit(st == STATUS_SUCCESS && n > 0 ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(kxd_stop(&p), 0);
+    kxd_cleanup(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         KXD_TEST(test_non_root_client_is_refused_what_needs_root),
         KXD_TEST(test_control_code_access_is_checked_against_the_handle),
         cmocka_unit_test(test_device_policy_overrides_the_driver),
+        cmocka_unit_test(test_log_public_lets_anyone_read_the_log),
         cmocka_unit_test(test_bad_policy_file_names_file_and_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
