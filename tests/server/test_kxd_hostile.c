@@ -14,7 +14,9 @@
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,253 @@ static uint32_t handles_on(const struct kxd_proc *p, const char *device)
     kx_client_objects_free(objs, n);
     kx_client_disconnect(c);
     return handles;
+}
+
+/* What /proc says of a process: threads, descriptors, resident KiB, CPU ticks. */
+struct usage {
+    long threads, fds, rss_kib;
+    unsigned long long ticks;
+};
+
+static int count_fds(pid_t pid);
+static uint64_t cpu_ticks(pid_t pid);
+
+static struct usage usage_of(pid_t pid)
+{
+    struct usage u = {0, 0, 0, 0};
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "Threads: %ld", &u.threads);
+        sscanf(line, "VmRSS: %ld", &u.rss_kib);
+    }
+    fclose(f);
+    u.fds = count_fds(pid);
+    u.ticks = cpu_ticks(pid);
+    return u;
+}
+
+static void print_usage(const char *when, struct usage u)
+{
+    print_message("kxd %-28s threads %3ld  fds %4ld  RSS %7ld KiB  CPU %6.2f s\n", when, u.threads,
+                  u.fds, u.rss_kib, (double)u.ticks / (double)sysconf(_SC_CLK_TCK));
+}
+
+static unsigned stress_seconds(void)
+{
+    const char *s = getenv("KX_STRESS_SECONDS");
+    long v = s ? strtol(s, NULL, 10) : 0;
+    return v > 0 ? (unsigned)v : 3;
+}
+
+/* ---- churn: clients doing I/O while their drivers' kexts come and go ----- */
+
+struct churn {
+    const struct kxd_proc *p;
+    atomic_int stop, failures;
+    atomic_ulong ios, unloads, loads;
+    char first[256];
+    pthread_mutex_t lock;
+};
+
+static void churn_fail(struct churn *c, const char *what, kx_status st)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!atomic_fetch_add(&c->failures, 1))
+        snprintf(c->first, sizeof c->first, "%s: %s", what, kx_status_name(st));
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* What a device may answer while its kext is unloaded under it. */
+static int gone(kx_status st)
+{
+    return st == STATUS_NO_SUCH_FILE || st == STATUS_DEVICE_REMOVED ||
+           st == STATUS_DEVICE_NOT_READY || st == STATUS_INVALID_HANDLE ||
+           st == STATUS_CANCELLED || st == STATUS_DRIVER_NOT_RESPONDING;
+}
+
+static void *churn_client(void *arg)
+{
+    struct churn *c = arg;
+    kx_client *cl = NULL;
+    if (kx_client_connect(c->p->socket, &cl) != STATUS_SUCCESS) {
+        churn_fail(c, "connect", STATUS_CONNECTION_REFUSED);
+        return NULL;
+    }
+    unsigned seed = (unsigned)(uintptr_t)pthread_self();
+    char buf[512];
+    while (!atomic_load(&c->stop)) {
+        const char *dev = rand_r(&seed) & 1 ? "/dev/null" : "/dev/zero";
+        uint32_t h;
+        kx_status st = kx_client_open(cl, dev, KX_ACCESS_READ | KX_ACCESS_WRITE, &h);
+        if (st != STATUS_SUCCESS) {
+            if (!gone(st))
+                churn_fail(c, "open", st);
+            continue;
+        }
+        uint64_t info;
+        size_t got;
+        st = kx_client_write(cl, h, 0, buf, sizeof buf, 0, &info);
+        if (st == STATUS_SUCCESS)
+            st = kx_client_read(cl, h, 0, buf, sizeof buf, 0, &got);
+        if (st != STATUS_SUCCESS && st != STATUS_END_OF_FILE && !gone(st))
+            churn_fail(c, "read/write", st);
+        st = kx_client_close(cl, h);
+        if (st != STATUS_SUCCESS && !gone(st))
+            churn_fail(c, "close", st);
+        atomic_fetch_add(&c->ios, 1);
+    }
+    kx_client_disconnect(cl);
+    return NULL;
+}
+
+static void *churn_loader(void *arg)
+{
+    struct churn *c = arg;
+    kx_client *cl = kxd_connect(c->p);
+    static const char *const ids[] = {"org.kx.driver.Null", "org.kx.driver.Zero"};
+    for (unsigned round = 0; !atomic_load(&c->stop); round++) {
+        const char *id = ids[round & 1];
+        /* Refused while a client holds a device (the report names it);
+         * unloaded otherwise. Either way, load it again. */
+        kx_status st = kx_client_unload(cl, id, 0);
+        if (st == STATUS_SUCCESS)
+            atomic_fetch_add(&c->unloads, 1);
+        else if (st != STATUS_KEXT_IN_USE)
+            churn_fail(c, "unload", st);
+        st = kx_client_load(cl, id, 0);
+        if (st == STATUS_SUCCESS)
+            atomic_fetch_add(&c->loads, 1);
+        else
+            churn_fail(c, "load", st);
+        struct kx_client_kext *ks;
+        size_t n;
+        if (kx_client_stat(cl, &ks, &n) == STATUS_SUCCESS)
+            kx_client_kexts_free(ks, n);
+        struct kx_client_object *objs;
+        if (kx_client_ls(cl, &objs, &n) == STATUS_SUCCESS)
+            kx_client_objects_free(objs, n);
+    }
+    kx_client_disconnect(cl);
+    return NULL;
+}
+
+/* 16 clients open, write, read and close /dev/null and /dev/zero while Null
+ * and Zero are unloaded and loaded again in a loop (kxd once died here, in
+ * the holder list of a refused unload). KX_STRESS_SECONDS sets how long. */
+static void run_churn(const struct kxd_proc *p, unsigned seconds)
+{
+    static struct churn c;
+    memset(&c, 0, sizeof c);
+    c.p = p;
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_t clients[16], loader;
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(pthread_create(&clients[i], NULL, churn_client, &c), 0);
+    assert_int_equal(pthread_create(&loader, NULL, churn_loader, &c), 0);
+    sleep_ms(seconds * 1000u);
+    atomic_store(&c.stop, 1);
+    for (int i = 0; i < 16; i++)
+        pthread_join(clients[i], NULL);
+    pthread_join(loader, NULL);
+    print_message("churn: %lu open/write/read/close, %lu unloads, %lu loads\n",
+                  atomic_load(&c.ios), atomic_load(&c.unloads), atomic_load(&c.loads));
+    if (atomic_load(&c.failures))
+        fail_msg("%d failure(s), the first: %s", atomic_load(&c.failures), c.first);
+    assert_true(atomic_load(&c.ios) > 0);
+    assert_true(atomic_load(&c.loads) > 0);
+    pthread_mutex_destroy(&c.lock);
+}
+
+static void test_clients_and_kexts_churn_together(void **state)
+{
+    run_churn(*state, stress_seconds());
+    kx_client *c = kxd_connect(*state); /* still serving, every kext back */
+    assert_true(kxd_tag_of(c, "org.kx.driver.Null") != 0);
+    assert_true(kxd_tag_of(c, "org.kx.driver.Zero") != 0);
+    kx_client_disconnect(c);
+}
+
+/* Hostile traffic, churn and a crowd leave kxd as they found it: no
+ * descriptor or thread kept. The figures go to the test's output. */
+static void test_stress_leaves_no_descriptor_or_thread_behind(void **state)
+{
+    struct kxd_proc *p = *state;
+    struct usage fresh = usage_of(p->pid);
+    print_usage("fresh", fresh);
+
+    /* 10,000 hostile messages: garbage headers, unknown types, truncated
+     * payloads, each on a connection kxd closes. */
+    unsigned seed = 1;
+    for (int i = 0; i < 10000; i++) {
+        int fd = raw_connect(p->socket);
+        assert_true(fd >= 0);
+        uint8_t junk[64];
+        for (size_t k = 0; k < sizeof junk; k++)
+            junk[k] = (uint8_t)rand_r(&seed);
+        if (i % 2) { /* a valid header on a malformed payload */
+            struct kx_msg_hdr h = {KX_MSG_MAGIC, KX_MSG_VERSION,
+                                   (uint16_t)(KX_MSG_OPEN + i % 8), 40, (uint32_t)i, 0};
+            kx_msg_hdr_encode(&h, junk);
+        }
+        ssize_t n = send(fd, junk, sizeof junk, MSG_NOSIGNAL);
+        (void)n;
+        close(fd);
+    }
+    kx_client *c = kxd_connect(p);
+    struct kx_client_server s = {0};
+    for (int i = 0; i < 500; i++) { /* until kxd has seen every hang-up */
+        kx_client_server_free(&s);
+        assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+        if (s.n_conns == 1)
+            break;
+        sleep_ms(10);
+    }
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    struct usage hostile = usage_of(p->pid);
+    print_usage("after 10k hostile messages", hostile);
+    assert_int_equal(hostile.fds, fresh.fds);
+
+    run_churn(p, 2);
+    sleep_ms(200); /* closes of departed clients run on workers */
+    struct usage churned = usage_of(p->pid);
+    print_usage("after the churn", churned);
+    assert_int_equal(churned.fds, fresh.fds);
+    assert_int_equal(churned.threads, fresh.threads);
+
+    static int fds[1000];
+    for (int i = 0; i < 1000; i++) {
+        fds[i] = raw_connect(p->socket);
+        assert_true(fds[i] >= 0);
+    }
+    c = kxd_connect(p);
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+        kx_client_server_free(&s);
+        if (s.n_conns == 1001)
+            break;
+        sleep_ms(10);
+    }
+    assert_int_equal(s.n_conns, 1001);
+    struct usage crowd = usage_of(p->pid);
+    print_usage("with 1,000 connections", crowd);
+    for (int i = 0; i < 1000; i++)
+        close(fds[i]);
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+        kx_client_server_free(&s);
+        if (s.n_conns == 1)
+            break;
+        sleep_ms(10);
+    }
+    kx_client_disconnect(c);
+    struct usage after = usage_of(p->pid);
+    print_usage("after they left", after);
+    assert_int_equal(after.fds, fresh.fds);
+    assert_int_equal(after.threads, fresh.threads);
 }
 
 /* ---- the tests ----------------------------------------------------------- */
@@ -420,6 +669,8 @@ int main(void)
         KXD_TEST(test_descriptor_limit_neither_spins_nor_floods_the_log),
         cmocka_unit_test_setup_teardown(test_shutdown_answers_pending_reads, kxd_setup,
                                         teardown_stopped),
+        KXD_TEST(test_clients_and_kexts_churn_together),
+        KXD_TEST(test_stress_leaves_no_descriptor_or_thread_behind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
