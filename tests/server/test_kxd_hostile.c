@@ -625,6 +625,50 @@ static void test_descriptor_limit_neither_spins_nor_floods_the_log(void **state)
     kx_client_disconnect(c);
 }
 
+/* One user can't take every connection: past --max-connections-per-user
+ * kxd answers TOO_MANY_CONNECTIONS and closes; root is not counted. */
+static void test_connections_per_user_are_limited(void **state)
+{
+    (void)state;
+    if (getuid() != 0)
+        skip(); /* needs root to become nobody */
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    const char *args[] = {"--max-connections-per-user", "4", NULL};
+    assert_int_equal(kxd_start_args(p, args), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(0xFF);
+        int fds[5], refused = 0;
+        for (int i = 0; i < 5; i++)
+            fds[i] = raw_connect(p->socket);
+        for (int i = 0; i < 5; i++) {
+            struct timeval tv = {0, 300000};
+            setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            uint8_t raw[KX_MSG_HDR_LEN + 64];
+            ssize_t n = recv(fds[i], raw, sizeof raw, 0);
+            refused += n > KX_MSG_HDR_LEN && raw[6] == KX_MSG_ERROR;
+        }
+        _exit(refused == 1 ? 0 : 10 + refused);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    kx_client *cs[6]; /* root is not limited */
+    for (int i = 0; i < 6; i++)
+        cs[i] = kxd_connect(p);
+    for (int i = 0; i < 6; i++) {
+        struct kx_client_object *objs;
+        size_t n;
+        assert_int_equal(kx_client_ls(cs[i], &objs, &n), STATUS_SUCCESS);
+        kx_client_objects_free(objs, n);
+        kx_client_disconnect(cs[i]);
+    }
+    *state = p;
+}
+
 /* A read pending at SIGTERM is answered STATUS_SYSTEM_SHUTDOWN, not EOF. */
 static void test_shutdown_answers_pending_reads(void **state)
 {
@@ -669,6 +713,7 @@ int main(void)
         KXD_TEST(test_descriptor_limit_neither_spins_nor_floods_the_log),
         cmocka_unit_test_setup_teardown(test_shutdown_answers_pending_reads, kxd_setup,
                                         teardown_stopped),
+        cmocka_unit_test_teardown(test_connections_per_user_are_limited, kxd_teardown),
         KXD_TEST(test_clients_and_kexts_churn_together),
         KXD_TEST(test_stress_leaves_no_descriptor_or_thread_behind),
     };
