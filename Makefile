@@ -16,14 +16,16 @@ export CC
 .PHONY: all deps configure test run bench lint format clean
 
 all: configure
-	cmake --build $(BUILD) -j $(JOBS)
+	flock $(BUILD) cmake --build $(BUILD) -j $(JOBS)
 
 deps:
 	@./scripts/deps.sh
 
+# flock: one configure or build of a tree at a time, so `make test` twice at
+# once, or beside `make run`, share build/; their tests run side by side.
 configure: deps
-	@test -f $(BUILD)/CMakeCache.txt || \
-	  cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DKX_SANITIZE=ON $(CMAKE_FLAGS)
+	@test -f $(BUILD)/CMakeCache.txt || { mkdir -p $(BUILD) && flock $(BUILD) \
+	  cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DKX_SANITIZE=ON $(CMAKE_FLAGS); }
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300

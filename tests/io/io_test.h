@@ -1,5 +1,5 @@
-/* io_test.h — helpers shared by the I/O manager tests: a fresh manager with
- * short deadlines, driver-info records, credentials, and a log capture. */
+/* io_test.h — helpers shared by the I/O manager tests: a fresh manager,
+ * driver-info records, credentials, and a log capture. */
 #ifndef KX_TESTS_IO_TEST_H
 #define KX_TESTS_IO_TEST_H
 
@@ -8,12 +8,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "patience.h"
+
 #include <kx/io.h>
 #include <kx/kmdf.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static const struct kx_io_cred t_root = {100, 0, 0};
 static const struct kx_io_cred t_user = {200, 1000, 1000};
@@ -42,18 +43,26 @@ static inline int t_logcap_has(struct t_logcap *c, const char *needle)
     return found;
 }
 
-/* A manager with deadlines short enough for tests; cap may be NULL. */
-static inline struct kx_io *t_io_new_hang(struct t_logcap *cap, uint32_t hang_ms)
+/* The manager's deadlines a test exercises, made short; zero fields stay
+ * T_PATIENCE_MS, which no request, DriverEntry, close or routine of a test
+ * meets on however loaded a machine. */
+struct t_short {
+    uint32_t entry_ms, unload_ms, hang_ms;
+};
+
+/* A manager for tests; cap may be NULL. A STATUS_TIMEOUT a request gets is
+ * the deadline the test gave it: the default IRP deadline is never met. */
+static inline struct kx_io *t_io_new_short(struct t_logcap *cap, struct t_short s)
 {
     static const struct kx_logger none = {NULL, NULL, KX_LOG_DEBUG};
     struct kx_logger lg = cap ? (struct kx_logger){t_logcap_fn, cap, KX_LOG_WARN} : none;
     struct kx_io_config cfg = {
         .size = sizeof cfg,
         .logger = &lg,
-        .irp_timeout_ms = 5000,
-        .entry_timeout_ms = 300,
-        .unload_timeout_ms = 300,
-        .hang_ms = hang_ms,
+        .irp_timeout_ms = T_PATIENCE_MS,
+        .entry_timeout_ms = s.entry_ms ? s.entry_ms : T_PATIENCE_MS,
+        .unload_timeout_ms = s.unload_ms ? s.unload_ms : T_PATIENCE_MS,
+        .hang_ms = s.hang_ms ? s.hang_ms : T_PATIENCE_MS,
         .log_lines = 64,
     };
     struct kx_io *io = NULL;
@@ -61,7 +70,10 @@ static inline struct kx_io *t_io_new_hang(struct t_logcap *cap, uint32_t hang_ms
     return io;
 }
 
-static inline struct kx_io *t_io_new(struct t_logcap *cap) { return t_io_new_hang(cap, 150); }
+static inline struct kx_io *t_io_new(struct t_logcap *cap)
+{
+    return t_io_new_short(cap, (struct t_short){0, 0, 0});
+}
 
 static inline struct kx_driver_info t_info(const char *name)
 {
@@ -79,19 +91,6 @@ static inline kx_status t_start(struct kx_io *io, const char *name, kx_io_entry_
     struct kx_io_driver_params p = {sizeof p, &info, entry, NULL, 0};
     kx_io_driver_id dummy;
     return kx_io_driver_start(io, &p, id ? id : &dummy);
-}
-
-static inline void t_sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static inline uint64_t t_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 #endif

@@ -120,15 +120,11 @@ static inline int tdrv_n_held(struct tdrv *t)
     return n;
 }
 
-/* Waits (up to 2 s) until cond(t) holds. */
+/* Waits until cond(t) holds (patience.h); returns whether it does. */
 static inline int tdrv_wait(struct tdrv *t, int (*cond)(struct tdrv *))
 {
-    for (int i = 0; i < 2000; i++) {
-        if (cond(t))
-            return 1;
-        t_sleep_ms(1);
-    }
-    return 0;
+    T_WAIT_FOR(cond(t));
+    return cond(t);
 }
 
 /* Driver code runs on dispatch threads, where cmocka's asserts must not
@@ -214,13 +210,14 @@ static inline kx_status tdrv_start(struct kx_io *io, struct tdrv *t, kx_io_drive
     return t_start(io, t->name, tdrv_entry, id);
 }
 
-/* A routine that blocks until the test sets t->release (at most 5 s). */
+/* A routine that blocks until the test sets t->release; in_routine says it is
+ * inside. No short limit of its own: tests tell what answered a request by
+ * whether the routine is still in. */
 static inline kx_status tdrv_block(PDEVICE_OBJECT dev, PIRP irp)
 {
     struct tdrv *t = tdrv_of(dev);
     atomic_store(&t->in_routine, 1);
-    for (int i = 0; i < 5000 && !atomic_load(&t->release); i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(atomic_load(&t->release));
     atomic_store(&t->in_routine, 0);
     return DkCompleteRequest(irp, STATUS_SUCCESS, 0);
 }

@@ -78,7 +78,8 @@ static void test_close_runs_cancel_routine_then_cleanup_then_close(void **state)
 static void test_close_without_routine_answers_cancelled_and_defers_close(void **state)
 {
     (void)state;
-    struct kx_io *io = t_io_new(NULL);
+    /* The close waits out its deadline for the IRP the driver keeps. */
+    struct kx_io *io = t_io_new_short(NULL, (struct t_short){.unload_ms = 300});
     struct tdrv *t = tdrv_new("Hold");
     t->mj[IRP_MJ_READ] = tdrv_pend; /* no cancel routine */
     assert_int_equal(tdrv_start(io, t, NULL), STATUS_SUCCESS);
@@ -100,12 +101,7 @@ static void test_close_without_routine_answers_cancelled_and_defers_close(void *
     PIRP irp = tdrv_take(t);
     assert_true(DkIsIrpCancelled(irp));
     assert_int_equal(DkCompleteRequest(irp, STATUS_SUCCESS, 4), STATUS_SUCCESS); /* absorbed */
-    for (int i = 0; i < 1000; i++) {
-        tdrv_events(t, ev, sizeof ev);
-        if (strstr(ev, "CLOSE"))
-            break;
-        t_sleep_ms(1);
-    }
+    T_WAIT_FOR((tdrv_events(t, ev, sizeof ev), strstr(ev, "CLOSE")));
     assert_string_equal(ev, "ENTRY,CREATE,CLEANUP,CLOSE");
     assert_int_equal(atomic_load(&c.n), 1);
     kx_io_free(io);
@@ -148,8 +144,8 @@ static void test_routine_set_after_cancel_is_refused(void **state)
     struct kx_io_req rd = {.op = KX_IO_OP_READ, .out = buf, .out_len = 4, .done = count_done,
                            .arg = &c};
     assert_int_equal(kx_io_submit(io, h, &rd, 1), STATUS_SUCCESS);
-    for (int i = 0; i < 1000 && !atomic_load(&t->in_routine); i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(atomic_load(&t->in_routine));
+    assert_true(atomic_load(&t->in_routine)); /* the close comes after the routine started */
     pthread_t th;
     void *args[2] = {io, &h};
     pthread_create(&th, NULL, close_it, args);
@@ -176,8 +172,7 @@ static void test_deadline_runs_cancel_routine(void **state)
     char buf[4];
     assert_int_equal(kx_io_read(io, h, buf, 4, 0, 40, NULL), STATUS_TIMEOUT);
     /* The driver was told to drop it, so it no longer holds it. */
-    for (int i = 0; i < 1000 && tdrv_n_held(t); i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(tdrv_n_held(t) == 0);
     assert_int_equal(tdrv_n_held(t), 0);
     char ev[256];
     tdrv_events(t, ev, sizeof ev);
@@ -209,8 +204,8 @@ static void test_clearing_routine_tells_who_owns_the_irp(void **state)
     assert_false(DkIsIrpCancelled(irp));
     memcpy(irp->SystemBuffer, "done", 4);
     assert_int_equal(DkCompleteRequest(irp, STATUS_SUCCESS, 4), STATUS_SUCCESS);
-    for (int i = 0; i < 1000 && !atomic_load(&c.n); i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(atomic_load(&c.n));
+    assert_int_equal(atomic_load(&c.n), 1);
     assert_int_equal(atomic_load(&c.status), STATUS_SUCCESS);
     assert_memory_equal(buf, "done", 4);
     kx_io_close(io, h);

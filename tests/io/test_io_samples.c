@@ -385,8 +385,7 @@ static void got_done(void *arg, kx_status st, size_t info)
 
 static int wait_got(struct got *g)
 {
-    for (int i = 0; i < 2000 && !atomic_load(&g->n); i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(atomic_load(&g->n));
     return atomic_load(&g->n);
 }
 
@@ -417,9 +416,9 @@ static void test_pipe_read_pends_until_a_write(void **state)
                            .arg = &gb};
     assert_int_equal(kx_io_submit(io, r, &ra, 1), STATUS_SUCCESS);
     assert_int_equal(kx_io_submit(io, r, &rb, 1), STATUS_SUCCESS);
-    t_sleep_ms(20);
-    assert_int_equal(atomic_load(&ga.n), 0); /* nothing to read: both pend */
-    assert_int_equal(pipe_info(io, w).pending_reads, 2);
+    T_WAIT_FOR(pipe_info(io, w).pending_reads == 2);
+    assert_int_equal(pipe_info(io, w).pending_reads, 2); /* nothing to read: both pend */
+    assert_int_equal(atomic_load(&ga.n), 0);
     size_t n;
     assert_int_equal(kx_io_write(io, w, "abcdef", 6, 0, 0, &n), STATUS_SUCCESS);
     assert_int_equal(n, 6);
@@ -454,8 +453,7 @@ static void test_pipe_deadline_and_close_lose_no_data(void **state)
     assert_int_equal(kx_io_read(io, r, buf, sizeof buf, 0, 50, &n), STATUS_TIMEOUT);
     /* The timed-out read was withdrawn from the pipe (its cancel routine ran),
      * so the next write is kept for the next reader, not handed to a ghost. */
-    for (int i = 0; i < 1000 && pipe_info(io, w).pending_reads; i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(pipe_info(io, w).pending_reads == 0);
     assert_int_equal(pipe_info(io, w).pending_reads, 0);
     assert_int_equal(kx_io_write(io, w, "kept", 4, 0, 0, &n), STATUS_SUCCESS);
     assert_int_equal(kx_io_read(io, r, buf, sizeof buf, 0, 0, &n), STATUS_SUCCESS);
@@ -466,8 +464,8 @@ static void test_pipe_deadline_and_close_lose_no_data(void **state)
     struct kx_io_req rd = {.op = KX_IO_OP_READ, .out = buf, .out_len = 8,
                            .timeout_ms = KX_IO_TIMEOUT_NONE, .done = got_done, .arg = &g};
     assert_int_equal(kx_io_submit(io, r, &rd, 1), STATUS_SUCCESS);
-    for (int i = 0; i < 1000 && !pipe_info(io, w).pending_reads; i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(pipe_info(io, w).pending_reads == 1);
+    assert_int_equal(pipe_info(io, w).pending_reads, 1); /* pending when the close comes */
     assert_int_equal(kx_io_close(io, r), STATUS_SUCCESS);
     assert_int_equal(atomic_load(&g.n), 1);
     assert_int_equal(atomic_load(&g.status), STATUS_CANCELLED);

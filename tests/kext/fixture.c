@@ -171,6 +171,30 @@ void fx_dump(const struct kx_diags *d, const char *what)
 
 /* ---- Corpus -------------------------------------------------------------------------------- */
 
+static int shared_present(void)
+{
+    const char *s = getenv("KX_SHARED_DIR");
+    struct stat st;
+    return s && stat(s, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void fx_need_shared(void)
+{
+    if (shared_present())
+        return;
+    const char *s = getenv("KX_SHARED_DIR");
+    fprintf(stderr,
+            "skipped: KX_SHARED_DIR (%s) is not a folder; configure with "
+            "-DKX_SHARED_DIR=<a copy of ../shared> to run this test\n",
+            s ? s : "unset");
+    skip();
+}
+
+int fx_exit_status(int failed)
+{
+    return failed ? failed : shared_present() ? 0 : FX_SKIP;
+}
+
 const char *fx_shared(void)
 {
     const char *s = getenv("KX_SHARED_DIR");

@@ -50,7 +50,15 @@ void fx_dump(const struct kx_diags *d, const char *what);
 
 /* ---- The corpus ---------------------------------------------------------------------------- */
 
-/* $KX_SHARED_DIR (the test fails when it is unset or missing). */
+/* Exit status CTest reads as "skipped" (SKIP_RETURN_CODE in tests/kext/CMakeLists.txt). */
+#define FX_SKIP 77
+/* First call of a test that reads $KX_SHARED_DIR: skips the test, naming the
+ * path, when it isn't a folder now (a fresh clone has no ../shared). */
+void fx_need_shared(void);
+/* main's exit status from cmocka's count of failed tests: FX_SKIP when none
+ * failed but some were skipped for want of $KX_SHARED_DIR. */
+int fx_exit_status(int failed);
+/* $KX_SHARED_DIR (the test fails when it is unset or missing: call fx_need_shared first). */
 const char *fx_shared(void);
 /* A corpus plist (path relative to corpus/, e.g. "kexts/acidanthera__Lilu/Lilu__Info.plist")
  * with its .vars.json "expanded" values substituted; *len set. */

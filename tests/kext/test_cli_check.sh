@@ -8,6 +8,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kx-cli-check-XXXXXX") || fail "mktemp"
 trap 'rm -rf "$tmp"' EXIT INT TERM
 ln -s "$kx" "$tmp/kextutil"
+# kextutil without -n asks kxd to load: here no kxd ever listens, whatever the caller's
+# environment or a kxd on the default socket.
+KX_SOCKET=$tmp/no-kxd.sock
+export KX_SOCKET
 
 # kext DIR NAME ID VERSION COMPAT [LIB LIBVERSION]...
 kext() {
@@ -101,6 +105,6 @@ out=$("$tmp/kextutil" -n -q -r "$ext" "$tmp/Good.kext" 2>&1) || fail "kextutil -
 "$tmp/kextutil" -n -q -d "$ext/Lib.kext" "$tmp/Good.kext" || fail "kextutil -d"
 err=$("$tmp/kextutil" -q -r "$ext" "$tmp/Good.kext" 2>&1)
 [ $? -eq 1 ] || fail "kextutil without -n: exit status"
-echo "$err" | grep -q "kxd" || fail "kextutil without -n: message: $err"
+echo "$err" | grep -q "can't reach kxd at $KX_SOCKET" || fail "kextutil without -n: message: $err"
 "$tmp/kextutil" -z >/dev/null 2>&1; [ $? -eq 2 ] || fail "kextutil bad flag"
 echo ok

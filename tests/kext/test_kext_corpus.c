@@ -86,6 +86,7 @@ static void window(struct kx_kext *from, const char *lib, struct kx_kext *cand, 
 
 static void test_scenario1_compatibility_window(void **state)
 {
+    fx_need_shared();
     struct env *e = *state;
     install(e, "Lilu-1.0.0", LILU_100);
     install(e, "Lilu-1.1.0", LILU_110);
@@ -128,6 +129,7 @@ static void test_scenario1_compatibility_window(void **state)
 
 static void test_scenario2_per_plugin_minimums(void **state)
 {
+    fx_need_shared();
     struct env *e = *state;
     install(e, "Lilu", LILU_120);
     install(e, "IOACPIFamily", IOACPI);
@@ -170,6 +172,7 @@ static void test_scenario2_per_plugin_minimums(void **state)
 
 static void test_scenario3_two_levels(void **state)
 {
+    fx_need_shared();
     struct env *e = *state;
     install(e, "IOACPIFamily", IOACPI);
     install(e, "VirtualSMC", "kexts/acidanthera__VirtualSMC/VirtualSMC__Info.plist");
@@ -206,6 +209,7 @@ static void test_scenario3_two_levels(void **state)
 
 static void test_scenario4_exact_boundary(void **state)
 {
+    fx_need_shared();
     struct env *e = *state;
     install(e, "IOACPIFamily", IOACPI);
     struct kx_kext_repo *r = repo_over(e);
@@ -243,6 +247,7 @@ static const char *firmware_choice(struct env *e, int *warned)
 
 static void test_scenario5_duplicate_identifier(void **state)
 {
+    fx_need_shared();
     struct env *e = *state;
     install(e, "BrcmFirmwareData", "kexts/acidanthera__BrcmPatchRAM/BrcmPatchRAM__BrcmFirmwareData-Info.plist");
     install(e, "BrcmFirmwareRepo", "kexts/acidanthera__BrcmPatchRAM/BrcmPatchRAM__BrcmFirmwareRepo-Info.plist");
@@ -277,6 +282,7 @@ static char *field(char *line, int n)
 
 static void test_scenario6_every_corpus_plist(void **state)
 {
+    fx_need_shared();
     (void)state;
     char *manifest = fx_join(fx_shared(), "corpus/MANIFEST.tsv");
     FILE *f = fopen(manifest, "r");
@@ -352,6 +358,7 @@ static void test_scenario6_every_corpus_plist(void **state)
 
 static void test_scenario7_odd_plists(void **state)
 {
+    fx_need_shared();
     (void)state;
     static const char *const ok[] = {
         /* no XML declaration, single-quoted attributes */
@@ -395,5 +402,5 @@ int main(void)
         cmocka_unit_test(test_scenario7_odd_plists),
     };
 #undef T
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return fx_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

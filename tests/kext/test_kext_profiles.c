@@ -214,6 +214,7 @@ static void expect_version(struct kx_kext_repo *r, const char *profile, const ch
 
 static void test_profiles_match_the_seed_tables(void **state)
 {
+    fx_need_shared();
     (void)state;
     struct lines L = seed_lines();
     struct seen seen = {.n = 0};
@@ -327,6 +328,7 @@ static void install_system_kext(const char *dir, const char *xnu, int contents)
 
 static void test_system_kext_in_a_folder_serves_apple_kexts(void **state)
 {
+    fx_need_shared();
     (void)state;
     for (int contents = 0; contents < 2; contents++) {
         char *dir = fx_tmpdir(), *ext = fx_join(dir, "Extensions"), *kexts = fx_join(dir, "Kexts");
@@ -357,6 +359,7 @@ static void test_system_kext_in_a_folder_serves_apple_kexts(void **state)
 
 static void test_old_system_kext_serves_old_kexts_on_32_bit(void **state)
 {
+    fx_need_shared();
     (void)state;
     char *dir = fx_tmpdir(), *ext = fx_join(dir, "Extensions"), *kexts = fx_join(dir, "Kexts");
     install_system_kext(ext, "xnu@xnu-1456.1.26", 0);
@@ -405,5 +408,5 @@ int main(void)
         cmocka_unit_test(test_system_kext_in_a_folder_serves_apple_kexts),
         cmocka_unit_test(test_old_system_kext_serves_old_kexts_on_32_bit),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return fx_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

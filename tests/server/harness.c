@@ -1,6 +1,8 @@
 /* harness.c — spawning and stopping kxd for integration tests. */
 #include "harness.h"
 
+#include "patience.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,14 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 int kxd_start(struct kxd_proc *p)
 {
@@ -65,7 +60,7 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
         execv(kxd, (char *const *)argv);
         _exit(127);
     }
-    for (int i = 0; i < 2000; i++) { /* up to 20 s on a loaded machine */
+    for (uint64_t t0 = t_now_ms(); t_now_ms() - t0 < T_PATIENCE_MS;) {
         kx_client *c = NULL;
         if (kx_client_connect(p->socket, &c) == STATUS_SUCCESS) {
             /* kxd listens before it boots and answers once booted: one
@@ -82,7 +77,7 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
             p->pid = 0;
             return -1;
         }
-        sleep_ms(10);
+        t_sleep_ms(10);
     }
     return -1;
 }
