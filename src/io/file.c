@@ -362,9 +362,10 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
      * be on their way back from the driver's thread for a few microseconds;
      * wait for them so that CLOSE normally arrives before kx_io_close
      * returns. A driver that keeps an IRP past CLEANUP gets its CLOSE later,
-     * from the thread that finally releases it. */
+     * from the thread that finally releases it. A revoked handle's driver is
+     * going away: what it holds is released when it is gone. */
     deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
-    for (uint64_t nap = 2000; (uint32_t)atomic_load(&f->gen_refs) > 2;
+    for (uint64_t nap = 2000; !revoke && (uint32_t)atomic_load(&f->gen_refs) > 2;
          nap = nap < 1000000 ? nap * 2 : nap) {
         if (kx_plat_monotonic_ns() >= deadline)
             break;

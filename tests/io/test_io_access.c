@@ -185,8 +185,7 @@ static void test_open_for_no_access_is_revoked_by_unload(void **state)
     struct kx_io_req r = {.op = KX_IO_OP_DEVICE_CONTROL, .code = 0x220000, .done = on_answer,
                           .arg = &a, .timeout_ms = KX_IO_TIMEOUT_NONE};
     assert_int_equal(kx_io_submit(io, prober, &r, 1), STATUS_SUCCESS);
-    for (int i = 0; i < 2000 && tdrv_n_held(t) == 0; i++)
-        t_sleep_ms(1);
+    T_WAIT_FOR(tdrv_n_held(t) == 1);
     assert_int_equal(tdrv_n_held(t), 1);
 
     assert_int_equal(kx_io_driver_unload(io, id, 0), STATUS_SUCCESS);

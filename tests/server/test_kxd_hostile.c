@@ -10,10 +10,12 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "patience.h"
 
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,11 +31,7 @@
 
 #define MIB ((uint32_t)1 << 20)
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+static void sleep_ms(unsigned ms) { t_sleep_ms(ms); }
 
 /* ---- a raw protocol peer ------------------------------------------------- */
 
@@ -198,6 +196,25 @@ static unsigned stress_seconds(void)
     return v > 0 ? (unsigned)v : 3;
 }
 
+static uint32_t n_conns(kx_client *c)
+{
+    struct kx_client_server s;
+    assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+    kx_client_server_free(&s);
+    return s.n_conns;
+}
+
+/* How many of fds have something to read (an answer, or the close). */
+static int n_readable(const int *fds, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        struct pollfd pf = {fds[i], POLLIN, 0};
+        k += poll(&pf, 1, 0) > 0;
+    }
+    return k;
+}
+
 /* ---- churn: clients doing I/O while their drivers' kexts come and go ----- */
 
 struct churn {
@@ -353,23 +370,15 @@ static void test_stress_leaves_no_descriptor_or_thread_behind(void **state)
         close(fd);
     }
     kx_client *c = kxd_connect(p);
-    struct kx_client_server s = {0};
-    for (int i = 0; i < 500; i++) { /* until kxd has seen every hang-up */
-        kx_client_server_free(&s);
-        assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
-        if (s.n_conns == 1)
-            break;
-        sleep_ms(10);
-    }
-    kx_client_server_free(&s);
+    T_WAIT_FOR(n_conns(c) == 1); /* kxd has seen every hang-up */
     kx_client_disconnect(c);
     struct usage hostile = usage_of(p->pid);
     print_usage("after 10k hostile messages", hostile);
     assert_int_equal(hostile.fds, fresh.fds);
 
     run_churn(p, 2);
-    sleep_ms(200); /* closes of departed clients run on workers */
-    struct usage churned = usage_of(p->pid);
+    struct usage churned; /* closes of departed clients run on workers */
+    T_WAIT_FOR((churned = usage_of(p->pid)).fds == fresh.fds);
     print_usage("after the churn", churned);
     assert_int_equal(churned.fds, fresh.fds);
     assert_int_equal(churned.threads, fresh.threads);
@@ -380,27 +389,16 @@ static void test_stress_leaves_no_descriptor_or_thread_behind(void **state)
         assert_true(fds[i] >= 0);
     }
     c = kxd_connect(p);
-    for (int i = 0; i < 500; i++) {
-        assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
-        kx_client_server_free(&s);
-        if (s.n_conns == 1001)
-            break;
-        sleep_ms(10);
-    }
-    assert_int_equal(s.n_conns, 1001);
+    T_WAIT_FOR(n_conns(c) == 1001);
+    assert_int_equal(n_conns(c), 1001);
     struct usage crowd = usage_of(p->pid);
     print_usage("with 1,000 connections", crowd);
     for (int i = 0; i < 1000; i++)
         close(fds[i]);
-    for (int i = 0; i < 500; i++) {
-        assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
-        kx_client_server_free(&s);
-        if (s.n_conns == 1)
-            break;
-        sleep_ms(10);
-    }
+    T_WAIT_FOR(n_conns(c) == 1);
     kx_client_disconnect(c);
-    struct usage after = usage_of(p->pid);
+    struct usage after;
+    T_WAIT_FOR((after = usage_of(p->pid)).fds == fresh.fds);
     print_usage("after they left", after);
     assert_int_equal(after.fds, fresh.fds);
     assert_int_equal(after.threads, fresh.threads);
@@ -419,8 +417,7 @@ static void test_peer_leaving_with_every_slot_in_flight_is_noticed(void **state)
     for (uint32_t i = 0; i < 256; i++)
         raw_read_request(fd, 100 + i, h, 16, UINT32_MAX);
     struct kx_client_conn conn = {0};
-    for (int i = 0; i < 1000 && !(server_conn(p, &conn, NULL) && conn.pending == 256); i++)
-        sleep_ms(10);
+    T_WAIT_FOR(server_conn(p, &conn, NULL) && conn.pending == 256);
     assert_int_equal(conn.pending, 256);
     assert_int_equal(conn.handles, 1);
 
@@ -428,8 +425,7 @@ static void test_peer_leaving_with_every_slot_in_flight_is_noticed(void **state)
     /* The hang-up is seen at once: the handle closes, the reads are
      * cancelled, and the driver can be unloaded. */
     uint32_t left = UINT32_MAX;
-    for (int i = 0; i < 1000 && (left = handles_on(p, "\\Device\\Pipe0")) != 0; i++)
-        sleep_ms(10);
+    T_WAIT_FOR((left = handles_on(p, "\\Device\\Pipe0")) == 0);
     assert_int_equal(left, 0);
     kx_client *c = kxd_connect(p);
     assert_int_equal(kx_client_unload(c, "org.kx.driver.Pipe", 0), STATUS_SUCCESS);
@@ -448,8 +444,7 @@ static void test_client_that_never_reads_is_held_to_its_share(void **state)
 
     struct kx_client_conn conn = {0};
     struct kx_client_server whole;
-    for (int i = 0; i < 1000 && !(server_conn(p, &conn, &whole) && conn.throttled); i++)
-        sleep_ms(10);
+    T_WAIT_FOR(server_conn(p, &conn, &whole) && conn.throttled);
     assert_true(conn.throttled);
     /* Within its share, give or take the one request read last. */
     assert_true(conn.bytes_held <= whole.conn_bytes_limit + MIB + 4096);
@@ -505,10 +500,7 @@ static void test_clients_that_never_read_are_held_to_the_total(void **state)
     }
     struct kx_client_conn conn;
     struct kx_client_server whole = {0};
-    for (int i = 0; i < 1000 && whole.n_throttled < 2; i++) {
-        server_conn(p, &conn, &whole);
-        sleep_ms(10);
-    }
+    T_WAIT_FOR((server_conn(p, &conn, &whole), whole.n_throttled == 2));
     assert_int_equal(whole.n_throttled, 2);
     assert_true(whole.bytes_held <= whole.total_bytes_limit + 2 * (MIB + 4096));
     for (int k = 0; k < 2; k++) {
@@ -575,9 +567,11 @@ static void test_descriptor_limit_neither_spins_nor_floods_the_log(void **state)
         fds[n_fds++] = fd;
     }
     /* Those over the limit are answered TOO_MANY_CONNECTIONS and closed. */
+    T_WAIT_FOR(n_readable(fds, n_fds) > 0);
     for (int i = 0; i < n_fds; i++) {
-        struct timeval tv = {0, 200000};
-        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        struct pollfd pf = {fds[i], POLLIN, 0};
+        if (poll(&pf, 1, 0) <= 0)
+            continue; /* accepted */
         struct kx_msg_hdr h;
         uint8_t *pl = raw_recv(fds[i], &h);
         if (pl && h.type == KX_MSG_ERROR) {
@@ -615,8 +609,7 @@ static void test_descriptor_limit_neither_spins_nor_floods_the_log(void **state)
         close(fds[i]);
     assert_int_equal(prlimit(p->pid, RLIMIT_NOFILE, &old, NULL), 0);
     kx_client *c = NULL;
-    for (int i = 0; i < 100 && kx_client_connect(p->socket, &c) != STATUS_SUCCESS; i++)
-        sleep_ms(20);
+    T_WAIT_FOR(kx_client_connect(p->socket, &c) == STATUS_SUCCESS);
     assert_non_null(c);
     struct kx_client_object *objs;
     size_t n;
@@ -643,9 +636,11 @@ static void test_connections_per_user_are_limited(void **state)
         int fds[5], refused = 0;
         for (int i = 0; i < 5; i++)
             fds[i] = raw_connect(p->socket);
+        T_WAIT_FOR(n_readable(fds, 5) > 0);
         for (int i = 0; i < 5; i++) {
-            struct timeval tv = {0, 300000};
-            setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            struct pollfd pf = {fds[i], POLLIN, 0};
+            if (poll(&pf, 1, 0) <= 0)
+                continue; /* accepted */
             uint8_t raw[KX_MSG_HDR_LEN + 64];
             ssize_t n = recv(fds[i], raw, sizeof raw, 0);
             refused += n > KX_MSG_HDR_LEN && raw[6] == KX_MSG_ERROR;
@@ -679,8 +674,9 @@ static void test_shutdown_answers_pending_reads(void **state)
     pid_t kxd = p->pid;
     pid_t killer = fork();
     assert_true(killer >= 0);
-    if (killer == 0) {
-        sleep_ms(300);
+    if (killer == 0) { /* once the read is pending */
+        struct kx_client_conn conn = {0};
+        T_WAIT_FOR(server_conn(p, &conn, NULL) && conn.pending == 1);
         kill(kxd, SIGTERM);
         _exit(0);
     }
