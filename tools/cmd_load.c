@@ -84,7 +84,7 @@ static void print_report(kx_client *c, int verbose, kx_status st)
 static int run_each(const struct load_args *a, int is_unload)
 {
     kx_client *c = kx_cli_connect(is_unload ? "kextunload" : "kextload", a->socket);
-    int rc = c ? EX_OK : EX_UNAVAILABLE;
+    int rc = c ? EX_OK : EX_OSERR; /* as Apple's kextload when kextd is unreachable */
     for (size_t i = 0; c && i < a->n_kexts; i++) {
         const char *kext = a->kexts[i];
         char *arg = kx_cli_kext_arg(kext);
