@@ -60,6 +60,8 @@ enum kx_diag_category {
     XX(KX_D_FILE_NOT_FOUND, "KX2002", AUTHENTICATION, "File not found")                                 \
     XX(KX_D_SYMLINK_OUTSIDE, "KX2003", AUTHENTICATION,                                                  \
        "Symbolic link points outside of the kext bundle") /* kx: Apple's is fatal too */                \
+    XX(KX_D_SYMLINK_OUTSIDE_FOLDER, "KX2004", AUTHENTICATION,                                           \
+       "Symbolic link points outside of the extensions folder") /* kx: KX2003, for the bundle */        \
     /* Dependency resolution failures */                                                                \
     XX(KX_D_NO_KEXTS_FOUND, "KX3001", DEPENDENCY, "No kexts found for these libraries")                 \
     XX(KX_D_ONLY_INCOMPATIBLE, "KX3002", DEPENDENCY, "Only incompatible kexts found for these libraries") \

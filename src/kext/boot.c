@@ -228,7 +228,10 @@ static kx_status scan_rest(struct kx_boot_plan *p, char *const *folders, size_t 
             if (!bsearch(&key, arch, n_archived, sizeof(const char *), compare_str)) {
                 /* as kx_kext_repo_add_folder reads a bundle; the paths are distinct */
                 kx_status rs = kx_kext_read(path, &p->repo->opts, &k);
-                if (rs == STATUS_SUCCESS)
+                if (rs == STATUS_SUCCESS &&
+                    (rs = kx__kext_check_folder_entry(k, folders[f])) != STATUS_SUCCESS)
+                    kx_kext_free(k);
+                else if (rs == STATUS_SUCCESS)
                     rs = kx_kext_repo_adopt(p->repo, k);
                 if (rs == STATUS_INSUFFICIENT_RESOURCES)
                     st = rs;
