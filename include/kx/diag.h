@@ -173,6 +173,14 @@ KX_API kx_status kx_diags_merge(struct kx_diags *dst, const struct kx_diags *src
 KX_API size_t kx_diags_count(const struct kx_diags *d, enum kx_diag_category cat);
 KX_API size_t kx_diags_count_errors(const struct kx_diags *d);
 
+/* The first diagnostic outside Warnings (one that makes a kext unloadable), or NULL. Borrowed. */
+KX_API const struct kx_diag *kx_diags_first_failure(const struct kx_diags *d);
+
+/* One diagnostic as one line, "KX3001 No kexts found for these libraries: com.x.lib: requested
+ * 1.0" (code, message, then subject and detail when set): the form a boot plan, the kext cache
+ * and the kernel's log give a kext's reason in. malloc'ed; NULL when memory runs out. */
+KX_API char *kx_diag_line(const struct kx_diag *d);
+
 /* kextutil-style report: "Diagnostics for PATH:" then one block per category. */
 KX_API void kx_diags_print(const struct kx_diags *d, const char *path, FILE *out);
 

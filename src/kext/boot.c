@@ -65,16 +65,6 @@ const char *kx__boot_mode_values(enum kx_boot_mode mode)
 
 /* ======== Small helpers ======== */
 
-char *kx__boot_diag_text(const struct kx_diag *d)
-{
-    char *out = NULL;
-    if (asprintf(&out, "%s %s%s%s%s%s", kx_diag_code_string(d->code), kx_diag_message(d->code),
-                 d->subject ? ": " : "", d->subject ? d->subject : "", d->detail ? ": " : "",
-                 d->detail ? d->detail : "") < 0)
-        return NULL;
-    return out;
-}
-
 int32_t kx__boot_bytes_priority(const void *data, size_t len, int *has)
 {
     struct kx_elf *e = NULL;
@@ -356,10 +346,8 @@ static const struct kx_kext *preferred_copy(const struct kx_kext_repo *r, const 
 
 char *kx__boot_first_failure(const struct kx_diags *d)
 {
-    for (size_t i = 0; i < d->n_items; i++)
-        if (kx_diag_category_of(d->items[i].code) != KX_DIAG_WARNING)
-            return kx__boot_diag_text(&d->items[i]);
-    return strdup("not loadable");
+    const struct kx_diag *first = kx_diags_first_failure(d);
+    return first ? kx_diag_line(first) : strdup("not loadable");
 }
 
 /* Decides eligibility (see the top of the file); sets the reason of every kext that isn't. */

@@ -194,10 +194,6 @@ void kx__cache_close(struct kx_cache_open *c);
 int32_t kx__boot_exec_priority(const char *exec_path, int *has);
 int32_t kx__boot_bytes_priority(const void *data, size_t len, int *has);
 
-/* "KX3001 No kexts found for these libraries: com.x.lib: requested 1.0; ..." —
- * malloc'ed, NULL when memory runs out. */
-char *kx__boot_diag_text(const struct kx_diag *d);
-
 /* ---- The plan (boot.c fills it, boot_plan.c finishes and reads it) ---- */
 
 struct kx_boot_item_int {

@@ -201,7 +201,7 @@ static kx_status note_omitted(struct build *b, struct kx_kext *k, plist_t omitte
         if (c == KX_DIAG_VALIDATION || c == KX_DIAG_AUTHENTICATION)
             first = &k->diags.items[i];
     }
-    char *text = first ? kx__boot_diag_text(first) : strdup("no bundle identifier");
+    char *text = first ? kx_diag_line(first) : strdup("no bundle identifier");
     if (!text)
         return STATUS_INSUFFICIENT_RESOURCES;
     kx_status st = STATUS_SUCCESS;
