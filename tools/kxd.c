@@ -218,16 +218,19 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
     }
 
     /* Phase 1, the booter; then, once "root is mounted", phase 2, the daemon.
-     * A kext that fails to load is reported; the others still load. */
+     * A kext that fails to load is reported; the others still load. The kernel
+     * has logged each failure as one warning with its reason (and each kext
+     * the plan left out); the loader's whole report, diagnostics by category,
+     * would say it again, so it is for --verbose. */
     kx_kernel_boot_phase(k, 1, 0, &report);
     if (report && *report)
-        kx_log_warnx(log, "%s", report);
+        kx_log_debug(log, "%s", report);
     free(report);
     report = NULL;
     if (o->mode != KX_BOOT_SINGLE_USER) {
         kx_kernel_boot_phase(k, 2, 0, &report);
         if (report && *report)
-            kx_log_warnx(log, "%s", report);
+            kx_log_debug(log, "%s", report);
         free(report);
         report = NULL;
         int rebuilt = 0;

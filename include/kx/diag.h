@@ -60,6 +60,8 @@ enum kx_diag_category {
     XX(KX_D_FILE_NOT_FOUND, "KX2002", AUTHENTICATION, "File not found")                                 \
     XX(KX_D_SYMLINK_OUTSIDE, "KX2003", AUTHENTICATION,                                                  \
        "Symbolic link points outside of the kext bundle") /* kx: Apple's is fatal too */                \
+    XX(KX_D_SYMLINK_OUTSIDE_FOLDER, "KX2004", AUTHENTICATION,                                           \
+       "Symbolic link points outside of the extensions folder") /* kx: KX2003, for the bundle */        \
     /* Dependency resolution failures */                                                                \
     XX(KX_D_NO_KEXTS_FOUND, "KX3001", DEPENDENCY, "No kexts found for these libraries")                 \
     XX(KX_D_ONLY_INCOMPATIBLE, "KX3002", DEPENDENCY, "Only incompatible kexts found for these libraries") \
@@ -170,6 +172,14 @@ KX_API kx_status kx_diags_merge(struct kx_diags *dst, const struct kx_diags *src
  * unloadable (every category but warnings). */
 KX_API size_t kx_diags_count(const struct kx_diags *d, enum kx_diag_category cat);
 KX_API size_t kx_diags_count_errors(const struct kx_diags *d);
+
+/* The first diagnostic outside Warnings (one that makes a kext unloadable), or NULL. Borrowed. */
+KX_API const struct kx_diag *kx_diags_first_failure(const struct kx_diags *d);
+
+/* One diagnostic as one line, "KX3001 No kexts found for these libraries: com.x.lib: requested
+ * 1.0" (code, message, then subject and detail when set): the form a boot plan, the kext cache
+ * and the kernel's log give a kext's reason in. malloc'ed; NULL when memory runs out. */
+KX_API char *kx_diag_line(const struct kx_diag *d);
 
 /* kextutil-style report: "Diagnostics for PATH:" then one block per category. */
 KX_API void kx_diags_print(const struct kx_diags *d, const char *path, FILE *out);

@@ -40,6 +40,8 @@ struct kx_kernel_config {
  * (registered as loaded, like xnu's kernel components) and the boot plan of
  * the extensions folders for boot_mode (kx/boot.h): the repository is filled
  * from the kext cache when it is current, else by scanning the folders.
+ * Each kext the plan leaves out is logged once as a warning, "PATH: not
+ * loaded: REASON" with the plan's reason, to the logger and the kernel log.
  * Loads nothing else. */
 KX_API kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **out);
 
@@ -58,9 +60,11 @@ KX_API struct kx_io *kx_kernel_io(struct kx_kernel *k);
  * dependents are unloaded again. Each phase loads in the plan's order
  * (dependencies first, then load priority, then bundle ID). Single-user boots
  * have no phase 2: asking for it does nothing. Failures are reported in
- * *report (malloc'ed, may be NULL) and the other kexts still load; returns
- * the first failure's status. With KX_KERNEL_LOAD_DRY_RUN nothing loads and
- * the report says, for every kext, whether it would. */
+ * *report (malloc'ed, may be NULL), and each is logged as one warning, "PATH
+ * failed to load - STATUS; REASON", to the logger and the kernel log; the
+ * other kexts still load. Returns the first failure's status. With
+ * KX_KERNEL_LOAD_DRY_RUN nothing loads or is logged and the report says, for
+ * every kext, whether it would. */
 KX_API kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags,
                                       char **report);
 

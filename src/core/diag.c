@@ -143,6 +143,28 @@ size_t kx_diags_count_errors(const struct kx_diags *d)
     return d->n_items - kx_diags_count(d, KX_DIAG_WARNING);
 }
 
+const struct kx_diag *kx_diags_first_failure(const struct kx_diags *d)
+{
+    for (size_t i = 0; i < d->n_items; i++)
+        if (kx_diag_category_of(d->items[i].code) != KX_DIAG_WARNING)
+            return &d->items[i];
+    return NULL;
+}
+
+char *kx_diag_line(const struct kx_diag *d)
+{
+    const char *msg = kx_diag_message(d->code);
+    size_t n = strlen(msg);
+    /* Apple's list headings ("...unresolved for this kext:") bring their own colon */
+    const char *sep = n && msg[n - 1] == ':' ? " " : ": ";
+    char *out = NULL;
+    if (asprintf(&out, "%s %s%s%s%s%s", kx_diag_code_string(d->code), msg, d->subject ? sep : "",
+                 d->subject ? d->subject : "", d->detail ? (d->subject ? ": " : sep) : "",
+                 d->detail ? d->detail : "") < 0)
+        return NULL;
+    return out;
+}
+
 /* Groups lines by category, then by message, the way kextutil lays them out:
  *
  *   Diagnostics for /L/E/Foo.kext:

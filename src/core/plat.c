@@ -18,6 +18,7 @@ kx_status kx_status_from_errno(int err)
     case 0: return STATUS_SUCCESS;
     case ENOENT: return STATUS_NO_SUCH_FILE;
     case ENOTDIR: return STATUS_NOT_A_DIRECTORY;
+    case ELOOP: return STATUS_TOO_MANY_SYMLINKS; /* a link loop is the user's to fix, not I/O */
     case EACCES:
     case EPERM: return STATUS_ACCESS_DENIED;
     case ENOMEM:

@@ -24,6 +24,23 @@ void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...)
     kx_io_log_write(k->io, "kext", text);
 }
 
+void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)
+{
+    char line[KX_IO_LOG_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    kx_logv(&k->log, KX_LOG_WARN, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) /* the whole line is in the logger's copy */
+        memcpy(line + sizeof line - 4, "...", 4);
+    kx_io_log_write(k->io, "kext", line);
+}
+
 kx_status kx__kernel_register_components(struct kx_kernel *k)
 {
     for (size_t i = 0; i < kx_kext_repo_count(k->repo); i++) {
@@ -76,6 +93,12 @@ static kx_status make_plan(struct kx_kernel *k)
         kx_log_warnx(&k->log, "%s: %s%s%s", d->items[i].subject ? d->items[i].subject : "boot",
                      kx_diag_message(d->items[i].code), d->items[i].detail ? " - " : "",
                      d->items[i].detail ? d->items[i].detail : "");
+    /* Every kext the boot leaves out, once, in the plan's own words (`kx boot --plan` gives the
+     * same reason): a skip that only the plan could explain went unnoticed. */
+    for (size_t i = 0; i < kx_boot_plan_count(k->plan, KX_BOOT_NOT_LOADED); i++) {
+        const struct kx_boot_item *b = kx_boot_plan_item(k->plan, KX_BOOT_NOT_LOADED, i);
+        kx__kernel_warn(k, "%s: not loaded: %s", b->path ? b->path : "(no path)", b->reason);
+    }
     return STATUS_SUCCESS;
 }
 
@@ -233,10 +256,10 @@ kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags, c
         const struct kx_boot_item *it = kx_boot_plan_item(k->plan, list, i);
         if (!it->kext || kx_kext_is_loaded(it->kext))
             continue;
-        char *one = NULL;
+        char *one = NULL, why[512] = "";
         size_t one_len = 0;
         FILE *g = open_memstream(&one, &one_len);
-        kx_status st = g ? kx__kernel_load_kext(k, it->kext, NULL, flags, g)
+        kx_status st = g ? kx__kernel_load_kext(k, it->kext, NULL, flags, g, why, sizeof why)
                          : STATUS_INSUFFICIENT_RESOURCES;
         if (g)
             fclose(g);
@@ -247,6 +270,9 @@ kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags, c
         if (st != STATUS_SUCCESS) {
             fprintf(f, "%s failed to load - %s\n%s", it->path, kx_status_string(st),
                     one ? one : "");
+            if (!(flags & KX_KERNEL_LOAD_DRY_RUN)) /* Apple's kextutil wording, then the cause */
+                kx__kernel_warn(k, "%s failed to load - %s%s%s", it->path, kx_status_string(st),
+                                *why ? "; " : "", why);
             if (first_failure == STATUS_SUCCESS)
                 first_failure = st;
         }

@@ -77,6 +77,10 @@ struct kx_kernel {
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for something that went wrong (a kext a boot leaves out or can't load): a warning
+ * to the logger; the kernel log keeps what fits in its line, marked "..." when cut. */
+void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The file to inspect and dlopen for x: a memfd holding its executable from
  * the kext cache when the boot read it from there, else the bundle's file.
@@ -84,9 +88,12 @@ void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((f
 const char *kx__kernel_exec_path(struct kx_kernel *k, struct kx_kext *x);
 
 /* Loads x (owned by k->repo) with its dependencies; the reported operation
- * behind kx_kernel_load. Caller holds op_lock. */
+ * behind kx_kernel_load. When it fails, why (may be NULL) gets the reason in
+ * one line ("DriverEntry failed: ...", the first diagnostic that stopped it)
+ * for the kernel's log; the report has the whole story. Caller holds op_lock. */
 kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *x,
-                               const struct kx_io_cred *cred, uint32_t flags, FILE *report);
+                               const struct kx_io_cred *cred, uint32_t flags, FILE *report,
+                               char *why, size_t why_len);
 
 /* Unloads a loaded kext that nothing depends on (phase 2's clean-up). */
 kx_status kx__kernel_unload_unused(struct kx_kernel *k, struct kx_kext *x, FILE *report);

@@ -15,9 +15,36 @@
 
 #include "core/plat_dl.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A failed load's reason in one line, for the kernel's log (the report says it at length).
+ * The first reason wins: later ones are what the undoing of the load ran into. */
+static void set_why(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_why(char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+    if (!why || !why_len || *why)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+}
+
+/* The first diagnostic that stops a load (else the first one: prepare's foreign-executable
+ * warning stops it too) as the reason. */
+static void diag_why(const struct kx_diags *d, char *why, size_t why_len)
+{
+    const struct kx_diag *x = kx_diags_first_failure(d);
+    char *line = x || d->n_items ? kx_diag_line(x ? x : &d->items[0]) : NULL;
+    if (line)
+        set_why(why, why_len, "%s", line);
+    free(line);
+}
 
 /* Everything learned about one kext before any of its code runs. */
 struct prep {
@@ -171,9 +198,10 @@ static void free_loaded(struct kx_loaded *l)
 }
 
 /* Maps and starts one prepared kext. Its libraries are already loaded. */
-static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
-                           struct kx_loaded **out)
+static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, char *why_out,
+                           size_t why_len, struct kx_loaded **out)
 {
+    char line[512];
     const char *id = kx_kext_id(p->kext);
     struct kx_loaded *l = calloc(1, sizeof *l);
     if (!l || (p->n_libs && !(l->deps = calloc(p->n_libs, sizeof(struct kx_loaded *))))) {
@@ -197,7 +225,9 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
         char *why = NULL;
         st = kx_plat_dl_open(exe, &l->dl, &why);
         if (st != STATUS_SUCCESS) {
-            fprintf(report, "%s: the dynamic linker refused %s: %s\n", id, exe, why);
+            snprintf(line, sizeof line, "the dynamic linker refused %s: %s", exe, why);
+            fprintf(report, "%s: %s\n", id, line);
+            set_why(why_out, why_len, "%s", line);
             free(why);
             free_loaded(l);
             return st;
@@ -210,8 +240,10 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report,
                                              NULL, 0};
         st = kx_io_driver_start(k->io, &params, &l->driver);
         if (st != STATUS_SUCCESS) {
-            fprintf(report, "%s: DriverEntry failed: %s (%s)\n", id, kx_status_name(st),
-                    kx_status_string(st));
+            snprintf(line, sizeof line, "DriverEntry failed: %s (%s)", kx_status_name(st),
+                     kx_status_string(st));
+            fprintf(report, "%s: %s\n", id, line);
+            set_why(why_out, why_len, "%s", line);
             kx_plat_dl_close(l->dl);
             free_loaded(l);
             return st == STATUS_INSUFFICIENT_RESOURCES ? st : STATUS_KEXT_START_FAILED;
@@ -301,11 +333,12 @@ static kx_status load_locked(struct kx_kernel *k, const char *what, const struct
 {
     struct kx_kext *kext = NULL;
     kx_status st = find_kext(k, what, cred, &kext, report);
-    return st == STATUS_SUCCESS ? kx__kernel_load_kext(k, kext, cred, flags, report) : st;
+    return st == STATUS_SUCCESS ? kx__kernel_load_kext(k, kext, cred, flags, report, NULL, 0) : st;
 }
 
 kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
-                               const struct kx_io_cred *cred, uint32_t flags, FILE *report)
+                               const struct kx_io_cred *cred, uint32_t flags, FILE *report,
+                               char *why, size_t why_len)
 {
     kx_status st = STATUS_SUCCESS;
     const char *id = kx_kext_id(kext);
@@ -320,6 +353,8 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
         fprintf(report, "%s: version %s is loaded; can't load version %s (%s).\n", id,
                 kx_kext_version_string(already->kext), kx_kext_version_string(kext),
                 kx_kext_path(kext));
+        set_why(why, why_len, "version %s of %s is loaded", kx_kext_version_string(already->kext),
+                id);
         return STATUS_KEXT_LOADED_VERSION_DIFFERS;
     }
 
@@ -339,6 +374,7 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
     if (!kx_kext_resolution_is_loadable(res)) {
         st = kx_kext_resolution_status(res);
         kx_diags_print(&diags, kx_kext_path(kext), report);
+        diag_why(&diags, why, why_len);
         goto out;
     }
     if (!is_root(cred) && !kx_kext_resolution_user_loadable(res)) {
@@ -360,6 +396,7 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
     }
     if (st != STATUS_SUCCESS) {
         kx_diags_print(&diags, kx_kext_path(kext), report);
+        diag_why(&diags, why, why_len);
         goto out;
     }
     if (flags & KX_KERNEL_LOAD_DRY_RUN) {
@@ -369,11 +406,17 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
     }
 
     for (size_t i = 0; i < n_preps; i++) {
-        st = start_one(k, &preps[i], report, &done[n_done]);
+        char dep_why[512] = "";
+        int is_dep = preps[i].kext != kext;
+        st = start_one(k, &preps[i], report, is_dep ? dep_why : why,
+                       is_dep ? sizeof dep_why : why_len, &done[n_done]);
         if (st != STATUS_SUCCESS) {
-            if (preps[i].kext != kext)
+            if (is_dep) {
                 fprintf(report, "Dependency %s of kext %s failed to load.\n",
                         kx_kext_id(preps[i].kext), id);
+                set_why(why, why_len, "dependency %s failed to load: %s", kx_kext_id(preps[i].kext),
+                        dep_why);
+            }
             break;
         }
         n_done++;

@@ -138,6 +138,27 @@ static void walk(struct actx *a, const char *path, const char *rel, int depth)
     kx_plat_free_names(names, n);
 }
 
+/* KX_KEXT_NO_AUTH waives ownership and modes, which a development tree can't meet; where a
+ * kext comes from is another matter. The extensions folders are what an administrator
+ * configures, the kext cache digests and a boot plan names: a bundle entry that links out of
+ * its folder would load whatever the link points at, so it is refused either way. */
+kx_status kx__kext_check_folder_entry(struct kx_kext *k, const char *folder)
+{
+    struct kx_plat_stat st;
+    char *folder_real = NULL;
+    if (!k->real_path || kx_plat_lstat(k->path, &st) != STATUS_SUCCESS || !st.is_link)
+        return STATUS_SUCCESS;
+    kx_status rs = kx_plat_realpath(folder, &folder_real);
+    if (rs == STATUS_INSUFFICIENT_RESOURCES)
+        return rs;
+    rs = rs == STATUS_SUCCESS && inside(folder_real, k->real_path)
+             ? STATUS_SUCCESS
+             : kx_diags_add(&k->diags, KX_D_SYMLINK_OUTSIDE_FOLDER, k->path, NULL, "resolves to %s",
+                            k->real_path);
+    free(folder_real);
+    return rs;
+}
+
 kx_status kx__kext_authenticate(struct kx_kext *k, const struct kx_kext_options *opts)
 {
     struct actx a = {k, opts, k->real_path, 0, 0, STATUS_SUCCESS};

@@ -65,16 +65,6 @@ const char *kx__boot_mode_values(enum kx_boot_mode mode)
 
 /* ======== Small helpers ======== */
 
-char *kx__boot_diag_text(const struct kx_diag *d)
-{
-    char *out = NULL;
-    if (asprintf(&out, "%s %s%s%s%s%s", kx_diag_code_string(d->code), kx_diag_message(d->code),
-                 d->subject ? ": " : "", d->subject ? d->subject : "", d->detail ? ": " : "",
-                 d->detail ? d->detail : "") < 0)
-        return NULL;
-    return out;
-}
-
 int32_t kx__boot_bytes_priority(const void *data, size_t len, int *has)
 {
     struct kx_elf *e = NULL;
@@ -228,12 +218,15 @@ static kx_status scan_rest(struct kx_boot_plan *p, char *const *folders, size_t 
             if (!bsearch(&key, arch, n_archived, sizeof(const char *), compare_str)) {
                 /* as kx_kext_repo_add_folder reads a bundle; the paths are distinct */
                 kx_status rs = kx_kext_read(path, &p->repo->opts, &k);
-                if (rs == STATUS_SUCCESS)
+                if (rs == STATUS_SUCCESS &&
+                    (rs = kx__kext_check_folder_entry(k, folders[f])) != STATUS_SUCCESS)
+                    kx_kext_free(k);
+                else if (rs == STATUS_SUCCESS)
                     rs = kx_kext_repo_adopt(p->repo, k);
                 if (rs == STATUS_INSUFFICIENT_RESOURCES)
                     st = rs;
                 else if (rs != STATUS_SUCCESS && rs != STATUS_NOT_A_DIRECTORY)
-                    st = kx_diags_add(&p->diags, KX_D_BUNDLE_OPEN, folders[f], names[i], "%s",
+                    st = kx_diags_add(&p->unread, KX_D_BUNDLE_OPEN, folders[f], names[i], "%s",
                                       kx_status_string(rs));
             }
             free(path);
@@ -284,6 +277,35 @@ struct kx_boot_item_int *kx__boot_item_of(const struct kx_boot_plan *p, const st
     return &p->items[k->seq - p->base_seq];
 }
 
+int kx__boot_unread_entry(const struct kx_diag *d)
+{
+    return d->code == KX_D_BUNDLE_OPEN && d->subject && d->file;
+}
+
+static kx_status copy_diag(struct kx_diags *to, const struct kx_diag *x)
+{
+    return x->detail ? kx_diags_add(to, x->code, x->file, x->subject, "%s", x->detail)
+                     : kx_diags_add(to, x->code, x->file, x->subject, NULL);
+}
+
+/* A folder entry no bundle could be read from is a kext the boot leaves out, known only by its
+ * path: it gets an item with the reader's reason, so the plan, and whoever logs it, names it
+ * where it names every other skipped kext. */
+static kx_status unread_item(struct kx_boot_item_int *it, const struct kx_diag *d)
+{
+    char *line = kx_diag_line(d);
+    it->path = kx_plat_path_join(d->file, d->subject);
+    it->pub.path = it->path;
+    it->entry = SIZE_MAX;
+    it->excluded = 1;
+    if (!line || !it->path || !kx__boot_set_text(&it->reason, kx__boot_dupf("invalid: %s", line))) {
+        free(line);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    free(line);
+    return STATUS_SUCCESS;
+}
+
 static kx_status make_items(struct kx_boot_plan *p)
 {
     struct kx_kext_repo *r = p->repo;
@@ -291,8 +313,13 @@ static kx_status make_items(struct kx_boot_plan *p)
     while (first < n_all && kx_kext_repo_kext(r, first)->seq < p->base_seq)
         first++;
     p->n_kexts = n_all - first;
+    const struct kx_diags *rd = kx_kext_repo_diags(r); /* the entries a scan couldn't read */
+    for (size_t i = 0; i < rd->n_items; i++)
+        if (kx__boot_unread_entry(&rd->items[i]) &&
+            copy_diag(&p->unread, &rd->items[i]) != STATUS_SUCCESS)
+            return STATUS_INSUFFICIENT_RESOURCES;
     size_t n_omitted = p->cache.omitted ? plist_array_get_size(p->cache.omitted) : 0;
-    p->n_items = p->n_kexts + n_omitted;
+    p->n_items = p->n_kexts + n_omitted + p->unread.n_items;
     if (!(p->items = calloc(p->n_items ? p->n_items : 1, sizeof *p->items)))
         return STATUS_INSUFFICIENT_RESOURCES;
     for (size_t i = 0; i < p->n_kexts; i++) {
@@ -320,6 +347,10 @@ static kx_status make_items(struct kx_boot_plan *p)
                                              why ? why : "invalid")))
             return STATUS_INSUFFICIENT_RESOURCES;
     }
+    for (size_t i = 0; i < p->unread.n_items; i++)
+        if (unread_item(&p->items[p->n_kexts + n_omitted + i], &p->unread.items[i]) !=
+            STATUS_SUCCESS)
+            return STATUS_INSUFFICIENT_RESOURCES;
     return STATUS_SUCCESS;
 }
 
@@ -353,10 +384,8 @@ static const struct kx_kext *preferred_copy(const struct kx_kext_repo *r, const 
 
 char *kx__boot_first_failure(const struct kx_diags *d)
 {
-    for (size_t i = 0; i < d->n_items; i++)
-        if (kx_diag_category_of(d->items[i].code) != KX_DIAG_WARNING)
-            return kx__boot_diag_text(&d->items[i]);
-    return strdup("not loadable");
+    const struct kx_diag *first = kx_diags_first_failure(d);
+    return first ? kx_diag_line(first) : strdup("not loadable");
 }
 
 /* Decides eligibility (see the top of the file); sets the reason of every kext that isn't. */
@@ -370,14 +399,15 @@ static kx_status screen(struct kx_boot_plan *p)
         const struct kx_kext *pref;
         char *why = NULL;
         it->excluded = 1;
-        if (!k->id)
-            why = strdup("invalid: it has no usable CFBundleIdentifier");
-        else if (!kx_kext_is_valid(k) || !kx_kext_is_authentic(k)) {
+        /* what is broken says more than the identifier that is missing because of it */
+        if (!kx_kext_is_valid(k) || !kx_kext_is_authentic(k)) {
             char *f = kx__boot_first_failure(&k->diags);
             why = f ? kx__boot_dupf("%s: %s", kx_kext_is_valid(k) ? "inauthentic" : "invalid", f)
                     : NULL;
             free(f);
-        } else if (safe && !kx__loadable_in_safe_boot(k))
+        } else if (!k->id)
+            why = strdup("invalid: it has no usable CFBundleIdentifier");
+        else if (safe && !kx__loadable_in_safe_boot(k))
             why = strdup("safe boot loads only kexts with an OSBundleRequired value (not set)");
         else if (safe && all_personalities_debug(k, r->arch))
             why = strdup("safe boot: every personality sets a non-zero IOKitDebug");
@@ -450,6 +480,18 @@ static kx_status fill(struct kx_boot_plan *p, const struct kx_boot_config *cfg)
     return st;
 }
 
+/* The repository's diagnostics, less the entries that are items already (one place each). */
+static kx_status merge_warnings(struct kx_boot_plan *p, const struct kx_diags *d)
+{
+    kx_status st = STATUS_SUCCESS;
+    for (size_t i = 0; i < d->n_items && st == STATUS_SUCCESS; i++) {
+        const struct kx_diag *x = &d->items[i];
+        if (!kx__boot_unread_entry(x))
+            st = copy_diag(&p->diags, x);
+    }
+    return st;
+}
+
 kx_status kx_boot_plan_make(const struct kx_boot_config *cfg, struct kx_kext_repo *repo,
                             struct kx_boot_plan **out)
 {
@@ -478,7 +520,7 @@ kx_status kx_boot_plan_make(const struct kx_boot_config *cfg, struct kx_kext_rep
         goto fail;
     if ((st = kx__boot_plan_phases(p)) != STATUS_SUCCESS ||
         (st = kx__boot_plan_finish(p)) != STATUS_SUCCESS ||
-        (st = kx_diags_merge(&p->diags, kx_kext_repo_diags(repo))) != STATUS_SUCCESS)
+        (st = merge_warnings(p, kx_kext_repo_diags(repo))) != STATUS_SUCCESS)
         goto fail;
     *out = p;
     return STATUS_SUCCESS;

@@ -194,15 +194,12 @@ void kx__cache_close(struct kx_cache_open *c);
 int32_t kx__boot_exec_priority(const char *exec_path, int *has);
 int32_t kx__boot_bytes_priority(const void *data, size_t len, int *has);
 
-/* "KX3001 No kexts found for these libraries: com.x.lib: requested 1.0; ..." —
- * malloc'ed, NULL when memory runs out. */
-char *kx__boot_diag_text(const struct kx_diag *d);
-
 /* ---- The plan (boot.c fills it, boot_plan.c finishes and reads it) ---- */
 
 struct kx_boot_item_int {
     struct kx_boot_item pub; /* pub.reason and pub.phase1_reason point at the two below */
     char *reason, *phase1_reason;
+    char *path;   /* pub.path of a folder entry that couldn't be read (no kext); else NULL */
     size_t entry; /* its cache entry, SIZE_MAX when it didn't come from one */
     size_t *deps; /* items of the same phase it needs loaded first */
     size_t n_deps, cap_deps;
@@ -226,11 +223,12 @@ struct kx_boot_plan {
     size_t base_seq;                /* the first kext this plan added has this seq */
     size_t n_cached;                /* the first n_cached kexts came from cache entries 0.. */
     struct kx_boot_item_int *items; /* the kexts (n_kexts, repository order), then the
-                                     * kexts the cache left out */
+                                     * kexts the cache left out, then the unread entries */
     size_t n_items, n_kexts;
     size_t *lists[3]; /* item indices, by enum kx_boot_list */
     size_t n_lists[3];
     struct kx_diags diags;
+    struct kx_diags unread; /* folder entries no bundle could be read from: items, not warnings */
 };
 
 /* The item of a kext this plan added, or NULL. */
@@ -246,6 +244,10 @@ char *kx__boot_dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kx__boot_set_text(char **slot, char *text);
 /* The first diagnostic outside Warnings as one line, malloc'ed. */
 char *kx__boot_first_failure(const struct kx_diags *d);
+/* 1 for the diagnostic a folder scan gives an entry it couldn't read as a bundle (a dangling
+ * link, a link loop): KX_D_BUNDLE_OPEN with the folder as file and the entry as subject. A
+ * folder that couldn't be listed has no subject: that one stays a warning. */
+int kx__boot_unread_entry(const struct kx_diag *d);
 /* The item's load priority: the cache's record, or its executable's. */
 void kx__boot_set_priority(struct kx_boot_plan *p, struct kx_boot_item_int *it);
 

@@ -109,6 +109,7 @@ void kx_boot_plan_free(struct kx_boot_plan *p)
     for (size_t i = 0; i < p->n_items; i++) {
         free(p->items[i].reason);
         free(p->items[i].phase1_reason);
+        free(p->items[i].path);
         free(p->items[i].deps);
         free(p->items[i].exec);
     }
@@ -116,6 +117,7 @@ void kx_boot_plan_free(struct kx_boot_plan *p)
     for (size_t i = 0; i < 3; i++)
         free(p->lists[i]);
     kx_diags_clear(&p->diags);
+    kx_diags_clear(&p->unread);
     kx__cache_close(&p->cache);
     free(p->fallback_reason);
     free(p->cache_path);

@@ -192,6 +192,32 @@ static kx_status choose_bundles(struct build *b)
     return st;
 }
 
+/* One bundle left out: a diagnostic in the report, and (record) an Omitted entry with `first`
+ * as its reason, which a boot from the cache gives as the bundle's. */
+static kx_status omit(struct build *b, plist_t omitted_list, int record, const char *path,
+                      const char *id, const char *version, const struct kx_diag *first)
+{
+    char *text = first ? kx_diag_line(first) : strdup("no bundle identifier");
+    if (!text)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    kx_status st = STATUS_SUCCESS;
+    if (b->rep)
+        st = kx_diags_add(&b->rep->omitted, first ? first->code : KX_D_MISSING_PROPERTY, path,
+                          first ? first->subject : "CFBundleIdentifier", "%s", text);
+    if (record) {
+        plist_t o = plist_new_dict();
+        plist_dict_set_item(o, "Path", plist_new_string(path));
+        if (id)
+            plist_dict_set_item(o, "Identifier", plist_new_string(id));
+        if (version)
+            plist_dict_set_item(o, "Version", plist_new_string(version));
+        plist_dict_set_item(o, "Reason", plist_new_string(text));
+        plist_array_append_item(omitted_list, o);
+    }
+    free(text);
+    return st;
+}
+
 /* The kext's first failure, as the omitted-kext message. */
 static kx_status note_omitted(struct build *b, struct kx_kext *k, plist_t omitted_list, int record)
 {
@@ -201,24 +227,24 @@ static kx_status note_omitted(struct build *b, struct kx_kext *k, plist_t omitte
         if (c == KX_DIAG_VALIDATION || c == KX_DIAG_AUTHENTICATION)
             first = &k->diags.items[i];
     }
-    char *text = first ? kx__boot_diag_text(first) : strdup("no bundle identifier");
-    if (!text)
-        return STATUS_INSUFFICIENT_RESOURCES;
+    return omit(b, omitted_list, record, k->path, k->id, k->version_str, first);
+}
+
+/* Folder entries no bundle could be read from (a dangling link, a link loop). An --all cache
+ * accounts for every entry, so it records them too, and a boot from it names them as a scan
+ * would; a filtered cache leaves them to the boot's scan of the bundles it lacks. */
+static kx_status note_unread(struct build *b, plist_t omitted_list)
+{
+    const struct kx_diags *d = kx_kext_repo_diags(b->r);
     kx_status st = STATUS_SUCCESS;
-    if (b->rep)
-        st = kx_diags_add(&b->rep->omitted, first ? first->code : KX_D_MISSING_PROPERTY, k->path,
-                          first ? first->subject : "CFBundleIdentifier", "%s", text);
-    if (record) {
-        plist_t o = plist_new_dict();
-        plist_dict_set_item(o, "Path", plist_new_string(k->path));
-        if (k->id)
-            plist_dict_set_item(o, "Identifier", plist_new_string(k->id));
-        if (k->version_str)
-            plist_dict_set_item(o, "Version", plist_new_string(k->version_str));
-        plist_dict_set_item(o, "Reason", plist_new_string(text));
-        plist_array_append_item(omitted_list, o);
+    for (size_t i = 0; i < d->n_items && st == STATUS_SUCCESS; i++) {
+        if (!kx__boot_unread_entry(&d->items[i]))
+            continue;
+        char *path = kx_plat_path_join(d->items[i].file, d->items[i].subject);
+        st = path ? omit(b, omitted_list, 1, path, NULL, NULL, &d->items[i])
+                  : STATUS_INSUFFICIENT_RESOURCES;
+        free(path);
     }
-    free(text);
     return st;
 }
 
@@ -345,6 +371,8 @@ static kx_status gather(struct build *b, plist_t ci, struct kx_mkext_input **in_
                  (st = read_entry(k, &in[*n_in], &eb[*n_in], why, why_len)) == STATUS_SUCCESS)
             ++*n_in;
     }
+    if (st == STATUS_SUCCESS && b->filter == KX_CACHE_ALL)
+        st = note_unread(b, omitted);
     if (b->filter == KX_CACHE_ALL)
         plist_free(archived);
     return st;

@@ -162,6 +162,10 @@ int kx__kext_exec_check(struct kx_kext *k, const char *path, const char *arch);
 
 /* ---- auth.c ---- */
 kx_status kx__kext_authenticate(struct kx_kext *k, const struct kx_kext_options *opts);
+/* k was read as an entry of an extensions folder: when the entry is a symbolic link, it must
+ * lead inside that folder, else KX_D_SYMLINK_OUTSIDE_FOLDER. Checked with or without
+ * KX_KEXT_NO_AUTH. STATUS_INSUFFICIENT_RESOURCES only. */
+kx_status kx__kext_check_folder_entry(struct kx_kext *k, const char *folder);
 
 /* ---- repo.c ---- */
 const struct kx_id_entry *kx__repo_find(const struct kx_kext_repo *r, const char *id);

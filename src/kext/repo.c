@@ -194,7 +194,9 @@ int kx__repo_owns(const struct kx_kext_repo *r, const struct kx_kext *k)
     return k && k->repo == r;
 }
 
-static kx_status add_bundle(struct kx_kext_repo *r, const char *path, struct kx_kext **out)
+/* folder: the extensions folder path is an entry of, or NULL for a bundle named directly. */
+static kx_status add_bundle(struct kx_kext_repo *r, const char *path, const char *folder,
+                            struct kx_kext **out)
 {
     struct kx_kext *k = NULL;
     kx_status st = kx_kext_read(path, &r->opts, &k);
@@ -202,6 +204,10 @@ static kx_status add_bundle(struct kx_kext_repo *r, const char *path, struct kx_
         *out = NULL;
     if (st != STATUS_SUCCESS)
         return st;
+    if (folder && (st = kx__kext_check_folder_entry(k, folder)) != STATUS_SUCCESS) {
+        kx_kext_free(k);
+        return st;
+    }
     if ((st = kx_kext_repo_adopt(r, k)) == STATUS_SUCCESS && out)
         *out = k;
     return st;
@@ -224,7 +230,7 @@ kx_status kx_kext_repo_add_kext(struct kx_kext_repo *r, const char *path, struct
             return STATUS_SUCCESS;
         }
     free(real);
-    return add_bundle(r, path, out);
+    return add_bundle(r, path, NULL, out);
 }
 
 kx_status kx_kext_repo_add_folder(struct kx_kext_repo *r, const char *dir)
@@ -243,7 +249,7 @@ kx_status kx_kext_repo_add_folder(struct kx_kext_repo *r, const char *dir)
             st = STATUS_INSUFFICIENT_RESOURCES;
             break;
         }
-        kx_status rs = add_bundle(r, path, NULL);
+        kx_status rs = add_bundle(r, path, dir, NULL);
         if (rs == STATUS_INSUFFICIENT_RESOURCES)
             st = rs;
         else if (rs != STATUS_SUCCESS && rs != STATUS_NOT_A_DIRECTORY)
