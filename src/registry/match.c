@@ -118,7 +118,8 @@ static int gather(const struct kx_catalog *cat, const struct kx_mnub *n, unsigne
                 return -1;
     }
     /* a personality filed under two of the nub's keys is tested once */
-    qsort(g->v, g->n, sizeof *g->v, by_pointer);
+    if (g->n > 1)
+        qsort(g->v, g->n, sizeof *g->v, by_pointer);
     size_t keep = 0;
     for (size_t i = 0; i < g->n; i++)
         if (!keep || g->v[keep - 1].p != g->v[i].p)

@@ -262,8 +262,10 @@ static int match_resources(const struct kx_mnub *n, const struct kx_mtable *t, s
     const struct kx_reg_entry *res = kx_reg_entry_locked(n->reg, n->reg->resources);
     for (size_t i = 0; i < t->n_resources; i++)
         if (!res || !plist_dict_get_item(res->props, t->resources[i])) {
-            kx_mfail_set(f, "IOResourceMatch", "waiting for resource %s", t->resources[i]);
+            /* said even on runtime passes: the runtime reports what a nub waits for */
+            f->key = "IOResourceMatch";
             f->waiting = 1;
+            snprintf(f->why, sizeof f->why, "waiting for resource %s", t->resources[i]);
             return 0;
         }
     return 1;
@@ -335,6 +337,8 @@ int kx_match_table(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *
     }
     if (!match_bsd(e, t, f))
         return 0;
+    if (t->generic_only)
+        return 1;
     if (n->is_pci && !kx_match_pci(n, t, ioclass_of(t), f))
         return 0;
     if ((n->is_usb_device || n->is_usb_interface) && !kx_match_usb(n, t, score, f))

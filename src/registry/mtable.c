@@ -278,6 +278,23 @@ static void find_unknown_key(struct kx_mtable *t, plist_t dict)
     free(it);
 }
 
+/* IOService::matchInternal's keys: when a table holds nothing else, no family looks at it. */
+static int generic_only(plist_t dict)
+{
+    static const char *const keys[] = {"IOProviderClass",   "IONameMatch",
+                                       "IOPropertyMatch",   "IOPropertyExistsMatch",
+                                       "IOPathMatch",       "IORegistryEntryID",
+                                       "IOMatchedServiceCountMatch", "IOBSDName",
+                                       "IOBSDMajor",        "IOBSDMinor",
+                                       "IOBSDUnit"};
+    uint32_t n = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        n += plist_dict_get_item(dict, keys[i]) != NULL;
+    plist_t loc = plist_dict_get_item(dict, "IOLocationMatch");
+    n += plist_get_node_type(loc) == PLIST_STRING;
+    return n == plist_dict_get_size(dict);
+}
+
 struct kx_mtable *kx_mtable_compile(plist_t dict, const char *provider_class)
 {
     struct kx_mtable *t = calloc(1, sizeof *t);
@@ -285,6 +302,7 @@ struct kx_mtable *kx_mtable_compile(plist_t dict, const char *provider_class)
         return NULL;
     t->dict = dict;
     t->provider_class = provider_class;
+    t->generic_only = generic_only(dict);
     find_unknown_key(t, dict);
     if (compile_generic(t, dict) != 0 ||
         compile_pci(t, dict) != 0 || compile_usb(t, dict) != 0) {

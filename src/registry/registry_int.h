@@ -130,6 +130,8 @@ struct kx_mtable {
     int has_product_array, has_product_mask;
     uint64_t product_mask;
     int usb_user_client_init;   /* IOMatchCategory IOUSBUserClientInit: IOUSBFamily's shortcut */
+    int generic_only;           /* every key is one IOService tests itself: IOKit then skips
+                                 * the family's test ("done == count"), as in IOParentMatch */
     int has_usb_keys;
 };
 

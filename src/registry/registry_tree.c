@@ -94,13 +94,15 @@ kx_status kx_reg_path(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane, c
     const struct kx_reg_entry *up[256];
     size_t depth = 0;
     kx_status st = e ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE;
-    for (; st == STATUS_SUCCESS && e->id != r->root; e = e->parents[plane].v[0]) {
+    while (st == STATUS_SUCCESS && e->id != r->root) {
         if (!e->parents[plane].n)
             st = STATUS_NO_SUCH_DEVICE;
         else if (depth == sizeof up / sizeof up[0])
             st = STATUS_BUFFER_TOO_SMALL;
-        else
+        else {
             up[depth++] = e;
+            e = e->parents[plane].v[0];
+        }
     }
     if (st == STATUS_SUCCESS) {
         size_t pos = (size_t)snprintf(buf, len, "%s:", kx_reg_plane_name(plane));
