@@ -10,7 +10,7 @@ function(kx_test name)
                         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "KX_SOURCE_DIR=${PROJECT_SOURCE_DIR};KX_BUILD_DIR=${CMAKE_BINARY_DIR};KX_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+    ENVIRONMENT "KX_SOURCE_DIR=${PROJECT_SOURCE_DIR};KX_BUILD_DIR=${CMAKE_BINARY_DIR};KX_SHARED_DIR=${KX_SHARED_DIR};ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endfunction()
 
 # kx_embed(VAR NAME FILE) — compile FILE's bytes into the library as

@@ -114,9 +114,13 @@ static int match_names(const struct kx_mnub *n, const struct kx_mtable *t,
     if (f->want_text) {
         char have[160];
         list_names(have, sizeof have, names, k);
-        kx_mfail_set(f, "IONameMatch", "%s\"%s\"%s is not one of the nub's names (%s)",
-                     t->n_names > 1 ? "none of " : "", t->n_names ? t->names[0] : "",
-                     t->n_names > 1 ? ", ..." : "", have);
+        if (t->n_names == 1)
+            kx_mfail_set(f, "IONameMatch", "\"%s\" is not one of the nub's names (%s)",
+                         t->names[0], have);
+        else
+            kx_mfail_set(f, "IONameMatch",
+                         "none of its %zu names (\"%s\", ...) is one of the nub's names (%s)",
+                         t->n_names, t->n_names ? t->names[0] : "", have);
     } else {
         f->key = "IONameMatch";
     }
