@@ -7,10 +7,12 @@
  * after the legacy USB translation) and, within it, under one index key taken from the
  * key that is fastest to test and rarest to pass:
  *
- *   P:<vendor>  S:<vendor>   IOPCIMatch / IOPCIPrimaryMatch / IOPCISecondaryMatch terms whose
- *                            mask keeps the whole vendor ID (primary or subsystem register)
- *   C:<class>                IOPCIClassMatch terms whose mask keeps the base class byte
- *   V:<id>  DC:<c>  IC:<c>   USB idVendor, else bDeviceClass / bInterfaceClass
+ *   P:<vendor>[:<device>]    IOPCIMatch / IOPCIPrimaryMatch / IOPCISecondaryMatch terms whose
+ *   S:<vendor>[:<device>]    mask keeps the whole vendor ID (and the device ID: the common
+ *                            case), for the primary (P) or subsystem (S) register
+ *   C:<class>[<subclass>]    IOPCIClassMatch terms whose mask keeps the base class byte
+ *   V:<vendor>[:<product>]   USB idVendor (and idProduct), else
+ *   DC:<c>  IC:<c>           bDeviceClass / bInterfaceClass
  *   N:<name>                 every IONameMatch name without a wildcard
  *
  * Family keys are used only when the provider class belongs to that family: IOKit applies
@@ -145,8 +147,16 @@ static kx_status add_key(struct kx_personality *p, const char *fmt, ...)
     return STATUS_SUCCESS;
 }
 
-/* Index keys from one PCI register list: "P:"/"S:" vendors (which = 1 primary, 2 secondary,
- * 3 both), or "C:" base classes. 0 when some term can't be indexed (none added). */
+/* One register's key: "P:"/"S:" vendor (and device when the mask keeps it all). */
+static kx_status id_key(struct kx_personality *p, char reg, const struct kx_pci_term *t)
+{
+    if (t->mask == 0xffffffffu)
+        return add_key(p, "%c:%04x:%04x", reg, t->value & 0xffff, t->value >> 16);
+    return add_key(p, "%c:%04x", reg, t->value & 0xffff);
+}
+
+/* Index keys from one PCI register list (which = 1 primary, 2 secondary, 3 both; class
+ * lists give "C:" keys). 0 when some term can't be indexed (none is added then). */
 static int pci_keys(struct kx_personality *p, int k, unsigned which, kx_status *st)
 {
     const struct kx_mtable *t = p->table;
@@ -157,13 +167,14 @@ static int pci_keys(struct kx_personality *p, int k, unsigned which, kx_status *
         if ((t->pci[k][i].mask & need) != need)
             return 0;
     for (size_t i = 0; i < t->n_pci[k] && *st == STATUS_SUCCESS; i++) {
-        uint32_t v = t->pci[k][i].value;
+        const struct kx_pci_term *term = &t->pci[k][i];
         if (k == 3)
-            *st = add_key(p, "C:%02x", v >> 24);
+            *st = (term->mask & 0xffff0000u) == 0xffff0000u ? add_key(p, "C:%04x", term->value >> 16)
+                                                             : add_key(p, "C:%02x", term->value >> 24);
         if ((which & 1) && *st == STATUS_SUCCESS)
-            *st = add_key(p, "P:%04x", v & 0xffff);
+            *st = id_key(p, 'P', term);
         if ((which & 2) && *st == STATUS_SUCCESS)
-            *st = add_key(p, "S:%04x", v & 0xffff);
+            *st = id_key(p, 'S', term);
     }
     return 1;
 }
@@ -183,6 +194,10 @@ static kx_status index_keys(struct kx_catalog *c, struct kx_personality *p)
     int usb_if = kx_classes_conforms(c->classes, p->matched_as, "IOUSBHostInterface");
     if ((usb_dev || usb_if) && !t->usb_user_client_init) {
         int cls = usb_dev ? KX_USB_DEVICE_CLASS : KX_USB_INTERFACE_CLASS;
+        if (t->usb_form[KX_USB_VENDOR] == KX_USB_NUMBER && t->usb_form[KX_USB_PRODUCT] == KX_USB_NUMBER &&
+            !t->has_product_array && !t->has_product_mask)
+            return add_key(p, "V:%llu:%llu", (unsigned long long)t->usb[KX_USB_VENDOR],
+                           (unsigned long long)t->usb[KX_USB_PRODUCT]);
         if (t->usb_form[KX_USB_VENDOR] == KX_USB_NUMBER)
             return add_key(p, "V:%llu", (unsigned long long)t->usb[KX_USB_VENDOR]);
         if (t->usb_form[KX_USB_VENDOR] == KX_USB_ABSENT && t->usb_form[cls] == KX_USB_NUMBER)
@@ -224,7 +239,7 @@ kx_status kx_catalog_new(struct kx_classes *classes, unsigned flags, struct kx_c
     c->classes = classes;
     c->flags = flags;
     pthread_rwlock_init(&c->lock, NULL);
-    if (!(c->buckets = kx_strmap_new())) {
+    if (!(c->buckets = kx_strmap_new()) || !(c->paths = kx_strmap_new())) {
         kx_catalog_free(c);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -240,6 +255,7 @@ void kx_catalog_free(struct kx_catalog *c)
         kx_personality_release(c->all.v[i]);
     free(c->all.v);
     kx_strmap_free(c->buckets, bucket_free);
+    kx_strmap_free(c->paths, NULL);
     for (size_t i = 0; i < c->n_problems; i++)
         free(c->problems[i]);
     free(c->problems);
@@ -324,6 +340,7 @@ static size_t remove_where(struct kx_catalog *c, const char *field_value, int by
     for (size_t i = 0; i < c->all.n; i++) {
         struct kx_personality *p = c->all.v[i];
         if (strcmp(by_path ? p->bundle_path : p->kext, field_value) == 0) {
+            kx_strmap_put(c->paths, p->bundle_path, NULL); /* replaces: can't fail */
             index_remove(c, p);
             kx_personality_release(p);
             n++;
@@ -444,7 +461,8 @@ kx_status kx_catalog_add_info(struct kx_catalog *c, const char *bundle_id, const
         return STATUS_INVALID_PARAMETER;
     const char *base = strrchr(bundle_path, '/') ? strrchr(bundle_path, '/') + 1 : bundle_path;
     pthread_rwlock_wrlock(&c->lock);
-    remove_where(c, bundle_path, 1);
+    if (kx_strmap_get(c->paths, bundle_path)) /* a kext read again replaces its old copy */
+        remove_where(c, bundle_path, 1);
     st = declare_classes(c, bundle_id, base, plist_dict_get_item(info, "KXClasses"));
     plist_t pers = plist_dict_get_item(info, "IOKitPersonalities");
     if (pers && plist_get_node_type(pers) != PLIST_DICT)
@@ -469,6 +487,8 @@ kx_status kx_catalog_add_info(struct kx_catalog *c, const char *bundle_id, const
         free(key);
         free(it);
     }
+    if (st == STATUS_SUCCESS && added)
+        st = kx_strmap_put(c->paths, bundle_path, c); /* any non-NULL value */
     if (st != STATUS_SUCCESS) { /* leave nothing half added */
         remove_where(c, bundle_path, 1);
         added = 0;

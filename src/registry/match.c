@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NUB_KEYS 64
+#define MAX_NUB_KEYS (KX_MNUB_NAMES + 16) /* names, then 6 PCI and 3 USB keys */
 
 struct kx_match {
     kx_reg_id nub;
@@ -66,27 +66,29 @@ static int gather_vec(struct gather *g, const struct kx_pvec *v, unsigned distan
 static size_t nub_keys(const struct kx_mnub *n, char keys[][KX_REG_NAME_MAX + 8])
 {
     size_t k = 0;
-    struct kx_name_ref names[MAX_NUB_KEYS - 8];
-    size_t nn = kx_mnub_names(n->e, names, MAX_NUB_KEYS - 8);
-    for (size_t i = 0; i < nn; i++)
-        snprintf(keys[k++], KX_REG_NAME_MAX + 8, "N:%.*s", (int)names[i].len, names[i].s);
-    plist_t props = n->e->props;
-    uint64_t v = 0;
+    for (size_t i = 0; i < n->n_names; i++)
+        snprintf(keys[k++], KX_REG_NAME_MAX + 8, "N:%.*s", (int)n->names[i].len, n->names[i].s);
+    const size_t len = KX_REG_NAME_MAX + 8;
     if (n->is_pci) {
-        kx_prop_u64(props, "vendor-id", &v);
-        snprintf(keys[k++], KX_REG_NAME_MAX + 8, "P:%04x", (unsigned)(v & 0xffff));
-        kx_prop_u64(props, "subsystem-vendor-id", &v);
-        snprintf(keys[k++], KX_REG_NAME_MAX + 8, "S:%04x", (unsigned)(v & 0xffff));
-        kx_prop_u64(props, "class-code", &v);
-        snprintf(keys[k++], KX_REG_NAME_MAX + 8, "C:%02x", (unsigned)((v >> 16) & 0xff));
+        uint32_t id = n->pci_id, sub = n->pci_subsystem, cls = n->pci_class;
+        snprintf(keys[k++], len, "P:%04x", id & 0xffff);
+        snprintf(keys[k++], len, "P:%04x:%04x", id & 0xffff, id >> 16);
+        snprintf(keys[k++], len, "S:%04x", sub & 0xffff);
+        snprintf(keys[k++], len, "S:%04x:%04x", sub & 0xffff, sub >> 16);
+        snprintf(keys[k++], len, "C:%02x", cls >> 24);
+        snprintf(keys[k++], len, "C:%04x", cls >> 16);
     }
     if (n->is_usb_device || n->is_usb_interface) {
-        if (kx_prop_u64(props, "idVendor", &v))
-            snprintf(keys[k++], KX_REG_NAME_MAX + 8, "V:%llu", (unsigned long long)v);
-        if (n->is_usb_device && kx_prop_u64(props, "bDeviceClass", &v))
-            snprintf(keys[k++], KX_REG_NAME_MAX + 8, "DC:%llu", (unsigned long long)v);
-        if (n->is_usb_interface && kx_prop_u64(props, "bInterfaceClass", &v))
-            snprintf(keys[k++], KX_REG_NAME_MAX + 8, "IC:%llu", (unsigned long long)v);
+        int cls = n->is_usb_device ? KX_USB_DEVICE_CLASS : KX_USB_INTERFACE_CLASS;
+        unsigned long long v = n->usb[KX_USB_VENDOR], pr = n->usb[KX_USB_PRODUCT];
+        if (n->usb_has[KX_USB_VENDOR]) {
+            snprintf(keys[k++], len, "V:%llu", v);
+            if (n->usb_has[KX_USB_PRODUCT])
+                snprintf(keys[k++], len, "V:%llu:%llu", v, pr);
+        }
+        if (n->usb_has[cls])
+            snprintf(keys[k++], len, "%s:%llu", n->is_usb_device ? "DC" : "IC",
+                     (unsigned long long)n->usb[cls]);
     }
     return k;
 }

@@ -66,6 +66,29 @@ static uint32_t reg16(plist_t props, const char *key)
     return (uint32_t)(v & 0xffff);
 }
 
+void kx_mnub_family_init(struct kx_mnub *n)
+{
+    plist_t props = n->e->props;
+    if (n->is_pci) {
+        uint64_t class_code = 0, revision = 0;
+        kx_prop_u64(props, "class-code", &class_code);
+        kx_prop_u64(props, "revision-id", &revision);
+        n->pci_id = reg16(props, "device-id") << 16 | reg16(props, "vendor-id");
+        n->pci_subsystem = reg16(props, "subsystem-id") << 16 | reg16(props, "subsystem-vendor-id");
+        n->pci_class = (uint32_t)(class_code & 0xffffff) << 8 | (uint32_t)(revision & 0xff);
+        n->pci_tunnelled = plist_dict_get_item(props, "IOPCITunnelled") != NULL;
+    }
+    if (n->is_usb_device || n->is_usb_interface) {
+        for (int k = 0; k < KX_USB_N_KEYS; k++) {
+            plist_t v = plist_dict_get_item(props, kx_usb_key_names[k]);
+            /* IOUSBFamily compares numbers with numbers (OSNumber::isEqualTo) */
+            if ((n->usb_has[k] = plist_get_node_type(v) == PLIST_UINT))
+                plist_get_uint_val(v, &n->usb[k]);
+        }
+        kx_prop_u64(props, n->is_usb_device ? "bDeviceClass" : "bInterfaceClass", &n->usb_class);
+    }
+}
+
 static int terms_match(const struct kx_pci_term *t, size_t n, uint32_t reg)
 {
     for (size_t i = 0; i < n; i++)
@@ -74,16 +97,9 @@ static int terms_match(const struct kx_pci_term *t, size_t n, uint32_t reg)
     return 0;
 }
 
-int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, const char *ioclass,
-                 struct kx_mfail *f)
+int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, struct kx_mfail *f)
 {
-    plist_t props = n->e->props;
-    uint64_t class_code = 0, revision = 0;
-    kx_prop_u64(props, "class-code", &class_code);
-    kx_prop_u64(props, "revision-id", &revision);
-    uint32_t r00 = reg16(props, "device-id") << 16 | reg16(props, "vendor-id");
-    uint32_t r2c = reg16(props, "subsystem-id") << 16 | reg16(props, "subsystem-vendor-id");
-    uint32_t r08 = (uint32_t)(class_code & 0xffffff) << 8 | (uint32_t)(revision & 0xff);
+    uint32_t r00 = n->pci_id, r2c = n->pci_subsystem, r08 = n->pci_class;
     for (int k = 0; k < 4; k++) {
         if (!t->pci[k])
             continue;
@@ -104,8 +120,8 @@ int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, const char 
                          t->n_pci[k] ? "doesn't match it" : "lists nothing");
         return 0;
     }
-    if (t->tunnel_compatible == 0 && plist_dict_get_item(props, "IOPCITunnelled") &&
-        !(ioclass && strcmp(ioclass, "IOPCI2PCIBridge") == 0)) {
+    if (t->tunnel_compatible == 0 && n->pci_tunnelled &&
+        !(t->ioclass && strcmp(t->ioclass, "IOPCI2PCIBridge") == 0)) {
         kx_mfail_set(f, "IOPCITunnelCompatible",
                      "the nub is tunnelled (Thunderbolt) and the personality is not tunnel "
                      "compatible");
@@ -121,23 +137,19 @@ struct usb_eval {
     int product_exists, used_mask;
 };
 
-static void usb_compare(const struct kx_mtable *t, plist_t props, struct usb_eval *u)
+static void usb_compare(const struct kx_mtable *t, const struct kx_mnub *n, struct usb_eval *u)
 {
-    uint64_t have = 0;
     memset(u, 0, sizeof *u);
     for (int k = 0; k < KX_USB_N_KEYS; k++) {
         u->exists[k] = t->usb_form[k] != KX_USB_ABSENT;
-        int is_num = plist_get_node_type(plist_dict_get_item(props, kx_usb_key_names[k])) == PLIST_UINT;
-        kx_prop_u64(props, kx_usb_key_names[k], &have);
         if (t->usb_form[k] == KX_USB_NUMBER)
-            u->match[k] = is_num && have == t->usb[k];
+            u->match[k] = n->usb_has[k] && n->usb[k] == t->usb[k];
         else if (t->usb_form[k] == KX_USB_WILDCARD)
             u->match[k] = u->wild[k] = 1;
     }
     u->product_exists = u->exists[KX_USB_PRODUCT];
-    uint64_t product = 0;
-    int has_product = plist_get_node_type(plist_dict_get_item(props, "idProduct")) == PLIST_UINT;
-    kx_prop_u64(props, "idProduct", &product);
+    uint64_t product = n->usb[KX_USB_PRODUCT];
+    int has_product = n->usb_has[KX_USB_PRODUCT];
     if (t->has_product_array) {
         u->match[KX_USB_PRODUCT] = u->wild[KX_USB_PRODUCT] = 0;
         for (size_t i = 0; has_product && i < t->n_product_array; i++)
@@ -172,8 +184,7 @@ static int64_t usb_tier(const struct kx_mnub *n, const struct usb_eval *up, unsi
     int cfg_ok = dev || (u.match[KX_USB_CONFIGURATION] && u.match[KX_USB_INTERFACE_NUMBER]);
     int no_cfg = dev || (!u.exists[KX_USB_CONFIGURATION] && !u.exists[KX_USB_INTERFACE_NUMBER]);
     unsigned wcfg = dev ? 0 : (unsigned)(u.wild[KX_USB_CONFIGURATION] + u.wild[KX_USB_INTERFACE_NUMBER]);
-    uint64_t nub_class = 0;
-    kx_prop_u64(n->e->props, kx_usb_key_names[C], &nub_class);
+    uint64_t nub_class = n->usb_class;
     if (u.match[V] && u.match[D] && u.match[R] && cfg_ok && OPT(C) && OPT(S) && OPT(P)) {
         *wild = (unsigned)(u.wild[V] + u.wild[D] + u.wild[R]) + wcfg;
         return 100000;
@@ -229,8 +240,8 @@ static void usb_explain(const struct kx_mnub *n, const struct kx_mtable *t, cons
             continue;
         if (u->match[k])
             continue;
-        uint64_t have = 0;
-        int has = kx_prop_u64(n->e->props, kx_usb_key_names[k], &have);
+        uint64_t have = n->usb[k];
+        int has = n->usb_has[k];
         if (k == KX_USB_PRODUCT && t->has_product_array)
             kx_mfail_set(f, "idProductArray", "the nub's idProduct %llu is not in the array",
                          (unsigned long long)have);
@@ -275,7 +286,7 @@ int kx_match_usb(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *sc
     }
     struct usb_eval u;
     unsigned wild = 0;
-    usb_compare(t, n->e->props, &u);
+    usb_compare(t, n, &u);
     int64_t tier = usb_tier(n, &u, &wild);
     if (!tier) {
         if (f->want_text)

@@ -44,8 +44,9 @@ void kx_mnub_init(struct kx_mnub *n, const struct kx_reg *reg, const struct kx_r
         n->is_pci |= strcmp(c, "IOPCIDevice") == 0;
         n->is_usb_device |= strcmp(c, "IOUSBHostDevice") == 0;
         n->is_usb_interface |= strcmp(c, "IOUSBHostInterface") == 0;
-        n->is_resources |= strcmp(c, "IOResources") == 0;
     }
+    n->n_names = kx_mnub_names(e, n->names, KX_MNUB_NAMES);
+    kx_mnub_family_init(n);
 }
 
 /* ---- Names ------------------------------------------------------------------------------------ */
@@ -102,8 +103,8 @@ static void list_names(char *buf, size_t len, const struct kx_name_ref *v, size_
 static int match_names(const struct kx_mnub *n, const struct kx_mtable *t,
                        const char **name_matched, struct kx_mfail *f)
 {
-    struct kx_name_ref names[32];
-    size_t k = kx_mnub_names(n->e, names, 32);
+    const struct kx_name_ref *names = n->names;
+    size_t k = n->n_names;
     for (size_t i = 0; i < t->n_names; i++)
         for (size_t j = 0; j < k; j++)
             if (name_matches(t->names[i], &names[j])) {
@@ -129,48 +130,39 @@ static int match_names(const struct kx_mnub *n, const struct kx_mtable *t,
 
 /* ---- Properties ------------------------------------------------------------------------------- */
 
-/* Explains why dict (an IOPropertyMatch dictionary) isn't contained in the nub. */
-static void explain_property(const struct kx_reg_entry *e, plist_t dict, struct kx_mfail *f)
+static int subset_of(const struct kx_reg_entry *e, const struct kx_subset *s, size_t *bad_key)
 {
-    plist_dict_iter it = NULL;
-    char *key = NULL, want[96], have[96];
-    plist_t val = NULL;
-    kx_mfail_set(f, "IOPropertyMatch", "not a dictionary");
-    plist_dict_new_iter(dict, &it);
-    for (plist_dict_next_item(dict, it, &key, &val); key; plist_dict_next_item(dict, it, &key, &val)) {
-        plist_t prop = plist_dict_get_item(e->props, key);
-        if (!kx_plist_equal(prop, val)) {
-            kx_plist_format(val, 0, want, sizeof want);
-            if (prop)
-                kx_plist_format(prop, 0, have, sizeof have);
-            kx_mfail_set(f, "IOPropertyMatch", "\"%s\" is %s on the nub, %s wanted", key,
-                         prop ? have : "absent", want);
-            free(key);
-            break;
+    for (size_t i = 0; i < s->n; i++)
+        if (!kx_plist_equal(plist_dict_get_item(e->props, s->keys[i]), s->values[i])) {
+            *bad_key = i;
+            return 0;
         }
-        free(key);
-        key = NULL;
-    }
-    free(it);
+    return 1;
 }
 
-static int match_properties(const struct kx_reg_entry *e, plist_t pm, struct kx_mfail *f)
+static int match_properties(const struct kx_reg_entry *e, const struct kx_mtable *t,
+                            struct kx_mfail *f)
 {
-    if (plist_get_node_type(pm) == PLIST_DICT) {
-        if (kx_plist_dict_contains(e->props, pm))
+    size_t bad = 0;
+    for (size_t i = 0; i < t->n_property_match; i++)
+        if (subset_of(e, &t->property_match[i], &bad))
             return 1;
-        if (f->want_text)
-            explain_property(e, pm, f);
-        else
-            f->key = "IOPropertyMatch";
-        return 0;
+    if (t->n_property_match != 1) {
+        kx_mfail_set(f, "IOPropertyMatch",
+                     "none of its %zu dictionaries is contained in the nub's properties",
+                     t->n_property_match);
+    } else if (f->want_text) {
+        const struct kx_subset *s = &t->property_match[0];
+        plist_t prop = plist_dict_get_item(e->props, s->keys[bad]);
+        char want[96], have[96];
+        kx_plist_format(s->values[bad], 0, want, sizeof want);
+        if (prop)
+            kx_plist_format(prop, 0, have, sizeof have);
+        kx_mfail_set(f, "IOPropertyMatch", "\"%s\" is %s on the nub, %s wanted", s->keys[bad],
+                     prop ? have : "absent", want);
+    } else {
+        f->key = "IOPropertyMatch";
     }
-    uint32_t n = plist_array_get_size(pm);
-    for (uint32_t i = 0; i < n; i++)
-        if (kx_plist_dict_contains(e->props, plist_array_get_item(pm, i)))
-            return 1;
-    kx_mfail_set(f, "IOPropertyMatch", "none of its %u dictionaries is contained in the nub's properties",
-                 n);
     return 0;
 }
 
@@ -263,6 +255,8 @@ static int match_location_table(const struct kx_mnub *n, const struct kx_mtable 
 
 static int match_resources(const struct kx_mnub *n, const struct kx_mtable *t, struct kx_mfail *f)
 {
+    if (!t->n_resources)
+        return 1;
     const struct kx_reg_entry *res = kx_reg_entry_locked(n->reg, n->reg->resources);
     for (size_t i = 0; i < t->n_resources; i++)
         if (!res || !plist_dict_get_item(res->props, t->resources[i])) {
@@ -276,12 +270,6 @@ static int match_resources(const struct kx_mnub *n, const struct kx_mtable *t, s
 }
 
 /* ---- The table -------------------------------------------------------------------------------- */
-
-static const char *ioclass_of(const struct kx_mtable *t)
-{
-    plist_t v = plist_dict_get_item(t->dict, "IOClass");
-    return plist_get_node_type(v) == PLIST_STRING ? plist_get_string_ptr(v, NULL) : NULL;
-}
 
 static int in_chain(const struct kx_mnub *n, const char *class_name)
 {
@@ -318,7 +306,7 @@ int kx_match_table(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *
                      t->location);
         return 0;
     }
-    if (t->property_match && !match_properties(e, t->property_match, f))
+    if (t->has_property_match && !match_properties(e, t, f))
         return 0;
     if (t->exists_match && !match_exists(e, t->exists_match, f))
         return 0;
@@ -339,11 +327,11 @@ int kx_match_table(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *
                      count_categories(e), (unsigned long long)t->service_count);
         return 0;
     }
-    if (!match_bsd(e, t, f))
+    if (t->has_bsd_keys && !match_bsd(e, t, f))
         return 0;
     if (t->generic_only)
         return 1;
-    if (n->is_pci && !kx_match_pci(n, t, ioclass_of(t), f))
+    if (n->is_pci && !kx_match_pci(n, t, f))
         return 0;
     if ((n->is_usb_device || n->is_usb_interface) && !kx_match_usb(n, t, score, f))
         return 0;

@@ -193,10 +193,39 @@ static int compile_pci(struct kx_mtable *t, plist_t dict)
     return 0;
 }
 
+/* Appends dict's key/value pairs as one more IOPropertyMatch alternative. */
+static int add_subset(struct kx_mtable *t, plist_t dict)
+{
+    struct kx_subset *v = realloc(t->property_match, (t->n_property_match + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    t->property_match = v;
+    struct kx_subset *s = &v[t->n_property_match++];
+    uint32_t n = plist_dict_get_size(dict);
+    memset(s, 0, sizeof *s);
+    if (!n)
+        return 0;
+    if (!(s->keys = calloc(n, sizeof *s->keys)) || !(s->values = calloc(n, sizeof *s->values)))
+        return -1;
+    plist_dict_iter it = NULL;
+    char *key = NULL;
+    plist_t val = NULL;
+    plist_dict_new_iter(dict, &it);
+    for (plist_dict_next_item(dict, it, &key, &val); key && s->n < n;
+         plist_dict_next_item(dict, it, &key, &val)) {
+        s->keys[s->n] = key; /* kept */
+        s->values[s->n++] = val;
+        key = NULL;
+    }
+    free(key);
+    free(it);
+    return 0;
+}
+
 static int compile_generic(struct kx_mtable *t, plist_t dict)
 {
     plist_t v;
-    int rc;
+    int rc = 0;
     if ((v = plist_dict_get_item(dict, "IONameMatch")) &&
         (rc = strings_of(v, &t->names, &t->n_names)) != 0) {
         if (rc == -2)
@@ -211,9 +240,16 @@ static int compile_generic(struct kx_mtable *t, plist_t dict)
     }
     if ((v = plist_dict_get_item(dict, "IOPropertyMatch"))) {
         plist_type type = plist_get_node_type(v);
-        if (type == PLIST_DICT || type == PLIST_ARRAY)
-            t->property_match = v;
-        else
+        t->has_property_match = 1;
+        if (type == PLIST_DICT)
+            rc = add_subset(t, v);
+        else if (type == PLIST_ARRAY) /* IOKit skips elements that aren't dictionaries */
+            for (uint32_t i = 0; rc == 0 && i < plist_array_get_size(v); i++)
+                if (plist_get_node_type(plist_array_get_item(v, i)) == PLIST_DICT)
+                    rc = add_subset(t, plist_array_get_item(v, i));
+        if (rc != 0)
+            return -1;
+        if (type != PLIST_DICT && type != PLIST_ARRAY)
             bad(t, "IOPropertyMatch", "a dictionary or an array of dictionaries");
     }
     if ((v = plist_dict_get_item(dict, "IOPropertyExistsMatch"))) {
@@ -303,6 +339,9 @@ struct kx_mtable *kx_mtable_compile(plist_t dict, const char *provider_class)
     t->dict = dict;
     t->provider_class = provider_class;
     t->generic_only = generic_only(dict);
+    t->ioclass = string_of(plist_dict_get_item(dict, "IOClass"));
+    t->has_bsd_keys = plist_dict_get_item(dict, "IOBSDName") || plist_dict_get_item(dict, "IOBSDMajor") ||
+                      plist_dict_get_item(dict, "IOBSDMinor") || plist_dict_get_item(dict, "IOBSDUnit");
     find_unknown_key(t, dict);
     if (compile_generic(t, dict) != 0 ||
         compile_pci(t, dict) != 0 || compile_usb(t, dict) != 0) {
@@ -319,6 +358,11 @@ void kx_mtable_free(struct kx_mtable *t)
     free(t->unknown_key);
     strings_free(t->names, t->n_names);
     strings_free(t->resources, t->n_resources);
+    for (size_t i = 0; i < t->n_property_match; i++) {
+        strings_free(t->property_match[i].keys, t->property_match[i].n);
+        free(t->property_match[i].values);
+    }
+    free(t->property_match);
     kx_mtable_free(t->location_table);
     kx_mtable_free(t->parent_table);
     for (int k = 0; k < 4; k++)

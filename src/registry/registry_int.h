@@ -96,6 +96,13 @@ extern const char *const kx_usb_key_names[KX_USB_N_KEYS];
 
 enum kx_usb_form { KX_USB_ABSENT, KX_USB_NUMBER, KX_USB_WILDCARD, KX_USB_OTHER };
 
+/* One IOPropertyMatch dictionary as key/value pairs (values borrowed from the table). */
+struct kx_subset {
+    char **keys;
+    plist_t *values;
+    size_t n;
+};
+
 /* A matching dictionary compiled once, when its personality joins the catalogue: every
  * key the matcher tests, parsed. IOParentMatch and IOLocationMatch dictionaries are
  * compiled the same way (without a score or category). */
@@ -108,7 +115,9 @@ struct kx_mtable {
     const char *bad_type;       /* what bad_key should have been */
     char **names;               /* IONameMatch */
     size_t n_names;
-    plist_t property_match;     /* IOPropertyMatch: a dictionary or an array of them */
+    struct kx_subset *property_match; /* IOPropertyMatch: its dictionaries (any may match) */
+    size_t n_property_match;
+    int has_property_match;
     plist_t exists_match;       /* IOPropertyExistsMatch: a string or an array of them */
     const char *path_match;     /* IOPathMatch */
     const char *location;       /* IOLocationMatch as a string */
@@ -130,6 +139,8 @@ struct kx_mtable {
     int has_product_array, has_product_mask;
     uint64_t product_mask;
     int usb_user_client_init;   /* IOMatchCategory IOUSBUserClientInit: IOUSBFamily's shortcut */
+    const char *ioclass;        /* IOClass (IOPCIFamily spares IOPCI2PCIBridge tunnel checks) */
+    int has_bsd_keys;           /* IOBSDName, IOBSDMajor, IOBSDMinor or IOBSDUnit */
     int generic_only;           /* every key is one IOService tests itself: IOKit then skips
                                  * the family's test ("done == count"), as in IOParentMatch */
     int has_usb_keys;
@@ -174,6 +185,7 @@ struct kx_catalog {
     unsigned flags;
     struct kx_pvec all;          /* catalogue order */
     struct kx_strmap *buckets;   /* matched-as class -> struct kx_bucket */
+    struct kx_strmap *paths;     /* bundle path -> non-NULL while the kext is in */
     char **problems;
     size_t n_problems;
     uint64_t next_seq;
@@ -193,13 +205,29 @@ struct kx_mfail {
     int waiting;
 };
 
-/* What the matcher knows about one entry while testing it. */
+/* A name IONameMatch compares (not NUL-terminated: data properties hold several). */
+struct kx_name_ref {
+    const char *s;
+    size_t len;
+};
+
+#define KX_MNUB_NAMES 32
+
+/* What the matcher knows about one entry while testing it: read from its properties once,
+ * not once per personality. */
 struct kx_mnub {
     const struct kx_reg *reg;
     const struct kx_reg_entry *e;
     const char *chain[KX_CHAIN_MAX];
     size_t n_chain;
-    int is_pci, is_usb_device, is_usb_interface, is_resources;
+    int is_pci, is_usb_device, is_usb_interface;
+    struct kx_name_ref names[KX_MNUB_NAMES];
+    size_t n_names;
+    uint32_t pci_id, pci_subsystem, pci_class; /* configuration registers 0x00, 0x2c, 0x08 */
+    int pci_tunnelled;
+    int usb_has[KX_USB_N_KEYS]; /* the key holds a number */
+    uint64_t usb[KX_USB_N_KEYS];
+    uint64_t usb_class; /* bDeviceClass or bInterfaceClass, numbers or data */
 };
 
 void kx_mnub_init(struct kx_mnub *n, const struct kx_reg *reg, const struct kx_reg_entry *e);
@@ -208,10 +236,6 @@ void kx_mnub_init(struct kx_mnub *n, const struct kx_reg *reg, const struct kx_r
  * its "name", "compatible", "device_type" and "model" properties (strings, or data holding
  * NUL-separated strings as real hardware has them). Pointers into the entry, valid under
  * the registry lock. Returns how many (at most max). */
-struct kx_name_ref {
-    const char *s;
-    size_t len;
-};
 size_t kx_mnub_names(const struct kx_reg_entry *e, struct kx_name_ref *out, size_t max);
 
 /* Tests table against the entry: generic keys in IOKit's order, then the family's, then
@@ -222,8 +246,8 @@ int kx_match_table(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *
                    const char **name_matched, struct kx_mfail *f);
 
 /* Family matching (match_family.c): IOPCIFamily's registers, IOUSBFamily's key sets. */
-int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, const char *ioclass,
-                 struct kx_mfail *f);
+void kx_mnub_family_init(struct kx_mnub *n);
+int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, struct kx_mfail *f);
 int kx_match_usb(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *score,
                  struct kx_mfail *f);
 
