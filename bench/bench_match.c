@@ -20,21 +20,21 @@
 #include <string.h>
 #include <time.h>
 
-#define SEED 11u
+#define SEED            11u
 #define N_PERSONALITIES 10000
-#define N_NUBS 1000
-#define PER_KEXT 10
-#define REPS 5
+#define N_NUBS          1000
+#define PER_KEXT        10
+#define REPS            5
 
 static const unsigned pci_vendors[] = {0x8086, 0x10ec, 0x14e4, 0x168c, 0x10de, 0x1002,
                                        0x1b4b, 0x144d, 0x1969, 0x11ab, 0x1022, 0x15b7};
 static const unsigned usb_vendors[] = {0x0a5c, 0x05ac, 0x046d, 0x8087, 0x0bda, 0x0489,
                                        0x13d3, 0x04ca, 0x0930, 0x0cf3, 0x1532, 0x045e};
-static const char *const acpi_prefixes[] = {"PNP", "INT", "ELAN", "SYNA", "MSFT", "ACPI",
-                                            "AMDI", "ATK", "DELL", "HPQ", "LEN", "APP"};
-#define N(a) (sizeof a / sizeof a[0])
+static const char *const acpi_prefixes[] = {"PNP",  "INT", "ELAN", "SYNA", "MSFT", "ACPI",
+                                            "AMDI", "ATK", "DELL", "HPQ",  "LEN",  "APP"};
+#define N(a)               (sizeof a / sizeof a[0])
 #define DEVICES_PER_VENDOR 512 /* device IDs drawn from 0x1000.. */
-#define ACPI_IDS 400
+#define ACPI_IDS           400
 
 static uint64_t now_ns(void)
 {
@@ -51,7 +51,10 @@ static uint32_t next_rand(uint32_t *s)
     return *s;
 }
 
-static unsigned device_id(uint32_t *rng) { return 0x1000 + next_rand(rng) % DEVICES_PER_VENDOR; }
+static unsigned device_id(uint32_t *rng)
+{
+    return 0x1000 + next_rand(rng) % DEVICES_PER_VENDOR;
+}
 
 /* An ACPI _HID from a pool of ACPI_IDS: "PNP0C09"-like and vendor IDs. */
 static void acpi_id(uint32_t *rng, char *buf, size_t len)
@@ -117,7 +120,8 @@ static plist_t personality(uint32_t *rng, unsigned i)
         plist_dict_set_item(d, "IONameMatch", names);
     } else if (kind < 99) { /* IOResources */
         plist_dict_set_item(d, "IOProviderClass", plist_new_string("IOResources"));
-        plist_dict_set_item(d, "IOResourceMatch", plist_new_string(next_rand(rng) % 2 ? "IOKit" : "IOBSD"));
+        plist_dict_set_item(d, "IOResourceMatch",
+                            plist_new_string(next_rand(rng) % 2 ? "IOKit" : "IOBSD"));
         snprintf(name, sizeof name, "Category%u", i);
         plist_dict_set_item(d, "IOMatchCategory", plist_new_string(name));
     } else { /* IOService-wide: tried on every nub */
@@ -133,7 +137,8 @@ static plist_t personality(uint32_t *rng, unsigned i)
 
 static void data32(plist_t d, const char *key, uint32_t v)
 {
-    char b[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff), (char)(v >> 24)};
+    char b[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff),
+                 (char)(v >> 24)};
     plist_dict_set_item(d, key, plist_new_data(b, 4));
 }
 
@@ -158,7 +163,8 @@ static kx_reg_id nub(struct kx_reg *reg, uint32_t *rng, kx_reg_id parent, unsign
     } else if (kind < 85) {
         int iface = next_rand(rng) % 4 == 0;
         cls = iface ? "IOUSBHostInterface" : "IOUSBHostDevice";
-        plist_dict_set_item(p, "idVendor", plist_new_uint(usb_vendors[next_rand(rng) % N(usb_vendors)]));
+        plist_dict_set_item(p, "idVendor",
+                            plist_new_uint(usb_vendors[next_rand(rng) % N(usb_vendors)]));
         plist_dict_set_item(p, "idProduct", plist_new_uint(device_id(rng)));
         plist_dict_set_item(p, "bcdDevice", plist_new_uint(0x100));
         plist_dict_set_item(p, iface ? "bInterfaceClass" : "bDeviceClass",
@@ -271,8 +277,8 @@ int main(void)
            N_NUBS, N_PERSONALITIES, N_PERSONALITIES / PER_KEXT, (double)t_catalog / 1e6);
     printf("  indexed full rematch    %8.2f ms  (best of %d)  %zu candidates\n", (double)best / 1e6,
            REPS, indexed_found);
-    printf("  naive scan              %8.2f ms                %zu candidates\n", (double)naive / 1e6,
-           naive_found);
+    printf("  naive scan              %8.2f ms                %zu candidates\n",
+           (double)naive / 1e6, naive_found);
     printf("  explained (every rejection) %4.2f ms\n", (double)explain / 1e6);
     printf("  ratio: indexed is %.1fx faster than the naive scan (goal >= 20x); full rematch %s "
            "50 ms\n",

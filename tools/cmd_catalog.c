@@ -32,9 +32,10 @@ static const char *keys_text(plist_t dict, char *buf, size_t len)
     size_t pos = 0;
     buf[0] = '\0';
     plist_dict_new_iter(dict, &it);
-    for (plist_dict_next_item(dict, it, &key, &val); key; plist_dict_next_item(dict, it, &key, &val)) {
-        if (strcmp(key, "IOClass") && strcmp(key, "IOProviderClass") &&
-            strcmp(key, "CFBundleIdentifier") && pos < len)
+    for (plist_dict_next_item(dict, it, &key, &val); key;
+         plist_dict_next_item(dict, it, &key, &val)) {
+        if (strcmp(key, "IOClass") != 0 && strcmp(key, "IOProviderClass") != 0 &&
+            strcmp(key, "CFBundleIdentifier") != 0 && pos < len)
             pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", pos ? ", " : "", key);
         free(key);
         key = NULL;
@@ -50,7 +51,8 @@ static json_t *keys_json(plist_t dict)
     char *key = NULL;
     plist_t val = NULL;
     plist_dict_new_iter(dict, &it);
-    for (plist_dict_next_item(dict, it, &key, &val); key; plist_dict_next_item(dict, it, &key, &val)) {
+    for (plist_dict_next_item(dict, it, &key, &val); key;
+         plist_dict_next_item(dict, it, &key, &val)) {
         json_array_append_new(a, kx_json_string(key));
         free(key);
         key = NULL;
@@ -80,10 +82,12 @@ static json_t *personality_json(struct kx_personality *p)
 
 int kx_cmd_catalog(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"extensions", required_argument, NULL, 'e'}, {"safe-boot", no_argument, NULL, 'x'},
-        {"no-auth", no_argument, NULL, 'A'},          {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"extensions", required_argument, NULL, 'e'},
+                                         {"safe-boot", no_argument, NULL, 'x'},
+                                         {"no-auth", no_argument, NULL, 'A'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *dirs[REGCLI_MAX_FOLDERS];
     size_t n_dirs = 0;
     int json = 0, safe_boot = 0;

@@ -3,7 +3,8 @@
  * ioreg prints the registry as an inverted tree in Apple's line format:
  *
  *   +-o Root  <class IORegistryEntry, id 0x100000100, retain 4>
- *     +-o kx  <class IOPlatformExpertDevice, id 0x100000101, registered, !matched, active, busy 0 (0 ms), retain 6>
+ *     +-o kx  <class IOPlatformExpertDevice, id 0x100000101, registered, !matched, active, busy 0
+ * (0 ms), retain 6>
  *       +-o PCI0@0  <class IOPCIBridge, ...>
  *       | +-o GIGE@1f,6  <class IOPCIDevice, ...>
  *
@@ -57,14 +58,15 @@ struct ioreg {
     const char *cls, *name, *key;
     int all, roots, tree, archive, hex;
     unsigned width;
-    unsigned depth; /* 0: no limit */
+    unsigned depth;      /* 0: no limit */
     kx_reg_id *of_class; /* entries of -c's class, in id order */
     size_t n_of_class;
     char *line; /* the line being built */
     size_t len, cap;
 };
 
-/* ---- Lines ------------------------------------------------------------------------------------ */
+/* ---- Lines ------------------------------------------------------------------------------------
+ */
 
 static void add(struct ioreg *o, const char *s, size_t n)
 {
@@ -81,7 +83,10 @@ static void add(struct ioreg *o, const char *s, size_t n)
     o->line[o->len] = '\0';
 }
 
-static void adds(struct ioreg *o, const char *s) { add(o, s, strlen(s)); }
+static void adds(struct ioreg *o, const char *s)
+{
+    add(o, s, strlen(s));
+}
 
 /* Ends the line: clipped to the width as ioreg clips, width - 1 columns and a "$". */
 static void emit(struct ioreg *o)
@@ -105,7 +110,8 @@ static void indent_props(struct ioreg *o, unsigned depth, const unsigned char *m
     adds(o, children ? "| " : "  ");
 }
 
-/* ---- Picking objects -------------------------------------------------------------------------- */
+/* ---- Picking objects --------------------------------------------------------------------------
+ */
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -130,7 +136,8 @@ static int picked(struct ioreg *o, const struct kx_reg_info *i)
     return 0;
 }
 
-/* ---- Text ------------------------------------------------------------------------------------- */
+/* ---- Text -------------------------------------------------------------------------------------
+ */
 
 static void print_value(struct ioreg *o, plist_t v)
 {
@@ -157,7 +164,8 @@ static void print_props(struct ioreg *o, kx_reg_id id, unsigned depth, const uns
     char *key = NULL;
     plist_t val = NULL;
     plist_dict_new_iter(props, &it);
-    for (plist_dict_next_item(props, it, &key, &val); key; plist_dict_next_item(props, it, &key, &val)) {
+    for (plist_dict_next_item(props, it, &key, &val); key;
+         plist_dict_next_item(props, it, &key, &val)) {
         indent_props(o, depth, more, children);
         adds(o, "  \"");
         adds(o, key);
@@ -264,7 +272,8 @@ static void walk_roots(struct ioreg *o, kx_reg_id id, unsigned char *more)
     free(kids);
 }
 
-/* ---- Archive ---------------------------------------------------------------------------------- */
+/* ---- Archive ----------------------------------------------------------------------------------
+ */
 
 static void prune(plist_t node, unsigned levels)
 {
@@ -307,7 +316,8 @@ static int archive(struct ioreg *o)
     if (o->roots) {
         out = plist_new_array();
         collect_roots(o, kx_reg_root(o->reg), out);
-    } else if (kx_platform_tree_build(o->reg, kx_reg_root(o->reg), o->plane, &out) == STATUS_SUCCESS) {
+    } else if (kx_platform_tree_build(o->reg, kx_reg_root(o->reg), o->plane, &out) ==
+               STATUS_SUCCESS) {
         if (o->depth)
             prune(out, o->depth);
     }
@@ -325,7 +335,8 @@ static int archive(struct ioreg *o)
     return KX_EXIT_OK;
 }
 
-/* ---- ioreg ------------------------------------------------------------------------------------ */
+/* ---- ioreg ------------------------------------------------------------------------------------
+ */
 
 static unsigned terminal_width(void)
 {
@@ -405,7 +416,8 @@ int kx_cmd_ioreg(int argc, char **argv)
     return rc;
 }
 
-/* ---- ioclasscount ----------------------------------------------------------------------------- */
+/* ---- ioclasscount -----------------------------------------------------------------------------
+ */
 
 struct class_count {
     char name[KX_REG_NAME_MAX];
@@ -436,7 +448,8 @@ int kx_cmd_ioclasscount(int argc, char **argv)
         }
     }
     struct regcli c;
-    if (regcli_init("ioclasscount", &c) != 0 || regcli_registry("ioclasscount", platform, &c) != 0) {
+    if (regcli_init("ioclasscount", &c) != 0 ||
+        regcli_registry("ioclasscount", platform, &c) != 0) {
         regcli_free(&c);
         return KX_EXIT_FAIL;
     }

@@ -37,11 +37,13 @@ struct match_args {
 
 static int parse_args(int argc, char **argv, struct match_args *a)
 {
-    static const struct option opts[] = {
-        {"platform", required_argument, NULL, 'p'}, {"extensions", required_argument, NULL, 'e'},
-        {"safe-boot", no_argument, NULL, 'x'},      {"no-auth", no_argument, NULL, 'A'},
-        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"platform", required_argument, NULL, 'p'},
+                                         {"extensions", required_argument, NULL, 'e'},
+                                         {"safe-boot", no_argument, NULL, 'x'},
+                                         {"no-auth", no_argument, NULL, 'A'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {

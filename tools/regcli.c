@@ -35,8 +35,8 @@ int regcli_registry(const char *prog, const char *platform, struct regcli *c)
     }
     char why[512] = "";
     kx_status st = kx_reg_new(c->classes, &c->reg);
-    if (st == STATUS_SUCCESS && (st = kx_platform_file_read(c->reg, platform, why, sizeof why)) !=
-                                    STATUS_SUCCESS) {
+    if (st == STATUS_SUCCESS &&
+        (st = kx_platform_file_read(c->reg, platform, why, sizeof why)) != STATUS_SUCCESS) {
         fprintf(stderr, "%s: %s\n", prog, *why ? why : kx_status_string(st));
         return 1;
     }
@@ -115,8 +115,9 @@ int regcli_loadable(struct regcli *c, const char *bundle_id, const char **reason
     } else {
         v.reason = strdup("out of memory resolving it");
     }
-    struct regcli_verdict *nv = realloc(c->verdicts, (c->n_verdicts + 1) * sizeof *nv);
-    if (!nv || !v.id) {
+    struct regcli_verdict *nv =
+        v.id ? realloc(c->verdicts, (c->n_verdicts + 1) * sizeof *nv) : NULL;
+    if (!nv) {
         free(v.id);
         free(v.reason);
         *reason = "out of memory";

@@ -36,8 +36,8 @@
 KX_API kx_status kx_platform_file_read(struct kx_reg *r, const char *path, char *why,
                                        size_t why_len);
 /* The same for a parsed tree (borrowed); name stands for the file in messages. */
-KX_API kx_status kx_platform_tree_load(struct kx_reg *r, plist_t tree, const char *name,
-                                       char *why, size_t why_len);
+KX_API kx_status kx_platform_tree_load(struct kx_reg *r, plist_t tree, const char *name, char *why,
+                                       size_t why_len);
 
 /* The tree below (and including) id in plane, as `ioreg -a` writes it: *out is a
  * dictionary the caller frees with plist_free. STATUS_NO_SUCH_DEVICE for an unknown id. */

@@ -88,7 +88,7 @@ typedef uint64_t kx_reg_id;
 
 enum kx_reg_plane { KX_REG_SERVICE, KX_REG_DEVICE_TREE, KX_REG_N_PLANES };
 #define KX_REG_PLANE_BIT(p) (1u << (p))
-#define KX_REG_ALL_PLANES ((1u << KX_REG_N_PLANES) - 1u)
+#define KX_REG_ALL_PLANES   ((1u << KX_REG_N_PLANES) - 1u)
 
 /* "IOService", "IODeviceTree". */
 KX_API const char *kx_reg_plane_name(enum kx_reg_plane p);
@@ -98,7 +98,7 @@ KX_API int kx_reg_plane_from_name(const char *name, enum kx_reg_plane *out);
 /* State bits (IOService's kIOServiceRegisteredState and friends). An entry is active
  * until terminated. */
 #define KX_REG_REGISTERED 0x1u
-#define KX_REG_MATCHED 0x2u
+#define KX_REG_MATCHED    0x2u
 #define KX_REG_TERMINATED 0x4u
 
 struct kx_reg_info {
@@ -197,8 +197,7 @@ KX_API kx_status kx_reg_parents(struct kx_reg *r, kx_reg_id id, enum kx_reg_plan
                                 kx_reg_id **out, size_t *n);
 /* Every entry reachable from Root in plane, depth first in child order, Root first; an
  * entry with several parents appears once. */
-KX_API kx_status kx_reg_list(struct kx_reg *r, enum kx_reg_plane plane, kx_reg_id **out,
-                             size_t *n);
+KX_API kx_status kx_reg_list(struct kx_reg *r, enum kx_reg_plane plane, kx_reg_id **out, size_t *n);
 
 /* ---- Termination ------------------------------------------------------------------------ */
 

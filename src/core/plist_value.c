@@ -72,8 +72,7 @@ int kx_plist_equal(plist_t a, plist_t b)
         plist_get_real_val(b, &y);
         return x == y;
     }
-    default:
-        return plist_compare_node_value(a, b) != 0;
+    default: return plist_compare_node_value(a, b) != 0;
     }
 }
 
@@ -91,7 +90,10 @@ static void put(struct out *o, const char *s, size_t n)
             o->buf[o->pos] = s[i];
 }
 
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+static void puts_(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
 
 /* ioreg's test: one or more NUL-terminated runs of printable bytes, NUL padding at the end
  * allowed, the last run needn't end in NUL; at least 80% plain ASCII; never one byte. */
@@ -216,12 +218,8 @@ static void format(struct out *o, plist_t node, unsigned flags)
         puts_(o, "}");
         break;
     }
-    case PLIST_DATE:
-        puts_(o, "<date>");
-        break;
-    default:
-        puts_(o, "<unknown object>");
-        break;
+    case PLIST_DATE: puts_(o, "<date>"); break;
+    default: puts_(o, "<unknown object>"); break;
     }
 }
 

@@ -20,20 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define K_CLASS "IOObjectClass"
-#define K_NAME "IORegistryEntryName"
-#define K_LOCATION "IORegistryEntryLocation"
-#define K_CHILDREN "IORegistryEntryChildren"
-#define K_ID "IORegistryEntryID"
-#define K_RETAIN "IOObjectRetainCount"
-#define K_BUSY "IOServiceBusyState"
+#define K_CLASS     "IOObjectClass"
+#define K_NAME      "IORegistryEntryName"
+#define K_LOCATION  "IORegistryEntryLocation"
+#define K_CHILDREN  "IORegistryEntryChildren"
+#define K_ID        "IORegistryEntryID"
+#define K_RETAIN    "IOObjectRetainCount"
+#define K_BUSY      "IOServiceBusyState"
 #define K_BUSY_TIME "IOServiceBusyTime"
-#define K_STATE "IOServiceState"
+#define K_STATE     "IOServiceState"
 
 /* The keys that describe the entry rather than being its properties. */
 static int is_structure_key(const char *key)
 {
-    static const char *const keys[] = {K_CLASS, K_NAME,   K_LOCATION,  K_CHILDREN, K_ID,
+    static const char *const keys[] = {K_CLASS,  K_NAME, K_LOCATION,  K_CHILDREN, K_ID,
                                        K_RETAIN, K_BUSY, K_BUSY_TIME, K_STATE};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(key, keys[i]) == 0)
@@ -47,7 +47,8 @@ static const char *string_of(plist_t dict, const char *key)
     return plist_get_node_type(v) == PLIST_STRING ? plist_get_string_ptr(v, NULL) : NULL;
 }
 
-/* ---- Checking ----------------------------------------------------------------------------------- */
+/* ---- Checking -----------------------------------------------------------------------------------
+ */
 
 struct load {
     struct kx_reg *reg;
@@ -111,7 +112,8 @@ static kx_status check_entry(const struct load *l, plist_t node, const char *par
     return st;
 }
 
-/* ---- Publishing --------------------------------------------------------------------------------- */
+/* ---- Publishing ---------------------------------------------------------------------------------
+ */
 
 /* A copy of node's properties: every key but the structural ones. */
 static plist_t properties_of(plist_t node)
@@ -121,7 +123,8 @@ static plist_t properties_of(plist_t node)
     char *key = NULL;
     plist_t val = NULL;
     plist_dict_new_iter(node, &it);
-    for (plist_dict_next_item(node, it, &key, &val); key; plist_dict_next_item(node, it, &key, &val)) {
+    for (plist_dict_next_item(node, it, &key, &val); key;
+         plist_dict_next_item(node, it, &key, &val)) {
         if (!is_structure_key(key))
             plist_dict_set_item(props, key, plist_copy(val));
         free(key);
@@ -250,7 +253,8 @@ kx_status kx_platform_file_read(struct kx_reg *r, const char *path, char *why, s
     return st;
 }
 
-/* ---- Writing ------------------------------------------------------------------------------------ */
+/* ---- Writing ------------------------------------------------------------------------------------
+ */
 
 static kx_status build(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane, unsigned depth,
                        plist_t *out)

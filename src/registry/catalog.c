@@ -33,13 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Records ---------------------------------------------------------------------------------- */
+/* ---- Records ----------------------------------------------------------------------------------
+ */
 
-kx_status kx_pvec_push(struct kx_pvec *v, struct kx_personality *p)
+static kx_status pvec_push(struct kx_pvec *v, struct kx_personality *p)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 8;
-        struct kx_personality **nv = realloc(v->v, cap * sizeof *nv);
+        struct kx_personality **nv = realloc(v->v, cap * sizeof(struct kx_personality *));
         if (!nv)
             return STATUS_INSUFFICIENT_RESOURCES;
         v->v = nv;
@@ -53,7 +54,7 @@ static void pvec_remove(struct kx_pvec *v, const struct kx_personality *p)
 {
     for (size_t i = 0; i < v->n; i++)
         if (v->v[i] == p) {
-            memmove(&v->v[i], &v->v[i + 1], (v->n - i - 1) * sizeof *v->v);
+            memmove(&v->v[i], &v->v[i + 1], (v->n - i - 1) * sizeof(struct kx_personality *));
             v->n--;
             return;
         }
@@ -71,7 +72,7 @@ int kx_personality_order(const struct kx_personality *a, const struct kx_persona
  * search starts from the end). */
 static kx_status pvec_insert_ordered(struct kx_pvec *v, struct kx_personality *p)
 {
-    if (kx_pvec_push(v, p) != STATUS_SUCCESS)
+    if (pvec_push(v, p) != STATUS_SUCCESS)
         return STATUS_INSUFFICIENT_RESOURCES;
     size_t i = v->n - 1;
     while (i > 0 && kx_personality_order(v->v[i - 1], p) > 0) {
@@ -82,7 +83,10 @@ static kx_status pvec_insert_ordered(struct kx_pvec *v, struct kx_personality *p
     return STATUS_SUCCESS;
 }
 
-void kx_personality_retain(struct kx_personality *p) { atomic_fetch_add(&p->refs, 1); }
+void kx_personality_retain(struct kx_personality *p)
+{
+    atomic_fetch_add(&p->refs, 1);
+}
 
 void kx_personality_release(struct kx_personality *p)
 {
@@ -103,26 +107,57 @@ void kx_personality_release(struct kx_personality *p)
     free(p);
 }
 
-const char *kx_personality_kext(const struct kx_personality *p) { return p->kext; }
-const char *kx_personality_bundle_path(const struct kx_personality *p) { return p->bundle_path; }
-const char *kx_personality_name(const struct kx_personality *p) { return p->name; }
-const char *kx_personality_ioclass(const struct kx_personality *p) { return p->ioclass; }
+const char *kx_personality_kext(const struct kx_personality *p)
+{
+    return p->kext;
+}
+const char *kx_personality_bundle_path(const struct kx_personality *p)
+{
+    return p->bundle_path;
+}
+const char *kx_personality_name(const struct kx_personality *p)
+{
+    return p->name;
+}
+const char *kx_personality_ioclass(const struct kx_personality *p)
+{
+    return p->ioclass;
+}
 const char *kx_personality_provider_class(const struct kx_personality *p)
 {
     return p->provider_class;
 }
-const char *kx_personality_matched_as(const struct kx_personality *p) { return p->matched_as; }
+const char *kx_personality_matched_as(const struct kx_personality *p)
+{
+    return p->matched_as;
+}
 const char *kx_personality_category(const struct kx_personality *p)
 {
     return p->merge_only ? NULL : p->category;
 }
-const char *kx_personality_code_bundle(const struct kx_personality *p) { return p->code_bundle; }
-int64_t kx_personality_probe_score(const struct kx_personality *p) { return p->score; }
-int kx_personality_merge_only(const struct kx_personality *p) { return p->merge_only; }
-int kx_personality_withheld(const struct kx_personality *p) { return p->withheld; }
-plist_t kx_personality_dict(const struct kx_personality *p) { return p->dict; }
+const char *kx_personality_code_bundle(const struct kx_personality *p)
+{
+    return p->code_bundle;
+}
+int64_t kx_personality_probe_score(const struct kx_personality *p)
+{
+    return p->score;
+}
+int kx_personality_merge_only(const struct kx_personality *p)
+{
+    return p->merge_only;
+}
+int kx_personality_withheld(const struct kx_personality *p)
+{
+    return p->withheld;
+}
+plist_t kx_personality_dict(const struct kx_personality *p)
+{
+    return p->dict;
+}
 
-/* ---- Index keys ------------------------------------------------------------------------------- */
+/* ---- Index keys -------------------------------------------------------------------------------
+ */
 
 static kx_status add_key(struct kx_personality *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -169,8 +204,9 @@ static int pci_keys(struct kx_personality *p, int k, unsigned which, kx_status *
     for (size_t i = 0; i < t->n_pci[k] && *st == STATUS_SUCCESS; i++) {
         const struct kx_pci_term *term = &t->pci[k][i];
         if (k == 3)
-            *st = (term->mask & 0xffff0000u) == 0xffff0000u ? add_key(p, "C:%04x", term->value >> 16)
-                                                             : add_key(p, "C:%02x", term->value >> 24);
+            *st = (term->mask & 0xffff0000u) == 0xffff0000u
+                      ? add_key(p, "C:%04x", term->value >> 16)
+                      : add_key(p, "C:%02x", term->value >> 24);
         if ((which & 1) && *st == STATUS_SUCCESS)
             *st = id_key(p, 'P', term);
         if ((which & 2) && *st == STATUS_SUCCESS)
@@ -194,8 +230,9 @@ static kx_status index_keys(struct kx_catalog *c, struct kx_personality *p)
     int usb_if = kx_classes_conforms(c->classes, p->matched_as, "IOUSBHostInterface");
     if ((usb_dev || usb_if) && !t->usb_user_client_init) {
         int cls = usb_dev ? KX_USB_DEVICE_CLASS : KX_USB_INTERFACE_CLASS;
-        if (t->usb_form[KX_USB_VENDOR] == KX_USB_NUMBER && t->usb_form[KX_USB_PRODUCT] == KX_USB_NUMBER &&
-            !t->has_product_array && !t->has_product_mask)
+        if (t->usb_form[KX_USB_VENDOR] == KX_USB_NUMBER &&
+            t->usb_form[KX_USB_PRODUCT] == KX_USB_NUMBER && !t->has_product_array &&
+            !t->has_product_mask)
             return add_key(p, "V:%llu:%llu", (unsigned long long)t->usb[KX_USB_VENDOR],
                            (unsigned long long)t->usb[KX_USB_PRODUCT]);
         if (t->usb_form[KX_USB_VENDOR] == KX_USB_NUMBER)
@@ -211,7 +248,8 @@ static kx_status index_keys(struct kx_catalog *c, struct kx_personality *p)
     return st;
 }
 
-/* ---- The catalogue ---------------------------------------------------------------------------- */
+/* ---- The catalogue ----------------------------------------------------------------------------
+ */
 
 static void pvec_free(void *v)
 {
@@ -263,7 +301,8 @@ void kx_catalog_free(struct kx_catalog *c)
     free(c);
 }
 
-static void problem(struct kx_catalog *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct kx_catalog *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void problem(struct kx_catalog *c, const char *fmt, ...)
 {
@@ -304,7 +343,7 @@ static kx_status index_insert(struct kx_catalog *c, struct kx_personality *p)
     if (p->withheld)
         return STATUS_SUCCESS;
     if (!p->n_index_keys)
-        return kx_pvec_push(&b->scan, p);
+        return pvec_push(&b->scan, p);
     for (size_t i = 0; i < p->n_index_keys; i++) {
         struct kx_pvec *v = kx_strmap_get(b->keyed, p->index_keys[i]);
         if (!v && (!(v = calloc(1, sizeof *v)) ||
@@ -312,7 +351,7 @@ static kx_status index_insert(struct kx_catalog *c, struct kx_personality *p)
             free(v);
             return STATUS_INSUFFICIENT_RESOURCES;
         }
-        if (kx_pvec_push(v, p) != STATUS_SUCCESS)
+        if (pvec_push(v, p) != STATUS_SUCCESS)
             return STATUS_INSUFFICIENT_RESOURCES;
     }
     return STATUS_SUCCESS;
@@ -388,7 +427,6 @@ static struct kx_personality *record_new(struct kx_catalog *c, const char *bundl
         !(p->code_bundle = strdup(code ? code : bundle_id)))
         goto nomem;
     p->index = index;
-    p->seq = c->next_seq++;
     p->matched_as = kx_classes_matched_as(c->classes, p->provider_class);
     plist_t score = plist_dict_get_item(p->dict, "IOProbeScore");
     if (plist_get_node_type(score) == PLIST_UINT) {
@@ -404,8 +442,7 @@ static struct kx_personality *record_new(struct kx_catalog *c, const char *bundl
     if (plist_get_node_type(debug) == PLIST_UINT)
         plist_get_uint_val(debug, &debug_flags);
     p->withheld = (c->flags & KX_CATALOG_SAFE_BOOT) && debug_flags != 0;
-    if (!(p->table = kx_mtable_compile(p->dict, NULL)) ||
-        index_keys(c, p) != STATUS_SUCCESS)
+    if (!(p->table = kx_mtable_compile(p->dict, NULL)) || index_keys(c, p) != STATUS_SUCCESS)
         goto nomem;
     return p;
 nomem:
@@ -489,7 +526,7 @@ kx_status kx_catalog_add_info(struct kx_catalog *c, const char *bundle_id, const
     }
     if (st == STATUS_SUCCESS && added)
         st = kx_strmap_put(c->paths, bundle_path, c); /* any non-NULL value */
-    if (st != STATUS_SUCCESS) { /* leave nothing half added */
+    if (st != STATUS_SUCCESS) {                       /* leave nothing half added */
         remove_where(c, bundle_path, 1);
         added = 0;
     }
@@ -533,7 +570,8 @@ kx_status kx_catalog_list(struct kx_catalog *c, struct kx_personality ***out, si
     *out = NULL;
     *n = 0;
     pthread_rwlock_rdlock(&c->lock);
-    struct kx_personality **v = c->all.n ? malloc(c->all.n * sizeof *v) : NULL;
+    struct kx_personality **v =
+        c->all.n ? malloc(c->all.n * sizeof(struct kx_personality *)) : NULL;
     if (v) {
         for (size_t i = 0; i < c->all.n; i++) {
             v[i] = c->all.v[i];

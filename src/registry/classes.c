@@ -243,12 +243,10 @@ int kx_classes_conforms(struct kx_classes *c, const char *name, const char *ance
     pthread_mutex_lock(&c->lock);
     const struct class_rec *r = kx_strmap_get(c->recs, name);
     int yes = 0;
-    for (size_t depth = 0; r && r->declared && r->super && depth < MAX_CHAIN; depth++) {
-        r = r->super;
-        if (strcmp(r->name, ancestor) == 0) {
-            yes = 1;
-            break;
-        }
+    for (size_t depth = 0; !yes && r && r->declared && depth < MAX_CHAIN; depth++) {
+        const struct class_rec *s = r->super;
+        yes = s && strcmp(s->name, ancestor) == 0;
+        r = s;
     }
     pthread_mutex_unlock(&c->lock);
     return yes;

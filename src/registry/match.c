@@ -28,7 +28,8 @@ struct kx_match {
     size_t n_rejs, cap_rejs;
 };
 
-/* ---- Gathering -------------------------------------------------------------------------------- */
+/* ---- Gathering --------------------------------------------------------------------------------
+ */
 
 struct gathered {
     struct kx_personality *p;
@@ -130,7 +131,8 @@ static int gather(const struct kx_catalog *cat, const struct kx_mnub *n, unsigne
     return 0;
 }
 
-/* ---- Results ---------------------------------------------------------------------------------- */
+/* ---- Results ----------------------------------------------------------------------------------
+ */
 
 static int add_candidate(struct kx_match *m, struct kx_personality *p, int64_t score,
                          unsigned distance, const char *name_matched)
@@ -170,7 +172,11 @@ static int add_rejection(struct kx_match *m, struct kx_personality *p, const cha
     if (!w)
         return -1;
     kx_personality_retain(p);
-    m->rejs[m->n_rejs++] = (struct kx_match_rejection){p, key, w, waiting};
+    struct kx_match_rejection *r = &m->rejs[m->n_rejs++];
+    r->personality = p;
+    r->key = key;
+    r->why = w; /* freed by kx_match_free */
+    r->waiting = waiting;
     return 0;
 }
 
@@ -250,11 +256,11 @@ static kx_status match_one(const struct kx_catalog *cat, const struct kx_reg *re
     return STATUS_SUCCESS;
 }
 
-kx_status kx_match_nubs(struct kx_catalog *cat, struct kx_reg *reg, const kx_reg_id *nubs,
-                        size_t n, unsigned flags, struct kx_match ***out)
+kx_status kx_match_nubs(struct kx_catalog *cat, struct kx_reg *reg, const kx_reg_id *nubs, size_t n,
+                        unsigned flags, struct kx_match ***out)
 {
     *out = NULL;
-    struct kx_match **ms = calloc(n ? n : 1, sizeof *ms);
+    struct kx_match **ms = calloc(n ? n : 1, sizeof(struct kx_match *));
     if (!ms)
         return STATUS_INSUFFICIENT_RESOURCES;
     kx_status st = STATUS_SUCCESS;
@@ -313,9 +319,18 @@ void kx_match_free_array(struct kx_match **ms, size_t n)
     free(ms);
 }
 
-kx_reg_id kx_match_nub_id(const struct kx_match *m) { return m->nub; }
-size_t kx_match_n_candidates(const struct kx_match *m) { return m->n_cands; }
-size_t kx_match_n_rejected(const struct kx_match *m) { return m->n_rejs; }
+kx_reg_id kx_match_nub_id(const struct kx_match *m)
+{
+    return m->nub;
+}
+size_t kx_match_n_candidates(const struct kx_match *m)
+{
+    return m->n_cands;
+}
+size_t kx_match_n_rejected(const struct kx_match *m)
+{
+    return m->n_rejs;
+}
 
 const struct kx_match_candidate *kx_match_candidate(const struct kx_match *m, size_t i)
 {

@@ -37,7 +37,9 @@
 #include <stdio.h>
 #include <string.h>
 
-int kx_prop_u64(plist_t props, const char *key, uint64_t *out)
+/* A number from a property: an integer, or data of 1 to 8 bytes read little-endian (how
+ * IOKit stores PCI IDs). 0 when absent or of another type. */
+static int prop_u64(plist_t props, const char *key, uint64_t *out)
 {
     plist_t v = plist_dict_get_item(props, key);
     *out = 0;
@@ -57,12 +59,13 @@ int kx_prop_u64(plist_t props, const char *key, uint64_t *out)
     return 0;
 }
 
-/* ---- PCI -------------------------------------------------------------------------------------- */
+/* ---- PCI --------------------------------------------------------------------------------------
+ */
 
 static uint32_t reg16(plist_t props, const char *key)
 {
     uint64_t v = 0;
-    kx_prop_u64(props, key, &v);
+    prop_u64(props, key, &v);
     return (uint32_t)(v & 0xffff);
 }
 
@@ -71,8 +74,8 @@ void kx_mnub_family_init(struct kx_mnub *n)
     plist_t props = n->e->props;
     if (n->is_pci) {
         uint64_t class_code = 0, revision = 0;
-        kx_prop_u64(props, "class-code", &class_code);
-        kx_prop_u64(props, "revision-id", &revision);
+        prop_u64(props, "class-code", &class_code);
+        prop_u64(props, "revision-id", &revision);
         n->pci_id = reg16(props, "device-id") << 16 | reg16(props, "vendor-id");
         n->pci_subsystem = reg16(props, "subsystem-id") << 16 | reg16(props, "subsystem-vendor-id");
         n->pci_class = (uint32_t)(class_code & 0xffffff) << 8 | (uint32_t)(revision & 0xff);
@@ -85,7 +88,7 @@ void kx_mnub_family_init(struct kx_mnub *n)
             if ((n->usb_has[k] = plist_get_node_type(v) == PLIST_UINT))
                 plist_get_uint_val(v, &n->usb[k]);
         }
-        kx_prop_u64(props, n->is_usb_device ? "bDeviceClass" : "bInterfaceClass", &n->usb_class);
+        prop_u64(props, n->is_usb_device ? "bDeviceClass" : "bInterfaceClass", &n->usb_class);
     }
 }
 
@@ -130,7 +133,8 @@ int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, struct kx_m
     return 1;
 }
 
-/* ---- USB -------------------------------------------------------------------------------------- */
+/* ---- USB --------------------------------------------------------------------------------------
+ */
 
 struct usb_eval {
     int exists[KX_USB_N_KEYS], match[KX_USB_N_KEYS], wild[KX_USB_N_KEYS];
@@ -183,7 +187,8 @@ static int64_t usb_tier(const struct kx_mnub *n, const struct usb_eval *up, unsi
     /* bConfigurationValue and bInterfaceNumber belong to the interface sets only */
     int cfg_ok = dev || (u.match[KX_USB_CONFIGURATION] && u.match[KX_USB_INTERFACE_NUMBER]);
     int no_cfg = dev || (!u.exists[KX_USB_CONFIGURATION] && !u.exists[KX_USB_INTERFACE_NUMBER]);
-    unsigned wcfg = dev ? 0 : (unsigned)(u.wild[KX_USB_CONFIGURATION] + u.wild[KX_USB_INTERFACE_NUMBER]);
+    unsigned wcfg =
+        dev ? 0 : (unsigned)(u.wild[KX_USB_CONFIGURATION] + u.wild[KX_USB_INTERFACE_NUMBER]);
     uint64_t nub_class = n->usb_class;
     if (u.match[V] && u.match[D] && u.match[R] && cfg_ok && OPT(C) && OPT(S) && OPT(P)) {
         *wild = (unsigned)(u.wild[V] + u.wild[D] + u.wild[R]) + wcfg;
@@ -230,8 +235,8 @@ static int usb_key_applies(const struct kx_mnub *n, int k)
 }
 
 /* Why no key set matched: the first key given that doesn't match, else the set's rule. */
-static void usb_explain(const struct kx_mnub *n, const struct kx_mtable *t, const struct usb_eval *u,
-                        struct kx_mfail *f)
+static void usb_explain(const struct kx_mnub *n, const struct kx_mtable *t,
+                        const struct usb_eval *u, struct kx_mfail *f)
 {
     const char *kind = n->is_usb_device ? "device" : "interface";
     for (int k = 0; k < KX_USB_N_KEYS; k++) {
@@ -272,8 +277,8 @@ static void usb_explain(const struct kx_mnub *n, const struct kx_mtable *t, cons
     kx_mfail_set(f, first,
                  "%s: the keys given form no USB Common Class Specification key set for this %s "
                  "(idVendor needs idProduct%s, or the %s-class keys on a class 0xFF %s)",
-                 vendor_only ? "vendor-only personalities are refused" : "no key set",
-                 kind, n->is_usb_device ? "" : " with bConfigurationValue and bInterfaceNumber",
+                 vendor_only ? "vendor-only personalities are refused" : "no key set", kind,
+                 n->is_usb_device ? "" : " with bConfigurationValue and bInterfaceNumber",
                  n->is_usb_device ? "device-sub" : "interface-sub", kind);
 }
 

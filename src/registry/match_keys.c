@@ -33,23 +33,8 @@ void kx_mfail_set(struct kx_mfail *f, const char *key, const char *fmt, ...)
     va_end(ap);
 }
 
-void kx_mnub_init(struct kx_mnub *n, const struct kx_reg *reg, const struct kx_reg_entry *e)
-{
-    memset(n, 0, sizeof *n);
-    n->reg = reg;
-    n->e = e;
-    n->n_chain = kx_classes_entry_chain(reg->classes, e->class_name, n->chain, KX_CHAIN_MAX);
-    for (size_t i = 0; i < n->n_chain; i++) {
-        const char *c = n->chain[i];
-        n->is_pci |= strcmp(c, "IOPCIDevice") == 0;
-        n->is_usb_device |= strcmp(c, "IOUSBHostDevice") == 0;
-        n->is_usb_interface |= strcmp(c, "IOUSBHostInterface") == 0;
-    }
-    n->n_names = kx_mnub_names(e, n->names, KX_MNUB_NAMES);
-    kx_mnub_family_init(n);
-}
-
-/* ---- Names ------------------------------------------------------------------------------------ */
+/* ---- Names ------------------------------------------------------------------------------------
+ */
 
 static size_t add_names(plist_t v, struct kx_name_ref *out, size_t n, size_t max)
 {
@@ -71,7 +56,7 @@ static size_t add_names(plist_t v, struct kx_name_ref *out, size_t n, size_t max
     return n;
 }
 
-size_t kx_mnub_names(const struct kx_reg_entry *e, struct kx_name_ref *out, size_t max)
+static size_t nub_names(const struct kx_reg_entry *e, struct kx_name_ref *out, size_t max)
 {
     static const char *const keys[] = {"IOName", "name", "compatible", "device_type", "model"};
     size_t n = add_names(plist_dict_get_item(e->props, "IOName"), out, 0, max);
@@ -80,6 +65,22 @@ size_t kx_mnub_names(const struct kx_reg_entry *e, struct kx_name_ref *out, size
     for (size_t k = 1; k < sizeof keys / sizeof keys[0]; k++)
         n = add_names(plist_dict_get_item(e->props, keys[k]), out, n, max);
     return n;
+}
+
+void kx_mnub_init(struct kx_mnub *n, const struct kx_reg *reg, const struct kx_reg_entry *e)
+{
+    memset(n, 0, sizeof *n);
+    n->reg = reg;
+    n->e = e;
+    n->n_chain = kx_classes_entry_chain(reg->classes, e->class_name, n->chain, KX_CHAIN_MAX);
+    for (size_t i = 0; i < n->n_chain; i++) {
+        const char *c = n->chain[i];
+        n->is_pci |= strcmp(c, "IOPCIDevice") == 0;
+        n->is_usb_device |= strcmp(c, "IOUSBHostDevice") == 0;
+        n->is_usb_interface |= strcmp(c, "IOUSBHostInterface") == 0;
+    }
+    n->n_names = nub_names(e, n->names, KX_MNUB_NAMES);
+    kx_mnub_family_init(n);
 }
 
 /* IODTCompareNubName's rule: equal, or a prefix when the wanted name ends in '*'. */
@@ -116,8 +117,8 @@ static int match_names(const struct kx_mnub *n, const struct kx_mtable *t,
         char have[160];
         list_names(have, sizeof have, names, k);
         if (t->n_names == 1)
-            kx_mfail_set(f, "IONameMatch", "\"%s\" is not one of the nub's names (%s)",
-                         t->names[0], have);
+            kx_mfail_set(f, "IONameMatch", "\"%s\" is not one of the nub's names (%s)", t->names[0],
+                         have);
         else
             kx_mfail_set(f, "IONameMatch",
                          "none of its %zu names (\"%s\", ...) is one of the nub's names (%s)",
@@ -128,7 +129,8 @@ static int match_names(const struct kx_mnub *n, const struct kx_mtable *t,
     return 0;
 }
 
-/* ---- Properties ------------------------------------------------------------------------------- */
+/* ---- Properties -------------------------------------------------------------------------------
+ */
 
 static int subset_of(const struct kx_reg_entry *e, const struct kx_subset *s, size_t *bad_key)
 {
@@ -210,7 +212,8 @@ static int match_bsd(const struct kx_reg_entry *e, const struct kx_mtable *t, st
     return 1;
 }
 
-/* ---- Providers -------------------------------------------------------------------------------- */
+/* ---- Providers --------------------------------------------------------------------------------
+ */
 
 static const struct kx_reg_entry *provider_of(const struct kx_reg_entry *e)
 {
@@ -269,7 +272,8 @@ static int match_resources(const struct kx_mnub *n, const struct kx_mtable *t, s
     return 1;
 }
 
-/* ---- The table -------------------------------------------------------------------------------- */
+/* ---- The table --------------------------------------------------------------------------------
+ */
 
 static int in_chain(const struct kx_mnub *n, const char *class_name)
 {
@@ -295,7 +299,8 @@ int kx_match_table(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *
                      kx_plist_type_name(plist_dict_get_item(t->dict, t->bad_key)));
         return 0;
     }
-    if (t->provider_class && !in_chain(n, kx_classes_matched_as(n->reg->classes, t->provider_class))) {
+    if (t->provider_class &&
+        !in_chain(n, kx_classes_matched_as(n->reg->classes, t->provider_class))) {
         kx_mfail_set(f, "IOProviderClass", "%s is not a %s", e->class_name, t->provider_class);
         return 0;
     }

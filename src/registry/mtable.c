@@ -14,7 +14,7 @@
 #include <string.h>
 
 const char *const kx_usb_key_names[KX_USB_N_KEYS] = {
-    "idVendor",        "idProduct",          "bcdDevice",          "bDeviceClass",
+    "idVendor",        "idProduct",          "bcdDevice",           "bDeviceClass",
     "bDeviceSubClass", "bDeviceProtocol",    "bConfigurationValue", "bInterfaceNumber",
     "bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol",
 };
@@ -24,9 +24,9 @@ const char *const kx_pci_key_names[4] = {"IOPCIMatch", "IOPCIPrimaryMatch", "IOP
 
 /* Every IO...Match key kx implements (IOKitKeys.h and IOPCIFamily's). */
 static const char *const known_match_keys[] = {
-    "IONameMatch",     "IOPropertyMatch",    "IOPropertyExistsMatch", "IOResourceMatch",
-    "IOParentMatch",   "IOPathMatch",        "IOLocationMatch",       "IOMatchedServiceCountMatch",
-    "IOPCIMatch",      "IOPCIPrimaryMatch",  "IOPCISecondaryMatch",   "IOPCIClassMatch",
+    "IONameMatch",   "IOPropertyMatch",   "IOPropertyExistsMatch", "IOResourceMatch",
+    "IOParentMatch", "IOPathMatch",       "IOLocationMatch",       "IOMatchedServiceCountMatch",
+    "IOPCIMatch",    "IOPCIPrimaryMatch", "IOPCISecondaryMatch",   "IOPCIClassMatch",
 };
 
 static int is_match_key(const char *key)
@@ -259,13 +259,12 @@ static int compile_generic(struct kx_mtable *t, plist_t dict)
         else
             bad(t, "IOPropertyExistsMatch", "a string or an array of strings");
     }
-    if ((v = plist_dict_get_item(dict, "IOPathMatch")) &&
-        !(t->path_match = string_of(v)))
+    if ((v = plist_dict_get_item(dict, "IOPathMatch")) && !(t->path_match = string_of(v)))
         bad(t, "IOPathMatch", "a string");
     if ((v = plist_dict_get_item(dict, "IOLocationMatch"))) {
         if (plist_get_node_type(v) == PLIST_DICT) {
-            if (!(t->location_table = kx_mtable_compile(v, string_of(
-                                                               plist_dict_get_item(v, "IOProviderClass")))))
+            if (!(t->location_table =
+                      kx_mtable_compile(v, string_of(plist_dict_get_item(v, "IOProviderClass")))))
                 return -1;
         } else if (!(t->location = string_of(v))) {
             bad(t, "IOLocationMatch", "a string or a dictionary");
@@ -274,8 +273,8 @@ static int compile_generic(struct kx_mtable *t, plist_t dict)
     if ((v = plist_dict_get_item(dict, "IOParentMatch"))) {
         if (plist_get_node_type(v) != PLIST_DICT)
             bad(t, "IOParentMatch", "a dictionary");
-        else if (!(t->parent_table = kx_mtable_compile(
-                       v, string_of(plist_dict_get_item(v, "IOProviderClass")))))
+        else if (!(t->parent_table =
+                       kx_mtable_compile(v, string_of(plist_dict_get_item(v, "IOProviderClass")))))
             return -1;
     }
     if ((v = plist_dict_get_item(dict, "IORegistryEntryID"))) {
@@ -303,7 +302,8 @@ static void find_unknown_key(struct kx_mtable *t, plist_t dict)
     char *key = NULL;
     plist_t val = NULL;
     plist_dict_new_iter(dict, &it);
-    for (plist_dict_next_item(dict, it, &key, &val); key; plist_dict_next_item(dict, it, &key, &val)) {
+    for (plist_dict_next_item(dict, it, &key, &val); key;
+         plist_dict_next_item(dict, it, &key, &val)) {
         if (!t->unknown_key && is_match_key(key) && !is_known_match_key(key)) {
             t->unknown_key = key; /* kept */
         } else {
@@ -317,11 +317,16 @@ static void find_unknown_key(struct kx_mtable *t, plist_t dict)
 /* IOService::matchInternal's keys: when a table holds nothing else, no family looks at it. */
 static int generic_only(plist_t dict)
 {
-    static const char *const keys[] = {"IOProviderClass",   "IONameMatch",
-                                       "IOPropertyMatch",   "IOPropertyExistsMatch",
-                                       "IOPathMatch",       "IORegistryEntryID",
-                                       "IOMatchedServiceCountMatch", "IOBSDName",
-                                       "IOBSDMajor",        "IOBSDMinor",
+    static const char *const keys[] = {"IOProviderClass",
+                                       "IONameMatch",
+                                       "IOPropertyMatch",
+                                       "IOPropertyExistsMatch",
+                                       "IOPathMatch",
+                                       "IORegistryEntryID",
+                                       "IOMatchedServiceCountMatch",
+                                       "IOBSDName",
+                                       "IOBSDMajor",
+                                       "IOBSDMinor",
                                        "IOBSDUnit"};
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -340,11 +345,11 @@ struct kx_mtable *kx_mtable_compile(plist_t dict, const char *provider_class)
     t->provider_class = provider_class;
     t->generic_only = generic_only(dict);
     t->ioclass = string_of(plist_dict_get_item(dict, "IOClass"));
-    t->has_bsd_keys = plist_dict_get_item(dict, "IOBSDName") || plist_dict_get_item(dict, "IOBSDMajor") ||
-                      plist_dict_get_item(dict, "IOBSDMinor") || plist_dict_get_item(dict, "IOBSDUnit");
+    t->has_bsd_keys =
+        plist_dict_get_item(dict, "IOBSDName") || plist_dict_get_item(dict, "IOBSDMajor") ||
+        plist_dict_get_item(dict, "IOBSDMinor") || plist_dict_get_item(dict, "IOBSDUnit");
     find_unknown_key(t, dict);
-    if (compile_generic(t, dict) != 0 ||
-        compile_pci(t, dict) != 0 || compile_usb(t, dict) != 0) {
+    if (compile_generic(t, dict) != 0 || compile_pci(t, dict) != 0 || compile_usb(t, dict) != 0) {
         kx_mtable_free(t);
         return NULL;
     }

@@ -88,7 +88,7 @@ static kx_status entry_new(struct kx_reg *r, const char *class_name, const char 
         goto fail;
     if (r->n_slots == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
-        struct kx_reg_entry **v = realloc(r->slots, cap * sizeof *v);
+        struct kx_reg_entry **v = realloc(r->slots, cap * sizeof(struct kx_reg_entry *));
         if (!v)
             goto fail;
         r->slots = v;
@@ -109,7 +109,7 @@ static kx_status links_push(struct kx_reg_links *l, struct kx_reg_entry *e)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
-        struct kx_reg_entry **v = realloc(l->v, cap * sizeof *v);
+        struct kx_reg_entry **v = realloc(l->v, cap * sizeof(struct kx_reg_entry *));
         if (!v)
             return STATUS_INSUFFICIENT_RESOURCES;
         l->v = v;
@@ -123,7 +123,7 @@ static int links_remove(struct kx_reg_links *l, const struct kx_reg_entry *e)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->v[i] == e) {
-            memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof *l->v);
+            memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(struct kx_reg_entry *));
             l->n--;
             return 1;
         }
@@ -139,26 +139,25 @@ static int links_has(const struct kx_reg_links *l, const struct kx_reg_entry *e)
 }
 
 /* 1 when a is e or one of e's ancestors in plane. Attach refuses cycles, so this ends. */
-int kx_reg_is_ancestor_locked(const struct kx_reg_entry *a, const struct kx_reg_entry *e,
-                              enum kx_reg_plane plane)
+static int is_ancestor(const struct kx_reg_entry *a, const struct kx_reg_entry *e,
+                       enum kx_reg_plane plane)
 {
     if (a == e)
         return 1;
     for (size_t i = 0; i < e->parents[plane].n; i++)
-        if (kx_reg_is_ancestor_locked(a, e->parents[plane].v[i], plane))
+        if (is_ancestor(a, e->parents[plane].v[i], plane))
             return 1;
     return 0;
 }
 
-kx_status kx_reg_link_locked(struct kx_reg *r, struct kx_reg_entry *child,
-                             struct kx_reg_entry *parent, enum kx_reg_plane plane)
+static kx_status link_entries(struct kx_reg_entry *child, struct kx_reg_entry *parent,
+                              enum kx_reg_plane plane)
 {
-    (void)r;
     if ((unsigned)plane >= KX_REG_N_PLANES)
         return STATUS_INVALID_PARAMETER;
     if (links_has(&child->parents[plane], parent))
         return STATUS_SUCCESS;
-    if (kx_reg_is_ancestor_locked(child, parent, plane))
+    if (is_ancestor(child, parent, plane))
         return STATUS_INVALID_PARAMETER;
     if (links_push(&parent->children[plane], child) != STATUS_SUCCESS)
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -185,7 +184,7 @@ static kx_status add_fixed(struct kx_reg *r, struct kx_reg_entry *parent, unsign
     kx_status st = entry_new(r, class_name, name, NULL, NULL, &e);
     for (unsigned p = 0; st == STATUS_SUCCESS && parent && p < KX_REG_N_PLANES; p++)
         if (planes & KX_REG_PLANE_BIT(p))
-            st = kx_reg_link_locked(r, e, parent, (enum kx_reg_plane)p);
+            st = link_entries(e, parent, (enum kx_reg_plane)p);
     if (st == STATUS_SUCCESS) {
         e->state = parent ? KX_REG_REGISTERED : 0;
         *id = e->id;
@@ -231,10 +230,22 @@ void kx_reg_free(struct kx_reg *r)
     free(r);
 }
 
-struct kx_classes *kx_reg_classes(struct kx_reg *r) { return r->classes; }
-kx_reg_id kx_reg_root(const struct kx_reg *r) { return r->root; }
-kx_reg_id kx_reg_platform(const struct kx_reg *r) { return r->platform; }
-kx_reg_id kx_reg_resources(const struct kx_reg *r) { return r->resources; }
+struct kx_classes *kx_reg_classes(struct kx_reg *r)
+{
+    return r->classes;
+}
+kx_reg_id kx_reg_root(const struct kx_reg *r)
+{
+    return r->root;
+}
+kx_reg_id kx_reg_platform(const struct kx_reg *r)
+{
+    return r->platform;
+}
+kx_reg_id kx_reg_resources(const struct kx_reg *r)
+{
+    return r->resources;
+}
 
 kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
                          const char *class_name, const char *name, const char *location,
@@ -255,7 +266,7 @@ kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
     }
     for (unsigned pl = 0; st == STATUS_SUCCESS && pl < KX_REG_N_PLANES; pl++)
         if (planes & KX_REG_PLANE_BIT(pl))
-            st = kx_reg_link_locked(r, e, p, (enum kx_reg_plane)pl);
+            st = link_entries(e, p, (enum kx_reg_plane)pl);
     if (st == STATUS_SUCCESS) {
         e->state = KX_REG_REGISTERED;
         if (out)
@@ -275,8 +286,9 @@ kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
 static struct kx_reg_entry *writable(struct kx_reg *r, kx_reg_id id, kx_status *st)
 {
     struct kx_reg_entry *e = kx_reg_entry_locked(r, id);
-    *st = !e ? STATUS_NO_SUCH_DEVICE : (e->state & KX_REG_TERMINATED) ? STATUS_DEVICE_REMOVED
-                                                                      : STATUS_SUCCESS;
+    *st = !e                               ? STATUS_NO_SUCH_DEVICE
+          : (e->state & KX_REG_TERMINATED) ? STATUS_DEVICE_REMOVED
+                                           : STATUS_SUCCESS;
     return *st == STATUS_SUCCESS ? e : NULL;
 }
 
@@ -287,7 +299,7 @@ kx_status kx_reg_attach(struct kx_reg *r, kx_reg_id child, kx_reg_id parent,
     pthread_rwlock_wrlock(&r->lock);
     struct kx_reg_entry *c = writable(r, child, &st), *p = c ? writable(r, parent, &st) : NULL;
     if (c && p)
-        st = kx_reg_link_locked(r, c, p, plane);
+        st = link_entries(c, p, plane);
     pthread_rwlock_unlock(&r->lock);
     return st;
 }
@@ -360,7 +372,7 @@ kx_status kx_reg_busy_adjust(struct kx_reg *r, kx_reg_id id, int delta)
     kx_status st;
     pthread_rwlock_wrlock(&r->lock);
     struct kx_reg_entry *e = writable(r, id, &st);
-    if (e && delta < 0 && e->busy < (uint32_t)-(int64_t)delta)
+    if (e && delta < 0 && e->busy < (uint32_t) - (int64_t)delta)
         st = STATUS_INVALID_PARAMETER;
     else if (e)
         e->busy = (uint32_t)((int64_t)e->busy + delta);
@@ -456,7 +468,8 @@ void kx_reg_merge_dict(plist_t dst, plist_t src)
     char *key = NULL;
     plist_t val = NULL;
     plist_dict_new_iter(src, &it);
-    for (plist_dict_next_item(src, it, &key, &val); key; plist_dict_next_item(src, it, &key, &val)) {
+    for (plist_dict_next_item(src, it, &key, &val); key;
+         plist_dict_next_item(src, it, &key, &val)) {
         plist_t old = plist_dict_get_item(dst, key);
         if (plist_get_node_type(val) == PLIST_DICT && plist_get_node_type(old) == PLIST_DICT)
             kx_reg_merge_dict(old, val);

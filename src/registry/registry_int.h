@@ -44,8 +44,8 @@ struct kx_reg_entry {
 };
 
 struct kx_reg {
-    pthread_rwlock_t lock; /* guards every entry, link, property and state, and slots */
-    struct kx_classes *classes; /* borrowed */
+    pthread_rwlock_t lock;       /* guards every entry, link, property and state, and slots */
+    struct kx_classes *classes;  /* borrowed */
     struct kx_reg_entry **slots; /* slots[id - KX_REG_ID_BASE]; NULL once an entry is gone */
     size_t n_slots, cap;
     kx_reg_id root, platform, resources;
@@ -60,13 +60,9 @@ kx_status kx_reg_lookup_path_locked(const struct kx_reg *r, const char *path,
                                     struct kx_reg_entry **out);
 /* Replaces an entry's class (the platform file gives the platform expert its own). */
 kx_status kx_reg_set_class(struct kx_reg *r, kx_reg_id id, const char *class_name);
-/* Links with the lock held for writing; creation without registering. */
-kx_status kx_reg_link_locked(struct kx_reg *r, struct kx_reg_entry *child,
-                             struct kx_reg_entry *parent, enum kx_reg_plane plane);
+/* Removes a link; the lock held for writing. */
 void kx_reg_unlink_locked(struct kx_reg_entry *child, struct kx_reg_entry *parent,
                           enum kx_reg_plane plane);
-int kx_reg_is_ancestor_locked(const struct kx_reg_entry *a, const struct kx_reg_entry *e,
-                              enum kx_reg_plane plane);
 /* Deep merge as kx_reg_props_merge describes (dst and src are dictionaries). */
 void kx_reg_merge_dict(plist_t dst, plist_t src);
 
@@ -107,7 +103,7 @@ struct kx_subset {
  * key the matcher tests, parsed. IOParentMatch and IOLocationMatch dictionaries are
  * compiled the same way (without a score or category). */
 struct kx_mtable {
-    plist_t dict;              /* borrowed from the personality */
+    plist_t dict;               /* borrowed from the personality */
     const char *provider_class; /* a nested table's IOProviderClass, tested on the provider;
                                  * NULL for personalities (the catalogue's buckets test it) */
     char *unknown_key;          /* the first IO...Match key kx doesn't know, or NULL */
@@ -118,12 +114,12 @@ struct kx_mtable {
     struct kx_subset *property_match; /* IOPropertyMatch: its dictionaries (any may match) */
     size_t n_property_match;
     int has_property_match;
-    plist_t exists_match;       /* IOPropertyExistsMatch: a string or an array of them */
-    const char *path_match;     /* IOPathMatch */
-    const char *location;       /* IOLocationMatch as a string */
+    plist_t exists_match;             /* IOPropertyExistsMatch: a string or an array of them */
+    const char *path_match;           /* IOPathMatch */
+    const char *location;             /* IOLocationMatch as a string */
     struct kx_mtable *location_table; /* IOLocationMatch as a dictionary (the provider's) */
     struct kx_mtable *parent_table;   /* IOParentMatch */
-    char **resources;           /* IOResourceMatch */
+    char **resources;                 /* IOResourceMatch */
     size_t n_resources;
     int has_entry_id, has_service_count;
     uint64_t entry_id, service_count;
@@ -131,18 +127,18 @@ struct kx_mtable {
                                  * IOPCIClassMatch; NULL when absent */
     size_t n_pci[4];
     const char *pci_text[4];
-    int tunnel_compatible;      /* IOPCITunnelCompatible: -1 absent, else 0/1 */
+    int tunnel_compatible; /* IOPCITunnelCompatible: -1 absent, else 0/1 */
     enum kx_usb_form usb_form[KX_USB_N_KEYS];
     uint64_t usb[KX_USB_N_KEYS];
-    uint64_t *product_array;    /* idProductArray */
+    uint64_t *product_array; /* idProductArray */
     size_t n_product_array;
     int has_product_array, has_product_mask;
     uint64_t product_mask;
-    int usb_user_client_init;   /* IOMatchCategory IOUSBUserClientInit: IOUSBFamily's shortcut */
-    const char *ioclass;        /* IOClass (IOPCIFamily spares IOPCI2PCIBridge tunnel checks) */
-    int has_bsd_keys;           /* IOBSDName, IOBSDMajor, IOBSDMinor or IOBSDUnit */
-    int generic_only;           /* every key is one IOService tests itself: IOKit then skips
-                                 * the family's test ("done == count"), as in IOParentMatch */
+    int usb_user_client_init; /* IOMatchCategory IOUSBUserClientInit: IOUSBFamily's shortcut */
+    const char *ioclass;      /* IOClass (IOPCIFamily spares IOPCI2PCIBridge tunnel checks) */
+    int has_bsd_keys;         /* IOBSDName, IOBSDMajor, IOBSDMinor or IOBSDUnit */
+    int generic_only;         /* every key is one IOService tests itself: IOKit then skips
+                               * the family's test ("done == count"), as in IOParentMatch */
     int has_usb_keys;
 };
 
@@ -158,13 +154,12 @@ struct kx_personality {
     const char *matched_as; /* interned in the class table */
     int64_t score;
     int withheld, merge_only;
-    size_t index; /* position in its Info.plist's IOKitPersonalities */
-    plist_t dict; /* a copy, owned */
+    size_t index;  /* position in its Info.plist's IOKitPersonalities */
+    plist_t dict;  /* a copy, owned */
     plist_t merge; /* IOProviderMergeProperties inside dict, or NULL */
     struct kx_mtable *table;
     char **index_keys; /* keys of the catalogue's secondary index; none: always scanned */
     size_t n_index_keys;
-    uint64_t seq;      /* catalogue insertion number */
 };
 
 struct kx_pvec {
@@ -180,18 +175,16 @@ struct kx_bucket {
 };
 
 struct kx_catalog {
-    pthread_rwlock_t lock; /* guards everything below */
+    pthread_rwlock_t lock;      /* guards everything below */
     struct kx_classes *classes; /* borrowed */
     unsigned flags;
-    struct kx_pvec all;          /* catalogue order */
-    struct kx_strmap *buckets;   /* matched-as class -> struct kx_bucket */
-    struct kx_strmap *paths;     /* bundle path -> non-NULL while the kext is in */
+    struct kx_pvec all;        /* catalogue order */
+    struct kx_strmap *buckets; /* matched-as class -> struct kx_bucket */
+    struct kx_strmap *paths;   /* bundle path -> non-NULL while the kext is in */
     char **problems;
     size_t n_problems;
-    uint64_t next_seq;
 };
 
-kx_status kx_pvec_push(struct kx_pvec *v, struct kx_personality *p);
 /* Catalogue order: bundle path, then Info.plist position. */
 int kx_personality_order(const struct kx_personality *a, const struct kx_personality *b);
 
@@ -221,7 +214,9 @@ struct kx_mnub {
     const char *chain[KX_CHAIN_MAX];
     size_t n_chain;
     int is_pci, is_usb_device, is_usb_interface;
-    struct kx_name_ref names[KX_MNUB_NAMES];
+    struct kx_name_ref names[KX_MNUB_NAMES]; /* the IOName property, the entry's name, and each
+                                              * string of its "name", "compatible",
+                                              * "device_type" and "model" properties */
     size_t n_names;
     uint32_t pci_id, pci_subsystem, pci_class; /* configuration registers 0x00, 0x2c, 0x08 */
     int pci_tunnelled;
@@ -231,12 +226,6 @@ struct kx_mnub {
 };
 
 void kx_mnub_init(struct kx_mnub *n, const struct kx_reg *reg, const struct kx_reg_entry *e);
-
-/* The names IONameMatch compares: the IOName property, the entry's name, and each string of
- * its "name", "compatible", "device_type" and "model" properties (strings, or data holding
- * NUL-separated strings as real hardware has them). Pointers into the entry, valid under
- * the registry lock. Returns how many (at most max). */
-size_t kx_mnub_names(const struct kx_reg_entry *e, struct kx_name_ref *out, size_t max);
 
 /* Tests table against the entry: generic keys in IOKit's order, then the family's, then
  * IOParentMatch, IOLocationMatch's dictionary and IOResourceMatch. *score comes in as
@@ -250,10 +239,6 @@ void kx_mnub_family_init(struct kx_mnub *n);
 int kx_match_pci(const struct kx_mnub *n, const struct kx_mtable *t, struct kx_mfail *f);
 int kx_match_usb(const struct kx_mnub *n, const struct kx_mtable *t, int64_t *score,
                  struct kx_mfail *f);
-
-/* A number from an entry's property: an integer, or data of 1 to 8 bytes read little-endian
- * (how IOKit stores PCI IDs). 0 when absent or of another type. */
-int kx_prop_u64(plist_t props, const char *key, uint64_t *out);
 
 void kx_mfail_set(struct kx_mfail *f, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -201,14 +201,14 @@ static kx_status links_of(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plan
     return idvec_done(&v, failed, out, n);
 }
 
-kx_status kx_reg_children(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane,
-                          kx_reg_id **out, size_t *n)
+kx_status kx_reg_children(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane, kx_reg_id **out,
+                          size_t *n)
 {
     return links_of(r, id, plane, 0, out, n);
 }
 
-kx_status kx_reg_parents(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane,
-                         kx_reg_id **out, size_t *n)
+kx_status kx_reg_parents(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane, kx_reg_id **out,
+                         size_t *n)
 {
     return links_of(r, id, plane, 1, out, n);
 }

@@ -118,12 +118,15 @@ kx_status kx_strmap_put(struct kx_strmap *m, const char *key, void *value)
     return STATUS_SUCCESS;
 }
 
-void kx_strmap_foreach(const struct kx_strmap *m, void (*fn)(void *ctx, const char *key, void *value),
-                       void *ctx)
+void kx_strmap_foreach(const struct kx_strmap *m,
+                       void (*fn)(void *ctx, const char *key, void *value), void *ctx)
 {
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].key)
             fn(ctx, m->slots[i].key, m->slots[i].value);
 }
 
-size_t kx_strmap_count(const struct kx_strmap *m) { return m->count; }
+size_t kx_strmap_count(const struct kx_strmap *m)
+{
+    return m->count;
+}

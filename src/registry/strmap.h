@@ -19,8 +19,8 @@ void *kx_strmap_get_n(const struct kx_strmap *m, const char *key, size_t len);
 /* Stores value under key, replacing (not freeing) an earlier value. */
 kx_status kx_strmap_put(struct kx_strmap *m, const char *key, void *value);
 /* Calls fn on every entry, in no particular order. */
-void kx_strmap_foreach(const struct kx_strmap *m, void (*fn)(void *ctx, const char *key, void *value),
-                       void *ctx);
+void kx_strmap_foreach(const struct kx_strmap *m,
+                       void (*fn)(void *ctx, const char *key, void *value), void *ctx);
 size_t kx_strmap_count(const struct kx_strmap *m);
 
 #endif

@@ -38,8 +38,8 @@ static int exact(json_t *o, const char *const *keys, size_t n, const char *const
 int main(void)
 {
     static const char *const nub_keys[] = {"path", "id", "class", "name", "candidates", "rejected"};
-    static const char *const cand_keys[] = {"kext", "personality", "ioclass", "score",
-                                            "category", "chosen", "loadable"};
+    static const char *const cand_keys[] = {"kext",     "personality", "ioclass", "score",
+                                            "category", "chosen",      "loadable"};
     static const char *const cand_optional[] = {"reason", "merge", NULL};
     static const char *const rej_keys[] = {"kext", "personality", "key", "why"};
     json_error_t err;
@@ -74,7 +74,8 @@ int main(void)
         {
             if (!exact(x, rej_keys, 4, NULL))
                 return bad("a rejection's fields");
-            printf("%s\t%s\trejected:%s\n", path, json_string_value(json_object_get(x, "personality")),
+            printf("%s\t%s\trejected:%s\n", path,
+                   json_string_value(json_object_get(x, "personality")),
                    json_string_value(json_object_get(x, "key")));
         }
     }

@@ -21,8 +21,14 @@ static int setup_flags(void **state, unsigned flags)
     return 0;
 }
 
-int rfx_setup(void **state) { return setup_flags(state, 0); }
-int rfx_setup_safe_boot(void **state) { return setup_flags(state, KX_CATALOG_SAFE_BOOT); }
+int rfx_setup(void **state)
+{
+    return setup_flags(state, 0);
+}
+int rfx_setup_safe_boot(void **state)
+{
+    return setup_flags(state, KX_CATALOG_SAFE_BOOT);
+}
 
 int rfx_teardown(void **state)
 {
@@ -41,7 +47,10 @@ plist_t rfx_data32(uint32_t v)
     return plist_new_data(b, 4);
 }
 
-plist_t rfx_data_str(const char *s) { return plist_new_data(s, strlen(s) + 1); }
+plist_t rfx_data_str(const char *s)
+{
+    return plist_new_data(s, strlen(s) + 1);
+}
 
 kx_reg_id rfx_nub(struct rfx *f, kx_reg_id parent, const char *class_name, const char *name,
                   const char *location, plist_t props)
@@ -155,7 +164,8 @@ size_t rfx_kext(struct rfx *f, const char *id, const char *name, int has_executa
     plist_dict_set_item(info, "IOKitPersonalities", pers);
     snprintf(path, sizeof path, "/Library/Extensions/%s.kext", name);
     size_t n = 0;
-    assert_int_equal(kx_catalog_add_info(f->cat, id, path, info, has_executable, &n), STATUS_SUCCESS);
+    assert_int_equal(kx_catalog_add_info(f->cat, id, path, info, has_executable, &n),
+                     STATUS_SUCCESS);
     plist_free(info);
     return n;
 }

@@ -203,8 +203,9 @@ static void test_catalogue_holds_every_corpus_personality(void **state)
     kx_catalog_list_free(list, n);
     /* every personality of an identified kext is in the catalogue: none was refused */
     assert_int_equal(n, with_id);
-    fprintf(stderr, "corpus: %zu of %zu personalities catalogued; %zu in kexts without an "
-                    "identifier, %zu in unreadable plists\n",
+    fprintf(stderr,
+            "corpus: %zu of %zu personalities catalogued; %zu in kexts without an "
+            "identifier, %zu in unreadable plists\n",
             n, rows, no_id, unreadable);
     assert_true(n >= 1200);
 }

@@ -103,8 +103,8 @@ static void test_property_match_dict_and_any_of_array(void **state)
     plist_t one = rfx_pers("VoodooI2CHIDDevice", "VoodooI2CDeviceNub"), pm = plist_new_dict();
     rfx_str(pm, "compatible", "PNP0C50");
     plist_dict_set_item(one, "IOPropertyMatch", pm);
-    plist_t any = rfx_pers("Any", "VoodooI2CDeviceNub"), arr = plist_new_array(), a = plist_new_dict(),
-            b = plist_new_dict();
+    plist_t any = rfx_pers("Any", "VoodooI2CDeviceNub"), arr = plist_new_array(),
+            a = plist_new_dict(), b = plist_new_dict();
     rfx_str(a, "name", "ELAN0000");
     rfx_str(b, "name", "SYNA2B33");
     plist_array_append_item(arr, a);
@@ -228,7 +228,8 @@ static void test_location_match_string_and_provider_dictionary(void **state)
     kx_reg_id bridge = rfx_nub(f, 0, "IOPCIBridge", "RP01", "1c", NULL);
     kx_reg_id nic = rfx_pci(f, bridge, "ARPT", "0", 0x14e4, 0x43a0, 0x106b, 0x0117, 0x028000, 3);
     kx_reg_id other = rfx_pci(f, 0, "GIGE", "1f,6", 0x8086, 0x15b8, 0x8086, 0, 0x020000, 0x10);
-    plist_t s = rfx_pers("S", "IOPCIDevice"), d = rfx_pers("D", "IOPCIDevice"), ld = plist_new_dict();
+    plist_t s = rfx_pers("S", "IOPCIDevice"), d = rfx_pers("D", "IOPCIDevice"),
+            ld = plist_new_dict();
     rfx_str(s, "IOLocationMatch", "0");
     rfx_str(ld, "IOLocationMatch", "1c");
     plist_dict_set_item(d, "IOLocationMatch", ld);

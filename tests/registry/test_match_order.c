@@ -38,8 +38,8 @@ static void test_candidates_are_ordered_by_probe_score(void **state)
 {
     struct rfx *f = *state;
     kx_reg_id n = nic(f);
-    rfx_kext(f, "com.example.a", "A", 1, "low", i219("Low", 100, NULL), "default", i219("Def", 0, NULL),
-             "high", i219("High", 2000, NULL), NULL);
+    rfx_kext(f, "com.example.a", "A", 1, "low", i219("Low", 100, NULL), "default",
+             i219("Def", 0, NULL), "high", i219("High", 2000, NULL), NULL);
     struct kx_match *m = rfx_match(f, n, 0);
     assert_int_equal(kx_match_n_candidates(m), 3);
     assert_string_equal(name_at(m, 0), "high");
@@ -121,8 +121,8 @@ static void test_probe_decline_and_start_failure_offer_the_next(void **state)
 
 static plist_t merge_pers(const char *ioclass)
 {
-    plist_t d = rfx_pers(ioclass, "AppleUSBXHCIPCI"), merge = plist_new_dict(), ports = plist_new_dict(),
-            hs01 = plist_new_dict();
+    plist_t d = rfx_pers(ioclass, "AppleUSBXHCIPCI"), merge = plist_new_dict(),
+            ports = plist_new_dict(), hs01 = plist_new_dict();
     rfx_num(hs01, "UsbConnector", 3);
     plist_dict_set_item(hs01, "port", rfx_data32(1));
     plist_dict_set_item(ports, "HS01", hs01);
@@ -231,8 +231,8 @@ static void test_kext_declared_classes_stack(void **state)
     plist_dict_set_item(pers, "VoodooI2CControllerDriver",
                         rfx_pers("VoodooI2CControllerDriver", "VoodooI2CControllerNub"));
     plist_dict_set_item(info, "IOKitPersonalities", pers);
-    assert_int_equal(kx_catalog_add_info(f->cat, "com.alexandred.VoodooI2C",
-                                         "/L/E/VoodooI2C.kext", info, 1, NULL),
+    assert_int_equal(kx_catalog_add_info(f->cat, "com.alexandred.VoodooI2C", "/L/E/VoodooI2C.kext",
+                                         info, 1, NULL),
                      STATUS_SUCCESS);
     plist_free(info);
     assert_true(kx_classes_is_known(f->classes, "VoodooI2CDeviceNub"));
@@ -242,7 +242,8 @@ static void test_kext_declared_classes_stack(void **state)
     rfx_num(hid, "IOProbeScore", 100);
     rfx_kext(f, "com.alexandred.VoodooI2CHID", "VoodooI2CHID", 1, "VoodooI2CHIDDevice", hid, NULL);
     kx_reg_id ctrl = rfx_pci(f, 0, "I2C0", "15", 0x8086, 0x9de8, 0x8086, 0, 0x0c8000, 0x30);
-    kx_reg_id cnub = rfx_nub(f, ctrl, "VoodooI2CControllerNub", "VoodooI2CControllerNub", NULL, NULL);
+    kx_reg_id cnub =
+        rfx_nub(f, ctrl, "VoodooI2CControllerNub", "VoodooI2CControllerNub", NULL, NULL);
     plist_t props = plist_new_dict();
     rfx_str(props, "compatible", "PNP0C50");
     kx_reg_id dnub = rfx_nub(f, cnub, "VoodooI2CDeviceNub", "TPD0", NULL, props);
@@ -303,8 +304,9 @@ static void test_catalogue_refuses_personalities_without_ioclass(void **state)
                               i219("Good", 0, NULL), NULL),
                      1);
     assert_int_equal(kx_catalog_n_problems(f->cat), 1);
-    assert_non_null(strstr(kx_catalog_problem(f->cat, 0),
-                           "Bad.kext: IOKitPersonalities: no-class: Missing or bad \"IOClass\" key"));
+    assert_non_null(
+        strstr(kx_catalog_problem(f->cat, 0),
+               "Bad.kext: IOKitPersonalities: no-class: Missing or bad \"IOClass\" key"));
 }
 
 static void test_index_and_full_scan_agree(void **state)
@@ -319,11 +321,12 @@ static void test_index_and_full_scan_agree(void **state)
     rfx_num(usbp, "idVendor", 0x0a5c);
     rfx_num(usbp, "idProduct", 0x21e8);
     rfx_str(other, "IOPCIMatch", "0x816810ec");
-    rfx_kext(f, "com.example.i", "I", 1, "byname", byname, "class", cls, "usb", usbp, "other", other,
-             "mausi", i219("M", 0, NULL), NULL);
+    rfx_kext(f, "com.example.i", "I", 1, "byname", byname, "class", cls, "usb", usbp, "other",
+             other, "mausi", i219("M", 0, NULL), NULL);
     kx_reg_id nubs[] = {n, ec, bt};
     for (size_t i = 0; i < 3; i++) {
-        struct kx_match *fast = rfx_match(f, nubs[i], 0), *full = rfx_match(f, nubs[i], KX_MATCH_EXPLAIN);
+        struct kx_match *fast = rfx_match(f, nubs[i], 0),
+                        *full = rfx_match(f, nubs[i], KX_MATCH_EXPLAIN);
         assert_int_equal(kx_match_n_candidates(fast), kx_match_n_candidates(full));
         for (size_t j = 0; j < kx_match_n_candidates(fast); j++)
             assert_ptr_equal(kx_match_candidate(fast, j)->personality,

@@ -87,8 +87,8 @@ static void test_pci_class_match_ignores_the_revision(void **state)
     kx_reg_id nic = rfx_pci(f, 0, "GIGE", "1f,6", 0x8086, 0x15b8, 0x8086, 0, 0x020000, 0x10);
     kx_reg_id gpu = rfx_pci(f, 0, "GFX0", "2", 0x10de, 0x1b80, 0x10de, 0x119e, 0x030000, 0xa1);
     rfx_kext(f, "com.example.c", "C", 1, "ethernet", pci_pers("E", "IOPCIClassMatch", "0x02000000"),
-             "ethernet-rev", pci_pers("E", "IOPCIClassMatch", "0x02000010&0xffffffff"),
-             "display", pci_pers("D", "IOPCIClassMatch", "0x03000000&0xff000000"), NULL);
+             "ethernet-rev", pci_pers("E", "IOPCIClassMatch", "0x02000010&0xffffffff"), "display",
+             pci_pers("D", "IOPCIClassMatch", "0x03000000&0xff000000"), NULL);
     char key[64];
     assert_true(matches(f, nic, "ethernet", NULL, 0));     /* class 0x020000, revision 0x10 */
     assert_true(matches(f, nic, "ethernet-rev", NULL, 0)); /* an explicit mask keeps it */
@@ -130,7 +130,8 @@ static void test_tunnelled_nub_refuses_incompatible_drivers(void **state)
     kx_reg_id nic = rfx_pci(f, 0, "ETH0", "0", 0x8086, 0x15b8, 0x8086, 0, 0x020000, 0);
     assert_int_equal(kx_reg_prop_set(f->reg, nic, "IOPCITunnelled", plist_new_bool(1)),
                      STATUS_SUCCESS);
-    plist_t no = pci_pers("N", "IOPCIMatch", "0x15b88086"), yes = pci_pers("Y", "IOPCIMatch", "0x15b88086");
+    plist_t no = pci_pers("N", "IOPCIMatch", "0x15b88086"),
+            yes = pci_pers("Y", "IOPCIMatch", "0x15b88086");
     plist_dict_set_item(no, "IOPCITunnelCompatible", plist_new_bool(0));
     plist_dict_set_item(yes, "IOPCITunnelCompatible", plist_new_bool(1));
     rfx_kext(f, "com.example.tb", "TB", 1, "no", no, "yes", yes, NULL);

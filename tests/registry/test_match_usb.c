@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define BRCM 0x0a5c
-#define BT 0x21e8
+#define BT   0x21e8
 
 static kx_reg_id bt_nub(struct rfx *f)
 {
@@ -61,7 +61,8 @@ static void test_vendor_and_product_score_90000_plus_probe_score(void **state)
 {
     struct rfx *f = *state;
     kx_reg_id nub = bt_nub(f);
-    plist_t d = usb("IOUSBHostDevice", "idVendor", BRCM, "idProduct", BT, "IOProbeScore", 4000, NULL);
+    plist_t d =
+        usb("IOUSBHostDevice", "idVendor", BRCM, "idProduct", BT, "IOProbeScore", 4000, NULL);
     rfx_kext(f, "as.acidanthera.BrcmPatchRAM3", "BrcmPatchRAM3", 1, "0a5c_21e8", d, NULL);
     assert_int_equal(score_of(f, nub, "0a5c_21e8"), 94000);
 }
@@ -94,13 +95,14 @@ static void test_vendor_specific_sets_need_class_0xff(void **state)
     struct rfx *f = *state;
     kx_reg_id bt = bt_nub(f);
     kx_reg_id cam = rfx_usb_device(f, 0, "Camera", 0x05ac, 0x8600, 0x0100, 0xef, 0x02, 0x01);
-    rfx_kext(f, "com.example.vs", "VS", 1, "sub-proto",
-             usb("IOUSBHostDevice", "idVendor", BRCM, "bDeviceSubClass", 1, "bDeviceProtocol", 1, NULL),
-             "sub", usb("IOUSBHostDevice", "idVendor", BRCM, "bDeviceSubClass", 1, NULL), "class",
-             usb("IOUSBHostDevice", "bDeviceClass", 0xff, "bDeviceSubClass", 1, NULL), "misc",
-             usb("IOUSBHostDevice", "bDeviceClass", 0xef, "bDeviceSubClass", 2, "bDeviceProtocol", 1,
-                 NULL),
-             NULL);
+    rfx_kext(
+        f, "com.example.vs", "VS", 1, "sub-proto",
+        usb("IOUSBHostDevice", "idVendor", BRCM, "bDeviceSubClass", 1, "bDeviceProtocol", 1, NULL),
+        "sub", usb("IOUSBHostDevice", "idVendor", BRCM, "bDeviceSubClass", 1, NULL), "class",
+        usb("IOUSBHostDevice", "bDeviceClass", 0xff, "bDeviceSubClass", 1, NULL), "misc",
+        usb("IOUSBHostDevice", "bDeviceClass", 0xef, "bDeviceSubClass", 2, "bDeviceProtocol", 1,
+            NULL),
+        NULL);
     assert_int_equal(score_of(f, bt, "sub-proto"), 80000);
     assert_int_equal(score_of(f, bt, "sub"), 70000);
     /* class sets apply to other classes only */
@@ -116,10 +118,11 @@ static void test_interface_class_sets(void **state)
     rfx_kext(f, "com.example.hid", "HID", 1, "boot-keyboard",
              usb("IOUSBHostInterface", "bInterfaceClass", 3, "bInterfaceSubClass", 1,
                  "bInterfaceProtocol", 1, NULL),
-             "any-boot", usb("IOUSBHostInterface", "bInterfaceClass", 3, "bInterfaceSubClass", 1, NULL),
+             "any-boot",
+             usb("IOUSBHostInterface", "bInterfaceClass", 3, "bInterfaceSubClass", 1, NULL),
              "this-interface",
-             usb("IOUSBHostInterface", "idVendor", 0x046d, "idProduct", 0xc31c, "bConfigurationValue",
-                 1, "bInterfaceNumber", 0, NULL),
+             usb("IOUSBHostInterface", "idVendor", 0x046d, "idProduct", 0xc31c,
+                 "bConfigurationValue", 1, "bInterfaceNumber", 0, NULL),
              "no-interface-number",
              usb("IOUSBHostInterface", "idVendor", 0x046d, "idProduct", 0xc31c, NULL), NULL);
     assert_int_equal(score_of(f, hid, "boot-keyboard"), 60000);

@@ -23,48 +23,48 @@
  * Intel I219 and every property type. */
 static const char machine[] =
     HEAD "<dict>\n"
-    " <key>IOObjectClass</key><string>IORegistryEntry</string>\n"
-    " <key>IORegistryEntryName</key><string>Root</string>\n"
-    " <key>IORegistryEntryID</key><integer>4294967552</integer>\n"
-    " <key>IOKitBuildVersion</key><string>Darwin Kernel Version 24.4.0</string>\n"
-    " <key>IORegistryEntryChildren</key><array>\n"
-    "  <dict>\n"
-    "   <key>IOObjectClass</key><string>IOPlatformExpertDevice</string>\n"
-    "   <key>IORegistryEntryName</key><string>MacBookPro15,1</string>\n"
-    "   <key>model</key><data>TWFjQm9va1BybzE1LDEA</data>\n"
-    "   <key>IORegistryEntryChildren</key><array>\n"
-    "    <dict>\n"
-    "     <key>IOObjectClass</key><string>IOResources</string>\n"
-    "     <key>IORegistryEntryName</key><string>IOResources</string>\n"
-    "     <key>IOBSD</key><string>IOService</string>\n"
-    "     <key>IOServiceState</key><integer>30</integer>\n"
-    "    </dict>\n"
-    "    <dict>\n"
-    "     <key>IOObjectClass</key><string>IOPCIBridge</string>\n"
-    "     <key>IORegistryEntryName</key><string>PCI0</string>\n"
-    "     <key>IORegistryEntryLocation</key><string>0</string>\n"
-    "     <key>IORegistryEntryChildren</key><array>\n"
-    "      <dict>\n"
-    "       <key>IOObjectClass</key><string>IOPCIDevice</string>\n"
-    "       <key>IORegistryEntryName</key><string>GIGE</string>\n"
-    "       <key>IORegistryEntryLocation</key><string>1f,6</string>\n"
-    "       <key>IORegistryEntryID</key><integer>4660</integer>\n"
-    "       <key>vendor-id</key><data>hoAAAA==</data>\n"
-    "       <key>device-id</key><data>uBUAAA==</data>\n"
-    "       <key>IOName</key><string>pci8086,15b8</string>\n"
-    "       <key>built-in</key><true/>\n"
-    "       <key>IOPCIExpressLinkStatus</key><integer>4113</integer>\n"
-    "       <key>IOInterruptSpecifiers</key><array><data>EAAAAAcAAAA=</data></array>\n"
-    "       <key>IOPCIResourced</key><false/>\n"
-    "       <key>IOPowerManagement</key><dict><key>CurrentPowerState</key><integer>2</integer>"
-    "</dict>\n"
-    "      </dict>\n"
-    "     </array>\n"
-    "    </dict>\n"
-    "   </array>\n"
-    "  </dict>\n"
-    " </array>\n"
-    "</dict>\n" TAIL;
+         " <key>IOObjectClass</key><string>IORegistryEntry</string>\n"
+         " <key>IORegistryEntryName</key><string>Root</string>\n"
+         " <key>IORegistryEntryID</key><integer>4294967552</integer>\n"
+         " <key>IOKitBuildVersion</key><string>Darwin Kernel Version 24.4.0</string>\n"
+         " <key>IORegistryEntryChildren</key><array>\n"
+         "  <dict>\n"
+         "   <key>IOObjectClass</key><string>IOPlatformExpertDevice</string>\n"
+         "   <key>IORegistryEntryName</key><string>MacBookPro15,1</string>\n"
+         "   <key>model</key><data>TWFjQm9va1BybzE1LDEA</data>\n"
+         "   <key>IORegistryEntryChildren</key><array>\n"
+         "    <dict>\n"
+         "     <key>IOObjectClass</key><string>IOResources</string>\n"
+         "     <key>IORegistryEntryName</key><string>IOResources</string>\n"
+         "     <key>IOBSD</key><string>IOService</string>\n"
+         "     <key>IOServiceState</key><integer>30</integer>\n"
+         "    </dict>\n"
+         "    <dict>\n"
+         "     <key>IOObjectClass</key><string>IOPCIBridge</string>\n"
+         "     <key>IORegistryEntryName</key><string>PCI0</string>\n"
+         "     <key>IORegistryEntryLocation</key><string>0</string>\n"
+         "     <key>IORegistryEntryChildren</key><array>\n"
+         "      <dict>\n"
+         "       <key>IOObjectClass</key><string>IOPCIDevice</string>\n"
+         "       <key>IORegistryEntryName</key><string>GIGE</string>\n"
+         "       <key>IORegistryEntryLocation</key><string>1f,6</string>\n"
+         "       <key>IORegistryEntryID</key><integer>4660</integer>\n"
+         "       <key>vendor-id</key><data>hoAAAA==</data>\n"
+         "       <key>device-id</key><data>uBUAAA==</data>\n"
+         "       <key>IOName</key><string>pci8086,15b8</string>\n"
+         "       <key>built-in</key><true/>\n"
+         "       <key>IOPCIExpressLinkStatus</key><integer>4113</integer>\n"
+         "       <key>IOInterruptSpecifiers</key><array><data>EAAAAAcAAAA=</data></array>\n"
+         "       <key>IOPCIResourced</key><false/>\n"
+         "       <key>IOPowerManagement</key><dict><key>CurrentPowerState</key><integer>2</integer>"
+         "</dict>\n"
+         "      </dict>\n"
+         "     </array>\n"
+         "    </dict>\n"
+         "   </array>\n"
+         "  </dict>\n"
+         " </array>\n"
+         "</dict>\n" TAIL;
 
 static char *write_tmp(const char *text)
 {
@@ -108,7 +108,8 @@ static void assert_same_tree(struct kx_reg *ra, kx_reg_id a, struct kx_reg *rb, 
         char *key = NULL;
         plist_t val = NULL;
         plist_dict_new_iter(x, &it);
-        for (plist_dict_next_item(x, it, &key, &val); key; plist_dict_next_item(x, it, &key, &val)) {
+        for (plist_dict_next_item(x, it, &key, &val); key;
+             plist_dict_next_item(x, it, &key, &val)) {
             plist_t other = plist_dict_get_item(y, key);
             if (!other)
                 fail_msg("%s: property %s is on one side only", ia.name, key);
@@ -158,8 +159,9 @@ static void test_root_tree_adopts_platform_expert_and_resources(void **state)
     assert_non_null(v);
     plist_free(v);
     /* what the platform described is in the device tree too */
-    assert_int_equal(kx_reg_lookup_path(f->reg, "IODeviceTree:/MacBookPro15,1/PCI0@0/GIGE@1f,6", &nic),
-                     STATUS_SUCCESS);
+    assert_int_equal(
+        kx_reg_lookup_path(f->reg, "IODeviceTree:/MacBookPro15,1/PCI0@0/GIGE@1f,6", &nic),
+        STATUS_SUCCESS);
 }
 
 static void test_write_then_read_gives_an_equal_tree(void **state)
@@ -189,13 +191,13 @@ static void test_subtrees_go_under_the_platform_expert(void **state)
     struct rfx *f = *state;
     static const char subtrees[] =
         HEAD "<array>\n"
-        " <dict><key>IOObjectClass</key><string>IOACPIPlatformDevice</string>"
-        "<key>IORegistryEntryName</key><string>EC</string>"
-        "<key>name</key><data>UE5QMEMwOQA=</data></dict>\n"
-        " <dict><key>IOObjectClass</key><string>IOUSBHostDevice</string>"
-        "<key>IORegistryEntryName</key><string>BCM20702A0</string>"
-        "<key>idVendor</key><integer>2652</integer></dict>\n"
-        "</array>\n" TAIL;
+             " <dict><key>IOObjectClass</key><string>IOACPIPlatformDevice</string>"
+             "<key>IORegistryEntryName</key><string>EC</string>"
+             "<key>name</key><data>UE5QMEMwOQA=</data></dict>\n"
+             " <dict><key>IOObjectClass</key><string>IOUSBHostDevice</string>"
+             "<key>IORegistryEntryName</key><string>BCM20702A0</string>"
+             "<key>idVendor</key><integer>2652</integer></dict>\n"
+             "</array>\n" TAIL;
     char why[256] = "";
     assert_int_equal(read_text(f->reg, subtrees, why, sizeof why), STATUS_SUCCESS);
     kx_reg_id id = 0;
@@ -222,7 +224,8 @@ static void test_malformed_files_are_refused_with_path_and_key(void **state)
 {
     struct rfx *f = *state;
     expect_refused(f, "this is not a plist", "not a property list");
-    expect_refused(f, HEAD "<string>Root</string>" TAIL, "the top level: an entry must be a dictionary");
+    expect_refused(f, HEAD "<string>Root</string>" TAIL,
+                   "the top level: an entry must be a dictionary");
     expect_refused(f,
                    HEAD "<dict><key>IOObjectClass</key><string>IORegistryEntry</string>"
                         "<key>IORegistryEntryName</key><string>Root</string>"

@@ -37,8 +37,9 @@ static void test_new_registry_has_root_platform_expert_and_resources(void **stat
     assert_true(kids[0] == kx_reg_resources(f->reg));
     free(kids);
     /* IOResources is a service, not hardware: not in the device tree */
-    assert_int_equal(kx_reg_children(f->reg, kx_reg_platform(f->reg), KX_REG_DEVICE_TREE, &kids, &n),
-                     STATUS_SUCCESS);
+    assert_int_equal(
+        kx_reg_children(f->reg, kx_reg_platform(f->reg), KX_REG_DEVICE_TREE, &kids, &n),
+        STATUS_SUCCESS);
     assert_int_equal(n, 0);
     assert_true(kx_reg_resource_published(f->reg, "IOKit"));
     assert_false(kx_reg_resource_published(f->reg, "IOBSD"));
@@ -48,7 +49,8 @@ static void test_path_lookup_uses_apples_syntax(void **state)
 {
     struct rfx *f = *state;
     kx_reg_id bridge = rfx_nub(f, 0, "IOPCIBridge", "PCI0", "0", NULL);
-    kx_reg_id nic = rfx_pci(f, bridge, "GIGE", "1f,6", 0x8086, 0x15b8, 0x8086, 0x0000, 0x020000, 0x10);
+    kx_reg_id nic =
+        rfx_pci(f, bridge, "GIGE", "1f,6", 0x8086, 0x15b8, 0x8086, 0x0000, 0x020000, 0x10);
     char path[256];
     kx_reg_id found = 0;
     assert_int_equal(kx_reg_path(f->reg, nic, KX_REG_SERVICE, path, sizeof path), STATUS_SUCCESS);
@@ -76,18 +78,20 @@ static void test_path_lookup_failures(void **state)
     struct rfx *f = *state;
     kx_reg_id found = 0;
     rfx_nub(f, 0, "IOPCIBridge", "PCI0", "0", NULL);
-    assert_int_equal(kx_reg_lookup_path(f->reg, "IOService:/kx/PCI0@1", &found), STATUS_NO_SUCH_DEVICE);
+    assert_int_equal(kx_reg_lookup_path(f->reg, "IOService:/kx/PCI0@1", &found),
+                     STATUS_NO_SUCH_DEVICE);
     assert_int_equal(kx_reg_lookup_path(f->reg, "IOPower:/kx", &found), STATUS_OBJECT_NAME_INVALID);
     assert_int_equal(kx_reg_lookup_path(f->reg, "kx/PCI0", &found), STATUS_OBJECT_NAME_INVALID);
     /* IOResources isn't in the device tree */
     assert_int_equal(kx_reg_lookup_path(f->reg, "IODeviceTree:/kx/IOResources", &found),
                      STATUS_NO_SUCH_DEVICE);
     char small[8];
-    assert_int_equal(kx_reg_path(f->reg, kx_reg_resources(f->reg), KX_REG_SERVICE, small, sizeof small),
-                     STATUS_BUFFER_TOO_SMALL);
-    assert_int_equal(kx_reg_path(f->reg, kx_reg_resources(f->reg), KX_REG_DEVICE_TREE, small,
-                                 sizeof small),
-                     STATUS_NO_SUCH_DEVICE);
+    assert_int_equal(
+        kx_reg_path(f->reg, kx_reg_resources(f->reg), KX_REG_SERVICE, small, sizeof small),
+        STATUS_BUFFER_TOO_SMALL);
+    assert_int_equal(
+        kx_reg_path(f->reg, kx_reg_resources(f->reg), KX_REG_DEVICE_TREE, small, sizeof small),
+        STATUS_NO_SUCH_DEVICE);
 }
 
 static void test_find_class_includes_subclasses(void **state)
@@ -188,7 +192,8 @@ static void test_termination_spares_a_client_with_another_provider(void **state)
 static void test_fixed_entries_cannot_be_terminated(void **state)
 {
     struct rfx *f = *state;
-    assert_int_equal(kx_reg_terminate(f->reg, kx_reg_root(f->reg), NULL, NULL), STATUS_ACCESS_DENIED);
+    assert_int_equal(kx_reg_terminate(f->reg, kx_reg_root(f->reg), NULL, NULL),
+                     STATUS_ACCESS_DENIED);
     assert_int_equal(kx_reg_terminate(f->reg, kx_reg_platform(f->reg), NULL, NULL),
                      STATUS_ACCESS_DENIED);
     assert_int_equal(kx_reg_terminate(f->reg, kx_reg_resources(f->reg), NULL, NULL),
@@ -267,8 +272,9 @@ static void test_publish_checks_names_and_parents(void **state)
     assert_int_equal(kx_reg_publish(f->reg, kx_reg_platform(f->reg), KX_REG_ALL_PLANES, "", "X",
                                     NULL, NULL, &id),
                      STATUS_OBJECT_NAME_INVALID);
-    assert_int_equal(kx_reg_publish(f->reg, 77, KX_REG_ALL_PLANES, "IOService", "X", NULL, NULL, &id),
-                     STATUS_NO_SUCH_DEVICE);
+    assert_int_equal(
+        kx_reg_publish(f->reg, 77, KX_REG_ALL_PLANES, "IOService", "X", NULL, NULL, &id),
+        STATUS_NO_SUCH_DEVICE);
     assert_int_equal(kx_reg_publish(f->reg, kx_reg_platform(f->reg), KX_REG_ALL_PLANES, "IOService",
                                     "X", NULL, plist_new_string("not a dict"), &id),
                      STATUS_INVALID_PARAMETER);
