@@ -30,7 +30,7 @@
  * callback runs under any of them. A matching pass holds the catalogue and registry read
  * locks for its whole length, so it sees one consistent tree and one catalogue — no
  * snapshot is copied; writers wait for the pass (a full rematch of 1,000 nubs against
- * 10,000 personalities takes a few milliseconds, bench/bench_match.c). Readers that want
+ * 10,000 personalities takes about 20 ms, bench/bench_match.c). Readers that want
  * properties outside a pass get copies (kx_reg_props_copy), never the live dictionary.
  */
 #ifndef KX_REGISTRY_H
