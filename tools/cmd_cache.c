@@ -12,6 +12,8 @@
  */
 #include "verbs.h"
 
+#include "core/json.h"
+
 #include "kext/mkext.h"
 
 #include <kx/boot.h>
@@ -51,55 +53,6 @@ static json_t *jstr(const char *s)
 static void set(json_t *o, const char *key, json_t *v)
 {
     json_object_set_new(o, key, v);
-}
-
-/* Plist values as JSON, for _KXCacheInfo; dates and data, which it does not
- * hold today, become null. Depth is capped: the plist came from a file. */
-static json_t *plist_json(plist_t node, int depth)
-{
-    if (!node || depth > 32)
-        return json_null();
-    switch (plist_get_node_type(node)) {
-    case PLIST_BOOLEAN: {
-        uint8_t b = 0;
-        plist_get_bool_val(node, &b);
-        return json_boolean(b);
-    }
-    case PLIST_UINT: {
-        uint64_t v = 0;
-        plist_get_uint_val(node, &v);
-        return json_integer((json_int_t)v);
-    }
-    case PLIST_REAL: {
-        double d = 0;
-        plist_get_real_val(node, &d);
-        return json_real(d);
-    }
-    case PLIST_STRING: return jstr(plist_get_string_ptr(node, NULL));
-    case PLIST_ARRAY: {
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < plist_array_get_size(node); i++)
-            json_array_append_new(a, plist_json(plist_array_get_item(node, i), depth + 1));
-        return a;
-    }
-    case PLIST_DICT: {
-        json_t *o = json_object();
-        plist_dict_iter it = NULL;
-        plist_dict_new_iter(node, &it);
-        for (;;) {
-            char *key = NULL;
-            plist_t v = NULL;
-            plist_dict_next_item(node, it, &key, &v);
-            if (!key)
-                break;
-            json_object_set_new(o, key, plist_json(v, depth + 1)); /* refuses non-UTF-8 keys */
-            free(key);
-        }
-        free(it);
-        return o;
-    }
-    default: return json_null();
-    }
 }
 
 static json_t *header_json(const struct kx_mkext *m)
@@ -225,7 +178,7 @@ static int cmd_list(const char *file, int as_json)
         json_t *o = report(file, 1);
         set(o, "format", json_string(m->format == 1 ? "mkext1" : "mkext2"));
         set(o, "header", header_json(m));
-        set(o, "cache_info", plist_json(m->cache_info, 0));
+        set(o, "cache_info", kx_json_plist(m->cache_info));
         set(o, "entries", entries_json(m));
         print_json(o);
     } else {

@@ -17,7 +17,11 @@
     XX(log, "print the kernel log")                                                   \
     XX(libs, "print the OSBundleLibraries a kext needs (kextlibs)")                   \
     XX(boot, "print the boot plan: what each phase loads, in order, and why")        \
-    XX(cache, "build, list or verify an mkext kext cache (kextcache)")
+    XX(cache, "build, list or verify an mkext kext cache (kextcache)")                 \
+    XX(match, "dry run: which personality each nub of a platform gets, and why")     \
+    XX(catalog, "list the IOCatalogue: every personality of the extensions folders")  \
+    XX(ioreg, "show the I/O Registry in Apple's ioreg format (ioreg)")                \
+    XX(ioclasscount, "count the registry's instances of each class (ioclasscount)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
 #define KX_ALIASES(XX)     \
@@ -26,7 +30,9 @@
     XX(kextunload, unload) \
     XX(kextstat, stat)     \
     XX(kextlibs, libs)     \
-    XX(kextcache, cache)
+    XX(kextcache, cache)   \
+    XX(ioreg, ioreg)       \
+    XX(ioclasscount, ioclasscount)
 
 #define KX_VERB_DECL(verb, help) int kx_cmd_##verb(int argc, char **argv);
 KX_VERBS(KX_VERB_DECL)

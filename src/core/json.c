@@ -3,6 +3,7 @@
 
 #include "plist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,3 +38,64 @@ json_t *kx_json_string(const char *s)
     free(out);
     return j;
 }
+
+static json_t *plist_json(plist_t node, int depth)
+{
+    if (!node || depth > 32)
+        return json_null();
+    switch (plist_get_node_type(node)) {
+    case PLIST_BOOLEAN: {
+        uint8_t b = 0;
+        plist_get_bool_val(node, &b);
+        return json_boolean(b);
+    }
+    case PLIST_UINT: {
+        uint64_t v = 0;
+        plist_get_uint_val(node, &v);
+        return json_integer((json_int_t)v);
+    }
+    case PLIST_REAL: {
+        double d = 0;
+        plist_get_real_val(node, &d);
+        return json_real(d);
+    }
+    case PLIST_STRING: return kx_json_string(plist_get_string_ptr(node, NULL));
+    case PLIST_DATA: {
+        uint64_t n = 0;
+        const unsigned char *b = (const unsigned char *)plist_get_data_ptr(node, &n);
+        char *hex = malloc(n * 2 + 1);
+        if (!hex)
+            return NULL;
+        for (uint64_t i = 0; i < n; i++)
+            snprintf(hex + i * 2, 3, "%02x", b[i]);
+        hex[n * 2] = '\0';
+        json_t *j = json_string(hex);
+        free(hex);
+        return j;
+    }
+    case PLIST_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; a && i < plist_array_get_size(node); i++)
+            json_array_append_new(a, plist_json(plist_array_get_item(node, i), depth + 1));
+        return a;
+    }
+    case PLIST_DICT: {
+        json_t *o = json_object();
+        plist_dict_iter it = NULL;
+        char *key = NULL;
+        plist_t v = NULL;
+        plist_dict_new_iter(node, &it);
+        for (plist_dict_next_item(node, it, &key, &v); key; plist_dict_next_item(node, it, &key, &v)) {
+            if (o)
+                json_object_set_new(o, key, plist_json(v, depth + 1)); /* refuses non-UTF-8 keys */
+            free(key);
+            key = NULL;
+        }
+        free(it);
+        return o;
+    }
+    default: return json_null();
+    }
+}
+
+json_t *kx_json_plist(plist_t node) { return plist_json(node, 0); }

@@ -35,6 +35,25 @@ int kx_plist_is(plist_t node, plist_type type);
 /* Name of a node's type as Apple's tools print it ("string", "dictionary"). */
 const char *kx_plist_type_name(plist_t node);
 
+/* ---- Values (plist_value.c) ---------------------------------------------------------------- */
+
+/* 1 when a and b are equal as OSObject::isEqualTo decides: the same type and content;
+ * dictionaries with the same keys and equal values in any order, arrays element by
+ * element; integers by value. Two NULLs are equal, NULL and a node are not. */
+int kx_plist_equal(plist_t a, plist_t b);
+
+/* 1 when every key of subset is in dict with an equal value (OSDictionary::isEqualTo with
+ * a key set: IOPropertyMatch's test). */
+int kx_plist_dict_contains(plist_t dict, plist_t subset);
+
+#define KX_PLIST_FORMAT_HEX 0x1u /* numbers as 0x..., as ioreg -x prints them */
+
+/* Writes node as ioreg prints a property value: strings quoted, numbers in decimal, data
+ * as <hex> or <"text","text"> when it holds printable strings, Yes/No, arrays (a,b),
+ * dictionaries {"k"=v,...}. Like snprintf: writes at most len bytes with the NUL, returns
+ * the length the whole text needs. */
+size_t kx_plist_format(plist_t node, unsigned flags, char *buf, size_t len);
+
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 int kx_utf8_valid(const char *s, size_t len);
 

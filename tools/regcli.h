@@ -1,0 +1,38 @@
+/* regcli.h — what the registry verbs share: a registry from --platform, a catalogue and a
+ * repository from --extensions, and a kext's loadability for reports. */
+#ifndef KX_TOOLS_REGCLI_H
+#define KX_TOOLS_REGCLI_H
+
+#include <kx/kext.h>
+#include <kx/registry.h>
+
+#include <stddef.h>
+
+#define REGCLI_MAX_FOLDERS 64
+
+struct regcli {
+    struct kx_classes *classes;
+    struct kx_reg *reg;
+    struct kx_catalog *cat;
+    struct kx_kext_repo *repo;
+    struct regcli_verdict *verdicts; /* loadability, memoised per bundle identifier */
+    size_t n_verdicts;
+};
+
+/* The class table; 0, or 1 with the reason printed. Always called first. */
+int regcli_init(const char *prog, struct regcli *c);
+/* A registry with the platform file published. Without a file there is no registry to read
+ * yet: a running kxd's isn't reachable from the tools until kxd serves it, and this says
+ * so. 0, or 1 with the reason printed. */
+int regcli_registry(const char *prog, const char *platform, struct regcli *c);
+/* A repository of the folders (the build tree's extensions when none are given) and a
+ * catalogue of every personality in it. opts may be NULL; catalog_flags are
+ * KX_CATALOG_*. Problems found in personalities are printed on stderr. */
+int regcli_catalog(const char *prog, const char *const *dirs, size_t n_dirs,
+                   const struct kx_kext_options *opts, unsigned catalog_flags, struct regcli *c);
+/* Whether the kext whose code a personality runs (kx_personality_code_bundle) would load:
+ * found in the repository and resolved. *reason (borrowed from c) says why not. */
+int regcli_loadable(struct regcli *c, const char *bundle_id, const char **reason);
+void regcli_free(struct regcli *c);
+
+#endif
