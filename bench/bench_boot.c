@@ -282,7 +282,7 @@ static double boot_once(const struct kx_boot_config *cfg, size_t *n_loaded)
      * it, so it boots without authentication (a cache built with it still
      * qualifies). */
     struct kx_kernel_config kc = {sizeof kc, NULL, cfg->folders, cfg->n_folders, 1, NULL,
-                                  cfg->mode, cfg->cache_path, cfg->flags};
+                                  cfg->mode, cfg->cache_path, cfg->flags, 0};
     struct kx_kernel *k = NULL;
     uint64_t t0 = now_ns();
     if (kx_kernel_new(&kc, &k) != STATUS_SUCCESS)

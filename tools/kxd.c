@@ -119,7 +119,8 @@ static const char usage_text[] =
     "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
-    "           [--log-group GROUP] [--log-public]\n"
+    "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
+    "           [--idle-unload SECONDS]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
@@ -138,7 +139,10 @@ static const char usage_text[] =
     "  --max-connections-per-user N  per user other than root (default 64)\n"
     "  --log-group GROUP the kernel log (kx log) is for root, kxd's own user and this\n"
     "                    group's members (drivers may log what others must not see)\n"
-    "  --log-public      anyone who can connect reads the kernel log\n";
+    "  --log-public      anyone who can connect reads the kernel log\n"
+    "  --platform P      the machine matched against: none (only IOResources, the default),\n"
+    "                    linux (the host's PCI, USB and ACPI devices) or an ioreg -a file\n"
+    "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n";
 
 struct kxd_opts {
     const char **dirs;
@@ -150,6 +154,8 @@ struct kxd_opts {
     struct kx_srv_limits limits;
     int log_public, has_log_group;
     uint32_t log_gid;
+    const char *platform;
+    uint32_t idle_unload_s;
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -158,7 +164,8 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
 {
     char msg[512];
     struct kx_kernel_config kcfg = {sizeof kcfg, log,       o->dirs,   o->n_dirs, o->no_auth,
-                                    NULL,        o->mode,    o->cache_path, o->boot_flags};
+                                    NULL,        o->mode,    o->cache_path, o->boot_flags,
+                                    o->idle_unload_s};
     struct kx_kernel *k = NULL;
     kx_status st = kx_kernel_new(&kcfg, &k);
     if (st != STATUS_SUCCESS) {
@@ -227,6 +234,17 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         kx_log_debug(log, "%s", report);
     free(report);
     report = NULL;
+    /* The machine, once phase 1's drivers are there; phase 2 matches it. */
+    char why[512] = "";
+    st = kx_kernel_publish_platform(k, o->platform, why, sizeof why);
+    if (st != STATUS_SUCCESS) {
+        snprintf(msg, sizeof msg, "kxd: --platform %s: %s\n", o->platform,
+                 *why ? why : kx_status_string(st));
+        report_start(ready_fd, 0, msg);
+        kx_srv_free(srv);
+        kx_kernel_free(k);
+        return 1;
+    }
     if (o->mode != KX_BOOT_SINGLE_USER) {
         kx_kernel_boot_phase(k, 2, 0, &report);
         if (report && *report)
@@ -255,7 +273,8 @@ int main(int argc, char **argv)
 {
     enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
            OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP, OPT_CONN_BYTES, OPT_TOTAL_BYTES,
-           OPT_MAX_CONNS, OPT_MAX_USER_CONNS, OPT_LOG_GROUP, OPT_LOG_PUBLIC };
+           OPT_MAX_CONNS, OPT_MAX_USER_CONNS, OPT_LOG_GROUP, OPT_LOG_PUBLIC, OPT_PLATFORM,
+           OPT_IDLE_UNLOAD };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
@@ -274,6 +293,8 @@ int main(int argc, char **argv)
                                           OPT_MAX_USER_CONNS},
                                          {"log-group", required_argument, NULL, OPT_LOG_GROUP},
                                          {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
+                                         {"platform", required_argument, NULL, OPT_PLATFORM},
+                                         {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -282,7 +303,8 @@ int main(int argc, char **argv)
     unsigned boot_flags = 0;
     struct kx_srv_limits limits = {0};
     int log_public = 0, has_log_group = 0;
-    uint32_t log_gid = 0;
+    uint32_t log_gid = 0, idle_unload_s = 0;
+    const char *platform = "none";
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -298,6 +320,16 @@ int main(int argc, char **argv)
         case OPT_CACHE: cache_path = optarg; break;
         case OPT_NO_CACHE: boot_flags |= KX_BOOT_NO_CACHE; break;
         case OPT_LOG_PUBLIC: log_public = 1; break;
+        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_IDLE_UNLOAD:
+            if (parse_amount(optarg, 0, &n) != 0 || n > UINT32_MAX) {
+                fprintf(stderr, "kxd: --idle-unload: not a positive number of seconds: '%s'\n",
+                        optarg);
+                free(dirs);
+                return 2;
+            }
+            idle_unload_s = (uint32_t)n;
+            break;
         case OPT_LOG_GROUP:
             if (kx_plat_group_id(optarg, &log_gid) != STATUS_SUCCESS) {
                 fprintf(stderr, "kxd: --log-group: no such group '%s'\n", optarg);
@@ -362,7 +394,7 @@ int main(int argc, char **argv)
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
     struct kxd_opts o = {dirs,       n_dirs,  socket_path, policy_path, cache_path,
                          mode,       boot_flags, no_auth, check,    limits,
-                         log_public, has_log_group, log_gid};
+                         log_public, has_log_group, log_gid, platform, idle_unload_s};
     int rc = boot_and_serve(&o, &log, &ready_fd);
     kx_log_fold_free(fold);
     free(dirs);

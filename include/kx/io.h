@@ -110,6 +110,75 @@ KX_API kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_
  * kx_io_free). Blocks. */
 KX_API kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned flags);
 
+/* ---- Matches (the registry's nubs, as the kernel gives them) ------------
+ * The I/O manager knows no registry: the kernel, which owns it, tells a
+ * driver about each match and asks it to let go, naming registry entries by
+ * their 64-bit ids. Devices a driver creates while its AddDevice runs belong
+ * to that match's instance. */
+
+struct kx_io_provider {
+    uint64_t nub;             /* the registry entry matched */
+    uint64_t instance;        /* the match's own entry (never 0) */
+    const char *ioclass;      /* the personality's IOClass */
+    const char *personality;  /* its name */
+    const char *nub_class, *nub_name, *nub_location;
+    int32_t score;            /* IOProbeScore: Probe may change it */
+};
+
+/* Offers the match to the driver: its Probe (if set) then its AddDevice (if
+ * set) run on its dispatch thread within the DriverEntry deadline (timeout_ms;
+ * 0: the manager's). prov->score gets what Probe left in it.
+ * STATUS_SUCCESS; STATUS_NO_SUCH_DEVICE (Probe declined); AddDevice's own
+ * failure (every device it created for the instance is then deleted);
+ * STATUS_TIMEOUT; STATUS_INVALID_HANDLE (no such running driver). Blocks. */
+KX_API kx_status kx_io_driver_add_device(struct kx_io *io, kx_io_driver_id drv,
+                                         struct kx_io_provider *prov, uint32_t timeout_ms);
+
+/* Takes the match away: new opens of the instance's devices fail, open
+ * handles are revoked (pending requests STATUS_DEVICE_REMOVED; the driver
+ * gets CLEANUP and CLOSE), RemoveDevice runs (unload deadline), and devices
+ * and links of the instance it leaves behind are deleted and reported.
+ * STATUS_SUCCESS; STATUS_INVALID_HANDLE; STATUS_TIMEOUT. Blocks. */
+KX_API kx_status kx_io_driver_remove_instance(struct kx_io *io, kx_io_driver_id drv,
+                                              const struct kx_io_provider *prov);
+
+/* Open handles on devices of instance (kextunload -c refuses while any is
+ * held for some access). */
+KX_API size_t kx_io_instance_handles(struct kx_io *io, uint64_t instance);
+
+/* What drivers ask of the registry (Dk*Property, DkPublishNub, ...), passed
+ * to whoever owns it. Values cross as binary property lists, so the request
+ * is the same when the driver runs in another process. */
+enum kx_io_reg_op {
+    KX_IO_REG_GET = 1,       /* entry, key -> *out: the value */
+    KX_IO_REG_GET_ALL,       /* entry -> *out: the property dictionary */
+    KX_IO_REG_SET,           /* entry, key, value */
+    KX_IO_REG_PUBLISH_NUB,   /* entry (the provider), class_name, name, location, value
+                              * (a dictionary, or none) -> *out_id */
+    KX_IO_REG_TERMINATE,     /* entry: a nub the driver published */
+    KX_IO_REG_PUBLISH_RESOURCE, /* key: the resource's name */
+    KX_IO_REG_OWN_INSTANCE,  /* entry: STATUS_SUCCESS if it is one of the driver's matches,
+                              * else STATUS_ACCESS_DENIED */
+};
+
+struct kx_io_reg_req {
+    enum kx_io_reg_op op;
+    uint64_t entry;
+    const char *key, *class_name, *name, *location;
+    const void *value; /* binary property list, or NULL */
+    size_t value_len;
+};
+
+/* Answers one request from driver drv (its id). *out (malloc'ed, binary
+ * plist) and *out_id as the op says. Runs on the driver's thread: must not
+ * wait for any driver. */
+typedef kx_status (*kx_io_reg_fn)(void *ctx, kx_io_driver_id drv, const struct kx_io_reg_req *req,
+                                  uint64_t *out_id, void **out, size_t *out_len);
+
+/* Installs the registry's owner (NULL fn: drivers' registry calls fail with
+ * STATUS_NOT_SUPPORTED). Call before starting drivers. */
+KX_API void kx_io_set_registry(struct kx_io *io, kx_io_reg_fn fn, void *ctx);
+
 /* The id of the running driver \Driver\<name> (name with or without the
  * prefix). STATUS_SUCCESS; STATUS_NO_SUCH_FILE. */
 KX_API kx_status kx_io_driver_find(struct kx_io *io, const char *name, kx_io_driver_id *out);

@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 struct kx_kernel;
+struct kx_reg;
+struct kx_catalog;
 
 struct kx_kernel_config {
     uint32_t size;                  /* sizeof(struct kx_kernel_config) */
@@ -34,6 +36,8 @@ struct kx_kernel_config {
     enum kx_boot_mode boot_mode;    /* KX_BOOT_LOCAL (0) unless told otherwise */
     const char *cache_path;         /* NULL: <first folder>.mkext */
     unsigned boot_flags;            /* KX_BOOT_NO_CACHE, KX_BOOT_VERIFY_CACHE */
+    uint32_t idle_unload_s;         /* unload kexts matching loaded after this long without
+                                     * an instance; 0: never */
 };
 
 /* Creates a kernel: an I/O manager, the built-in kernel pseudo-kexts
@@ -55,9 +59,14 @@ KX_API struct kx_io *kx_kernel_io(struct kx_kernel *k);
 #define KX_KERNEL_LOAD_DRY_RUN 0x1u      /* resolve and link-check only */
 
 /* Runs one phase of the boot plan. Phase 1, the booter: the kexts the boot
- * mode needs, with their libraries. Phase 2, the daemon: every remaining kext
- * with a driver; then the phase-1 kexts that created no device and have no
- * dependents are unloaded again. Each phase loads in the plan's order
+ * mode needs, with their libraries. Phase 2, the daemon: matching (kextd's
+ * demand loading): every registered nub (publish the platform first, see
+ * kx_kernel_publish_platform) is matched against the catalogue, and the kexts
+ * whose personalities win load, with their libraries; kexts without
+ * personalities load only on request or as libraries. Then the phase-1 kexts
+ * that created no device, drive no nub and have no dependents are unloaded
+ * again. With KX_KERNEL_LOAD_DRY_RUN phase 2 checks every remaining kext
+ * instead. Each phase loads in the plan's order
  * (dependencies first, then load priority, then bundle ID). Single-user boots
  * have no phase 2: asking for it does nothing. Failures are reported in
  * *report (malloc'ed, may be NULL), and each is logged as one warning, "PATH
@@ -81,7 +90,9 @@ KX_API kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char 
  * the extensions folders (why the cache wasn't used)". Borrowed, valid while
  * k lives; "" when the kernel has no extensions folders. */
 KX_API const char *kx_kernel_boot_source(struct kx_kernel *k);
-#define KX_KERNEL_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, newest first */
+#define KX_KERNEL_UNLOAD_RECURSIVE 0x1u     /* unload dependents first, newest first */
+#define KX_KERNEL_UNLOAD_PERSONALITIES 0x2u /* kextunload -p: only remove its personalities */
+#define KX_KERNEL_UNLOAD_INSTANCES 0x4u     /* kextunload -c: only terminate its instances */
 
 /* Loads a kext (a bundle path, or a bundle identifier found in the
  * extensions folders) and, first, its dependencies in topological order.
@@ -93,13 +104,46 @@ KX_API const char *kx_kernel_boot_source(struct kx_kernel *k);
 KX_API kx_status kx_kernel_load(struct kx_kernel *k, const char *kext,
                                 const struct kx_io_cred *cred, uint32_t flags, char **report);
 
-/* Unloads a kext: refused (STATUS_KEXT_IN_USE) while dependents are loaded
- * or its devices are open — the report names every holder (dependent kexts,
- * open handles with their pid) — unless KX_KERNEL_UNLOAD_RECURSIVE unloads
- * the dependents first. A failing DriverUnload leaves the kext loaded and
- * consistent. Non-root requesters are refused. */
+/* Unloads a kext, as Apple's kextunload: its driver instances are terminated
+ * (RemoveDevice), its personalities leave the catalogue, its code unloads.
+ * Refused (STATUS_KEXT_IN_USE) while dependents are loaded or its devices are
+ * open — the report names every holder (dependent kexts, open handles with
+ * their pid) — unless KX_KERNEL_UNLOAD_RECURSIVE unloads the dependents
+ * first. KX_KERNEL_UNLOAD_PERSONALITIES only removes the personalities;
+ * KX_KERNEL_UNLOAD_INSTANCES only terminates the instances (refused while
+ * their devices are open). A failing DriverUnload leaves the kext loaded and
+ * consistent. Non-root requesters are refused. A load by request (not a dry
+ * run) adds the kext's personalities and matches every nub again. */
 KX_API kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext,
                                   const struct kx_io_cred *cred, uint32_t flags, char **report);
+
+/* ---- The registry and matching ---------------------------------------------
+ * The kernel owns an I/O Registry and an IOCatalogue (kx/registry.h) holding
+ * the personalities of every valid kext it knows; a thread ("kx-match") does
+ * the matching: nubs published by the platform, by drivers (DkPublishNub) or
+ * by kx_kernel_match_all are matched, winners' kexts load, drivers get
+ * AddDevice per match. */
+
+/* The kernel's registry and catalogue (borrowed; thread-safe objects). */
+KX_API struct kx_reg *kx_kernel_registry(struct kx_kernel *k);
+KX_API struct kx_catalog *kx_kernel_catalog(struct kx_kernel *k);
+
+/* Publishes the machine into the registry: "none" (or NULL) publishes
+ * nothing, "linux" the host's devices, anything else is a platform file
+ * (kx/platform.h). Nothing is matched yet. why gets the reason of a failure. */
+KX_API kx_status kx_kernel_publish_platform(struct kx_kernel *k, const char *platform, char *why,
+                                            size_t why_len);
+
+/* Queues every registered nub for matching and returns; kx_kernel_match_wait
+ * returns once the matching thread has nothing left to do. */
+KX_API void kx_kernel_match_all(struct kx_kernel *k);
+KX_API void kx_kernel_match_wait(struct kx_kernel *k);
+
+/* Terminates a nub and, clients first, every driver instance and nub above
+ * it (their drivers' RemoveDevice runs; open handles are revoked), and waits
+ * for it. STATUS_NO_SUCH_DEVICE; STATUS_ACCESS_DENIED for Root, the platform
+ * expert and IOResources. */
+KX_API kx_status kx_kernel_terminate_nub(struct kx_kernel *k, uint64_t nub);
 
 /* One loaded kext, as kextstat shows it. */
 struct kx_kernel_kext_stat {

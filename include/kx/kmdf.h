@@ -129,9 +129,54 @@ typedef void (*PDRIVER_CANCEL)(PDEVICE_OBJECT DeviceObject, PIRP Irp);
  * by the manager and reported. */
 typedef void (*PDRIVER_UNLOAD)(PDRIVER_OBJECT DriverObject);
 
+/* ---- Matching: the provider a personality matched ----------------------
+ * A kext's IOKitPersonalities say which registry nubs (IOKit's providers: a
+ * PCI function, a USB interface, IOResources) its driver drives. When one of
+ * them wins a nub, kx loads the kext (DriverEntry runs once), then calls the
+ * driver's Probe, if set, and AddDevice for that nub — WDM's AddDevice, one
+ * call per match, so one driver may drive many nubs. Devices the driver
+ * creates during AddDevice belong to that match (its instance): when the nub
+ * goes away (hot-unplug, kextunload) RemoveDevice runs, the instance's open
+ * handles are revoked (pending IRPs complete STATUS_DEVICE_REMOVED), and
+ * devices RemoveDevice leaves behind are deleted. A driver without AddDevice
+ * is loaded by its match and does its work in DriverEntry (the seed's null
+ * driver). */
+
+/* A registry entry: a nub, or a driver's own instance entry. Ids are never
+ * reused; a call on a gone entry fails with STATUS_NO_SUCH_DEVICE. */
+typedef uint64_t KX_REGISTRY_ID;
+
+typedef struct _KX_PROVIDER {
+    uint32_t Size;               /* sizeof(KX_PROVIDER) */
+    KX_REGISTRY_ID Nub;          /* the provider matched */
+    KX_REGISTRY_ID Instance;     /* this match's entry, a client of Nub (carries the personality) */
+    const char *IOClass;         /* the personality's IOClass */
+    const char *Personality;     /* its key in IOKitPersonalities */
+    const char *NubClass;        /* "IOPCIDevice", "IOResources", ... */
+    const char *NubName;         /* "pci8086,15b8", "IOResources", ... */
+    const char *NubLocation;     /* "1f,6", or "" */
+} KX_PROVIDER, *PKX_PROVIDER;
+
+/* Probe: may decline the nub (anything but STATUS_SUCCESS), and then the next
+ * personality of the match category is tried. *Score holds the personality's
+ * IOProbeScore and may be changed (reported, as IOKit's probe may). */
+typedef kx_status (*PDRIVER_PROBE)(PDRIVER_OBJECT DriverObject, PKX_PROVIDER Provider,
+                                   int32_t *Score);
+/* AddDevice: creates the devices (and links) that drive the nub, on the
+ * dispatch thread within the DriverEntry deadline. STATUS_SUCCESS; any other
+ * status fails the match (its devices are deleted) and the next candidate is
+ * tried. The KX_PROVIDER and its strings are valid during the call only:
+ * keep Provider->Instance and Provider->Nub. */
+typedef kx_status (*PDRIVER_ADD_DEVICE)(PDRIVER_OBJECT DriverObject, PKX_PROVIDER Provider);
+/* RemoveDevice: the nub (or the driver's match on it) is going away; runs on
+ * the dispatch thread after the instance's handles were revoked. Delete the
+ * instance's devices and links and free what AddDevice allocated. */
+typedef void (*PDRIVER_REMOVE_DEVICE)(PDRIVER_OBJECT DriverObject, PKX_PROVIDER Provider);
+
 /* Created by the framework before DriverEntry and freed after the driver's
- * thread has stopped. The driver writes MajorFunction[], DriverUnload and
- * DriverExtension; everything else is read-only for it. */
+ * thread has stopped. The driver writes MajorFunction[], DriverUnload,
+ * DriverExtension, Probe, AddDevice and RemoveDevice; everything else is
+ * read-only for it. */
 struct _DRIVER_OBJECT {
     uint32_t Size;                              /* sizeof(DRIVER_OBJECT) at build time */
     const char *DriverName;                     /* "\Driver\<name>" */
@@ -140,6 +185,9 @@ struct _DRIVER_OBJECT {
     PDRIVER_UNLOAD DriverUnload;
     void *DriverExtension;                      /* the driver's own pointer; NULL at entry */
     PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
+    PDRIVER_PROBE Probe;                        /* NULL: accept every match */
+    PDRIVER_ADD_DEVICE AddDevice;               /* NULL: nothing to do per match */
+    PDRIVER_REMOVE_DEVICE RemoveDevice;         /* NULL: the framework deletes the devices */
 };
 
 /* DEVICE_OBJECT.Flags */
@@ -307,6 +355,56 @@ KX_API kx_status DkCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 KX_API kx_status DkGetDeviceObjectPointer(PDRIVER_OBJECT DriverObject, const char *DeviceName,
                                           PDEVICE_OBJECT *DeviceObject);
 KX_API void DkDereferenceDeviceObject(PDEVICE_OBJECT DeviceObject);
+
+/* ---- The registry, as drivers reach it ----------------------------------
+ * Property values are IOKit's types; these calls carry the four scalar ones
+ * (arrays and dictionaries: DkCopyProperties). Reading works on any entry;
+ * writing on the driver's own instances and the nubs it published. */
+
+typedef enum _KX_PROPERTY_TYPE {
+    KxPropertyNone = 0,
+    KxPropertyNumber = 1,  /* uint64_t (8 bytes) */
+    KxPropertyString = 2,  /* NUL-terminated text */
+    KxPropertyData = 3,    /* bytes */
+    KxPropertyBoolean = 4, /* uint8_t, 0 or 1 */
+    KxPropertyOther = 5,   /* an array or a dictionary: read it with DkCopyProperties */
+} KX_PROPERTY_TYPE;
+
+/* Reads property Key of Entry into Buffer (Length bytes) as *Type says.
+ * *ResultLength (may be NULL) is the value's size (strings: with the NUL).
+ * STATUS_SUCCESS; STATUS_OBJECT_NAME_NOT_FOUND (no such key);
+ * STATUS_BUFFER_TOO_SMALL (*ResultLength says how much is needed);
+ * STATUS_NO_SUCH_DEVICE (no such entry); STATUS_INVALID_PARAMETER. Any
+ * thread of the driver. */
+KX_API kx_status DkGetProperty(PDRIVER_OBJECT DriverObject, KX_REGISTRY_ID Entry, const char *Key,
+                               KX_PROPERTY_TYPE *Type, void *Buffer, size_t Length,
+                               size_t *ResultLength);
+/* Sets property Key of Entry (Length bytes of Type; strings may pass 0 for
+ * their strlen). STATUS_SUCCESS; STATUS_ACCESS_DENIED (not the driver's
+ * entry); STATUS_NO_SUCH_DEVICE; STATUS_INVALID_PARAMETER. */
+KX_API kx_status DkSetProperty(PDRIVER_OBJECT DriverObject, KX_REGISTRY_ID Entry, const char *Key,
+                               KX_PROPERTY_TYPE Type, const void *Value, size_t Length);
+/* The whole property table of Entry as an XML property list (NUL-terminated)
+ * in Buffer; sizes as DkGetProperty. */
+KX_API kx_status DkCopyProperties(PDRIVER_OBJECT DriverObject, KX_REGISTRY_ID Entry, char *Buffer,
+                                  size_t Length, size_t *ResultLength);
+/* Publishes a nub of ClassName (a built-in IOKit class, or one a kext declares
+ * in its Info.plist's KXClasses) as a client of Provider (one of the driver's
+ * instances or nubs), with properties from an XML dictionary (may be NULL). It
+ * is then matched like any nub (stacking: VoodooI2C's controller publishes
+ * device nubs that VoodooI2CHID matches). *Nub (may be NULL) gets its id.
+ * The nub goes away with its provider, or with DkTerminateNub. */
+KX_API kx_status DkPublishNub(PDRIVER_OBJECT DriverObject, KX_REGISTRY_ID Provider,
+                              const char *ClassName, const char *Name, const char *Location,
+                              const char *PropertiesXml, KX_REGISTRY_ID *Nub);
+/* Terminates a nub the driver published: the drivers on it are removed first. */
+KX_API kx_status DkTerminateNub(PDRIVER_OBJECT DriverObject, KX_REGISTRY_ID Nub);
+/* Publishes a resource on IOResources (IOService::publishResource): personalities
+ * waiting for it with IOResourceMatch are matched now. */
+KX_API kx_status DkPublishResource(PDRIVER_OBJECT DriverObject, const char *Name);
+/* Makes a device created outside AddDevice part of Instance, so that it is
+ * removed with it. STATUS_SUCCESS; STATUS_NO_SUCH_DEVICE; STATUS_ACCESS_DENIED. */
+KX_API kx_status DkAttachDevice(PDEVICE_OBJECT DeviceObject, KX_REGISTRY_ID Instance);
 
 /* "STATUS_END_OF_FILE" for messages. */
 KX_API const char *DkStatusName(kx_status Status);

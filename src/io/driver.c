@@ -214,7 +214,7 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
         st = STATUS_INVALID_HANDLE;
     else if (d->state != KX_IO_DRIVER_RUNNING)
         st = STATUS_DEVICE_BUSY; /* starting or already unloading */
-    else if (!force && kx__file_count(io, d, NULL, 1))
+    else if (!force && kx__file_count(io, d, NULL, 0, 1))
         st = STATUS_DEVICE_BUSY;
     else if (!d->has_unload && !force)
         st = STATUS_INVALID_DEVICE_REQUEST;
@@ -226,7 +226,7 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
      * lock), so the snapshot holds every handle there will be. */
     d->state = KX_IO_DRIVER_UNLOADING;
     atomic_store(&d->accepting, 0);
-    if ((st = kx__file_snapshot(io, d, &hs, &nh)) != STATUS_SUCCESS) {
+    if ((st = kx__file_snapshot(io, d, 0, &hs, &nh)) != STATUS_SUCCESS) {
         d->state = KX_IO_DRIVER_RUNNING;
         atomic_store(&d->accepting, 1);
         pthread_mutex_unlock(&io->ns_lock);
@@ -284,6 +284,69 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
     return STATUS_SUCCESS;
 }
 
+/* ---- matches ---------------------------------------------------------------- */
+
+/* Sends a K_ADDDEV or K_REMOVEDEV record for prov to running driver drv. */
+static kx_status send_match(struct kx_io *io, kx_io_driver_id drv, struct kx_io_provider *prov,
+                            enum io_kind kind, uint32_t timeout_ms)
+{
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = kx__ns_driver_by_id(io, drv);
+    int ok = d && (d->state == KX_IO_DRIVER_RUNNING ||
+                   (kind == K_REMOVEDEV && d->state == KX_IO_DRIVER_UNLOADING));
+    pthread_mutex_unlock(&io->ns_lock);
+    if (!ok)
+        return STATUS_INVALID_HANDLE;
+    struct io_irp *r;
+    kx_status st = kx__irp_alloc(io, &r, 1);
+    if (st != STATUS_SUCCESS)
+        return st;
+    r->kind = (uint8_t)kind;
+    r->u.provider = prov;
+    /* Driver records are retired, never freed: d outlives this call. */
+    return kx__send_ctl(io, d, r, kx__deadline(io, timeout_ms, timeout_ms), NULL);
+}
+
+kx_status kx_io_driver_add_device(struct kx_io *io, kx_io_driver_id drv,
+                                  struct kx_io_provider *prov, uint32_t timeout_ms)
+{
+    if (!io || !prov || !prov->instance || !prov->ioclass || !prov->personality)
+        return STATUS_INVALID_PARAMETER;
+    kx_status st = send_match(io, drv, prov, K_ADDDEV, timeout_ms ? timeout_ms : io->entry_timeout_ms);
+    if (st != STATUS_SUCCESS && st != STATUS_NO_SUCH_DEVICE)
+        kx__io_report(io, KX_LOG_WARN, "kx", "AddDevice of %s for %s: %s", prov->ioclass,
+                      prov->nub_name ? prov->nub_name : "?", kx_status_name(st));
+    return st;
+}
+
+kx_status kx_io_driver_remove_instance(struct kx_io *io, kx_io_driver_id drv,
+                                       const struct kx_io_provider *prov)
+{
+    if (!io || !prov || !prov->instance)
+        return STATUS_INVALID_PARAMETER;
+    /* No new opens, then every open handle of the instance is revoked: the
+     * driver sees CLEANUP and CLOSE before RemoveDevice. */
+    struct kx_io_handle_stat *hs = NULL;
+    size_t nh = 0;
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = kx__ns_driver_by_id(io, drv);
+    for (size_t i = 0; d && i < io->n_devices; i++)
+        if (io->devices[i]->drv == d && io->devices[i]->instance == prov->instance)
+            io->devices[i]->removing = 1;
+    kx_status st = d ? kx__file_snapshot(io, d, prov->instance, &hs, &nh) : STATUS_INVALID_HANDLE;
+    pthread_mutex_unlock(&io->ns_lock);
+    if (st != STATUS_SUCCESS)
+        return st;
+    for (size_t i = 0; i < nh; i++)
+        kx__file_close(io, hs[i].handle, 1);
+    if (nh)
+        kx__io_report(io, KX_LOG_WARN, d->short_name, "%s on %s removed: revoked %zu handle(s)",
+                      prov->ioclass, prov->nub_name ? prov->nub_name : "?", nh);
+    free(hs);
+    struct kx_io_provider copy = *prov; /* the host only reads it */
+    return send_match(io, drv, &copy, K_REMOVEDEV, io->unload_timeout_ms);
+}
+
 void kx__driver_unload_all(struct kx_io *io)
 {
     for (;;) {
@@ -338,7 +401,7 @@ kx_status kx_io_list_drivers(struct kx_io *io, struct kx_io_driver_stat **out, s
         for (size_t k = 0; k < io->n_devices; k++)
             arr[i].n_devices +=
                 io->devices[k]->drv == d && !atomic_load(&io->devices[k]->is_deleted);
-        arr[i].n_handles = (uint32_t)kx__file_count(io, d, NULL, 0);
+        arr[i].n_handles = (uint32_t)kx__file_count(io, d, NULL, 0, 0);
     }
     pthread_mutex_unlock(&io->ns_lock);
     if (count && !arr)

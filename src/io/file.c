@@ -215,7 +215,8 @@ kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred
     if (!dv)
         goto fail_locked;
     struct io_driver *d = dv->drv;
-    if (atomic_load(&dv->is_deleted) || !d || d->state == KX_IO_DRIVER_UNLOADING) {
+    if (atomic_load(&dv->is_deleted) || dv->removing || !d ||
+        d->state == KX_IO_DRIVER_UNLOADING) {
         st = STATUS_DEVICE_REMOVED;
         goto fail_locked;
     }
@@ -249,7 +250,7 @@ kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred
          * under the same lock, then collects open handles) either sees this
          * handle open and closes it, or is seen here and fails the open. */
         pthread_mutex_lock(&io->ns_lock);
-        if (d->state == KX_IO_DRIVER_RUNNING && !atomic_load(&dv->is_deleted)) {
+        if (d->state == KX_IO_DRIVER_RUNNING && !atomic_load(&dv->is_deleted) && !dv->removing) {
             atomic_store_explicit(&f->state, F_OPEN, memory_order_seq_cst);
             pthread_mutex_unlock(&io->ns_lock);
             *out = f->handle;
@@ -395,19 +396,20 @@ static int is_handle(struct io_file *f)
     return s == F_OPEN || s == F_CLOSING;
 }
 
-static int is_handle_of(struct io_file *f, const struct io_driver *d)
+static int is_handle_of(struct io_file *f, const struct io_driver *d, uint64_t instance)
 {
-    return is_handle(f) && f->dev && (!d || f->dev->drv == d);
+    return is_handle(f) && f->dev && (!d || f->dev->drv == d) &&
+           (!instance || f->dev->instance == instance);
 }
 
 size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv,
-                      int holders_only)
+                      uint64_t instance, int holders_only)
 {
     size_t n = 0;
     for (uint32_t c = 0; c < io->ftab.n_chunks; c++) {
         struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
         for (uint32_t i = 0; i < IO_FCHUNK; i++)
-            n += is_handle_of(&chunk[i], d) && (!dv || chunk[i].dev == dv) &&
+            n += is_handle_of(&chunk[i], d, instance) && (!dv || chunk[i].dev == dv) &&
                  (!holders_only || chunk[i].access);
     }
     return n;
@@ -424,7 +426,7 @@ static int by_open_seq(const void *a, const void *b)
     return x->open_seq < y->open_seq ? -1 : x->open_seq > y->open_seq;
 }
 
-kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d,
+kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d, uint64_t instance,
                             struct kx_io_handle_stat **out, size_t *n_out)
 {
     *out = NULL;
@@ -435,7 +437,7 @@ kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d,
         struct io_file *chunk = atomic_load(&io->ftab.chunks[c]);
         for (uint32_t i = 0; i < IO_FCHUNK; i++) {
             struct io_file *f = &chunk[i];
-            if (!is_handle_of(f, d))
+            if (!is_handle_of(f, d, instance))
                 continue;
             if (n == cap && kx__ns_grow((void **)&arr, &cap, n + 1, sizeof *arr)) {
                 free(arr);
@@ -476,7 +478,17 @@ kx_status kx_io_list_handles(struct kx_io *io, kx_io_driver_id drv,
     *n = 0;
     pthread_mutex_lock(&io->ns_lock);
     struct io_driver *d = drv ? kx__ns_driver_by_id(io, drv) : NULL;
-    kx_status st = drv && !d ? STATUS_SUCCESS : kx__file_snapshot(io, d, out, n);
+    kx_status st = drv && !d ? STATUS_SUCCESS : kx__file_snapshot(io, d, 0, out, n);
     pthread_mutex_unlock(&io->ns_lock);
     return st;
+}
+
+size_t kx_io_instance_handles(struct kx_io *io, uint64_t instance)
+{
+    if (!io || !instance)
+        return 0;
+    pthread_mutex_lock(&io->ns_lock);
+    size_t n = kx__file_count(io, NULL, NULL, instance, 1);
+    pthread_mutex_unlock(&io->ns_lock);
+    return n;
 }

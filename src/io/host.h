@@ -101,8 +101,15 @@ uint64_t kx__host_busy_irp(struct kx_host *h);
  * drv_id names the calling driver; every call checks it is still registered
  * (STATUS_INVALID_DRIVER_OBJECT otherwise). */
 
+/* instance: the match the device belongs to (0: none; see kmdf.h). */
 kx_status kx__chan_create_device(struct kx_io *io, uint64_t drv_id, const char *name,
-                                 uint64_t cookie, uint64_t *dev_id);
+                                 uint64_t cookie, uint64_t instance, uint64_t *dev_id);
+/* Moves a device of the driver into instance (DkAttachDevice). */
+kx_status kx__chan_bind_device(struct kx_io *io, uint64_t drv_id, uint64_t dev_id,
+                               uint64_t instance);
+/* A registry request (kx_io_reg_fn): passed to the registry's owner. */
+kx_status kx__chan_registry(struct kx_io *io, uint64_t drv_id, const struct kx_io_reg_req *req,
+                            uint64_t *out_id, void **out, size_t *out_len);
 kx_status kx__chan_delete_device(struct kx_io *io, uint64_t drv_id, uint64_t dev_id);
 kx_status kx__chan_set_security(struct kx_io *io, uint64_t drv_id, uint64_t dev_id, uint32_t uid,
                                 uint32_t gid, uint32_t mode);

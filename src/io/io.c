@@ -132,3 +132,9 @@ const char *kx__major_name(uint8_t major)
     default: return "IRP_MJ_(other)";
     }
 }
+
+void kx_io_set_registry(struct kx_io *io, kx_io_reg_fn fn, void *ctx)
+{
+    io->reg_fn = fn;
+    io->reg_ctx = ctx;
+}

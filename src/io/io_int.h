@@ -71,6 +71,8 @@ enum io_kind {
     K_UNLOAD,   /* run DriverUnload */
     K_CANCEL,   /* run a taken cancel routine for ctl.target */
     K_DEVREL,   /* the manager let go of a device: free its host object */
+    K_ADDDEV,   /* run Probe and AddDevice for a match (u.provider) */
+    K_REMOVEDEV, /* run RemoveDevice for a match, delete what it leaves */
     K_STOP,     /* end the dispatch thread */
 };
 
@@ -142,6 +144,7 @@ struct io_irp {
                     kx_host_fn routine;
                 } cancel;
                 uint64_t dev_cookie;    /* K_DEVREL */
+                struct kx_io_provider *provider; /* K_ADDDEV, K_REMOVEDEV: the waiter's */
             };
             unsigned char inline_buf[IO_INLINE_BUF];
         };
@@ -246,6 +249,8 @@ struct io_device {
     uint32_t uid, gid, mode;        /* ns_lock */
     uint32_t refs;                  /* ns_lock: namespace + files + proxies */
     uint32_t n_files;               /* ns_lock: open files (not yet freed) */
+    uint64_t instance;              /* the match it was created for (0: none) */
+    int removing;                   /* ns_lock: its instance is being removed: no new opens */
     _Atomic int is_deleted;         /* set under ns_lock; read by submit without it */
 };
 
@@ -323,6 +328,9 @@ struct kx_io {
     uint64_t klog_seq;
 
     struct io_wd wd;
+
+    kx_io_reg_fn reg_fn;            /* the registry's owner (kx_io_set_registry) */
+    void *reg_ctx;
 };
 
 /* ---- irp.c ------------------------------------------------------------------ */
@@ -383,14 +391,16 @@ void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n);
  * STATUS_DEVICE_REMOVED first (its device is going away under it). */
 kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke);
 uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id);
-/* Under ns_lock: the handles open on devices of driver d (NULL: any) and of
- * device dv (NULL: any); holders_only: only those opened for some access
- * (an open for no access never keeps a driver from unloading). */
+/* Under ns_lock: the handles open on devices of driver d (NULL: any), of
+ * device dv (NULL: any) and of instance (0: any); holders_only: only those
+ * opened for some access (an open for no access never keeps a driver from
+ * unloading). */
 size_t kx__file_count(struct kx_io *io, const struct io_driver *d, const struct io_device *dv,
-                      int holders_only);
+                      uint64_t instance, int holders_only);
 /* Under ns_lock: a malloc'ed copy of the handles open on devices of driver d
- * (NULL: all), oldest first; *out is NULL when there are none. */
-kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d,
+ * (NULL: all) and instance (0: any), oldest first; *out is NULL when there
+ * are none. */
+kx_status kx__file_snapshot(struct kx_io *io, const struct io_driver *d, uint64_t instance,
                             struct kx_io_handle_stat **out, size_t *n);
 void kx__file_set_cookie(struct kx_io *io, struct io_file *f, uint64_t dev_id, uint64_t cookie);
 

@@ -91,8 +91,11 @@ kx_status DkCreateDevice(PDRIVER_OBJECT DriverObject, const char *DeviceName,
     snprintf(hd->name, sizeof hd->name, "%s", DeviceName);
     hd->obj.DriverObject = DriverObject;
     hd->obj.Flags = DO_BUFFERED_IO | (atomic_load(&h->in_entry) ? DO_DEVICE_INITIALIZING : 0);
+    /* Created while AddDevice runs (on this thread): part of that match. */
+    hd->instance = kx__host_current() == h ? h->cur_instance : 0;
     kx_status st = kx__chan_create_device(h->io, h->drv_id, DeviceName,
-                                          (uint64_t)(uintptr_t)&hd->obj, &hd->dev_id);
+                                          (uint64_t)(uintptr_t)&hd->obj, hd->instance,
+                                          &hd->dev_id);
     if (st != STATUS_SUCCESS) {
         free(hd);
         return st;
@@ -323,5 +326,12 @@ const struct kx_kpi_symbol kx__kmdf_symbols[] = {
     KPI(DkGetDeviceObjectPointer),
     KPI(DkDereferenceDeviceObject),
     KPI(DkStatusName),
+    KPI(DkGetProperty),
+    KPI(DkSetProperty),
+    KPI(DkCopyProperties),
+    KPI(DkPublishNub),
+    KPI(DkTerminateNub),
+    KPI(DkPublishResource),
+    KPI(DkAttachDevice),
     {NULL, NULL},
 };

@@ -184,6 +184,50 @@ static inline void prefetch_coming(struct io_queue *q)
         prefetch_rec(far);
 }
 
+/* Probe, then AddDevice, for one match; devices created meanwhile belong
+ * to it. */
+static kx_status add_device(struct kx_host *h, struct kx_io_provider *p, KX_PROVIDER *kp)
+{
+    kx_status st = STATUS_SUCCESS;
+    h->cur_instance = p->instance;
+    if (h->obj.Probe) {
+        int32_t score = p->score;
+        st = h->obj.Probe(&h->obj, kp, &score);
+        if (st == STATUS_SUCCESS)
+            p->score = score;
+        else
+            st = STATUS_NO_SUCH_DEVICE; /* declined: the next candidate's turn */
+    }
+    if (st == STATUS_SUCCESS && h->obj.AddDevice)
+        st = h->obj.AddDevice(&h->obj, kp);
+    h->cur_instance = 0;
+    return st;
+}
+
+static void remove_device(struct kx_host *h, KX_PROVIDER *kp)
+{
+    if (h->obj.RemoveDevice)
+        h->obj.RemoveDevice(&h->obj, kp);
+}
+
+/* Deletes the driver's devices of instance still alive; returns how many. */
+static size_t delete_instance_devices(struct kx_host *h, uint64_t instance)
+{
+    size_t n = 0;
+    for (int again = 1; again;) {
+        again = 0;
+        for (DEVICE_OBJECT *d = h->obj.DeviceObject; d; d = d->NextDevice) {
+            struct host_device *hd = (struct host_device *)(void *)d;
+            if (hd->instance == instance && DkDeleteDevice(d) == STATUS_SUCCESS) {
+                n++;
+                again = 1; /* the list changed under us */
+                break;
+            }
+        }
+    }
+    return n;
+}
+
 /* Returns 1 for K_STOP. */
 static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
 {
@@ -234,6 +278,29 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
         busy_leave(h);
         kx__chan_irp_end(io, target, rb); /* the reference kept for the routine */
         kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
+        return 0;
+    }
+    case K_ADDDEV:
+    case K_REMOVEDEV: {
+        const struct kx_io_provider *p = rec->u.provider;
+        KX_PROVIDER kp = {sizeof kp,     p->nub,       p->instance,
+                          p->ioclass,    p->personality, p->nub_class,
+                          p->nub_name,   p->nub_location ? p->nub_location : ""};
+        busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
+        kx_status st = rec->kind == K_ADDDEV ? add_device(h, rec->u.provider, &kp)
+                                             : (remove_device(h, &kp), STATUS_SUCCESS);
+        busy_leave(h);
+        /* A failed AddDevice, or RemoveDevice, leaves nothing of the match. */
+        size_t left = st == STATUS_SUCCESS && rec->kind == K_ADDDEV
+                          ? 0
+                          : delete_instance_devices(h, p->instance);
+        if (left && rec->kind == K_REMOVEDEV) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "RemoveDevice left %zu device(s) of %s on %s; deleted",
+                     left, p->ioclass, p->nub_name);
+            kx__chan_report(io, h->drv_id, msg);
+        }
+        kx__chan_ctl_done(io, rec, st, 0, rb);
         return 0;
     }
     case K_DEVREL: {

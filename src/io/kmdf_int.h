@@ -40,6 +40,7 @@ struct kx_host {
     pthread_t thread;
     uint64_t spin_ns;             /* how long the idle thread spins before sleeping */
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
+    uint64_t cur_instance;        /* dispatch thread: the match AddDevice runs for (0: none) */
     _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
     _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
     /* The running routine completed the IRP it was called for: the result,
@@ -59,6 +60,7 @@ struct host_device {
     uint32_t magic;
     struct kx_host *host;
     uint64_t dev_id;
+    uint64_t instance;            /* the match it belongs to (0: none); dispatch thread */
     _Atomic int refs;
     char name[KX_IO_NAME_MAX];
     struct host_device *next, *prev; /* host->devices, under host->lock */

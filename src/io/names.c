@@ -188,7 +188,7 @@ static struct io_driver *caller(struct kx_io *io, uint64_t drv_id)
 }
 
 kx_status kx__chan_create_device(struct kx_io *io, uint64_t drv_id, const char *name,
-                                 uint64_t cookie, uint64_t *dev_id)
+                                 uint64_t cookie, uint64_t instance, uint64_t *dev_id)
 {
     if (!kx__name_valid(name, IO_DEVICE_PREFIX))
         return STATUS_OBJECT_NAME_INVALID;
@@ -215,6 +215,7 @@ kx_status kx__chan_create_device(struct kx_io *io, uint64_t drv_id, const char *
     snprintf(dv->driver_name, sizeof dv->driver_name, "%s", d->name);
     dv->drv = d;
     dv->host_cookie = cookie;
+    dv->instance = instance;
     dv->mode = 0600; /* root only until the driver says otherwise */
     dv->refs = 1;
     atomic_init(&dv->is_deleted, 0);
@@ -238,6 +239,35 @@ kx_status kx__chan_delete_device(struct kx_io *io, uint64_t drv_id, uint64_t dev
         delete_device(io, dv, " by its driver");
     pthread_mutex_unlock(&io->ns_lock);
     return st;
+}
+
+kx_status kx__chan_bind_device(struct kx_io *io, uint64_t drv_id, uint64_t dev_id,
+                               uint64_t instance)
+{
+    kx_status st = STATUS_SUCCESS;
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = caller(io, drv_id);
+    struct io_device *dv = kx__ns_device_by_id(io, dev_id);
+    if (!d)
+        st = STATUS_INVALID_DRIVER_OBJECT;
+    else if (!dv || dv->drv != d || atomic_load(&dv->is_deleted))
+        st = STATUS_NO_SUCH_DEVICE;
+    else
+        dv->instance = instance;
+    pthread_mutex_unlock(&io->ns_lock);
+    return st;
+}
+
+kx_status kx__chan_registry(struct kx_io *io, uint64_t drv_id, const struct kx_io_reg_req *req,
+                            uint64_t *out_id, void **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    *out_id = 0;
+    /* Set before drivers start and never changed: read without the lock. */
+    if (!io->reg_fn)
+        return STATUS_NOT_SUPPORTED;
+    return io->reg_fn(io->reg_ctx, drv_id, req, out_id, out, out_len);
 }
 
 kx_status kx__chan_set_security(struct kx_io *io, uint64_t drv_id, uint64_t dev_id, uint32_t uid,
@@ -392,7 +422,7 @@ kx_status kx_io_list_devices(struct kx_io *io, struct kx_io_device_stat **out, s
         snprintf(arr[k].name, sizeof arr[k].name, "%s", dv->name);
         snprintf(arr[k].driver, sizeof arr[k].driver, "%s", dv->driver_name);
         kx__policy_security(io, dv, &arr[k].uid, &arr[k].gid, &arr[k].mode);
-        arr[k].n_handles = (uint32_t)kx__file_count(io, NULL, dv, 0);
+        arr[k].n_handles = (uint32_t)kx__file_count(io, NULL, dv, 0, 0);
         arr[k].flags = atomic_load(&dv->is_deleted) ? KX_IO_DEV_DELETE_PENDING : 0;
         k++;
     }

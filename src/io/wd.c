@@ -84,6 +84,8 @@ static const char *busy_what(struct kx_io *io, uint64_t id)
     switch (r->kind) {
     case K_INIT: return "DriverEntry";
     case K_UNLOAD: return "DriverUnload";
+    case K_ADDDEV: return "Probe or AddDevice";
+    case K_REMOVEDEV: return "RemoveDevice";
     case K_CANCEL: return "a cancel routine";
     case K_IRP: return kx__major_name(r->major);
     default: return "a routine";

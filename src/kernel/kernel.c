@@ -120,6 +120,7 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
     k->boot.cache_path = cfg->cache_path;
     k->boot.flags = cfg->boot_flags;
     k->next_tag = 1; /* 0 is the kernel itself, never listed */
+    k->idle_unload_ns = (uint64_t)cfg->idle_unload_s * 1000000000u;
     pthread_mutex_init(&k->op_lock, NULL);
     pthread_mutex_init(&k->state_lock, NULL);
 
@@ -141,6 +142,8 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
         st = make_plan(k);
     if (st == STATUS_SUCCESS)
         st = kx__kernel_register_components(k);
+    if (st == STATUS_SUCCESS)
+        st = kx__runtime_new(k);
     if (st != STATUS_SUCCESS) {
         kx_kernel_free(k);
         return st;
@@ -153,11 +156,13 @@ void kx_kernel_free(struct kx_kernel *k)
 {
     if (!k)
         return;
+    kx__runtime_stop(k); /* no more matching while everything unloads */
     pthread_mutex_lock(&k->op_lock);
-    if (k->io)
+    if (k->io && k->rt)
         kx__kernel_unload_all(k);
     pthread_mutex_unlock(&k->op_lock);
     kx_io_free(k->io); /* joins any driver thread still running */
+    kx__runtime_free(k);
     while (k->loaded) {
         struct kx_loaded *l = k->loaded;
         k->loaded = l->next;
@@ -214,8 +219,8 @@ const char *kx__kernel_exec_path(struct kx_kernel *k, struct kx_kext *x)
 
 /* ---- boot ------------------------------------------------------------------- */
 
-/* Phase 2's clean-up: a phase-1 kext that created no device and that nothing
- * depends on was not needed after all (the seed: "any unnecessary drivers
+/* Phase 2's clean-up: a phase-1 kext that created no device, drives no nub
+ * and that nothing depends on was not needed after all (the seed: "any unnecessary drivers
  * get unloaded, freeing up memory"). */
 static void unload_unneeded(struct kx_kernel *k, FILE *f)
 {
@@ -226,7 +231,7 @@ static void unload_unneeded(struct kx_kernel *k, FILE *f)
     for (size_t i = kx_boot_plan_count(k->plan, KX_BOOT_PHASE1); i > 0; i--) {
         struct kx_kext *x = kx_boot_plan_item(k->plan, KX_BOOT_PHASE1, i - 1)->kext;
         struct kx_loaded *l = x ? kx__kernel_find_loaded(k, kx_kext_id(x)) : NULL;
-        if (!l || l->kext != x || l->refs > 0)
+        if (!l || l->kext != x || l->refs > 0 || kx__runtime_instance_count(k, kx_kext_id(x)))
             continue;
         uint32_t n_devices = 0;
         for (size_t d = 0; d < n_drivers; d++)
@@ -239,6 +244,31 @@ static void unload_unneeded(struct kx_kernel *k, FILE *f)
     free(drivers);
 }
 
+/* Loads one kext of the plan; failures go to f and, unless a dry run, to the log. */
+static kx_status boot_load(struct kx_kernel *k, const struct kx_boot_item *it, uint32_t flags,
+                           FILE *f)
+{
+    char *one = NULL, why[512] = "";
+    size_t one_len = 0;
+    FILE *g = open_memstream(&one, &one_len);
+    kx_status st = g ? kx__kernel_load_kext(k, it->kext, NULL, flags, g, why, sizeof why)
+                     : STATUS_INSUFFICIENT_RESOURCES;
+    if (g)
+        fclose(g);
+    /* Successes are already in the log; the report keeps what went wrong
+     * (and, for a dry run, what would load). */
+    if (st == STATUS_SUCCESS && (flags & KX_KERNEL_LOAD_DRY_RUN) && one)
+        fputs(one, f);
+    if (st != STATUS_SUCCESS) {
+        fprintf(f, "%s failed to load - %s\n%s", it->path, kx_status_string(st), one ? one : "");
+        if (!(flags & KX_KERNEL_LOAD_DRY_RUN)) /* Apple's kextutil wording, then the cause */
+            kx__kernel_warn(k, "%s failed to load - %s%s%s", it->path, kx_status_string(st),
+                            *why ? "; " : "", why);
+    }
+    free(one);
+    return st;
+}
+
 kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags, char **report)
 {
     char *buf = NULL;
@@ -249,36 +279,25 @@ kx_status kx_kernel_boot_phase(struct kx_kernel *k, int phase, uint32_t flags, c
     if (!f)
         return STATUS_INSUFFICIENT_RESOURCES;
     kx_status first_failure = STATUS_SUCCESS;
+    int dry = (flags & KX_KERNEL_LOAD_DRY_RUN) != 0;
+    /* Phase 2 is matching: what loads is what wins a nub. A dry run checks
+     * every kext that might. */
+    if (phase == 2 && !dry) {
+        kx_kernel_match_all(k);
+        kx_kernel_match_wait(k);
+    }
     pthread_mutex_lock(&k->op_lock);
     enum kx_boot_list list = phase == 1 ? KX_BOOT_PHASE1 : KX_BOOT_PHASE2;
-    size_t n = k->plan ? kx_boot_plan_count(k->plan, list) : 0;
+    size_t n = k->plan && (phase == 1 || dry) ? kx_boot_plan_count(k->plan, list) : 0;
     for (size_t i = 0; i < n; i++) {
         const struct kx_boot_item *it = kx_boot_plan_item(k->plan, list, i);
         if (!it->kext || kx_kext_is_loaded(it->kext))
             continue;
-        char *one = NULL, why[512] = "";
-        size_t one_len = 0;
-        FILE *g = open_memstream(&one, &one_len);
-        kx_status st = g ? kx__kernel_load_kext(k, it->kext, NULL, flags, g, why, sizeof why)
-                         : STATUS_INSUFFICIENT_RESOURCES;
-        if (g)
-            fclose(g);
-        /* Successes are already in the log; the report keeps what went wrong
-         * (and, for a dry run, what would load). */
-        if (st == STATUS_SUCCESS && (flags & KX_KERNEL_LOAD_DRY_RUN) && one)
-            fputs(one, f);
-        if (st != STATUS_SUCCESS) {
-            fprintf(f, "%s failed to load - %s\n%s", it->path, kx_status_string(st),
-                    one ? one : "");
-            if (!(flags & KX_KERNEL_LOAD_DRY_RUN)) /* Apple's kextutil wording, then the cause */
-                kx__kernel_warn(k, "%s failed to load - %s%s%s", it->path, kx_status_string(st),
-                                *why ? "; " : "", why);
-            if (first_failure == STATUS_SUCCESS)
-                first_failure = st;
-        }
-        free(one);
+        kx_status st = boot_load(k, it, flags, f);
+        if (st != STATUS_SUCCESS && first_failure == STATUS_SUCCESS)
+            first_failure = st;
     }
-    if (phase == 2 && k->plan && !(flags & KX_KERNEL_LOAD_DRY_RUN))
+    if (phase == 2 && k->plan && !dry)
         unload_unneeded(k, f);
     pthread_mutex_unlock(&k->op_lock);
     fclose(f);

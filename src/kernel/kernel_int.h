@@ -44,6 +44,8 @@ struct kx_loaded {
     uint64_t address, size;
     char uuid[KX_ELF_UUID_LEN]; /* "" when the executable has no build-id */
     int is_component;          /* kernel pseudo-kext: never unloads */
+    int by_match;              /* loaded because a personality won a nub (demand loading) */
+    uint64_t idle_since_ns;    /* by_match: when its last instance went (0: has instances) */
 };
 
 /* An executable the kernel loads from memory (the kext cache), as a sealed
@@ -73,6 +75,8 @@ struct kx_kernel {
     pthread_mutex_t state_lock;
     struct kx_loaded *loaded; /* load order; guarded by state_lock for readers */
     uint32_t next_tag;
+    struct kx_runtime *rt;     /* registry, catalogue, matching (runtime.c) */
+    uint64_t idle_unload_ns;   /* 0: kexts loaded by matching stay */
 };
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
@@ -109,5 +113,23 @@ struct kx_loaded *kx__kernel_find_loaded(struct kx_kernel *k, const char *id);
 
 /* Unloads everything, newest first (kx_kernel_free). Caller holds op_lock. */
 void kx__kernel_unload_all(struct kx_kernel *k);
+/* Unloads kexts loaded by matching that have had no instance for
+ * idle_unload_ns (kxd --idle-unload). Caller holds op_lock. */
+void kx__kernel_unload_idle(struct kx_kernel *k, uint64_t now_ns);
+
+/* ---- runtime.c: the registry, the catalogue and matching ---------------- */
+/* Creates the registry and the catalogue (every valid kext of the repository)
+ * and starts the matching thread. */
+kx_status kx__runtime_new(struct kx_kernel *k);
+/* Stops the matching thread (its current item finishes). */
+void kx__runtime_stop(struct kx_kernel *k);
+void kx__runtime_free(struct kx_kernel *k);
+/* Terminates every instance of kext_id, clients first (drivers' RemoveDevice
+ * runs). Caller holds op_lock. */
+void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id);
+size_t kx__runtime_instance_count(struct kx_kernel *k, const char *kext_id);
+/* Adds x's personalities to the catalogue (replacing earlier ones of x). */
+void kx__runtime_catalog_add(struct kx_kernel *k, struct kx_kext *x);
+size_t kx__runtime_catalog_remove(struct kx_kernel *k, const char *kext_id);
 
 #endif /* KX_KERNEL_INT_H */

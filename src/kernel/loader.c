@@ -265,6 +265,7 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
 {
     const char *id = kx_kext_id(l->kext);
     int keep_mapped = 0;
+    kx__runtime_remove_instances(k, id); /* its drivers let go of their nubs first */
     if (l->driver) {
         kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
         if (st == STATUS_TIMEOUT) {
@@ -333,7 +334,15 @@ static kx_status load_locked(struct kx_kernel *k, const char *what, const struct
 {
     struct kx_kext *kext = NULL;
     kx_status st = find_kext(k, what, cred, &kext, report);
-    return st == STATUS_SUCCESS ? kx__kernel_load_kext(k, kext, cred, flags, report, NULL, 0) : st;
+    if (st == STATUS_SUCCESS)
+        st = kx__kernel_load_kext(k, kext, cred, flags, report, NULL, 0);
+    /* kextload sends the kext's personalities, and IOKit matches every nub
+     * again with them (the match runs on its own thread, after this). */
+    if (st == STATUS_SUCCESS && !(flags & KX_KERNEL_LOAD_DRY_RUN)) {
+        kx__runtime_catalog_add(k, kext);
+        kx_kernel_match_all(k);
+    }
+    return st;
 }
 
 kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
@@ -509,6 +518,27 @@ static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, s
     return total;
 }
 
+/* kextunload -p and -c: the personalities, or the instances, and nothing else. */
+static kx_status unload_partly(struct kx_kernel *k, struct kx_loaded *target, uint32_t flags,
+                               FILE *report)
+{
+    const char *id = kx_kext_id(target->kext);
+    if (flags & KX_KERNEL_UNLOAD_INSTANCES) {
+        if (report_open_handles(k, &target, 1, report) > 0) {
+            fprintf(report, "Can't terminate the instances of %s while its devices are open; "
+                            "close them first.\n", id);
+            return STATUS_KEXT_IN_USE;
+        }
+        size_t n = kx__runtime_instance_count(k, id);
+        kx__runtime_remove_instances(k, id);
+        fprintf(report, "Terminated %zu instance(s) of %s.\n", n, id);
+    }
+    if (flags & KX_KERNEL_UNLOAD_PERSONALITIES)
+        fprintf(report, "Removed %zu personalit%s of %s.\n", kx__runtime_catalog_remove(k, id),
+                "ies", id);
+    return STATUS_SUCCESS;
+}
+
 static kx_status unload_locked(struct kx_kernel *k, const char *what,
                                const struct kx_io_cred *cred, uint32_t flags, FILE *report)
 {
@@ -530,6 +560,8 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what,
         fprintf(report, "%s is a kernel component and can't be unloaded.\n", id);
         return STATUS_KEXT_IN_USE;
     }
+    if (flags & (KX_KERNEL_UNLOAD_PERSONALITIES | KX_KERNEL_UNLOAD_INSTANCES))
+        return unload_partly(k, target, flags, report);
 
     /* The set to unload: the target and, with -r, everything that depends on
      * it — in load order, so unloading walks it backwards. */
@@ -566,6 +598,8 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what,
     for (size_t i = n; st == STATUS_SUCCESS && i > 0; i--) {
         struct kx_kext *x = set[i - 1]->kext; /* the record is freed by stop_one */
         st = stop_one(k, set[i - 1], 0, report);
+        if (st == STATUS_SUCCESS) /* Apple's kextunload: "unloaded and personalities removed" */
+            kx__runtime_catalog_remove(k, kx_kext_id(x));
         if (st == STATUS_SUCCESS)
             fprintf(report, "Unloaded %s.\n", kx_kext_id(x));
         else
@@ -609,5 +643,36 @@ void kx__kernel_unload_all(struct kx_kernel *k)
     fclose(f);
     if (len)
         kx_log_info(&k->log, "%s", buf);
+    free(buf);
+}
+
+void kx__kernel_unload_idle(struct kx_kernel *k, uint64_t now_ns)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return;
+    for (struct kx_loaded *l = k->loaded, *next; l; l = next) {
+        next = l->next;
+        if (!l->by_match || l->refs > 0 || kx__runtime_instance_count(k, kx_kext_id(l->kext))) {
+            l->idle_since_ns = 0;
+            continue;
+        }
+        if (!l->idle_since_ns) {
+            l->idle_since_ns = now_ns;
+            continue;
+        }
+        if (now_ns - l->idle_since_ns < k->idle_unload_ns)
+            continue;
+        char id[256];
+        snprintf(id, sizeof id, "%s", kx_kext_id(l->kext));
+        if (stop_one(k, l, 0, f) == STATUS_SUCCESS) {
+            kx__kernel_note(k, "%s drove no nub for %llu s: unloaded", id,
+                            (unsigned long long)(k->idle_unload_ns / 1000000000u));
+            next = k->loaded; /* the list changed */
+        }
+    }
+    fclose(f);
     free(buf);
 }

@@ -1,0 +1,620 @@
+/* runtime.c — the kernel's matching runtime: the I/O Registry, the IOCatalogue
+ * of every known kext's personalities, and the thread that turns matches into
+ * loaded kexts and driver instances (kextd's demand loading and IOService's
+ * start, in one place).
+ *
+ * Work arrives as items on a queue — match a nub, match every nub, terminate
+ * a nub — from kxd, from kextload, and from drivers (DkPublishNub,
+ * DkPublishResource, DkTerminateNub). One thread ("kx-match") does them in
+ * order, holding op_lock for each, because a match may load kexts and call
+ * drivers. Drivers never wait for it: their registry calls (reg_request, on
+ * their own dispatch thread) only read or write the registry and queue work,
+ * so a driver that publishes a nub its own AddDevice would take cannot
+ * deadlock with the runtime waiting for it.
+ *
+ * Matching a nub (IOService::probeCandidates): the catalogue's decision
+ * (kx_match_nub) gives the candidates in order and the first of each
+ * category; merges go into the nub; each chosen candidate's code bundle is
+ * loaded if needed, an instance entry (class IOClass, the personality's
+ * properties, a client of the nub) is published, and the driver's Probe and
+ * AddDevice run. A candidate that can't load, declines or fails is declined
+ * and the next one of its category gets its turn.
+ *
+ * Instances are the kernel's record of who drives what: the entry, its nub,
+ * the kext and the driver. Terminating an entry (kx_reg_terminate) reports
+ * every entry it takes with it, clients first; for an instance the driver's
+ * RemoveDevice runs and the instance's handles are revoked.
+ *
+ * Locks: rt->lock guards the queue, instances and published nubs; it is a
+ * leaf, never held while calling the registry's writers or a driver. The
+ * runtime thread holds op_lock around each item; nothing else here takes it.
+ */
+#include "kernel_int.h"
+
+#include "core/plat.h"
+
+#include <kx/platform.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum work_kind { W_MATCH, W_MATCH_ALL, W_TERMINATE };
+
+struct work {
+    struct work *next;
+    enum work_kind kind;
+    kx_reg_id nub;
+};
+
+struct instance {
+    struct instance *next;
+    kx_reg_id id, nub;
+    kx_io_driver_id driver; /* 0: the kext has no driver */
+    char *kext, *ioclass, *personality, *nub_class, *nub_name, *nub_location;
+};
+
+/* A nub a driver published: only that driver may change or terminate it. */
+struct published {
+    struct published *next;
+    kx_reg_id id;
+    kx_io_driver_id driver;
+};
+
+struct kx_runtime {
+    struct kx_kernel *k;
+    struct kx_classes *classes;
+    struct kx_reg *reg;
+    struct kx_catalog *cat;
+    pthread_mutex_t lock; /* guards what follows */
+    pthread_cond_t cond;  /* work arrived, or the queue went idle */
+    struct work *head, *tail;
+    int busy, stop;
+    struct instance *instances;
+    struct published *published;
+    pthread_t thread;
+    int started;
+};
+
+struct kx_reg *kx_kernel_registry(struct kx_kernel *k) { return k->rt->reg; }
+struct kx_catalog *kx_kernel_catalog(struct kx_kernel *k) { return k->rt->cat; }
+
+/* ---- the queue ------------------------------------------------------------ */
+
+static void queue(struct kx_runtime *rt, enum work_kind kind, kx_reg_id nub)
+{
+    struct work *w = calloc(1, sizeof *w);
+    if (!w) {
+        kx_log_error(&rt->k->log, "matching: out of memory; a nub was not queued");
+        return;
+    }
+    w->kind = kind;
+    w->nub = nub;
+    pthread_mutex_lock(&rt->lock);
+    if (rt->tail)
+        rt->tail->next = w;
+    else
+        rt->head = w;
+    rt->tail = w;
+    pthread_cond_broadcast(&rt->cond);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void kx_kernel_match_all(struct kx_kernel *k) { queue(k->rt, W_MATCH_ALL, 0); }
+
+void kx_kernel_match_wait(struct kx_kernel *k)
+{
+    struct kx_runtime *rt = k->rt;
+    pthread_mutex_lock(&rt->lock);
+    while ((rt->head || rt->busy) && rt->started && !rt->stop)
+        pthread_cond_wait(&rt->cond, &rt->lock);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+kx_status kx_kernel_terminate_nub(struct kx_kernel *k, kx_reg_id nub)
+{
+    struct kx_reg_info info;
+    kx_status st = kx_reg_info(k->rt->reg, nub, &info);
+    if (st != STATUS_SUCCESS)
+        return st;
+    if (nub == kx_reg_root(k->rt->reg) || nub == kx_reg_platform(k->rt->reg) ||
+        nub == kx_reg_resources(k->rt->reg))
+        return STATUS_ACCESS_DENIED;
+    queue(k->rt, W_TERMINATE, nub);
+    kx_kernel_match_wait(k);
+    return STATUS_SUCCESS;
+}
+
+/* ---- instances ------------------------------------------------------------ */
+
+static void instance_free(struct instance *in)
+{
+    free(in->kext);
+    free(in->ioclass);
+    free(in->personality);
+    free(in->nub_class);
+    free(in->nub_name);
+    free(in->nub_location);
+    free(in);
+}
+
+static struct kx_io_provider provider_of(const struct instance *in)
+{
+    struct kx_io_provider p = {in->nub,       in->id,       in->ioclass,     in->personality,
+                               in->nub_class, in->nub_name, in->nub_location, 0};
+    return p;
+}
+
+/* kx_reg_terminate's callback: each entry it took, clients first. */
+static void on_terminated(void *ctx, kx_reg_id id)
+{
+    struct kx_runtime *rt = ctx;
+    pthread_mutex_lock(&rt->lock);
+    struct instance *in = NULL;
+    for (struct instance **pp = &rt->instances; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            in = *pp;
+            *pp = in->next;
+            break;
+        }
+    for (struct published **pp = &rt->published; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            struct published *p = *pp;
+            *pp = p->next;
+            free(p);
+            break;
+        }
+    pthread_mutex_unlock(&rt->lock);
+    if (!in)
+        return;
+    if (in->driver) {
+        struct kx_io_provider p = provider_of(in);
+        kx_io_driver_remove_instance(rt->k->io, in->driver, &p);
+    }
+    kx__kernel_note(rt->k, "%s (%s) stopped driving %s", in->kext, in->ioclass, in->nub_name);
+    instance_free(in);
+}
+
+void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id)
+{
+    struct kx_runtime *rt = k->rt;
+    for (;;) {
+        kx_reg_id id = 0;
+        pthread_mutex_lock(&rt->lock);
+        for (struct instance *in = rt->instances; in && !id; in = in->next)
+            if (strcmp(in->kext, kext_id) == 0)
+                id = in->id;
+        pthread_mutex_unlock(&rt->lock);
+        if (!id)
+            return;
+        if (kx_reg_terminate(rt->reg, id, on_terminated, rt) != STATUS_SUCCESS)
+            on_terminated(rt, id); /* already gone from the tree: drop the record */
+    }
+}
+
+size_t kx__runtime_instance_count(struct kx_kernel *k, const char *kext_id)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&k->rt->lock);
+    for (struct instance *in = k->rt->instances; in; in = in->next)
+        n += strcmp(in->kext, kext_id) == 0;
+    pthread_mutex_unlock(&k->rt->lock);
+    return n;
+}
+
+/* ---- the catalogue ------------------------------------------------------- */
+
+void kx__runtime_catalog_add(struct kx_kernel *k, struct kx_kext *x)
+{
+    if (!kx_kext_id(x) || !kx_kext_is_valid(x))
+        return;
+    size_t n = 0;
+    kx_catalog_add_kext(k->rt->cat, x, &n);
+}
+
+size_t kx__runtime_catalog_remove(struct kx_kernel *k, const char *kext_id)
+{
+    return kx_catalog_remove_kext(k->rt->cat, kext_id);
+}
+
+/* ---- matching one nub ----------------------------------------------------- */
+
+static int is_instance(struct kx_runtime *rt, kx_reg_id id)
+{
+    int found = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (struct instance *in = rt->instances; in && !found; in = in->next)
+        found = in->id == id;
+    pthread_mutex_unlock(&rt->lock);
+    return found;
+}
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+/* The instance entry's properties: the personality's, and the category it
+ * claims on the nub (what keeps the category from matching twice). */
+static plist_t instance_props(const struct kx_match_candidate *c, const char *kext_id)
+{
+    plist_t props = plist_copy(kx_personality_dict(c->personality));
+    if (!props)
+        return NULL;
+    plist_dict_set_item(props, "IOMatchCategory", plist_new_string(c->category));
+    if (!plist_dict_get_item(props, "CFBundleIdentifier"))
+        plist_dict_set_item(props, "CFBundleIdentifier", plist_new_string(kext_id));
+    if (c->name_matched)
+        plist_dict_set_item(props, "IONameMatched", plist_new_string(c->name_matched));
+    return props;
+}
+
+/* Loads the candidate's kext if needed, publishes its instance and offers it
+ * to the driver. STATUS_SUCCESS when the driver took the nub. */
+static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_reg_info *ni,
+                        const struct kx_match_candidate *c)
+{
+    struct kx_kernel *k = rt->k;
+    const char *code = kx_personality_code_bundle(c->personality);
+    struct kx_kext *x = kx_kext_repo_lookup(k->repo, code, KX_VERS_INVALID);
+    if (!x) {
+        kx__kernel_warn(k, "%s: personality %s of %s runs the code of %s, which is not installed",
+                        ni->name, kx_personality_name(c->personality),
+                        kx_personality_kext(c->personality), code);
+        return STATUS_KEXT_NOT_FOUND;
+    }
+    struct kx_loaded *l = kx__kernel_find_loaded(k, code);
+    if (!l) {
+        char why[512] = "", *report = NULL;
+        size_t report_len = 0;
+        FILE *f = open_memstream(&report, &report_len); /* the one-line why is what we say */
+        kx_status st = f ? kx__kernel_load_kext(k, x, NULL, 0, f, why, sizeof why)
+                         : STATUS_INSUFFICIENT_RESOURCES;
+        if (f)
+            fclose(f);
+        free(report);
+        if (st != STATUS_SUCCESS) { /* the boot's wording, then the nub it matched */
+            kx__kernel_warn(k, "%s failed to load - %s%s%s (it matched %s)", kx_kext_path(x),
+                            kx_status_string(st), *why ? "; " : "", why, ni->name);
+            return st;
+        }
+        if (!(l = kx__kernel_find_loaded(k, code)))
+            return STATUS_KEXT_NOT_FOUND;
+        l->by_match = 1;
+    }
+
+    struct instance *in = calloc(1, sizeof *in);
+    if (!in)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    in->nub = nub;
+    in->driver = l->driver;
+    in->kext = strdup(code);
+    in->ioclass = strdup(kx_personality_ioclass(c->personality));
+    in->personality = strdup(kx_personality_name(c->personality));
+    in->nub_class = dup_or_empty(ni->class_name);
+    in->nub_name = dup_or_empty(ni->name);
+    in->nub_location = dup_or_empty(ni->location);
+    plist_t props = instance_props(c, code);
+    kx_status st = in->kext && in->ioclass && in->personality && in->nub_class && in->nub_name &&
+                           in->nub_location && props
+                       ? kx_reg_publish(rt->reg, nub, KX_REG_PLANE_BIT(KX_REG_SERVICE),
+                                        in->ioclass, in->ioclass, NULL, props, &in->id)
+                       : (plist_free(props), STATUS_INSUFFICIENT_RESOURCES);
+    if (st != STATUS_SUCCESS) {
+        instance_free(in);
+        return st;
+    }
+    pthread_mutex_lock(&rt->lock);
+    in->next = rt->instances;
+    rt->instances = in;
+    pthread_mutex_unlock(&rt->lock);
+    struct kx_io_provider p = provider_of(in);
+    p.score = (int32_t)c->score;
+    st = in->driver ? kx_io_driver_add_device(k->io, in->driver, &p, 0) : STATUS_SUCCESS;
+    if (st != STATUS_SUCCESS) {
+        /* Its devices are gone already; the entry goes without RemoveDevice. */
+        pthread_mutex_lock(&rt->lock);
+        in->driver = 0;
+        pthread_mutex_unlock(&rt->lock);
+        kx_reg_terminate(rt->reg, in->id, on_terminated, rt);
+        if (st != STATUS_NO_SUCH_DEVICE)
+            kx__kernel_warn(k, "%s: %s (%s) failed to start - %s", ni->name, code,
+                            kx_personality_ioclass(c->personality), kx_status_name(st));
+        return st;
+    }
+    l->idle_since_ns = 0;
+    kx__kernel_note(k, "%s matched %s: %s (%s, personality %s, score %lld)", ni->name,
+                    ni->class_name, code, kx_personality_ioclass(c->personality),
+                    kx_personality_name(c->personality), (long long)p.score);
+    return STATUS_SUCCESS;
+}
+
+static void match_one(struct kx_runtime *rt, kx_reg_id nub)
+{
+    struct kx_reg_info ni;
+    if (kx_reg_info(rt->reg, nub, &ni) != STATUS_SUCCESS || !ni.is_service ||
+        is_instance(rt, nub))
+        return;
+    struct kx_match *m = NULL;
+    if (kx_match_nub(rt->cat, rt->reg, nub, 0, &m) != STATUS_SUCCESS)
+        return;
+    kx_match_apply_merges(rt->reg, m);
+    /* Candidates are in match order; a decline makes a later one of the same
+     * category chosen, which this walk then reaches. */
+    for (size_t i = 0; i < kx_match_n_candidates(m); i++) {
+        const struct kx_match_candidate *c = kx_match_candidate(m, i);
+        if (!c->chosen || !c->category)
+            continue;
+        if (attach(rt, nub, &ni, c) != STATUS_SUCCESS)
+            kx_match_decline(m, i, NULL);
+    }
+    kx_match_free(m);
+    kx_reg_set_matched(rt->reg, nub, 1);
+}
+
+static void match_all(struct kx_runtime *rt)
+{
+    kx_reg_id *ids = NULL;
+    size_t n = 0;
+    if (kx_reg_list(rt->reg, KX_REG_SERVICE, &ids, &n) != STATUS_SUCCESS)
+        return;
+    for (size_t i = 0; i < n; i++)
+        match_one(rt, ids[i]);
+    free(ids);
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+static void do_work(struct kx_runtime *rt, const struct work *w)
+{
+    switch (w->kind) {
+    case W_MATCH: match_one(rt, w->nub); break;
+    case W_MATCH_ALL: match_all(rt); break;
+    case W_TERMINATE:
+        if (kx_reg_terminate(rt->reg, w->nub, on_terminated, rt) == STATUS_SUCCESS)
+            kx__kernel_note(rt->k, "nub 0x%llx terminated", (unsigned long long)w->nub);
+        break;
+    }
+}
+
+static void *runtime_main(void *arg)
+{
+    struct kx_runtime *rt = arg;
+    pthread_setname_np(pthread_self(), "kx-match");
+    pthread_mutex_lock(&rt->lock);
+    for (;;) {
+        while (!rt->head && !rt->stop) {
+            rt->busy = 0;
+            pthread_cond_broadcast(&rt->cond); /* idle: wake kx_kernel_match_wait */
+            if (rt->k->idle_unload_ns) { /* look at idle kexts every second */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += 1;
+                pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+                pthread_mutex_unlock(&rt->lock);
+                pthread_mutex_lock(&rt->k->op_lock);
+                kx__kernel_unload_idle(rt->k, kx_plat_monotonic_ns());
+                pthread_mutex_unlock(&rt->k->op_lock);
+                pthread_mutex_lock(&rt->lock);
+            } else {
+                pthread_cond_wait(&rt->cond, &rt->lock);
+            }
+        }
+        if (rt->stop)
+            break;
+        struct work *w = rt->head;
+        rt->head = w->next;
+        if (!rt->head)
+            rt->tail = NULL;
+        rt->busy = 1;
+        pthread_mutex_unlock(&rt->lock);
+        pthread_mutex_lock(&rt->k->op_lock);
+        do_work(rt, w);
+        pthread_mutex_unlock(&rt->k->op_lock);
+        free(w);
+        pthread_mutex_lock(&rt->lock);
+    }
+    rt->busy = 0;
+    pthread_cond_broadcast(&rt->cond);
+    pthread_mutex_unlock(&rt->lock);
+    return NULL;
+}
+
+/* ---- what drivers ask (kx_io_reg_fn, on their dispatch threads) ------------- */
+
+static int owns(struct kx_runtime *rt, kx_io_driver_id drv, kx_reg_id id, int instances_only)
+{
+    int yes = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (struct instance *in = rt->instances; in && !yes; in = in->next)
+        yes = in->id == id && in->driver == drv;
+    for (struct published *p = rt->published; p && !yes && !instances_only; p = p->next)
+        yes = p->id == id && p->driver == drv;
+    pthread_mutex_unlock(&rt->lock);
+    return yes;
+}
+
+static kx_status to_bin(plist_t v, void **out, size_t *out_len)
+{
+    char *bin = NULL;
+    uint32_t len = 0;
+    plist_to_bin(v, &bin, &len);
+    if (!bin)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    *out = bin;
+    *out_len = len;
+    return STATUS_SUCCESS;
+}
+
+static plist_t from_bin(const struct kx_io_reg_req *req)
+{
+    plist_t v = NULL;
+    if (req->value && req->value_len && req->value_len <= UINT32_MAX)
+        plist_from_bin(req->value, (uint32_t)req->value_len, &v);
+    return v;
+}
+
+static kx_status publish_nub(struct kx_runtime *rt, kx_io_driver_id drv,
+                             const struct kx_io_reg_req *req, uint64_t *out_id)
+{
+    if (!owns(rt, drv, req->entry, 0))
+        return STATUS_ACCESS_DENIED;
+    plist_t props = from_bin(req);
+    if (req->value && (!props || plist_get_node_type(props) != PLIST_DICT)) {
+        plist_free(props);
+        return STATUS_INVALID_PARAMETER;
+    }
+    struct published *p = calloc(1, sizeof *p);
+    if (!p) {
+        plist_free(props);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    kx_status st = kx_reg_publish(rt->reg, req->entry, KX_REG_PLANE_BIT(KX_REG_SERVICE),
+                                  req->class_name, req->name, req->location, props, &p->id);
+    if (st != STATUS_SUCCESS) {
+        free(p);
+        return st;
+    }
+    p->driver = drv;
+    pthread_mutex_lock(&rt->lock);
+    p->next = rt->published;
+    rt->published = p;
+    pthread_mutex_unlock(&rt->lock);
+    *out_id = p->id;
+    queue(rt, W_MATCH, p->id);
+    return STATUS_SUCCESS;
+}
+
+static kx_status reg_request(void *ctx, kx_io_driver_id drv, const struct kx_io_reg_req *req,
+                             uint64_t *out_id, void **out, size_t *out_len)
+{
+    struct kx_runtime *rt = ctx;
+    plist_t v = NULL;
+    kx_status st;
+    switch (req->op) {
+    case KX_IO_REG_GET:
+        if (!req->key)
+            return STATUS_INVALID_PARAMETER;
+        st = kx_reg_prop_copy(rt->reg, req->entry, req->key, &v);
+        if (st == STATUS_SUCCESS && !v)
+            st = STATUS_OBJECT_NAME_NOT_FOUND;
+        break;
+    case KX_IO_REG_GET_ALL: st = kx_reg_props_copy(rt->reg, req->entry, &v); break;
+    case KX_IO_REG_SET:
+        if (!req->key || !(v = from_bin(req)))
+            return STATUS_INVALID_PARAMETER;
+        if (!owns(rt, drv, req->entry, 0)) {
+            plist_free(v);
+            return STATUS_ACCESS_DENIED;
+        }
+        st = kx_reg_prop_set(rt->reg, req->entry, req->key, v);
+        return st;
+    case KX_IO_REG_PUBLISH_NUB: return publish_nub(rt, drv, req, out_id);
+    case KX_IO_REG_TERMINATE:
+        if (!owns(rt, drv, req->entry, 0) || owns(rt, drv, req->entry, 1))
+            return STATUS_ACCESS_DENIED; /* only nubs it published */
+        queue(rt, W_TERMINATE, req->entry);
+        return STATUS_SUCCESS;
+    case KX_IO_REG_PUBLISH_RESOURCE:
+        if (!req->key)
+            return STATUS_INVALID_PARAMETER;
+        st = kx_reg_resource_publish(rt->reg, req->key, NULL);
+        if (st == STATUS_SUCCESS) {
+            kx__kernel_note(rt->k, "resource %s published", req->key);
+            queue(rt, W_MATCH_ALL, 0); /* whoever waited for it */
+        }
+        return st;
+    case KX_IO_REG_OWN_INSTANCE:
+        return owns(rt, drv, req->entry, 1) ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
+    default: return STATUS_INVALID_PARAMETER;
+    }
+    if (st == STATUS_SUCCESS)
+        st = to_bin(v, out, out_len);
+    plist_free(v);
+    return st;
+}
+
+/* ---- the platform ---------------------------------------------------------- */
+
+kx_status kx_kernel_publish_platform(struct kx_kernel *k, const char *platform, char *why,
+                                     size_t why_len)
+{
+    if (why && why_len)
+        *why = '\0';
+    if (!platform || strcmp(platform, "none") == 0)
+        return STATUS_SUCCESS;
+    if (strcmp(platform, "linux") == 0) {
+        snprintf(why, why_len, "--platform linux: the Linux platform layer is not in this build");
+        return STATUS_NOT_IMPLEMENTED;
+    }
+    return kx_platform_file_read(k->rt->reg, platform, why, why_len);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+kx_status kx__runtime_new(struct kx_kernel *k)
+{
+    struct kx_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    rt->k = k;
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->cond, NULL);
+    k->rt = rt;
+    unsigned flags = k->boot.mode == KX_BOOT_SAFE ? KX_CATALOG_SAFE_BOOT : 0;
+    kx_status st = kx_classes_new(&rt->classes);
+    if (st == STATUS_SUCCESS)
+        st = kx_reg_new(rt->classes, &rt->reg);
+    if (st == STATUS_SUCCESS)
+        st = kx_catalog_new(rt->classes, flags, &rt->cat);
+    if (st != STATUS_SUCCESS)
+        return st;
+    for (size_t i = 0; i < kx_kext_repo_count(k->repo); i++)
+        kx__runtime_catalog_add(k, kx_kext_repo_kext(k->repo, i));
+    for (size_t i = 0; i < kx_catalog_n_problems(rt->cat); i++)
+        kx_log_warnx(&k->log, "%s", kx_catalog_problem(rt->cat, i));
+    kx_io_set_registry(k->io, reg_request, rt);
+    if (pthread_create(&rt->thread, NULL, runtime_main, rt) != 0)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    rt->started = 1;
+    return STATUS_SUCCESS;
+}
+
+void kx__runtime_stop(struct kx_kernel *k)
+{
+    struct kx_runtime *rt = k->rt;
+    if (!rt || !rt->started)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    rt->stop = 1;
+    pthread_cond_broadcast(&rt->cond);
+    pthread_mutex_unlock(&rt->lock);
+    pthread_join(rt->thread, NULL);
+    rt->started = 0;
+}
+
+void kx__runtime_free(struct kx_kernel *k)
+{
+    struct kx_runtime *rt = k->rt;
+    if (!rt)
+        return;
+    kx__runtime_stop(k);
+    while (rt->head) {
+        struct work *w = rt->head;
+        rt->head = w->next;
+        free(w);
+    }
+    while (rt->instances) {
+        struct instance *in = rt->instances;
+        rt->instances = in->next;
+        instance_free(in);
+    }
+    while (rt->published) {
+        struct published *p = rt->published;
+        rt->published = p->next;
+        free(p);
+    }
+    kx_catalog_free(rt->cat);
+    kx_reg_free(rt->reg);
+    kx_classes_free(rt->classes);
+    pthread_cond_destroy(&rt->cond);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
+    k->rt = NULL;
+}
