@@ -1,0 +1,323 @@
+/* test_kernel_match.c — the kernel's matching runtime, in-process: a kernel
+ * boots the kexts of tests/kernel/kexts on a platform file with two Intel I219
+ * functions, and phase 2 is matching. What wins loads and drives (per match:
+ * Probe, AddDevice, devices, child nubs, resources); what loses, declines or
+ * fails gives way in order; what has no personality stays unloaded; nubs
+ * and kexts going away take their drivers' instances with them, clients first,
+ * completing pending IRPs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "patience.h"
+
+#include <kx/kernel.h>
+#include <kx/registry.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IOCTL_MATCH_VENDOR 0x00222000u /* CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, BUFFERED, ANY) */
+
+static const struct kx_io_cred root = {1, 0, 0};
+
+static struct kx_kernel *boot(uint32_t idle_unload_s)
+{
+    char dir[512], platform[512];
+    snprintf(dir, sizeof dir, "%s/tests/match-extensions", getenv("KX_BUILD_DIR"));
+    snprintf(platform, sizeof platform, "%s/tests/kernel/fixtures/two-nics.plist",
+             getenv("KX_SOURCE_DIR"));
+    const char *dirs[] = {dir};
+    struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024};
+    struct kx_kernel_config cfg = {sizeof cfg,   NULL, dirs, 1, 1, &io, KX_BOOT_LOCAL, NULL,
+                                   KX_BOOT_NO_CACHE, idle_unload_s};
+    struct kx_kernel *k = NULL;
+    assert_int_equal(kx_kernel_new(&cfg, &k), STATUS_SUCCESS);
+    char *report = NULL;
+    kx_kernel_boot_phase(k, 1, 0, &report);
+    free(report);
+    char why[256];
+    assert_int_equal(kx_kernel_publish_platform(k, platform, why, sizeof why), STATUS_SUCCESS);
+    kx_kernel_boot_phase(k, 2, 0, &report);
+    free(report);
+    return k;
+}
+
+static int loaded(struct kx_kernel *k, const char *id)
+{
+    struct kx_kernel_kext_stat *s;
+    size_t n;
+    assert_int_equal(kx_kernel_stat(k, &s, &n), STATUS_SUCCESS);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= strcmp(s[i].id, id) == 0;
+    kx_kernel_stat_free(s, n);
+    return found;
+}
+
+/* How many kernel log lines contain text; *order_of (may be NULL) gets the
+ * sequence number of the first. */
+static int log_count(struct kx_kernel *k, const char *text, uint64_t *first_seq)
+{
+    static struct kx_io_log_line lines[1024];
+    size_t n = kx_io_log_read(kx_kernel_io(k), 0, lines, 1024);
+    int count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strstr(lines[i].text, text)) {
+            if (!count && first_seq)
+                *first_seq = lines[i].seq;
+            count++;
+        }
+    return count;
+}
+
+static int exists(struct kx_kernel *k, const char *link)
+{
+    kx_io_handle h;
+    kx_status st = kx_io_open(kx_kernel_io(k), link, &root, 0, 0, &h);
+    if (st == STATUS_SUCCESS)
+        kx_io_close(kx_kernel_io(k), h);
+    return st == STATUS_SUCCESS;
+}
+
+/* The registry ids of the IOPCIDevice nubs, in id order (2 of them). */
+static void pci_nubs(struct kx_kernel *k, kx_reg_id out[2])
+{
+    kx_reg_id *ids;
+    size_t n;
+    assert_int_equal(kx_reg_find_class(kx_kernel_registry(k), "IOPCIDevice", &ids, &n),
+                     STATUS_SUCCESS);
+    assert_int_equal(n, 2);
+    out[0] = ids[0];
+    out[1] = ids[1];
+    free(ids);
+}
+
+static void test_winners_load_and_drive_each_match(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    assert_true(loaded(k, "org.kx.test.MatchPCI"));
+    assert_false(loaded(k, "org.kx.test.NoPersonality")); /* only on request */
+    assert_false(loaded(k, "org.kx.test.NoMatch"));
+    assert_int_equal(log_count(k, "MatchPCI: DriverEntry", NULL), 1); /* one load ... */
+    assert_int_equal(log_count(k, "MatchPCI: AddDevice", NULL), 2);  /* ... two matches */
+    assert_true(exists(k, "/dev/matchpci-1f,6"));
+    assert_true(exists(k, "/dev/matchpci-1c"));
+
+    /* The driver reads its nub's properties. */
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(kx_kernel_io(k), "/dev/matchpci-1f,6", &root, 0, 0, &h),
+                     STATUS_SUCCESS);
+    unsigned char vendor[8] = {0};
+    size_t n = 0;
+    assert_int_equal(kx_io_ioctl(kx_kernel_io(k), h, IOCTL_MATCH_VENDOR, NULL, 0, vendor,
+                                 sizeof vendor, 0, &n),
+                     STATUS_SUCCESS);
+    assert_int_equal(n, 4);
+    assert_int_equal(vendor[0] | vendor[1] << 8, 0x8086);
+    kx_io_close(kx_kernel_io(k), h);
+
+    /* Each match is an instance entry over its nub, carrying its category
+     * and what the driver set on it. */
+    kx_reg_id nubs[2], *clients;
+    size_t nc;
+    pci_nubs(k, nubs);
+    struct kx_reg *reg = kx_kernel_registry(k);
+    assert_int_equal(kx_reg_children(reg, nubs[0], KX_REG_SERVICE, &clients, &nc),
+                     STATUS_SUCCESS);
+    assert_int_equal(nc, 1);
+    struct kx_reg_info info;
+    assert_int_equal(kx_reg_info(reg, clients[0], &info), STATUS_SUCCESS);
+    assert_string_equal(info.class_name, "KXMatchPCI");
+    plist_t v = NULL;
+    assert_int_equal(kx_reg_prop_copy(reg, clients[0], "IOMatchCategory", &v), STATUS_SUCCESS);
+    assert_string_equal(plist_get_string_ptr(v, NULL), "IODefaultMatchCategory");
+    plist_free(v);
+    assert_int_equal(kx_reg_prop_copy(reg, clients[0], "KXTestSeen", &v), STATUS_SUCCESS);
+    assert_non_null(v);
+    plist_free(v);
+    assert_int_equal(kx_reg_prop_copy(reg, nubs[0], "KXTestSeen", &v), STATUS_SUCCESS);
+    assert_null(v); /* the nub refused the driver's write */
+    free(clients);
+    kx_kernel_free(k);
+}
+
+static void test_decline_and_failure_give_way_in_order(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    uint64_t decline = 0, fail = 0, win = 0;
+    assert_int_equal(log_count(k, "MatchDecline: Probe pci8086,15b8 score 100", &decline), 2);
+    assert_int_equal(log_count(k, "MatchFail: AddDevice", &fail), 2);
+    assert_int_equal(log_count(k, "MatchPCI: AddDevice", &win), 2);
+    assert_true(decline < fail && fail < win); /* score 100, then 50, then 0 */
+    assert_int_equal(log_count(k, "MatchDecline: AddDevice", NULL), 0);
+    assert_false(exists(k, "\\Device\\MatchFail")); /* the failed match left nothing */
+    kx_kernel_free(k);
+}
+
+static void test_driver_nubs_and_resources_are_matched(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    /* MatchPCI published a KXTestChild nub (a class it declares) per match:
+     * MatchChild drives each. It published KXTestResource: MatchWaiter, which
+     * waited for it on IOResources, drives IOResources now. */
+    assert_true(exists(k, "/dev/matchchild-1f,6"));
+    assert_true(exists(k, "/dev/matchchild-1c"));
+    assert_true(exists(k, "/dev/matchwaiter"));
+    assert_true(kx_reg_resource_published(kx_kernel_registry(k), "KXTestResource"));
+    kx_reg_id *ids;
+    size_t n;
+    assert_int_equal(kx_reg_find_class(kx_kernel_registry(k), "KXTestChild", &ids, &n),
+                     STATUS_SUCCESS);
+    assert_int_equal(n, 2);
+    free(ids);
+    kx_kernel_free(k);
+}
+
+struct answer {
+    _Atomic int done;
+    kx_status st;
+};
+
+static void on_answer(void *arg, kx_status st, size_t info)
+{
+    struct answer *a = arg;
+    (void)info;
+    a->st = st;
+    a->done = 1;
+}
+
+static void test_terminating_a_nub_removes_its_drivers_clients_first(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    struct kx_io *io = kx_kernel_io(k);
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(io, "/dev/matchpci-1f,6", &root, KX_IO_ACCESS_READ, 0, &h),
+                     STATUS_SUCCESS);
+    char buf[8];
+    struct answer a = {0};
+    struct kx_io_req r = {.op = KX_IO_OP_READ, .out = buf, .out_len = sizeof buf,
+                          .timeout_ms = KX_IO_TIMEOUT_NONE, .done = on_answer, .arg = &a};
+    assert_int_equal(kx_io_submit(io, h, &r, 1), STATUS_SUCCESS);
+
+    kx_reg_id nubs[2];
+    pci_nubs(k, nubs);
+    char path[256];
+    assert_int_equal(kx_reg_path(kx_kernel_registry(k), nubs[0], KX_REG_SERVICE, path, sizeof path),
+                     STATUS_SUCCESS);
+    assert_non_null(strstr(path, "@1f,6"));
+    assert_int_equal(kx_kernel_terminate_nub(k, nubs[0]), STATUS_SUCCESS);
+
+    T_WAIT_FOR(a.done);
+    assert_int_equal(a.st, STATUS_DEVICE_REMOVED); /* the pending read, answered */
+    uint64_t child = 0, parent = 0;
+    assert_int_equal(log_count(k, "MatchChild: RemoveDevice child", &child), 1);
+    assert_int_equal(log_count(k, "MatchPCI: RemoveDevice pci8086,15b8", &parent), 1);
+    assert_true(child < parent); /* depth first */
+    assert_false(exists(k, "/dev/matchpci-1f,6"));
+    assert_false(exists(k, "/dev/matchchild-1f,6"));
+    assert_true(exists(k, "/dev/matchpci-1c")); /* the other function is untouched */
+    assert_int_equal(kx_reg_info(kx_kernel_registry(k), nubs[0], &(struct kx_reg_info){0}),
+                     STATUS_NO_SUCH_DEVICE);
+    assert_int_equal(kx_io_close(io, h), STATUS_INVALID_HANDLE); /* revoked */
+    assert_int_equal(kx_kernel_terminate_nub(k, kx_reg_resources(kx_kernel_registry(k))),
+                     STATUS_ACCESS_DENIED);
+    kx_kernel_free(k);
+}
+
+static void test_kextunload_instances_then_personalities(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    char *report = NULL;
+    /* -c: the instances go, the kext stays loaded. */
+    assert_int_equal(
+        kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, KX_KERNEL_UNLOAD_INSTANCES, &report),
+        STATUS_SUCCESS);
+    assert_non_null(strstr(report, "Terminated 2 instance(s)"));
+    free(report);
+    assert_true(loaded(k, "org.kx.test.MatchPCI"));
+    assert_false(exists(k, "/dev/matchpci-1c"));
+    assert_false(exists(k, "/dev/matchchild-1c")); /* its nubs' drivers went first */
+    /* -p: the personality goes; matching again finds no driver for the NICs. */
+    assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL,
+                                      KX_KERNEL_UNLOAD_PERSONALITIES, &report),
+                     STATUS_SUCCESS);
+    assert_non_null(strstr(report, "Removed 1 personalit"));
+    free(report);
+    kx_kernel_match_all(k);
+    kx_kernel_match_wait(k);
+    assert_false(exists(k, "/dev/matchpci-1c"));
+    /* kextload sends the personalities again and matches: back. */
+    assert_int_equal(kx_kernel_load(k, "org.kx.test.MatchPCI", NULL, 0, &report), STATUS_SUCCESS);
+    free(report);
+    kx_kernel_match_wait(k);
+    assert_true(exists(k, "/dev/matchpci-1c"));
+    kx_kernel_free(k);
+}
+
+static void test_kextunload_waits_for_open_devices_then_takes_everything(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(kx_kernel_io(k), "/dev/matchpci-1c", &root, KX_IO_ACCESS_READ, 0,
+                                &h),
+                     STATUS_SUCCESS);
+    char *report = NULL;
+    assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, 0, &report),
+                     STATUS_KEXT_IN_USE);
+    assert_non_null(strstr(report, "open by pid 1"));
+    free(report);
+    assert_true(exists(k, "/dev/matchpci-1f,6")); /* nothing was taken */
+    kx_io_close(kx_kernel_io(k), h);
+    assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, 0, &report),
+                     STATUS_SUCCESS);
+    free(report);
+    assert_false(loaded(k, "org.kx.test.MatchPCI"));
+    assert_false(exists(k, "/dev/matchpci-1c"));
+    assert_int_equal(log_count(k, "MatchPCI: RemoveDevice", NULL), 2);
+    /* Its personalities went with it: a rematch doesn't bring it back. */
+    kx_kernel_match_all(k);
+    kx_kernel_match_wait(k);
+    assert_false(loaded(k, "org.kx.test.MatchPCI"));
+    kx_kernel_free(k);
+}
+
+static void test_idle_kexts_unload(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(1);
+    kx_reg_id nubs[2];
+    pci_nubs(k, nubs);
+    assert_true(loaded(k, "org.kx.test.MatchPCI"));
+    assert_int_equal(kx_kernel_terminate_nub(k, nubs[0]), STATUS_SUCCESS);
+    assert_int_equal(kx_kernel_terminate_nub(k, nubs[1]), STATUS_SUCCESS);
+    /* No instance left: after a second of that it unloads, and so do the
+     * kexts that were tried and declined. */
+    T_WAIT_FOR(!loaded(k, "org.kx.test.MatchPCI"));
+    assert_false(loaded(k, "org.kx.test.MatchPCI"));
+    T_WAIT_FOR(!loaded(k, "org.kx.test.MatchDecline"));
+    assert_false(loaded(k, "org.kx.test.MatchDecline"));
+    assert_true(loaded(k, "org.kx.test.MatchWaiter")); /* still drives IOResources */
+    kx_kernel_free(k);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_winners_load_and_drive_each_match),
+        cmocka_unit_test(test_decline_and_failure_give_way_in_order),
+        cmocka_unit_test(test_driver_nubs_and_resources_are_matched),
+        cmocka_unit_test(test_terminating_a_nub_removes_its_drivers_clients_first),
+        cmocka_unit_test(test_kextunload_instances_then_personalities),
+        cmocka_unit_test(test_kextunload_waits_for_open_devices_then_takes_everything),
+        cmocka_unit_test(test_idle_kexts_unload),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
