@@ -28,7 +28,7 @@ typedef struct kx_client kx_client;
 #define KX_CLIENT_IO_MAX ((uint32_t)1 << 20)
 
 /* Access bits for kx_client_open (the CREATE IRP's access mode). */
-#define KX_ACCESS_READ 0x1u
+#define KX_ACCESS_READ  0x1u
 #define KX_ACCESS_WRITE 0x2u
 
 /* Connects to socket_path, else $KX_SOCKET, else KX_DEFAULT_SOCKET.
@@ -61,8 +61,14 @@ KX_API kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, c
 
 /* ---- kexts --------------------------------------------------------------- */
 
-#define KX_LOAD_DRY_RUN 0x1u      /* resolve and link-check only; load nothing */
-#define KX_UNLOAD_RECURSIVE 0x1u  /* unload dependents first, in reverse order */
+#define KX_LOAD_DRY_RUN     0x1u /* resolve and link-check only; load nothing */
+#define KX_UNLOAD_RECURSIVE 0x1u /* unload dependents first, in reverse order */
+#define KX_UNLOAD_PERSONALITIES_ONLY                                                               \
+    0x2u /* kextunload -p: terminate its instances and remove                                      \
+          * its personalities; keep its code loaded */
+#define KX_UNLOAD_CLASS                                                                            \
+    0x4u /* kextunload -c: kext names an IOClass whose                                             \
+          * instances are terminated; nothing else */
 
 /* kext: a bundle path or a bundle identifier known to kxd's extensions
  * folders. The report (or diagnostics) is in kx_client_message(). */
@@ -85,7 +91,7 @@ KX_API void kx_client_kexts_free(struct kx_client_kext *kexts, size_t n);
 
 /* A symbolic link or a device of kxd's namespace. */
 struct kx_client_object {
-    int is_device;      /* 0: link (name -> target), 1: device */
+    int is_device; /* 0: link (name -> target), 1: device */
     char *name, *target, *driver;
     uint32_t uid, gid, mode, handles;
 };

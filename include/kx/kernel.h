@@ -31,13 +31,13 @@ struct kx_kernel_config {
     const struct kx_logger *logger; /* copied; NULL discards messages */
     const char *const *extension_dirs;
     size_t n_extension_dirs;
-    int no_auth;                    /* skip Apple's ownership/permission checks (development) */
-    const struct kx_io_config *io;  /* NULL: the I/O manager's defaults */
-    enum kx_boot_mode boot_mode;    /* KX_BOOT_LOCAL (0) unless told otherwise */
-    const char *cache_path;         /* NULL: <first folder>.mkext */
-    unsigned boot_flags;            /* KX_BOOT_NO_CACHE, KX_BOOT_VERIFY_CACHE */
-    uint32_t idle_unload_s;         /* unload kexts matching loaded after this long without
-                                     * an instance; 0: never */
+    int no_auth;                   /* skip Apple's ownership/permission checks (development) */
+    const struct kx_io_config *io; /* NULL: the I/O manager's defaults */
+    enum kx_boot_mode boot_mode;   /* KX_BOOT_LOCAL (0) unless told otherwise */
+    const char *cache_path;        /* NULL: <first folder>.mkext */
+    unsigned boot_flags;           /* KX_BOOT_NO_CACHE, KX_BOOT_VERIFY_CACHE */
+    uint32_t idle_unload_s;        /* unload kexts matching loaded after this long without
+                                    * an instance; 0: never */
 };
 
 /* Creates a kernel: an I/O manager, the built-in kernel pseudo-kexts
@@ -56,7 +56,7 @@ KX_API void kx_kernel_free(struct kx_kernel *k);
 /* The kernel's I/O manager (owned by the kernel). */
 KX_API struct kx_io *kx_kernel_io(struct kx_kernel *k);
 
-#define KX_KERNEL_LOAD_DRY_RUN 0x1u      /* resolve and link-check only */
+#define KX_KERNEL_LOAD_DRY_RUN 0x1u /* resolve and link-check only */
 
 /* Runs one phase of the boot plan. Phase 1, the booter: the kexts the boot
  * mode needs, with their libraries. Phase 2, the daemon: matching (kextd's
@@ -90,9 +90,12 @@ KX_API kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char 
  * the extensions folders (why the cache wasn't used)". Borrowed, valid while
  * k lives; "" when the kernel has no extensions folders. */
 KX_API const char *kx_kernel_boot_source(struct kx_kernel *k);
-#define KX_KERNEL_UNLOAD_RECURSIVE 0x1u     /* unload dependents first, newest first */
-#define KX_KERNEL_UNLOAD_PERSONALITIES 0x2u /* kextunload -p: only remove its personalities */
-#define KX_KERNEL_UNLOAD_INSTANCES 0x4u     /* kextunload -c: only terminate its instances */
+#define KX_KERNEL_UNLOAD_RECURSIVE 0x1u /* unload dependents first, newest first */
+#define KX_KERNEL_UNLOAD_PERSONALITIES                                                             \
+    0x2u /* kextunload -p: instances and personalities, not code */
+#define KX_KERNEL_UNLOAD_CLASS                                                                     \
+    0x4u /* kextunload -c: kext names an IOClass; its                                              \
+          * instances go, nothing else */
 
 /* Loads a kext (a bundle path, or a bundle identifier found in the
  * extensions folders) and, first, its dependencies in topological order.
@@ -109,11 +112,12 @@ KX_API kx_status kx_kernel_load(struct kx_kernel *k, const char *kext,
  * Refused (STATUS_KEXT_IN_USE) while dependents are loaded or its devices are
  * open — the report names every holder (dependent kexts, open handles with
  * their pid) — unless KX_KERNEL_UNLOAD_RECURSIVE unloads the dependents
- * first. KX_KERNEL_UNLOAD_PERSONALITIES only removes the personalities;
- * KX_KERNEL_UNLOAD_INSTANCES only terminates the instances (refused while
- * their devices are open). A failing DriverUnload leaves the kext loaded and
- * consistent. Non-root requesters are refused. A load by request (not a dry
- * run) adds the kext's personalities and matches every nub again. */
+ * first. KX_KERNEL_UNLOAD_PERSONALITIES terminates the instances and removes
+ * the personalities but leaves the code loaded; KX_KERNEL_UNLOAD_CLASS
+ * terminates every instance of the IOClass named by kext (any kext's) and
+ * nothing else (both refused while those devices are open). A failing DriverUnload leaves the kext
+ * loaded and consistent. Non-root requesters are refused. A load by request (not a dry run) adds
+ * the kext's personalities and matches every nub again. */
 KX_API kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext,
                                   const struct kx_io_cred *cred, uint32_t flags, char **report);
 
@@ -147,14 +151,14 @@ KX_API kx_status kx_kernel_terminate_nub(struct kx_kernel *k, uint64_t nub);
 
 /* One loaded kext, as kextstat shows it. */
 struct kx_kernel_kext_stat {
-    uint32_t tag;                 /* load tag; 0 is the kernel itself */
-    int32_t refs;                 /* loaded dependents holding it */
+    uint32_t tag; /* load tag; 0 is the kernel itself */
+    int32_t refs; /* loaded dependents holding it */
     uint64_t address, size, wired;
     char id[64];
     char version[64];
-    char uuid[40];                /* from the ELF GNU build-id; "" if none */
-    char *path;                   /* bundle path; NULL for kernel components */
-    uint32_t *linked_against;     /* load tags of its direct dependencies */
+    char uuid[40];            /* from the ELF GNU build-id; "" if none */
+    char *path;               /* bundle path; NULL for kernel components */
+    uint32_t *linked_against; /* load tags of its direct dependencies */
     size_t n_linked_against;
 };
 

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct kx_io *kx_kernel_io(struct kx_kernel *k) { return k->io; }
+struct kx_io *kx_kernel_io(struct kx_kernel *k)
+{
+    return k->io;
+}
 
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...)
 {
@@ -200,11 +203,12 @@ const char *kx__kernel_exec_path(struct kx_kernel *k, struct kx_kext *x)
     kx_status st = k->plan ? kx_boot_plan_executable(k->plan, x, &data, &len, why, sizeof why)
                            : STATUS_NO_SUCH_FILE;
     if (st == STATUS_DATA_ERROR) /* the bundle on disk is what the cache was built from */
-        kx_log_warnx(&k->log, "%s: the cache's copy of the executable is damaged (%s); "
-                              "loading it from the bundle", kx_kext_path(x), why);
-    struct kx_exec_mem *nv = st == STATUS_SUCCESS
-                                 ? realloc(k->execs, (k->n_execs + 1) * sizeof *nv)
-                                 : NULL;
+        kx_log_warnx(&k->log,
+                     "%s: the cache's copy of the executable is damaged (%s); "
+                     "loading it from the bundle",
+                     kx_kext_path(x), why);
+    struct kx_exec_mem *nv =
+        st == STATUS_SUCCESS ? realloc(k->execs, (k->n_execs + 1) * sizeof *nv) : NULL;
     if (!nv)
         return kx_kext_executable(x);
     k->execs = nv;
@@ -231,7 +235,7 @@ static void unload_unneeded(struct kx_kernel *k, FILE *f)
     for (size_t i = kx_boot_plan_count(k->plan, KX_BOOT_PHASE1); i > 0; i--) {
         struct kx_kext *x = kx_boot_plan_item(k->plan, KX_BOOT_PHASE1, i - 1)->kext;
         struct kx_loaded *l = x ? kx__kernel_find_loaded(k, kx_kext_id(x)) : NULL;
-        if (!l || l->kext != x || l->refs > 0 || kx__runtime_instance_count(k, kx_kext_id(x)))
+        if (!l || l->kext != x || l->refs > 0 || kx__runtime_instance_count(k, kx_kext_id(x), NULL))
             continue;
         uint32_t n_devices = 0;
         for (size_t d = 0; d < n_drivers; d++)
@@ -312,9 +316,8 @@ kx_status kx_kernel_boot(struct kx_kernel *k, uint32_t flags, char **report)
 {
     char *r1 = NULL, *r2 = NULL;
     kx_status st = kx_kernel_boot_phase(k, 1, flags, &r1);
-    kx_status st2 = k->boot.mode == KX_BOOT_SINGLE_USER
-                        ? STATUS_SUCCESS
-                        : kx_kernel_boot_phase(k, 2, flags, &r2);
+    kx_status st2 = k->boot.mode == KX_BOOT_SINGLE_USER ? STATUS_SUCCESS
+                                                        : kx_kernel_boot_phase(k, 2, flags, &r2);
     if (report) {
         if (asprintf(report, "%s%s", r1 ? r1 : "", r2 ? r2 : "") < 0)
             *report = NULL;
@@ -335,8 +338,7 @@ kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char **repor
     case KX_CACHE_CORRUPT:
     case KX_CACHE_FOREIGN:
     case KX_CACHE_STALE_MTIME:
-    case KX_CACHE_STALE_CONTENT:
-        break;
+    case KX_CACHE_STALE_CONTENT: break;
     default: /* usable, or ignored (safe boot, --no-cache), or not ours to replace */
         return STATUS_SUCCESS;
     }
@@ -345,11 +347,11 @@ kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char **repor
     char why[512] = "";
     struct kx_cache_build_report rep = KX_CACHE_BUILD_REPORT_INIT;
     pthread_mutex_lock(&k->op_lock);
-    kx_status st = kx_cache_update(&k->boot, &k->opts, KX_CACHE_ALL, rebuilt, &rep, why,
-                                   sizeof why);
+    kx_status st =
+        kx_cache_update(&k->boot, &k->opts, KX_CACHE_ALL, rebuilt, &rep, why, sizeof why);
     pthread_mutex_unlock(&k->op_lock);
-    if (report && asprintf(report, "%s%s%zu kexts in the cache", why, *why ? "; " : "",
-                           rep.n_archived) < 0)
+    if (report &&
+        asprintf(report, "%s%s%zu kexts in the cache", why, *why ? "; " : "", rep.n_archived) < 0)
         *report = NULL;
     kx_cache_build_report_clear(&rep);
     return st;

@@ -124,10 +124,13 @@ kx_status kx__runtime_new(struct kx_kernel *k);
 /* Stops the matching thread (its current item finishes). */
 void kx__runtime_stop(struct kx_kernel *k);
 void kx__runtime_free(struct kx_kernel *k);
-/* Terminates every instance of kext_id, clients first (drivers' RemoveDevice
- * runs). Caller holds op_lock. */
-void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id);
-size_t kx__runtime_instance_count(struct kx_kernel *k, const char *kext_id);
+/* Terminates every instance of kext_id and of class ioclass (NULL: any),
+ * clients first (drivers' RemoveDevice runs). Caller holds op_lock. */
+void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id, const char *ioclass);
+size_t kx__runtime_instance_count(struct kx_kernel *k, const char *kext_id, const char *ioclass);
+/* Handles opened for some access on the devices of those instances. */
+size_t kx__runtime_instance_holders(struct kx_kernel *k, const char *kext_id,
+                                    const char *ioclass);
 /* Adds x's personalities to the catalogue (replacing earlier ones of x). */
 void kx__runtime_catalog_add(struct kx_kernel *k, struct kx_kext *x);
 size_t kx__runtime_catalog_remove(struct kx_kernel *k, const char *kext_id);

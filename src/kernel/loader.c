@@ -235,9 +235,8 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, ch
         kx_plat_dl_extent(l->dl, &l->address, &l->size);
     }
     if (p->has_entry) {
-        struct kx_io_driver_params params = {sizeof params, &p->info,
-                                             (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
-                                             NULL, 0};
+        struct kx_io_driver_params params = {
+            sizeof params, &p->info, (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"), NULL, 0};
         st = kx_io_driver_start(k->io, &params, &l->driver);
         if (st != STATUS_SUCCESS) {
             snprintf(line, sizeof line, "DriverEntry failed: %s (%s)", kx_status_name(st),
@@ -265,14 +264,16 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
 {
     const char *id = kx_kext_id(l->kext);
     int keep_mapped = 0;
-    kx__runtime_remove_instances(k, id); /* its drivers let go of their nubs first */
+    kx__runtime_remove_instances(k, id, NULL); /* its drivers let go of their nubs first */
     if (l->driver) {
         kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
         if (st == STATUS_TIMEOUT) {
             /* The driver is gone from the namespace but its thread is stuck in
              * DriverUnload: its code must stay mapped until kx_io_free. */
-            fprintf(report, "%s: DriverUnload did not return in time; its devices were "
-                            "removed and its code stays mapped\n", id);
+            fprintf(report,
+                    "%s: DriverUnload did not return in time; its devices were "
+                    "removed and its code stays mapped\n",
+                    id);
             keep_mapped = 1;
         } else if (st != STATUS_SUCCESS && !force) {
             fprintf(report, "%s: can't stop: %s (%s)%s\n", id, kx_status_name(st),
@@ -353,8 +354,7 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
     const char *id = kx_kext_id(kext);
     struct kx_loaded *already = id ? kx__kernel_find_loaded(k, id) : NULL;
     if (already) {
-        if (already->kext == kext ||
-            kx_kext_version(already->kext) == kx_kext_version(kext)) {
+        if (already->kext == kext || kx_kext_version(already->kext) == kx_kext_version(kext)) {
             fprintf(report, "%s (%s) is already loaded (tag %u).\n", id,
                     kx_kext_version_string(already->kext), (unsigned)already->tag);
             return STATUS_SUCCESS;
@@ -453,8 +453,8 @@ out:
 
 /* Runs one load or unload under op_lock, collecting what it says into a
  * report the caller takes (or that is dropped when report is NULL). */
-typedef kx_status (*locked_op)(struct kx_kernel *k, const char *what,
-                               const struct kx_io_cred *cred, uint32_t flags, FILE *report);
+typedef kx_status (*locked_op)(struct kx_kernel *k, const char *what, const struct kx_io_cred *cred,
+                               uint32_t flags, FILE *report);
 
 static kx_status run_reported(struct kx_kernel *k, locked_op op, const char *what,
                               const struct kx_io_cred *cred, uint32_t flags, char **report)
@@ -503,7 +503,8 @@ static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, s
     for (size_t i = 0; i < n; i++) {
         struct kx_io_handle_stat *hs = NULL;
         size_t nh = 0;
-        if (!set[i]->driver || kx_io_list_handles(k->io, set[i]->driver, &hs, &nh) != STATUS_SUCCESS)
+        if (!set[i]->driver ||
+            kx_io_list_handles(k->io, set[i]->driver, &hs, &nh) != STATUS_SUCCESS)
             continue;
         for (size_t j = 0; j < nh; j++) {
             if (!hs[j].access)
@@ -518,34 +519,56 @@ static size_t report_open_handles(struct kx_kernel *k, struct kx_loaded **set, s
     return total;
 }
 
-/* kextunload -p and -c: the personalities, or the instances, and nothing else. */
-static kx_status unload_partly(struct kx_kernel *k, struct kx_loaded *target, uint32_t flags,
-                               FILE *report)
+/* kextunload -c CLASS: every instance of the class goes; code and
+ * personalities stay (a rematch may bring the class back). */
+static kx_status terminate_class(struct kx_kernel *k, const char *ioclass, FILE *report)
 {
-    const char *id = kx_kext_id(target->kext);
-    if (flags & KX_KERNEL_UNLOAD_INSTANCES) {
-        if (report_open_handles(k, &target, 1, report) > 0) {
-            fprintf(report, "Can't terminate the instances of %s while its devices are open; "
-                            "close them first.\n", id);
-            return STATUS_KEXT_IN_USE;
-        }
-        size_t n = kx__runtime_instance_count(k, id);
-        kx__runtime_remove_instances(k, id);
-        fprintf(report, "Terminated %zu instance(s) of %s.\n", n, id);
+    size_t n = kx__runtime_instance_count(k, NULL, ioclass);
+    if (!n) {
+        fprintf(report, "No instances of class %s.\n", ioclass);
+        return STATUS_NO_SUCH_DEVICE;
     }
-    if (flags & KX_KERNEL_UNLOAD_PERSONALITIES)
-        fprintf(report, "Removed %zu personalit%s of %s.\n", kx__runtime_catalog_remove(k, id),
-                "ies", id);
+    if (kx__runtime_instance_holders(k, NULL, ioclass)) {
+        fprintf(report,
+                "Can't terminate the instances of class %s while their devices are "
+                "open; close them first.\n",
+                ioclass);
+        return STATUS_KEXT_IN_USE;
+    }
+    kx__runtime_remove_instances(k, NULL, ioclass);
+    fprintf(report, "Terminated %zu instance(s) of class %s.\n", n, ioclass);
     return STATUS_SUCCESS;
 }
 
-static kx_status unload_locked(struct kx_kernel *k, const char *what,
-                               const struct kx_io_cred *cred, uint32_t flags, FILE *report)
+/* kextunload -p: its instances go and its personalities leave the
+ * catalogue; its code stays loaded. */
+static kx_status personalities_only(struct kx_kernel *k, struct kx_loaded *target, FILE *report)
+{
+    const char *id = kx_kext_id(target->kext);
+    if (report_open_handles(k, &target, 1, report) > 0) {
+        fprintf(report,
+                "Can't terminate the instances of %s while its devices are open; close "
+                "them first.\n",
+                id);
+        return STATUS_KEXT_IN_USE;
+    }
+    size_t n = kx__runtime_instance_count(k, id, NULL);
+    kx__runtime_remove_instances(k, id, NULL);
+    size_t np = kx__runtime_catalog_remove(k, id);
+    fprintf(report, "Terminated %zu instance(s) and removed %zu personalit%s of %s.\n", n, np,
+            np == 1 ? "y" : "ies", id);
+    return STATUS_SUCCESS;
+}
+
+static kx_status unload_locked(struct kx_kernel *k, const char *what, const struct kx_io_cred *cred,
+                               uint32_t flags, FILE *report)
 {
     if (!is_root(cred)) {
         fprintf(report, "You must be running as root to unload kexts.\n");
         return STATUS_ACCESS_DENIED;
     }
+    if (flags & KX_KERNEL_UNLOAD_CLASS)
+        return terminate_class(k, what, report);
     struct kx_loaded *target = NULL;
     for (struct kx_loaded *l = k->loaded; l && !target; l = l->next)
         if ((kx_kext_id(l->kext) && strcmp(kx_kext_id(l->kext), what) == 0) ||
@@ -560,8 +583,8 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what,
         fprintf(report, "%s is a kernel component and can't be unloaded.\n", id);
         return STATUS_KEXT_IN_USE;
     }
-    if (flags & (KX_KERNEL_UNLOAD_PERSONALITIES | KX_KERNEL_UNLOAD_INSTANCES))
-        return unload_partly(k, target, flags, report);
+    if (flags & KX_KERNEL_UNLOAD_PERSONALITIES)
+        return personalities_only(k, target, report);
 
     /* The set to unload: the target and, with -r, everything that depends on
      * it — in load order, so unloading walks it backwards. */
@@ -655,7 +678,8 @@ void kx__kernel_unload_idle(struct kx_kernel *k, uint64_t now_ns)
         return;
     for (struct kx_loaded *l = k->loaded, *next; l; l = next) {
         next = l->next;
-        if (!l->by_match || l->refs > 0 || kx__runtime_instance_count(k, kx_kext_id(l->kext))) {
+        if (!l->by_match || l->refs > 0 ||
+            kx__runtime_instance_count(k, kx_kext_id(l->kext), NULL)) {
             l->idle_since_ns = 0;
             continue;
         }

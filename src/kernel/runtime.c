@@ -75,8 +75,14 @@ struct kx_runtime {
     int started;
 };
 
-struct kx_reg *kx_kernel_registry(struct kx_kernel *k) { return k->rt->reg; }
-struct kx_catalog *kx_kernel_catalog(struct kx_kernel *k) { return k->rt->cat; }
+struct kx_reg *kx_kernel_registry(struct kx_kernel *k)
+{
+    return k->rt->reg;
+}
+struct kx_catalog *kx_kernel_catalog(struct kx_kernel *k)
+{
+    return k->rt->cat;
+}
 
 /* ---- the queue ------------------------------------------------------------ */
 
@@ -99,7 +105,10 @@ static void queue(struct kx_runtime *rt, enum work_kind kind, kx_reg_id nub)
     pthread_mutex_unlock(&rt->lock);
 }
 
-void kx_kernel_match_all(struct kx_kernel *k) { queue(k->rt, W_MATCH_ALL, 0); }
+void kx_kernel_match_all(struct kx_kernel *k)
+{
+    queue(k->rt, W_MATCH_ALL, 0);
+}
 
 void kx_kernel_match_wait(struct kx_kernel *k)
 {
@@ -139,7 +148,7 @@ static void instance_free(struct instance *in)
 
 static struct kx_io_provider provider_of(const struct instance *in)
 {
-    struct kx_io_provider p = {in->nub,       in->id,       in->ioclass,     in->personality,
+    struct kx_io_provider p = {in->nub,       in->id,       in->ioclass,      in->personality,
                                in->nub_class, in->nub_name, in->nub_location, 0};
     return p;
 }
@@ -174,14 +183,20 @@ static void on_terminated(void *ctx, kx_reg_id id)
     instance_free(in);
 }
 
-void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id)
+static int instance_is(const struct instance *in, const char *kext_id, const char *ioclass)
+{
+    return (!kext_id || strcmp(in->kext, kext_id) == 0) &&
+           (!ioclass || strcmp(in->ioclass, ioclass) == 0);
+}
+
+void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id, const char *ioclass)
 {
     struct kx_runtime *rt = k->rt;
     for (;;) {
         kx_reg_id id = 0;
         pthread_mutex_lock(&rt->lock);
         for (struct instance *in = rt->instances; in && !id; in = in->next)
-            if (strcmp(in->kext, kext_id) == 0)
+            if (instance_is(in, kext_id, ioclass))
                 id = in->id;
         pthread_mutex_unlock(&rt->lock);
         if (!id)
@@ -191,12 +206,23 @@ void kx__runtime_remove_instances(struct kx_kernel *k, const char *kext_id)
     }
 }
 
-size_t kx__runtime_instance_count(struct kx_kernel *k, const char *kext_id)
+size_t kx__runtime_instance_count(struct kx_kernel *k, const char *kext_id, const char *ioclass)
 {
     size_t n = 0;
     pthread_mutex_lock(&k->rt->lock);
     for (struct instance *in = k->rt->instances; in; in = in->next)
-        n += strcmp(in->kext, kext_id) == 0;
+        n += instance_is(in, kext_id, ioclass);
+    pthread_mutex_unlock(&k->rt->lock);
+    return n;
+}
+
+size_t kx__runtime_instance_holders(struct kx_kernel *k, const char *kext_id, const char *ioclass)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&k->rt->lock);
+    for (struct instance *in = k->rt->instances; in; in = in->next)
+        if (instance_is(in, kext_id, ioclass))
+            n += kx_io_instance_handles(k->io, in->id);
     pthread_mutex_unlock(&k->rt->lock);
     return n;
 }
@@ -228,7 +254,10 @@ static int is_instance(struct kx_runtime *rt, kx_reg_id id)
     return found;
 }
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
 
 /* The instance entry's properties: the personality's, and the category it
  * claims on the nub (what keeps the category from matching twice). */
@@ -293,8 +322,8 @@ static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_re
     plist_t props = instance_props(c, code);
     kx_status st = in->kext && in->ioclass && in->personality && in->nub_class && in->nub_name &&
                            in->nub_location && props
-                       ? kx_reg_publish(rt->reg, nub, KX_REG_PLANE_BIT(KX_REG_SERVICE),
-                                        in->ioclass, in->ioclass, NULL, props, &in->id)
+                       ? kx_reg_publish(rt->reg, nub, KX_REG_PLANE_BIT(KX_REG_SERVICE), in->ioclass,
+                                        in->ioclass, NULL, props, &in->id)
                        : (plist_free(props), STATUS_INSUFFICIENT_RESOURCES);
     if (st != STATUS_SUCCESS) {
         instance_free(in);
@@ -328,8 +357,7 @@ static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_re
 static void match_one(struct kx_runtime *rt, kx_reg_id nub)
 {
     struct kx_reg_info ni;
-    if (kx_reg_info(rt->reg, nub, &ni) != STATUS_SUCCESS || !ni.is_service ||
-        is_instance(rt, nub))
+    if (kx_reg_info(rt->reg, nub, &ni) != STATUS_SUCCESS || !ni.is_service || is_instance(rt, nub))
         return;
     struct kx_match *m = NULL;
     if (kx_match_nub(rt->cat, rt->reg, nub, 0, &m) != STATUS_SUCCESS)
@@ -382,7 +410,7 @@ static void *runtime_main(void *arg)
         while (!rt->head && !rt->stop) {
             rt->busy = 0;
             pthread_cond_broadcast(&rt->cond); /* idle: wake kx_kernel_match_wait */
-            if (rt->k->idle_unload_ns) { /* look at idle kexts every second */
+            if (rt->k->idle_unload_ns) {       /* look at idle kexts every second */
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 ts.tv_sec += 1;

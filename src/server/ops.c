@@ -27,8 +27,8 @@ struct job {
     uint64_t conn_id;
     uint32_t req_id;
     struct kx_io_cred cred;
-    char *text;      /* path or kext */
-    uint32_t arg;    /* access or flags */
+    char *text;   /* path or kext */
+    uint32_t arg; /* access or flags */
     kx_io_handle handle;
     kx_status status;
 };
@@ -102,8 +102,8 @@ static void open_done(struct kx_srv *srv, uint64_t conn_id, int conn_alive, void
 static void open_job(struct kx_srv *srv, void *arg)
 {
     struct job *j = arg;
-    j->status = kx_io_open(kx_srv_io(srv), j->text, &j->cred, j->arg, KX_IO_TIMEOUT_DEFAULT,
-                           &j->handle);
+    j->status =
+        kx_io_open(kx_srv_io(srv), j->text, &j->cred, j->arg, KX_IO_TIMEOUT_DEFAULT, &j->handle);
     if (kx_srv_post_fn(srv, j->conn_id, open_done, j) != STATUS_SUCCESS) {
         if (j->status == STATUS_SUCCESS)
             kx_io_close(kx_srv_io(srv), j->handle);
@@ -171,7 +171,8 @@ static void io_done(void *arg, kx_status status, size_t information)
     free(ctx);
 }
 
-static kx_status submit(struct kx_srv_req *req, uint32_t handle, struct kx_io_req *r, size_t out_len)
+static kx_status submit(struct kx_srv_req *req, uint32_t handle, struct kx_io_req *r,
+                        size_t out_len)
 {
     kx_io_handle h = kx_srv_file_get(req->srv, req->conn_id, handle);
     if (!h) {
@@ -252,9 +253,9 @@ static void reply_end(struct kx_srv *srv, uint64_t conn_id, uint32_t req_id, kx_
     kx_srv_post(srv, conn_id, &b);
 }
 
-static void post_object(struct kx_srv_req *req, uint32_t kind, const char *name,
-                        const char *target, const char *driver, uint32_t uid, uint32_t gid,
-                        uint32_t mode, uint32_t handles)
+static void post_object(struct kx_srv_req *req, uint32_t kind, const char *name, const char *target,
+                        const char *driver, uint32_t uid, uint32_t gid, uint32_t mode,
+                        uint32_t handles)
 {
     struct kx_msg_builder b = {0};
     kx_msg_begin(&b, KX_MSG_LS_ENTRY, req->req_id);
@@ -349,9 +350,12 @@ static void unload_job(struct kx_srv *srv, void *arg)
 {
     struct job *j = arg;
     char *report = NULL;
-    kx_status st =
-        kx_kernel_unload(kx_srv_kernel(srv), j->text, &j->cred,
-                         j->arg & KX_UNLOAD_RECURSIVE ? KX_KERNEL_UNLOAD_RECURSIVE : 0, &report);
+    kx_status st = kx_kernel_unload(
+        kx_srv_kernel(srv), j->text, &j->cred,
+        (j->arg & KX_UNLOAD_RECURSIVE ? KX_KERNEL_UNLOAD_RECURSIVE : 0) |
+            (j->arg & KX_UNLOAD_PERSONALITIES_ONLY ? KX_KERNEL_UNLOAD_PERSONALITIES : 0) |
+            (j->arg & KX_UNLOAD_CLASS ? KX_KERNEL_UNLOAD_CLASS : 0),
+        &report);
     kx_srv_reply_ok(srv, j->conn_id, j->req_id, st, 0, report);
     free(report);
     free_job(j);
@@ -368,8 +372,14 @@ static kx_status decode_kext_request(struct kx_srv_req *req, void (*fn)(struct k
     return defer_or_fail(req, new_job(req, kext, flags), fn);
 }
 
-static kx_status op_load(struct kx_srv_req *req) { return decode_kext_request(req, load_job); }
-static kx_status op_unload(struct kx_srv_req *req) { return decode_kext_request(req, unload_job); }
+static kx_status op_load(struct kx_srv_req *req)
+{
+    return decode_kext_request(req, load_job);
+}
+static kx_status op_unload(struct kx_srv_req *req)
+{
+    return decode_kext_request(req, unload_job);
+}
 
 static void stat_job(struct kx_srv *srv, void *arg)
 {

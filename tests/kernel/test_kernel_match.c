@@ -30,8 +30,8 @@ static struct kx_kernel *boot(uint32_t idle_unload_s)
              getenv("KX_SOURCE_DIR"));
     const char *dirs[] = {dir};
     struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024};
-    struct kx_kernel_config cfg = {sizeof cfg,   NULL, dirs, 1, 1, &io, KX_BOOT_LOCAL, NULL,
-                                   KX_BOOT_NO_CACHE, idle_unload_s};
+    struct kx_kernel_config cfg = {
+        sizeof cfg, NULL, dirs, 1, 1, &io, KX_BOOT_LOCAL, NULL, KX_BOOT_NO_CACHE, idle_unload_s};
     struct kx_kernel *k = NULL;
     assert_int_equal(kx_kernel_new(&cfg, &k), STATUS_SUCCESS);
     char *report = NULL;
@@ -102,7 +102,7 @@ static void test_winners_load_and_drive_each_match(void **state)
     assert_false(loaded(k, "org.kx.test.NoPersonality")); /* only on request */
     assert_false(loaded(k, "org.kx.test.NoMatch"));
     assert_int_equal(log_count(k, "MatchPCI: DriverEntry", NULL), 1); /* one load ... */
-    assert_int_equal(log_count(k, "MatchPCI: AddDevice", NULL), 2);  /* ... two matches */
+    assert_int_equal(log_count(k, "MatchPCI: AddDevice", NULL), 2);   /* ... two matches */
     assert_true(exists(k, "/dev/matchpci-1f,6"));
     assert_true(exists(k, "/dev/matchpci-1c"));
 
@@ -112,9 +112,9 @@ static void test_winners_load_and_drive_each_match(void **state)
                      STATUS_SUCCESS);
     unsigned char vendor[8] = {0};
     size_t n = 0;
-    assert_int_equal(kx_io_ioctl(kx_kernel_io(k), h, IOCTL_MATCH_VENDOR, NULL, 0, vendor,
-                                 sizeof vendor, 0, &n),
-                     STATUS_SUCCESS);
+    assert_int_equal(
+        kx_io_ioctl(kx_kernel_io(k), h, IOCTL_MATCH_VENDOR, NULL, 0, vendor, sizeof vendor, 0, &n),
+        STATUS_SUCCESS);
     assert_int_equal(n, 4);
     assert_int_equal(vendor[0] | vendor[1] << 8, 0x8086);
     kx_io_close(kx_kernel_io(k), h);
@@ -125,8 +125,7 @@ static void test_winners_load_and_drive_each_match(void **state)
     size_t nc;
     pci_nubs(k, nubs);
     struct kx_reg *reg = kx_kernel_registry(k);
-    assert_int_equal(kx_reg_children(reg, nubs[0], KX_REG_SERVICE, &clients, &nc),
-                     STATUS_SUCCESS);
+    assert_int_equal(kx_reg_children(reg, nubs[0], KX_REG_SERVICE, &clients, &nc), STATUS_SUCCESS);
     assert_int_equal(nc, 1);
     struct kx_reg_info info;
     assert_int_equal(kx_reg_info(reg, clients[0], &info), STATUS_SUCCESS);
@@ -201,8 +200,12 @@ static void test_terminating_a_nub_removes_its_drivers_clients_first(void **stat
                      STATUS_SUCCESS);
     char buf[8];
     struct answer a = {0};
-    struct kx_io_req r = {.op = KX_IO_OP_READ, .out = buf, .out_len = sizeof buf,
-                          .timeout_ms = KX_IO_TIMEOUT_NONE, .done = on_answer, .arg = &a};
+    struct kx_io_req r = {.op = KX_IO_OP_READ,
+                          .out = buf,
+                          .out_len = sizeof buf,
+                          .timeout_ms = KX_IO_TIMEOUT_NONE,
+                          .done = on_answer,
+                          .arg = &a};
     assert_int_equal(kx_io_submit(io, h, &r, 1), STATUS_SUCCESS);
 
     kx_reg_id nubs[2];
@@ -230,26 +233,31 @@ static void test_terminating_a_nub_removes_its_drivers_clients_first(void **stat
     kx_kernel_free(k);
 }
 
-static void test_kextunload_instances_then_personalities(void **state)
+static void test_kextunload_class_then_personalities(void **state)
 {
     (void)state;
     struct kx_kernel *k = boot(0);
     char *report = NULL;
-    /* -c: the instances go, the kext stays loaded. */
-    assert_int_equal(
-        kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, KX_KERNEL_UNLOAD_INSTANCES, &report),
-        STATUS_SUCCESS);
-    assert_non_null(strstr(report, "Terminated 2 instance(s)"));
+    /* -c CLASS: the class's instances go; code and personalities stay. */
+    assert_int_equal(kx_kernel_unload(k, "KXMatchPCI", NULL, KX_KERNEL_UNLOAD_CLASS, &report),
+                     STATUS_SUCCESS);
+    assert_non_null(strstr(report, "Terminated 2 instance(s) of class KXMatchPCI"));
     free(report);
     assert_true(loaded(k, "org.kx.test.MatchPCI"));
     assert_false(exists(k, "/dev/matchpci-1c"));
     assert_false(exists(k, "/dev/matchchild-1c")); /* its nubs' drivers went first */
-    /* -p: the personality goes; matching again finds no driver for the NICs. */
-    assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL,
-                                      KX_KERNEL_UNLOAD_PERSONALITIES, &report),
-                     STATUS_SUCCESS);
-    assert_non_null(strstr(report, "Removed 1 personalit"));
+    /* ... so a rematch brings them back. */
+    kx_kernel_match_all(k);
+    kx_kernel_match_wait(k);
+    assert_true(exists(k, "/dev/matchpci-1c"));
+    /* -p: instances and personalities go, the code stays; a rematch finds no
+     * driver for the NICs. */
+    assert_int_equal(
+        kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, KX_KERNEL_UNLOAD_PERSONALITIES, &report),
+        STATUS_SUCCESS);
+    assert_non_null(strstr(report, "removed 1 personality"));
     free(report);
+    assert_true(loaded(k, "org.kx.test.MatchPCI"));
     kx_kernel_match_all(k);
     kx_kernel_match_wait(k);
     assert_false(exists(k, "/dev/matchpci-1c"));
@@ -266,9 +274,9 @@ static void test_kextunload_waits_for_open_devices_then_takes_everything(void **
     (void)state;
     struct kx_kernel *k = boot(0);
     kx_io_handle h;
-    assert_int_equal(kx_io_open(kx_kernel_io(k), "/dev/matchpci-1c", &root, KX_IO_ACCESS_READ, 0,
-                                &h),
-                     STATUS_SUCCESS);
+    assert_int_equal(
+        kx_io_open(kx_kernel_io(k), "/dev/matchpci-1c", &root, KX_IO_ACCESS_READ, 0, &h),
+        STATUS_SUCCESS);
     char *report = NULL;
     assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, 0, &report),
                      STATUS_KEXT_IN_USE);
@@ -276,8 +284,7 @@ static void test_kextunload_waits_for_open_devices_then_takes_everything(void **
     free(report);
     assert_true(exists(k, "/dev/matchpci-1f,6")); /* nothing was taken */
     kx_io_close(kx_kernel_io(k), h);
-    assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, 0, &report),
-                     STATUS_SUCCESS);
+    assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, 0, &report), STATUS_SUCCESS);
     free(report);
     assert_false(loaded(k, "org.kx.test.MatchPCI"));
     assert_false(exists(k, "/dev/matchpci-1c"));
@@ -315,7 +322,7 @@ int main(void)
         cmocka_unit_test(test_decline_and_failure_give_way_in_order),
         cmocka_unit_test(test_driver_nubs_and_resources_are_matched),
         cmocka_unit_test(test_terminating_a_nub_removes_its_drivers_clients_first),
-        cmocka_unit_test(test_kextunload_instances_then_personalities),
+        cmocka_unit_test(test_kextunload_class_then_personalities),
         cmocka_unit_test(test_kextunload_waits_for_open_devices_then_takes_everything),
         cmocka_unit_test(test_idle_kexts_unload),
     };
