@@ -24,14 +24,15 @@ static const struct kx_io_cred root = {1, 0, 0};
 
 static struct kx_kernel *boot(uint32_t idle_unload_s)
 {
-    char dir[512], platform[512];
+    char dir[512], samples[512], platform[512];
     snprintf(dir, sizeof dir, "%s/tests/match-extensions", getenv("KX_BUILD_DIR"));
+    snprintf(samples, sizeof samples, "%s/extensions", getenv("KX_BUILD_DIR"));
     snprintf(platform, sizeof platform, "%s/tests/kernel/fixtures/two-nics.plist",
              getenv("KX_SOURCE_DIR"));
-    const char *dirs[] = {dir};
+    const char *dirs[] = {dir, samples};
     struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024};
     struct kx_kernel_config cfg = {
-        sizeof cfg, NULL, dirs, 1, 1, &io, KX_BOOT_LOCAL, NULL, KX_BOOT_NO_CACHE, idle_unload_s};
+        sizeof cfg, NULL, dirs, 2, 1, &io, KX_BOOT_LOCAL, NULL, KX_BOOT_NO_CACHE, idle_unload_s};
     struct kx_kernel *k = NULL;
     assert_int_equal(kx_kernel_new(&cfg, &k), STATUS_SUCCESS);
     char *report = NULL;
@@ -126,20 +127,49 @@ static void test_winners_load_and_drive_each_match(void **state)
     pci_nubs(k, nubs);
     struct kx_reg *reg = kx_kernel_registry(k);
     assert_int_equal(kx_reg_children(reg, nubs[0], KX_REG_SERVICE, &clients, &nc), STATUS_SUCCESS);
-    assert_int_equal(nc, 1);
-    struct kx_reg_info info;
-    assert_int_equal(kx_reg_info(reg, clients[0], &info), STATUS_SUCCESS);
-    assert_string_equal(info.class_name, "KXMatchPCI");
+    kx_reg_id mine = 0;
+    int n_pciinfo = 0;
+    for (size_t i = 0; i < nc; i++) { /* MatchPCI's, and the sample PCIInfo's */
+        struct kx_reg_info info;
+        assert_int_equal(kx_reg_info(reg, clients[i], &info), STATUS_SUCCESS);
+        if (strcmp(info.class_name, "KXMatchPCI") == 0)
+            mine = clients[i];
+        n_pciinfo += strcmp(info.class_name, "KXPCIInfo") == 0;
+    }
+    free(clients);
+    assert_int_equal(nc, 2);
+    assert_int_equal(n_pciinfo, 1);
+    assert_true(mine != 0);
     plist_t v = NULL;
-    assert_int_equal(kx_reg_prop_copy(reg, clients[0], "IOMatchCategory", &v), STATUS_SUCCESS);
+    assert_int_equal(kx_reg_prop_copy(reg, mine, "IOMatchCategory", &v), STATUS_SUCCESS);
     assert_string_equal(plist_get_string_ptr(v, NULL), "IODefaultMatchCategory");
     plist_free(v);
-    assert_int_equal(kx_reg_prop_copy(reg, clients[0], "KXTestSeen", &v), STATUS_SUCCESS);
+    assert_int_equal(kx_reg_prop_copy(reg, mine, "KXTestSeen", &v), STATUS_SUCCESS);
     assert_non_null(v);
     plist_free(v);
     assert_int_equal(kx_reg_prop_copy(reg, nubs[0], "KXTestSeen", &v), STATUS_SUCCESS);
     assert_null(v); /* the nub refused the driver's write */
-    free(clients);
+    kx_kernel_free(k);
+}
+
+/* The sample PCIInfo drives every PCI function too, in a category of its own,
+ * describing each from its nub's properties. */
+static void test_sample_pciinfo_describes_each_function(void **state)
+{
+    (void)state;
+    struct kx_kernel *k = boot(0);
+    struct kx_io *io = kx_kernel_io(k);
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(io, "/dev/pciinfo-1f,6", &root, KX_IO_ACCESS_READ, 0, &h),
+                     STATUS_SUCCESS);
+    char text[256] = "";
+    size_t n = 0;
+    assert_int_equal(kx_io_read(io, h, text, sizeof text - 1, 0, 0, &n), STATUS_SUCCESS);
+    assert_string_equal(text, "pci8086,15b8 at 1f,6: vendor 0x8086 device 0x15b8 subsystem "
+                              "0x0000:0x0000 class 0x020000 revision 0x00\n");
+    kx_io_close(io, h);
+    assert_true(exists(k, "/dev/pciinfo-1c"));
+    assert_true(exists(k, "/dev/matchpci-1c")); /* its category took nothing from MatchPCI */
     kx_kernel_free(k);
 }
 
@@ -319,6 +349,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_winners_load_and_drive_each_match),
+        cmocka_unit_test(test_sample_pciinfo_describes_each_function),
         cmocka_unit_test(test_decline_and_failure_give_way_in_order),
         cmocka_unit_test(test_driver_nubs_and_resources_are_matched),
         cmocka_unit_test(test_terminating_a_nub_removes_its_drivers_clients_first),
