@@ -324,15 +324,20 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
     /* Submissions that passed their state check finish their push first. */
     while (atomic_load_explicit(&f->submitting, memory_order_seq_cst))
         kx_plat_yield();
-    if (revoke) /* the device is going away under the handle */
+    /* Every IRP of the handle holds a reference: with only the handle's and
+     * ours left there is nothing to cancel, and the pool (which only grows)
+     * need not be scanned — the usual close after the I/O is done. */
+    int has_irps = (uint32_t)atomic_load_explicit(&f->gen_refs, memory_order_seq_cst) > 2;
+    if (revoke && has_irps) /* the device is going away under the handle */
         kx__irp_foreach(io, revoke_one, f);
 
     /* 1. Cancel: cancel routines run on the driver's thread; without one the
      * requester is answered STATUS_CANCELLED now. Past the deadline every
      * remaining request is answered, whatever the driver does. */
     uint64_t deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
-    kx__irp_foreach(io, cancel_one, f);
-    for (uint64_t nap = 10000;; nap = nap < 1000000 ? nap * 2 : nap) {
+    if (has_irps)
+        kx__irp_foreach(io, cancel_one, f);
+    for (uint64_t nap = 10000; has_irps; nap = nap < 1000000 ? nap * 2 : nap) {
         struct {
             struct io_file *f;
             size_t n;

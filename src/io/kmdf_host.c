@@ -32,7 +32,12 @@ static _Thread_local struct kx_host *tls_host;
 
 struct kx_host *kx__host_current(void) { return tls_host; }
 
-#define DISPATCH_SPIN_NS 50000u /* an idle dispatch thread spins this long before sleeping */
+/* An idle dispatch thread spins before it sleeps, as long as spinning pays:
+ * each spin that finds work doubles the next one (up to the maximum), each
+ * that ends in sleep halves it (to nothing), so a stream of requests keeps it
+ * awake and a driver asked now and then costs no CPU between requests. */
+#define DISPATCH_SPIN_MAX_NS 50000u
+#define DISPATCH_SPIN_MIN_NS 1000u
 #define BATCH_FLUSH 64          /* records released per push to the pool */
 
 static inline void busy_enter(struct kx_host *h, uint64_t id)
@@ -364,6 +369,10 @@ static void *host_main(void *arg)
                 kx__chan_flush(h->io, &rb);
                 since_flush = 0;
             }
+            if (spin_until && h->max_spin_ns) /* the spin found work: worth more */
+                h->spin_ns = h->spin_ns ? h->spin_ns * 2 : DISPATCH_SPIN_MIN_NS;
+            if (h->spin_ns > h->max_spin_ns)
+                h->spin_ns = h->max_spin_ns;
             spin_until = 0;
             spins = 0;
             continue;
@@ -391,10 +400,17 @@ static void *host_main(void *arg)
             spin_until = now + h->spin_ns;
         if (now < spin_until)
             continue;
+        /* The spin found nothing: spin less next time. */
+        h->spin_ns = h->spin_ns / 2 < DISPATCH_SPIN_MIN_NS ? 0 : h->spin_ns / 2;
         atomic_store_explicit(&h->q.sleeping, 1, memory_order_seq_cst);
         if (kx__queue_idle(&h->q))
             kx_plat_futex_wait(&h->q.sleeping, 1, 0);
         atomic_store_explicit(&h->q.sleeping, 0, memory_order_relaxed);
+        /* Woken soon after falling asleep: a spin would have caught it. */
+        if (h->max_spin_ns && kx_plat_monotonic_ns() - now < h->max_spin_ns)
+            h->spin_ns = h->spin_ns ? h->spin_ns * 2 : DISPATCH_SPIN_MIN_NS;
+        if (h->spin_ns > h->max_spin_ns)
+            h->spin_ns = h->max_spin_ns;
         spin_until = 0;
     }
     drain(h, &rb);
@@ -420,7 +436,8 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
     snprintf(h->name, sizeof h->name, "%s", full_name);
     snprintf(h->short_name, sizeof h->short_name, "%s", short_name);
     h->info = *info;
-    h->spin_ns = kx_plat_ncpus() > 1 ? DISPATCH_SPIN_NS : 0;
+    h->max_spin_ns = kx_plat_ncpus() > 1 ? DISPATCH_SPIN_MAX_NS : 0;
+    h->spin_ns = h->max_spin_ns;
     h->obj.Size = sizeof h->obj;
     h->obj.DriverName = h->name;
     h->obj.DriverInfo = &h->info;

@@ -38,7 +38,8 @@ struct kx_host {
     struct kx_driver_info info;
     struct io_queue q;            /* the dispatch queue: many producers, this thread consumes */
     pthread_t thread;
-    uint64_t spin_ns;             /* how long the idle thread spins before sleeping */
+    uint64_t spin_ns;             /* how long the idle thread spins before sleeping (adapts) */
+    uint64_t max_spin_ns;         /* 0 on one CPU: never spin */
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
     uint64_t cur_instance;        /* dispatch thread: the match AddDevice runs for (0: none) */
     _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
