@@ -165,6 +165,40 @@ void lx_subsystem(const struct lx *x, const char *path, char *buf, size_t len)
     free(f);
 }
 
+const char *lx_scan(const char *s, int base, size_t max_digits, unsigned *out)
+{
+    char digits[16];
+    size_t n = 0;
+    while (n < max_digits && n < sizeof digits - 1 &&
+           (base == 16 ? isxdigit((unsigned char)s[n]) : isdigit((unsigned char)s[n]))) {
+        digits[n] = s[n];
+        n++;
+    }
+    if (!n)
+        return NULL;
+    digits[n] = '\0';
+    *out = (unsigned)strtoul(digits, NULL, base);
+    return s + n;
+}
+
+int lx_pci_address(const char *s, unsigned *domain, unsigned *bus, unsigned *dev, unsigned *fn)
+{
+    const char *p = lx_scan(s, 16, 4, domain);
+    if (p && *p == ':')
+        p = lx_scan(p + 1, 16, 2, bus);
+    else
+        p = NULL;
+    if (p && *p == ':')
+        p = lx_scan(p + 1, 16, 2, dev);
+    else
+        p = NULL;
+    if (p && *p == '.')
+        p = lx_scan(p + 1, 16, 1, fn);
+    else
+        p = NULL;
+    return p && !*p && *dev <= 31 && *fn <= 7 ? 0 : -1;
+}
+
 plist_t lx_data32(uint32_t v)
 {
     const char b[4] = {(char)(v & 0xff), (char)((v >> 8) & 0xff), (char)((v >> 16) & 0xff),

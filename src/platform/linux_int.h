@@ -102,6 +102,12 @@ void lx_subsystem(const struct lx *x, const char *path, char *buf, size_t len);
 /* Whether root/path/file exists (a folder or a file). */
 int lx_exists(const struct lx *x, const char *path, const char *file);
 
+/* Reads 1 to max_digits digits of base (10 or 16) at s into *out: the end, or NULL when s
+ * doesn't start with a digit. */
+const char *lx_scan(const char *s, int base, size_t max_digits, unsigned *out);
+/* A PCI address "DDDD:BB:dd.f", the whole string; 0 when it is one. */
+int lx_pci_address(const char *s, unsigned *domain, unsigned *bus, unsigned *dev, unsigned *fn);
+
 /* plist data holding v as 4 little-endian bytes; data holding s with its NUL. */
 plist_t lx_data32(uint32_t v);
 plist_t lx_data_str(const char *s);

@@ -40,8 +40,9 @@ static const struct {
 int lx_pci_is_root(const char *name)
 {
     unsigned domain = 0, bus = 0;
-    int end = 0;
-    return sscanf(name, "pci%4x:%2x%n", &domain, &bus, &end) == 2 && name[end] == '\0';
+    const char *p = strncmp(name, "pci", 3) == 0 ? lx_scan(name + 3, 16, 4, &domain) : NULL;
+    p = p && *p == ':' ? lx_scan(p + 1, 16, 2, &bus) : NULL;
+    return p && !*p;
 }
 
 kx_reg_id lx_pci_bridge_of(struct lx *x, kx_reg_id nub)
@@ -69,16 +70,16 @@ static kx_status read_config(struct lx *x, const char *path, struct config *c)
 {
     static const struct {
         const char *file;
-        uint32_t max;
         size_t offset;
+        uint32_t max;
         int required;
     } regs[] = {
-        {"vendor", 0xffff, offsetof(struct config, vendor), 1},
-        {"device", 0xffff, offsetof(struct config, device), 1},
-        {"class", 0xffffff, offsetof(struct config, class_code), 1},
-        {"revision", 0xff, offsetof(struct config, revision), 1},
-        {"subsystem_vendor", 0xffff, offsetof(struct config, sub_vendor), 0},
-        {"subsystem_device", 0xffff, offsetof(struct config, sub_device), 0},
+        {"vendor", offsetof(struct config, vendor), 0xffff, 1},
+        {"device", offsetof(struct config, device), 0xffff, 1},
+        {"class", offsetof(struct config, class_code), 0xffffff, 1},
+        {"revision", offsetof(struct config, revision), 0xff, 1},
+        {"subsystem_vendor", offsetof(struct config, sub_vendor), 0xffff, 0},
+        {"subsystem_device", offsetof(struct config, sub_device), 0xffff, 0},
     };
     char why[256];
     memset(c, 0, sizeof *c);
@@ -140,11 +141,9 @@ static plist_t properties(const struct config *c, const char *ioname, const char
 kx_status lx_pci_function(struct lx *x, const char *path, kx_reg_id *out)
 {
     unsigned domain = 0, bus = 0, dev = 0, fn = 0;
-    int end = 0;
     const char *base = lx_base(path);
     struct config c;
-    if (sscanf(base, "%4x:%2x:%2x.%1x%n", &domain, &bus, &dev, &fn, &end) != 4 || base[end] ||
-        dev > 31 || fn > 7)
+    if (lx_pci_address(base, &domain, &bus, &dev, &fn) != 0)
         return lx_skip(x, path, "\"%s\" is not a PCI address (DDDD:BB:dd.f)", base);
     kx_status st = read_config(x, path, &c);
     if (st != STATUS_SUCCESS)
@@ -187,7 +186,9 @@ kx_status lx_pci_root(struct lx *x, const char *path, kx_reg_id *out)
     char *companion = NULL;
     kx_reg_id host = KX_REG_ID_NONE;
     kx_status st = STATUS_SUCCESS;
-    sscanf(lx_base(path), "pci%4x:%2x", &domain, &bus);
+    const char *p = lx_scan(lx_base(path) + 3, 16, 4, &domain); /* lx_pci_is_root said so */
+    if (p)
+        lx_scan(p + 1, 16, 2, &bus);
     if (lx_link_path(x, path, "firmware_node", &companion) == STATUS_SUCCESS)
         st = lx_ensure(x, companion, &host);
     free(companion);

@@ -70,8 +70,8 @@ static uint32_t location_id(struct lx *x, const char *path)
     const char *base = lx_base(path);
     unsigned bus = 0, top = 0;
     uint32_t id = 0;
-    int end = 0;
-    if (sscanf(base, "%u-%n", &bus, &end) != 1)
+    const char *ports = lx_scan(base, 10, 3, &bus);
+    if (!ports || *ports != '-')
         return 0;
     top = bus & 0xff;
     char *up = lx_dirname(path);
@@ -79,8 +79,7 @@ static uint32_t location_id(struct lx *x, const char *path)
         char subsystem[16];
         unsigned d = 0, b = 0, dev = 0, fn = 0;
         lx_subsystem(x, up, subsystem, sizeof subsystem);
-        if (strcmp(subsystem, "pci") == 0 &&
-            sscanf(lx_base(up), "%x:%x:%x.%x", &d, &b, &dev, &fn) == 4) {
+        if (strcmp(subsystem, "pci") == 0 && lx_pci_address(lx_base(up), &d, &b, &dev, &fn) == 0) {
             top = dev;
             break;
         }
@@ -90,7 +89,7 @@ static uint32_t location_id(struct lx *x, const char *path)
     }
     free(up);
     id = (uint32_t)top << 24;
-    const char *p = base + end;
+    const char *p = ports + 1;
     for (int shift = 20; *p && shift >= 0; shift -= 4) {
         char *stop = NULL;
         unsigned long port = strtoul(p, &stop, 10);
@@ -120,6 +119,7 @@ static kx_status device(struct lx *x, const char *path, kx_reg_id *out)
     uint32_t v[6];
     char s[256], location[16];
     unsigned major = 0, minor = 0;
+    const char *dot = NULL;
     kx_status st = read_hex(x, path, fields, 2, 0xffff, v);
     if (st == STATUS_SUCCESS)
         st = read_hex(x, path, fields + 2, 1, 0xffff, v + 2);
@@ -141,7 +141,7 @@ static kx_status device(struct lx *x, const char *path, kx_reg_id *out)
     opt_str(x, path, "manufacturer", p, "USB Vendor Name", "kUSBVendorString");
     opt_str(x, path, "serial", p, "USB Serial Number", "kUSBSerialNumberString");
     if (lx_attr(x, path, "version", s, sizeof s) == STATUS_SUCCESS &&
-        sscanf(s, "%x.%x", &major, &minor) == 2)
+        (dot = lx_scan(s, 16, 2, &major)) && *dot == '.' && lx_scan(dot + 1, 16, 2, &minor))
         plist_dict_set_item(p, "bcdUSB", plist_new_uint(((major & 0xff) << 8) | (minor & 0xff)));
     if (lx_attr(x, path, "speed", s, sizeof s) == STATUS_SUCCESS && *s)
         plist_dict_set_item(p, "USBSpeed", plist_new_uint(speed_code(s)));
@@ -164,7 +164,7 @@ static kx_status interface(struct lx *x, const char *path, kx_reg_id *out)
     const char *base = lx_base(path), *colon = strchr(base, ':');
     uint32_t v[4], id[3], endpoints = 0;
     unsigned config = 0, number = 0;
-    int end = 0;
+    const char *q = lx_scan(colon + 1, 10, 3, &config);
     char s[256], location[16], why[128];
     char *dev = lx_dirname(path);
     if (!dev)
@@ -174,7 +174,8 @@ static kx_status interface(struct lx *x, const char *path, kx_reg_id *out)
         return STATUS_SUCCESS;
     }
     kx_status st = STATUS_SUCCESS;
-    if (sscanf(colon + 1, "%u.%u%n", &config, &number, &end) != 2 || colon[1 + end])
+    q = q && *q == '.' ? lx_scan(q + 1, 10, 3, &number) : NULL;
+    if (!q || *q)
         st = lx_skip(x, path, "\"%s\" is not an interface name (device:config.interface)", base);
     if (st == STATUS_SUCCESS)
         st = read_hex(x, path, fields, 4, 0xff, v);
