@@ -17,8 +17,8 @@
  * properties, so the output is a platform file (`kx match --platform`).
  *
  * The registry comes from --platform FILE|linux|none, --linux or --sysfs DIR (regcli.c);
- * reading the running kxd's isn't served yet. ioclasscount prints "Class = N" instances of each class (exactly that
- * class, as the class table's instance counts are).
+ * reading the running kxd's isn't served yet. ioclasscount prints "Class = N" instances of each
+ * class (exactly that class, as the class table's instance counts are).
  */
 #include "cli.h"
 #include "regcli.h"
@@ -351,9 +351,8 @@ static unsigned terminal_width(void)
 
 int kx_cmd_ioreg(int argc, char **argv)
 {
-    static const struct option opts[] = {REGCLI_SOURCE_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        REGCLI_SOURCE_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct ioreg o;
     struct regcli_source src = {NULL, NULL};
     const char *plane = "IOService";
@@ -439,9 +438,8 @@ static int by_name(const void *a, const void *b)
 
 int kx_cmd_ioclasscount(int argc, char **argv)
 {
-    static const struct option opts[] = {REGCLI_SOURCE_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        REGCLI_SOURCE_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct regcli_source src = {NULL, NULL};
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {

@@ -198,9 +198,8 @@ int kx_cmd_match(int argc, char **argv)
         regcli_free(&c);
         return rc;
     }
-    if (rc != 0 ||
-        regcli_catalog("kx match", a.dirs, a.n_dirs, &opts, a.safe_boot ? KX_CATALOG_SAFE_BOOT : 0,
-                       &c) != 0) {
+    if (rc != 0 || regcli_catalog("kx match", a.dirs, a.n_dirs, &opts,
+                                  a.safe_boot ? KX_CATALOG_SAFE_BOOT : 0, &c) != 0) {
         regcli_free(&c);
         return KX_EXIT_FAIL;
     }

@@ -64,8 +64,8 @@ int regcli_registry(const char *prog, const struct regcli_source *src, struct re
             sysfs = "/sys";
     }
     if (platform && sysfs) {
-        fprintf(stderr, "%s: --platform %s and --linux/--sysfs name two machines; give one\n",
-                prog, platform);
+        fprintf(stderr, "%s: --platform %s and --linux/--sysfs name two machines; give one\n", prog,
+                platform);
         return KX_EXIT_USAGE;
     }
     if (!platform && !sysfs) {

@@ -31,8 +31,10 @@ struct regcli_source {
 /* The getopt_long options every registry verb takes for its source, with the values
  * regcli_source_option handles. */
 #define REGCLI_SOURCE_OPTIONS                                                                      \
-    {"platform", required_argument, NULL, 'P'}, {"linux", no_argument, NULL, 'L'},                \
-        {"sysfs", required_argument, NULL, 'S'}
+    {"platform", required_argument, NULL, 'P'}, {"linux", no_argument, NULL, 'L'},                 \
+    {                                                                                              \
+        "sysfs", required_argument, NULL, 'S'                                                      \
+    }
 #define REGCLI_SOURCE_USAGE "--platform FILE|linux|none | --linux | --sysfs DIR"
 /* Takes option c ('P', 'L', 'S'); 1 when it was one of them. */
 int regcli_source_option(struct regcli_source *s, int c, const char *arg);

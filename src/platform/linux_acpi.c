@@ -38,8 +38,7 @@ kx_status lx_acpi_name(const struct lx *x, const char *path, char *buf, size_t l
     if (!n || n > 4 || n >= len)
         return STATUS_DATA_ERROR;
     for (size_t i = 0; i < n; i++)
-        if (!isupper((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
-            name[i] != '_')
+        if (!isupper((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) && name[i] != '_')
             return STATUS_DATA_ERROR;
     memcpy(buf, name, n);
     buf[n] = '\0';
@@ -137,8 +136,8 @@ kx_status lx_acpi_node(struct lx *x, const char *path, kx_reg_id *out)
         plist_dict_set_item(props, "compatible", plist_new_data(cids, n_cids));
     if (sta_st == STATUS_SUCCESS)
         plist_dict_set_item(props, "_STA", plist_new_uint(sta));
-    return lx_publish(x, path, slot.nub, lx_nearest_dt(x, slot.nub), "IOACPIPlatformDevice",
-                      name, *location ? location : NULL, props, out);
+    return lx_publish(x, path, slot.nub, lx_nearest_dt(x, slot.nub), "IOACPIPlatformDevice", name,
+                      *location ? location : NULL, props, out);
 }
 
 kx_status lx_acpi_publish_below(struct lx *x, const char *companion)

@@ -27,13 +27,13 @@ struct lx_nub {
 
 struct lx {
     struct kx_reg *reg;
-    char *root;                /* the sysfs root, resolved */
-    struct lx_nub *nubs;       /* published devices by path: the registry's, then this pass's */
+    char *root;          /* the sysfs root, resolved */
+    struct lx_nub *nubs; /* published devices by path: the registry's, then this pass's */
     size_t n_nubs, cap_nubs;
-    char **left_out;           /* paths skipped in this pass, so their children are skipped too */
+    char **left_out; /* paths skipped in this pass, so their children are skipped too */
     size_t n_left_out, cap_left_out;
     struct kx_platform_report *rep; /* may be NULL */
-    unsigned depth;            /* lx_resolve's recursion, bounded against looping links */
+    unsigned depth;                 /* lx_resolve's recursion, bounded against looping links */
 };
 
 /* Where a device's children go: the nub itself, the IOService-plane parent its children
@@ -72,8 +72,8 @@ kx_status lx_skip(struct lx *x, const char *path, const char *fmt, ...)
  * NULL) becomes KXSysfsPath and enters the map. A registry refusal (a name too long) skips
  * path; STATUS_INSUFFICIENT_RESOURCES is returned as is. */
 kx_status lx_publish(struct lx *x, const char *path, kx_reg_id service, kx_reg_id dt,
-                     const char *class_name, const char *name, const char *location,
-                     plist_t props, kx_reg_id *out);
+                     const char *class_name, const char *name, const char *location, plist_t props,
+                     kx_reg_id *out);
 
 /* ---- Attributes (linux_attr.c) -------------------------------------------------------------- */
 

@@ -87,8 +87,7 @@ static kx_status map_load(struct lx *x)
     return st;
 }
 
-kx_status lx_begin(struct lx *x, struct kx_reg *r, const char *root,
-                   struct kx_platform_report *rep)
+kx_status lx_begin(struct lx *x, struct kx_reg *r, const char *root, struct kx_platform_report *rep)
 {
     memset(x, 0, sizeof *x);
     x->reg = r;
@@ -161,8 +160,8 @@ kx_status lx_skip(struct lx *x, const char *path, const char *fmt, ...)
 }
 
 kx_status lx_publish(struct lx *x, const char *path, kx_reg_id service, kx_reg_id dt,
-                     const char *class_name, const char *name, const char *location,
-                     plist_t props, kx_reg_id *out)
+                     const char *class_name, const char *name, const char *location, plist_t props,
+                     kx_reg_id *out)
 {
     kx_reg_id id = KX_REG_ID_NONE;
     if (path)
@@ -176,8 +175,8 @@ kx_status lx_publish(struct lx *x, const char *path, kx_reg_id service, kx_reg_i
     if (st == STATUS_INSUFFICIENT_RESOURCES)
         return st;
     if (st != STATUS_SUCCESS)
-        return lx_skip(x, path ? path : name, "%s %s@%s can't be published: %s", class_name,
-                       name, location ? location : "", kx_status_string(st));
+        return lx_skip(x, path ? path : name, "%s %s@%s can't be published: %s", class_name, name,
+                       location ? location : "", kx_status_string(st));
     if (x->rep)
         x->rep->n_published++;
     *out = id;

@@ -36,7 +36,7 @@ kx_status kx_platform_udev_open(struct kx_platform_udev **out)
         st = STATUS_ACCESS_DENIED;
     for (size_t i = 0; st == STATUS_SUCCESS && i < sizeof subsystems / sizeof subsystems[0]; i++)
         if ((rc = udev_monitor_filter_add_match_subsystem_devtype(u->monitor, subsystems[i],
-                                                                   NULL)) < 0)
+                                                                  NULL)) < 0)
             st = kx_status_from_errno(-rc);
     if (st == STATUS_SUCCESS && (rc = udev_monitor_enable_receiving(u->monitor)) < 0)
         st = kx_status_from_errno(-rc);

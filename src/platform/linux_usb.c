@@ -114,8 +114,8 @@ static uint32_t speed_code(const char *mbps)
 
 static kx_status device(struct lx *x, const char *path, kx_reg_id *out)
 {
-    static const char *const fields[] = {"idVendor",      "idProduct",       "bcdDevice",
-                                         "bDeviceClass",  "bDeviceSubClass", "bDeviceProtocol"};
+    static const char *const fields[] = {"idVendor",     "idProduct",       "bcdDevice",
+                                         "bDeviceClass", "bDeviceSubClass", "bDeviceProtocol"};
     uint32_t v[6];
     char s[256], location[16];
     unsigned major = 0, minor = 0;
@@ -193,8 +193,7 @@ static kx_status interface(struct lx *x, const char *path, kx_reg_id *out)
     for (size_t i = 0; i < 4; i++)
         plist_dict_set_item(p, fields[i], plist_new_uint(v[i]));
     opt_dec(x, path, "bAlternateSetting", p, "bAlternateSetting");
-    if (lx_attr_hex(x, path, "bNumEndpoints", 0xff, &endpoints, why, sizeof why) ==
-        STATUS_SUCCESS)
+    if (lx_attr_hex(x, path, "bNumEndpoints", 0xff, &endpoints, why, sizeof why) == STATUS_SUCCESS)
         plist_dict_set_item(p, "bNumEndpoints", plist_new_uint(endpoints));
     plist_dict_set_item(p, "bConfigurationValue", plist_new_uint(config));
     for (size_t i = 0; i < 3; i++)
@@ -205,8 +204,7 @@ static kx_status interface(struct lx *x, const char *path, kx_reg_id *out)
         strlen(s) >= KX_REG_NAME_MAX)
         snprintf(s, sizeof s, "IOUSBHostInterface");
     snprintf(location, sizeof location, "%x", v[0]);
-    return lx_publish(x, path, slot.nub, KX_REG_ID_NONE, "IOUSBHostInterface", s, location, p,
-                      out);
+    return lx_publish(x, path, slot.nub, KX_REG_ID_NONE, "IOUSBHostInterface", s, location, p, out);
 }
 
 kx_status lx_usb_node(struct lx *x, const char *path, kx_reg_id *out)

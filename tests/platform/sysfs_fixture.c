@@ -147,8 +147,7 @@ void sfx_pci(const char *root, const char *dev, unsigned vendor, unsigned device
     writef(root, dev, "class", "0x%06x", class_code);
     writef(root, dev, "revision", "0x%02x", revision);
     writef(root, dev, "modalias", "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", vendor, device,
-           sub_vendor, sub_device, class_code >> 16, (class_code >> 8) & 0xff,
-           class_code & 0xff);
+           sub_vendor, sub_device, class_code >> 16, (class_code >> 8) & 0xff, class_code & 0xff);
     char rel[1024];
     snprintf(rel, sizeof rel, "%s/power", dev);
     sfx_mkdir(root, rel);
@@ -230,8 +229,8 @@ void sfx_machine(const char *root)
              "acpi:PNP0C0A:", -1, 31);
     sfx_acpi(root, SFX_PCI0 "/device:02", NULL, "\\_SB_.PCI0.RP01", NULL, 0x001c0000, -1);
     sfx_acpi(root, SFX_PCI0 "/device:02/device:03", NULL, "\\_SB_.PCI0.RP01.PXSX", NULL, 0, -1);
-    sfx_acpi(root, SFX_PCI0 "/INT33C2:00", "INT33C2", "\\_SB_.PCI0.I2C0", "acpi:INT33C2:PNP0C50:",
-             -1, 15);
+    sfx_acpi(root, SFX_PCI0 "/INT33C2:00", "INT33C2", "\\_SB_.PCI0.I2C0",
+             "acpi:INT33C2:PNP0C50:", -1, 15);
     sfx_acpi(root, SFX_PCI0 "/INT33C2:00/ELAN0651:00", "ELAN0651", "\\_SB_.PCI0.I2C0.TPD0",
              "acpi:ELAN0651:PNP0C50:ACPI0C50:", -1, 15);
     sfx_acpi(root, SFX_PCI0 "/device:04", NULL, "\\_SB_.PCI0.S05_", NULL, 0x00050000, -1);

@@ -53,14 +53,14 @@ void sfx_companion(const char *root, const char *dev, const char *acpi);
 void sfx_machine(const char *root);
 
 #define SFX_GIGE "devices/pci0000:00/0000:00:1f.6"
-#define SFX_HDA "devices/pci0000:00/0000:00:1f.3"
-#define SFX_LPC "devices/pci0000:00/0000:00:1f.0"
+#define SFX_HDA  "devices/pci0000:00/0000:00:1f.3"
+#define SFX_LPC  "devices/pci0000:00/0000:00:1f.0"
 #define SFX_RP01 "devices/pci0000:00/0000:00:1c.0"
 #define SFX_WIFI SFX_RP01 "/0000:02:00.0"
-#define SFX_XHC "devices/pci0000:00/0000:00:14.0"
-#define SFX_BT SFX_XHC "/usb1/1-1"
-#define SFX_SB "devices/LNXSYSTM:00/LNXSYBUS:00"
+#define SFX_XHC  "devices/pci0000:00/0000:00:14.0"
+#define SFX_BT   SFX_XHC "/usb1/1-1"
+#define SFX_SB   "devices/LNXSYSTM:00/LNXSYBUS:00"
 #define SFX_PCI0 SFX_SB "/PNP0A08:00"
-#define SFX_EC SFX_PCI0 "/device:01/PNP0C09:00"
+#define SFX_EC   SFX_PCI0 "/device:01/PNP0C09:00"
 
 #endif

@@ -86,8 +86,7 @@ static void test_remove_below_an_unpublished_path(void **state)
     assert_int_equal(lxt_count(t, "IOUSBHostDevice"), 0);
     /* a path nothing is published at or below: nothing happens */
     o.n = 0;
-    assert_int_equal(event(t, "remove", "/devices/pci0000:00/0000:00:1f.6x", &o),
-                     STATUS_SUCCESS);
+    assert_int_equal(event(t, "remove", "/devices/pci0000:00/0000:00:1f.6x", &o), STATUS_SUCCESS);
     assert_int_equal(o.n, 0);
     assert_int_equal(lxt_count(t, "IOPCIDevice"), 6);
 }
@@ -167,8 +166,7 @@ static void test_udev_monitor_opens_and_dispatches_nothing(void **state)
     struct kx_platform_udev *u = NULL;
     kx_status st = kx_platform_udev_open(&u);
     if (st != STATUS_SUCCESS) {
-        fprintf(stderr, "udev's netlink monitor can't be opened here (%s)\n",
-                kx_status_string(st));
+        fprintf(stderr, "udev's netlink monitor can't be opened here (%s)\n", kx_status_string(st));
         skip();
     }
     assert_true(kx_platform_udev_fd(u) >= 0);

@@ -153,8 +153,7 @@ static void test_overlong_strings_fall_back_to_the_class_name(void **state)
     product[sizeof product - 1] = '\0';
     publish_with(t, SFX_BT, "product", product);
     assert_int_equal(t->rep.n_skipped, 0);
-    kx_reg_id bt = lxt_at(t, LXT_PCI "pci8086,a12f@14/IOUSBHostDevice@14100000",
-                          "IOUSBHostDevice");
+    kx_reg_id bt = lxt_at(t, LXT_PCI "pci8086,a12f@14/IOUSBHostDevice@14100000", "IOUSBHostDevice");
     lxt_absent(t, bt, "USB Product Name");
 }
 

@@ -55,8 +55,7 @@ static void test_device_tree_plane_skips_the_drivers(void **state)
      * hang under the bridge, and no stand-in for a driver is in the plane */
     assert_int_not_equal(lxt_find(t, "IODeviceTree", "PCI0@0/GIGE@1F,6"), KX_REG_ID_NONE);
     assert_int_not_equal(lxt_find(t, "IODeviceTree", "PCI0@0/RP01@1C/PXSX@0"), KX_REG_ID_NONE);
-    assert_int_not_equal(lxt_find(t, "IODeviceTree", "PCI0@0/LPCB@1F/EC0/BAT0"),
-                         KX_REG_ID_NONE);
+    assert_int_not_equal(lxt_find(t, "IODeviceTree", "PCI0@0/LPCB@1F/EC0/BAT0"), KX_REG_ID_NONE);
     assert_int_not_equal(lxt_find(t, "IODeviceTree", "PCI0@0/I2C0/TPD0"), KX_REG_ID_NONE);
     assert_int_equal(lxt_find(t, "IODeviceTree", "AppleACPIPlatformExpert"), KX_REG_ID_NONE);
     assert_int_equal(lxt_find(t, "IODeviceTree", "PCI0@0/AppleACPIPCI"), KX_REG_ID_NONE);
@@ -135,8 +134,8 @@ static void test_usb_properties_are_iousbhostfamilys(void **state)
     lxt_str(t, bt, KX_PLATFORM_SYSFS_PATH_KEY, "/devices/pci0000:00/0000:00:14.0/usb1/1-1");
     lxt_location(t, bt, "14100000");
 
-    kx_reg_id i1 = lxt_at(
-        t, LXT_PCI "pci8086,a12f@14/BCM20702A0@14100000/IOUSBHostInterface@1", "IOUSBHostInterface");
+    kx_reg_id i1 = lxt_at(t, LXT_PCI "pci8086,a12f@14/BCM20702A0@14100000/IOUSBHostInterface@1",
+                          "IOUSBHostInterface");
     lxt_uint(t, i1, "bInterfaceNumber", 1);
     lxt_uint(t, i1, "bAlternateSetting", 0);
     lxt_uint(t, i1, "bInterfaceClass", 0xe0);
@@ -148,8 +147,7 @@ static void test_usb_properties_are_iousbhostfamilys(void **state)
     lxt_uint(t, i1, "idProduct", 0x21e8);
     lxt_uint(t, i1, "bcdDevice", 0x0112);
     lxt_uint(t, i1, "locationID", 0x14100000);
-    lxt_str(t, i1, KX_PLATFORM_SYSFS_PATH_KEY,
-            "/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.1");
+    lxt_str(t, i1, KX_PLATFORM_SYSFS_PATH_KEY, "/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.1");
 }
 
 static void test_acpi_properties_name_hid_and_cids(void **state)
@@ -216,8 +214,7 @@ static void test_a_missing_root_is_an_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tree_follows_apple_and_sysfs, lxt_setup,
-                                        lxt_teardown),
+        cmocka_unit_test_setup_teardown(test_tree_follows_apple_and_sysfs, lxt_setup, lxt_teardown),
         cmocka_unit_test_setup_teardown(test_device_tree_plane_skips_the_drivers, lxt_setup,
                                         lxt_teardown),
         cmocka_unit_test_setup_teardown(test_pci_properties_are_iopcifamilys, lxt_setup,
