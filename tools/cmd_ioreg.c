@@ -16,9 +16,9 @@
  * ("$" marks a clipped line), -x prints numbers in hex, -a writes XML instead — always with
  * properties, so the output is a platform file (`kx match --platform`).
  *
- * The registry comes from --platform FILE; reading the running kxd's isn't served yet
- * (regcli.c says so). ioclasscount prints "Class = N" instances of each class (exactly that
- * class, as the class table's instance counts are).
+ * The registry comes from --platform FILE|linux|none, --linux or --sysfs DIR (regcli.c);
+ * reading the running kxd's isn't served yet. ioclasscount prints "Class = N" instances of each
+ * class (exactly that class, as the class table's instance counts are).
  */
 #include "cli.h"
 #include "regcli.h"
@@ -38,8 +38,11 @@
 #define MAX_DEPTH 256
 
 static const char ioreg_usage[] =
-    "usage: ioreg --platform FILE [-alrtx] [-c class] [-d depth] [-k key] [-n name]\n"
-    "             [-p plane] [-w width]\n"
+    "usage: ioreg (" REGCLI_SOURCE_USAGE ")\n"
+    "             [-alrtx] [-c class] [-d depth] [-k key] [-n name] [-p plane] [-w width]\n"
+    "  --platform  a platform file, linux (this host's devices) or none\n"
+    "  --linux     this host's devices, from /sys\n"
+    "  --sysfs     the devices of a sysfs tree (a copy, or a fake one)\n"
     "  -a  archive the output in XML (with properties: a platform file)\n"
     "  -c  show properties of objects of the class or a subclass\n"
     "  -d  limit each tree to this depth\n"
@@ -348,18 +351,20 @@ static unsigned terminal_width(void)
 
 int kx_cmd_ioreg(int argc, char **argv)
 {
-    static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        REGCLI_SOURCE_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct ioreg o;
-    const char *platform = NULL, *plane = "IOService";
+    struct regcli_source src = {NULL, NULL};
+    const char *plane = "IOService";
     uint64_t v = 0;
     memset(&o, 0, sizeof o);
     o.width = terminal_width();
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "ac:d:hk:ln:p:rtw:x", opts, NULL)) != -1;) {
         switch (c) {
-        case 'P': platform = optarg; break;
+        case 'P':
+        case 'L':
+        case 'S': regcli_source_option(&src, c, optarg); break;
         case 'a': o.archive = 1; break;
         case 'c': o.cls = optarg; break;
         case 'k': o.key = optarg; break;
@@ -393,14 +398,16 @@ int kx_cmd_ioreg(int argc, char **argv)
         return KX_EXIT_USAGE;
     }
     struct regcli c;
-    if (regcli_init("ioreg", &c) != 0 || regcli_registry("ioreg", platform, &c) != 0) {
+    int rc = regcli_init("ioreg", &c);
+    if (rc == 0)
+        rc = regcli_registry("ioreg", &src, &c);
+    if (rc != 0) {
         regcli_free(&c);
-        return KX_EXIT_FAIL;
+        return rc == KX_EXIT_USAGE ? rc : KX_EXIT_FAIL;
     }
     o.reg = c.reg;
     if (o.cls)
         kx_reg_find_class(o.reg, o.cls, &o.of_class, &o.n_of_class);
-    int rc = KX_EXIT_OK;
     if (o.archive) {
         rc = archive(&o);
     } else {
@@ -431,27 +438,26 @@ static int by_name(const void *a, const void *b)
 
 int kx_cmd_ioclasscount(int argc, char **argv)
 {
-    static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *platform = NULL;
+    static const struct option opts[] = {
+        REGCLI_SOURCE_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    struct regcli_source src = {NULL, NULL};
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        if (c == 'P') {
-            platform = optarg;
-        } else {
+        if (!regcli_source_option(&src, c, optarg)) {
             fprintf(c == 'h' ? stdout : stderr,
-                    "usage: ioclasscount --platform FILE [CLASS...]\n"
+                    "usage: ioclasscount (" REGCLI_SOURCE_USAGE ") [CLASS...]\n"
                     "Prints how many instances of each class (of every class with one when none "
                     "is named) the registry holds.\n");
             return c == 'h' ? KX_EXIT_OK : KX_EXIT_USAGE;
         }
     }
     struct regcli c;
-    if (regcli_init("ioclasscount", &c) != 0 ||
-        regcli_registry("ioclasscount", platform, &c) != 0) {
+    int rc = regcli_init("ioclasscount", &c);
+    if (rc == 0)
+        rc = regcli_registry("ioclasscount", &src, &c);
+    if (rc != 0) {
         regcli_free(&c);
-        return KX_EXIT_FAIL;
+        return rc == KX_EXIT_USAGE ? rc : KX_EXIT_FAIL;
     }
     /* every entry, in either plane, once */
     kx_reg_id *a = NULL, *b = NULL;

@@ -1,6 +1,7 @@
-/* cmd_match.c — `kx match`: a matching dry run over a described platform.
+/* cmd_match.c — `kx match`: a matching dry run over a described platform or Linux's devices.
  *
- * Publishes the platform file into a fresh registry, puts every personality of the
+ * Publishes the platform file (or the devices of a sysfs tree: --linux, --sysfs) into a
+ * fresh registry, puts every personality of the
  * extensions folders into a catalogue, and matches every nub (every IOService-plane entry
  * but Root) with explanations, exactly as kxd would before loading anything: per nub each
  * candidate (kext, personality, IOClass, score, category, chosen, and whether the kext
@@ -23,13 +24,15 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: kx match --platform FILE [--extensions DIR]... [--safe-boot] [--no-auth] [--json]\n"
-    "Matches every nub of the platform against the personalities of the folders, loading\n"
+    "usage: kx match (" REGCLI_SOURCE_USAGE ")\n"
+    "                [--extensions DIR]... [--safe-boot] [--no-auth] [--json]\n"
+    "Matches every nub of the machine against the personalities of the folders, loading\n"
     "nothing: candidates in match order (the first of each category is chosen) and every\n"
-    "rejected personality with the key that failed.\n";
+    "rejected personality with the key that failed. The machine is a platform file, this\n"
+    "host's devices (--linux, or --platform linux), a sysfs tree (--sysfs DIR) or none.\n";
 
 struct match_args {
-    const char *platform;
+    struct regcli_source src;
     const char *dirs[REGCLI_MAX_FOLDERS];
     size_t n_dirs;
     int json, safe_boot, no_auth;
@@ -37,7 +40,7 @@ struct match_args {
 
 static int parse_args(int argc, char **argv, struct match_args *a)
 {
-    static const struct option opts[] = {{"platform", required_argument, NULL, 'p'},
+    static const struct option opts[] = {REGCLI_SOURCE_OPTIONS,
                                          {"extensions", required_argument, NULL, 'e'},
                                          {"safe-boot", no_argument, NULL, 'x'},
                                          {"no-auth", no_argument, NULL, 'A'},
@@ -48,7 +51,9 @@ static int parse_args(int argc, char **argv, struct match_args *a)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
-        case 'p': a->platform = optarg; break;
+        case 'P':
+        case 'L':
+        case 'S': regcli_source_option(&a->src, c, optarg); break;
         case 'e':
             if (a->n_dirs == REGCLI_MAX_FOLDERS)
                 return -1;
@@ -186,9 +191,15 @@ int kx_cmd_match(int argc, char **argv)
     if (a.safe_boot)
         opts.flags |= KX_KEXT_SAFE_BOOT;
     struct regcli c;
-    if (regcli_init("kx match", &c) != 0 || regcli_registry("kx match", a.platform, &c) != 0 ||
-        regcli_catalog("kx match", a.dirs, a.n_dirs, &opts, a.safe_boot ? KX_CATALOG_SAFE_BOOT : 0,
-                       &c) != 0) {
+    int rc = regcli_init("kx match", &c);
+    if (rc == 0)
+        rc = regcli_registry("kx match", &a.src, &c);
+    if (rc == KX_EXIT_USAGE) {
+        regcli_free(&c);
+        return rc;
+    }
+    if (rc != 0 || regcli_catalog("kx match", a.dirs, a.n_dirs, &opts,
+                                  a.safe_boot ? KX_CATALOG_SAFE_BOOT : 0, &c) != 0) {
         regcli_free(&c);
         return KX_EXIT_FAIL;
     }

@@ -140,8 +140,9 @@ static const char usage_text[] =
     "  --log-group GROUP the kernel log (kx log) is for root, kxd's own user and this\n"
     "                    group's members (drivers may log what others must not see)\n"
     "  --log-public      anyone who can connect reads the kernel log\n"
-    "  --platform P      the machine matched against: none (only IOResources, the default),\n"
-    "                    linux (the host's PCI, USB and ACPI devices) or an ioreg -a file\n"
+    "  --platform P      the machine matched against: linux (the default: the host's PCI,\n"
+    "                    USB and ACPI devices, and udev's hot-plug), none (only IOResources)\n"
+    "                    or a described platform (an ioreg -a file)\n"
     "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n";
 
 struct kxd_opts {
@@ -304,7 +305,7 @@ int main(int argc, char **argv)
     struct kx_srv_limits limits = {0};
     int log_public = 0, has_log_group = 0;
     uint32_t log_gid = 0, idle_unload_s = 0;
-    const char *platform = "none";
+    const char *platform = "linux";
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {

@@ -1,6 +1,8 @@
 /* regcli.c — see regcli.h. */
 #include "regcli.h"
 
+#include "cli.h"
+
 #include <kx/platform.h>
 
 #include <stdio.h>
@@ -24,24 +26,67 @@ int regcli_init(const char *prog, struct regcli *c)
     return 0;
 }
 
-int regcli_registry(const char *prog, const char *platform, struct regcli *c)
+int regcli_source_option(struct regcli_source *s, int c, const char *arg)
 {
-    if (!platform) {
+    switch (c) {
+    case 'P': s->platform = arg; return 1;
+    case 'L':
+        if (!s->sysfs)
+            s->sysfs = "/sys";
+        return 1;
+    case 'S': s->sysfs = arg; return 1;
+    default: return 0;
+    }
+}
+
+static int load_linux(const char *prog, const char *root, struct regcli *c)
+{
+    struct kx_platform_report rep = {0};
+    kx_status st = kx_platform_linux_publish(c->reg, root, &rep);
+    for (size_t i = 0; i < rep.n_skipped; i++)
+        fprintf(stderr, "%s: %s: left out: %s\n", prog, root, rep.skipped[i]);
+    kx_platform_report_clear(&rep);
+    if (st != STATUS_SUCCESS) {
+        fprintf(stderr, "%s: %s: %s\n", prog, root,
+                st == STATUS_NO_SUCH_FILE ? "no devices/ folder: not a sysfs tree"
+                                          : kx_status_string(st));
+        return 1;
+    }
+    return 0;
+}
+
+int regcli_registry(const char *prog, const struct regcli_source *src, struct regcli *c)
+{
+    const char *platform = src->platform, *sysfs = src->sysfs;
+    if (platform && strcmp(platform, "linux") == 0) {
+        platform = NULL;
+        if (!sysfs)
+            sysfs = "/sys";
+    }
+    if (platform && sysfs) {
+        fprintf(stderr, "%s: --platform %s and --linux/--sysfs name two machines; give one\n", prog,
+                platform);
+        return KX_EXIT_USAGE;
+    }
+    if (!platform && !sysfs) {
         fprintf(stderr,
                 "%s: reading the running kxd's registry isn't available yet; describe the "
-                "machine with --platform FILE (ioreg -a's XML form)\n",
+                "machine with --platform FILE (ioreg -a's XML form), --linux or --sysfs DIR\n",
                 prog);
         return 1;
     }
     char why[512] = "";
     kx_status st = kx_reg_new(c->classes, &c->reg);
-    if (st == STATUS_SUCCESS &&
-        (st = kx_platform_file_read(c->reg, platform, why, sizeof why)) != STATUS_SUCCESS) {
-        fprintf(stderr, "%s: %s\n", prog, *why ? why : kx_status_string(st));
-        return 1;
-    }
     if (st != STATUS_SUCCESS) {
         fprintf(stderr, "%s: %s\n", prog, kx_status_string(st));
+        return 1;
+    }
+    if (sysfs)
+        return load_linux(prog, sysfs, c);
+    if (strcmp(platform, "none") == 0)
+        return 0;
+    if ((st = kx_platform_file_read(c->reg, platform, why, sizeof why)) != STATUS_SUCCESS) {
+        fprintf(stderr, "%s: %s\n", prog, *why ? why : kx_status_string(st));
         return 1;
     }
     return 0;

@@ -1,5 +1,5 @@
-/* regcli.h — what the registry verbs share: a registry from --platform, a catalogue and a
- * repository from --extensions, and a kext's loadability for reports. */
+/* regcli.h — what the registry verbs share: a registry from --platform, --linux or --sysfs,
+ * a catalogue and a repository from --extensions, and a kext's loadability for reports. */
 #ifndef KX_TOOLS_REGCLI_H
 #define KX_TOOLS_REGCLI_H
 
@@ -21,10 +21,30 @@ struct regcli {
 
 /* The class table; 0, or 1 with the reason printed. Always called first. */
 int regcli_init(const char *prog, struct regcli *c);
-/* A registry with the platform file published. Without a file there is no registry to read
- * yet: a running kxd's isn't reachable from the tools until kxd serves it, and this says
- * so. 0, or 1 with the reason printed. */
-int regcli_registry(const char *prog, const char *platform, struct regcli *c);
+/* Where the registry's devices come from: --platform FILE|linux|none, --linux (the host's
+ * /sys), --sysfs DIR (a fake or copied tree; implies --linux). */
+struct regcli_source {
+    const char *platform; /* a platform file, "linux", "none" or NULL */
+    const char *sysfs;    /* a sysfs root, or NULL */
+};
+
+/* The getopt_long options every registry verb takes for its source, with the values
+ * regcli_source_option handles. */
+#define REGCLI_SOURCE_OPTIONS                                                                      \
+    {"platform", required_argument, NULL, 'P'}, {"linux", no_argument, NULL, 'L'},                 \
+    {                                                                                              \
+        "sysfs", required_argument, NULL, 'S'                                                      \
+    }
+#define REGCLI_SOURCE_USAGE "--platform FILE|linux|none | --linux | --sysfs DIR"
+/* Takes option c ('P', 'L', 'S'); 1 when it was one of them. */
+int regcli_source_option(struct regcli_source *s, int c, const char *arg);
+
+/* A registry with the source published: a platform file, the Linux devices of a sysfs tree
+ * (devices left out are named on stderr), or nothing but Root, the platform expert and
+ * IOResources ("none"). Without a source there is no registry to read yet: a running kxd's
+ * isn't reachable from the tools until kxd serves it, and this says so. 0, 1 with the reason
+ * printed, or KX_EXIT_USAGE when a platform file and a sysfs tree are both given. */
+int regcli_registry(const char *prog, const struct regcli_source *src, struct regcli *c);
 /* A repository of the folders (the build tree's extensions when none are given) and a
  * catalogue of every personality in it. opts may be NULL; catalog_flags are
  * KX_CATALOG_*. Problems found in personalities are printed on stderr. */

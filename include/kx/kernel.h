@@ -133,10 +133,21 @@ KX_API struct kx_reg *kx_kernel_registry(struct kx_kernel *k);
 KX_API struct kx_catalog *kx_kernel_catalog(struct kx_kernel *k);
 
 /* Publishes the machine into the registry: "none" (or NULL) publishes
- * nothing, "linux" the host's devices, anything else is a platform file
+ * nothing; "linux" the host's PCI, USB and ACPI devices from /sys, and from
+ * then on udev's hot-plug events (a device plugged in is published and
+ * matched, one pulled out is terminated with everything above it);
+ * "linux:DIR" the same from a sysfs tree at DIR, without udev (tests feed its
+ * events with kx_kernel_platform_event); anything else is a platform file
  * (kx/platform.h). Nothing is matched yet. why gets the reason of a failure. */
 KX_API kx_status kx_kernel_publish_platform(struct kx_kernel *k, const char *platform, char *why,
                                             size_t why_len);
+
+/* A hot-plug event for the Linux platform ("add" or "remove", and the
+ * device's DEVPATH as udev gives it), applied and matched as udev's are;
+ * waits until matching is done. STATUS_NOT_SUPPORTED without a Linux
+ * platform. */
+KX_API kx_status kx_kernel_platform_event(struct kx_kernel *k, const char *action,
+                                          const char *devpath);
 
 /* Queues every registered nub for matching and returns; kx_kernel_match_wait
  * returns once the matching thread has nothing left to do. */

@@ -1,26 +1,41 @@
 /* kx/platform.h — hardware descriptions published into the registry.
  *
- * src/platform is the only code that reads host hardware descriptions. Today it reads
- * described platforms: a registry tree in `ioreg -a`'s XML form (a dictionary per entry
+ * src/platform is the only code that reads host hardware descriptions. It publishes two
+ * kinds: described platforms, and the Linux host's own devices.
+ *
+ * Described platforms are registry trees in `ioreg -a`'s XML form (a dictionary per entry
  * with IOObjectClass, IORegistryEntryName, IORegistryEntryLocation and
- * IORegistryEntryChildren; every other key is a property), and writes a registry back in
- * the same form, so `ioreg -a` output round-trips. Enumerating Linux's sysfs and following
- * udev are the subsystem's next part.
+ * IORegistryEntryChildren; every other key is a property); kx writes a registry back in the
+ * same form, so `ioreg -a` output round-trips. A tree whose top entry is Root (class
+ * IORegistryEntry, as `ioreg -a` writes it) describes the whole registry: Root's properties
+ * join the registry's Root, its IOPlatformExpertDevice child becomes the registry's platform
+ * expert (class, name, location and properties), that entry's IOResources child gives the
+ * registry's IOResources its properties (publishing its resources), and every other entry is
+ * published where the file puts it. Any other tree, or each element of a top-level array
+ * (`ioreg -a -r`), is published under the platform expert. Published entries hang in both
+ * planes and are registered; ids in the file (IORegistryEntryID) are ignored — the registry
+ * numbers its own — as are ioreg's state keys (IOObjectRetainCount, IOServiceBusyState,
+ * IOServiceBusyTime, IOServiceState). A file that isn't a property list, or an entry of the
+ * wrong type, without a class or with a malformed key, fails the whole load before anything
+ * is published; `why` names the file, the entry's path in the file and the key.
  *
- * Where a tree goes: a tree whose top entry is Root (class IORegistryEntry, as `ioreg -a`
- * writes it) describes the whole registry: Root's properties join the registry's Root,
- * its IOPlatformExpertDevice child becomes the registry's platform expert (class, name,
- * location and properties), that entry's IOResources child gives the registry's
- * IOResources its properties (publishing its resources), and every other entry is
- * published where the file puts it. Any other tree, or each element of a top-level
- * array (`ioreg -a -r`), is published under the platform expert. Published entries hang
- * in both planes and are registered; ids in the file (IORegistryEntryID) are ignored —
- * the registry numbers its own — as are ioreg's state keys (IOObjectRetainCount,
- * IOServiceBusyState, IOServiceBusyTime, IOServiceState).
+ * Linux: the PCI functions, USB devices and interfaces and ACPI devices sysfs lists
+ * (<root>/bus/{pci,usb,acpi}/devices, root "/sys" or a fake tree) are published as macOS
+ * publishes them: IOPCIDevice nubs with IOPCIFamily's properties (vendor-id ... as 4-byte
+ * little-endian data, IOName, name, compatible, location "D" or "D,F" in upper-case hex)
+ * under an AppleACPIPCI on the host bridge's IOACPIPlatformDevice (or an IOPCIBridge PCI0
+ * without ACPI), functions behind a bridge under its IOPP (IOPCI2PCIBridge);
+ * IOACPIPlatformDevice nubs named after their ACPI node under AppleACPIPlatformExpert or
+ * the PCI function their ACPI parent is; IOUSBHostDevice and IOUSBHostInterface nubs under
+ * their host controller's PCI function. Each nub carries KXSysfsPath, its path below the
+ * sysfs root as udev's DEVPATH spells it ("/devices/pci0000:00/0000:00:1f.6"), which is how
+ * a removal finds it. docs/registry.md ("Linux platform") has every name and property.
+ * A device whose sysfs files are missing or malformed is left out, with a line in the
+ * report saying which file and why; the rest is published.
  *
- * Errors: a file that isn't a property list, or an entry of the wrong type, without a
- * class or with a malformed key, fails the whole load before anything is published;
- * `why` names the file, the entry's path in the file and the key.
+ * Hot-plug: kx_platform_linux_handle_event applies one udev event (add: publish the device
+ * and any missing parent; remove: terminate the nubs at or below the path), and the
+ * kx_platform_udev_* calls are the thin libudev glue that feeds it from the netlink monitor.
  */
 #ifndef KX_PLATFORM_H
 #define KX_PLATFORM_H
@@ -46,5 +61,58 @@ KX_API kx_status kx_platform_tree_build(struct kx_reg *r, kx_reg_id id, enum kx_
 /* Writes the whole registry (from Root) in plane to path as XML, atomically. */
 KX_API kx_status kx_platform_file_write(struct kx_reg *r, enum kx_reg_plane plane,
                                         const char *path);
+
+/* ---- Linux ---------------------------------------------------------------------------------- */
+
+/* What a sysfs enumeration or a udev event did. Zero it before its first use; several calls
+ * may add to one report; kx_platform_report_clear frees what it holds and zeroes it. */
+struct kx_platform_report {
+    size_t n_published;  /* nubs (and their IOPP / AppleACPIPCI companions) published */
+    size_t n_terminated; /* entries a removal terminated (callback calls) */
+    char **skipped;      /* one line per device left out: "DEVPATH: file: why" */
+    size_t n_skipped;
+};
+KX_API void kx_platform_report_clear(struct kx_platform_report *rep);
+
+/* The property naming a nub's sysfs device, relative to the sysfs root (udev's DEVPATH). */
+#define KX_PLATFORM_SYSFS_PATH_KEY "KXSysfsPath"
+
+/* Publishes every PCI function, USB device and interface and ACPI device under sysfs_root
+ * ("/sys", or a fake tree with the same layout) into r, with the parents they need. Devices
+ * already published (same KXSysfsPath) are kept, so a second call only adds what is new.
+ * A device with missing or malformed files is left out and reported in rep (may be NULL);
+ * that is not an error. STATUS_NO_SUCH_FILE when sysfs_root has no devices/ folder,
+ * STATUS_INSUFFICIENT_RESOURCES; nothing else fails the enumeration. */
+KX_API kx_status kx_platform_linux_publish(struct kx_reg *r, const char *sysfs_root,
+                                           struct kx_platform_report *rep);
+
+/* Applies one udev event: action "add" publishes devpath's device and any parent it needs
+ * that is missing (and, for a PCI function, the ACPI devices below its ACPI companion);
+ * "remove" terminates (kx_reg_terminate with fn and ctx, clients first) every nub whose
+ * KXSysfsPath is devpath or below it — sysfs no longer has the device, so only the property
+ * is read; any other action is ignored. devpath is udev's DEVPATH ("/devices/...") or the
+ * same under sysfs_root. STATUS_INVALID_PARAMETER for a path outside devices/; else as
+ * kx_platform_linux_publish. */
+KX_API kx_status kx_platform_linux_handle_event(struct kx_reg *r, const char *sysfs_root,
+                                                const char *action, const char *devpath,
+                                                kx_reg_terminate_fn fn, void *ctx,
+                                                struct kx_platform_report *rep);
+
+/* udev's netlink monitor, filtered to the pci, usb and acpi subsystems. */
+struct kx_platform_udev;
+
+/* Opens the monitor (receiving from now on). STATUS_INSUFFICIENT_RESOURCES, or the status
+ * of the netlink socket's failure (STATUS_ACCESS_DENIED where netlink isn't allowed). Close
+ * with kx_platform_udev_close. */
+KX_API kx_status kx_platform_udev_open(struct kx_platform_udev **out);
+KX_API void kx_platform_udev_close(struct kx_platform_udev *u);
+/* The descriptor to poll for input; it never blocks. */
+KX_API int kx_platform_udev_fd(const struct kx_platform_udev *u);
+/* Applies every event waiting on the monitor with kx_platform_linux_handle_event (sysfs_root
+ * is normally "/sys"), in arrival order; returns at once when none is waiting. The first
+ * failure is returned after the rest are applied. */
+KX_API kx_status kx_platform_udev_dispatch(struct kx_platform_udev *u, struct kx_reg *r,
+                                           const char *sysfs_root, kx_reg_terminate_fn fn,
+                                           void *ctx, struct kx_platform_report *rep);
 
 #endif /* KX_PLATFORM_H */

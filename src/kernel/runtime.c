@@ -32,18 +32,21 @@
 #include "kernel_int.h"
 
 #include "core/plat.h"
+#include "core/plat_poll.h"
+#include "core/plat_sync.h"
 
 #include <kx/platform.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum work_kind { W_MATCH, W_MATCH_ALL, W_TERMINATE };
+enum work_kind { W_MATCH, W_MATCH_ALL, W_TERMINATE, W_HOTPLUG, W_UDEV };
 
 struct work {
     struct work *next;
     enum work_kind kind;
     kx_reg_id nub;
+    char *action, *devpath; /* W_HOTPLUG */
 };
 
 struct instance {
@@ -73,6 +76,12 @@ struct kx_runtime {
     struct published *published;
     pthread_t thread;
     int started;
+    /* The Linux platform: its sysfs root, and udev's monitor with the thread
+     * that turns its input into W_UDEV items. */
+    char *sysfs_root;
+    struct kx_platform_udev *udev;
+    pthread_t udev_thread;
+    int udev_started, udev_queued; /* udev_queued: a W_UDEV is waiting (lock) */
 };
 
 struct kx_reg *kx_kernel_registry(struct kx_kernel *k)
@@ -86,6 +95,25 @@ struct kx_catalog *kx_kernel_catalog(struct kx_kernel *k)
 
 /* ---- the queue ------------------------------------------------------------ */
 
+static void work_free(struct work *w)
+{
+    free(w->action);
+    free(w->devpath);
+    free(w);
+}
+
+static void push(struct kx_runtime *rt, struct work *w)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (rt->tail)
+        rt->tail->next = w;
+    else
+        rt->head = w;
+    rt->tail = w;
+    pthread_cond_broadcast(&rt->cond);
+    pthread_mutex_unlock(&rt->lock);
+}
+
 static void queue(struct kx_runtime *rt, enum work_kind kind, kx_reg_id nub)
 {
     struct work *w = calloc(1, sizeof *w);
@@ -95,14 +123,7 @@ static void queue(struct kx_runtime *rt, enum work_kind kind, kx_reg_id nub)
     }
     w->kind = kind;
     w->nub = nub;
-    pthread_mutex_lock(&rt->lock);
-    if (rt->tail)
-        rt->tail->next = w;
-    else
-        rt->head = w;
-    rt->tail = w;
-    pthread_cond_broadcast(&rt->cond);
-    pthread_mutex_unlock(&rt->lock);
+    push(rt, w);
 }
 
 void kx_kernel_match_all(struct kx_kernel *k)
@@ -389,9 +410,38 @@ static void match_all(struct kx_runtime *rt)
 
 /* ---- the thread ------------------------------------------------------------ */
 
+/* What a platform enumeration or event left out, and what it published. */
+static void report_platform(struct kx_runtime *rt, struct kx_platform_report *rep)
+{
+    for (size_t i = 0; i < rep->n_skipped; i++)
+        kx__kernel_warn(rt->k, "platform: left out %s", rep->skipped[i]);
+    kx_platform_report_clear(rep);
+}
+
+static void hotplug(struct kx_runtime *rt, const struct work *w)
+{
+    struct kx_platform_report rep = {0};
+    kx_status st = w->kind == W_UDEV
+                       ? kx_platform_udev_dispatch(rt->udev, rt->reg, rt->sysfs_root,
+                                                   on_terminated, rt, &rep)
+                       : kx_platform_linux_handle_event(rt->reg, rt->sysfs_root, w->action,
+                                                        w->devpath, on_terminated, rt, &rep);
+    if (st != STATUS_SUCCESS)
+        kx__kernel_warn(rt->k, "platform: hot-plug event: %s", kx_status_string(st));
+    if (rep.n_published || rep.n_terminated)
+        kx__kernel_note(rt->k, "hot-plug: %zu nub(s) published, %zu entr%s terminated",
+                        rep.n_published, rep.n_terminated, rep.n_terminated == 1 ? "y" : "ies");
+    size_t published = rep.n_published;
+    report_platform(rt, &rep);
+    if (published) /* new nubs: match them (matched nubs are skipped cheaply) */
+        match_all(rt);
+}
+
 static void do_work(struct kx_runtime *rt, const struct work *w)
 {
     switch (w->kind) {
+    case W_HOTPLUG:
+    case W_UDEV: hotplug(rt, w); break;
     case W_MATCH: match_one(rt, w->nub); break;
     case W_MATCH_ALL: match_all(rt); break;
     case W_TERMINATE:
@@ -431,11 +481,13 @@ static void *runtime_main(void *arg)
         if (!rt->head)
             rt->tail = NULL;
         rt->busy = 1;
+        if (w->kind == W_UDEV)
+            rt->udev_queued = 0;
         pthread_mutex_unlock(&rt->lock);
         pthread_mutex_lock(&rt->k->op_lock);
         do_work(rt, w);
         pthread_mutex_unlock(&rt->k->op_lock);
-        free(w);
+        work_free(w);
         pthread_mutex_lock(&rt->lock);
     }
     rt->busy = 0;
@@ -560,18 +612,102 @@ static kx_status reg_request(void *ctx, kx_io_driver_id drv, const struct kx_io_
 
 /* ---- the platform ---------------------------------------------------------- */
 
+/* "kx-udev": waits for udev's input and queues one W_UDEV item for it. */
+static void *udev_main(void *arg)
+{
+    struct kx_runtime *rt = arg;
+    pthread_setname_np(pthread_self(), "kx-udev");
+    int poller = -1;
+    if (kx_plat_poller_new(&poller) != STATUS_SUCCESS ||
+        kx_plat_poller_set(poller, kx_platform_udev_fd(rt->udev), 1, KX_POLL_IN, 1) !=
+            STATUS_SUCCESS) {
+        kx_plat_close(poller);
+        kx_log_warnx(&rt->k->log, "udev: can't watch the monitor; hot-plug is off");
+        return NULL;
+    }
+    for (;;) {
+        struct kx_poll_event ev[1];
+        int n = 0;
+        kx_plat_poller_wait(poller, ev, 1, 500, &n); /* wakes to see rt->stop */
+        pthread_mutex_lock(&rt->lock);
+        int stop = rt->stop, queued = rt->udev_queued;
+        if (n && !stop && !queued)
+            rt->udev_queued = 1;
+        pthread_mutex_unlock(&rt->lock);
+        if (stop)
+            break;
+        if (n && !queued)
+            queue(rt, W_UDEV, 0);
+        else if (n) /* already queued: let the runtime read it first */
+            kx_plat_sleep_ns(1000000);
+    }
+    kx_plat_close(poller);
+    return NULL;
+}
+
+/* The Linux platform from sysfs_root, and udev's hot-plug events when it is
+ * the host's own /sys. */
+static kx_status publish_linux(struct kx_runtime *rt, const char *root, char *why, size_t why_len)
+{
+    free(rt->sysfs_root);
+    if (!(rt->sysfs_root = strdup(root)))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    struct kx_platform_report rep = {0};
+    kx_status st = kx_platform_linux_publish(rt->reg, root, &rep);
+    if (st != STATUS_SUCCESS) {
+        snprintf(why, why_len, "%s: %s", root, kx_status_string(st));
+        kx_platform_report_clear(&rep);
+        return st;
+    }
+    kx_log_info(&rt->k->log, "platform: %zu nubs from %s", rep.n_published, root);
+    report_platform(rt, &rep);
+    if (strcmp(root, "/sys") != 0 || rt->udev)
+        return STATUS_SUCCESS;
+    st = kx_platform_udev_open(&rt->udev);
+    if (st != STATUS_SUCCESS) { /* a container without netlink: no hot-plug, the rest works */
+        kx_log_warnx(&rt->k->log, "udev: %s; devices plugged in later are not seen",
+                     kx_status_string(st));
+        rt->udev = NULL;
+        return STATUS_SUCCESS;
+    }
+    if (pthread_create(&rt->udev_thread, NULL, udev_main, rt) == 0)
+        rt->udev_started = 1;
+    return STATUS_SUCCESS;
+}
+
 kx_status kx_kernel_publish_platform(struct kx_kernel *k, const char *platform, char *why,
                                      size_t why_len)
 {
-    if (why && why_len)
-        *why = '\0';
+    char none[1];
+    if (!why || !why_len) {
+        why = none;
+        why_len = sizeof none;
+    }
+    *why = '\0';
     if (!platform || strcmp(platform, "none") == 0)
         return STATUS_SUCCESS;
-    if (strcmp(platform, "linux") == 0) {
-        snprintf(why, why_len, "--platform linux: the Linux platform layer is not in this build");
-        return STATUS_NOT_IMPLEMENTED;
-    }
+    if (strcmp(platform, "linux") == 0)
+        return publish_linux(k->rt, "/sys", why, why_len);
+    if (strncmp(platform, "linux:", 6) == 0)
+        return publish_linux(k->rt, platform + 6, why, why_len);
     return kx_platform_file_read(k->rt->reg, platform, why, why_len);
+}
+
+kx_status kx_kernel_platform_event(struct kx_kernel *k, const char *action, const char *devpath)
+{
+    struct kx_runtime *rt = k->rt;
+    if (!rt->sysfs_root)
+        return STATUS_NOT_SUPPORTED;
+    struct work *w = calloc(1, sizeof *w);
+    if (!w || !(w->action = strdup(action)) || !(w->devpath = strdup(devpath))) {
+        if (w)
+            work_free(w);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    w->kind = W_HOTPLUG;
+    push(rt, w);
+    kx_kernel_match_wait(k);
+    return STATUS_SUCCESS;
 }
 
 /* ---- life ------------------------------------------------------------------ */
@@ -615,6 +751,9 @@ void kx__runtime_stop(struct kx_kernel *k)
     pthread_mutex_unlock(&rt->lock);
     pthread_join(rt->thread, NULL);
     rt->started = 0;
+    if (rt->udev_started)
+        pthread_join(rt->udev_thread, NULL);
+    rt->udev_started = 0;
 }
 
 void kx__runtime_free(struct kx_kernel *k)
@@ -626,8 +765,10 @@ void kx__runtime_free(struct kx_kernel *k)
     while (rt->head) {
         struct work *w = rt->head;
         rt->head = w->next;
-        free(w);
+        work_free(w);
     }
+    kx_platform_udev_close(rt->udev);
+    free(rt->sysfs_root);
     while (rt->instances) {
         struct instance *in = rt->instances;
         rt->instances = in->next;

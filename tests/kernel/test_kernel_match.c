@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "patience.h"
+#include "platform/sysfs_fixture.h"
 
 #include <kx/kernel.h>
 #include <kx/registry.h>
@@ -20,15 +21,13 @@
 
 #define IOCTL_MATCH_VENDOR 0x00222000u /* CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, BUFFERED, ANY) */
 
-static const struct kx_io_cred root = {1, 0, 0};
+static const struct kx_io_cred root_cred = {1, 0, 0};
 
-static struct kx_kernel *boot(uint32_t idle_unload_s)
+static struct kx_kernel *boot_on(uint32_t idle_unload_s, const char *platform)
 {
-    char dir[512], samples[512], platform[512];
+    char dir[512], samples[512];
     snprintf(dir, sizeof dir, "%s/tests/match-extensions", getenv("KX_BUILD_DIR"));
     snprintf(samples, sizeof samples, "%s/extensions", getenv("KX_BUILD_DIR"));
-    snprintf(platform, sizeof platform, "%s/tests/kernel/fixtures/two-nics.plist",
-             getenv("KX_SOURCE_DIR"));
     const char *dirs[] = {dir, samples};
     struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024};
     struct kx_kernel_config cfg = {
@@ -43,6 +42,15 @@ static struct kx_kernel *boot(uint32_t idle_unload_s)
     kx_kernel_boot_phase(k, 2, 0, &report);
     free(report);
     return k;
+}
+
+/* A kernel booted on the platform file with two Intel I219 functions. */
+static struct kx_kernel *boot(uint32_t idle_unload_s)
+{
+    char platform[512];
+    snprintf(platform, sizeof platform, "%s/tests/kernel/fixtures/two-nics.plist",
+             getenv("KX_SOURCE_DIR"));
+    return boot_on(idle_unload_s, platform);
 }
 
 static int loaded(struct kx_kernel *k, const char *id)
@@ -76,7 +84,7 @@ static int log_count(struct kx_kernel *k, const char *text, uint64_t *first_seq)
 static int exists(struct kx_kernel *k, const char *link)
 {
     kx_io_handle h;
-    kx_status st = kx_io_open(kx_kernel_io(k), link, &root, 0, 0, &h);
+    kx_status st = kx_io_open(kx_kernel_io(k), link, &root_cred, 0, 0, &h);
     if (st == STATUS_SUCCESS)
         kx_io_close(kx_kernel_io(k), h);
     return st == STATUS_SUCCESS;
@@ -109,7 +117,7 @@ static void test_winners_load_and_drive_each_match(void **state)
 
     /* The driver reads its nub's properties. */
     kx_io_handle h;
-    assert_int_equal(kx_io_open(kx_kernel_io(k), "/dev/matchpci-1f,6", &root, 0, 0, &h),
+    assert_int_equal(kx_io_open(kx_kernel_io(k), "/dev/matchpci-1f,6", &root_cred, 0, 0, &h),
                      STATUS_SUCCESS);
     unsigned char vendor[8] = {0};
     size_t n = 0;
@@ -160,7 +168,7 @@ static void test_sample_pciinfo_describes_each_function(void **state)
     struct kx_kernel *k = boot(0);
     struct kx_io *io = kx_kernel_io(k);
     kx_io_handle h;
-    assert_int_equal(kx_io_open(io, "/dev/pciinfo-1f,6", &root, KX_IO_ACCESS_READ, 0, &h),
+    assert_int_equal(kx_io_open(io, "/dev/pciinfo-1f,6", &root_cred, KX_IO_ACCESS_READ, 0, &h),
                      STATUS_SUCCESS);
     char text[256] = "";
     size_t n = 0;
@@ -226,7 +234,7 @@ static void test_terminating_a_nub_removes_its_drivers_clients_first(void **stat
     struct kx_kernel *k = boot(0);
     struct kx_io *io = kx_kernel_io(k);
     kx_io_handle h;
-    assert_int_equal(kx_io_open(io, "/dev/matchpci-1f,6", &root, KX_IO_ACCESS_READ, 0, &h),
+    assert_int_equal(kx_io_open(io, "/dev/matchpci-1f,6", &root_cred, KX_IO_ACCESS_READ, 0, &h),
                      STATUS_SUCCESS);
     char buf[8];
     struct answer a = {0};
@@ -305,7 +313,7 @@ static void test_kextunload_waits_for_open_devices_then_takes_everything(void **
     struct kx_kernel *k = boot(0);
     kx_io_handle h;
     assert_int_equal(
-        kx_io_open(kx_kernel_io(k), "/dev/matchpci-1c", &root, KX_IO_ACCESS_READ, 0, &h),
+        kx_io_open(kx_kernel_io(k), "/dev/matchpci-1c", &root_cred, KX_IO_ACCESS_READ, 0, &h),
         STATUS_SUCCESS);
     char *report = NULL;
     assert_int_equal(kx_kernel_unload(k, "org.kx.test.MatchPCI", NULL, 0, &report),
@@ -345,6 +353,43 @@ static void test_idle_kexts_unload(void **state)
     kx_kernel_free(k);
 }
 
+/* On a (fake) Linux machine: udev's remove takes the I219's drivers away,
+ * answering a pending read; add brings them back. */
+static void test_hot_unplug_and_replug_on_linux(void **state)
+{
+    (void)state;
+    char *root = sfx_new();
+    sfx_machine(root);
+    char platform[600];
+    snprintf(platform, sizeof platform, "linux:%s", root);
+    struct kx_kernel *k = boot_on(0, platform);
+    struct kx_io *io = kx_kernel_io(k);
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(io, "/dev/matchpci-1F,6", &root_cred, KX_IO_ACCESS_READ, 0, &h),
+                     STATUS_SUCCESS);
+    char buf[8];
+    struct answer a = {0};
+    struct kx_io_req r = {.op = KX_IO_OP_READ, .out = buf, .out_len = sizeof buf,
+                          .timeout_ms = KX_IO_TIMEOUT_NONE, .done = on_answer, .arg = &a};
+    assert_int_equal(kx_io_submit(io, h, &r, 1), STATUS_SUCCESS);
+
+    sfx_remove(root, SFX_GIGE);
+    assert_int_equal(kx_kernel_platform_event(k, "remove", "/devices/pci0000:00/0000:00:1f.6"),
+                     STATUS_SUCCESS);
+    T_WAIT_FOR(a.done);
+    assert_int_equal(a.st, STATUS_DEVICE_REMOVED);
+    assert_false(exists(k, "/dev/matchpci-1F,6"));
+    assert_false(exists(k, "/dev/pciinfo-1F,6"));
+    assert_true(exists(k, "/dev/pciinfo-1F,3")); /* the HDA function stays */
+
+    sfx_pci(root, SFX_GIGE, 0x8086, 0x15b8, 0x1458, 0xe000, 0x020000, 0x10);
+    assert_int_equal(kx_kernel_platform_event(k, "add", "/devices/pci0000:00/0000:00:1f.6"),
+                     STATUS_SUCCESS);
+    assert_true(exists(k, "/dev/matchpci-1F,6"));
+    kx_kernel_free(k);
+    sfx_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_kextunload_class_then_personalities),
         cmocka_unit_test(test_kextunload_waits_for_open_devices_then_takes_everything),
         cmocka_unit_test(test_idle_kexts_unload),
+        cmocka_unit_test(test_hot_unplug_and_replug_on_linux),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,9 +49,10 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
             dup2(fd, 2);
             close(fd);
         }
-        const char *argv[32] = {"kxd", "--foreground", "--no-auth", "--extensions", p->ext,
-                                "--socket", p->socket};
-        size_t n = 7;
+        /* The host's own devices never take part: a test names its platform. */
+        const char *argv[32] = {"kxd",    "--foreground", "--no-auth", "--extensions", p->ext,
+                                "--socket", p->socket,    "--platform", "none"};
+        size_t n = 9;
         if (shared_folder)
             argv[n++] = "--no-cache";
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
