@@ -38,8 +38,8 @@
 #define SMALL_REPLY 512
 /* How long the listener rests after an accept failure, and how long kxd
  * tries to write the final answers at shutdown. */
-#define LISTEN_REST_NS (100u * 1000000u)
-#define SHUTDOWN_FLUSH_NS (1000u * 1000000u)
+#define LISTEN_REST_NS ((uint64_t)100 * 1000000u)
+#define SHUTDOWN_FLUSH_NS ((uint64_t)1000 * 1000000u)
 
 #define KEY_LISTEN 1
 #define KEY_WAKER 2
