@@ -16,9 +16,10 @@
  * ("$" marks a clipped line), -x prints numbers in hex, -a writes XML instead — always with
  * properties, so the output is a platform file (`kx match --platform`).
  *
- * The registry comes from --platform FILE; reading the running kxd's isn't served yet
- * (regcli.c says so). ioclasscount prints "Class = N" instances of each class (exactly that
- * class, as the class table's instance counts are).
+ * The registry comes from --platform FILE, or else from the running kxd (--socket PATH,
+ * $KX_SOCKET): a copy with kxd's ids and states, drivers' instances under their nubs
+ * (regcli.c). ioclasscount prints "Class = N" instances of each class (exactly that class,
+ * as the class table's instance counts are).
  */
 #include "cli.h"
 #include "regcli.h"
@@ -38,8 +39,9 @@
 #define MAX_DEPTH 256
 
 static const char ioreg_usage[] =
-    "usage: ioreg --platform FILE [-alrtx] [-c class] [-d depth] [-k key] [-n name]\n"
-    "             [-p plane] [-w width]\n"
+    "usage: ioreg [--platform FILE | --socket PATH] [-alrtx] [-c class] [-d depth] [-k key]\n"
+    "             [-n name] [-p plane] [-w width]\n"
+    "  --platform  a described machine (ioreg -a's XML); without it, kxd's registry\n"
     "  -a  archive the output in XML (with properties: a platform file)\n"
     "  -c  show properties of objects of the class or a subclass\n"
     "  -d  limit each tree to this depth\n"
@@ -349,10 +351,11 @@ static unsigned terminal_width(void)
 int kx_cmd_ioreg(int argc, char **argv)
 {
     static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
+                                         {"socket", required_argument, NULL, 'K'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct ioreg o;
-    const char *platform = NULL, *plane = "IOService";
+    const char *platform = NULL, *socket = NULL, *plane = "IOService";
     uint64_t v = 0;
     memset(&o, 0, sizeof o);
     o.width = terminal_width();
@@ -360,6 +363,7 @@ int kx_cmd_ioreg(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "ac:d:hk:ln:p:rtw:x", opts, NULL)) != -1;) {
         switch (c) {
         case 'P': platform = optarg; break;
+        case 'K': socket = optarg; break;
         case 'a': o.archive = 1; break;
         case 'c': o.cls = optarg; break;
         case 'k': o.key = optarg; break;
@@ -393,7 +397,9 @@ int kx_cmd_ioreg(int argc, char **argv)
         return KX_EXIT_USAGE;
     }
     struct regcli c;
-    if (regcli_init("ioreg", &c) != 0 || regcli_registry("ioreg", platform, &c) != 0) {
+    int ok = regcli_init("ioreg", &c) == 0;
+    c.socket = socket;
+    if (!ok || regcli_registry("ioreg", platform, &c) != 0) {
         regcli_free(&c);
         return KX_EXIT_FAIL;
     }
@@ -432,24 +438,28 @@ static int by_name(const void *a, const void *b)
 int kx_cmd_ioclasscount(int argc, char **argv)
 {
     static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
+                                         {"socket", required_argument, NULL, 'K'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *platform = NULL;
+    const char *platform = NULL, *socket = NULL;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
         if (c == 'P') {
             platform = optarg;
+        } else if (c == 'K') {
+            socket = optarg;
         } else {
             fprintf(c == 'h' ? stdout : stderr,
-                    "usage: ioclasscount --platform FILE [CLASS...]\n"
+                    "usage: ioclasscount [--platform FILE | --socket PATH] [CLASS...]\n"
                     "Prints how many instances of each class (of every class with one when none "
-                    "is named) the registry holds.\n");
+                    "is named) the registry holds: the file's, else kxd's.\n");
             return c == 'h' ? KX_EXIT_OK : KX_EXIT_USAGE;
         }
     }
     struct regcli c;
-    if (regcli_init("ioclasscount", &c) != 0 ||
-        regcli_registry("ioclasscount", platform, &c) != 0) {
+    int ok = regcli_init("ioclasscount", &c) == 0;
+    c.socket = socket;
+    if (!ok || regcli_registry("ioclasscount", platform, &c) != 0) {
         regcli_free(&c);
         return KX_EXIT_FAIL;
     }
