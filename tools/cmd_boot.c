@@ -8,9 +8,9 @@
  * personalities of the plan's kexts, as phase 2 will, and says which kext
  * loads because of which nub: the first candidate of each match category, and
  * after it the ones whose kexts load only if those before decline the nub in
- * probe or fail to start (a dry run runs no probe, so it can't tell). Exit status: 0 a plan was made (kexts that can't load
- * are part of the plan, not a failure), 2 usage or an error that stopped
- * planning.
+ * probe or fail to start (a dry run runs no probe, so it can't tell). Exit status: 0 a plan was
+ * made (kexts that can't load are part of the plan, not a failure), 2 usage or an error that
+ * stopped planning.
  */
 #include "verbs.h"
 
@@ -138,7 +138,7 @@ static kx_status add_because(struct matching *m, struct kx_reg *reg, kx_reg_id n
     *b = (struct because){strdup(kx_personality_code_bundle(p)), strdup(kx_personality_kext(p)),
                           strdup(kx_personality_name(p)), strdup(path), fallback};
     return b->kext && b->owner && b->personality && b->nub ? STATUS_SUCCESS
-                                                          : STATUS_INSUFFICIENT_RESOURCES;
+                                                           : STATUS_INSUFFICIENT_RESOURCES;
 }
 
 /* Phase 2's matching on the described machine, with the plan's kexts as kxd's catalogue
@@ -305,7 +305,8 @@ int kx_cmd_boot(int argc, char **argv)
     }
     struct matching m = {NULL, 0};
     char why[512] = "";
-    if (platform && (st = match_platform(p, repo, platform, &m, why, sizeof why)) != STATUS_SUCCESS) {
+    if (platform &&
+        (st = match_platform(p, repo, platform, &m, why, sizeof why)) != STATUS_SUCCESS) {
         fprintf(stderr, "kx boot: %s\n", *why ? why : kx_status_string(st));
         matching_free(&m);
         kx_boot_plan_free(p);

@@ -29,8 +29,7 @@ static const char *keys_text(json_t *keys, char *buf, size_t len)
     size_t pos = 0, i;
     json_t *k;
     buf[0] = '\0';
-    json_array_foreach(keys, i, k)
-    {
+    for (i = 0; i < json_array_size(keys) && (k = json_array_get(keys, i)); i++) {
         const char *key = json_string_value(k);
         if (key && strcmp(key, "IOClass") != 0 && strcmp(key, "IOProviderClass") != 0 &&
             strcmp(key, "CFBundleIdentifier") != 0 && pos < len)
@@ -50,8 +49,7 @@ static void print_text(json_t *root)
     json_t *list = json_object_get(root, "personalities"), *p;
     size_t i, n = json_array_size(list);
     char keys[1024];
-    json_array_foreach(list, i, p)
-    {
+    for (i = 0; i < json_array_size(list) && (p = json_array_get(list, i)); i++) {
         const char *as = str(p, "matched_as");
         int translated = strcmp(as, str(p, "provider_class")) != 0;
         json_t *category = json_object_get(p, "category");
@@ -117,9 +115,9 @@ int kx_cmd_catalog(int argc, char **argv)
         fprintf(stderr, "%s", usage_text);
         return KX_EXIT_USAGE;
     }
-    char *text = n_dirs ? local_listing(dirs, n_dirs, &kopts, safe_boot)
-                        : regcli_kxd_json("kx catalog", socket, "kxd's catalogue",
-                                          kx_client_catalog);
+    char *text = n_dirs
+                     ? local_listing(dirs, n_dirs, &kopts, safe_boot)
+                     : regcli_kxd_json("kx catalog", socket, "kxd's catalogue", kx_client_catalog);
     json_error_t err;
     json_t *root = text ? json_loads(text, 0, &err) : NULL;
     if (text && !root)

@@ -38,14 +38,11 @@ struct match_args {
 
 static int parse_args(int argc, char **argv, struct match_args *a)
 {
-    static const struct option opts[] = {{"platform", required_argument, NULL, 'p'},
-                                         {"extensions", required_argument, NULL, 'e'},
-                                         {"safe-boot", no_argument, NULL, 'x'},
-                                         {"no-auth", no_argument, NULL, 'A'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"socket", required_argument, NULL, 'K'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"platform", required_argument, NULL, 'p'}, {"extensions", required_argument, NULL, 'e'},
+        {"safe-boot", no_argument, NULL, 'x'},      {"no-auth", no_argument, NULL, 'A'},
+        {"json", no_argument, NULL, 'j'},           {"socket", required_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -87,12 +84,11 @@ static void print_nub(json_t *nub)
            (unsigned long long)json_integer_value(json_object_get(nub, "id")));
     if (!json_array_size(cands))
         printf("  no candidates\n");
-    json_array_foreach(cands, i, x)
-    {
+    for (i = 0; i < json_array_size(cands) && (x = json_array_get(cands, i)); i++) {
         int chosen = json_is_true(json_object_get(x, "chosen"));
         json_t *category = json_object_get(x, "category"), *merge = json_object_get(x, "merge");
-        printf("  %s %s \"%s\" (IOClass %s) score %lld, %s%s\n", chosen ? "*" : " ",
-               str(x, "kext"), str(x, "personality"), str(x, "ioclass"),
+        printf("  %s %s \"%s\" (IOClass %s) score %lld, %s%s\n", chosen ? "*" : " ", str(x, "kext"),
+               str(x, "personality"), str(x, "ioclass"),
                (long long)json_integer_value(json_object_get(x, "score")),
                json_is_string(category) ? json_string_value(category) : "merges only",
                chosen ? ", chosen" : "");
@@ -101,7 +97,7 @@ static void print_nub(json_t *nub)
         if (!json_is_true(json_object_get(x, "loadable")))
             printf("      not loadable: %s\n", str(x, "reason"));
     }
-    json_array_foreach(rejs, i, x)
+    for (i = 0; i < json_array_size(rejs) && (x = json_array_get(rejs, i)); i++)
         printf("  - %s \"%s\": %s: %s\n", str(x, "kext"), str(x, "personality"), str(x, "key"),
                str(x, "why"));
 }
@@ -111,11 +107,11 @@ static void print_report(json_t *root)
     json_t *nubs = json_object_get(root, "nubs"), *never = json_object_get(root, "never_match");
     size_t i;
     json_t *x;
-    json_array_foreach(nubs, i, x)
+    for (i = 0; i < json_array_size(nubs) && (x = json_array_get(nubs, i)); i++)
         print_nub(x);
     if (json_array_size(never))
         printf("\nPersonalities no nub can match:\n");
-    json_array_foreach(never, i, x)
+    for (i = 0; i < json_array_size(never) && (x = json_array_get(never, i)); i++)
         printf("  - %s \"%s\": %s: %s\n", str(x, "kext"), str(x, "personality"), str(x, "key"),
                str(x, "why"));
 }

@@ -46,9 +46,8 @@ static int kxd_registry(const char *prog, struct regcli *c)
         free(data);
     }
     char why[512] = "";
-    if (st == STATUS_SUCCESS &&
-        (st = kx_platform_tree_mirror(c->reg, trees, "kxd's registry", why, sizeof why)) !=
-            STATUS_SUCCESS)
+    if (st == STATUS_SUCCESS && (st = kx_platform_tree_mirror(c->reg, trees, "kxd's registry", why,
+                                                              sizeof why)) != STATUS_SUCCESS)
         fprintf(stderr, "%s: %s\n", prog, *why ? why : kx_status_string(st));
     for (unsigned p = 0; p < KX_REG_N_PLANES; p++)
         plist_free(trees[p]);

@@ -150,8 +150,8 @@ KX_API void kx_kernel_match_wait(struct kx_kernel *k);
  * (malloc'ed, free()) are the new entries, providers first. A malformed tree
  * publishes nothing: STATUS_DATA_ERROR, why naming name, the entry and the key. */
 KX_API kx_status kx_kernel_publish_nubs(struct kx_kernel *k, uint64_t parent, plist_t tree,
-                                        const char *name, uint64_t **ids, size_t *n_ids,
-                                        char *why, size_t why_len);
+                                        const char *name, uint64_t **ids, size_t *n_ids, char *why,
+                                        size_t why_len);
 
 /* Terminates a nub and, clients first, every driver instance and nub above
  * it (their drivers' RemoveDevice runs; open handles are revoked), and waits

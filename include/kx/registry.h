@@ -344,8 +344,7 @@ typedef int (*kx_match_loadable_fn)(void *ctx, const char *bundle_id, char **rea
 
 /* The answer from a repository: bundle_id is in it and resolves. Resolution writes into
  * the repository; callers sharing one serialise. */
-KX_API int kx_match_kext_loadable(struct kx_kext_repo *repo, const char *bundle_id,
-                                  char **reason);
+KX_API int kx_match_kext_loadable(struct kx_kext_repo *repo, const char *bundle_id, char **reason);
 
 /* Matches every nub (every IOService-plane entry but Root) with KX_MATCH_EXPLAIN and
  * writes kx match's JSON: {"nubs": [{path, id, class, name, candidates, rejected}],

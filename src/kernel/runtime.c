@@ -578,8 +578,8 @@ kx_status kx_kernel_publish_nubs(struct kx_kernel *k, uint64_t parent, plist_t t
                                  const char *name, uint64_t **ids, size_t *n_ids, char *why,
                                  size_t why_len)
 {
-    kx_status st = kx_platform_tree_load_under(k->rt->reg, parent, tree, name, ids, n_ids, why,
-                                               why_len);
+    kx_status st =
+        kx_platform_tree_load_under(k->rt->reg, parent, tree, name, ids, n_ids, why, why_len);
     if (st != STATUS_SUCCESS)
         return st;
     for (size_t i = 0; i < *n_ids; i++) /* providers first, as published */

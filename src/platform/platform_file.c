@@ -61,8 +61,8 @@ struct load {
     const char *file;
     char *why;
     size_t why_len;
-    unsigned planes;    /* where entries hang: every plane, or the parent's */
-    struct idvec *ids;  /* NULL: not collected */
+    unsigned planes;   /* where entries hang: every plane, or the parent's */
+    struct idvec *ids; /* NULL: not collected */
 };
 
 static kx_status idvec_push(struct idvec *v, kx_reg_id id)
@@ -297,8 +297,8 @@ static unsigned planes_of(struct kx_reg *r, kx_reg_id id)
 }
 
 kx_status kx_platform_tree_load_under(struct kx_reg *r, kx_reg_id parent, plist_t tree,
-                                      const char *name, kx_reg_id **ids, size_t *n_ids,
-                                      char *why, size_t why_len)
+                                      const char *name, kx_reg_id **ids, size_t *n_ids, char *why,
+                                      size_t why_len)
 {
     struct idvec v = {0};
     struct load l = {r, name ? name : "(platform)", why, why_len, 0, &v};
@@ -311,11 +311,11 @@ kx_status kx_platform_tree_load_under(struct kx_reg *r, kx_reg_id parent, plist_
         plist_t node = is_array ? plist_array_get_item(tree, i) : tree;
         if ((st = check_entry(&l, node, "")) == STATUS_SUCCESS &&
             strcmp(string_of(node, K_CLASS), "IORegistryEntry") == 0)
-            st = kx_why(why, why_len, STATUS_DATA_ERROR,
-                        "%s: %s: %s: IORegistryEntry is Root: a whole registry can't hang under "
-                        "an entry; give the entries to add (ioreg -a -r)",
-                        l.file, string_of(node, K_NAME) ? string_of(node, K_NAME) : "Root",
-                        K_CLASS);
+            st =
+                kx_why(why, why_len, STATUS_DATA_ERROR,
+                       "%s: %s: %s: IORegistryEntry is Root: a whole registry can't hang under "
+                       "an entry; give the entries to add (ioreg -a -r)",
+                       l.file, string_of(node, K_NAME) ? string_of(node, K_NAME) : "Root", K_CLASS);
     }
     struct kx_reg_info info;
     if (st == STATUS_SUCCESS && (st = kx_reg_info(r, parent, &info)) != STATUS_SUCCESS)
@@ -339,7 +339,7 @@ kx_status kx_platform_tree_load_under(struct kx_reg *r, kx_reg_id parent, plist_
     return STATUS_SUCCESS;
 }
 
-/* ---- A copy of another registry ------------------------------------------------------------------
+/* ---- A copy of another registry -----------------------------------------------------------------
  */
 
 /* One link of the copied registry: entry id hangs under parent in plane (parent 0: Root). */
@@ -362,15 +362,15 @@ static kx_status id_of(const struct load *l, plist_t node, const char *path, kx_
     plist_t v = plist_dict_get_item(node, K_ID);
     uint64_t id = 0;
     if (plist_get_node_type(v) != PLIST_UINT)
-        return kx_why(l->why, l->why_len, STATUS_DATA_ERROR, "%s: %s: %s: %s", l->file, path,
-                      K_ID, v ? "must be a number" : "missing");
+        return kx_why(l->why, l->why_len, STATUS_DATA_ERROR, "%s: %s: %s: %s", l->file, path, K_ID,
+                      v ? "must be a number" : "missing");
     plist_get_uint_val(v, &id);
     *out = id;
     return STATUS_SUCCESS;
 }
 
-static kx_status collect(struct mirror *m, plist_t node, kx_reg_id parent,
-                         enum kx_reg_plane plane, const char *parent_path, unsigned depth)
+static kx_status collect(struct mirror *m, plist_t node, kx_reg_id parent, enum kx_reg_plane plane,
+                         const char *parent_path, unsigned depth)
 {
     char path[512];
     kx_reg_id id = 0;
@@ -458,8 +458,8 @@ static kx_status mirror_entry(struct mirror *m, struct mlink *v, size_t n)
         v[k].done = 1;
         if (st != STATUS_SUCCESS)
             return kx_why(m->l.why, m->l.why_len, st, "%s: entry 0x%llx (%s): can't publish: %s",
-                          m->l.file, (unsigned long long)id,
-                          name ? name : string_of(node, K_CLASS), kx_status_string(st));
+                          m->l.file, (unsigned long long)id, name ? name : string_of(node, K_CLASS),
+                          kx_status_string(st));
     }
     return st == STATUS_SUCCESS ? copy_state(r, id, node) : st;
 }
@@ -490,7 +490,8 @@ kx_status kx_platform_tree_mirror(struct kx_reg *r, plist_t const trees[KX_REG_N
             j++;
         st = mirror_entry(&m, &m.v[i], j - i);
     }
-    qsort(m.v, m.n, sizeof *m.v, by_order);
+    if (m.n)
+        qsort(m.v, m.n, sizeof *m.v, by_order);
     for (size_t i = 0; i < m.n && st == STATUS_SUCCESS; i++)
         if (!m.v[i].done && m.v[i].parent != KX_REG_ID_NONE)
             st = kx_reg_attach(r, m.v[i].id, m.v[i].parent, m.v[i].plane);

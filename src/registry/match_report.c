@@ -136,8 +136,7 @@ static json_t *candidate_json(struct report *r, const struct kx_match_candidate 
     json_object_set_new(j, "ioclass", kx_json_string(kx_personality_ioclass(p)));
     json_object_set_new(j, "score", json_integer(cand->score));
     json_object_set_new(j, "category", kx_json_string(cand->category));
-    json_object_set_new(j, "chosen",
-                        json_boolean(cand->chosen || holds(clients, n_clients, cand)));
+    json_object_set_new(j, "chosen", json_boolean(cand->chosen || holds(clients, n_clients, cand)));
     json_object_set_new(j, "loadable", json_boolean(loadable));
     if (!loadable)
         json_object_set_new(j, "reason", kx_json_string(reason ? reason : "unknown"));
@@ -170,8 +169,8 @@ static json_t *nub_json(struct report *r, const struct kx_match *m)
         kx_reg_props_copy(r->reg, kids[i], &clients[i]);
     json_t *cands = json_array(), *rejs = json_array();
     for (size_t i = 0; i < kx_match_n_candidates(m); i++)
-        json_array_append_new(cands, candidate_json(r, kx_match_candidate(m, i), clients,
-                                                     clients ? n_kids : 0));
+        json_array_append_new(
+            cands, candidate_json(r, kx_match_candidate(m, i), clients, clients ? n_kids : 0));
     for (size_t i = 0; clients && i < n_kids; i++)
         plist_free(clients[i]);
     free(clients);

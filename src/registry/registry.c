@@ -64,9 +64,8 @@ void kx_reg_entry_free(struct kx_reg_entry *e)
 
 /* A new unlinked entry in the next slot, or in id's (KX_REG_ID_NONE: the next), which must
  * be past every slot given so far; takes props (NULL: an empty dictionary). */
-static kx_status entry_new(struct kx_reg *r, kx_reg_id id, const char *class_name,
-                           const char *name, const char *location, plist_t props,
-                           struct kx_reg_entry **out)
+static kx_status entry_new(struct kx_reg *r, kx_reg_id id, const char *class_name, const char *name,
+                           const char *location, plist_t props, struct kx_reg_entry **out)
 {
     if (!location)
         location = "";

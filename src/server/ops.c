@@ -446,7 +446,8 @@ static void post_document(struct kx_srv *srv, uint64_t conn_id, uint32_t req_id,
     for (size_t off = 0; off < len; off += KX_MSG_CHUNK_MAX) {
         struct kx_msg_builder b = {0};
         kx_msg_begin(&b, KX_MSG_CHUNK, req_id);
-        kx_msg_put_bytes(&b, data + off, len - off < KX_MSG_CHUNK_MAX ? len - off : KX_MSG_CHUNK_MAX);
+        kx_msg_put_bytes(&b, data + off,
+                         len - off < KX_MSG_CHUNK_MAX ? len - off : KX_MSG_CHUNK_MAX);
         kx_srv_post(srv, conn_id, &b);
     }
     free(data);
@@ -596,11 +597,11 @@ static kx_status op_device_add(struct kx_srv_req *req)
         return STATUS_PROTOCOL_ERROR;
     }
     struct add_job *a = NULL;
-    if (refuse_unprivileged(req, "kx device add") || !(a = calloc(1, sizeof *a)) ||
-        !(a->data = malloc(len ? len : 1))) {
-        if (a)
-            kx_srv_reply_error(req->srv, req->conn_id, req->req_id,
-                               STATUS_INSUFFICIENT_RESOURCES, NULL);
+    int refused = refuse_unprivileged(req, "kx device add");
+    if (refused || !(a = calloc(1, sizeof *a)) || !(a->data = malloc(len ? len : 1))) {
+        if (!refused)
+            kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INSUFFICIENT_RESOURCES,
+                               NULL);
         free(a);
         free(parent);
         free(name);
@@ -661,11 +662,21 @@ static kx_status op_server(struct kx_srv_req *req)
 }
 
 const struct kx_srv_op kx_srv_ops[] = {
-    {KX_MSG_OPEN, op_open},     {KX_MSG_CLOSE, op_close},   {KX_MSG_READ, op_read},
-    {KX_MSG_WRITE, op_write},   {KX_MSG_IOCTL, op_ioctl},   {KX_MSG_LOAD, op_load},
-    {KX_MSG_UNLOAD, op_unload}, {KX_MSG_STAT, op_stat},     {KX_MSG_LS, op_ls},
-    {KX_MSG_LOG, op_log},       {KX_MSG_SERVER, op_server}, {KX_MSG_REGISTRY, op_registry},
-    {KX_MSG_CATALOG, op_catalog}, {KX_MSG_MATCH_REPORT, op_match_report},
-    {KX_MSG_DEVICE_ADD, op_device_add}, {KX_MSG_DEVICE_REMOVE, op_device_remove},
+    {KX_MSG_OPEN, op_open},
+    {KX_MSG_CLOSE, op_close},
+    {KX_MSG_READ, op_read},
+    {KX_MSG_WRITE, op_write},
+    {KX_MSG_IOCTL, op_ioctl},
+    {KX_MSG_LOAD, op_load},
+    {KX_MSG_UNLOAD, op_unload},
+    {KX_MSG_STAT, op_stat},
+    {KX_MSG_LS, op_ls},
+    {KX_MSG_LOG, op_log},
+    {KX_MSG_SERVER, op_server},
+    {KX_MSG_REGISTRY, op_registry},
+    {KX_MSG_CATALOG, op_catalog},
+    {KX_MSG_MATCH_REPORT, op_match_report},
+    {KX_MSG_DEVICE_ADD, op_device_add},
+    {KX_MSG_DEVICE_REMOVE, op_device_remove},
     {0, NULL},
 };

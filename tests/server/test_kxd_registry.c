@@ -156,9 +156,9 @@ static json_t *candidate(json_t *nub, const char *personality)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(nub, "candidates"), i, c)
-        if (strcmp(json_string_value(json_object_get(c, "personality")), personality) == 0)
-            return c;
+    json_array_foreach(json_object_get(nub, "candidates"), i,
+                       c) if (strcmp(json_string_value(json_object_get(c, "personality")),
+                                     personality) == 0) return c;
     return NULL;
 }
 
@@ -197,9 +197,9 @@ static void test_ioreg_shows_kxds_nubs_instances_ids_and_states(void **state)
     /* the ids are kxd's: the ones kxd's own match report gives */
     json_t *report = run_json("./kx match --json --socket %s", p->socket);
     char line[160];
-    snprintf(line, sizeof line, "\\+-o pci8086,15b8@1c  <class IOPCIDevice, id 0x%llx,",
-             (unsigned long long)json_integer_value(json_object_get(report_nub(report, "1c"),
-                                                                    "id")));
+    snprintf(
+        line, sizeof line, "\\+-o pci8086,15b8@1c  <class IOPCIDevice, id 0x%llx,",
+        (unsigned long long)json_integer_value(json_object_get(report_nub(report, "1c"), "id")));
     assert_matches(out, line);
     json_decref(report);
     free(out);
@@ -308,8 +308,7 @@ static void test_device_add_matches_and_remove_answers_pending_reads(void **stat
     fclose(f);
 
     char *out = NULL;
-    assert_int_equal(run(&out, "./kx device add --socket %s IOService:/kx %s", p->socket, file),
-                     0);
+    assert_int_equal(run(&out, "./kx device add --socket %s IOService:/kx %s", p->socket, file), 0);
     assert_matches(out, "^IOService:/kx/pci8086,15b8@1f,7  <id 0x[0-9a-f]+>$");
     free(out);
     /* matched before the command returned */
@@ -328,16 +327,14 @@ static void test_device_add_matches_and_remove_answers_pending_reads(void **stat
     assert_int_equal(pending_requests(p), 1);
 
     assert_int_equal(
-        run(NULL, "./kx device remove --socket %s IOService:/kx/pci8086,15b8@1f,7", p->socket),
-        0);
+        run(NULL, "./kx device remove --socket %s IOService:/kx/pci8086,15b8@1f,7", p->socket), 0);
     pthread_join(t, NULL);
     assert_int_equal(r.status, STATUS_DEVICE_REMOVED);
     kx_client_disconnect(r.c);
     assert_false(link_exists(p, "/dev/matchpci-1f,7"));
     assert_true(link_exists(p, "/dev/matchpci-1c"));
-    assert_int_equal(run(&out, "./kx device add --json --socket %s IOService:/kx %s", p->socket,
-                         file),
-                     0);
+    assert_int_equal(
+        run(&out, "./kx device add --json --socket %s IOService:/kx %s", p->socket, file), 0);
     assert_matches(out, "\"path\": \"IOService:/kx/pci8086,15b8@1f,7\"");
     free(out);
 }
@@ -354,18 +351,16 @@ static void test_malformed_device_file_names_the_file_and_key(void **state)
           f);
     fclose(f);
     char *out = NULL;
-    assert_int_equal(run(&out, "./kx device add --socket %s IOService:/kx %s 2>&1", p->socket,
-                         file),
-                     1);
+    assert_int_equal(
+        run(&out, "./kx device add --socket %s IOService:/kx %s 2>&1", p->socket, file), 1);
     assert_non_null(strstr(out, "STATUS_DATA_ERROR"));
     char want[700];
     snprintf(want, sizeof want, "%s: nic: IOObjectClass: missing", file);
     if (!strstr(out, want))
         fail_msg("expected \"%s\" in:\n%s", want, out);
     free(out);
-    assert_int_equal(run(&out, "./kx device add --socket %s IOService:/kx/nowhere %s 2>&1",
-                         p->socket, file),
-                     1);
+    assert_int_equal(
+        run(&out, "./kx device add --socket %s IOService:/kx/nowhere %s 2>&1", p->socket, file), 1);
     assert_non_null(strstr(out, "IOService:/kx/nowhere"));
     free(out);
 }
@@ -452,9 +447,9 @@ static void test_boot_plan_names_the_nub_each_kext_loads_for(void **state)
     size_t i;
     json_t *m;
     int pci = 0;
-    json_array_foreach(json_object_get(plan, "matching"), i, m)
-        pci += strcmp(json_string_value(json_object_get(m, "personality")), "MatchPCI") == 0 &&
-               json_is_true(json_object_get(m, "fallback"));
+    json_array_foreach(json_object_get(plan, "matching"), i, m) pci +=
+        strcmp(json_string_value(json_object_get(m, "personality")), "MatchPCI") == 0 &&
+        json_is_true(json_object_get(m, "fallback"));
     assert_int_equal(pci, 2);
     json_decref(plan);
 }
@@ -462,12 +457,11 @@ static void test_boot_plan_names_the_nub_each_kext_loads_for(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ioreg_shows_kxds_nubs_instances_ids_and_states,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ioreg_shows_kxds_nubs_instances_ids_and_states, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ioclasscount_counts_kxds_instances, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kx_match_reports_kxds_decisions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kx_catalog_lists_kxds_personalities, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kx_catalog_lists_kxds_personalities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_add_matches_and_remove_answers_pending_reads,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_device_file_names_the_file_and_key, setup,
