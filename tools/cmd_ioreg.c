@@ -16,8 +16,9 @@
  * ("$" marks a clipped line), -x prints numbers in hex, -a writes XML instead — always with
  * properties, so the output is a platform file (`kx match --platform`).
  *
- * The registry comes from --platform FILE|linux|none, --linux or --sysfs DIR (regcli.c);
- * reading the running kxd's isn't served yet. ioclasscount prints "Class = N" instances of each
+ * The registry comes from --platform FILE|linux|none, --linux or --sysfs DIR, or else from
+ * the running kxd (--socket PATH, $KX_SOCKET): a copy with kxd's ids and states, drivers'
+ * instances under their nubs (regcli.c). ioclasscount prints "Class = N" instances of each
  * class (exactly that class, as the class table's instance counts are).
  */
 #include "cli.h"
@@ -38,11 +39,12 @@
 #define MAX_DEPTH 256
 
 static const char ioreg_usage[] =
-    "usage: ioreg (" REGCLI_SOURCE_USAGE ")\n"
+    "usage: ioreg [" REGCLI_SOURCE_USAGE " | --socket PATH]\n"
     "             [-alrtx] [-c class] [-d depth] [-k key] [-n name] [-p plane] [-w width]\n"
     "  --platform  a platform file, linux (this host's devices) or none\n"
     "  --linux     this host's devices, from /sys\n"
     "  --sysfs     the devices of a sysfs tree (a copy, or a fake one)\n"
+    "  (none of these: the running kxd's registry, at --socket PATH or $KX_SOCKET)\n"
     "  -a  archive the output in XML (with properties: a platform file)\n"
     "  -c  show properties of objects of the class or a subclass\n"
     "  -d  limit each tree to this depth\n"
@@ -351,11 +353,13 @@ static unsigned terminal_width(void)
 
 int kx_cmd_ioreg(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        REGCLI_SOURCE_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {REGCLI_SOURCE_OPTIONS,
+                                         {"socket", required_argument, NULL, 'K'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct ioreg o;
     struct regcli_source src = {NULL, NULL};
-    const char *plane = "IOService";
+    const char *socket = NULL, *plane = "IOService";
     uint64_t v = 0;
     memset(&o, 0, sizeof o);
     o.width = terminal_width();
@@ -365,6 +369,7 @@ int kx_cmd_ioreg(int argc, char **argv)
         case 'P':
         case 'L':
         case 'S': regcli_source_option(&src, c, optarg); break;
+        case 'K': socket = optarg; break;
         case 'a': o.archive = 1; break;
         case 'c': o.cls = optarg; break;
         case 'k': o.key = optarg; break;
@@ -399,6 +404,7 @@ int kx_cmd_ioreg(int argc, char **argv)
     }
     struct regcli c;
     int rc = regcli_init("ioreg", &c);
+    c.socket = socket;
     if (rc == 0)
         rc = regcli_registry("ioreg", &src, &c);
     if (rc != 0) {
@@ -438,21 +444,27 @@ static int by_name(const void *a, const void *b)
 
 int kx_cmd_ioclasscount(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        REGCLI_SOURCE_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {REGCLI_SOURCE_OPTIONS,
+                                         {"socket", required_argument, NULL, 'K'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct regcli_source src = {NULL, NULL};
+    const char *socket = NULL;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        if (!regcli_source_option(&src, c, optarg)) {
+        if (c == 'K') {
+            socket = optarg;
+        } else if (!regcli_source_option(&src, c, optarg)) {
             fprintf(c == 'h' ? stdout : stderr,
-                    "usage: ioclasscount (" REGCLI_SOURCE_USAGE ") [CLASS...]\n"
+                    "usage: ioclasscount [" REGCLI_SOURCE_USAGE " | --socket PATH] [CLASS...]\n"
                     "Prints how many instances of each class (of every class with one when none "
-                    "is named) the registry holds.\n");
+                    "is named) the registry holds: the file's, else kxd's.\n");
             return c == 'h' ? KX_EXIT_OK : KX_EXIT_USAGE;
         }
     }
     struct regcli c;
     int rc = regcli_init("ioclasscount", &c);
+    c.socket = socket;
     if (rc == 0)
         rc = regcli_registry("ioclasscount", &src, &c);
     if (rc != 0) {

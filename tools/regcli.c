@@ -3,17 +3,13 @@
 
 #include "cli.h"
 
+#include "core/plist.h"
+
 #include <kx/platform.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct regcli_verdict {
-    char *id;
-    int loadable;
-    char *reason;
-};
 
 int regcli_init(const char *prog, struct regcli *c)
 {
@@ -55,6 +51,53 @@ static int load_linux(const char *prog, const char *root, struct regcli *c)
     return 0;
 }
 
+/* ---- kxd's registry ---------------------------------------------------------------------
+ * Both planes, copied into c->reg with kxd's ids and states (kx_platform_tree_mirror): the
+ * verbs then read it as they read a platform file's. */
+
+static int kxd_registry(const char *prog, struct regcli *c)
+{
+    kx_client *cl = kx_cli_connect(prog, c->socket);
+    if (!cl)
+        return 1;
+    plist_t trees[KX_REG_N_PLANES] = {NULL};
+    kx_status st = kx_reg_new(c->classes, &c->reg);
+    if (st != STATUS_SUCCESS)
+        fprintf(stderr, "%s: %s\n", prog, kx_status_string(st));
+    for (unsigned p = 0; p < KX_REG_N_PLANES && st == STATUS_SUCCESS; p++) {
+        void *data = NULL;
+        size_t len = 0;
+        const char *why = NULL;
+        if ((st = kx_client_registry(cl, p, &data, &len)) != STATUS_SUCCESS)
+            kx_cli_report(prog, "kxd's registry", st, cl);
+        else if ((st = kx_plist_parse(data, len, &trees[p], &why)) != STATUS_SUCCESS)
+            fprintf(stderr, "%s: kxd's registry: %s\n", prog, why ? why : kx_status_string(st));
+        free(data);
+    }
+    char why[512] = "";
+    if (st == STATUS_SUCCESS && (st = kx_platform_tree_mirror(c->reg, trees, "kxd's registry", why,
+                                                              sizeof why)) != STATUS_SUCCESS)
+        fprintf(stderr, "%s: %s\n", prog, *why ? why : kx_status_string(st));
+    for (unsigned p = 0; p < KX_REG_N_PLANES; p++)
+        plist_free(trees[p]);
+    kx_client_disconnect(cl);
+    return st == STATUS_SUCCESS ? 0 : 1;
+}
+
+char *regcli_kxd_json(const char *prog, const char *socket, const char *what,
+                      kx_status (*get)(kx_client *, char **))
+{
+    kx_client *cl = kx_cli_connect(prog, socket);
+    char *json = NULL;
+    if (!cl)
+        return NULL;
+    kx_status st = get(cl, &json);
+    if (st != STATUS_SUCCESS)
+        kx_cli_report(prog, what, st, cl);
+    kx_client_disconnect(cl);
+    return json;
+}
+
 int regcli_registry(const char *prog, const struct regcli_source *src, struct regcli *c)
 {
     const char *platform = src->platform, *sysfs = src->sysfs;
@@ -68,13 +111,8 @@ int regcli_registry(const char *prog, const struct regcli_source *src, struct re
                 platform);
         return KX_EXIT_USAGE;
     }
-    if (!platform && !sysfs) {
-        fprintf(stderr,
-                "%s: reading the running kxd's registry isn't available yet; describe the "
-                "machine with --platform FILE (ioreg -a's XML form), --linux or --sysfs DIR\n",
-                prog);
-        return 1;
-    }
+    if (!platform && !sysfs)
+        return kxd_registry(prog, c);
     char why[512] = "";
     kx_status st = kx_reg_new(c->classes, &c->reg);
     if (st != STATUS_SUCCESS) {
@@ -121,66 +159,14 @@ int regcli_catalog(const char *prog, const char *const *dirs, size_t n_dirs,
     return 0;
 }
 
-/* The first thing that stops a load, as one line. */
-static char *first_problem(struct kx_kext_resolution *res)
+int regcli_loadable(void *ctx, const char *bundle_id, char **reason)
 {
-    const struct kx_diags *d = kx_kext_resolution_diags(res);
-    for (size_t i = 0; i < d->n_items; i++) {
-        const struct kx_diag *x = &d->items[i];
-        if (kx_diag_category_of(x->code) == KX_DIAG_WARNING)
-            continue;
-        char *s = NULL;
-        if (asprintf(&s, "%s%s%s%s%s", kx_diag_message(x->code), x->subject ? ": " : "",
-                     x->subject ? x->subject : "", x->detail ? ": " : "",
-                     x->detail ? x->detail : "") < 0)
-            return NULL;
-        return s;
-    }
-    return strdup(kx_status_string(kx_kext_resolution_status(res)));
-}
-
-int regcli_loadable(struct regcli *c, const char *bundle_id, const char **reason)
-{
-    for (size_t i = 0; i < c->n_verdicts; i++)
-        if (strcmp(c->verdicts[i].id, bundle_id) == 0) {
-            *reason = c->verdicts[i].reason;
-            return c->verdicts[i].loadable;
-        }
-    struct regcli_verdict v = {strdup(bundle_id), 0, NULL};
-    struct kx_kext *k = kx_kext_repo_lookup(c->repo, bundle_id, KX_VERS_INVALID);
-    struct kx_kext_resolution *res = NULL;
-    if (!k) {
-        if (asprintf(&v.reason, "%s: not installed", bundle_id) < 0)
-            v.reason = NULL;
-    } else if (kx_kext_resolve(c->repo, k, &res) == STATUS_SUCCESS) {
-        v.loadable = kx_kext_resolution_is_loadable(res);
-        if (!v.loadable)
-            v.reason = first_problem(res);
-        kx_kext_resolution_free(res);
-    } else {
-        v.reason = strdup("out of memory resolving it");
-    }
-    struct regcli_verdict *nv =
-        v.id ? realloc(c->verdicts, (c->n_verdicts + 1) * sizeof *nv) : NULL;
-    if (!nv) {
-        free(v.id);
-        free(v.reason);
-        *reason = "out of memory";
-        return 0;
-    }
-    c->verdicts = nv;
-    nv[c->n_verdicts++] = v;
-    *reason = v.reason;
-    return v.loadable;
+    struct regcli *c = ctx;
+    return kx_match_kext_loadable(c->repo, bundle_id, reason);
 }
 
 void regcli_free(struct regcli *c)
 {
-    for (size_t i = 0; i < c->n_verdicts; i++) {
-        free(c->verdicts[i].id);
-        free(c->verdicts[i].reason);
-    }
-    free(c->verdicts);
     kx_catalog_free(c->cat);
     kx_kext_repo_free(c->repo);
     kx_reg_free(c->reg);

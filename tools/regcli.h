@@ -1,8 +1,10 @@
 /* regcli.h — what the registry verbs share: a registry from --platform, --linux or --sysfs,
- * a catalogue and a repository from --extensions, and a kext's loadability for reports. */
+ * or the running kxd's; a catalogue and a repository from --extensions; a kext's loadability
+ * for reports; and kxd's own reports. */
 #ifndef KX_TOOLS_REGCLI_H
 #define KX_TOOLS_REGCLI_H
 
+#include <kx/client.h>
 #include <kx/kext.h>
 #include <kx/registry.h>
 
@@ -15,8 +17,7 @@ struct regcli {
     struct kx_reg *reg;
     struct kx_catalog *cat;
     struct kx_kext_repo *repo;
-    struct regcli_verdict *verdicts; /* loadability, memoised per bundle identifier */
-    size_t n_verdicts;
+    const char *socket; /* kxd's (--socket); NULL: $KX_SOCKET, else the default */
 };
 
 /* The class table; 0, or 1 with the reason printed. Always called first. */
@@ -41,18 +42,21 @@ int regcli_source_option(struct regcli_source *s, int c, const char *arg);
 
 /* A registry with the source published: a platform file, the Linux devices of a sysfs tree
  * (devices left out are named on stderr), or nothing but Root, the platform expert and
- * IOResources ("none"). Without a source there is no registry to read yet: a running kxd's
- * isn't reachable from the tools until kxd serves it, and this says so. 0, 1 with the reason
- * printed, or KX_EXIT_USAGE when a platform file and a sysfs tree are both given. */
+ * IOResources ("none"); without a source, a copy of the running kxd's (c->socket), with its
+ * ids and states. 0, 1 with the reason printed, or KX_EXIT_USAGE when a platform file and a
+ * sysfs tree are both given. */
 int regcli_registry(const char *prog, const struct regcli_source *src, struct regcli *c);
 /* A repository of the folders (the build tree's extensions when none are given) and a
  * catalogue of every personality in it. opts may be NULL; catalog_flags are
  * KX_CATALOG_*. Problems found in personalities are printed on stderr. */
 int regcli_catalog(const char *prog, const char *const *dirs, size_t n_dirs,
                    const struct kx_kext_options *opts, unsigned catalog_flags, struct regcli *c);
-/* Whether the kext whose code a personality runs (kx_personality_code_bundle) would load:
- * found in the repository and resolved. *reason (borrowed from c) says why not. */
-int regcli_loadable(struct regcli *c, const char *bundle_id, const char **reason);
+/* kx_match_loadable_fn over c's repository (ctx is c). */
+int regcli_loadable(void *ctx, const char *bundle_id, char **reason);
+/* One of kxd's JSON reports (get: kx_client_catalog, kx_client_match_report), or NULL with
+ * the reason printed. malloc'ed. */
+char *regcli_kxd_json(const char *prog, const char *socket, const char *what,
+                      kx_status (*get)(kx_client *, char **));
 void regcli_free(struct regcli *c);
 
 #endif

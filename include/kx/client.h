@@ -107,6 +107,43 @@ KX_API kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_lo
                                size_t *n);
 KX_API void kx_client_log_free(struct kx_client_log_line *lines, size_t n);
 
+/* ---- the I/O Registry ------------------------------------------------------ */
+
+/* kxd's registry, one plane (0 IOService, 1 IODeviceTree) from Root, as a
+ * binary property list in `ioreg -a`'s form with kxd's ids and states
+ * (IORegistryEntryID, IOServiceState, IOServiceBusyState,
+ * IOObjectRetainCount): parse it with libplist, or give it to
+ * kx_platform_tree_mirror. *data is malloc'ed (free()). Open to everyone. */
+KX_API kx_status kx_client_registry(kx_client *c, uint32_t plane, void **data, size_t *len);
+/* kxd's IOCatalogue as `kx catalog --json` writes it (NUL-terminated JSON
+ * text, malloc'ed). */
+KX_API kx_status kx_client_catalog(kx_client *c, char **json);
+/* A matching dry run kxd makes on its own registry and catalogue, as
+ * `kx match --json` writes it (loadability from kxd's extensions). */
+KX_API kx_status kx_client_match_report(kx_client *c, char **json);
+
+/* An entry kx_client_device_add published. */
+struct kx_client_nub {
+    uint64_t id;
+    char *path; /* IOService plane */
+};
+
+/* Publishes the entries of a property list (data: XML or binary, a
+ * dictionary or an array of them in `ioreg -a`'s form; name: the file, for
+ * messages) under the entry at parent_path in kxd's registry, then matches
+ * them; returns once matching is done. *nubs: every new entry, providers
+ * first; free with kx_client_nubs_free. A malformed tree publishes nothing
+ * (STATUS_DATA_ERROR; kx_client_message names the file, entry and key).
+ * Root only (STATUS_ACCESS_DENIED). */
+KX_API kx_status kx_client_device_add(kx_client *c, const char *parent_path, const char *name,
+                                      const void *data, size_t len, struct kx_client_nub **nubs,
+                                      size_t *n);
+KX_API void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n);
+/* Terminates the entry at path and, clients first, every driver instance and
+ * nub above it (their drivers' RemoveDevice runs, pending requests complete
+ * STATUS_DEVICE_REMOVED); returns once done. Root only. */
+KX_API kx_status kx_client_device_remove(kx_client *c, const char *path);
+
 /* ---- kxd itself ---------------------------------------------------------- */
 
 /* One connection to kxd, as kxd accounts for it. */

@@ -19,6 +19,7 @@
 #include <kx/io.h>
 #include <kx/log.h>
 #include <kx/status.h>
+#include <plist/plist.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -154,11 +155,25 @@ KX_API kx_status kx_kernel_platform_event(struct kx_kernel *k, const char *actio
 KX_API void kx_kernel_match_all(struct kx_kernel *k);
 KX_API void kx_kernel_match_wait(struct kx_kernel *k);
 
+/* Publishes tree (borrowed; entries in ioreg -a's form, see
+ * kx_platform_tree_load_under) under the entry parent, as a bus publishes a
+ * device it found, then matches the new nubs and waits for that. *ids
+ * (malloc'ed, free()) are the new entries, providers first. A malformed tree
+ * publishes nothing: STATUS_DATA_ERROR, why naming name, the entry and the key. */
+KX_API kx_status kx_kernel_publish_nubs(struct kx_kernel *k, uint64_t parent, plist_t tree,
+                                        const char *name, uint64_t **ids, size_t *n_ids, char *why,
+                                        size_t why_len);
+
 /* Terminates a nub and, clients first, every driver instance and nub above
  * it (their drivers' RemoveDevice runs; open handles are revoked), and waits
  * for it. STATUS_NO_SUCH_DEVICE; STATUS_ACCESS_DENIED for Root, the platform
  * expert and IOResources. */
 KX_API kx_status kx_kernel_terminate_nub(struct kx_kernel *k, uint64_t nub);
+
+/* kx match's "loadable" for kxd: whether the kext with this bundle
+ * identifier would load from the kernel's repository (loaded copies win, as
+ * in a load). 1, or 0 with *reason (malloc'ed) saying why not. */
+KX_API int kx_kernel_kext_loadable(struct kx_kernel *k, const char *bundle_id, char **reason);
 
 /* One loaded kext, as kextstat shows it. */
 struct kx_kernel_kext_stat {

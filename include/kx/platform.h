@@ -54,6 +54,25 @@ KX_API kx_status kx_platform_file_read(struct kx_reg *r, const char *path, char 
 KX_API kx_status kx_platform_tree_load(struct kx_reg *r, plist_t tree, const char *name, char *why,
                                        size_t why_len);
 
+/* Publishes tree (borrowed: one entry, or an array of entries as `ioreg -a -r` writes them)
+ * under parent, in the planes parent hangs in, checked first as a platform file is (a Root
+ * entry is refused: a whole registry hangs under nothing). *ids (malloc'ed, free with free())
+ * gets the id of every entry published, each before its children; nothing is matched. On
+ * failure nothing stays published and why names the file (name), the entry and the key. */
+KX_API kx_status kx_platform_tree_load_under(struct kx_reg *r, kx_reg_id parent, plist_t tree,
+                                             const char *name, kx_reg_id **ids, size_t *n_ids,
+                                             char *why, size_t why_len);
+
+/* Makes r, fresh from kx_reg_new, a copy of another registry: trees[plane] is that plane's
+ * tree from Root as kx_platform_tree_build writes it (NULL: the plane is left out). Unlike
+ * a platform file's, the ids (IORegistryEntryID) are kept, and so are the matched state and
+ * busy count; an entry hangs in the planes whose trees hold it, under every provider they
+ * name, so the retain counts come out the same too. This is how the tools show kxd's
+ * registry. STATUS_DATA_ERROR (why says where) for an entry without an id, or one none of
+ * whose providers has a lower id. */
+KX_API kx_status kx_platform_tree_mirror(struct kx_reg *r, plist_t const trees[KX_REG_N_PLANES],
+                                         const char *name, char *why, size_t why_len);
+
 /* The tree below (and including) id in plane, as `ioreg -a` writes it: *out is a
  * dictionary the caller frees with plist_free. STATUS_NO_SUCH_DEVICE for an unknown id. */
 KX_API kx_status kx_platform_tree_build(struct kx_reg *r, kx_reg_id id, enum kx_reg_plane plane,

@@ -47,6 +47,7 @@ struct kx_reg;
 struct kx_catalog;
 struct kx_personality;
 struct kx_match;
+struct kx_kext_repo;
 
 /* ---- Class table ------------------------------------------------------------------------- */
 
@@ -132,6 +133,12 @@ KX_API kx_reg_id kx_reg_resources(const struct kx_reg *r);
 KX_API kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
                                 const char *class_name, const char *name, const char *location,
                                 plist_t props, kx_reg_id *out);
+/* The same with the id the entry has in another registry, for a copy of it (the tools'
+ * view of kxd's): id must be higher than every id this registry has given, and the ids
+ * between are never used. STATUS_OBJECT_NAME_COLLISION otherwise. */
+KX_API kx_status kx_reg_publish_as(struct kx_reg *r, kx_reg_id id, kx_reg_id parent,
+                                   unsigned planes, const char *class_name, const char *name,
+                                   const char *location, plist_t props);
 /* Adds or removes a link in one plane. A client may have several providers. Attaching
  * that would make an entry its own ancestor fails with STATUS_INVALID_PARAMETER; detaching
  * a link that doesn't exist with STATUS_NO_SUCH_DEVICE. */
@@ -326,5 +333,26 @@ KX_API kx_status kx_match_decline(struct kx_match *m, size_t i, size_t *next);
 /* Merges every candidate's IOProviderMergeProperties into the nub, in match order (the
  * runtime's step before probing). */
 KX_API kx_status kx_match_apply_merges(struct kx_reg *reg, const struct kx_match *m);
+
+/* ---- Reports (kx match --json, kx catalog --json) -------------------------------------------
+ * Built here so the tools and kxd, which answers them for the tools, write one document.
+ * docs/registry.md shows both. */
+
+/* Whether the kext whose code a personality runs would load: 1, or 0 with *reason
+ * (malloc'ed) saying why not. May not be called under a registry or catalogue lock. */
+typedef int (*kx_match_loadable_fn)(void *ctx, const char *bundle_id, char **reason);
+
+/* The answer from a repository: bundle_id is in it and resolves. Resolution writes into
+ * the repository; callers sharing one serialise. */
+KX_API int kx_match_kext_loadable(struct kx_kext_repo *repo, const char *bundle_id, char **reason);
+
+/* Matches every nub (every IOService-plane entry but Root) with KX_MATCH_EXPLAIN and
+ * writes kx match's JSON: {"nubs": [{path, id, class, name, candidates, rejected}],
+ * "never_match": [...]}. loadable is asked once per code bundle. *out: compact JSON text,
+ * malloc'ed. */
+KX_API kx_status kx_match_report_json(struct kx_catalog *cat, struct kx_reg *reg,
+                                      kx_match_loadable_fn loadable, void *ctx, char **out);
+/* kx catalog's JSON: {"personalities": [...]} in catalogue order. *out as above. */
+KX_API kx_status kx_catalog_report_json(struct kx_catalog *cat, char **out);
 
 #endif /* KX_REGISTRY_H */

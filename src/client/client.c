@@ -25,6 +25,8 @@ struct kx_client {
 
 /* The largest text field kxd sends (reports of big dependency trees). */
 #define MAX_TEXT ((size_t)1 << 20)
+/* The longest path or name kxd reads in a request (its MAX_PATH_TEXT), with its length. */
+#define MAX_TEXT_REQUEST ((size_t)4096 + 4)
 
 kx_status kx_client_connect(const char *socket_path, kx_client **out)
 {
@@ -442,6 +444,137 @@ kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line 
     kx_msg_put_u64(&c->out, since);
     return list_call(c, id, KX_MSG_LOG_ENTRY, sizeof **lines, decode_log, free_log,
                      (void **)lines, n);
+}
+
+/* ---- documents: CHUNK* END(total length) --------------------------------- */
+
+/* Sends the built request and gathers the document; *out gets a NUL after
+ * the bytes (text documents are used as strings). */
+static kx_status document_call(kx_client *c, uint32_t req_id, char **out, size_t *out_len)
+{
+    struct kx_msg_hdr h;
+    struct kx_msg_reader r;
+    char *doc = NULL;
+    size_t len = 0;
+    *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    kx_status st = send_request(c);
+    while (st == STATUS_SUCCESS) {
+        if ((st = recv_reply(c, req_id, &h, &r)) != STATUS_SUCCESS)
+            break;
+        if (h.type == KX_MSG_ERROR) {
+            st = read_status_reply(c, &h, &r, NULL);
+            st = st == STATUS_SUCCESS ? fail_dead(c, STATUS_PROTOCOL_ERROR) : st;
+            break;
+        }
+        if (h.type == KX_MSG_END) {
+            st = (kx_status)kx_msg_get_i32(&r);
+            uint64_t total = kx_msg_get_u64(&r);
+            if (kx_msg_reader_done(&r) != STATUS_SUCCESS || total != len)
+                st = fail_dead(c, STATUS_PROTOCOL_ERROR);
+            if (st == STATUS_SUCCESS && !doc && !(doc = malloc(1)))
+                st = STATUS_INSUFFICIENT_RESOURCES;
+            break;
+        }
+        size_t n = 0;
+        const void *p = h.type == KX_MSG_CHUNK ? kx_msg_get_bytes(&r, &n) : NULL;
+        if (!p || kx_msg_reader_done(&r) != STATUS_SUCCESS || n > KX_MSG_CHUNK_MAX ||
+            len + n > KX_MSG_DOC_MAX) {
+            st = fail_dead(c, STATUS_PROTOCOL_ERROR);
+            break;
+        }
+        char *nd = realloc(doc, len + n + 1);
+        if (!nd) {
+            st = fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
+            break;
+        }
+        doc = nd;
+        memcpy(doc + len, p, n);
+        len += n;
+    }
+    if (st != STATUS_SUCCESS) {
+        free(doc);
+        return st;
+    }
+    doc[len] = '\0';
+    set_message(c, strdup(""));
+    *out = doc;
+    if (out_len)
+        *out_len = len;
+    return STATUS_SUCCESS;
+}
+
+kx_status kx_client_registry(kx_client *c, uint32_t plane, void **data, size_t *len)
+{
+    uint32_t id = begin(c, KX_MSG_REGISTRY);
+    kx_msg_put_u32(&c->out, plane);
+    char *doc = NULL;
+    kx_status st = document_call(c, id, &doc, len);
+    *data = doc;
+    return st;
+}
+
+/* A JSON document: text, so no NUL inside. */
+static kx_status json_call(kx_client *c, uint32_t req_id, char **json)
+{
+    size_t len = 0;
+    kx_status st = document_call(c, req_id, json, &len);
+    if (st == STATUS_SUCCESS && strlen(*json) != len) {
+        free(*json);
+        *json = NULL;
+        st = fail_dead(c, STATUS_PROTOCOL_ERROR);
+    }
+    return st;
+}
+
+kx_status kx_client_catalog(kx_client *c, char **json)
+{
+    return json_call(c, begin(c, KX_MSG_CATALOG), json);
+}
+
+kx_status kx_client_match_report(kx_client *c, char **json)
+{
+    return json_call(c, begin(c, KX_MSG_MATCH_REPORT), json);
+}
+
+static int decode_nub(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_nub *n = item;
+    n->id = kx_msg_get_u64(r);
+    n->path = kx_msg_get_str(r, MAX_TEXT);
+    return !r->failed;
+}
+
+static void free_nubs(void *items, size_t n) { kx_client_nubs_free(items, n); }
+
+void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n)
+{
+    for (size_t i = 0; nubs && i < n; i++)
+        free(nubs[i].path);
+    free(nubs);
+}
+
+kx_status kx_client_device_add(kx_client *c, const char *parent_path, const char *name,
+                               const void *data, size_t len, struct kx_client_nub **nubs,
+                               size_t *n)
+{
+    *nubs = NULL;
+    *n = 0;
+    if (len > KX_MSG_MAX - 2 * MAX_TEXT_REQUEST)
+        return STATUS_BUFFER_TOO_SMALL;
+    uint32_t id = begin(c, KX_MSG_DEVICE_ADD);
+    kx_msg_put_str(&c->out, parent_path);
+    kx_msg_put_str(&c->out, name);
+    kx_msg_put_bytes(&c->out, data, len);
+    return list_call(c, id, KX_MSG_NUB, sizeof **nubs, decode_nub, free_nubs, (void **)nubs, n);
+}
+
+kx_status kx_client_device_remove(kx_client *c, const char *path)
+{
+    uint32_t id = begin(c, KX_MSG_DEVICE_REMOVE);
+    kx_msg_put_str(&c->out, path);
+    return simple_call(c, id, NULL);
 }
 
 /* ---- kxd itself: SERVER_INFO, then SERVER_CONN* END ---------------------- */

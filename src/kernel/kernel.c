@@ -6,6 +6,8 @@
 #include "core/plat.h"
 #include "core/plat_mem.h"
 
+#include <kx/registry.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +357,14 @@ kx_status kx_kernel_update_cache(struct kx_kernel *k, int *rebuilt, char **repor
         *report = NULL;
     kx_cache_build_report_clear(&rep);
     return st;
+}
+
+int kx_kernel_kext_loadable(struct kx_kernel *k, const char *bundle_id, char **reason)
+{
+    pthread_mutex_lock(&k->op_lock); /* resolution writes into the repository */
+    int yes = kx_match_kext_loadable(k->repo, bundle_id, reason);
+    pthread_mutex_unlock(&k->op_lock);
+    return yes;
 }
 
 /* ---- kextstat ----------------------------------------------------------------- */

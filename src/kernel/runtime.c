@@ -710,6 +710,20 @@ kx_status kx_kernel_platform_event(struct kx_kernel *k, const char *action, cons
     return STATUS_SUCCESS;
 }
 
+kx_status kx_kernel_publish_nubs(struct kx_kernel *k, uint64_t parent, plist_t tree,
+                                 const char *name, uint64_t **ids, size_t *n_ids, char *why,
+                                 size_t why_len)
+{
+    kx_status st =
+        kx_platform_tree_load_under(k->rt->reg, parent, tree, name, ids, n_ids, why, why_len);
+    if (st != STATUS_SUCCESS)
+        return st;
+    for (size_t i = 0; i < *n_ids; i++) /* providers first, as published */
+        queue(k->rt, W_MATCH, (*ids)[i]);
+    kx_kernel_match_wait(k);
+    return STATUS_SUCCESS;
+}
+
 /* ---- life ------------------------------------------------------------------ */
 
 kx_status kx__runtime_new(struct kx_kernel *k)

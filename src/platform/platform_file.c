@@ -50,12 +50,34 @@ static const char *string_of(plist_t dict, const char *key)
 /* ---- Checking -----------------------------------------------------------------------------------
  */
 
+/* Ids of what a load published, for kx_platform_tree_load_under's caller. */
+struct idvec {
+    kx_reg_id *v;
+    size_t n, cap;
+};
+
 struct load {
     struct kx_reg *reg;
     const char *file;
     char *why;
     size_t why_len;
+    unsigned planes;   /* where entries hang: every plane, or the parent's */
+    struct idvec *ids; /* NULL: not collected */
 };
+
+static kx_status idvec_push(struct idvec *v, kx_reg_id id)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        kx_reg_id *nv = realloc(v->v, cap * sizeof *nv);
+        if (!nv)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = id;
+    return STATUS_SUCCESS;
+}
 
 /* "parent/name@location" for messages (path is the parent's, may be ""). */
 static void entry_path(char *out, size_t len, const char *path, plist_t node)
@@ -148,9 +170,11 @@ static kx_status publish(const struct load *l, plist_t node, kx_reg_id parent)
 {
     const char *name = string_of(node, K_NAME);
     kx_reg_id id = KX_REG_ID_NONE;
-    kx_status st = kx_reg_publish(l->reg, parent, KX_REG_ALL_PLANES, string_of(node, K_CLASS),
+    kx_status st = kx_reg_publish(l->reg, parent, l->planes, string_of(node, K_CLASS),
                                   name ? name : string_of(node, K_CLASS),
                                   string_of(node, K_LOCATION), properties_of(node), &id);
+    if (st == STATUS_SUCCESS && l->ids && (st = idvec_push(l->ids, id)) != STATUS_SUCCESS)
+        kx_reg_terminate(l->reg, id, NULL, NULL);
     if (st != STATUS_SUCCESS)
         return kx_why(l->why, l->why_len, st, "%s: %s: can't publish: %s", l->file,
                       name ? name : string_of(node, K_CLASS), kx_status_string(st));
@@ -222,7 +246,7 @@ static kx_status load_root(const struct load *l, plist_t node)
 kx_status kx_platform_tree_load(struct kx_reg *r, plist_t tree, const char *name, char *why,
                                 size_t why_len)
 {
-    struct load l = {r, name ? name : "(platform)", why, why_len};
+    struct load l = {r, name ? name : "(platform)", why, why_len, KX_REG_ALL_PLANES, NULL};
     kx_status st = STATUS_SUCCESS;
     if (plist_get_node_type(tree) == PLIST_ARRAY) {
         for (uint32_t i = 0; i < plist_array_get_size(tree) && st == STATUS_SUCCESS; i++)
@@ -250,6 +274,228 @@ kx_status kx_platform_file_read(struct kx_reg *r, const char *path, char *why, s
         return kx_why(why, why_len, st, "%s: %s", path, kx_status_string(st));
     st = kx_platform_tree_load(r, tree, path, why, why_len);
     plist_free(tree);
+    return st;
+}
+
+/* ---- Under an entry -----------------------------------------------------------------------------
+ */
+
+/* The planes an entry hangs in: Root's every plane, any other entry's where it has a parent. */
+static unsigned planes_of(struct kx_reg *r, kx_reg_id id)
+{
+    if (id == kx_reg_root(r))
+        return KX_REG_ALL_PLANES;
+    unsigned planes = 0;
+    for (unsigned p = 0; p < KX_REG_N_PLANES; p++) {
+        kx_reg_id *up = NULL;
+        size_t n = 0;
+        if (kx_reg_parents(r, id, (enum kx_reg_plane)p, &up, &n) == STATUS_SUCCESS && n)
+            planes |= KX_REG_PLANE_BIT(p);
+        free(up);
+    }
+    return planes;
+}
+
+kx_status kx_platform_tree_load_under(struct kx_reg *r, kx_reg_id parent, plist_t tree,
+                                      const char *name, kx_reg_id **ids, size_t *n_ids, char *why,
+                                      size_t why_len)
+{
+    struct idvec v = {0};
+    struct load l = {r, name ? name : "(platform)", why, why_len, 0, &v};
+    int is_array = plist_get_node_type(tree) == PLIST_ARRAY;
+    uint32_t n = is_array ? plist_array_get_size(tree) : 1;
+    kx_status st = STATUS_SUCCESS;
+    *ids = NULL;
+    *n_ids = 0;
+    for (uint32_t i = 0; i < n && st == STATUS_SUCCESS; i++) {
+        plist_t node = is_array ? plist_array_get_item(tree, i) : tree;
+        if ((st = check_entry(&l, node, "")) == STATUS_SUCCESS &&
+            strcmp(string_of(node, K_CLASS), "IORegistryEntry") == 0)
+            st =
+                kx_why(why, why_len, STATUS_DATA_ERROR,
+                       "%s: %s: %s: IORegistryEntry is Root: a whole registry can't hang under "
+                       "an entry; give the entries to add (ioreg -a -r)",
+                       l.file, string_of(node, K_NAME) ? string_of(node, K_NAME) : "Root", K_CLASS);
+    }
+    struct kx_reg_info info;
+    if (st == STATUS_SUCCESS && (st = kx_reg_info(r, parent, &info)) != STATUS_SUCCESS)
+        st = kx_why(why, why_len, st, "%s: the parent entry is gone", l.file);
+    l.planes = planes_of(r, parent);
+    if (st == STATUS_SUCCESS && !l.planes)
+        st = kx_why(why, why_len, STATUS_DEVICE_REMOVED, "%s: the parent entry is in no plane",
+                    l.file);
+    for (uint32_t i = 0; i < n && st == STATUS_SUCCESS; i++)
+        st = publish(&l, is_array ? plist_array_get_item(tree, i) : tree, parent);
+    if (st != STATUS_SUCCESS) {
+        /* Nothing half-added stays: terminating the first entry of each tree takes its
+         * subtree (nothing is matched yet, so nothing else holds them). */
+        for (size_t i = 0; i < v.n; i++)
+            kx_reg_terminate(r, v.v[i], NULL, NULL);
+        free(v.v);
+        return st;
+    }
+    *ids = v.v;
+    *n_ids = v.n;
+    return STATUS_SUCCESS;
+}
+
+/* ---- A copy of another registry -----------------------------------------------------------------
+ */
+
+/* One link of the copied registry: entry id hangs under parent in plane (parent 0: Root). */
+struct mlink {
+    kx_reg_id id, parent;
+    enum kx_reg_plane plane;
+    size_t order; /* position in the trees: ties keep it */
+    plist_t node;
+    int done;
+};
+
+struct mirror {
+    struct load l;
+    struct mlink *v;
+    size_t n, cap;
+};
+
+static kx_status id_of(const struct load *l, plist_t node, const char *path, kx_reg_id *out)
+{
+    plist_t v = plist_dict_get_item(node, K_ID);
+    uint64_t id = 0;
+    if (plist_get_node_type(v) != PLIST_UINT)
+        return kx_why(l->why, l->why_len, STATUS_DATA_ERROR, "%s: %s: %s: %s", l->file, path, K_ID,
+                      v ? "must be a number" : "missing");
+    plist_get_uint_val(v, &id);
+    *out = id;
+    return STATUS_SUCCESS;
+}
+
+static kx_status collect(struct mirror *m, plist_t node, kx_reg_id parent, enum kx_reg_plane plane,
+                         const char *parent_path, unsigned depth)
+{
+    char path[512];
+    kx_reg_id id = 0;
+    entry_path(path, sizeof path, parent_path, node);
+    kx_status st = id_of(&m->l, node, path, &id);
+    if (st == STATUS_SUCCESS && depth > KX_PLIST_MAX_DEPTH)
+        st = kx_why(m->l.why, m->l.why_len, STATUS_DATA_ERROR, "%s: %s: nested too deeply",
+                    m->l.file, path);
+    if (st != STATUS_SUCCESS)
+        return st;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct mlink *nv = realloc(m->v, cap * sizeof *nv);
+        if (!nv)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        m->v = nv;
+        m->cap = cap;
+    }
+    m->v[m->n] = (struct mlink){id, parent, plane, m->n, node, 0};
+    m->n++;
+    plist_t kids = plist_dict_get_item(node, K_CHILDREN);
+    for (uint32_t i = 0; kids && i < plist_array_get_size(kids) && st == STATUS_SUCCESS; i++)
+        st = collect(m, plist_array_get_item(kids, i), id, plane, path, depth + 1);
+    return st;
+}
+
+static int by_order(const void *a, const void *b)
+{
+    const struct mlink *x = a, *y = b;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct mlink *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* The entry's state as the copied registry had it: matched and its busy count. */
+static kx_status copy_state(struct kx_reg *r, kx_reg_id id, plist_t node)
+{
+    uint64_t state = 0, busy = 0;
+    plist_t v = plist_dict_get_item(node, K_STATE), b = plist_dict_get_item(node, K_BUSY);
+    if (plist_get_node_type(v) == PLIST_UINT)
+        plist_get_uint_val(v, &state);
+    if (plist_get_node_type(b) == PLIST_UINT)
+        plist_get_uint_val(b, &busy);
+    kx_status st = STATUS_SUCCESS;
+    if (state & KX_REG_MATCHED)
+        st = kx_reg_set_matched(r, id, 1);
+    if (st == STATUS_SUCCESS && busy)
+        st = kx_reg_busy_adjust(r, id, busy > INT32_MAX ? INT32_MAX : (int)busy);
+    return st;
+}
+
+/* Publishes the entry of links v[0..n) (one id, in tree order) under the first parent it
+ * has here already, in that link's plane; the other links are attached later. */
+static kx_status mirror_entry(struct mirror *m, struct mlink *v, size_t n)
+{
+    struct kx_reg *r = m->l.reg;
+    kx_reg_id id = v[0].id;
+    plist_t node = v[0].node;
+    const char *name = string_of(node, K_NAME);
+    kx_status st = STATUS_SUCCESS;
+    if (id == kx_reg_root(r)) {
+        st = set_properties(r, id, node);
+    } else if (id == kx_reg_platform(r)) {
+        st = adopt(&m->l, node, id);
+    } else if (id == kx_reg_resources(r)) {
+        st = set_properties(r, id, node);
+    } else {
+        struct kx_reg_info pi;
+        size_t k = 0;
+        while (k < n && kx_reg_info(r, v[k].parent, &pi) != STATUS_SUCCESS)
+            k++;
+        if (k == n)
+            return kx_why(m->l.why, m->l.why_len, STATUS_DATA_ERROR,
+                          "%s: entry 0x%llx (%s): no provider of it comes before it", m->l.file,
+                          (unsigned long long)id, name ? name : string_of(node, K_CLASS));
+        st = kx_reg_publish_as(r, id, v[k].parent, KX_REG_PLANE_BIT(v[k].plane),
+                               string_of(node, K_CLASS), name ? name : string_of(node, K_CLASS),
+                               string_of(node, K_LOCATION), properties_of(node));
+        v[k].done = 1;
+        if (st != STATUS_SUCCESS)
+            return kx_why(m->l.why, m->l.why_len, st, "%s: entry 0x%llx (%s): can't publish: %s",
+                          m->l.file, (unsigned long long)id, name ? name : string_of(node, K_CLASS),
+                          kx_status_string(st));
+    }
+    return st == STATUS_SUCCESS ? copy_state(r, id, node) : st;
+}
+
+kx_status kx_platform_tree_mirror(struct kx_reg *r, plist_t const trees[KX_REG_N_PLANES],
+                                  const char *name, char *why, size_t why_len)
+{
+    struct mirror m = {{r, name ? name : "(registry)", why, why_len, 0, NULL}, NULL, 0, 0};
+    kx_status st = STATUS_SUCCESS;
+    for (unsigned p = 0; p < KX_REG_N_PLANES && st == STATUS_SUCCESS; p++) {
+        if (!trees[p])
+            continue;
+        if ((st = check_entry(&m.l, trees[p], "")) != STATUS_SUCCESS)
+            break;
+        if (strcmp(string_of(trees[p], K_CLASS), "IORegistryEntry") != 0)
+            st = kx_why(why, why_len, STATUS_DATA_ERROR,
+                        "%s: %s: the tree of the %s plane must start at Root", m.l.file,
+                        string_of(trees[p], K_CLASS), kx_reg_plane_name((enum kx_reg_plane)p));
+        else
+            st = collect(&m, trees[p], KX_REG_ID_NONE, (enum kx_reg_plane)p, "", 0);
+    }
+    if (st == STATUS_SUCCESS && m.n)
+        qsort(m.v, m.n, sizeof *m.v, by_id);
+    /* Ids ascending: a provider is published before its clients, as the registry numbered
+     * them; the links to further providers follow once every entry is there. */
+    for (size_t i = 0, j; i < m.n && st == STATUS_SUCCESS; i = j) {
+        for (j = i + 1; j < m.n && m.v[j].id == m.v[i].id;)
+            j++;
+        st = mirror_entry(&m, &m.v[i], j - i);
+    }
+    if (m.n)
+        qsort(m.v, m.n, sizeof *m.v, by_order);
+    for (size_t i = 0; i < m.n && st == STATUS_SUCCESS; i++)
+        if (!m.v[i].done && m.v[i].parent != KX_REG_ID_NONE)
+            st = kx_reg_attach(r, m.v[i].id, m.v[i].parent, m.v[i].plane);
+    free(m.v);
     return st;
 }
 

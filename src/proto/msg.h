@@ -11,7 +11,11 @@
  * bounded reader and must consume it exactly (OpenBSD imsg's rule). Replies
  * echo the request's req_id so a client may keep several requests in flight.
  * Listings stream one *_ENTRY message per record and end with a *_END
- * message carrying the count.
+ * message carrying the count. Documents (the registry, the catalogue, a
+ * match report: one tree or one JSON text) stream as CHUNK messages and end
+ * with END carrying the total length, so a registry of any size crosses in
+ * messages no longer than KX_MSG_CHUNK_MAX; a client refuses a document
+ * longer than KX_MSG_DOC_MAX, and kxd never sends one.
  *
  * The payload is a sequence of fields: u32, u64, i32 and byte strings
  * (u32 length + bytes). Text strings are byte strings without NUL bytes.
@@ -29,6 +33,8 @@
 #define KX_MSG_VERSION 1
 #define KX_MSG_HDR_LEN 20
 #define KX_MSG_MAX ((uint32_t)4 << 20) /* payload bytes; bigger I/O is split by the client */
+#define KX_MSG_CHUNK_MAX ((uint32_t)1 << 20) /* data bytes in one CHUNK */
+#define KX_MSG_DOC_MAX ((uint64_t)256 << 20) /* bytes in one chunked document */
 
 /* XX(name, value). Requests from clients, replies from kxd. */
 #define KX_MSG_TYPES(XX)                                                          \
@@ -51,7 +57,14 @@
     XX(KX_MSG_END, 28)        /* reply: status i32, count u64 — ends a listing */ \
     XX(KX_MSG_SERVER, 29)     /* (empty) -> SERVER_INFO SERVER_CONN* END(count of SERVER_CONN) */ \
     XX(KX_MSG_SERVER_INFO, 30) /* conn_bytes u64, total_bytes u64, max_conns u32, max_conns_per_user u32, conns u32, throttled u32, bytes_held u64, refused u64 */ \
-    XX(KX_MSG_SERVER_CONN, 31) /* id u64, pid i32, uid u32, pending u32, handles u32, bytes_held u64, throttled u32 */
+    XX(KX_MSG_SERVER_CONN, 31) /* id u64, pid i32, uid u32, pending u32, handles u32, bytes_held u64, throttled u32 */ \
+    XX(KX_MSG_REGISTRY, 32)   /* plane u32 (0 IOService, 1 IODeviceTree) -> CHUNK* END: the plane's tree from Root as a binary plist, ioreg -a's form with kxd's ids and states */ \
+    XX(KX_MSG_CATALOG, 33)    /* (empty) -> CHUNK* END: kxd's IOCatalogue as kx catalog --json writes it */ \
+    XX(KX_MSG_MATCH_REPORT, 34) /* (empty) -> CHUNK* END: a matching dry run on kxd's registry and catalogue, kx match --json's document */ \
+    XX(KX_MSG_CHUNK, 35)      /* data bytes (at most KX_MSG_CHUNK_MAX): the next piece of a document */ \
+    XX(KX_MSG_DEVICE_ADD, 36) /* parent path str, file name str, tree bytes (plist, ioreg -a form) -> NUB* END; root only */ \
+    XX(KX_MSG_NUB, 37)        /* id u64, IOService path str: an entry device add published */ \
+    XX(KX_MSG_DEVICE_REMOVE, 38) /* path str -> OK: the entry and everything above it terminated; root only */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

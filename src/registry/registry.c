@@ -62,8 +62,9 @@ void kx_reg_entry_free(struct kx_reg_entry *e)
     free(e);
 }
 
-/* A new unlinked entry in the next slot; takes props (NULL: an empty dictionary). */
-static kx_status entry_new(struct kx_reg *r, const char *class_name, const char *name,
+/* A new unlinked entry in the next slot, or in id's (KX_REG_ID_NONE: the next), which must
+ * be past every slot given so far; takes props (NULL: an empty dictionary). */
+static kx_status entry_new(struct kx_reg *r, kx_reg_id id, const char *class_name, const char *name,
                            const char *location, plist_t props, struct kx_reg_entry **out)
 {
     if (!location)
@@ -76,6 +77,13 @@ static kx_status entry_new(struct kx_reg *r, const char *class_name, const char 
         plist_free(props);
         return STATUS_INVALID_PARAMETER;
     }
+    /* The slots skipped stay NULL: ids that are gone, as a terminated entry's are. */
+    size_t slot = id == KX_REG_ID_NONE ? r->n_slots : (size_t)(id - KX_REG_ID_BASE);
+    if (id != KX_REG_ID_NONE &&
+        (id < KX_REG_ID_BASE || slot < r->n_slots || slot > SIZE_MAX / 16)) {
+        plist_free(props);
+        return STATUS_OBJECT_NAME_COLLISION;
+    }
     struct kx_reg_entry *e = calloc(1, sizeof *e);
     if (!e || (!props && !(props = plist_new_dict()))) {
         free(e);
@@ -86,15 +94,19 @@ static kx_status entry_new(struct kx_reg *r, const char *class_name, const char 
     if (!(e->class_name = strdup(class_name)) || !(e->name = strdup(name)) ||
         !(e->location = strdup(location)))
         goto fail;
-    if (r->n_slots == r->cap) {
+    if (slot >= r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
+        while (cap <= slot)
+            cap *= 2;
         struct kx_reg_entry **v = realloc(r->slots, cap * sizeof(struct kx_reg_entry *));
         if (!v)
             goto fail;
         r->slots = v;
         r->cap = cap;
     }
-    e->id = KX_REG_ID_BASE + r->n_slots;
+    while (r->n_slots < slot)
+        r->slots[r->n_slots++] = NULL;
+    e->id = KX_REG_ID_BASE + slot;
     r->slots[r->n_slots++] = e;
     *out = e;
     return STATUS_SUCCESS;
@@ -181,7 +193,7 @@ static kx_status add_fixed(struct kx_reg *r, struct kx_reg_entry *parent, unsign
                            const char *class_name, const char *name, kx_reg_id *id)
 {
     struct kx_reg_entry *e = NULL;
-    kx_status st = entry_new(r, class_name, name, NULL, NULL, &e);
+    kx_status st = entry_new(r, KX_REG_ID_NONE, class_name, name, NULL, NULL, &e);
     for (unsigned p = 0; st == STATUS_SUCCESS && parent && p < KX_REG_N_PLANES; p++)
         if (planes & KX_REG_PLANE_BIT(p))
             st = link_entries(e, parent, (enum kx_reg_plane)p);
@@ -247,7 +259,7 @@ kx_reg_id kx_reg_resources(const struct kx_reg *r)
     return r->resources;
 }
 
-kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
+static kx_status publish(struct kx_reg *r, kx_reg_id id, kx_reg_id parent, unsigned planes,
                          const char *class_name, const char *name, const char *location,
                          plist_t props, kx_reg_id *out)
 {
@@ -262,7 +274,7 @@ kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
         plist_free(props);
         st = p ? STATUS_DEVICE_REMOVED : STATUS_NO_SUCH_DEVICE;
     } else {
-        st = entry_new(r, class_name, name, location, props, &e);
+        st = entry_new(r, id, class_name, name, location, props, &e);
     }
     for (unsigned pl = 0; st == STATUS_SUCCESS && pl < KX_REG_N_PLANES; pl++)
         if (planes & KX_REG_PLANE_BIT(pl))
@@ -280,6 +292,24 @@ kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
     }
     pthread_rwlock_unlock(&r->lock);
     return st;
+}
+
+kx_status kx_reg_publish(struct kx_reg *r, kx_reg_id parent, unsigned planes,
+                         const char *class_name, const char *name, const char *location,
+                         plist_t props, kx_reg_id *out)
+{
+    return publish(r, KX_REG_ID_NONE, parent, planes, class_name, name, location, props, out);
+}
+
+kx_status kx_reg_publish_as(struct kx_reg *r, kx_reg_id id, kx_reg_id parent, unsigned planes,
+                            const char *class_name, const char *name, const char *location,
+                            plist_t props)
+{
+    if (id == KX_REG_ID_NONE) {
+        plist_free(props);
+        return STATUS_INVALID_PARAMETER;
+    }
+    return publish(r, id, parent, planes, class_name, name, location, props, NULL);
 }
 
 /* Finds a live entry for a write; *st says why not. */

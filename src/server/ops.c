@@ -4,12 +4,18 @@
  * one returns STATUS_PROTOCOL_ERROR and the loop drops the client), then
  * either answers at once (ls, log), submits device I/O whose completion posts
  * the reply (read, write, ioctl), or defers work that may wait for a driver
- * to a worker (open, close, load, unload, stat). Credentials always come from
- * the socket (SO_PEERCRED), never from the message.
+ * to a worker (open, close, load, unload, stat, and the registry's requests,
+ * which walk the registry, match or wait for drivers). Credentials always
+ * come from the socket (SO_PEERCRED), never from the message.
  */
 #include "server_int.h"
 
+#include "core/plist.h"
+
 #include <kx/kernel.h>
+#include <kx/platform.h>
+#include <kx/registry.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -421,6 +427,232 @@ static kx_status op_stat(struct kx_srv_req *req)
     return defer_or_fail(req, new_job(req, NULL, 0), stat_job);
 }
 
+/* ---- the registry ---------------------------------------------------------- */
+
+/* A document as CHUNK* END(total length); takes data (malloc'ed, may be NULL on failure). */
+static void post_document(struct kx_srv *srv, uint64_t conn_id, uint32_t req_id, kx_status st,
+                          char *data, size_t len)
+{
+    if (st == STATUS_SUCCESS && (uint64_t)len > KX_MSG_DOC_MAX)
+        st = STATUS_BUFFER_TOO_SMALL;
+    if (st != STATUS_SUCCESS) {
+        kx_srv_reply_error(srv, conn_id, req_id, st,
+                           st == STATUS_BUFFER_TOO_SMALL ? "the answer is longer than the "
+                                                           "protocol's largest document"
+                                                         : NULL);
+        free(data);
+        return;
+    }
+    for (size_t off = 0; off < len; off += KX_MSG_CHUNK_MAX) {
+        struct kx_msg_builder b = {0};
+        kx_msg_begin(&b, KX_MSG_CHUNK, req_id);
+        kx_msg_put_bytes(&b, data + off,
+                         len - off < KX_MSG_CHUNK_MAX ? len - off : KX_MSG_CHUNK_MAX);
+        kx_srv_post(srv, conn_id, &b);
+    }
+    free(data);
+    reply_end(srv, conn_id, req_id, STATUS_SUCCESS, len);
+}
+
+static void registry_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    struct kx_reg *reg = kx_kernel_registry(kx_srv_kernel(srv));
+    plist_t tree = NULL;
+    char *bin = NULL;
+    uint32_t len = 0;
+    kx_status st = kx_platform_tree_build(reg, kx_reg_root(reg), (enum kx_reg_plane)j->arg, &tree);
+    if (st == STATUS_SUCCESS) {
+        plist_to_bin(tree, &bin, &len);
+        if (!bin)
+            st = STATUS_INSUFFICIENT_RESOURCES;
+    }
+    plist_free(tree);
+    post_document(srv, j->conn_id, j->req_id, st, bin, len);
+    free_job(j);
+}
+
+static void catalog_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    char *json = NULL;
+    kx_status st = kx_catalog_report_json(kx_kernel_catalog(kx_srv_kernel(srv)), &json);
+    post_document(srv, j->conn_id, j->req_id, st, json, json ? strlen(json) : 0);
+    free_job(j);
+}
+
+static int kernel_loadable(void *ctx, const char *bundle_id, char **reason)
+{
+    return kx_kernel_kext_loadable(ctx, bundle_id, reason);
+}
+
+static void match_report_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    struct kx_kernel *k = kx_srv_kernel(srv);
+    char *json = NULL;
+    kx_status st = kx_match_report_json(kx_kernel_catalog(k), kx_kernel_registry(k),
+                                        kernel_loadable, k, &json);
+    post_document(srv, j->conn_id, j->req_id, st, json, json ? strlen(json) : 0);
+    free_job(j);
+}
+
+/* Registry, catalogue and match report: open to every client, as ioreg is on macOS. Each
+ * chunk is queued as output as it is made, where back-pressure counts it; the request
+ * itself is charged the largest one. */
+static kx_status decode_document_request(struct kx_srv_req *req, uint32_t arg,
+                                         void (*fn)(struct kx_srv *, void *))
+{
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
+        return STATUS_PROTOCOL_ERROR;
+    req->reply_bytes = KX_MSG_CHUNK_MAX;
+    return defer_or_fail(req, new_job(req, NULL, arg), fn);
+}
+
+static kx_status op_registry(struct kx_srv_req *req)
+{
+    uint32_t plane = kx_msg_get_u32(&req->in);
+    if (plane >= KX_REG_N_PLANES)
+        return STATUS_PROTOCOL_ERROR;
+    return decode_document_request(req, plane, registry_job);
+}
+
+static kx_status op_catalog(struct kx_srv_req *req)
+{
+    return decode_document_request(req, 0, catalog_job);
+}
+
+static kx_status op_match_report(struct kx_srv_req *req)
+{
+    return decode_document_request(req, 0, match_report_job);
+}
+
+/* Changing the registry is root's, as adding hardware is. */
+static int refuse_unprivileged(struct kx_srv_req *req, const char *what)
+{
+    if (kx_srv_is_privileged(req->srv, req->cred.uid))
+        return 0;
+    char text[160];
+    snprintf(text, sizeof text, "%s changes the I/O Registry: only root may", what);
+    kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_ACCESS_DENIED, text);
+    return 1;
+}
+
+struct add_job {
+    struct job base; /* text: the parent's path */
+    char *name;      /* the file, for messages */
+    void *data;
+    size_t len;
+};
+
+static void device_add_job(struct kx_srv *srv, void *arg)
+{
+    struct add_job *a = arg;
+    struct job *j = &a->base;
+    struct kx_kernel *k = kx_srv_kernel(srv);
+    struct kx_reg *reg = kx_kernel_registry(k);
+    char why[1024] = "";
+    const char *reason = NULL;
+    plist_t tree = NULL;
+    kx_reg_id parent = KX_REG_ID_NONE, *ids = NULL;
+    size_t n = 0;
+    kx_status st = kx_plist_parse(a->data, a->len, &tree, &reason);
+    if (st != STATUS_SUCCESS)
+        snprintf(why, sizeof why, "%s: not a property list (%s)", a->name,
+                 reason ? reason : "malformed");
+    else if ((st = kx_reg_lookup_path(reg, j->text, &parent)) != STATUS_SUCCESS)
+        snprintf(why, sizeof why, "%s: no entry at that path", j->text);
+    else
+        st = kx_kernel_publish_nubs(k, parent, tree, a->name, &ids, &n, why, sizeof why);
+    plist_free(tree);
+    if (st != STATUS_SUCCESS) {
+        kx_srv_reply_error(srv, j->conn_id, j->req_id, st, why);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char path[1024] = "";
+            kx_reg_path(reg, ids[i], KX_REG_SERVICE, path, sizeof path);
+            struct kx_msg_builder b = {0};
+            kx_msg_begin(&b, KX_MSG_NUB, j->req_id);
+            kx_msg_put_u64(&b, ids[i]);
+            kx_msg_put_str(&b, path);
+            kx_srv_post(srv, j->conn_id, &b);
+        }
+        reply_end(srv, j->conn_id, j->req_id, STATUS_SUCCESS, n);
+    }
+    free(ids);
+    free(a->name);
+    free(a->data);
+    free_job(j); /* base is first: frees a */
+}
+
+static kx_status op_device_add(struct kx_srv_req *req)
+{
+    char *parent = kx_msg_get_str(&req->in, MAX_PATH_TEXT);
+    char *name = kx_msg_get_str(&req->in, MAX_PATH_TEXT);
+    size_t len = 0;
+    const void *data = kx_msg_get_bytes(&req->in, &len); /* lives until we return */
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS) {
+        free(parent);
+        free(name);
+        return STATUS_PROTOCOL_ERROR;
+    }
+    struct add_job *a = NULL;
+    int refused = refuse_unprivileged(req, "kx device add");
+    if (refused || !(a = calloc(1, sizeof *a)) || !(a->data = malloc(len ? len : 1))) {
+        if (!refused)
+            kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INSUFFICIENT_RESOURCES,
+                               NULL);
+        free(a);
+        free(parent);
+        free(name);
+        return STATUS_SUCCESS;
+    }
+    memcpy(a->data, data, len);
+    a->len = len;
+    a->name = name;
+    a->base = (struct job){req->srv, req->conn_id, req->req_id, cred_of(req), parent, 0, 0, 0};
+    if (kx_srv_defer(req->srv, device_add_job, a) != STATUS_SUCCESS) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_INSUFFICIENT_RESOURCES,
+                           NULL);
+        free(a->data);
+        free(a->name);
+        free_job(&a->base);
+    }
+    return STATUS_SUCCESS;
+}
+
+static void device_remove_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    struct kx_kernel *k = kx_srv_kernel(srv);
+    kx_reg_id id = KX_REG_ID_NONE;
+    char why[600] = "";
+    kx_status st = kx_reg_lookup_path(kx_kernel_registry(k), j->text, &id);
+    if (st != STATUS_SUCCESS)
+        snprintf(why, sizeof why, "%s: no entry at that path", j->text);
+    else if ((st = kx_kernel_terminate_nub(k, id)) == STATUS_ACCESS_DENIED)
+        snprintf(why, sizeof why, "%s: Root, the platform expert and IOResources stay", j->text);
+    if (st == STATUS_SUCCESS)
+        kx_srv_reply_ok(srv, j->conn_id, j->req_id, st, id, NULL);
+    else
+        kx_srv_reply_error(srv, j->conn_id, j->req_id, st, why);
+    free_job(j);
+}
+
+static kx_status op_device_remove(struct kx_srv_req *req)
+{
+    char *path = kx_msg_get_str(&req->in, MAX_PATH_TEXT);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS) {
+        free(path);
+        return STATUS_PROTOCOL_ERROR;
+    }
+    if (refuse_unprivileged(req, "kx device remove")) {
+        free(path);
+        return STATUS_SUCCESS;
+    }
+    return defer_or_fail(req, new_job(req, path, 0), device_remove_job);
+}
+
 static kx_status op_server(struct kx_srv_req *req)
 {
     if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
@@ -430,8 +662,21 @@ static kx_status op_server(struct kx_srv_req *req)
 }
 
 const struct kx_srv_op kx_srv_ops[] = {
-    {KX_MSG_OPEN, op_open},     {KX_MSG_CLOSE, op_close},   {KX_MSG_READ, op_read},
-    {KX_MSG_WRITE, op_write},   {KX_MSG_IOCTL, op_ioctl},   {KX_MSG_LOAD, op_load},
-    {KX_MSG_UNLOAD, op_unload}, {KX_MSG_STAT, op_stat},     {KX_MSG_LS, op_ls},
-    {KX_MSG_LOG, op_log},       {KX_MSG_SERVER, op_server}, {0, NULL},
+    {KX_MSG_OPEN, op_open},
+    {KX_MSG_CLOSE, op_close},
+    {KX_MSG_READ, op_read},
+    {KX_MSG_WRITE, op_write},
+    {KX_MSG_IOCTL, op_ioctl},
+    {KX_MSG_LOAD, op_load},
+    {KX_MSG_UNLOAD, op_unload},
+    {KX_MSG_STAT, op_stat},
+    {KX_MSG_LS, op_ls},
+    {KX_MSG_LOG, op_log},
+    {KX_MSG_SERVER, op_server},
+    {KX_MSG_REGISTRY, op_registry},
+    {KX_MSG_CATALOG, op_catalog},
+    {KX_MSG_MATCH_REPORT, op_match_report},
+    {KX_MSG_DEVICE_ADD, op_device_add},
+    {KX_MSG_DEVICE_REMOVE, op_device_remove},
+    {0, NULL},
 };

@@ -389,7 +389,8 @@ static void drop_conn(struct kx_srv *srv, struct conn *c, const char *why)
 static int is_entry_type(uint16_t type)
 {
     return type == KX_MSG_STAT_ENTRY || type == KX_MSG_LS_ENTRY || type == KX_MSG_LOG_ENTRY ||
-           type == KX_MSG_SERVER_INFO || type == KX_MSG_SERVER_CONN;
+           type == KX_MSG_SERVER_INFO || type == KX_MSG_SERVER_CONN || type == KX_MSG_CHUNK ||
+           type == KX_MSG_NUB;
 }
 
 /* Queues msg (owned from here on) if it answers a pending request — a final
@@ -686,7 +687,7 @@ static void accept_failed(struct kx_srv *srv, kx_status st)
         srv->refused++;
     free(msg);
     kx_log_warnx(&srv->log, "accept: %s; not accepting for %u ms", kx_status_string(st),
-                 LISTEN_REST_NS / 1000000u);
+                 (unsigned)(LISTEN_REST_NS / 1000000u));
     kx_plat_poller_set(srv->poller, srv->listen_fd, KEY_LISTEN, 0, 0);
     srv->listen_rest_until = kx_plat_monotonic_ns() + LISTEN_REST_NS;
 }
