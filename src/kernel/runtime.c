@@ -369,6 +369,7 @@ static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_re
         return st;
     }
     l->idle_since_ns = 0;
+    kx_reg_set_matched(rt->reg, in->id, 1); /* started, as ioreg shows IOKit's drivers */
     kx__kernel_note(k, "%s matched %s: %s (%s, personality %s, score %lld)", ni->name,
                     ni->class_name, code, kx_personality_ioclass(c->personality),
                     kx_personality_name(c->personality), (long long)p.score);
