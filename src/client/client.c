@@ -99,6 +99,9 @@ static kx_status send_request(kx_client *c)
     return st == STATUS_SUCCESS ? st : fail_dead(c, STATUS_CONNECTION_LOST);
 }
 
+static kx_status read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
+                                   struct kx_msg_reader *r, uint64_t *value);
+
 /* Reads the next reply for req_id into c->in; *r reads its payload. */
 static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
                             struct kx_msg_reader *r)
@@ -119,6 +122,14 @@ static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
         }
         if (h->len && kx_plat_recv_all(c->fd, c->in, h->len) != STATUS_SUCCESS)
             return fail_dead(c, STATUS_CONNECTION_LOST);
+        if (h->req_id == 0 && h->type == KX_MSG_ERROR && req_id != 0) {
+            /* kxd turned the connection away (too many connections): its
+             * reason is the answer to every request, this one first. */
+            kx_msg_reader_init(r, c->in, h->len);
+            kx_status st = read_status_reply(c, h, r, NULL);
+            c->dead = 1;
+            return st != STATUS_SUCCESS ? st : STATUS_CONNECTION_LOST;
+        }
         if (h->req_id != req_id)
             continue; /* a late answer to a request this client gave up on */
         kx_msg_reader_init(r, c->in, h->len);

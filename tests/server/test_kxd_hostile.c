@@ -352,7 +352,10 @@ static void test_stress_leaves_no_descriptor_or_thread_behind(void **state)
     print_usage("fresh", fresh);
 
     /* 10,000 hostile messages: garbage headers, unknown types, truncated
-     * payloads, each on a connection kxd closes. */
+     * payloads, each on a connection kxd closes. The observer connects first
+     * (kxd may turn new clients away while a thousand hang-ups wait to be
+     * seen), and the flood pauses every 500 until kxd has seen them. */
+    kx_client *c = kxd_connect(p);
     unsigned seed = 1;
     for (int i = 0; i < 10000; i++) {
         int fd = raw_connect(p->socket);
@@ -368,8 +371,9 @@ static void test_stress_leaves_no_descriptor_or_thread_behind(void **state)
         ssize_t n = send(fd, junk, sizeof junk, MSG_NOSIGNAL);
         (void)n;
         close(fd);
+        if (i % 500 == 499)
+            T_WAIT_FOR(n_conns(c) == 1);
     }
-    kx_client *c = kxd_connect(p);
     T_WAIT_FOR(n_conns(c) == 1); /* kxd has seen every hang-up */
     kx_client_disconnect(c);
     struct usage hostile = usage_of(p->pid);
