@@ -196,7 +196,7 @@ static char *fill(const char *tmpl, const struct names *n)
         return NULL;
     for (const char *p = tmpl; *p;) {
         size_t i = 0;
-        while (i < sizeof subs / sizeof *subs && strncmp(p, subs[i].key, strlen(subs[i].key)))
+        while (i < sizeof subs / sizeof *subs && strncmp(p, subs[i].key, strlen(subs[i].key)) != 0)
             i++;
         if (i < sizeof subs / sizeof *subs) {
             fputs(subs[i].value, f);
@@ -267,7 +267,7 @@ int kx_cmd_new(int argc, char **argv)
                 n.name);
         return KX_EXIT_USAGE;
     }
-    if (strcmp(n.type, "KMD") && strcmp(n.type, "CMD") && strcmp(n.type, "UMD")) {
+    if (strcmp(n.type, "KMD") != 0 && strcmp(n.type, "CMD") != 0 && strcmp(n.type, "UMD") != 0) {
         fprintf(stderr, "kx new: --type %s: the driver types are KMD, CMD and UMD\n", n.type);
         return KX_EXIT_USAGE;
     }

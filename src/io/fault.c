@@ -118,7 +118,7 @@ static const char *parse_word(char *word, struct kx_fault_rule *r, unsigned *hav
     *eq = '\0';
     const char *val = eq + 1;
     unsigned k = 0;
-    while (k < sizeof keys / sizeof *keys && strcmp(word, keys[k]))
+    while (k < sizeof keys / sizeof *keys && strcmp(word, keys[k]) != 0)
         k++;
     if (k == sizeof keys / sizeof *keys)
         return "is not a fault rule key (irp, every, probability, action, major, seed)";
