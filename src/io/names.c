@@ -126,7 +126,7 @@ void kx__ns_device_unref(struct kx_io *io, struct io_device *dv)
      * itself stays (retired) for anything that still names it. */
     struct io_driver *d = dv->drv;
     struct io_irp *r;
-    if (d && d->host && d->state != IO_DRIVER_GONE && kx__irp_alloc(io, &r, 1) == STATUS_SUCCESS) {
+    if (d && (d->host || d->proc) && d->state != IO_DRIVER_GONE && kx__irp_alloc(io, &r, 1) == STATUS_SUCCESS) {
         r->kind = K_DEVREL;
         r->u.dev_cookie = dv->host_cookie;
         atomic_store_explicit(&r->drv, d, memory_order_relaxed);

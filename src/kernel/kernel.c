@@ -131,7 +131,9 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
 
     struct kx_io_config io_cfg = {0};
     if (cfg->io)
-        io_cfg = *cfg->io;
+        memcpy(&io_cfg, cfg->io, cfg->io->size < sizeof io_cfg ? cfg->io->size : sizeof io_cfg);
+    io_cfg.size = sizeof io_cfg;
+    k->host_process = io_cfg.host_program != NULL;
     io_cfg.size = sizeof io_cfg;
     if (!io_cfg.logger)
         io_cfg.logger = cfg->logger;

@@ -749,6 +749,7 @@ kx_status kx__runtime_new(struct kx_kernel *k)
     for (size_t i = 0; i < kx_catalog_n_problems(rt->cat); i++)
         kx_log_warnx(&k->log, "%s", kx_catalog_problem(rt->cat, i));
     kx_io_set_registry(k->io, reg_request, rt);
+    kx_io_set_died_fn(k->io, kx__kernel_driver_died, k);
     if (pthread_create(&rt->thread, NULL, runtime_main, rt) != 0)
         return STATUS_INSUFFICIENT_RESOURCES;
     rt->started = 1;
