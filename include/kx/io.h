@@ -339,6 +339,7 @@ struct kx_io_device_stat {
     uint32_t uid, gid, mode;
     uint32_t n_handles;
     uint32_t flags; /* KX_IO_DEV_* */
+    int32_t host_pid; /* its driver's kx-host process; 0: in this process */
 };
 
 struct kx_io_handle_stat {

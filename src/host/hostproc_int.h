@@ -18,7 +18,7 @@
 #define KX_HOST_HOSTPROC_INT_H
 
 #include "core/xport.h"
-#include "host_proto.h"
+#include "io/host_proto.h"
 #include "kmdf_int.h"
 
 #include <pthread.h>

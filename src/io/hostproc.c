@@ -137,6 +137,7 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
 {
     struct kx_xout out[SEND_MAX];
     void *heap[SEND_MAX];
+    struct io_irp *sent[SEND_MAX];
     size_t k = 0;
     pthread_mutex_lock(&hp->lock);
     int dead = hp->dead;
@@ -147,16 +148,21 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
         }
         if (!marshal(hp, recs[i], &out[k], &heap[k]))
             continue;
+        /* The host may answer before the send returns: the reference keeps
+         * the message and the bytes it points at until then. */
+        atomic_fetch_add_explicit(&recs[i]->state, IRP_REF, memory_order_relaxed);
         atomic_fetch_add_explicit(&recs[i]->proc_disp, 1, memory_order_relaxed);
-        k++;
+        sent[k++] = recs[i];
     }
     /* A send to a host that just died fails; the reader answers what was
      * marked (it takes this lock before it looks). */
     if (k)
         kx_xport_send(hp->x, out, k);
     pthread_mutex_unlock(&hp->lock);
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         free(heap[i]);
+        kx__irp_unref(hp->io, sent[i], 1, NULL);
+    }
 }
 
 static void *sender_main(void *arg)
@@ -434,6 +440,12 @@ static void died(struct io_hostproc *hp)
         /* This thread tore the driver down: nobody will join it. */
         pthread_join(hp->sender, NULL);
         hp->has_sender = 0;
+        /* Nothing sends or receives any more: the descriptors go now, the
+         * record (which late posts may still reach) with the manager. */
+        hp->x->ops->free(hp->x);
+        hp->x = NULL;
+        kx_plat_close(hp->err_fd);
+        hp->err_fd = -1;
         atomic_store(&hp->reader_detached, 1);
         pthread_detach(pthread_self());
     }

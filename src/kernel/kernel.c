@@ -387,6 +387,7 @@ kx_status kx_kernel_stat(struct kx_kernel *k, struct kx_kernel_kext_stat **out, 
         s->tag = l->tag;
         s->refs = l->refs;
         s->address = l->address;
+        s->host_pid = l->host_pid;
         s->size = s->wired = l->size; /* everything a kext maps stays resident */
         snprintf(s->id, sizeof s->id, "%s", kx_kext_id(l->kext));
         snprintf(s->version, sizeof s->version, "%s", kx_kext_version_string(l->kext));
