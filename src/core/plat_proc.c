@@ -106,6 +106,9 @@ kx_status kx_plat_host_spawn(const char *path, const char *argv0, const char *co
          * parent-death signal: it follows the forking thread, not kxd; a
          * host ends when kxd's end of the transport closes.) */
         setpgid(0, 0);
+        /* Nothing the driver execs gains privileges (set-id bits, file
+         * capabilities): the first step of issue 12's privilege drop. */
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         execv(path, (char *const *)(uintptr_t)argv);
         _exit(127);
     }

@@ -7,7 +7,9 @@
  * host's own messages), stdin and stdout on /dev/null — so nothing of kxd
  * (client sockets, the listener, kext files) leaks into driver code. The
  * transport is a SOCK_SEQPACKET socketpair: message boundaries are kept, a
- * peer's death reads as end of file at once.
+ * peer's death reads as end of file at once. The child runs in a process
+ * group of its own (a terminal's Ctrl-C reaches kxd, which unloads its
+ * drivers) with PR_SET_NO_NEW_PRIVS set.
  */
 #ifndef KX_CORE_PLAT_PROC_H
 #define KX_CORE_PLAT_PROC_H

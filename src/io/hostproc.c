@@ -418,8 +418,7 @@ static void died(struct io_hostproc *hp)
     struct kx_io *io = hp->io;
     pthread_mutex_lock(&hp->lock);
     hp->dead = 1;
-    pthread_mutex_unlock(&hp->lock);
-    kx__hostproc_post(hp, NULL, 0); /* the sender answers what is queued */
+    pthread_mutex_unlock(&hp->lock); /* from now on the sender answers what is queued */
     reap(hp, REAP_WAIT_MS);
     if (hp->has_errthr) {
         pthread_join(hp->errthr, NULL);
