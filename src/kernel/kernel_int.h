@@ -50,7 +50,8 @@ struct kx_loaded {
 };
 
 /* An executable the kernel loads from memory (the kext cache), as a sealed
- * memfd whose /proc/self/fd path stands in for the file. */
+ * memfd whose /proc/<pid>/fd path stands in for the file (kx-host processes
+ * open it there too). */
 struct kx_exec_mem {
     struct kx_kext *kext;
     int fd;
