@@ -87,8 +87,11 @@ static double run_batched(struct kx_io *io, kx_io_handle h)
     static const char byte;
     struct kx_io_req reqs[BATCH];
     for (size_t i = 0; i < BATCH; i++)
-        reqs[i] = (struct kx_io_req){.op = KX_IO_OP_WRITE, .in = &byte, .in_len = 1,
-                                     .timeout_ms = KX_IO_TIMEOUT_NONE, .done = on_done};
+        reqs[i] = (struct kx_io_req){.op = KX_IO_OP_WRITE,
+                                     .in = &byte,
+                                     .in_len = 1,
+                                     .timeout_ms = KX_IO_TIMEOUT_NONE,
+                                     .done = on_done};
     atomic_store(&done_count, 0);
     uint64_t t0 = now_ns();
     for (uint64_t sent = 0; sent < N_ASYNC; sent += BATCH) {
@@ -138,12 +141,18 @@ static void measure(const char *what, int in_process)
         fprintf(stderr, "bench_hostproc: %s\n", dlerror());
         exit(1);
     }
-    const struct kx_driver_info info = {KX_DRIVER_INFO_MAGIC, KX_DRIVER_INFO_ABI,
-                                        sizeof(struct kx_driver_info), DRIVER_TYPE_KMD, 0, 0,
-                                        "BenchNull", "1.0.0"};
-    struct kx_io_driver_params p = {sizeof p, &info,
-                                    dl ? (kx_io_entry_fn)dlsym(dl, "DriverEntry") : NULL,
-                                    NULL, 0, in_process ? NULL : BENCH_NULL_DRIVER, NULL, 0};
+    const struct kx_driver_info info = {KX_DRIVER_INFO_MAGIC,
+                                        KX_DRIVER_INFO_ABI,
+                                        sizeof(struct kx_driver_info),
+                                        DRIVER_TYPE_KMD,
+                                        0,
+                                        0,
+                                        "BenchNull",
+                                        "1.0.0"};
+    struct kx_io_driver_params p = {
+        sizeof p, &info, dl ? (kx_io_entry_fn)dlsym(dl, "DriverEntry") : NULL,
+        NULL,     0,     in_process ? NULL : BENCH_NULL_DRIVER,
+        NULL,     0};
     kx_io_driver_id id;
     must(kx_io_driver_start(io, &p, &id), "start");
     const struct kx_io_cred cred = {(int32_t)getpid(), 1000, 1000};

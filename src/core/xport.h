@@ -22,10 +22,10 @@
 #include <stdint.h>
 
 struct kx_xrec {
-    uint16_t type;  /* the protocol's record type (src/io/host_proto.h) */
+    uint16_t type; /* the protocol's record type (src/io/host_proto.h) */
     uint16_t flags;
-    uint32_t len;   /* payload bytes after the header */
-    uint64_t id;    /* the IRP or control record, or a call's sequence number */
+    uint32_t len;     /* payload bytes after the header */
+    uint64_t id;      /* the IRP or control record, or a call's sequence number */
     uint64_t a, b, c; /* type-specific */
 };
 _Static_assert(sizeof(struct kx_xrec) == 40, "the record header is 40 bytes");
@@ -44,7 +44,7 @@ struct kx_xout {
 struct kx_xbatch {
     unsigned char *buf;
     size_t len, cap;
-    size_t off;    /* kx_xport_next's position */
+    size_t off;         /* kx_xport_next's position */
     unsigned char *big; /* a record too large for one packet, reassembled */
 };
 

@@ -29,7 +29,10 @@ struct xsock {
 
 static const unsigned char pad_bytes[8];
 
-static size_t padded(size_t n) { return (n + 7) & ~(size_t)7; }
+static size_t padded(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
 
 static size_t rec_size(const struct kx_xout *r)
 {

@@ -261,8 +261,8 @@ kx_status kx__chan_registry(struct kx_io *io, uint64_t drv_id, const struct kx_i
         }
     *out = NULL;
     *out_len = 0;
-    kx_status st = call(ep_of(io), HXO_REGISTRY, 0, 0, p, total, req->value, req->value_len,
-                        out_id, out, out_len);
+    kx_status st = call(ep_of(io), HXO_REGISTRY, 0, 0, p, total, req->value, req->value_len, out_id,
+                        out, out_len);
     free(p);
     return st;
 }
@@ -298,8 +298,8 @@ kx_status kx__chan_delete_link(struct kx_io *io, uint64_t drv_id, const char *li
                 NULL);
 }
 
-kx_status kx__chan_ref_device(struct kx_io *io, uint64_t drv_id, const char *name,
-                              uint64_t *dev_id, char canonical[KX_IO_NAME_MAX])
+kx_status kx__chan_ref_device(struct kx_io *io, uint64_t drv_id, const char *name, uint64_t *dev_id,
+                              char canonical[KX_IO_NAME_MAX])
 {
     (void)drv_id;
     void *out = NULL;
@@ -328,9 +328,11 @@ kx_status kx__chan_complete(struct kx_io *io, uint64_t irp_id, kx_status status,
     struct hrec *hr = rec_by_local(ep, irp_id);
     if (!hr || (atomic_fetch_or(&hr->flags, HR_DRV_DONE) & HR_DRV_DONE))
         return STATUS_REQUEST_ALREADY_COMPLETED;
-    struct kx_xout o = {{HX_COMPLETE, 0, 0, hr->mgr_id, (uint64_t)status, information,
-                         file_cookie},
-                        NULL, 0, NULL, 0};
+    struct kx_xout o = {{HX_COMPLETE, 0, 0, hr->mgr_id, (uint64_t)status, information, file_cookie},
+                        NULL,
+                        0,
+                        NULL,
+                        0};
     out_bytes(hr, status, information, &o);
     kx_status st = kx__hp_send(ep, &o);
     kx__hp_rec_unref(ep, hr, 1); /* DRV */
@@ -348,8 +350,8 @@ kx_status kx__chan_forward(struct kx_io *io, uint64_t drv_id, uint64_t irp_id, u
     if (atomic_load(&hr->flags) & HR_DRV_DONE)
         return STATUS_REQUEST_ALREADY_COMPLETED;
     uint64_t mgr = hr->mgr_id;
-    kx_status st = call(ep, HXO_FORWARD, dev_id, file_cookie, &mgr, sizeof mgr, NULL, 0, NULL,
-                        NULL, NULL);
+    kx_status st =
+        call(ep, HXO_FORWARD, dev_id, file_cookie, &mgr, sizeof mgr, NULL, 0, NULL, NULL, NULL);
     if (st != STATUS_SUCCESS)
         return st;
     /* Passed on: no longer this driver's. Its routine's end sees the owner
@@ -421,9 +423,12 @@ void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *rec, kx_status sta
         return;
     }
     (void)rb;
-    struct kx_xout o = {{HX_COMPLETE, HF_END, 0, hr->mgr_id, (uint64_t)status, information,
-                         file_cookie},
-                        NULL, 0, NULL, 0};
+    struct kx_xout o = {
+        {HX_COMPLETE, HF_END, 0, hr->mgr_id, (uint64_t)status, information, file_cookie},
+        NULL,
+        0,
+        NULL,
+        0};
     out_bytes(hr, status, information, &o);
     defer(ep, &o, hr, 2);
 }
@@ -434,10 +439,10 @@ void kx__chan_ctl_done(struct kx_io *io, struct io_irp *rec, kx_status status, u
     (void)rb;
     struct kx_hostep *ep = ep_of(io);
     struct hrec *hr = hrec_of(rec);
-    uint64_t c = rec->kind == K_ADDDEV ? (uint64_t)(uint32_t)hr->prov.score
+    uint64_t c = rec->kind == K_ADDDEV   ? (uint64_t)(uint32_t)hr->prov.score
                  : rec->kind == K_CANCEL ? 1
                                          : 0;
-    struct kx_xout o = {{HX_CTL_DONE, 0, 0, hr->mgr_id, (uint64_t)status, info, c}, NULL, 0,
-                        NULL, 0};
+    struct kx_xout o = {
+        {HX_CTL_DONE, 0, 0, hr->mgr_id, (uint64_t)status, info, c}, NULL, 0, NULL, 0};
     defer(ep, &o, hr, 1);
 }

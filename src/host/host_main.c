@@ -86,11 +86,9 @@ static int take_provider(struct hrec *hr, const unsigned char *p, size_t len)
     memcpy(hr->prov_mem, p + sizeof hp, len - sizeof hp);
     const char *s[5];
     size_t off = 0;
-    if (!hx_take_strings((const unsigned char *)hr->prov_mem, len - sizeof hp, &off, hp.lens, 5,
-                         s))
+    if (!hx_take_strings((const unsigned char *)hr->prov_mem, len - sizeof hp, &off, hp.lens, 5, s))
         return 0;
-    hr->prov = (struct kx_io_provider){hp.nub, hp.instance, s[0], s[1], s[2], s[3], s[4],
-                                       hp.score};
+    hr->prov = (struct kx_io_provider){hp.nub, hp.instance, s[0], s[1], s[2], s[3], s[4], hp.score};
     return hr->prov.ioclass && hr->prov.personality;
 }
 
@@ -196,8 +194,8 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
         st = kx__host_new((struct kx_io *)(void *)ep, hh->drv_id, hh->full_name, hh->short_name,
                           &hh->info, &ep->h);
     }
-    struct kx_xout o = {{HX_HELLO_DONE, 0, 0, 0, (uint64_t)st, address, size}, why,
-                        strlen(why) + 1, NULL, 0};
+    struct kx_xout o = {
+        {HX_HELLO_DONE, 0, 0, 0, (uint64_t)st, address, size}, why, strlen(why) + 1, NULL, 0};
     kx__hp_send(ep, &o);
     return st;
 }

@@ -29,13 +29,13 @@
 #define HR_IN_DISP  0x4u /* its routine runs (dispatch thread) */
 
 struct hrec {
-    struct io_irp r;           /* first: what kmdf_host.c handles */
-    uint64_t mgr_id;           /* the manager's id of this IRP or control record */
+    struct io_irp r; /* first: what kmdf_host.c handles */
+    uint64_t mgr_id; /* the manager's id of this IRP or control record */
     uint32_t idx, gen;
     _Atomic uint32_t refs;
-    _Atomic uint32_t flags;    /* HR_* */
-    struct hrec *next;         /* free list, or hash chain while an IRP (ep->lock) */
-    void *heap;                /* a system buffer kept for reuse */
+    _Atomic uint32_t flags; /* HR_* */
+    struct hrec *next;      /* free list, or hash chain while an IRP (ep->lock) */
+    void *heap;             /* a system buffer kept for reuse */
     size_t heap_cap;
     struct kx_io_provider prov; /* K_ADDDEV, K_REMOVEDEV */
     char *prov_mem;
@@ -50,7 +50,7 @@ struct hcall;
 
 struct hp_defer {
     struct kx_xout out;
-    struct hrec *rec;          /* released (refs dropped) once sent; may be NULL */
+    struct hrec *rec; /* released (refs dropped) once sent; may be NULL */
     uint32_t drop;
 };
 
@@ -58,12 +58,12 @@ struct kx_hostep {
     struct kx_xport *x;
     struct kx_host *h;
     uint64_t drv_id;
-    pthread_mutex_t lock;      /* guards slabs, free, hash, calls, next_seq */
+    pthread_mutex_t lock; /* guards slabs, free, hash, calls, next_seq */
     struct hrec *slabs[HP_MAX_SLABS];
     uint32_t n_slabs;
     struct hrec *free;
     struct hrec *hash[HP_HASH]; /* IRPs by manager id */
-    struct hcall *calls;       /* waiting for HX_REPLY */
+    struct hcall *calls;        /* waiting for HX_REPLY */
     uint64_t next_seq;
     /* Dispatch thread only: answers sent at kx__chan_flush, one batch. */
     struct hp_defer defer[HP_DEFER];

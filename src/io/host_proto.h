@@ -70,7 +70,7 @@ enum hx_op {
 
 struct hx_hello {
     uint32_t version;
-    uint32_t n_paths;            /* libraries in load order, then the driver */
+    uint32_t n_paths; /* libraries in load order, then the driver */
     uint64_t drv_id;
     struct kx_driver_info info;
     char full_name[KX_IO_NAME_MAX];
@@ -81,14 +81,14 @@ struct hx_hello {
 struct hx_provider {
     uint64_t nub, instance;
     int32_t score;
-    uint32_t lens[5];            /* ioclass, personality, nub_class, nub_name, nub_location,
-                                  * each with its NUL; 0: NULL */
+    uint32_t lens[5]; /* ioclass, personality, nub_class, nub_name, nub_location,
+                       * each with its NUL; 0: NULL */
     /* then the strings */
 };
 
 struct hx_reg {
     uint32_t op;
-    uint32_t lens[4];            /* key, class_name, name, location with NUL; 0: NULL */
+    uint32_t lens[4]; /* key, class_name, name, location with NUL; 0: NULL */
     uint64_t entry;
     uint64_t value_len;
     /* then the strings, then the value */

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEND_MAX 64
+#define SEND_MAX     64
 #define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
 
 struct io_hostproc {
@@ -42,18 +42,18 @@ struct io_hostproc {
     struct kx_xport *x;
     int32_t pid;
     int err_fd;
-    struct io_queue q;                /* posts: many producers, the sender consumes */
+    struct io_queue q; /* posts: many producers, the sender consumes */
     pthread_t sender, reader, errthr;
     int has_sender, has_reader, has_errthr;
-    pthread_mutex_t lock;             /* guards dead against the sender's marking, summary */
-    int dead;                         /* lock: the process is gone */
-    int reaped;                       /* lock: its exit status was collected */
-    _Atomic int stopped;              /* K_STOP answered: the coming hang-up is expected */
-    _Atomic int reader_detached;      /* the reader tore the driver down and let itself go */
-    _Atomic uint32_t reader_done;     /* futex word: the reader has returned */
-    char summary[256];                /* lock: the host's last sanitizer SUMMARY line */
-    char how[128];                    /* how the process ended */
-    uint64_t address, size;           /* where the driver is mapped in the host */
+    pthread_mutex_t lock;         /* guards dead against the sender's marking, summary */
+    int dead;                     /* lock: the process is gone */
+    int reaped;                   /* lock: its exit status was collected */
+    _Atomic int stopped;          /* K_STOP answered: the coming hang-up is expected */
+    _Atomic int reader_detached;  /* the reader tore the driver down and let itself go */
+    _Atomic uint32_t reader_done; /* futex word: the reader has returned */
+    char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
+    char how[128];                /* how the process ended */
+    uint64_t address, size;       /* where the driver is mapped in the host */
 };
 
 /* ==== sending =============================================================== */
@@ -109,9 +109,10 @@ static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, 
         if (!kx__chan_irp_begin(io, r, NULL))
             return 0; /* answered while queued */
         const struct io_msg_irp *m = &r->u.msg;
-        *o = (struct kx_xout){{HX_IRP, 0, 0, id, 0, 0, 0}, m, sizeof *m,
-                              m->in_len ? (m->buf_inline ? (void *)r->u.inline_buf : r->buf)
-                                        : NULL,
+        *o = (struct kx_xout){{HX_IRP, 0, 0, id, 0, 0, 0},
+                              m,
+                              sizeof *m,
+                              m->in_len ? (m->buf_inline ? (void *)r->u.inline_buf : r->buf) : NULL,
                               m->in_len};
         return 1;
     }
@@ -231,8 +232,9 @@ static kx_status do_registry(struct io_hostproc *hp, const struct kx_xrec *x,
     size_t off = sizeof hr;
     if (!hx_take_strings(p, x->len, &off, hr.lens, 4, s) || hr.value_len != x->len - off)
         return STATUS_DATA_ERROR;
-    struct kx_io_reg_req req = {(enum kx_io_reg_op)hr.op, hr.entry, s[0], s[1], s[2], s[3],
-                                hr.value_len ? p + off : NULL, (size_t)hr.value_len};
+    struct kx_io_reg_req req = {
+        (enum kx_io_reg_op)hr.op, hr.entry, s[0], s[1], s[2], s[3], hr.value_len ? p + off : NULL,
+        (size_t)hr.value_len};
     return kx__chan_registry(hp->io, hp->d->id, &req, out_id, out, out_len);
 }
 
@@ -257,8 +259,7 @@ static void do_call(struct io_hostproc *hp, const struct kx_xrec *x, const unsig
         uint32_t mode;
         if (x->len == sizeof mode) {
             memcpy(&mode, p, sizeof mode);
-            st = kx__chan_set_security(io, drv, x->b, (uint32_t)(x->c >> 32), (uint32_t)x->c,
-                                       mode);
+            st = kx__chan_set_security(io, drv, x->b, (uint32_t)(x->c >> 32), (uint32_t)x->c, mode);
         }
         break;
     }
@@ -399,8 +400,8 @@ static void reclaim(struct kx_io *io, struct io_irp *r, void *arg)
             return; /* still queued: the sender answers it */
         if (r->kind == K_CANCEL)
             kx__chan_irp_end(io, r->u.cancel.target, NULL);
-        kx__chan_ctl_done(io, r, r->kind == K_STOP ? STATUS_SUCCESS : STATUS_DRIVER_PROCESS_TERMINATED,
-                          0, NULL);
+        kx__chan_ctl_done(
+            io, r, r->kind == K_STOP ? STATUS_SUCCESS : STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL);
         return;
     }
     if (!(w & IRP_DISPATCHED))
@@ -527,11 +528,13 @@ static void hp_free(struct io_hostproc *hp)
 }
 
 /* HELLO and its answer, before the threads start. */
-static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params *p,
-                       char *why, size_t why_len)
+static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params *p, char *why,
+                       size_t why_len)
 {
-    struct hx_hello hh = {.version = HX_VERSION, .n_paths = (uint32_t)p->n_host_libs + 1,
-                          .drv_id = hp->d->id, .info = hp->d->info};
+    struct hx_hello hh = {.version = HX_VERSION,
+                          .n_paths = (uint32_t)p->n_host_libs + 1,
+                          .drv_id = hp->d->id,
+                          .info = hp->d->info};
     snprintf(hh.full_name, sizeof hh.full_name, "%s", hp->d->name);
     snprintf(hh.short_name, sizeof hh.short_name, "%s", hp->d->short_name);
     size_t len = 0;
@@ -564,8 +567,7 @@ static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params 
         if (st != STATUS_SUCCESS)
             snprintf(why, why_len, "%.*s", (int)(x->len ? x->len - 1 : 0), (const char *)pl);
     } else {
-        snprintf(why, why_len, "kx-host (pid %d) ended before it answered",
-                 (int)hp->pid);
+        snprintf(why, why_len, "kx-host (pid %d) ended before it answered", (int)hp->pid);
         st = STATUS_DRIVER_PROCESS_TERMINATED;
     }
     kx_xbatch_free(&b);

@@ -304,9 +304,14 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, ch
         const char *libs[64];
         size_t n_libs = hosted ? host_libraries(k, l, libs, 0, 64) : 0;
         struct kx_io_driver_params params = {
-            sizeof params, &p->info,
+            sizeof params,
+            &p->info,
             hosted ? NULL : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
-            NULL, 0, hosted ? exe : NULL, libs, n_libs};
+            NULL,
+            0,
+            hosted ? exe : NULL,
+            libs,
+            n_libs};
         st = kx_io_driver_start(k->io, &params, &l->driver);
         if (st == STATUS_SUCCESS && hosted)
             kx_io_driver_host(k->io, l->driver, &l->host_pid, &l->address, &l->size);
@@ -378,8 +383,9 @@ void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv)
     pthread_mutex_unlock(&k->state_lock);
     if (!id[0])
         return;
-    kx__kernel_note(k, "%s: its driver host died; the kext stays loaded without a driver "
-                       "(kextunload it, then load it again)",
+    kx__kernel_note(k,
+                    "%s: its driver host died; the kext stays loaded without a driver "
+                    "(kextunload it, then load it again)",
                     id);
     kx__runtime_remove_instances(k, id, NULL);
 }
