@@ -1,5 +1,6 @@
 /* test_kxd_host.c — drivers in kx-host processes (kxd --host-mode process):
- * the samples work through their hosts, and a host that crashes, aborts or
+ * the samples work through their hosts (requests larger than a packet of
+ * the transport included), and a host that crashes, aborts or
  * exits in a dispatch routine is contained: kxd keeps serving, every
  * request of the driver (the one that killed it and one pending) is answered
  * STATUS_DRIVER_PROCESS_TERMINATED, its device and link go, the kernel log
@@ -130,6 +131,20 @@ static void test_samples_run_in_hosts(void **state)
     assert_int_equal(kx_client_read(c, h, 4096, back, sizeof back, 0, &got), STATUS_SUCCESS);
     assert_int_equal(got, sizeof back);
     assert_memory_equal(sector, back, sizeof back);
+    /* larger than one packet of the transport, both ways */
+    size_t big_len = 256 * 1024;
+    char *big = malloc(big_len), *big_back = malloc(big_len);
+    assert_non_null(big);
+    assert_non_null(big_back);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 13 + (i >> 12));
+    assert_int_equal(kx_client_write(c, h, 0, big, big_len, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(info, big_len);
+    assert_int_equal(kx_client_read(c, h, 0, big_back, big_len, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, big_len);
+    assert_memory_equal(big, big_back, big_len);
+    free(big);
+    free(big_back);
     assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
     /* DkPrint lines travel too */
     assert_true(log_has(p, "Null +\\[DK\\] NULL: IRP_MJ_WRITE"));
