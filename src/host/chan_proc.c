@@ -114,10 +114,9 @@ kx_status kx__hp_send(struct kx_hostep *ep, const struct kx_xout *o)
     return kx_xport_send(ep->x, o, 1);
 }
 
-void kx__chan_flush(struct kx_io *io, struct io_relbatch *rb)
+/* Sends what the dispatch thread deferred, then lets go of its records. */
+static void flush(struct kx_hostep *ep)
 {
-    (void)rb;
-    struct kx_hostep *ep = ep_of(io);
     if (!ep->n_defer)
         return;
     struct kx_xout outs[HP_DEFER];
@@ -131,12 +130,18 @@ void kx__chan_flush(struct kx_io *io, struct io_relbatch *rb)
     ep->n_defer = 0;
 }
 
+void kx__chan_flush(struct kx_io *io, struct io_relbatch *rb)
+{
+    (void)rb;
+    flush(ep_of(io));
+}
+
 /* Queues o for the next flush; hr loses `drop` references after it is sent
  * (its buffer may be what o carries). Dispatch thread only. */
 static void defer(struct kx_hostep *ep, const struct kx_xout *o, struct hrec *hr, uint32_t drop)
 {
     if (ep->n_defer == HP_DEFER)
-        kx__chan_flush((struct kx_io *)(void *)ep, NULL);
+        flush(ep);
     ep->defer[ep->n_defer++] = (struct hp_defer){*o, hr, drop};
 }
 
@@ -168,36 +173,44 @@ static kx_status call(struct kx_hostep *ep, uint32_t op, uint64_t b, uint64_t c,
                       size_t *out_len)
 {
     if (ep->h && kx__host_current() == ep->h)
-        kx__chan_flush((struct kx_io *)(void *)ep, NULL); /* what the routine said before */
-    struct hcall hc = {0};
+        flush(ep); /* what the routine said before */
+    /* On the heap, not the stack: the reader thread reaches it through the
+     * list. Calls are the driver's set-up path, not the I/O path. */
+    struct hcall *hc = calloc(1, sizeof *hc);
+    if (!hc)
+        return STATUS_INSUFFICIENT_RESOURCES;
     pthread_mutex_lock(&ep->lock);
-    hc.seq = ++ep->next_seq;
-    hc.next = ep->calls;
-    ep->calls = &hc;
+    hc->seq = ++ep->next_seq;
+    hc->next = ep->calls;
+    ep->calls = hc;
     pthread_mutex_unlock(&ep->lock);
-    struct kx_xout o = {{HX_CALL, 0, 0, hc.seq, op, b, c}, p1, l1, p2, l2};
+    struct kx_xout o = {{HX_CALL, 0, 0, hc->seq, op, b, c}, p1, l1, p2, l2};
     kx_status st = kx__hp_send(ep, &o);
     if (st == STATUS_SUCCESS)
-        while (atomic_load_explicit(&hc.done, memory_order_acquire) == 0)
-            kx_plat_futex_wait(&hc.done, 0, 0);
+        while (atomic_load_explicit(&hc->done, memory_order_acquire) == 0)
+            kx_plat_futex_wait(&hc->done, 0, 0);
     pthread_mutex_lock(&ep->lock);
     for (struct hcall **p = &ep->calls; *p; p = &(*p)->next)
-        if (*p == &hc) {
-            *p = hc.next;
+        if (*p == hc) {
+            *p = hc->next;
             break;
         }
     pthread_mutex_unlock(&ep->lock);
-    if (st != STATUS_SUCCESS)
-        return STATUS_CONNECTION_LOST;
-    if (out_id)
-        *out_id = hc.out_id;
-    if (out) {
-        *out = hc.out;
-        *out_len = hc.out_len;
+    if (st == STATUS_SUCCESS) {
+        st = hc->status;
+        if (out_id)
+            *out_id = hc->out_id;
+        if (out) {
+            *out = hc->out;
+            *out_len = hc->out_len;
+            hc->out = NULL;
+        }
     } else {
-        free(hc.out);
+        st = STATUS_CONNECTION_LOST;
     }
-    return hc.status;
+    free(hc->out);
+    free(hc);
+    return st;
 }
 
 void kx__hp_reply(struct kx_hostep *ep, const struct kx_xrec *hdr, const unsigned char *payload)

@@ -164,7 +164,7 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
         hh->short_name[sizeof hh->short_name - 1] = 0;
         if (hh->version != HX_VERSION || !hh->n_paths) {
             snprintf(why, sizeof why, "kx-host: protocol version %u, expected %u", hh->version,
-                     HX_VERSION);
+                     (unsigned)HX_VERSION);
             st = STATUS_NOT_SUPPORTED;
         }
     }
