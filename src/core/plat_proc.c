@@ -23,9 +23,9 @@ kx_status kx_plat_packet_pair(int fds[2])
     return STATUS_SUCCESS;
 }
 
-kx_status kx_plat_packet_send(int fd, const struct iovec *iov, int n)
+kx_status kx_plat_packet_send(int fd, struct iovec *iov, int n)
 {
-    struct msghdr mh = {.msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)n};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     for (;;) {
         ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL);
         if (r >= 0)
@@ -109,7 +109,9 @@ kx_status kx_plat_host_spawn(const char *path, const char *argv0, const char *co
         /* Nothing the driver execs gains privileges (set-id bits, file
          * capabilities): the first step of issue 12's privilege drop. */
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        execv(path, (char *const *)(uintptr_t)argv);
+        char *const *av;
+        memcpy(&av, &(const char *const *){argv}, sizeof av); /* execv's historic prototype */
+        execv(path, av);
         _exit(127);
     }
     close(ep[1]);

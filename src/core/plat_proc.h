@@ -27,7 +27,7 @@
 kx_status kx_plat_packet_pair(int fds[2]);
 /* Sends one packet made of iov[0..n) (blocking; EINTR retried; no SIGPIPE).
  * STATUS_CONNECTION_LOST when the peer is gone. */
-kx_status kx_plat_packet_send(int fd, const struct iovec *iov, int n);
+kx_status kx_plat_packet_send(int fd, struct iovec *iov, int n);
 /* Receives one packet into buf (blocking). *got = 0 means the peer closed
  * (STATUS_CONNECTION_LOST). A packet larger than cap is STATUS_DATA_ERROR. */
 kx_status kx_plat_packet_recv(int fd, void *buf, size_t cap, size_t *got);

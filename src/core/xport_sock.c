@@ -34,6 +34,14 @@ static size_t padded(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+/* An iovec over bytes the kernel only reads (struct iovec has no const). */
+static struct iovec out_iov(const void *p, size_t len)
+{
+    struct iovec v = {NULL, len};
+    memcpy(&v.iov_base, &p, sizeof v.iov_base);
+    return v;
+}
+
 static size_t rec_size(const struct kx_xout *r)
 {
     return sizeof(struct kx_xrec) + padded(r->payload_len + r->payload2_len);
@@ -55,7 +63,7 @@ static kx_status send_big(struct xsock *s, const struct kx_xout *r, struct kx_xr
         while (room && pi < 2) {
             size_t take = lens[pi] - po < room ? lens[pi] - po : room;
             if (take)
-                iov[n++] = (struct iovec){(void *)(uintptr_t)(parts[pi] + po), take};
+                iov[n++] = out_iov(parts[pi] + po, take);
             room -= take;
             po += take;
             if (po == lens[pi]) {
@@ -108,9 +116,9 @@ static kx_status xs_send(struct kx_xport *x, const struct kx_xout *recs, size_t 
             h->flags &= (uint16_t)~XF_BIG;
             iov[ni++] = (struct iovec){h, sizeof *h};
             if (r->payload_len)
-                iov[ni++] = (struct iovec){(void *)(uintptr_t)r->payload, r->payload_len};
+                iov[ni++] = out_iov(r->payload, r->payload_len);
             if (r->payload2_len)
-                iov[ni++] = (struct iovec){(void *)(uintptr_t)r->payload2, r->payload2_len};
+                iov[ni++] = out_iov(r->payload2, r->payload2_len);
             size_t pad = padded(h->len) - h->len;
             if (pad) {
                 if (ni == MAX_IOV) { /* no room for the padding: this one goes next time */
@@ -118,7 +126,7 @@ static kx_status xs_send(struct kx_xport *x, const struct kx_xout *recs, size_t 
                     nh--;
                     break;
                 }
-                iov[ni++] = (struct iovec){(void *)(uintptr_t)pad_bytes, pad};
+                iov[ni++] = out_iov(pad_bytes, pad);
             }
             bytes += sz;
             if (ni + 4 > MAX_IOV) {
