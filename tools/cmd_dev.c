@@ -311,10 +311,10 @@ int kx_cmd_ls(int argc, char **argv)
             snprintf(mode, sizeof mode, "%04o", (unsigned)o->mode);
             if (o->is_device)
                 json_array_append_new(
-                    devices, json_pack("{s:s, s:s, s:I, s:I, s:s, s:I}", "name", o->name, "driver",
-                                       o->driver, "uid", (json_int_t)o->uid, "gid",
+                    devices, json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:i}", "name", o->name,
+                                       "driver", o->driver, "uid", (json_int_t)o->uid, "gid",
                                        (json_int_t)o->gid, "mode", mode, "handles",
-                                       (json_int_t)o->handles));
+                                       (json_int_t)o->handles, "host_pid", (int)o->host_pid));
             else
                 json_array_append_new(links, json_pack("{s:s, s:s}", "name", o->name, "target",
                                                        o->target));
@@ -331,9 +331,13 @@ int kx_cmd_ls(int argc, char **argv)
         }
         for (size_t k = 0; k < n; k++) {
             const struct kx_client_object *o = &objs[k];
-            if (o->is_device)
-                printf("%-24s %04o %u:%u  %-16s %u open\n", o->name, (unsigned)o->mode,
-                       (unsigned)o->uid, (unsigned)o->gid, o->driver, (unsigned)o->handles);
+            if (!o->is_device)
+                continue;
+            printf("%-24s %04o %u:%u  %-16s %u open", o->name, (unsigned)o->mode,
+                   (unsigned)o->uid, (unsigned)o->gid, o->driver, (unsigned)o->handles);
+            if (o->host_pid)
+                printf("  host %d", (int)o->host_pid);
+            putchar('\n');
         }
     }
     kx_client_objects_free(objs, n);

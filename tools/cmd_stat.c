@@ -4,7 +4,10 @@
  * (research apple-kext.md §3.5) so scripts written for kextstat keep working:
  *   %5d load tag, %4d refs, %#-18llx address, %#-10llx size, %#-10llx wired,
  *   bundle ID, (version), UUID or "no UUID", <linked-against tags, descending>.
- * Load tag 0 (the kernel itself) is never listed.
+ * Load tag 0 (the kernel itself) is never listed. After Apple's columns, one
+ * of kx's own, shown only when some driver runs out of kxd: Host, the
+ * kx-host process a driver runs in ("died PID" once that process has died),
+ * empty for kexts whose code runs in kxd.
  */
 #include "cli.h"
 #include "verbs.h"
@@ -64,6 +67,10 @@ static void print_row(const struct kx_client_kext *k)
             free(tags);
         }
     }
+    if (k->host_pid > 0)
+        printf(" %d", (int)k->host_pid);
+    else if (k->host_pid < 0)
+        printf(" died %d", (int)-k->host_pid);
     putchar('\n');
 }
 
@@ -72,11 +79,13 @@ static json_t *kext_json(const struct kx_client_kext *k)
     json_t *linked = json_array();
     for (size_t i = 0; i < k->n_linked_against; i++)
         json_array_append_new(linked, json_integer(k->linked_against[i]));
-    return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I}", "index",
+    return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:i, s:b}", "index",
                      (json_int_t)k->tag, "refs", (json_int_t)k->refs, "id", k->id, "version",
                      k->version, "uuid", k->uuid && *k->uuid ? k->uuid : NULL, "path",
                      k->path && *k->path ? k->path : NULL, "linked_against", linked, "address",
-                     (json_int_t)k->address, "size", (json_int_t)k->size);
+                     (json_int_t)k->address, "size", (json_int_t)k->size, "host_pid",
+                     (int)(k->host_pid < 0 ? -k->host_pid : k->host_pid), "host_died",
+                     k->host_pid < 0);
 }
 
 static json_t *server_json(const struct kx_client_server *s)
@@ -180,9 +189,15 @@ int kx_cmd_stat(int argc, char **argv)
     } else if (server) {
         print_server(&srv);
     } else {
+        /* The Host column appears only when some driver runs in a host process:
+         * with every driver in kxd the output is Apple's, byte for byte. */
+        int hosts = 0;
+        for (size_t i = 0; i < n; i++)
+            hosts |= kexts[i].host_pid != 0;
         if (!no_header)
             printf("Index Refs Address            Size       Wired      "
-                   "Name (Version) UUID <Linked Against>\n");
+                   "Name (Version) UUID <Linked Against>%s\n",
+                   hosts ? " Host" : "");
         for (size_t i = 0; i < n; i++)
             if (kexts[i].tag != 0 && wanted(&kexts[i], ids, n_ids, omit_kernel))
                 print_row(&kexts[i]);

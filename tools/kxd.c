@@ -3,6 +3,8 @@
  * every kext in reverse load order and exits 0.
  */
 #include "server/devpolicy.h"
+#include "core/plat.h"
+#include "core/plat_proc.h"
 #include "core/plat_user.h"
 #include "server/server.h"
 
@@ -114,13 +116,32 @@ static int parse_amount(const char *text, int with_suffix, uint64_t *out)
     return 0;
 }
 
+/* kx-host sits beside kxd (malloc'ed path; NULL when it doesn't). */
+static char *host_program_path(void)
+{
+    char *self = kx_plat_self_exe();
+    char *slash = self ? strrchr(self, '/') : NULL;
+    char *path = NULL;
+    if (slash) {
+        *slash = 0;
+        path = kx_plat_path_join(self, "kx-host");
+    }
+    free(self);
+    struct kx_plat_stat st;
+    if (path && (kx_plat_stat(path, &st) != STATUS_SUCCESS || !st.is_reg || !(st.mode & 0111))) {
+        free(path);
+        path = NULL;
+    }
+    return path;
+}
+
 static const char usage_text[] =
     "usage: kxd [--foreground] [--extensions DIR]... [--socket PATH] [--no-auth]\n"
     "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
-    "           [--idle-unload SECONDS]\n"
+    "           [--idle-unload SECONDS] [--host-mode inproc|process]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
@@ -143,7 +164,10 @@ static const char usage_text[] =
     "  --platform P      the machine matched against: linux (the default: the host's PCI,\n"
     "                    USB and ACPI devices, and udev's hot-plug), none (only IOResources)\n"
     "                    or a described platform (an ioreg -a file)\n"
-    "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n";
+    "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n"
+    "  --host-mode M     where drivers run: inproc (the default: in kxd's own threads) or\n"
+    "                    process (each in a kx-host process of its own, beside kxd; a kext\n"
+    "                    whose Info.plist says KXHostProcess = false stays in kxd)\n";
 
 struct kxd_opts {
     const char **dirs;
@@ -157,6 +181,7 @@ struct kxd_opts {
     uint32_t log_gid;
     const char *platform;
     uint32_t idle_unload_s;
+    const char *host_program; /* --host-mode process: kx-host beside kxd */
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -164,8 +189,9 @@ struct kxd_opts {
 static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log, int *ready_fd)
 {
     char msg[512];
+    struct kx_io_config io_cfg = {.size = sizeof io_cfg, .host_program = o->host_program};
     struct kx_kernel_config kcfg = {sizeof kcfg, log,       o->dirs,   o->n_dirs, o->no_auth,
-                                    NULL,        o->mode,    o->cache_path, o->boot_flags,
+                                    &io_cfg,     o->mode,    o->cache_path, o->boot_flags,
                                     o->idle_unload_s};
     struct kx_kernel *k = NULL;
     kx_status st = kx_kernel_new(&kcfg, &k);
@@ -275,7 +301,7 @@ int main(int argc, char **argv)
     enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
            OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP, OPT_CONN_BYTES, OPT_TOTAL_BYTES,
            OPT_MAX_CONNS, OPT_MAX_USER_CONNS, OPT_LOG_GROUP, OPT_LOG_PUBLIC, OPT_PLATFORM,
-           OPT_IDLE_UNLOAD };
+           OPT_IDLE_UNLOAD, OPT_HOST_MODE };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
@@ -296,6 +322,7 @@ int main(int argc, char **argv)
                                          {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
                                          {"platform", required_argument, NULL, OPT_PLATFORM},
                                          {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
+                                         {"host-mode", required_argument, NULL, OPT_HOST_MODE},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -306,6 +333,7 @@ int main(int argc, char **argv)
     int log_public = 0, has_log_group = 0;
     uint32_t log_gid = 0, idle_unload_s = 0;
     const char *platform = "linux";
+    char *host_program = NULL;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -322,6 +350,19 @@ int main(int argc, char **argv)
         case OPT_NO_CACHE: boot_flags |= KX_BOOT_NO_CACHE; break;
         case OPT_LOG_PUBLIC: log_public = 1; break;
         case OPT_PLATFORM: platform = optarg; break;
+        case OPT_HOST_MODE:
+            free(host_program);
+            host_program = NULL;
+            if (strcmp(optarg, "inproc") == 0)
+                break;
+            if (strcmp(optarg, "process") != 0 || !(host_program = host_program_path())) {
+                fprintf(stderr, "kxd: --host-mode: %s\n",
+                        strcmp(optarg, "process") != 0 ? "inproc or process"
+                                                       : "can't find kx-host beside kxd");
+                free(dirs);
+                return 2;
+            }
+            break;
         case OPT_IDLE_UNLOAD:
             if (parse_amount(optarg, 0, &n) != 0 || n > UINT32_MAX) {
                 fprintf(stderr, "kxd: --idle-unload: not a positive number of seconds: '%s'\n",
@@ -395,8 +436,10 @@ int main(int argc, char **argv)
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
     struct kxd_opts o = {dirs,       n_dirs,  socket_path, policy_path, cache_path,
                          mode,       boot_flags, no_auth, check,    limits,
-                         log_public, has_log_group, log_gid, platform, idle_unload_s};
+                         log_public, has_log_group, log_gid, platform, idle_unload_s,
+                         host_program};
     int rc = boot_and_serve(&o, &log, &ready_fd);
+    free(host_program);
     kx_log_fold_free(fold);
     free(dirs);
     return rc;

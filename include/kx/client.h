@@ -83,6 +83,7 @@ struct kx_client_kext {
     char *id, *version, *uuid, *path;
     uint32_t *linked_against; /* load tags of its dependencies */
     size_t n_linked_against;
+    int32_t host_pid; /* its driver's kx-host process; 0: in kxd; negative: that host died */
 };
 
 /* Every loaded kext, sorted by load tag. Free with kx_client_kexts_free. */
@@ -94,6 +95,7 @@ struct kx_client_object {
     int is_device; /* 0: link (name -> target), 1: device */
     char *name, *target, *driver;
     uint32_t uid, gid, mode, handles;
+    int32_t host_pid; /* devices: the driver's kx-host process (0: in kxd) */
 };
 KX_API kx_status kx_client_ls(kx_client *c, struct kx_client_object **objs, size_t *n);
 KX_API void kx_client_objects_free(struct kx_client_object *objs, size_t n);

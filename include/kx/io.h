@@ -57,6 +57,9 @@ struct kx_io_config {
     uint32_t unload_timeout_ms;      /* DriverUnload, CLEANUP, CLOSE and cancel deadlines (5000) */
     uint32_t hang_ms;                /* a routine running longer is reported hung (5000) */
     uint32_t log_lines;              /* kernel log capacity in lines (1024) */
+    /* The kx-host executable that runs drivers started with host_exe in a
+     * process of their own (copied); NULL: every driver runs in-process. */
+    const char *host_program;
 };
 
 /* A fresh manager (milliseconds: one thread is started). cfg may be NULL for
@@ -80,6 +83,13 @@ struct kx_io_driver_params {
     kx_io_entry_fn entry;                /* DriverEntry */
     const char *name;                    /* \Driver\<name>; NULL: info->name */
     uint32_t entry_timeout_ms;           /* 0: the manager's */
+    /* A separate host: when set and the manager has a host_program, the
+     * driver runs in a kx-host process that dlopens host_libs[0..n) in order
+     * and then host_exe, and takes DriverEntry from there (entry is then
+     * unused and may be NULL). Nothing of the driver runs in this process. */
+    const char *host_exe;
+    const char *const *host_libs;
+    size_t n_host_libs;
 };
 
 /* Starts a driver instance: registers \Driver\<name>, starts its dispatch
@@ -178,6 +188,13 @@ typedef kx_status (*kx_io_reg_fn)(void *ctx, kx_io_driver_id drv, const struct k
 /* Installs the registry's owner (NULL fn: drivers' registry calls fail with
  * STATUS_NOT_SUPPORTED). Call before starting drivers. */
 KX_API void kx_io_set_registry(struct kx_io *io, kx_io_reg_fn fn, void *ctx);
+
+/* Told (on a manager thread, no lock held) when a driver's host process
+ * died and the driver was torn down: its requests answered
+ * STATUS_DRIVER_PROCESS_TERMINATED, its handles revoked, its devices and
+ * links deleted. The id no longer names a driver. Must not wait for drivers. */
+typedef void (*kx_io_died_fn)(void *ctx, kx_io_driver_id drv);
+KX_API void kx_io_set_died_fn(struct kx_io *io, kx_io_died_fn fn, void *ctx);
 
 /* The id of the running driver \Driver\<name> (name with or without the
  * prefix). STATUS_SUCCESS; STATUS_NO_SUCH_FILE. */
@@ -322,6 +339,7 @@ struct kx_io_device_stat {
     uint32_t uid, gid, mode;
     uint32_t n_handles;
     uint32_t flags; /* KX_IO_DEV_* */
+    int32_t host_pid; /* its driver's kx-host process; 0: in this process */
 };
 
 struct kx_io_handle_stat {
@@ -346,7 +364,14 @@ struct kx_io_driver_stat {
     int is_hung;                        /* a routine has overrun hang_ms */
     uint32_t n_devices;
     uint32_t n_handles;
+    int32_t host_pid;                   /* its kx-host process; 0: in-process */
+    uint64_t host_address, host_size;   /* where host_exe is mapped in that process */
 };
+
+/* Where driver id runs: *pid its kx-host process (0: in this process) and
+ * where that process mapped the driver. STATUS_SUCCESS; STATUS_INVALID_HANDLE. */
+KX_API kx_status kx_io_driver_host(struct kx_io *io, kx_io_driver_id id, int32_t *pid,
+                                   uint64_t *address, uint64_t *size);
 
 /* Links sorted by link name; devices sorted by name; drivers in start order. */
 KX_API kx_status kx_io_list_links(struct kx_io *io, struct kx_io_link_stat **out, size_t *n);

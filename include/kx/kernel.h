@@ -186,6 +186,8 @@ struct kx_kernel_kext_stat {
     char *path;               /* bundle path; NULL for kernel components */
     uint32_t *linked_against; /* load tags of its direct dependencies */
     size_t n_linked_against;
+    int32_t host_pid;         /* its driver's kx-host process; 0: runs in kxd (or no
+                               * driver); negative: that host died */
 };
 
 /* Every loaded kext in load-tag order. Free with kx_kernel_stat_free. */

@@ -370,6 +370,7 @@ static int decode_kext(struct kx_msg_reader *r, void *item)
     k->n_linked_against = n;
     for (uint32_t i = 0; i < n; i++)
         k->linked_against[i] = kx_msg_get_u32(r);
+    k->host_pid = r->left >= 4 ? kx_msg_get_i32(r) : 0; /* older kxds don't say */
     return !r->failed;
 }
 
@@ -405,6 +406,7 @@ static int decode_object(struct kx_msg_reader *r, void *item)
     o->gid = kx_msg_get_u32(r);
     o->mode = kx_msg_get_u32(r);
     o->handles = kx_msg_get_u32(r);
+    o->host_pid = r->left >= 4 ? kx_msg_get_i32(r) : 0; /* older kxds don't say */
     return !r->failed;
 }
 

@@ -41,6 +41,8 @@ kx_status kx_plat_memfd_from_bytes(const char *name, const void *data, size_t le
 
 char *kx_plat_fd_path(int fd, char *buf, size_t buf_len)
 {
-    snprintf(buf, buf_len, "/proc/self/fd/%d", fd);
+    /* By pid, not "self": a kx-host process kxd starts opens the same file
+     * through it (it is kxd's descriptor, not the host's). */
+    snprintf(buf, buf_len, "/proc/%d/fd/%d", (int)getpid(), fd);
     return buf;
 }

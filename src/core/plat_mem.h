@@ -18,7 +18,8 @@
  * memfd_create, STATUS_INSUFFICIENT_RESOURCES, or the translated errno. */
 kx_status kx_plat_memfd_from_bytes(const char *name, const void *data, size_t len, int *fd);
 
-/* "/proc/self/fd/<fd>" into buf (at least 32 bytes); returns buf. */
+/* "/proc/<this process>/fd/<fd>" into buf (at least 32 bytes): a path this
+ * process and its children can open; returns buf. */
 char *kx_plat_fd_path(int fd, char *buf, size_t buf_len);
 
 #endif /* KX_CORE_PLAT_MEM_H */

@@ -65,15 +65,18 @@ static void free_host(struct kx_io *io, struct io_driver *d)
 {
     pthread_mutex_lock(&io->ns_lock);
     struct kx_host *h = d->host;
+    struct io_hostproc *hp = d->proc;
     d->host = NULL;
+    d->proc = NULL;
     pthread_mutex_unlock(&io->ns_lock);
     if (h)
         kx__host_free(h);
+    kx__hostproc_free(hp); /* a process is killed if stuck: never a zombie */
 }
 
 static void add_zombie(struct kx_io *io, struct kx_host *h)
 {
-    if (kx__ns_grow((void **)&io->zombies, &io->cap_zombies, io->n_zombies + 1,
+    if (h && kx__ns_grow((void **)&io->zombies, &io->cap_zombies, io->n_zombies + 1,
                     sizeof(struct kx_host *)) == STATUS_SUCCESS)
         io->zombies[io->n_zombies++] = h;
 }
@@ -86,7 +89,9 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
     *out = 0;
     if (!info_valid(p->info))
         return STATUS_INVALID_DRIVER_INFO;
-    if (!p->entry)
+    int in_proc = p->size >= offsetof(struct kx_io_driver_params, n_host_libs) + sizeof(size_t) &&
+                  p->host_exe && io->host_program;
+    if (!p->entry && !in_proc)
         return STATUS_INVALID_DRIVER_ENTRY;
     const char *name = p->name ? p->name : p->info->name;
     char full[KX_IO_NAME_MAX];
@@ -125,12 +130,16 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
 
     struct io_irp *recs[2] = {NULL, NULL};
     struct kx_host *h = NULL;
+    struct io_hostproc *hp = NULL;
     if ((st = kx__irp_alloc(io, recs, 2)) == STATUS_SUCCESS &&
-        (st = kx__host_new(io, d->id, d->name, d->short_name, &d->info, &h)) != STATUS_SUCCESS)
+        (st = in_proc ? kx__hostproc_new(io, d, p, &hp)
+                      : kx__host_new(io, d->id, d->name, d->short_name, &d->info, &h)) !=
+            STATUS_SUCCESS)
         kx__irp_discard(io, recs, 2);
     /* The watchdog reads d->host under the lock. */
     pthread_mutex_lock(&io->ns_lock);
     d->host = h;
+    d->proc = hp;
     pthread_mutex_unlock(&io->ns_lock);
     if (st != STATUS_SUCCESS) {
         pthread_mutex_lock(&io->ns_lock);
@@ -170,7 +179,7 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
                   "DriverEntry %s %s; %zu object(s) it created were deleted",
                   st == STATUS_TIMEOUT ? "did not return within" : "failed:",
                   st == STATUS_TIMEOUT ? "its deadline" : kx_status_name(st), n);
-    if (st != STATUS_TIMEOUT)
+    if (st != STATUS_TIMEOUT || d->proc)
         free_host(io, d);
     else
         d->host = NULL; /* a zombie now; joined by kx_io_free */
@@ -270,6 +279,14 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
         kx__io_report(io, KX_LOG_WARN, d->short_name,
                       "%zu request(s) still pending at unload answered STATUS_DEVICE_REMOVED",
                       n_held);
+    if (ust == STATUS_TIMEOUT && d->proc) {
+        kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                      "DriverUnload did not return within its deadline; driver removed, its "
+                      "host process killed");
+        free_host(io, d);
+        kx__irp_foreach(io, release_held, d);
+        return STATUS_TIMEOUT;
+    }
     if (ust == STATUS_TIMEOUT) {
         kx__io_report(io, KX_LOG_ERROR, d->short_name,
                       "DriverUnload did not return within its deadline; driver removed, its "
@@ -282,6 +299,52 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
     free_host(io, d);
     kx__irp_foreach(io, release_held, d);
     return STATUS_SUCCESS;
+}
+
+kx_status kx_io_driver_host(struct kx_io *io, kx_io_driver_id id, int32_t *pid,
+                            uint64_t *address, uint64_t *size)
+{
+    *pid = 0;
+    *address = *size = 0;
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = kx__ns_driver_by_id(io, id);
+    if (d) {
+        *pid = kx__hostproc_pid(d->proc);
+        kx__hostproc_extent(d->proc, address, size);
+    }
+    pthread_mutex_unlock(&io->ns_lock);
+    return d ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
+}
+
+/* ---- a host process that died ------------------------------------------------ */
+
+int kx__driver_host_died(struct kx_io *io, struct io_driver *d)
+{
+    struct kx_io_handle_stat *hs = NULL;
+    size_t nh = 0;
+    pthread_mutex_lock(&io->ns_lock);
+    if (d->state != KX_IO_DRIVER_RUNNING) { /* a start or an unload owns it */
+        pthread_mutex_unlock(&io->ns_lock);
+        return 0;
+    }
+    d->state = KX_IO_DRIVER_UNLOADING;
+    atomic_store(&d->accepting, 0);
+    kx_status st = kx__file_snapshot(io, d, 0, &hs, &nh);
+    pthread_mutex_unlock(&io->ns_lock);
+    /* Their requests are answered by the dead host's sender; the handles go. */
+    for (size_t i = 0; st == STATUS_SUCCESS && i < nh; i++)
+        kx__file_close(io, hs[i].handle, 1);
+    free(hs);
+    pthread_mutex_lock(&io->ns_lock);
+    size_t n = kx__ns_remove_driver_objects(io, d, "its host process died");
+    drop_driver(io, d);
+    post_stop(io, d);
+    pthread_mutex_unlock(&io->ns_lock);
+    kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                  "driver removed: %zu handle(s) revoked, %zu object(s) deleted", nh, n);
+    if (io->died_fn)
+        io->died_fn(io->died_ctx, d->id);
+    return 1;
 }
 
 /* ---- matches ---------------------------------------------------------------- */
@@ -402,6 +465,8 @@ kx_status kx_io_list_drivers(struct kx_io *io, struct kx_io_driver_stat **out, s
             arr[i].n_devices +=
                 io->devices[k]->drv == d && !atomic_load(&io->devices[k]->is_deleted);
         arr[i].n_handles = (uint32_t)kx__file_count(io, d, NULL, 0, 0);
+        arr[i].host_pid = kx__hostproc_pid(d->proc);
+        kx__hostproc_extent(d->proc, &arr[i].host_address, &arr[i].host_size);
     }
     pthread_mutex_unlock(&io->ns_lock);
     if (count && !arr)

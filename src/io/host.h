@@ -12,12 +12,14 @@
  *   host -> manager  kx__chan_*: create/delete devices and links, device
  *                    security, complete and forward IRPs, print.
  *
- * Today both sides live in one process and a message is a function call; the
- * queue node and the host's IRP view sit inside the manager's pool record so
- * an IRP costs one allocation. A separate host process (ROADMAP 6) will carry
- * the same messages over shared-memory rings: nothing on the host side follows
- * a manager pointer except the queue transport itself, and nothing on the
- * manager side reads a host object except through the functions below.
+ * In kxd both sides live in one process and a message is a function call;
+ * the queue node and the host's IRP view sit inside the manager's pool record
+ * so an IRP costs one allocation. In a kx-host process (src/host/host_main.c)
+ * the host side is the same code, and the kx__chan_* functions below are
+ * implemented over the transport (src/host/chan_proc.c, records in
+ * host_proto.h); there the `struct kx_io *` they are handed is the process's
+ * transport endpoint, never a manager. On the manager's side, a driver in a
+ * host process is reached through src/io/hostproc.c instead of kx__host_*.
  */
 #ifndef KX_IO_HOST_H
 #define KX_IO_HOST_H

@@ -20,7 +20,7 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     if (!out || (cfg && (!cfg->size || cfg->size > sizeof *cfg)))
         return STATUS_INVALID_PARAMETER;
     *out = NULL;
-    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024};
+    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024, NULL};
     if (cfg) {
         struct kx_io_config given = {0};
         memcpy(&given, cfg, cfg->size);
@@ -36,6 +36,7 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
             c.hang_ms = given.hang_ms;
         if (given.log_lines)
             c.log_lines = given.log_lines;
+        c.host_program = given.host_program;
     }
     if (c.irp_timeout_ms == KX_IO_TIMEOUT_NONE || c.entry_timeout_ms == KX_IO_TIMEOUT_NONE ||
         c.unload_timeout_ms == KX_IO_TIMEOUT_NONE)
@@ -58,6 +59,10 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     /* Referencing the Dk* table keeps kmdf.o (and so every Dk* symbol) in any
      * executable that links libkx statically; dlopen'ed drivers resolve there. */
     io->kpi = kx__kmdf_symbols;
+    if (c.host_program && !(io->host_program = strdup(c.host_program))) {
+        free(io);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
 
     kx_status st;
     if (pthread_mutex_init(&io->ns_lock, NULL) || pthread_mutex_init(&io->pool_lock, NULL)) {
@@ -87,8 +92,13 @@ void kx_io_free(struct kx_io *io)
     for (size_t i = 0; i < io->n_zombies; i++)
         kx__host_free(io->zombies[i]);
     free(io->zombies);
-    for (size_t i = 0; i < io->n_retired; i++)
+    for (size_t i = 0; i < io->n_retired; i++) {
+        /* A driver whose host process died keeps the remains of its
+         * messenger (its reader may still be on its way out) until now. */
+        if (io->retired[i].is_driver)
+            kx__hostproc_free(((struct io_driver *)io->retired[i].obj)->proc);
         free(io->retired[i].obj);
+    }
     free(io->retired);
     for (size_t i = 0; i < io->n_devices; i++)
         free(io->devices[i]);
@@ -103,6 +113,7 @@ void kx_io_free(struct kx_io *io)
     kx__klog_destroy(io);
     pthread_mutex_destroy(&io->pool_lock);
     pthread_mutex_destroy(&io->ns_lock);
+    free(io->host_program);
     free(io);
 }
 
@@ -118,19 +129,10 @@ void kx__io_report(struct kx_io *io, enum kx_log_level level, const char *source
     kx_log(&io->logger, level, "%s: %s", source ? source : "kx", text);
 }
 
-const char *kx__major_name(uint8_t major)
+void kx_io_set_died_fn(struct kx_io *io, kx_io_died_fn fn, void *ctx)
 {
-    switch (major) {
-    case IRP_MJ_CREATE: return "IRP_MJ_CREATE";
-    case IRP_MJ_CLOSE: return "IRP_MJ_CLOSE";
-    case IRP_MJ_READ: return "IRP_MJ_READ";
-    case IRP_MJ_WRITE: return "IRP_MJ_WRITE";
-    case IRP_MJ_QUERY_INFORMATION: return "IRP_MJ_QUERY_INFORMATION";
-    case IRP_MJ_FLUSH_BUFFERS: return "IRP_MJ_FLUSH_BUFFERS";
-    case IRP_MJ_DEVICE_CONTROL: return "IRP_MJ_DEVICE_CONTROL";
-    case IRP_MJ_CLEANUP: return "IRP_MJ_CLEANUP";
-    default: return "IRP_MJ_(other)";
-    }
+    io->died_fn = fn;
+    io->died_ctx = ctx;
 }
 
 void kx_io_set_registry(struct kx_io *io, kx_io_reg_fn fn, void *ctx)

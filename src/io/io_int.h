@@ -164,6 +164,9 @@ struct io_irp {
     _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
     /* lines 4-6: the host's view, written and read on the dispatch thread */
     _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
+    /* line 7: sends to a separate host whose dispatch has not ended yet
+     * (hostproc.c): what a host's death must give back */
+    _Atomic uint32_t proc_disp;
 } __attribute__((aligned(128))); /* no 128-byte block holds lines of two records */
 
 /* Lines 0-1 form one 128-byte block (CPUs fetch such pairs together): the
@@ -270,7 +273,8 @@ struct io_driver {
     struct kx_driver_info info;
     int state;                      /* enum kx_io_driver_state or IO_DRIVER_GONE; ns_lock */
     int has_unload;                 /* DriverUnload set after DriverEntry (ns_lock) */
-    struct kx_host *host;           /* NULL once stopped (ns_lock) */
+    struct kx_host *host;           /* in-process host; NULL once stopped (ns_lock) */
+    struct io_hostproc *proc;       /* or a separate host process (hostproc.c) */
     struct io_irp *stop_rec;        /* K_STOP, set aside at start */
     _Atomic int is_hung;
     _Atomic int accepting;          /* submissions and opens allowed */
@@ -329,6 +333,9 @@ struct kx_io {
 
     struct io_wd wd;
 
+    char *host_program;             /* kx-host, for drivers in processes of their own */
+    kx_io_died_fn died_fn;          /* kx_io_set_died_fn */
+    void *died_ctx;
     kx_io_reg_fn reg_fn;            /* the registry's owner (kx_io_set_registry) */
     void *reg_ctx;
 };
@@ -435,8 +442,30 @@ int kx__name_valid(const char *name, const char *prefix);
 void kx__policy_security(const struct kx_io *io, const struct io_device *dv, uint32_t *uid,
                          uint32_t *gid, uint32_t *mode);
 
+/* ---- hostproc.c: separate host processes ---------------------------------- */
+struct io_hostproc;
+/* Starts kx-host for d (registered, STARTING), has it load p->host_libs and
+ * p->host_exe, and starts the threads that carry messages. Blocks until the
+ * host answers. */
+kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
+                           const struct kx_io_driver_params *p, struct io_hostproc **out);
+/* As kx__host_post, for a host process (returns -1: no CPU to share). */
+int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
+/* After K_STOP was posted: waits for the process to end (killing it if it
+ * does not) and for its threads; frees hp. */
+void kx__hostproc_free(struct io_hostproc *hp);
+int32_t kx__hostproc_pid(const struct io_hostproc *hp);
+/* What cancel_in_driver carries for a host process: the host takes the
+ * routine itself (never called). */
+void kx__hostproc_cancel_mark(void);
+void kx__hostproc_extent(const struct io_hostproc *hp, uint64_t *address, uint64_t *size);
+
 /* ---- driver.c, wd.c, klog.c, io.c -------------------------------------------- */
 void kx__driver_unload_all(struct kx_io *io);
+/* d's host process died (its requests are answered): unless a start or an
+ * unload owns d, tears it down as a forced unload would, without calling
+ * the host. Returns 1 if it did. */
+int kx__driver_host_died(struct kx_io *io, struct io_driver *d);
 kx_status kx__wd_start(struct kx_io *io);
 void kx__wd_stop(struct kx_io *io);
 void kx__wd_kick(struct kx_io *io);

@@ -465,11 +465,12 @@ uint64_t kx__deadline(struct kx_io *io, uint32_t timeout_ms, uint32_t dflt_ms)
  * thread (holding a reference for it). Returns 1 if a routine will run. */
 static int cancel_in_driver(struct kx_io *io, struct io_irp *r)
 {
-    kx_host_fn routine = kx__host_irp_cancel(r);
+    struct io_driver *d = atomic_load_explicit(&r->drv, memory_order_acquire);
+    /* A host process takes the routine itself, and says whether it ran. */
+    kx_host_fn routine = d->proc ? kx__hostproc_cancel_mark : kx__host_irp_cancel(r);
     if (!routine)
         return 0;
     struct io_irp *c;
-    struct io_driver *d = atomic_load_explicit(&r->drv, memory_order_acquire);
     if (kx__irp_alloc(io, &c, 1) != STATUS_SUCCESS)
         return 0; /* the routine was taken and will not run: the caller answers */
     c->kind = K_CANCEL;
@@ -478,7 +479,7 @@ static int cancel_in_driver(struct kx_io *io, struct io_irp *r)
     atomic_store_explicit(&c->drv, d, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->state, IRP_REF, memory_order_relaxed); /* for the routine */
     pthread_mutex_lock(&io->ns_lock);
-    int alive = d->host && (d->state == KX_IO_DRIVER_RUNNING ||
+    int alive = (d->host || d->proc) && (d->state == KX_IO_DRIVER_RUNNING ||
                             d->state == KX_IO_DRIVER_UNLOADING || d->state == KX_IO_DRIVER_STARTING);
     if (alive)
         kx__post(io, d, &c, 1);

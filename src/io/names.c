@@ -126,7 +126,7 @@ void kx__ns_device_unref(struct kx_io *io, struct io_device *dv)
      * itself stays (retired) for anything that still names it. */
     struct io_driver *d = dv->drv;
     struct io_irp *r;
-    if (d && d->host && d->state != IO_DRIVER_GONE && kx__irp_alloc(io, &r, 1) == STATUS_SUCCESS) {
+    if (d && (d->host || d->proc) && d->state != IO_DRIVER_GONE && kx__irp_alloc(io, &r, 1) == STATUS_SUCCESS) {
         r->kind = K_DEVREL;
         r->u.dev_cookie = dv->host_cookie;
         atomic_store_explicit(&r->drv, d, memory_order_relaxed);
@@ -424,6 +424,7 @@ kx_status kx_io_list_devices(struct kx_io *io, struct kx_io_device_stat **out, s
         kx__policy_security(io, dv, &arr[k].uid, &arr[k].gid, &arr[k].mode);
         arr[k].n_handles = (uint32_t)kx__file_count(io, NULL, dv, 0, 0);
         arr[k].flags = atomic_load(&dv->is_deleted) ? KX_IO_DEV_DELETE_PENDING : 0;
+        arr[k].host_pid = dv->drv ? kx__hostproc_pid(dv->drv->proc) : 0;
         k++;
     }
     pthread_mutex_unlock(&io->ns_lock);

@@ -18,7 +18,7 @@
 int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp **recs, size_t n)
 {
     (void)io;
-    return kx__host_post(d->host, recs, n);
+    return d->proc ? kx__hostproc_post(d->proc, recs, n) : kx__host_post(d->host, recs, n);
 }
 
 static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, int need_done)
@@ -295,7 +295,12 @@ kx_status kx__chan_forward(struct kx_io *io, uint64_t drv_id, uint64_t irp_id, u
     atomic_fetch_add_explicit(&r->state, IRP_REF, memory_order_relaxed); /* the new dispatch */
     atomic_store_explicit(&r->dev, dv, memory_order_relaxed);
     atomic_store_explicit(&r->drv, d, memory_order_release);
-    kx__host_irp_retarget(r, dv->host_cookie, f ? kx__file_cookie(f, dv->id) : 0);
+    /* The message names the new device, for a host that has not seen the IRP
+     * yet; a host view already built (in-process) is retargeted too. */
+    r->u.msg.dev_cookie = dv->host_cookie;
+    r->u.msg.file_cookie = f ? kx__file_cookie(f, dv->id) : 0;
+    if (r->view_built)
+        kx__host_irp_retarget(r, dv->host_cookie, r->u.msg.file_cookie);
     kx__post(io, d, &r, 1);
     pthread_mutex_unlock(&io->ns_lock);
     return STATUS_SUCCESS;

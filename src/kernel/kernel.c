@@ -131,7 +131,9 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
 
     struct kx_io_config io_cfg = {0};
     if (cfg->io)
-        io_cfg = *cfg->io;
+        memcpy(&io_cfg, cfg->io, cfg->io->size < sizeof io_cfg ? cfg->io->size : sizeof io_cfg);
+    io_cfg.size = sizeof io_cfg;
+    k->host_process = io_cfg.host_program != NULL;
     io_cfg.size = sizeof io_cfg;
     if (!io_cfg.logger)
         io_cfg.logger = cfg->logger;
@@ -385,6 +387,7 @@ kx_status kx_kernel_stat(struct kx_kernel *k, struct kx_kernel_kext_stat **out, 
         s->tag = l->tag;
         s->refs = l->refs;
         s->address = l->address;
+        s->host_pid = l->host_pid;
         s->size = s->wired = l->size; /* everything a kext maps stays resident */
         snprintf(s->id, sizeof s->id, "%s", kx_kext_id(l->kext));
         snprintf(s->version, sizeof s->version, "%s", kx_kext_version_string(l->kext));

@@ -41,7 +41,8 @@ struct kx_loaded {
     struct kx_loaded **deps;   /* libraries it linked against; one reference held on each */
     size_t n_deps;
     int32_t refs;              /* references held by loaded dependents */
-    uint64_t address, size;
+    uint64_t address, size;    /* in kxd, or in its host process */
+    int32_t host_pid;          /* the driver's kx-host process (0: in kxd) */
     char uuid[KX_ELF_UUID_LEN]; /* "" when the executable has no build-id */
     int is_component;          /* kernel pseudo-kext: never unloads */
     int by_match;              /* loaded because a personality won a nub (demand loading) */
@@ -49,7 +50,8 @@ struct kx_loaded {
 };
 
 /* An executable the kernel loads from memory (the kext cache), as a sealed
- * memfd whose /proc/self/fd path stands in for the file. */
+ * memfd whose /proc/<pid>/fd path stands in for the file (kx-host processes
+ * open it there too). */
 struct kx_exec_mem {
     struct kx_kext *kext;
     int fd;
@@ -77,10 +79,15 @@ struct kx_kernel {
     uint32_t next_tag;
     struct kx_runtime *rt;     /* registry, catalogue, matching (runtime.c) */
     uint64_t idle_unload_ns;   /* 0: kexts loaded by matching stay */
+    int host_process;          /* drivers run in kx-host processes (the I/O manager has one) */
 };
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* kx_io_died_fn: a driver's host process died and the I/O manager removed
+ * the driver; its kext stays loaded (kextstat says its host died) and its
+ * registry instances go. */
+void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv);
 /* The same for something that went wrong (a kext a boot leaves out or can't load): a warning
  * to the logger; the kernel log keeps what fits in its line, marked "..." when cut. */
 void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)

@@ -15,6 +15,8 @@
 
 #include "core/plat_dl.h"
 
+#include <plist/plist.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +199,58 @@ static void free_loaded(struct kx_loaded *l)
     }
 }
 
+/* Whether a driver kext runs in a kx-host process: the kernel's mode, unless
+ * its Info.plist says KXHostProcess = false. */
+static int wants_host_process(struct kx_kernel *k, const struct kx_kext *kext)
+{
+    if (!k->host_process)
+        return 0;
+    plist_t v = plist_dict_get_item(kx_kext_info(kext), "KXHostProcess");
+    uint8_t b = 1;
+    if (v && plist_get_node_type(v) == PLIST_BOOLEAN)
+        plist_get_bool_val(v, &b);
+    return b != 0;
+}
+
+/* In host-process mode libraries are mapped into kxd only when an in-process
+ * driver needs them: maps l's libraries (theirs first) that are not. */
+static kx_status map_libraries(struct kx_kernel *k, struct kx_loaded *l, char *why, size_t why_len)
+{
+    for (size_t i = 0; i < l->n_deps; i++) {
+        struct kx_loaded *dep = l->deps[i];
+        kx_status st = map_libraries(k, dep, why, why_len);
+        const char *exe = kx__kernel_exec_path(k, dep->kext);
+        if (st != STATUS_SUCCESS || dep->dl || !exe)
+            continue;
+        char *dlwhy = NULL;
+        st = kx_plat_dl_open(exe, &dep->dl, &dlwhy);
+        if (st != STATUS_SUCCESS) {
+            set_why(why, why_len, "the dynamic linker refused %s: %s", exe, dlwhy ? dlwhy : "?");
+            free(dlwhy);
+            return st;
+        }
+        kx_plat_dl_extent(dep->dl, &dep->address, &dep->size);
+    }
+    return STATUS_SUCCESS;
+}
+
+/* The executables of l's libraries, theirs first, each once: what a host
+ * process opens before the driver. Returns how many went into out[]. */
+static size_t host_libraries(struct kx_kernel *k, const struct kx_loaded *l, const char **out,
+                             size_t n, size_t cap)
+{
+    for (size_t i = 0; i < l->n_deps; i++) {
+        n = host_libraries(k, l->deps[i], out, n, cap);
+        const char *exe = kx__kernel_exec_path(k, l->deps[i]->kext);
+        int seen = !exe;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(out[j], exe) == 0;
+        if (!seen && n < cap)
+            out[n++] = exe;
+    }
+    return n;
+}
+
 /* Maps and starts one prepared kext. Its libraries are already loaded. */
 static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, char *why_out,
                            size_t why_len, struct kx_loaded **out)
@@ -221,7 +275,19 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, ch
 
     kx_status st = STATUS_SUCCESS;
     const char *exe = kx__kernel_exec_path(k, p->kext);
-    if (exe) {
+    /* A driver in its own process: nothing of it is mapped here (design
+     * rule 2). Libraries wait until an in-process driver needs them. */
+    int hosted = p->has_entry && wants_host_process(k, p->kext);
+    if (exe && !hosted && !p->has_entry && k->host_process)
+        exe = NULL;
+    if (exe && !hosted && p->has_entry &&
+        (st = map_libraries(k, l, line, sizeof line)) != STATUS_SUCCESS) {
+        fprintf(report, "%s: %s\n", id, line);
+        set_why(why_out, why_len, "%s", line);
+        free_loaded(l);
+        return st;
+    }
+    if (exe && !hosted) {
         char *why = NULL;
         st = kx_plat_dl_open(exe, &l->dl, &why);
         if (st != STATUS_SUCCESS) {
@@ -235,9 +301,20 @@ static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, ch
         kx_plat_dl_extent(l->dl, &l->address, &l->size);
     }
     if (p->has_entry) {
+        const char *libs[64];
+        size_t n_libs = hosted ? host_libraries(k, l, libs, 0, 64) : 0;
         struct kx_io_driver_params params = {
-            sizeof params, &p->info, (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"), NULL, 0};
+            sizeof params,
+            &p->info,
+            hosted ? NULL : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
+            NULL,
+            0,
+            hosted ? exe : NULL,
+            libs,
+            n_libs};
         st = kx_io_driver_start(k->io, &params, &l->driver);
+        if (st == STATUS_SUCCESS && hosted)
+            kx_io_driver_host(k->io, l->driver, &l->host_pid, &l->address, &l->size);
         if (st != STATUS_SUCCESS) {
             snprintf(line, sizeof line, "DriverEntry failed: %s (%s)", kx_status_name(st),
                      kx_status_string(st));
@@ -267,6 +344,8 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
     kx__runtime_remove_instances(k, id, NULL); /* its drivers let go of their nubs first */
     if (l->driver) {
         kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
+        if (st == STATUS_INVALID_HANDLE)
+            st = STATUS_SUCCESS; /* its host process died: the manager removed it already */
         if (st == STATUS_TIMEOUT) {
             /* The driver is gone from the namespace but its thread is stuck in
              * DriverUnload: its code must stay mapped until kx_io_free. */
@@ -289,6 +368,26 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
     kx__kernel_note(k, "unloaded %s (tag %u)", id, (unsigned)l->tag);
     free_loaded(l);
     return STATUS_SUCCESS;
+}
+
+void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv)
+{
+    struct kx_kernel *k = ctx;
+    char id[256] = "";
+    pthread_mutex_lock(&k->state_lock);
+    for (struct kx_loaded *l = k->loaded; l; l = l->next)
+        if (l->driver == drv && l->host_pid > 0) {
+            snprintf(id, sizeof id, "%s", kx_kext_id(l->kext));
+            l->host_pid = -l->host_pid; /* kextstat: the host died */
+        }
+    pthread_mutex_unlock(&k->state_lock);
+    if (!id[0])
+        return;
+    kx__kernel_note(k,
+                    "%s: its driver host died; the kext stays loaded without a driver "
+                    "(kextunload it, then load it again)",
+                    id);
+    kx__runtime_remove_instances(k, id, NULL);
 }
 
 /* ---- load ------------------------------------------------------------------- */

@@ -341,6 +341,8 @@ static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_re
     in->nub_name = dup_or_empty(ni->name);
     in->nub_location = dup_or_empty(ni->location);
     plist_t props = instance_props(c, code);
+    if (props && l->host_pid > 0) /* ioreg: which kx-host process drives it */
+        plist_dict_set_item(props, "KXHostPID", plist_new_uint((uint64_t)l->host_pid));
     kx_status st = in->kext && in->ioclass && in->personality && in->nub_class && in->nub_name &&
                            in->nub_location && props
                        ? kx_reg_publish(rt->reg, nub, KX_REG_PLANE_BIT(KX_REG_SERVICE), in->ioclass,
@@ -749,6 +751,7 @@ kx_status kx__runtime_new(struct kx_kernel *k)
     for (size_t i = 0; i < kx_catalog_n_problems(rt->cat); i++)
         kx_log_warnx(&k->log, "%s", kx_catalog_problem(rt->cat, i));
     kx_io_set_registry(k->io, reg_request, rt);
+    kx_io_set_died_fn(k->io, kx__kernel_driver_died, k);
     if (pthread_create(&rt->thread, NULL, runtime_main, rt) != 0)
         return STATUS_INSUFFICIENT_RESOURCES;
     rt->started = 1;

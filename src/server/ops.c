@@ -261,7 +261,7 @@ static void reply_end(struct kx_srv *srv, uint64_t conn_id, uint32_t req_id, kx_
 
 static void post_object(struct kx_srv_req *req, uint32_t kind, const char *name, const char *target,
                         const char *driver, uint32_t uid, uint32_t gid, uint32_t mode,
-                        uint32_t handles)
+                        uint32_t handles, int32_t host_pid)
 {
     struct kx_msg_builder b = {0};
     kx_msg_begin(&b, KX_MSG_LS_ENTRY, req->req_id);
@@ -273,6 +273,7 @@ static void post_object(struct kx_srv_req *req, uint32_t kind, const char *name,
     kx_msg_put_u32(&b, gid);
     kx_msg_put_u32(&b, mode);
     kx_msg_put_u32(&b, handles);
+    kx_msg_put_i32(&b, host_pid);
     kx_srv_post(req->srv, req->conn_id, &b);
 }
 
@@ -290,10 +291,10 @@ static kx_status op_ls(struct kx_srv_req *req)
         kx_srv_reply_error(req->srv, req->conn_id, req->req_id, st, NULL);
     } else {
         for (size_t i = 0; i < n_links; i++)
-            post_object(req, 0, links[i].link, links[i].target, links[i].driver, 0, 0, 0, 0);
+            post_object(req, 0, links[i].link, links[i].target, links[i].driver, 0, 0, 0, 0, 0);
         for (size_t i = 0; i < n_devs; i++)
             post_object(req, 1, devs[i].name, "", devs[i].driver, devs[i].uid, devs[i].gid,
-                        devs[i].mode, devs[i].n_handles);
+                        devs[i].mode, devs[i].n_handles, devs[i].host_pid);
         reply_end(req->srv, req->conn_id, req->req_id, STATUS_SUCCESS, n_links + n_devs);
     }
     free(links);
@@ -412,6 +413,7 @@ static void stat_job(struct kx_srv *srv, void *arg)
             kx_msg_put_u32(&b, (uint32_t)k->n_linked_against);
             for (size_t d = 0; d < k->n_linked_against; d++)
                 kx_msg_put_u32(&b, k->linked_against[d]);
+            kx_msg_put_i32(&b, k->host_pid);
             kx_srv_post(srv, j->conn_id, &b);
         }
         reply_end(srv, j->conn_id, j->req_id, STATUS_SUCCESS, n);

@@ -11,8 +11,19 @@
  *   6 Mismatch    its driver-info record says another version than its
  *                 Info.plist: refused before it runs.
  *   7 NullTwo     org.kx.driver.Null 2.0.0: another version of a loaded kext.
+ *   8 Crash       /dev/Crash, told by DEVICE_CONTROL to crash, abort or exit
+ *                 in its dispatch routine, to pend a request forever, or to
+ *                 answer "pong": the driver host containment tests.
  */
 #include <kx/kmdf.h>
+
+#if TESTKEXT_MODE == 8
+#include "crash_ioctl.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#endif
 
 #if TESTKEXT_MODE < 3
 #include "ringbuffer.h"
@@ -22,6 +33,32 @@
 KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, "9.9.9");
 #else
 KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
+#endif
+
+#if TESTKEXT_MODE == 8
+static kx_status crash_control(PDEVICE_OBJECT dev, PIRP irp)
+{
+    (void)dev;
+    switch (irp->Parameters.DeviceIoControl.IoControlCode) {
+    case IOCTL_CRASH_SEGV: {
+        DkPrint("Crash: dereferencing NULL");
+        volatile int *volatile p = NULL;
+        return (kx_status)*p;
+    }
+    case IOCTL_CRASH_ABORT: DkPrint("Crash: abort()"); abort();
+    case IOCTL_CRASH_EXIT: DkPrint("Crash: exit(3)"); exit(3);
+    case IOCTL_CRASH_PEND:
+        DkMarkIrpPending(irp);
+        DkPrint("Crash: request pending");
+        return STATUS_PENDING;
+    case IOCTL_CRASH_PING:
+        if (irp->Parameters.DeviceIoControl.OutputBufferLength < 4)
+            return DkCompleteRequest(irp, STATUS_BUFFER_TOO_SMALL, 0);
+        memcpy(irp->SystemBuffer, "pong", 4);
+        return DkCompleteRequest(irp, STATUS_SUCCESS, 4);
+    default: return DkCompleteRequest(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+    }
+}
 #endif
 
 #if TESTKEXT_MODE == 4
@@ -62,6 +99,11 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
     drv->DriverUnload = testkext_unload;
 #endif
     kx_status st = DkCreateDevice(drv, "\\Device\\" TESTKEXT_NAME "0", 0, &dev);
+#if TESTKEXT_MODE == 8
+    drv->MajorFunction[IRP_MJ_DEVICE_CONTROL] = crash_control;
+    if (st == STATUS_SUCCESS)
+        st = DkSetDeviceSecurity(dev, 0, 0, 0666);
+#endif
     if (st == STATUS_SUCCESS)
         st = DkCreateSymbolicLink("/dev/" TESTKEXT_NAME, "\\Device\\" TESTKEXT_NAME "0");
     return st;

@@ -11,9 +11,9 @@
 #ifndef KX_IO_KMDF_INT_H
 #define KX_IO_KMDF_INT_H
 
-#include "host.h"
-#include "io_int.h" /* struct io_irp: the in-process transport record */
-#include "queue.h"
+#include "io/host.h"
+#include "io/io_int.h" /* struct io_irp: the in-process transport record */
+#include "io/queue.h"
 
 #include <kx/kmdf.h>
 #include <pthread.h>

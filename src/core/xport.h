@@ -1,0 +1,90 @@
+/* xport.h — the driver-host transport: batches of records between kxd's I/O
+ * manager and a kx-host process, in both directions.
+ *
+ * A record is a fixed 40-byte header and `len` bytes of payload. Senders hand
+ * over a batch (one wake-up of the peer, one syscall for the socket
+ * transport); receivers get a batch back and walk it in order, reading the
+ * payload in place: nothing is allocated per record on either side. Order
+ * is kept per direction, which the protocol relies on (an IRP's completion
+ * always follows the calls its routine made before completing it).
+ *
+ * The interface is an ops table so that other carriers slot in: the first is
+ * a SOCK_SEQPACKET socketpair (xport_sock.c), where a peer's death reads as
+ * end of file at once; shared-memory rings with futex wake-ups keep the same
+ * shape (records of header + payload, batch send and receive, a receive that
+ * sleeps until work or hang-up, a wake that interrupts it).
+ */
+#ifndef KX_CORE_XPORT_H
+#define KX_CORE_XPORT_H
+
+#include <kx/status.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kx_xrec {
+    uint16_t type; /* the protocol's record type (src/io/host_proto.h) */
+    uint16_t flags;
+    uint32_t len;     /* payload bytes after the header */
+    uint64_t id;      /* the IRP or control record, or a call's sequence number */
+    uint64_t a, b, c; /* type-specific */
+};
+_Static_assert(sizeof(struct kx_xrec) == 40, "the record header is 40 bytes");
+
+/* One record to send: its header (len is set from payload_len) and payload. */
+struct kx_xout {
+    struct kx_xrec hdr;
+    const void *payload;
+    size_t payload_len;
+    const void *payload2; /* a second piece appended to the first (may be NULL) */
+    size_t payload2_len;
+};
+
+/* A received batch: records back to back, each header followed by its
+ * payload, padded to 8 bytes. Walk it with kx_xport_next. */
+struct kx_xbatch {
+    unsigned char *buf;
+    size_t len, cap;
+    size_t off;         /* kx_xport_next's position */
+    unsigned char *big; /* a record too large for one packet, reassembled */
+};
+
+struct kx_xport;
+
+struct kx_xport_ops {
+    /* Sends recs[0..n) in order. Any thread; concurrent senders are
+     * serialised. STATUS_CONNECTION_LOST once the peer is gone. */
+    kx_status (*send)(struct kx_xport *x, const struct kx_xout *recs, size_t n);
+    /* Sleeps until at least one record arrives, then returns the batch. One
+     * receiving thread. STATUS_CONNECTION_LOST: the peer hung up (or wake
+     * ended the transport). */
+    kx_status (*recv)(struct kx_xport *x, struct kx_xbatch *b);
+    /* Ends the transport: a sleeping recv returns STATUS_CONNECTION_LOST. */
+    void (*wake)(struct kx_xport *x);
+    void (*free)(struct kx_xport *x);
+};
+
+struct kx_xport {
+    const struct kx_xport_ops *ops;
+};
+
+/* The largest record payload (an IRP's buffer plus its message). */
+#define KX_XPORT_MAX_RECORD ((size_t)65 << 20)
+
+/* The socket transport over a connected SOCK_SEQPACKET descriptor, which it
+ * owns from now on (closed by free, also on failure). */
+kx_status kx_xport_sock_new(int fd, struct kx_xport **out);
+
+/* The next record of b: its header and payload; 0 when b is used up. */
+int kx_xport_next(struct kx_xbatch *b, const struct kx_xrec **hdr, const unsigned char **payload);
+void kx_xbatch_free(struct kx_xbatch *b);
+
+static inline kx_status kx_xport_send(struct kx_xport *x, const struct kx_xout *recs, size_t n)
+{
+    return x->ops->send(x, recs, n);
+}
+static inline kx_status kx_xport_recv(struct kx_xport *x, struct kx_xbatch *b)
+{
+    return x->ops->recv(x, b);
+}
+
+#endif /* KX_CORE_XPORT_H */

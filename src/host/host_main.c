@@ -1,0 +1,264 @@
+/* host_main.c — kx-host: a driver host process. kxd starts one per driver
+ * instance (src/io/hostproc.c) with the transport on fd 3 and nothing else
+ * of its own; this program loads the driver's library kexts and the driver
+ * (dlopen, dependencies first, as kxd's loader does in-process), then runs
+ * the same host as kxd would in-process (kmdf_host.c: the dispatch thread,
+ * DriverEntry, dispatch, cancel, unload), reaching the manager only through
+ * the channel over the transport (chan_proc.c).
+ *
+ * The main thread is the reader: it receives batches from kxd, turns each
+ * IRP or control record into a local record and posts the batch to the
+ * dispatch thread with one queue push; replies to the driver's synchronous
+ * calls wake their callers. When kxd says stop (K_STOP), or goes away, the
+ * process ends: nothing of the driver outlives its manager.
+ */
+#include "hostproc_int.h"
+
+#include "core/plat.h"
+#include "core/plat_dl.h"
+#include "core/plat_proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POST_MAX 256
+
+/* The system buffer: inline when small (as in kxd), else the record's own
+ * heap buffer, kept for the next request that fits. */
+static int set_buffer(struct hrec *hr, const unsigned char *in, size_t in_len, size_t out_len)
+{
+    struct io_irp *r = &hr->r;
+    size_t n = in_len > out_len ? in_len : out_len;
+    r->u.msg.buf_inline = n <= IO_INLINE_BUF;
+    void *buf = r->u.inline_buf;
+    if (!r->u.msg.buf_inline) {
+        if (hr->heap_cap < n) {
+            void *p = realloc(hr->heap, n);
+            if (!p)
+                return 0;
+            hr->heap = p;
+            hr->heap_cap = n;
+        }
+        buf = hr->heap;
+    }
+    if (in_len)
+        memcpy(buf, in, in_len);
+    if (n > in_len)
+        memset((char *)buf + in_len, 0, n - in_len);
+    r->buf = n ? buf : NULL;
+    r->buf_len = (uint32_t)n;
+    return 1;
+}
+
+static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
+                               const unsigned char *p)
+{
+    struct io_msg_irp m;
+    if (x->len < sizeof m)
+        return NULL;
+    memcpy(&m, p, sizeof m);
+    if (m.in_len != x->len - sizeof m || m.out_len > KX_IO_MAX_TRANSFER)
+        return NULL;
+    struct hrec *hr = kx__hp_rec_get(ep, 1, x->id);
+    if (!hr)
+        return NULL;
+    hr->r.kind = K_IRP;
+    hr->r.major = m.major;
+    hr->r.u.msg = m;
+    hr->r.u.msg.irp_id = (uint64_t)hr->gen << 32 | hr->idx; /* the driver's IRP names ours */
+    if (!set_buffer(hr, p + sizeof m, m.in_len, m.out_len)) {
+        kx__hp_rec_unref(ep, hr, 2);
+        return NULL;
+    }
+    return &hr->r;
+}
+
+static int take_provider(struct hrec *hr, const unsigned char *p, size_t len)
+{
+    struct hx_provider hp;
+    if (len < sizeof hp)
+        return 0;
+    memcpy(&hp, p, sizeof hp);
+    hr->prov_mem = malloc(len - sizeof hp + 1);
+    if (!hr->prov_mem)
+        return 0;
+    memcpy(hr->prov_mem, p + sizeof hp, len - sizeof hp);
+    const char *s[5];
+    size_t off = 0;
+    if (!hx_take_strings((const unsigned char *)hr->prov_mem, len - sizeof hp, &off, hp.lens, 5, s))
+        return 0;
+    hr->prov = (struct kx_io_provider){hp.nub, hp.instance, s[0], s[1], s[2], s[3], s[4], hp.score};
+    return hr->prov.ioclass && hr->prov.personality;
+}
+
+/* The manager wants a dispatched IRP back: flag it, and take its cancel
+ * routine if the driver set one (run on the dispatch thread, like kxd's). */
+static struct io_irp *cancel(struct kx_hostep *ep, const struct kx_xrec *x)
+{
+    struct hrec *t = kx__hp_rec_by_mgr(ep, x->b);
+    kx_host_fn fn = NULL;
+    if (t) {
+        atomic_fetch_or(&t->flags, HR_CANCEL);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (__atomic_load_n(&t->r.view_built, __ATOMIC_ACQUIRE) &&
+            !(atomic_load(&t->flags) & HR_DRV_DONE))
+            fn = kx__host_irp_cancel(&t->r);
+    }
+    struct hrec *c = fn ? kx__hp_rec_get(ep, 0, x->id) : NULL;
+    if (!c) {
+        /* No routine to run: the manager answers the requester itself. */
+        struct kx_xout o = {{HX_CTL_DONE, 0, 0, x->id, STATUS_SUCCESS, 0, 0}, NULL, 0, NULL, 0};
+        kx__hp_send(ep, &o);
+        if (t)
+            kx__hp_rec_unref(ep, t, 1);
+        return NULL;
+    }
+    c->r.kind = K_CANCEL;
+    c->r.u.cancel.target = &t->r; /* our lookup reference is the routine's */
+    c->r.u.cancel.routine = fn;
+    return &c->r;
+}
+
+static struct io_irp *take_ctl(struct kx_hostep *ep, const struct kx_xrec *x,
+                               const unsigned char *p, kx_io_entry_fn entry)
+{
+    if (x->a == K_CANCEL)
+        return cancel(ep, x);
+    struct hrec *hr = kx__hp_rec_get(ep, 0, x->id);
+    if (!hr)
+        return NULL;
+    struct io_irp *r = &hr->r;
+    r->kind = (uint8_t)x->a;
+    switch (x->a) {
+    case K_INIT: r->u.entry = entry; break;
+    case K_DEVREL: r->u.dev_cookie = x->b; break;
+    case K_ADDDEV:
+    case K_REMOVEDEV:
+        if (!take_provider(hr, p, x->len)) {
+            kx__hp_rec_unref(ep, hr, 1);
+            return NULL;
+        }
+        r->u.provider = &hr->prov;
+        break;
+    case K_UNLOAD:
+    case K_STOP: break;
+    default: kx__hp_rec_unref(ep, hr, 1); return NULL;
+    }
+    return r;
+}
+
+/* Loads the libraries and the driver named in HX_HELLO; answers HELLO_DONE. */
+static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsigned char *p,
+                       struct hx_hello *hh, kx_io_entry_fn *entry)
+{
+    char why[512] = "";
+    kx_status st = STATUS_SUCCESS;
+    uint64_t address = 0, size = 0;
+    if (x->type != HX_HELLO || x->len < sizeof *hh) {
+        snprintf(why, sizeof why, "kx-host: the first record is not HELLO");
+        st = STATUS_DATA_ERROR;
+    } else {
+        memcpy(hh, p, sizeof *hh);
+        hh->full_name[sizeof hh->full_name - 1] = 0;
+        hh->short_name[sizeof hh->short_name - 1] = 0;
+        if (hh->version != HX_VERSION || !hh->n_paths) {
+            snprintf(why, sizeof why, "kx-host: protocol version %u, expected %u", hh->version,
+                     (unsigned)HX_VERSION);
+            st = STATUS_NOT_SUPPORTED;
+        }
+    }
+    void *dl = NULL;
+    for (uint32_t i = 0; st == STATUS_SUCCESS && i < hh->n_paths; i++) {
+        const char *path = hx_string_at(p + sizeof *hh, x->len - sizeof *hh, i);
+        char *dlwhy = NULL;
+        if (!path) {
+            st = STATUS_DATA_ERROR;
+            snprintf(why, sizeof why, "kx-host: HELLO names %u paths, has fewer", hh->n_paths);
+        } else if ((st = kx_plat_dl_open(path, &dl, &dlwhy)) != STATUS_SUCCESS) {
+            snprintf(why, sizeof why, "the dynamic linker refused %s: %s", path,
+                     dlwhy ? dlwhy : "?");
+        }
+        free(dlwhy);
+    }
+    if (st == STATUS_SUCCESS) {
+        kx_plat_dl_extent(dl, &address, &size);
+        *entry = (kx_io_entry_fn)kx_plat_dl_sym(dl, "DriverEntry");
+        if (!*entry) {
+            st = STATUS_INVALID_DRIVER_ENTRY;
+            snprintf(why, sizeof why, "%s exports no DriverEntry", hh->short_name);
+        }
+    }
+    if (st == STATUS_SUCCESS) {
+        ep->drv_id = hh->drv_id;
+        st = kx__host_new((struct kx_io *)(void *)ep, hh->drv_id, hh->full_name, hh->short_name,
+                          &hh->info, &ep->h);
+    }
+    struct kx_xout o = {
+        {HX_HELLO_DONE, 0, 0, 0, (uint64_t)st, address, size}, why, strlen(why) + 1, NULL, 0};
+    kx__hp_send(ep, &o);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    kx_plat_set_process_name("kx-host");
+    struct kx_hostep *ep = calloc(1, sizeof *ep);
+    struct kx_xbatch b = {0};
+    if (!ep || pthread_mutex_init(&ep->lock, NULL) ||
+        kx_xport_sock_new(KX_HOST_XPORT_FD, &ep->x) != STATUS_SUCCESS) {
+        fprintf(stderr, "kx-host: no transport on fd %d\n", KX_HOST_XPORT_FD);
+        return 2;
+    }
+    const struct kx_xrec *x;
+    const unsigned char *p;
+    struct hx_hello hh;
+    kx_io_entry_fn entry = NULL;
+    if (kx_xport_recv(ep->x, &b) != STATUS_SUCCESS || !kx_xport_next(&b, &x, &p) ||
+        hello(ep, x, p, &hh, &entry) != STATUS_SUCCESS)
+        return 2; /* kxd has the reason */
+
+    int stopping = 0;
+    while (!stopping && kx_xport_recv(ep->x, &b) == STATUS_SUCCESS) {
+        struct io_irp *post[POST_MAX];
+        size_t n = 0;
+        while (kx_xport_next(&b, &x, &p)) {
+            struct io_irp *r = NULL;
+            switch (x->type) {
+            case HX_IRP: r = take_irp(ep, x, p); break;
+            case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, entry); break;
+            case HX_REPLY: kx__hp_reply(ep, x, p); break;
+            default: break; /* nothing else comes this way */
+            }
+            if (!r)
+                continue;
+            stopping |= r->kind == K_STOP;
+            post[n++] = r;
+            if (n == POST_MAX) {
+                kx__host_post(ep->h, post, n);
+                n = 0;
+            }
+        }
+        if (n)
+            kx__host_post(ep->h, post, n);
+    }
+    if (!stopping) {
+        /* kxd went away: nobody is left to answer. */
+        _Exit(0);
+    }
+    kx__host_free(ep->h); /* joins the dispatch thread; its last answers are sent */
+    ep->x->ops->free(ep->x);
+    for (uint32_t i = 0; i < ep->n_slabs; i++) {
+        for (uint32_t k = 0; k < HP_SLAB; k++) {
+            free(ep->slabs[i][k].heap);
+            free(ep->slabs[i][k].prov_mem);
+        }
+        free(ep->slabs[i]);
+    }
+    kx_xbatch_free(&b);
+    pthread_mutex_destroy(&ep->lock);
+    free(ep);
+    return 0;
+}

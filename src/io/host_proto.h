@@ -1,0 +1,128 @@
+/* host_proto.h — host.h's messages as transport records (core/xport.h): what
+ * kxd's I/O manager (src/io/hostproc.c) and a kx-host process
+ * (src/host/chan_proc.c, host_main.c) say to each other.
+ *
+ * manager -> host
+ *   HX_HELLO     once, first: the driver to load (hx_hello + paths)
+ *   HX_IRP       id = IRP id; payload: the dispatch message, then the input
+ *   HX_CTL       id = control record id; a = enum io_kind; b = its argument
+ *                (K_DEVREL: device cookie; K_CANCEL: target IRP id);
+ *                K_ADDDEV/K_REMOVEDEV: payload hx_provider + strings
+ *   HX_REPLY     id = call sequence; a = status; b = id out; payload out
+ * host -> manager
+ *   HX_HELLO_DONE a = status; b, c = where the driver is mapped; payload why
+ *   HX_COMPLETE  id = IRP id; a = status; b = information; c = FileContext
+ *                (CREATE); HF_END: the routine called for it returned with it
+ *                (the end of the dispatch travels with the answer); payload:
+ *                the output bytes
+ *   HX_END       id = IRP id: its dispatch ended without completing it here
+ *                (pended, passed on, or completed from another thread)
+ *   HX_CTL_DONE  id = control record id; a = status; b = information;
+ *                c = K_ADDDEV: Probe's score; K_CANCEL: 1 if a routine ran
+ *   HX_CALL      id = sequence; a = enum hx_op; b, c, payload per op;
+ *                answered by HX_REPLY
+ *   HX_PRINT, HX_REPORT  payload: a kernel log line (DkPrint, a driver bug)
+ *
+ * Ids are the manager's; cookies are the host's (opaque to the manager).
+ * Every payload is checked for size before use, by both sides.
+ */
+#ifndef KX_IO_HOST_PROTO_H
+#define KX_IO_HOST_PROTO_H
+
+#include "core/xport.h"
+#include "host.h"
+
+#include <kx/io.h>
+#include <kx/kmdf.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HX_VERSION 1
+
+enum hx_type {
+    HX_HELLO = 1,
+    HX_IRP,
+    HX_CTL,
+    HX_REPLY,
+    HX_HELLO_DONE = 32,
+    HX_COMPLETE,
+    HX_END,
+    HX_CTL_DONE,
+    HX_CALL,
+    HX_PRINT,
+    HX_REPORT,
+};
+
+#define HF_END 0x1u
+
+enum hx_op {
+    HXO_CREATE_DEVICE = 1, /* b = cookie, c = instance, payload name; reply b = device id */
+    HXO_BIND_DEVICE,       /* b = device id, c = instance */
+    HXO_DELETE_DEVICE,     /* b = device id */
+    HXO_SET_SECURITY,      /* b = device id, c = uid << 32 | gid, payload uint32 mode */
+    HXO_CREATE_LINK,       /* payload link NUL target NUL */
+    HXO_DELETE_LINK,       /* payload link NUL */
+    HXO_REF_DEVICE,        /* payload name NUL; reply b = device id, payload canonical name */
+    HXO_UNREF_DEVICE,      /* b = device id */
+    HXO_FORWARD,           /* b = device id, c = FileContext, payload uint64 IRP id */
+    HXO_REGISTRY,          /* payload hx_reg + strings + value; reply b = id, payload out */
+};
+
+struct hx_hello {
+    uint32_t version;
+    uint32_t n_paths; /* libraries in load order, then the driver */
+    uint64_t drv_id;
+    struct kx_driver_info info;
+    char full_name[KX_IO_NAME_MAX];
+    char short_name[64];
+    /* then n_paths NUL-terminated paths */
+};
+
+struct hx_provider {
+    uint64_t nub, instance;
+    int32_t score;
+    uint32_t lens[5]; /* ioclass, personality, nub_class, nub_name, nub_location,
+                       * each with its NUL; 0: NULL */
+    /* then the strings */
+};
+
+struct hx_reg {
+    uint32_t op;
+    uint32_t lens[4]; /* key, class_name, name, location with NUL; 0: NULL */
+    uint64_t entry;
+    uint64_t value_len;
+    /* then the strings, then the value */
+};
+
+/* The i-th NUL-terminated string of n in p[0..len), or NULL if p ends first. */
+static inline const char *hx_string_at(const unsigned char *p, size_t len, size_t i)
+{
+    size_t off = 0;
+    for (size_t k = 0;; k++) {
+        const unsigned char *nul = off < len ? memchr(p + off, 0, len - off) : NULL;
+        if (!nul)
+            return NULL;
+        if (k == i)
+            return (const char *)(p + off);
+        off = (size_t)(nul - p) + 1;
+    }
+}
+
+/* Strings laid out by length (0: NULL) in p[0..len); advances *off. 1 if all
+ * were there and NUL-terminated. */
+static inline int hx_take_strings(const unsigned char *p, size_t len, size_t *off,
+                                  const uint32_t *lens, size_t n, const char **out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (!lens[i])
+            continue;
+        if (lens[i] > len - *off || p[*off + lens[i] - 1] != 0)
+            return 0;
+        out[i] = (const char *)(p + *off);
+        *off += lens[i];
+    }
+    return 1;
+}
+
+#endif /* KX_IO_HOST_PROTO_H */

@@ -1,0 +1,690 @@
+/* hostproc.c — the manager's end of a separate driver host: a kx-host
+ * process started for one driver, and the two threads that carry host.h's
+ * messages over the transport (host_proto.h).
+ *
+ *   sender  "kx-hs-<name>"  pops the records the manager posts (the same
+ *           queue and records as an in-process host's dispatch thread),
+ *           marks each dispatched (kx__chan_irp_begin) and sends the batch
+ *   reader  "kx-hr-<name>"  receives batches and turns them back into
+ *           kx__chan_* calls: completions, ends, control answers, and the
+ *           driver's synchronous calls (answered with HX_REPLY)
+ *   stderr  "kx-he-<name>"  copies the host's stderr to kxd's log, keeping
+ *           a sanitizer's SUMMARY line for the report of its death
+ *
+ * A record sent to the host holds its dispatch reference until the host
+ * ends the dispatch (io_irp.proc_disp counts such sends), and its driver
+ * reference until the host completes it. When the host dies — the reader
+ * sees the socket hang up — every record it held is answered
+ * STATUS_DRIVER_PROCESS_TERMINATED through the same claim as every other
+ * answer (exactly once: a late completion cannot arrive, the socket is
+ * closed), the sender answers instead of sending from then on, and the
+ * driver is torn down as a forced unload would (handles revoked, devices and
+ * links deleted) without a word to the dead process.
+ */
+#include "io_int.h"
+
+#include "core/plat.h"
+#include "core/plat_proc.h"
+#include "core/plat_sync.h"
+#include "core/xport.h"
+#include "host_proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEND_MAX     64
+#define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
+
+struct io_hostproc {
+    struct kx_io *io;
+    struct io_driver *d;
+    struct kx_xport *x;
+    int32_t pid;
+    int err_fd;
+    struct io_queue q; /* posts: many producers, the sender consumes */
+    pthread_t sender, reader, errthr;
+    int has_sender, has_reader, has_errthr;
+    pthread_mutex_t lock;         /* guards dead against the sender's marking, summary */
+    int dead;                     /* lock: the process is gone */
+    int reaped;                   /* lock: its exit status was collected */
+    _Atomic int stopped;          /* K_STOP answered: the coming hang-up is expected */
+    _Atomic int reader_detached;  /* the reader tore the driver down and let itself go */
+    _Atomic uint32_t reader_done; /* futex word: the reader has returned */
+    char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
+    char how[128];                /* how the process ended */
+    uint64_t address, size;       /* where the driver is mapped in the host */
+};
+
+/* ==== sending =============================================================== */
+
+/* A record the dead host will never see: answered here. */
+static void answer_dead(struct kx_io *io, struct io_irp *r)
+{
+    if (r->kind == K_IRP) {
+        if (!kx__chan_irp_begin(io, r, NULL))
+            return;
+        kx__irp_answer_if_first(io, r, STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL);
+        uint64_t w = atomic_fetch_or_explicit(&r->state, IRP_DRV_DONE, memory_order_acq_rel);
+        kx__irp_unref(io, r, (w & IRP_DRV_DONE) ? 1 : 2, NULL);
+        return;
+    }
+    if (r->kind == K_CANCEL)
+        kx__chan_irp_end(io, r->u.cancel.target, NULL);
+    kx__chan_ctl_done(io, r, r->kind == K_STOP ? STATUS_SUCCESS : STATUS_DRIVER_PROCESS_TERMINATED,
+                      0, NULL);
+}
+
+/* The provider of a K_ADDDEV/K_REMOVEDEV as a payload (malloc'ed). */
+static void *provider_payload(const struct kx_io_provider *p, size_t *len)
+{
+    const char *s[5] = {p->ioclass, p->personality, p->nub_class, p->nub_name, p->nub_location};
+    struct hx_provider hp = {.nub = p->nub, .instance = p->instance, .score = p->score};
+    size_t n = sizeof hp;
+    for (int i = 0; i < 5; i++) {
+        hp.lens[i] = s[i] ? (uint32_t)strlen(s[i]) + 1 : 0;
+        n += hp.lens[i];
+    }
+    unsigned char *buf = malloc(n);
+    if (!buf)
+        return NULL;
+    memcpy(buf, &hp, sizeof hp);
+    size_t off = sizeof hp;
+    for (int i = 0; i < 5; i++)
+        if (s[i]) {
+            memcpy(buf + off, s[i], hp.lens[i]);
+            off += hp.lens[i];
+        }
+    *len = n;
+    return buf;
+}
+
+/* Adds r to the batch; returns 0 when r needs nothing sent. */
+static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, void **heap)
+{
+    struct kx_io *io = hp->io;
+    uint64_t id = io_irp_id(r, atomic_load_explicit(&r->state, memory_order_relaxed));
+    *heap = NULL;
+    if (r->kind == K_IRP) {
+        if (!kx__chan_irp_begin(io, r, NULL))
+            return 0; /* answered while queued */
+        const struct io_msg_irp *m = &r->u.msg;
+        *o = (struct kx_xout){{HX_IRP, 0, 0, id, 0, 0, 0},
+                              m,
+                              sizeof *m,
+                              m->in_len ? (m->buf_inline ? (void *)r->u.inline_buf : r->buf) : NULL,
+                              m->in_len};
+        return 1;
+    }
+    *o = (struct kx_xout){{HX_CTL, 0, 0, id, r->kind, 0, 0}, NULL, 0, NULL, 0};
+    if (r->kind == K_DEVREL)
+        o->hdr.b = r->u.dev_cookie;
+    else if (r->kind == K_CANCEL)
+        o->hdr.b = io_irp_id(r->u.cancel.target, atomic_load(&r->u.cancel.target->state));
+    else if (r->kind == K_ADDDEV || r->kind == K_REMOVEDEV) {
+        size_t len = 0;
+        *heap = provider_payload(r->u.provider, &len);
+        if (!*heap) {
+            kx__chan_ctl_done(io, r, STATUS_INSUFFICIENT_RESOURCES, 0, NULL);
+            return 0;
+        }
+        o->payload = *heap;
+        o->payload_len = len;
+    }
+    return 1;
+}
+
+static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
+{
+    struct kx_xout out[SEND_MAX];
+    void *heap[SEND_MAX];
+    struct io_irp *sent[SEND_MAX];
+    size_t k = 0;
+    pthread_mutex_lock(&hp->lock);
+    int dead = hp->dead;
+    for (size_t i = 0; i < n; i++) {
+        if (dead) {
+            answer_dead(hp->io, recs[i]);
+            continue;
+        }
+        if (!marshal(hp, recs[i], &out[k], &heap[k]))
+            continue;
+        /* The host may answer before the send returns: the reference keeps
+         * the message and the bytes it points at until then. */
+        atomic_fetch_add_explicit(&recs[i]->state, IRP_REF, memory_order_relaxed);
+        atomic_fetch_add_explicit(&recs[i]->proc_disp, 1, memory_order_relaxed);
+        sent[k++] = recs[i];
+    }
+    /* A send to a host that just died fails; the reader answers what was
+     * marked (it takes this lock before it looks). */
+    if (k)
+        kx_xport_send(hp->x, out, k);
+    pthread_mutex_unlock(&hp->lock);
+    for (size_t i = 0; i < k; i++) {
+        free(heap[i]);
+        kx__irp_unref(hp->io, sent[i], 1, NULL);
+    }
+}
+
+static void *sender_main(void *arg)
+{
+    struct io_hostproc *hp = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "kx-hs-%.9s", hp->d->short_name);
+    pthread_setname_np(pthread_self(), tname);
+    struct io_irp *batch[SEND_MAX];
+    size_t n = 0;
+    int stop = 0;
+    while (!stop) {
+        struct io_irp *r = NULL;
+        int got = kx__queue_pop(&hp->q, &r);
+        if (got == IO_Q_NODE) {
+            batch[n++] = r;
+            stop = r->kind == K_STOP;
+            if (n == SEND_MAX || stop) {
+                send_batch(hp, batch, n);
+                n = 0;
+            }
+            continue;
+        }
+        if (got == IO_Q_RETRY) {
+            kx_plat_cpu_relax();
+            continue;
+        }
+        if (n) {
+            send_batch(hp, batch, n);
+            n = 0;
+            continue;
+        }
+        atomic_store_explicit(&hp->q.sleeping, 1, memory_order_seq_cst);
+        if (kx__queue_idle(&hp->q))
+            kx_plat_futex_wait(&hp->q.sleeping, 1, 0);
+        atomic_store_explicit(&hp->q.sleeping, 0, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n)
+{
+    if (kx__queue_push(&hp->q, recs, n) &&
+        atomic_exchange_explicit(&hp->q.sleeping, 0, memory_order_seq_cst))
+        kx_plat_futex_wake(&hp->q.sleeping, 1);
+    return -1; /* another process: a waiter has nothing to yield to */
+}
+
+/* ==== receiving ============================================================= */
+
+static void reply(struct io_hostproc *hp, uint64_t seq, kx_status st, uint64_t id, const void *p,
+                  size_t len)
+{
+    struct kx_xout o = {{HX_REPLY, 0, 0, seq, (uint64_t)st, id, 0}, p, len, NULL, 0};
+    kx_xport_send(hp->x, &o, 1);
+}
+
+static kx_status do_registry(struct io_hostproc *hp, const struct kx_xrec *x,
+                             const unsigned char *p, uint64_t *out_id, void **out, size_t *out_len)
+{
+    struct hx_reg hr;
+    if (x->len < sizeof hr)
+        return STATUS_DATA_ERROR;
+    memcpy(&hr, p, sizeof hr);
+    const char *s[4];
+    size_t off = sizeof hr;
+    if (!hx_take_strings(p, x->len, &off, hr.lens, 4, s) || hr.value_len != x->len - off)
+        return STATUS_DATA_ERROR;
+    struct kx_io_reg_req req = {
+        (enum kx_io_reg_op)hr.op, hr.entry, s[0], s[1], s[2], s[3], hr.value_len ? p + off : NULL,
+        (size_t)hr.value_len};
+    return kx__chan_registry(hp->io, hp->d->id, &req, out_id, out, out_len);
+}
+
+/* A synchronous call from the driver: runs it and answers. */
+static void do_call(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p)
+{
+    struct kx_io *io = hp->io;
+    uint64_t drv = hp->d->id, id = 0;
+    kx_status st = STATUS_DATA_ERROR;
+    const char *s0 = hx_string_at(p, x->len, 0);
+    void *out = NULL;
+    size_t out_len = 0;
+    char canon[KX_IO_NAME_MAX];
+    switch (x->a) {
+    case HXO_CREATE_DEVICE:
+        if (s0)
+            st = kx__chan_create_device(io, drv, s0, x->b, x->c, &id);
+        break;
+    case HXO_BIND_DEVICE: st = kx__chan_bind_device(io, drv, x->b, x->c); break;
+    case HXO_DELETE_DEVICE: st = kx__chan_delete_device(io, drv, x->b); break;
+    case HXO_SET_SECURITY: {
+        uint32_t mode;
+        if (x->len == sizeof mode) {
+            memcpy(&mode, p, sizeof mode);
+            st = kx__chan_set_security(io, drv, x->b, (uint32_t)(x->c >> 32), (uint32_t)x->c, mode);
+        }
+        break;
+    }
+    case HXO_CREATE_LINK: {
+        const char *s1 = hx_string_at(p, x->len, 1);
+        if (s0 && s1)
+            st = kx__chan_create_link(io, drv, s0, s1);
+        break;
+    }
+    case HXO_DELETE_LINK:
+        if (s0)
+            st = kx__chan_delete_link(io, drv, s0);
+        break;
+    case HXO_REF_DEVICE:
+        if (s0 && (st = kx__chan_ref_device(io, drv, s0, &id, canon)) == STATUS_SUCCESS) {
+            out = canon;
+            out_len = strlen(canon) + 1;
+        }
+        break;
+    case HXO_UNREF_DEVICE: kx__chan_unref_device(io, drv, x->b); return; /* one way */
+    case HXO_FORWARD: {
+        uint64_t irp;
+        if (x->len == sizeof irp) {
+            memcpy(&irp, p, sizeof irp);
+            st = kx__chan_forward(io, drv, irp, x->b, x->c);
+        }
+        break;
+    }
+    case HXO_REGISTRY:
+        st = do_registry(hp, x, p, &id, &out, &out_len);
+        reply(hp, x->id, st, id, out, out_len);
+        free(out);
+        return;
+    default: break;
+    }
+    reply(hp, x->id, st, id, out, out_len);
+}
+
+/* The record with id, if it is still that incarnation (no reference taken:
+ * what the host answers for holds one). */
+static struct io_irp *live(struct io_hostproc *hp, uint64_t id)
+{
+    uint64_t w;
+    struct io_irp *r = kx__irp_lookup(hp->io, id, &w);
+    if (!r || (uint32_t)(w >> IRP_GEN_SHIFT) != (uint32_t)(id >> IRP_GEN_SHIFT) ||
+        !(w & IRP_REF_MASK))
+        return NULL;
+    return r;
+}
+
+static void end_disp(struct io_irp *r)
+{
+    atomic_fetch_sub_explicit(&r->proc_disp, 1, memory_order_relaxed);
+}
+
+static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
+                   struct io_relbatch *rb)
+{
+    struct kx_io *io = hp->io;
+    struct io_irp *r;
+    switch (x->type) {
+    case HX_COMPLETE:
+        r = live(hp, x->id);
+        if (!(x->flags & HF_END)) {
+            if (r && r->kind == K_IRP && x->len && (kx_status)x->a == STATUS_SUCCESS &&
+                !(atomic_load(&r->state) & IRP_DRV_DONE) && x->len <= r->buf_len)
+                memcpy(r->buf, p, x->len);
+            kx__chan_complete(io, x->id, (kx_status)x->a, x->b, x->c);
+            break;
+        }
+        if (!r || r->kind != K_IRP || !atomic_load(&r->proc_disp))
+            break; /* not a dispatch of ours: a confused host */
+        if (x->len && x->len <= r->buf_len && !(atomic_load(&r->state) & IRP_DRV_DONE))
+            memcpy(r->buf, p, x->len);
+        end_disp(r);
+        kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
+        break;
+    case HX_END:
+        r = live(hp, x->id);
+        if (r && atomic_load(&r->proc_disp)) {
+            end_disp(r);
+            kx__chan_irp_end(io, r, rb);
+        }
+        break;
+    case HX_CTL_DONE:
+        r = live(hp, x->id);
+        if (!r || r->kind == K_IRP || !atomic_load(&r->proc_disp))
+            break;
+        end_disp(r);
+        if (r->kind == K_CANCEL) {
+            struct io_irp *t = r->u.cancel.target;
+            if (!x->c) /* no routine ran: answered here, as in-process */
+                kx__irp_answer_if_first(io, t, STATUS_CANCELLED, 0, rb);
+            kx__chan_irp_end(io, t, rb);
+        } else if (r->kind == K_ADDDEV) {
+            r->u.provider->score = (int32_t)(uint32_t)x->c;
+        } else if (r->kind == K_STOP) {
+            atomic_store(&hp->stopped, 1);
+        }
+        kx__chan_ctl_done(io, r, (kx_status)x->a, x->b, rb);
+        break;
+    case HX_CALL: do_call(hp, x, p); break;
+    case HX_PRINT:
+    case HX_REPORT: {
+        char text[KX_IO_LOG_TEXT_MAX];
+        snprintf(text, sizeof text, "%.*s", (int)(x->len ? x->len - 1 : 0), (const char *)p);
+        (x->type == HX_PRINT ? kx__chan_print : kx__chan_report)(io, hp->d->id, text);
+        break;
+    }
+    default: break;
+    }
+}
+
+/* Collects the exit status (once), killing the process if it has not ended
+ * within wait_ms. */
+static void reap(struct io_hostproc *hp, uint32_t wait_ms)
+{
+    pthread_mutex_lock(&hp->lock);
+    int done = hp->reaped;
+    hp->reaped = 1;
+    pthread_mutex_unlock(&hp->lock);
+    int code, sig;
+    if (!done && hp->pid > 0)
+        kx_plat_child_reap(hp->pid, wait_ms, hp->how, sizeof hp->how, &code, &sig);
+}
+
+/* After the host died: every record it held, answered. */
+static void reclaim(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    struct io_hostproc *hp = ((void **)arg)[0];
+    size_t *n = ((void **)arg)[1];
+    if (atomic_load_explicit(&r->drv, memory_order_acquire) != hp->d)
+        return;
+    uint32_t disp = atomic_exchange_explicit(&r->proc_disp, 0, memory_order_acq_rel);
+    uint64_t w = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (r->kind != K_IRP) {
+        if (!disp)
+            return; /* still queued: the sender answers it */
+        if (r->kind == K_CANCEL)
+            kx__chan_irp_end(io, r->u.cancel.target, NULL);
+        kx__chan_ctl_done(
+            io, r, r->kind == K_STOP ? STATUS_SUCCESS : STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL);
+        return;
+    }
+    if (!(w & IRP_DISPATCHED))
+        return; /* still queued: the sender answers it */
+    if (kx__irp_answer_if_first(io, r, STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL))
+        (*n)++;
+    w = atomic_fetch_or_explicit(&r->state, IRP_DRV_DONE, memory_order_acq_rel);
+    uint64_t drop = disp + !(w & IRP_DRV_DONE);
+    if (drop)
+        kx__irp_unref(io, r, drop, NULL);
+}
+
+static void died(struct io_hostproc *hp)
+{
+    struct kx_io *io = hp->io;
+    pthread_mutex_lock(&hp->lock);
+    hp->dead = 1;
+    pthread_mutex_unlock(&hp->lock); /* from now on the sender answers what is queued */
+    reap(hp, REAP_WAIT_MS);
+    if (hp->has_errthr) {
+        pthread_join(hp->errthr, NULL);
+        hp->has_errthr = 0;
+    }
+    size_t n = 0;
+    void *args[2] = {hp, &n};
+    kx__irp_foreach(io, reclaim, args);
+    char summary[256];
+    pthread_mutex_lock(&hp->lock);
+    snprintf(summary, sizeof summary, "%s", hp->summary);
+    pthread_mutex_unlock(&hp->lock);
+    kx__io_report(io, KX_LOG_ERROR, hp->d->short_name,
+                  "driver host kx-host (pid %d) %s%s%s; %zu request(s) answered "
+                  "STATUS_DRIVER_PROCESS_TERMINATED",
+                  (int)hp->pid, hp->how, summary[0] ? ": " : "", summary, n);
+    if (kx__driver_host_died(io, hp->d)) {
+        /* This thread tore the driver down: nobody will join it. */
+        pthread_join(hp->sender, NULL);
+        hp->has_sender = 0;
+        /* Nothing sends or receives any more: the descriptors go now, the
+         * record (which late posts may still reach) with the manager. */
+        hp->x->ops->free(hp->x);
+        hp->x = NULL;
+        kx_plat_close(hp->err_fd);
+        hp->err_fd = -1;
+        atomic_store(&hp->reader_detached, 1);
+        pthread_detach(pthread_self());
+    }
+}
+
+static void *reader_main(void *arg)
+{
+    struct io_hostproc *hp = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "kx-hr-%.9s", hp->d->short_name);
+    pthread_setname_np(pthread_self(), tname);
+    struct kx_xbatch b = {0};
+    struct io_relbatch rb = {0};
+    while (kx_xport_recv(hp->x, &b) == STATUS_SUCCESS) {
+        const struct kx_xrec *x;
+        const unsigned char *p;
+        while (kx_xport_next(&b, &x, &p))
+            handle(hp, x, p, &rb);
+        kx__relbatch_flush(hp->io, &rb);
+    }
+    kx_xbatch_free(&b);
+    if (!atomic_load(&hp->stopped))
+        died(hp);
+    atomic_store_explicit(&hp->reader_done, 1, memory_order_release);
+    kx_plat_futex_wake(&hp->reader_done, 1);
+    return NULL;
+}
+
+/* The host's stderr into kxd's log, line by line; a sanitizer's SUMMARY
+ * line is kept for the report of the host's death. */
+static void *err_main(void *arg)
+{
+    struct io_hostproc *hp = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "kx-he-%.9s", hp->d->short_name);
+    pthread_setname_np(pthread_self(), tname);
+    char buf[4096];
+    size_t have = 0;
+    for (;;) {
+        size_t got = kx_plat_read_some(hp->err_fd, buf + have, sizeof buf - 1 - have);
+        if (!got && !have)
+            break;
+        have += got;
+        buf[have] = 0;
+        char *start = buf, *nl;
+        while ((nl = strchr(start, '\n')) || (!got && *start) || have == sizeof buf - 1) {
+            if (nl)
+                *nl = 0;
+            if (*start) {
+                kx_log(&hp->io->logger, KX_LOG_WARN, "%s (kx-host %d): %s", hp->d->short_name,
+                       (int)hp->pid, start);
+                if (strncmp(start, "SUMMARY: ", 9) == 0) {
+                    pthread_mutex_lock(&hp->lock);
+                    snprintf(hp->summary, sizeof hp->summary, "%s", start + 9);
+                    pthread_mutex_unlock(&hp->lock);
+                }
+            }
+            start = nl ? nl + 1 : buf + have;
+            if (!nl)
+                break;
+        }
+        have = (size_t)(buf + have - start);
+        memmove(buf, start, have);
+        if (!got)
+            break;
+    }
+    return NULL;
+}
+
+/* ==== life cycle ============================================================= */
+
+static void hp_free(struct io_hostproc *hp)
+{
+    if (hp->x)
+        hp->x->ops->free(hp->x);
+    kx_plat_close(hp->err_fd);
+    kx__queue_destroy(&hp->q);
+    pthread_mutex_destroy(&hp->lock);
+    free(hp);
+}
+
+/* HELLO and its answer, before the threads start. */
+static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params *p, char *why,
+                       size_t why_len)
+{
+    struct hx_hello hh = {.version = HX_VERSION,
+                          .n_paths = (uint32_t)p->n_host_libs + 1,
+                          .drv_id = hp->d->id,
+                          .info = hp->d->info};
+    snprintf(hh.full_name, sizeof hh.full_name, "%s", hp->d->name);
+    snprintf(hh.short_name, sizeof hh.short_name, "%s", hp->d->short_name);
+    size_t len = 0;
+    for (size_t i = 0; i < p->n_host_libs; i++)
+        len += strlen(p->host_libs[i]) + 1;
+    len += strlen(p->host_exe) + 1;
+    char *paths = malloc(len);
+    if (!paths)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    size_t off = 0;
+    for (size_t i = 0; i <= p->n_host_libs; i++) {
+        const char *s = i < p->n_host_libs ? p->host_libs[i] : p->host_exe;
+        memcpy(paths + off, s, strlen(s) + 1);
+        off += strlen(s) + 1;
+    }
+    struct kx_xout o = {{HX_HELLO, 0, 0, 0, 0, 0, 0}, &hh, sizeof hh, paths, len};
+    kx_status st = kx_xport_send(hp->x, &o, 1);
+    free(paths);
+    struct kx_xbatch b = {0};
+    const struct kx_xrec *x;
+    const unsigned char *pl;
+    if (st == STATUS_SUCCESS)
+        st = kx_xport_recv(hp->x, &b);
+    if (st == STATUS_SUCCESS && (!kx_xport_next(&b, &x, &pl) || x->type != HX_HELLO_DONE))
+        st = STATUS_DATA_ERROR;
+    if (st == STATUS_SUCCESS) {
+        st = (kx_status)x->a;
+        hp->address = x->b;
+        hp->size = x->c;
+        if (st != STATUS_SUCCESS)
+            snprintf(why, why_len, "%.*s", (int)(x->len ? x->len - 1 : 0), (const char *)pl);
+    } else {
+        snprintf(why, why_len, "kx-host (pid %d) ended before it answered", (int)hp->pid);
+        st = STATUS_DRIVER_PROCESS_TERMINATED;
+    }
+    kx_xbatch_free(&b);
+    return st;
+}
+
+kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
+                           const struct kx_io_driver_params *p, struct io_hostproc **out)
+{
+    *out = NULL;
+    struct io_hostproc *hp = calloc(1, sizeof *hp);
+    if (!hp)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    hp->io = io;
+    hp->d = d;
+    hp->pid = -1;
+    hp->err_fd = -1;
+    if (kx__queue_init(&hp->q)) {
+        free(hp);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (pthread_mutex_init(&hp->lock, NULL)) {
+        kx__queue_destroy(&hp->q);
+        free(hp);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    int fds[2] = {-1, -1};
+    pid_t pid = -1;
+    char why[512] = "";
+    kx_status st = kx_plat_packet_pair(fds);
+    if (st == STATUS_SUCCESS) {
+        st = kx_plat_host_spawn(io->host_program, "kx-host", NULL, fds[1], &pid, &hp->err_fd);
+        kx_plat_close(fds[1]);
+        hp->pid = pid;
+        if (st == STATUS_SUCCESS)
+            st = kx_xport_sock_new(fds[0], &hp->x);
+        else
+            kx_plat_close(fds[0]);
+    }
+    if (st == STATUS_SUCCESS) {
+        hp->has_errthr = pthread_create(&hp->errthr, NULL, err_main, hp) == 0;
+        st = hello(hp, p, why, sizeof why);
+    }
+    if (st == STATUS_SUCCESS) {
+        hp->has_sender = pthread_create(&hp->sender, NULL, sender_main, hp) == 0;
+        hp->has_reader = hp->has_sender && pthread_create(&hp->reader, NULL, reader_main, hp) == 0;
+        if (!hp->has_reader)
+            st = STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (st == STATUS_SUCCESS) {
+        *out = hp;
+        return STATUS_SUCCESS;
+    }
+    kx__io_report(io, KX_LOG_ERROR, d->short_name, "driver host %s could not start it: %s%s%s",
+                  io->host_program, kx_status_name(st), why[0] ? ": " : "", why);
+    if (hp->x)
+        hp->x->ops->wake(hp->x);
+    if (hp->has_sender) { /* no reader: the sender stops on its own record */
+        struct io_irp *r;
+        if (kx__irp_alloc(io, &r, 1) == STATUS_SUCCESS) {
+            r->kind = K_STOP;
+            pthread_mutex_lock(&hp->lock);
+            hp->dead = 1;
+            pthread_mutex_unlock(&hp->lock);
+            kx__hostproc_post(hp, &r, 1);
+        }
+        pthread_join(hp->sender, NULL);
+    }
+    if (pid > 0) {
+        kx_plat_child_kill(pid);
+        reap(hp, 0);
+    }
+    if (hp->has_errthr)
+        pthread_join(hp->errthr, NULL);
+    hp_free(hp);
+    return st;
+}
+
+void kx__hostproc_free(struct io_hostproc *hp)
+{
+    if (!hp)
+        return;
+    if (atomic_load(&hp->reader_detached)) {
+        while (!atomic_load_explicit(&hp->reader_done, memory_order_acquire))
+            kx_plat_futex_wait(&hp->reader_done, 0, 0);
+    } else {
+        /* K_STOP was posted: the sender sends it and returns; the host
+         * answers and exits, which ends the reader. A host stuck in driver
+         * code is killed. */
+        if (hp->has_sender)
+            pthread_join(hp->sender, NULL);
+        uint64_t until = kx_plat_monotonic_ns() + (uint64_t)REAP_WAIT_MS * 1000000u;
+        while (!atomic_load_explicit(&hp->reader_done, memory_order_acquire) &&
+               kx_plat_futex_wait(&hp->reader_done, 0, until) != STATUS_TIMEOUT)
+            ;
+        pthread_mutex_lock(&hp->lock);
+        if (!atomic_load(&hp->reader_done) && !hp->reaped)
+            kx_plat_child_kill(hp->pid); /* stuck in driver code: its reader sees it die */
+        pthread_mutex_unlock(&hp->lock);
+        if (hp->has_reader)
+            pthread_join(hp->reader, NULL);
+        reap(hp, REAP_WAIT_MS);
+    }
+    if (hp->has_errthr)
+        pthread_join(hp->errthr, NULL);
+    hp_free(hp);
+}
+
+void kx__hostproc_cancel_mark(void) {}
+
+int32_t kx__hostproc_pid(const struct io_hostproc *hp)
+{
+    return hp ? hp->pid : 0;
+}
+
+void kx__hostproc_extent(const struct io_hostproc *hp, uint64_t *address, uint64_t *size)
+{
+    *address = hp ? hp->address : 0;
+    *size = hp ? hp->size : 0;
+}

@@ -1,0 +1,272 @@
+/* test_kxd_host.c — drivers in kx-host processes (kxd --host-mode process):
+ * the samples work through their hosts (requests larger than a packet of
+ * the transport included), and a host that crashes, aborts or
+ * exits in a dispatch routine is contained: kxd keeps serving, every
+ * request of the driver (the one that killed it and one pending) is answered
+ * STATUS_DRIVER_PROCESS_TERMINATED, its device and link go, the kernel log
+ * says how it died, and kxd is left with no more descriptors, threads or
+ * child processes than before the driver was loaded. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "../patience.h"
+#include "harness.h"
+#include "kexts/crash_ioctl.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int host_setup(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    const char *args[] = {"--host-mode", "process", NULL};
+    if (!p || kxd_start_args(p, args) != 0) {
+        if (p)
+            kxd_cleanup(p);
+        free(p);
+        return -1;
+    }
+    *state = p;
+    return 0;
+}
+
+static size_t count_dir(const char *fmt, int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, fmt, pid);
+    DIR *d = opendir(path);
+    size_t n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* kxd's children: how many, how many named kx-host (comm and argv[0]), how
+ * many zombies. */
+struct kids {
+    size_t n, hosts, zombies;
+};
+
+static struct kids children_of(int pid)
+{
+    struct kids k = {0};
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[300], buf[512], comm[64] = "", st = 0;
+        int ppid = 0;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(buf, sizeof buf, f)) {
+            char *rp = strrchr(buf, ')');
+            char *lp = strchr(buf, '(');
+            if (lp && rp && rp > lp) {
+                snprintf(comm, sizeof comm, "%.*s", (int)(rp - lp - 1), lp + 1);
+                sscanf(rp + 2, "%c %d", &st, &ppid);
+            }
+        }
+        fclose(f);
+        if (ppid != pid)
+            continue;
+        k.n++;
+        k.zombies += st == 'Z';
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        f = fopen(path, "r");
+        size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        buf[got] = 0;
+        if (f)
+            fclose(f);
+        k.hosts += strcmp(comm, "kx-host") == 0 && strcmp(buf, "kx-host") == 0;
+    }
+    if (d)
+        closedir(d);
+    return k;
+}
+
+static char *kernel_log(const struct kxd_proc *p)
+{
+    char *out = NULL;
+    kxd_run(&out, "KX_SOCKET=%s ./kx log", p->socket);
+    return out;
+}
+
+static int log_has(const struct kxd_proc *p, const char *pattern)
+{
+    char *log = kernel_log(p);
+    int n = log ? kxd_count_matches(log, pattern) : 0;
+    free(log);
+    return n > 0;
+}
+
+static void test_samples_run_in_hosts(void **state)
+{
+    struct kxd_proc *p = *state;
+    /* Null, Zero, RamDisk, RingLog, Pipe: one kx-host each */
+    struct kids k = children_of(p->pid);
+    assert_int_equal(k.hosts, 5);
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    uint64_t info = 0;
+    assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_write(c, h, 0, "hello", 5, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(info, 5);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    /* output bytes come back from the host; a sector goes there and back */
+    char sector[512], back[512];
+    for (size_t i = 0; i < sizeof sector; i++)
+        sector[i] = (char)(i * 7);
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &h),
+                     STATUS_SUCCESS);
+    assert_int_equal(kx_client_write(c, h, 4096, sector, sizeof sector, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 4096, back, sizeof back, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, sizeof back);
+    assert_memory_equal(sector, back, sizeof back);
+    /* larger than one packet of the transport, both ways */
+    size_t big_len = 256 * 1024;
+    char *big = malloc(big_len), *big_back = malloc(big_len);
+    assert_non_null(big);
+    assert_non_null(big_back);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)(i * 13 + (i >> 12));
+    assert_int_equal(kx_client_write(c, h, 0, big, big_len, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(info, big_len);
+    assert_int_equal(kx_client_read(c, h, 0, big_back, big_len, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, big_len);
+    assert_memory_equal(big, big_back, big_len);
+    free(big);
+    free(big_back);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    /* DkPrint lines travel too */
+    assert_true(log_has(p, "Null +\\[DK\\] NULL: IRP_MJ_WRITE"));
+    kx_client_disconnect(c);
+}
+
+struct pender {
+    const struct kxd_proc *p;
+    kx_status st;
+};
+
+static void *pend(void *arg)
+{
+    struct pender *pe = arg;
+    kx_client *c = NULL;
+    uint32_t h;
+    pe->st = kx_client_connect(pe->p->socket, &c);
+    if (pe->st == STATUS_SUCCESS)
+        pe->st = kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h);
+    size_t got;
+    if (pe->st == STATUS_SUCCESS)
+        pe->st = kx_client_ioctl(c, h, IOCTL_CRASH_PEND, NULL, 0, NULL, 0, UINT32_MAX, &got);
+    kx_client_disconnect(c);
+    return NULL;
+}
+
+/* Loads Crash, leaves one request pending in it, tells it to die by `code`
+ * and checks everything the containment promises; `how` matches the kernel
+ * log's line about the death. */
+static void die_by(struct kxd_proc *p, uint32_t code, const char *how)
+{
+    size_t fds = count_dir("/proc/%d/fd", p->pid), threads = count_dir("/proc/%d/task", p->pid);
+    struct kids before = children_of(p->pid);
+    kx_client *c = kxd_connect(p);
+    char path[600];
+    snprintf(path, sizeof path, "%s/Crash.kext", p->test_ext);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_SUCCESS);
+    assert_int_equal(children_of(p->pid).hosts, before.hosts + 1);
+    uint32_t h;
+    char out[8] = "";
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got),
+                     STATUS_SUCCESS);
+    assert_int_equal(got, 4);
+    assert_memory_equal(out, "pong", 4);
+
+    struct pender pe = {p, STATUS_PENDING};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pend, &pe), 0);
+    T_WAIT_FOR(log_has(p, "Crash: request pending"));
+    assert_true(log_has(p, "Crash: request pending"));
+
+    assert_int_equal(kx_client_ioctl(c, h, code, NULL, 0, NULL, 0, 0, &got),
+                     STATUS_DRIVER_PROCESS_TERMINATED);
+    pthread_join(t, NULL);
+    assert_int_equal(pe.st, STATUS_DRIVER_PROCESS_TERMINATED);
+
+    /* The handle fails from now on: the driver is gone (while its teardown
+     * runs), then the handle is (revoked). Its device and link go; the
+     * kernel log says who died and how. */
+    kx_status st = kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got);
+    assert_true(st == STATUS_DRIVER_PROCESS_TERMINATED || st == STATUS_INVALID_HANDLE);
+    T_WAIT_FOR(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h) == STATUS_NO_SUCH_FILE);
+    assert_int_equal(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h), STATUS_NO_SUCH_FILE);
+    assert_int_equal(kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got),
+                     STATUS_INVALID_HANDLE);
+    char *log = kernel_log(p);
+    KXD_ASSERT_MATCHES(log, how);
+    KXD_ASSERT_MATCHES(log, "Crash +\\[IO\\] device \\\\Device\\\\Crash0 deleted by the manager "
+                            "\\(its host process died\\)");
+    KXD_ASSERT_MATCHES(log, "link /dev/Crash pointed at");
+    free(log);
+
+    /* kxd serves everything else throughout */
+    assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    uint64_t info = 0;
+    assert_int_equal(kx_client_write(c, h, 0, "x", 1, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    /* the kext stays loaded without its driver, and unloads */
+    assert_true(kxd_tag_of(c, "org.kx.test.Crash") != 0);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.Crash", 0), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+
+    /* nothing leaked: descriptors, threads, processes (the baseline may
+     * still hold the start-up probe's connection, so never more than it) */
+    T_WAIT_FOR(count_dir("/proc/%d/fd", p->pid) <= fds &&
+               count_dir("/proc/%d/task", p->pid) <= threads);
+    assert_true(count_dir("/proc/%d/fd", p->pid) <= fds);
+    assert_true(count_dir("/proc/%d/task", p->pid) <= threads);
+    struct kids after = children_of(p->pid);
+    assert_int_equal(after.n, before.n);
+    assert_int_equal(after.zombies, 0);
+}
+
+static void test_host_crash_is_contained(void **state)
+{
+    die_by(*state, IOCTL_CRASH_SEGV,
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) (killed by signal SIGSEGV|exited "
+           "with status [0-9]+: AddressSanitizer: SEGV .*in crash_control); 2 request\\(s\\) "
+           "answered STATUS_DRIVER_PROCESS_TERMINATED");
+}
+
+static void test_host_abort_is_contained(void **state)
+{
+    die_by(*state, IOCTL_CRASH_ABORT,
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGABRT");
+}
+
+static void test_host_exit_is_contained(void **state)
+{
+    die_by(*state, IOCTL_CRASH_EXIT,
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 3");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_samples_run_in_hosts, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_crash_is_contained, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_abort_is_contained, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_exit_is_contained, host_setup, kxd_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
