@@ -66,8 +66,7 @@ void kx_plat_shm_unmap(void *addr, size_t size)
         munmap(addr, size);
 }
 
-kx_status kx_plat_futex_wait_shared(_Atomic uint32_t *word, uint32_t expected,
-                                    uint64_t deadline_ns)
+kx_status kx_plat_futex_wait_shared(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns)
 {
     struct timespec ts, *tp = NULL;
     if (deadline_ns) {
@@ -148,7 +147,9 @@ kx_status kx_plat_sock_send_fds(int sock, const void *data, size_t len, const in
         struct cmsghdr align;
     } u;
     memset(&u, 0, sizeof u);
-    struct iovec iov = {(void *)(uintptr_t)data, len};
+    void *base; /* sendmsg doesn't write through it; a mutable copy without a cast */
+    memcpy(&base, &data, sizeof base);
+    struct iovec iov = {base, len};
     struct msghdr m = {0};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;

@@ -81,12 +81,16 @@ struct kx_ring {
 
 /* ---- construction ------------------------------------------------------- */
 
-static int pow2(uint32_t v) { return v && !(v & (v - 1)); }
+static int pow2(uint32_t v)
+{
+    return v && !(v & (v - 1));
+}
 
 static int sizes_ok(uint32_t ring_bytes, uint32_t bulk_bytes)
 {
     return pow2(ring_bytes) && ring_bytes >= RING_MIN && ring_bytes <= RING_MAX &&
-           (bulk_bytes == 0 || (pow2(bulk_bytes) && bulk_bytes >= RING_MIN && bulk_bytes <= BULK_MAX));
+           (bulk_bytes == 0 ||
+            (pow2(bulk_bytes) && bulk_bytes >= RING_MIN && bulk_bytes <= BULK_MAX));
 }
 
 static size_t region_size(uint32_t ring_bytes, uint32_t bulk_bytes)
@@ -153,8 +157,7 @@ static void setup(struct kx_ring *r, int side, uint32_t ring_bytes, uint32_t bul
     r->spin_ns = r->spin_max;
 }
 
-kx_status kx_ring_create(const char *name, const struct kx_ring_config *cfg,
-                         struct kx_ring **out)
+kx_status kx_ring_create(const char *name, const struct kx_ring_config *cfg, struct kx_ring **out)
 {
     *out = NULL;
     uint32_t ring_bytes = cfg && cfg->ring_bytes ? cfg->ring_bytes : RING_DEFAULT;
@@ -188,6 +191,8 @@ kx_status kx_ring_create(const char *name, const struct kx_ring_config *cfg,
     s->size = r->size;
     s->ring_bytes = ring_bytes;
     s->bulk_bytes = bulk_bytes;
+    atomic_store(&s->dir[0].cpu, -1);
+    atomic_store(&s->dir[1].cpu, -1);
     setup(r, 0, ring_bytes, bulk_bytes);
     *out = r;
     return STATUS_SUCCESS;
@@ -316,9 +321,15 @@ void kx_ring_set_spin(struct kx_ring *r, uint32_t max_ns)
     r->spin_ns = r->spin_max;
 }
 
-const char *kx_ring_error(const struct kx_ring *r) { return r->why; }
+const char *kx_ring_error(const struct kx_ring *r)
+{
+    return r->why;
+}
 
-struct kx_ring_shm *kx_ring_shared(const struct kx_ring *r) { return r->shm; }
+struct kx_ring_shm *kx_ring_shared(const struct kx_ring *r)
+{
+    return r->shm;
+}
 
 /* ---- waking and waiting ------------------------------------------------- */
 
@@ -351,16 +362,28 @@ static int peer_gone(struct kx_ring *r)
 /* 1: what the waiter wants is there; 0: not yet; -1: the ring is broken. */
 typedef int (*ready_fn)(struct kx_ring *r, const uint64_t need[2]);
 
-static void spin_grow(struct kx_ring *r)
+/* The adaptive spin. A wait that a spin could have covered — it ended,
+ * spinning or asleep, within spin_max — makes the next spin at least twice as
+ * long as that wait took; a spin that ends in sleep halves the budget (to
+ * nothing below SPIN_MIN_NS). Growing from what was observed, not by doubling
+ * the budget, matters: a side whose peer sleeps waits a whole wake-up of the
+ * peer, and a budget creeping up from nothing is halved again by the next
+ * miss before it ever covers one; both sides would stay asleep for good. So a
+ * busy ring settles on both sides spinning long enough for each other, and
+ * an idle one stops spinning. */
+static void spin_learn(struct kx_ring *r, uint64_t waited)
 {
-    uint32_t s = r->spin_ns ? r->spin_ns * 2 : SPIN_MIN_NS;
-    r->spin_ns = s > r->spin_max ? r->spin_max : s;
+    if (!r->spin_max || waited >= r->spin_max)
+        return;
+    uint64_t s = waited * 2 < SPIN_MIN_NS ? SPIN_MIN_NS : waited * 2;
+    if (s > r->spin_max)
+        s = r->spin_max;
+    if (s > r->spin_ns)
+        r->spin_ns = (uint32_t)s;
 }
 
 /* Spins, then sleeps on word until ready(), the peer's departure or the
- * deadline. The adaptive spin: a spin that succeeds doubles the next budget,
- * one that ends in sleep halves it (to nothing), and a sleep ended sooner
- * than a full spin would have lasted doubles it again. */
+ * deadline. */
 static kx_status await(struct kx_ring *r, _Atomic uint32_t *word, ready_fn ready,
                        const uint64_t need[2], uint64_t deadline)
 {
@@ -371,18 +394,27 @@ static kx_status await(struct kx_ring *r, _Atomic uint32_t *word, ready_fn ready
         return STATUS_RING_PEER_GONE;
     if (deadline == KX_RING_NOWAIT)
         return STATUS_TIMEOUT;
+    uint64_t start = kx_plat_monotonic_ns();
     if (r->spin_ns) {
-        uint64_t until = kx_plat_monotonic_ns() + r->spin_ns;
+        /* Each side says where it waits. A spinner whose peer last waited
+         * on the same CPU yields now and then: the peer may be waiting for
+         * this very CPU, and a yield hands it over for far less than a sleep
+         * and a wake-up. Otherwise it never yields: a spinner that gives up
+         * its CPU on a busy machine loses the co-scheduling that makes the
+         * spin pay. */
+        int cpu = kx_plat_cpu();
+        atomic_store_explicit(&r->tx.d->cpu, cpu, memory_order_relaxed);
+        uint64_t until = start + r->spin_ns;
         for (unsigned i = 1;; i++) {
             kx_plat_cpu_relax();
-            if ((k = ready(r, need))) {
-                spin_grow(r);
+            if ((k = ready(r, need)))
                 return k > 0 ? STATUS_SUCCESS : r->broken;
-            }
             if (i % 64 == 0) {
                 uint64_t now = kx_plat_monotonic_ns();
                 if (now >= until || now >= deadline || peer_gone(r))
                     break;
+                if (atomic_load_explicit(&r->rx.d->cpu, memory_order_relaxed) == cpu)
+                    kx_plat_yield();
             }
         }
         r->spin_ns = r->spin_ns / 2 < SPIN_MIN_NS ? 0 : r->spin_ns / 2;
@@ -397,23 +429,20 @@ static kx_status await(struct kx_ring *r, _Atomic uint32_t *word, ready_fn ready
             atomic_store_explicit(word, KX_RING_AWAKE, memory_order_relaxed);
             return k > 0 ? STATUS_SUCCESS : k < 0 ? r->broken : STATUS_RING_PEER_GONE;
         }
-        uint64_t slept = kx_plat_monotonic_ns();
         kx_status st;
         if (tag == KX_RING_SLEEP_FUTEX) {
             st = kx_plat_futex_wait_shared(word, tag, deadline == KX_RING_FOREVER ? 0 : deadline);
         } else {
             int fds[2] = {r->efd[r->side], r->watch_fd};
             uint32_t ev[2] = {KX_POLL_IN, r->watch_events}, rev[2];
-            st = kx_plat_wait_fds(fds, ev, rev, 2,
-                                  deadline == KX_RING_FOREVER ? 0 : deadline);
+            st = kx_plat_wait_fds(fds, ev, rev, 2, deadline == KX_RING_FOREVER ? 0 : deadline);
             if (rev[0])
                 kx_plat_waker_drain(r->efd[r->side]);
             if (rev[1])
                 atomic_store_explicit(&r->peer_lost, 1, memory_order_seq_cst);
         }
         atomic_store_explicit(word, KX_RING_AWAKE, memory_order_relaxed);
-        if (r->spin_max && kx_plat_monotonic_ns() - slept < r->spin_max)
-            spin_grow(r); /* woken soon: a spin would have caught it */
+        spin_learn(r, kx_plat_monotonic_ns() - start);
         if (st == STATUS_TIMEOUT) {
             if ((k = ready(r, need)))
                 return k > 0 ? STATUS_SUCCESS : r->broken;
@@ -486,11 +515,18 @@ kx_status kx_ring_recv(struct kx_ring *r, struct kx_ring_rec *recs, size_t max, 
             struct kx_ring_rec_hdr h;
             memcpy(&h, x->buf + off, sizeof h);
             if (h.type == KX_RING_TYPE_PAD) {
+                /* A producer writes a pad together with the record after
+                 * it, so a pad is never the last one published: every pass
+                 * of this loop consumes a record, and a peer can't keep a
+                 * receiver busy on pads past its deadline. */
                 uint64_t rest = r->ring_bytes - off;
-                if (h.len != rest - sizeof h || rest > avail)
-                    return corrupt(r, "pad record at %llu says %u bytes; the ring ends %llu later",
+                if (h.len != rest - sizeof h || rest >= avail)
+                    return corrupt(r,
+                                   "pad record at %llu says %u bytes; the ring ends %llu later "
+                                   "and %llu are published",
                                    (unsigned long long)x->head, h.len,
-                                   (unsigned long long)(rest - sizeof h));
+                                   (unsigned long long)(rest - sizeof h),
+                                   (unsigned long long)avail);
                 x->head += rest;
                 continue;
             }
@@ -502,7 +538,8 @@ kx_status kx_ring_recv(struct kx_ring *r, struct kx_ring_rec *recs, size_t max, 
                                "record at %llu (type %#x) claims %llu bytes; %llu are published "
                                "and the ring ends %llu later",
                                (unsigned long long)x->head, h.type, (unsigned long long)total,
-                               (unsigned long long)avail, (unsigned long long)(r->ring_bytes - off));
+                               (unsigned long long)avail,
+                               (unsigned long long)(r->ring_bytes - off));
             const void *data = x->buf + off + sizeof h;
             if (bulk && !(data = bulk_span(r, x->head, data, h.len)))
                 return r->broken;
@@ -579,8 +616,8 @@ kx_status kx_ring_reserve(struct kx_ring *r, uint32_t type, uint64_t id, size_t 
         return STATUS_RING_PEER_GONE;
     int bulk = len > KX_RING_INLINE_MAX && r->bulk_bytes;
     uint64_t inl = bulk ? sizeof(struct kx_ring_bulk_ref) : len;
-    uint64_t total = (sizeof(struct kx_ring_rec_hdr) + inl + REC_ALIGN - 1) &
-                     ~(uint64_t)(REC_ALIGN - 1);
+    uint64_t total =
+        (sizeof(struct kx_ring_rec_hdr) + inl + REC_ALIGN - 1) & ~(uint64_t)(REC_ALIGN - 1);
     uint64_t span = bulk ? (len + BULK_ALIGN - 1) & ~(uint64_t)(BULK_ALIGN - 1) : 0;
     /* At most half: then it fits once the consumer has caught up, wherever
      * the tail stands (what is skipped at the end is shorter than it). */
@@ -599,7 +636,8 @@ kx_status kx_ring_reserve(struct kx_ring *r, uint32_t type, uint64_t id, size_t 
             return st;
     }
     if (pad) {
-        put_hdr(x->buf + off, KX_RING_TYPE_PAD, (uint32_t)(pad - sizeof(struct kx_ring_rec_hdr)), 0);
+        put_hdr(x->buf + off, KX_RING_TYPE_PAD, (uint32_t)(pad - sizeof(struct kx_ring_rec_hdr)),
+                0);
         x->tail += pad;
         off = 0;
     }
@@ -618,8 +656,8 @@ kx_status kx_ring_reserve(struct kx_ring *r, uint32_t type, uint64_t id, size_t 
     return STATUS_SUCCESS;
 }
 
-kx_status kx_ring_send(struct kx_ring *r, uint32_t type, uint64_t id, const void *data,
-                       size_t len, uint64_t deadline)
+kx_status kx_ring_send(struct kx_ring *r, uint32_t type, uint64_t id, const void *data, size_t len,
+                       uint64_t deadline)
 {
     void *p;
     kx_status st = kx_ring_reserve(r, type, id, len, deadline, &p);

@@ -79,6 +79,7 @@ struct kx_ring_bulk_ref {
 struct kx_ring_dir {
     _Alignas(64) _Atomic uint64_t tail; /* producer: end of published records */
     _Atomic uint32_t cons_sleep;        /* consumer, waiting for records */
+    _Atomic int32_t cpu;                /* producer: the CPU it last waited on (a hint) */
     _Alignas(64) _Atomic uint64_t head; /* consumer: end of released records */
     _Atomic uint64_t bulk_head;         /* consumer: end of released bulk bytes */
     _Atomic uint32_t prod_sleep;        /* producer, waiting for room */
@@ -86,13 +87,14 @@ struct kx_ring_dir {
 
 struct kx_ring_shm {
     uint32_t magic, version;
-    uint64_t size;       /* the whole region */
-    uint32_t ring_bytes; /* per direction, a power of two */
-    uint32_t bulk_bytes; /* per direction, 0 or a power of two */
-    _Atomic uint32_t closed[2]; /* side s closed its end */
+    uint64_t size;                          /* the whole region */
+    uint32_t ring_bytes;                    /* per direction, a power of two */
+    uint32_t bulk_bytes;                    /* per direction, 0 or a power of two */
+    _Atomic uint32_t closed[2];             /* side s closed its end */
     _Alignas(64) struct kx_ring_dir dir[2]; /* dir[s]: records side s produces */
 };
-_Static_assert(sizeof(struct kx_ring_shm) <= KX_RING_HDR_BYTES, "the control page holds the header");
+_Static_assert(sizeof(struct kx_ring_shm) <= KX_RING_HDR_BYTES,
+               "the control page holds the header");
 
 /* ---- the API ------------------------------------------------------------ */
 
@@ -114,7 +116,7 @@ struct kx_ring_rec {
 };
 
 /* Deadlines are absolute, on the monotonic clock (kx_plat_monotonic_ns). */
-#define KX_RING_NOWAIT  0u          /* try once */
+#define KX_RING_NOWAIT  0u         /* try once */
 #define KX_RING_FOREVER UINT64_MAX /* until it happens or the peer goes */
 
 /* Payloads longer than this go to the bulk area when the ring has one. */
@@ -124,8 +126,7 @@ struct kx_ring_rec {
  * maps it. name (at most 47 bytes kept) appears in every error message.
  * STATUS_INVALID_PARAMETER for sizes out of range. The caller frees *out with
  * kx_ring_close. */
-kx_status kx_ring_create(const char *name, const struct kx_ring_config *cfg,
-                         struct kx_ring **out);
+kx_status kx_ring_create(const char *name, const struct kx_ring_config *cfg, struct kx_ring **out);
 
 /* Side 1: checks and maps a region another process made (memfd sealed against
  * resizing, header consistent with its size) and takes the eventfds each side
@@ -167,8 +168,8 @@ void kx_ring_set_spin(struct kx_ring *r, uint32_t max_ns);
 kx_status kx_ring_reserve(struct kx_ring *r, uint32_t type, uint64_t id, size_t len,
                           uint64_t deadline, void **payload);
 /* kx_ring_reserve and a copy of data. */
-kx_status kx_ring_send(struct kx_ring *r, uint32_t type, uint64_t id, const void *data,
-                       size_t len, uint64_t deadline);
+kx_status kx_ring_send(struct kx_ring *r, uint32_t type, uint64_t id, const void *data, size_t len,
+                       uint64_t deadline);
 /* Publishes every reserved record and wakes the consumer if it sleeps. */
 kx_status kx_ring_commit(struct kx_ring *r);
 

@@ -203,7 +203,8 @@ static void test_ring_bulk_payloads(void **state)
     pair(&a, &b, 4096, 64 << 10);
     static uint8_t want[30000];
     for (uint64_t i = 0; i < 40; i++) {
-        size_t len = KX_RING_INLINE_MAX + 1 + (size_t)(t_mix(i) % (sizeof want - KX_RING_INLINE_MAX));
+        size_t len =
+            KX_RING_INLINE_MAX + 1 + (size_t)(t_mix(i) % (sizeof want - KX_RING_INLINE_MAX));
         for (size_t k = 0; k < len; k++)
             want[k] = (uint8_t)(i + k * 7);
         void *p;
@@ -281,8 +282,7 @@ static void test_ring_waits_end(void **state)
     pair(&a, &b, 0, 0);
     struct kx_ring_rec rec[1];
     size_t n;
-    assert_int_equal(kx_ring_recv(a, rec, 1, &n, kx_plat_monotonic_ns() + 5000000),
-                     STATUS_TIMEOUT);
+    assert_int_equal(kx_ring_recv(a, rec, 1, &n, kx_plat_monotonic_ns() + 5000000), STATUS_TIMEOUT);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, lose_peer_later, a), 0);
     assert_int_equal(kx_ring_recv(a, rec, 1, &n, KX_RING_FOREVER), STATUS_RING_PEER_GONE);
@@ -356,6 +356,17 @@ static void test_ring_bad_pad_is_corrupt(void **state)
     assert_int_equal(kx_ring_commit(a), STATUS_SUCCESS);
     first_hdr(a)->type = KX_RING_TYPE_PAD; /* a pad that doesn't reach the end */
     expect_corrupt(b, recv_one(b));
+    kx_ring_close(a);
+    kx_ring_close(b);
+
+    /* A pad with nothing after it: lap after lap of them would keep the
+     * receiver busy forever. */
+    pair(&a, &b, 4096, 0);
+    first_hdr(a)->type = KX_RING_TYPE_PAD;
+    first_hdr(a)->len = 4096 - sizeof(struct kx_ring_rec_hdr);
+    atomic_store(&kx_ring_shared(a)->dir[0].tail, 4096);
+    expect_corrupt(b, recv_one(b));
+    assert_non_null(strstr(kx_ring_error(b), "pad record at 0"));
     kx_ring_close(a);
     kx_ring_close(b);
 }

@@ -20,9 +20,9 @@
 enum { T_DATA = 1, T_END = 2, T_SUM = 3, T_MARK = 4, T_ACK = 5 };
 
 #define ECHO_RECORDS 2000000u
-#define ECHO_WINDOW  256u  /* records in flight: their bytes fit either ring */
-#define INLINE_LEN   200u  /* payloads below this go inline */
-#define BULK_EVERY   64u   /* every 64th record is a bulk one */
+#define ECHO_WINDOW  256u /* records in flight: their bytes fit either ring */
+#define INLINE_LEN   200u /* payloads below this go inline */
+#define BULK_EVERY   64u  /* every 64th record is a bulk one */
 #define BULK_LEN     9000u
 #define SEED         0x6b78u
 

@@ -1,0 +1,343 @@
+/* bench_ring.c — a 64-byte record's round trip between two processes over
+ * the shared-memory ring (src/core/ring.h), unbatched (p50/p99) and in
+ * batches of 32 (per record), beside peers measured in the same run: an
+ * AF_UNIX SOCK_SEQPACKET and SOCK_STREAM echo, an eventfd ping-pong, and a
+ * stream echo moving 32 records per write. Each peer runs twice, left to the
+ * scheduler and with both processes on one CPU (on a VM, waking a process on
+ * an idle vCPU costs tens of microseconds, which one CPU avoids); the faster
+ * is the floor a ring must beat. Two processes spinning on a shared page
+ * show what the machine gives any cross-process round trip at the moment.
+ * The ring runs left to the scheduler (it spins there) and on one CPU
+ * (where it never spins, so it sleeps and wakes like the peers).
+ *
+ * Goals (issue 12, for the IRP round trip built on this): unbatched p50
+ * <= 2 µs and <= 0.25x the faster AF_UNIX echo; batched <= 100 ns a record.
+ */
+#include "core/plat.h"
+#include "core/plat_sync.h"
+#include "core/ring.h"
+
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N_OPS   50000
+#define N_BATCH 20000 /* batches of 32 */
+#define WARMUP  2000
+#define REC     64
+#define BATCH   32
+
+struct result {
+    const char *name;
+    double p50_ns, p99_ns, per_rec_ns; /* per_rec_ns: batched runs only */
+};
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static struct result summarise(const char *name, uint64_t *lat, size_t n)
+{
+    qsort(lat, n, sizeof *lat, compare_u64);
+    struct result r = {name, (double)lat[n / 2], (double)lat[n * 99 / 100], 0};
+    return r;
+}
+
+/* Puts this process (and the child it forks next) on the CPU it runs on;
+ * *saved gets the affinity to restore with unpin. */
+static void pin(int one_cpu, cpu_set_t *saved)
+{
+    sched_getaffinity(0, sizeof *saved, saved);
+    if (!one_cpu)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(sched_getcpu(), &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static void unpin(const cpu_set_t *saved)
+{
+    sched_setaffinity(0, sizeof *saved, saved);
+}
+
+static void reap(pid_t pid)
+{
+    int ws;
+    waitpid(pid, &ws, 0);
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        fprintf(stderr, "bench_ring: the echo process failed\n");
+        exit(1);
+    }
+}
+
+static void must(int ok, const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "bench_ring: %s failed\n", what);
+        exit(1);
+    }
+}
+
+/* ---- the ring ---------------------------------------------------------- */
+
+static void ring_echo(struct kx_ring *r)
+{
+    for (;;) {
+        struct kx_ring_rec rec[BATCH];
+        size_t n;
+        kx_status st = kx_ring_recv(r, rec, BATCH, &n, KX_RING_FOREVER);
+        if (st == STATUS_RING_PEER_GONE)
+            _exit(0);
+        if (st != STATUS_SUCCESS)
+            _exit(1);
+        for (size_t i = 0; i < n; i++)
+            if (kx_ring_send(r, rec[i].type, rec[i].id, rec[i].data, rec[i].len, KX_RING_FOREVER) !=
+                STATUS_SUCCESS)
+                _exit(2);
+        kx_ring_release(r);
+        kx_ring_commit(r);
+    }
+}
+
+/* Returns the side-0 ring; the child attached over a socketpair echoes. */
+static struct kx_ring *ring_start(pid_t *pid, int one_cpu, cpu_set_t *saved)
+{
+    int sv[2];
+    struct kx_ring *r;
+    pin(one_cpu, saved); /* first: the ring decides whether to spin from the CPUs it may use */
+    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+    must(kx_ring_create("bench", NULL, &r) == STATUS_SUCCESS, "kx_ring_create");
+    must(kx_ring_send_fds(r, sv[0]) == STATUS_SUCCESS, "kx_ring_send_fds");
+    *pid = fork();
+    if (*pid == 0) {
+        struct kx_ring *c;
+        if (kx_ring_attach_socket("bench-echo", sv[1], &c, NULL) != STATUS_SUCCESS)
+            _exit(3);
+        kx_ring_watch_pid(c, getppid());
+        ring_echo(c);
+    }
+    close(sv[0]);
+    close(sv[1]);
+    kx_ring_watch_pid(r, *pid);
+    return r;
+}
+
+static void ring_round(struct kx_ring *r, const uint8_t *rec, int k)
+{
+    for (int i = 0; i < k; i++)
+        must(kx_ring_send(r, 1, (uint64_t)i, rec, REC, KX_RING_FOREVER) == STATUS_SUCCESS, "send");
+    must(kx_ring_commit(r) == STATUS_SUCCESS, "commit");
+    for (int got = 0; got < k;) {
+        struct kx_ring_rec out[BATCH];
+        size_t n;
+        must(kx_ring_recv(r, out, BATCH, &n, KX_RING_FOREVER) == STATUS_SUCCESS, "recv");
+        got += (int)n;
+        kx_ring_release(r);
+    }
+}
+
+static struct result bench_ring(uint64_t *lat, int one_cpu, int batched)
+{
+    pid_t pid;
+    cpu_set_t saved;
+    struct kx_ring *r = ring_start(&pid, one_cpu, &saved);
+    uint8_t rec[REC] = {0};
+    for (int i = 0; i < WARMUP; i++)
+        ring_round(r, rec, batched ? BATCH : 1);
+    struct result res;
+    if (batched) {
+        uint64_t t = kx_plat_monotonic_ns();
+        for (int i = 0; i < N_BATCH; i++)
+            ring_round(r, rec, BATCH);
+        res.per_rec_ns = (double)(kx_plat_monotonic_ns() - t) / ((double)N_BATCH * BATCH);
+        res.name = one_cpu ? "ring x32, one CPU" : "ring x32";
+        res.p50_ns = res.p99_ns = 0;
+    } else {
+        for (int i = 0; i < N_OPS; i++) {
+            uint64_t t = kx_plat_monotonic_ns();
+            ring_round(r, rec, 1);
+            lat[i] = kx_plat_monotonic_ns() - t;
+        }
+        res = summarise(one_cpu ? "ring, one CPU" : "ring", lat, N_OPS);
+    }
+    kx_ring_close(r);
+    reap(pid);
+    unpin(&saved);
+    return res;
+}
+
+/* ---- the peers ---------------------------------------------------------- */
+
+static int full_io(int fd, void *buf, size_t len, int writing)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t k = writing ? write(fd, (char *)buf + done, len - done)
+                            : read(fd, (char *)buf + done, len - done);
+        if (k <= 0)
+            return -1;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+/* An echo over a socketpair of type, moving k records per message. */
+static struct result bench_socket(uint64_t *lat, int type, int one_cpu, int k, const char *name)
+{
+    int sv[2];
+    must(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+    size_t len = (size_t)REC * (size_t)k;
+    uint8_t buf[REC * BATCH] = {0};
+    cpu_set_t saved;
+    pin(one_cpu, &saved);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        while (full_io(sv[1], buf, len, 0) == 0)
+            if (full_io(sv[1], buf, len, 1) != 0)
+                _exit(1);
+        _exit(0);
+    }
+    close(sv[1]);
+    for (int i = 0; i < WARMUP; i++)
+        must(full_io(sv[0], buf, len, 1) == 0 && full_io(sv[0], buf, len, 0) == 0, "echo");
+    struct result res = {name, 0, 0, 0};
+    int n = k > 1 ? N_BATCH : N_OPS;
+    uint64_t start = kx_plat_monotonic_ns();
+    for (int i = 0; i < n; i++) {
+        uint64_t t = kx_plat_monotonic_ns();
+        must(full_io(sv[0], buf, len, 1) == 0 && full_io(sv[0], buf, len, 0) == 0, "echo");
+        lat[i] = kx_plat_monotonic_ns() - t;
+    }
+    uint64_t total = kx_plat_monotonic_ns() - start;
+    close(sv[0]);
+    reap(pid);
+    unpin(&saved);
+    if (k > 1)
+        res.per_rec_ns = (double)total / ((double)n * k);
+    else
+        res = summarise(name, lat, (size_t)n);
+    return res;
+}
+
+static struct result bench_eventfd(uint64_t *lat, int one_cpu)
+{
+    int ping = eventfd(0, EFD_CLOEXEC), pong = eventfd(0, EFD_CLOEXEC);
+    must(ping >= 0 && pong >= 0, "eventfd");
+    uint64_t v = 1;
+    cpu_set_t saved;
+    pin(one_cpu, &saved);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < WARMUP + N_OPS; i++)
+            if (read(ping, &v, sizeof v) != sizeof v || write(pong, &v, sizeof v) != sizeof v)
+                _exit(1);
+        _exit(0);
+    }
+    for (int i = 0; i < WARMUP + N_OPS; i++) {
+        uint64_t t = kx_plat_monotonic_ns();
+        v = 1;
+        must(write(ping, &v, sizeof v) == sizeof v && read(pong, &v, sizeof v) == sizeof v,
+             "eventfd ping-pong");
+        if (i >= WARMUP)
+            lat[i - WARMUP] = kx_plat_monotonic_ns() - t;
+    }
+    close(ping);
+    close(pong);
+    reap(pid);
+    unpin(&saved);
+    return summarise(one_cpu ? "eventfd ping-pong, one CPU" : "eventfd ping-pong", lat, N_OPS);
+}
+
+/* Two processes spinning on two words of a shared page: what the machine
+ * gives a cross-process round trip right now, with nothing else involved
+ * (on a loaded machine, far more than the cache line's travel time). */
+static struct result bench_spin(uint64_t *lat)
+{
+    _Atomic uint64_t *w =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    must(w != MAP_FAILED, "mmap");
+    const uint64_t n = WARMUP + N_OPS;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (uint64_t i = 1; i <= n; i++) {
+            while (atomic_load_explicit(&w[0], memory_order_acquire) != i)
+                ;
+            atomic_store_explicit(&w[8], i, memory_order_release);
+        }
+        _exit(0);
+    }
+    for (uint64_t i = 1; i <= n; i++) {
+        uint64_t t = kx_plat_monotonic_ns();
+        atomic_store_explicit(&w[0], i, memory_order_release);
+        while (atomic_load_explicit(&w[8], memory_order_acquire) != i)
+            ;
+        if (i > WARMUP)
+            lat[i - WARMUP - 1] = kx_plat_monotonic_ns() - t;
+    }
+    reap(pid);
+    munmap((void *)w, 4096);
+    return summarise("shared-memory spin (the floor)", lat, N_OPS);
+}
+
+static double min2(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+int main(void)
+{
+    uint64_t *lat = malloc(sizeof *lat * N_OPS);
+    must(lat != NULL, "malloc");
+    struct result r[13];
+    int n = 0;
+    r[n++] = bench_ring(lat, 0, 0);
+    r[n++] = bench_ring(lat, 1, 0);
+    r[n++] = bench_socket(lat, SOCK_SEQPACKET, 0, 1, "AF_UNIX seqpacket echo");
+    r[n++] = bench_socket(lat, SOCK_SEQPACKET, 1, 1, "AF_UNIX seqpacket echo, one CPU");
+    r[n++] = bench_socket(lat, SOCK_STREAM, 0, 1, "AF_UNIX stream echo");
+    r[n++] = bench_socket(lat, SOCK_STREAM, 1, 1, "AF_UNIX stream echo, one CPU");
+    r[n++] = bench_eventfd(lat, 0);
+    r[n++] = bench_eventfd(lat, 1);
+    r[n++] = bench_spin(lat);
+    int batched = n;
+    r[n++] = bench_ring(lat, 0, 1);
+    r[n++] = bench_ring(lat, 1, 1);
+    r[n++] = bench_socket(lat, SOCK_STREAM, 0, BATCH, "AF_UNIX stream echo x32");
+    r[n++] = bench_socket(lat, SOCK_STREAM, 1, BATCH, "AF_UNIX stream echo x32, one CPU");
+    free(lat);
+
+    printf("bench_ring: %d-byte records between two processes, %d CPUs\n", REC, kx_plat_ncpus());
+    printf("  %-36s %10s %10s\n", "unbatched round trip", "p50 ns", "p99 ns");
+    for (int i = 0; i < batched; i++)
+        printf("  %-36s %10.0f %10.0f\n", r[i].name, r[i].p50_ns, r[i].p99_ns);
+    printf("  %-36s %10s\n", "batched x32", "ns/record");
+    for (int i = batched; i < n; i++)
+        printf("  %-36s %10.1f\n", r[i].name, r[i].per_rec_ns);
+    double ring = r[0].p50_ns;
+    double unix_echo = min2(min2(r[2].p50_ns, r[3].p50_ns), min2(r[4].p50_ns, r[5].p50_ns));
+    double efd = min2(r[6].p50_ns, r[7].p50_ns);
+    double stream32 = min2(r[batched + 2].per_rec_ns, r[batched + 3].per_rec_ns);
+    printf("  ring p50 / faster AF_UNIX echo:      %.3fx (goal <= 0.25x: %s)\n", ring / unix_echo,
+           ring <= 0.25 * unix_echo ? "met" : "missed");
+    printf("  ring p50 / faster eventfd ping-pong: %.3fx\n", ring / efd);
+    printf("  ring p50 / shared-memory spin:       %.3fx\n", ring / r[8].p50_ns);
+    printf("  ring p50:                            %.0f ns (goal <= 2000 ns: %s)\n", ring,
+           ring <= 2000 ? "met" : "missed");
+    printf("  ring x32 per record:                 %.1f ns (goal <= 100 ns: %s); %.3fx the "
+           "stream echo x32\n",
+           r[batched].per_rec_ns, r[batched].per_rec_ns <= 100 ? "met" : "missed",
+           r[batched].per_rec_ns / stream32);
+    return 0;
+}
