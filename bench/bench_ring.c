@@ -110,12 +110,29 @@ static void ring_echo(struct kx_ring *r)
     }
 }
 
+/* How a ring run is set up. */
+struct ring_mode {
+    const char *name;
+    int one_cpu;
+    uint32_t spin_ns; /* the longest spin on both sides; DEFAULT_SPIN: the ring's own */
+    int watch;        /* sleep on eventfd + pidfd (1) or on the futex (0) */
+};
+#define DEFAULT_SPIN UINT32_MAX
+
+static void ring_setup(struct kx_ring *r, const struct ring_mode *m, pid_t peer)
+{
+    if (m->spin_ns != DEFAULT_SPIN)
+        kx_ring_set_spin(r, m->spin_ns);
+    if (m->watch)
+        kx_ring_watch_pid(r, peer);
+}
+
 /* Returns the side-0 ring; the child attached over a socketpair echoes. */
-static struct kx_ring *ring_start(pid_t *pid, int one_cpu, cpu_set_t *saved)
+static struct kx_ring *ring_start(pid_t *pid, const struct ring_mode *m, cpu_set_t *saved)
 {
     int sv[2];
     struct kx_ring *r;
-    pin(one_cpu, saved); /* first: the ring decides whether to spin from the CPUs it may use */
+    pin(m->one_cpu, saved); /* first: the ring decides whether to spin from the CPUs it may use */
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
     must(kx_ring_create("bench", NULL, &r) == STATUS_SUCCESS, "kx_ring_create");
     must(kx_ring_send_fds(r, sv[0]) == STATUS_SUCCESS, "kx_ring_send_fds");
@@ -124,12 +141,12 @@ static struct kx_ring *ring_start(pid_t *pid, int one_cpu, cpu_set_t *saved)
         struct kx_ring *c;
         if (kx_ring_attach_socket("bench-echo", sv[1], &c, NULL) != STATUS_SUCCESS)
             _exit(3);
-        kx_ring_watch_pid(c, getppid());
+        ring_setup(c, m, getppid());
         ring_echo(c);
     }
     close(sv[0]);
     close(sv[1]);
-    kx_ring_watch_pid(r, *pid);
+    ring_setup(r, m, *pid);
     return r;
 }
 
@@ -147,29 +164,27 @@ static void ring_round(struct kx_ring *r, const uint8_t *rec, int k)
     }
 }
 
-static struct result bench_ring(uint64_t *lat, int one_cpu, int batched)
+static struct result bench_ring(uint64_t *lat, const struct ring_mode *m, int batched)
 {
     pid_t pid;
     cpu_set_t saved;
-    struct kx_ring *r = ring_start(&pid, one_cpu, &saved);
+    struct kx_ring *r = ring_start(&pid, m, &saved);
     uint8_t rec[REC] = {0};
     for (int i = 0; i < WARMUP; i++)
         ring_round(r, rec, batched ? BATCH : 1);
-    struct result res;
+    struct result res = {m->name, 0, 0, 0};
     if (batched) {
         uint64_t t = kx_plat_monotonic_ns();
         for (int i = 0; i < N_BATCH; i++)
             ring_round(r, rec, BATCH);
         res.per_rec_ns = (double)(kx_plat_monotonic_ns() - t) / ((double)N_BATCH * BATCH);
-        res.name = one_cpu ? "ring x32, one CPU" : "ring x32";
-        res.p50_ns = res.p99_ns = 0;
     } else {
         for (int i = 0; i < N_OPS; i++) {
             uint64_t t = kx_plat_monotonic_ns();
             ring_round(r, rec, 1);
             lat[i] = kx_plat_monotonic_ns() - t;
         }
-        res = summarise(one_cpu ? "ring, one CPU" : "ring", lat, N_OPS);
+        res = summarise(m->name, lat, N_OPS);
     }
     kx_ring_close(r);
     reap(pid);
@@ -296,48 +311,71 @@ static double min2(double a, double b)
     return a < b ? a : b;
 }
 
+static void goal(const char *what, double v, double limit, const char *unit)
+{
+    printf("  %-44s %9.3f%s (goal <= %g%s: %s)\n", what, v, unit, limit, unit,
+           v <= limit ? "met" : "missed");
+}
+
 int main(void)
 {
+    static const struct ring_mode ring_default = {"ring (spin <= 20 us)", 0, DEFAULT_SPIN, 1},
+                                  ring_long = {"ring (spin <= 1 ms)", 0, 1000000, 1},
+                                  ring_one = {"ring, one CPU (eventfd+pidfd sleep)", 1, 0, 1},
+                                  ring_one_futex = {"ring, one CPU (futex sleep)", 1, 0, 0},
+                                  ring32_default = {"ring x32 (spin <= 20 us)", 0, DEFAULT_SPIN, 1},
+                                  ring32_long = {"ring x32 (spin <= 1 ms)", 0, 1000000, 1},
+                                  ring32_one = {"ring x32, one CPU", 1, 0, 1};
     uint64_t *lat = malloc(sizeof *lat * N_OPS);
     must(lat != NULL, "malloc");
-    struct result r[13];
-    int n = 0;
-    r[n++] = bench_ring(lat, 0, 0);
-    r[n++] = bench_ring(lat, 1, 0);
-    r[n++] = bench_socket(lat, SOCK_SEQPACKET, 0, 1, "AF_UNIX seqpacket echo");
-    r[n++] = bench_socket(lat, SOCK_SEQPACKET, 1, 1, "AF_UNIX seqpacket echo, one CPU");
-    r[n++] = bench_socket(lat, SOCK_STREAM, 0, 1, "AF_UNIX stream echo");
-    r[n++] = bench_socket(lat, SOCK_STREAM, 1, 1, "AF_UNIX stream echo, one CPU");
-    r[n++] = bench_eventfd(lat, 0);
-    r[n++] = bench_eventfd(lat, 1);
-    r[n++] = bench_spin(lat);
-    int batched = n;
-    r[n++] = bench_ring(lat, 0, 1);
-    r[n++] = bench_ring(lat, 1, 1);
-    r[n++] = bench_socket(lat, SOCK_STREAM, 0, BATCH, "AF_UNIX stream echo x32");
-    r[n++] = bench_socket(lat, SOCK_STREAM, 1, BATCH, "AF_UNIX stream echo x32, one CPU");
+    enum { R_DEF, R_LONG, R_ONE, R_ONE_FUTEX, SEQ, SEQ1, STR, STR1, EFD, EFD1, SPIN, N_UNBATCHED };
+    enum { B_DEF, B_LONG, B_ONE, B_STR, B_STR1, N_BATCHED };
+    struct result u[N_UNBATCHED], b[N_BATCHED];
+    u[R_DEF] = bench_ring(lat, &ring_default, 0);
+    u[R_LONG] = bench_ring(lat, &ring_long, 0);
+    u[R_ONE] = bench_ring(lat, &ring_one, 0);
+    u[R_ONE_FUTEX] = bench_ring(lat, &ring_one_futex, 0);
+    u[SEQ] = bench_socket(lat, SOCK_SEQPACKET, 0, 1, "AF_UNIX seqpacket echo");
+    u[SEQ1] = bench_socket(lat, SOCK_SEQPACKET, 1, 1, "AF_UNIX seqpacket echo, one CPU");
+    u[STR] = bench_socket(lat, SOCK_STREAM, 0, 1, "AF_UNIX stream echo");
+    u[STR1] = bench_socket(lat, SOCK_STREAM, 1, 1, "AF_UNIX stream echo, one CPU");
+    u[EFD] = bench_eventfd(lat, 0);
+    u[EFD1] = bench_eventfd(lat, 1);
+    u[SPIN] = bench_spin(lat);
+    b[B_DEF] = bench_ring(lat, &ring32_default, 1);
+    b[B_LONG] = bench_ring(lat, &ring32_long, 1);
+    b[B_ONE] = bench_ring(lat, &ring32_one, 1);
+    b[B_STR] = bench_socket(lat, SOCK_STREAM, 0, BATCH, "AF_UNIX stream echo x32");
+    b[B_STR1] = bench_socket(lat, SOCK_STREAM, 1, BATCH, "AF_UNIX stream echo x32, one CPU");
     free(lat);
 
     printf("bench_ring: %d-byte records between two processes, %d CPUs\n", REC, kx_plat_ncpus());
-    printf("  %-36s %10s %10s\n", "unbatched round trip", "p50 ns", "p99 ns");
-    for (int i = 0; i < batched; i++)
-        printf("  %-36s %10.0f %10.0f\n", r[i].name, r[i].p50_ns, r[i].p99_ns);
-    printf("  %-36s %10s\n", "batched x32", "ns/record");
-    for (int i = batched; i < n; i++)
-        printf("  %-36s %10.1f\n", r[i].name, r[i].per_rec_ns);
-    double ring = r[0].p50_ns;
-    double unix_echo = min2(min2(r[2].p50_ns, r[3].p50_ns), min2(r[4].p50_ns, r[5].p50_ns));
-    double efd = min2(r[6].p50_ns, r[7].p50_ns);
-    double stream32 = min2(r[batched + 2].per_rec_ns, r[batched + 3].per_rec_ns);
-    printf("  ring p50 / faster AF_UNIX echo:      %.3fx (goal <= 0.25x: %s)\n", ring / unix_echo,
-           ring <= 0.25 * unix_echo ? "met" : "missed");
-    printf("  ring p50 / faster eventfd ping-pong: %.3fx\n", ring / efd);
-    printf("  ring p50 / shared-memory spin:       %.3fx\n", ring / r[8].p50_ns);
-    printf("  ring p50:                            %.0f ns (goal <= 2000 ns: %s)\n", ring,
-           ring <= 2000 ? "met" : "missed");
-    printf("  ring x32 per record:                 %.1f ns (goal <= 100 ns: %s); %.3fx the "
-           "stream echo x32\n",
-           r[batched].per_rec_ns, r[batched].per_rec_ns <= 100 ? "met" : "missed",
-           r[batched].per_rec_ns / stream32);
+    printf("  %-44s %10s %10s\n", "unbatched round trip", "p50 ns", "p99 ns");
+    for (int i = 0; i < N_UNBATCHED; i++)
+        printf("  %-44s %10.0f %10.0f\n", u[i].name, u[i].p50_ns, u[i].p99_ns);
+    printf("  %-44s %10s\n", "batched x32", "ns/record");
+    for (int i = 0; i < N_BATCHED; i++)
+        printf("  %-44s %10.1f\n", b[i].name, b[i].per_rec_ns);
+    double unix_echo =
+        min2(min2(u[SEQ].p50_ns, u[SEQ1].p50_ns), min2(u[STR].p50_ns, u[STR1].p50_ns));
+    double efd = min2(u[EFD].p50_ns, u[EFD1].p50_ns);
+    double stream32 = min2(b[B_STR].per_rec_ns, b[B_STR1].per_rec_ns);
+    for (int i = R_DEF; i <= R_LONG; i++) {
+        printf("  %s:\n", u[i].name);
+        goal("p50 / faster AF_UNIX echo", u[i].p50_ns / unix_echo, 0.25, "x");
+        goal("p50", u[i].p50_ns / 1000, 2, " us");
+        printf("  %-44s %9.3fx\n", "p50 / faster eventfd ping-pong", u[i].p50_ns / efd);
+        printf("  %-44s %9.3fx\n", "p50 / shared-memory spin", u[i].p50_ns / u[SPIN].p50_ns);
+    }
+    for (int i = B_DEF; i <= B_LONG; i++) {
+        printf("  %s:\n", b[i].name);
+        goal("per record", b[i].per_rec_ns, 100, " ns");
+        printf("  %-44s %9.3fx\n", "per record / faster stream echo x32",
+               b[i].per_rec_ns / stream32);
+    }
+    printf("  %-44s %9.3fx\n", "one CPU: ring futex sleep / eventfd ping-pong",
+           u[R_ONE_FUTEX].p50_ns / efd);
+    printf("  %-44s %9.3fx\n", "one CPU: ring eventfd+pidfd sleep / futex",
+           u[R_ONE].p50_ns / u[R_ONE_FUTEX].p50_ns);
     return 0;
 }

@@ -445,6 +445,14 @@ static void test_ring_attach_checks_the_region(void **state)
     close(sv[0]);
     close(sv[1]);
 
+    /* A message that isn't a ring's: the descriptors that came are closed. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(write(sv[0], "hello", 5), 5);
+    assert_int_equal(kx_ring_attach_socket("test", sv[1], &b, &why), STATUS_PROTOCOL_ERROR);
+    close(sv[0]);
+    assert_int_equal(kx_ring_attach_socket("test", sv[1], &b, &why), STATUS_CONNECTION_LOST);
+    close(sv[1]);
+
     /* An unsealed memfd could shrink under us: not mapped at all. */
     int fd = memfd_create("not-sealed", MFD_CLOEXEC);
     assert_true(fd >= 0);

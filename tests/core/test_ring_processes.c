@@ -1,4 +1,4 @@
-/* test_ring_xproc.c — the shared-memory ring between two processes: a forked
+/* test_ring_processes.c — the shared-memory ring between two processes: a forked
  * child attaches over a socket (SCM_RIGHTS) and echoes millions of records
  * checked byte by byte and by checksum; a child that dies or closes while the
  * parent waits (the wait ends with STATUS_RING_PEER_GONE, never hangs); and a
