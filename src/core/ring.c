@@ -567,6 +567,26 @@ void kx_ring_release(struct kx_ring *r)
     wake(&x->d->prod_sleep, r->efd[1 - r->side]);
 }
 
+int kx_ring_arm(struct kx_ring *r)
+{
+    _Atomic uint32_t *word = &r->rx.d->cons_sleep;
+    if (r->broken != STATUS_SUCCESS || r->rx.head != r->rx.tail)
+        return 1;
+    kx_plat_waker_drain(r->efd[r->side]); /* a wake-up already consumed by this poll */
+    /* The same announcement as a sleep in await, and the same re-check. */
+    atomic_store_explicit(word, KX_RING_SLEEP_EVENT, memory_order_seq_cst);
+    if (rx_ready(r, NULL) || peer_gone(r)) {
+        atomic_store_explicit(word, KX_RING_AWAKE, memory_order_relaxed);
+        return 1;
+    }
+    return 0;
+}
+
+int kx_ring_wake_fd(const struct kx_ring *r)
+{
+    return r->efd[r->side];
+}
+
 /* ---- the producer -------------------------------------------------------- */
 
 /* Room for need[0] ring bytes and need[1] bulk bytes? Re-reads the

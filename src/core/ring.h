@@ -183,6 +183,16 @@ kx_status kx_ring_recv(struct kx_ring *r, struct kx_ring_rec *recs, size_t max, 
  * producer if it waits for room. */
 void kx_ring_release(struct kx_ring *r);
 
+/* For an event loop that serves many rings from one thread (kxd): instead of
+ * sleeping in kx_ring_recv, the loop arms the ring and polls its wake
+ * descriptor with everything else. kx_ring_arm announces an EVENT sleep and
+ * returns 1 when there is no need to sleep (records are there, the peer is
+ * gone or the ring is broken: call kx_ring_recv with KX_RING_NOWAIT), 0 when
+ * the peer's next commit or close will make kx_ring_wake_fd readable. Arm
+ * again before each poll; the descriptor is the ring's, don't close it. */
+int kx_ring_arm(struct kx_ring *r);
+int kx_ring_wake_fd(const struct kx_ring *r);
+
 /* Why the ring is broken ("ring 'host 3': ..."), or "" while it is not. */
 const char *kx_ring_error(const struct kx_ring *r);
 

@@ -9,6 +9,7 @@
 
 #include "ring_fixture.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -291,6 +292,35 @@ static void test_ring_waits_end(void **state)
     kx_ring_close(b);
 }
 
+/* An event loop polls the wake descriptor of an armed ring: readable once
+ * the peer commits or closes, quiet otherwise. */
+static void test_ring_arms_for_an_event_loop(void **state)
+{
+    (void)state;
+    struct kx_ring *a, *b;
+    pair(&a, &b, 0, 0);
+    struct pollfd p = {kx_ring_wake_fd(b), POLLIN, 0};
+    assert_int_equal(kx_ring_arm(b), 0);
+    assert_int_equal(poll(&p, 1, 0), 0);
+    assert_int_equal(kx_ring_send(a, 1, 7, NULL, 0, KX_RING_NOWAIT), STATUS_SUCCESS);
+    assert_int_equal(kx_ring_commit(a), STATUS_SUCCESS);
+    assert_int_equal(poll(&p, 1, (int)T_PATIENCE_MS), 1);
+    assert_int_equal(kx_ring_arm(b), 1); /* records are there: no sleep */
+    struct kx_ring_rec rec[2];
+    size_t n;
+    assert_int_equal(kx_ring_recv(b, rec, 2, &n, KX_RING_NOWAIT), STATUS_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(rec[0].id, 7);
+    kx_ring_release(b);
+    assert_int_equal(kx_ring_arm(b), 0); /* and the consumed wake-up is gone */
+    assert_int_equal(poll(&p, 1, 0), 0);
+    kx_ring_close(a);
+    assert_int_equal(poll(&p, 1, (int)T_PATIENCE_MS), 1);
+    assert_int_equal(kx_ring_arm(b), 1);
+    assert_int_equal(kx_ring_recv(b, rec, 2, &n, KX_RING_NOWAIT), STATUS_RING_PEER_GONE);
+    kx_ring_close(b);
+}
+
 /* ---- a hostile peer ------------------------------------------------------ */
 
 static void expect_corrupt(struct kx_ring *r, kx_status st)
@@ -475,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_ring_refuses_bad_arguments),
         cmocka_unit_test(test_ring_closed_peer_is_reported_after_its_records),
         cmocka_unit_test(test_ring_waits_end),
+        cmocka_unit_test(test_ring_arms_for_an_event_loop),
         cmocka_unit_test(test_ring_tail_out_of_range_is_corrupt),
         cmocka_unit_test(test_ring_record_length_out_of_range_is_corrupt),
         cmocka_unit_test(test_ring_bad_pad_is_corrupt),
