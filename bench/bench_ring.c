@@ -193,6 +193,47 @@ static struct result bench_ring(uint64_t *lat, const struct ring_mode *m, int ba
     return res;
 }
 
+/* Both sides in one thread, a batch sent and taken back at once: what the
+ * ring itself costs per record, with no wake-up and no cache line crossing
+ * CPUs (the batched figures above less this are the machine's share). */
+static struct result bench_ring_local(uint64_t *lat)
+{
+    int sv[2];
+    struct kx_ring *a, *b;
+    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+    must(kx_ring_create("bench", NULL, &a) == STATUS_SUCCESS, "kx_ring_create");
+    must(kx_ring_send_fds(a, sv[0]) == STATUS_SUCCESS, "kx_ring_send_fds");
+    must(kx_ring_attach_socket("bench-b", sv[1], &b, NULL) == STATUS_SUCCESS, "attach");
+    close(sv[0]);
+    close(sv[1]);
+    uint8_t rec[REC] = {0};
+    uint64_t start = kx_plat_monotonic_ns();
+    for (int i = 0; i < N_BATCH; i++) {
+        uint64_t t = kx_plat_monotonic_ns();
+        for (int j = 0; j < BATCH; j++)
+            must(kx_ring_send(a, 1, (uint64_t)j, rec, REC, KX_RING_NOWAIT) == STATUS_SUCCESS,
+                 "send");
+        must(kx_ring_commit(a) == STATUS_SUCCESS, "commit");
+        struct kx_ring_rec out[BATCH];
+        size_t n;
+        must(kx_ring_recv(b, out, BATCH, &n, KX_RING_NOWAIT) == STATUS_SUCCESS && n == BATCH,
+             "recv");
+        uint8_t sink = 0;
+        for (size_t j = 0; j < n; j++)
+            sink ^= ((const uint8_t *)out[j].data)[REC - 1];
+        must(sink == 0, "payload");
+        kx_ring_release(b);
+        lat[i] = kx_plat_monotonic_ns() - t;
+    }
+    uint64_t total = kx_plat_monotonic_ns() - start;
+    kx_ring_close(a);
+    kx_ring_close(b);
+    struct result res = summarise("ring x32, one thread (no wake-ups)", lat, N_BATCH);
+    res.per_rec_ns = res.p50_ns / BATCH;
+    res.mean_rec_ns = (double)total / ((double)N_BATCH * BATCH);
+    return res;
+}
+
 /* ---- the peers ---------------------------------------------------------- */
 
 static int full_io(int fd, void *buf, size_t len, int writing)
@@ -328,7 +369,7 @@ int main(void)
     uint64_t *lat = malloc(sizeof *lat * N_OPS);
     must(lat != NULL, "malloc");
     enum { R_DEF, R_LONG, R_ONE, R_ONE_FUTEX, SEQ, SEQ1, STR, STR1, EFD, EFD1, SPIN, N_UNBATCHED };
-    enum { B_DEF, B_LONG, B_ONE, B_STR, B_STR1, N_BATCHED };
+    enum { B_DEF, B_LONG, B_ONE, B_LOCAL, B_STR, B_STR1, N_BATCHED };
     struct result u[N_UNBATCHED], b[N_BATCHED];
     u[R_DEF] = bench_ring(lat, &ring_default, 0);
     u[R_LONG] = bench_ring(lat, &ring_long, 0);
@@ -344,6 +385,7 @@ int main(void)
     b[B_DEF] = bench_ring(lat, &ring32_default, 1);
     b[B_LONG] = bench_ring(lat, &ring32_long, 1);
     b[B_ONE] = bench_ring(lat, &ring32_one, 1);
+    b[B_LOCAL] = bench_ring_local(lat);
     b[B_STR] = bench_socket(lat, SOCK_STREAM, 0, BATCH, "AF_UNIX stream echo x32");
     b[B_STR1] = bench_socket(lat, SOCK_STREAM, 1, BATCH, "AF_UNIX stream echo x32, one CPU");
     free(lat);
