@@ -85,7 +85,9 @@
     XX(STATUS_CONNECTION_REFUSED, 901, "cannot connect to kxd")                                    \
     XX(STATUS_CONNECTION_LOST, 902, "connection to kxd lost")                                      \
     XX(STATUS_SYSTEM_SHUTDOWN, 903, "kxd is shutting down")                                        \
-    XX(STATUS_TOO_MANY_CONNECTIONS, 904, "too many connections to kxd")
+    XX(STATUS_TOO_MANY_CONNECTIONS, 904, "too many connections to kxd")                            \
+    XX(STATUS_RING_CORRUPT, 905, "shared-memory ring is corrupt")                                  \
+    XX(STATUS_RING_PEER_GONE, 906, "the process at the other end of the ring closed it or died")
 
 typedef enum kx_status {
 #define KX_STATUS_ENUM(name, value, msg) name = value,
