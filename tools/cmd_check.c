@@ -2,11 +2,14 @@
  *
  * Reads every KEXT and every extensions folder into one repository (so kexts
  * named together may depend on each other), adds the chosen system profile,
- * then validates, authenticates and resolves each KEXT and prints Apple's
- * kextutil report: the diagnostics by category, the load order, and
- * "<path> appears to be loadable (not including linkage for on-disk
- * libraries)." — kx does no trial link yet, so "not including". Exit status:
- * 0 every KEXT is loadable, 1 one is not, 2 usage or I/O error.
+ * then validates, authenticates and resolves each KEXT, runs the loader's
+ * own checks on it (kx_kext_resolution_verify: an executable for this
+ * machine, the driver-info record, the link check — so a dry run and a load
+ * can't disagree) and prints Apple's kextutil report: the diagnostics by
+ * category, the load order, and "<path> appears to be loadable (including
+ * linkage for on-disk libraries)." A metadata-only check (--no-exec) or one
+ * for another --arch can't link, and says "not including". Exit status: 0
+ * every KEXT is loadable, 1 one is not, 2 usage or I/O error.
  *
  * As kextutil (argv[0]) it takes Apple's flags: -n (no load: check only),
  * -q, -v [level], -b ID, -r DIR, -d KEXT, -x (safe boot), -a/-arch ARCH, and
@@ -205,7 +208,7 @@ static int list_systems(int as_json)
 
 /* ---- Reports ----------------------------------------------------------------------------------- */
 
-static void print_text(const struct kx_kext_resolution *res, int verbose)
+static void print_text(const struct kx_kext_resolution *res, int verbose, int linked)
 {
     const struct kx_kext *k = kx_kext_resolution_kext(res);
     const char *path = kx_kext_path(k);
@@ -234,7 +237,8 @@ static void print_text(const struct kx_kext_resolution *res, int verbose)
         }
     }
     if (loadable)
-        printf("%s appears to be loadable (not including linkage for on-disk libraries).\n", path);
+        printf("%s appears to be loadable (%s linkage for on-disk libraries).\n", path,
+               linked ? "including" : "not including");
     else
         printf("%s is not loadable - %s.\n", path,
                kx_status_string(kx_kext_resolution_status(res)));
@@ -338,13 +342,21 @@ static int run(struct check_args *a, const char *prog)
             rc = 2;
             continue;
         }
+        int linked = 0;
+        if (kx_kext_resolution_verify(res, &linked) == STATUS_INSUFFICIENT_RESOURCES) {
+            report_unreadable(arr, names[i], kx_status_string(STATUS_INSUFFICIENT_RESOURCES),
+                              a->quiet);
+            rc = 2;
+            kx_kext_resolution_free(res);
+            continue;
+        }
         if (!kx_kext_resolution_is_loadable(res) && rc == 0)
             rc = 1;
         if (arr) {
             if (json_array_append_new(arr, kx_kext_resolution_to_json(res)) != 0)
                 rc = 2; /* out of memory */
         } else if (!a->quiet) {
-            print_text(res, a->verbose);
+            print_text(res, a->verbose, linked);
         }
         kx_kext_resolution_free(res);
     }

@@ -1,7 +1,9 @@
 /* policy.c — the rules on what a kext may link against and when it may load.
  *
  * Per kext (research §2.4, §2.5), classified by identifier prefix:
- * `com.apple.kernel` exactly is the raw kernel (always refused),
+ * `com.apple.kernel` exactly is the raw kernel (refused since OSKext, 10.6;
+ * the releases before allowed it, and the seed warns it is brittle: any
+ * incompatible kernel change raises its compatible version),
  * `com.apple.kernel.*` the old kernel subcomponents (10.0-10.3 style),
  * `com.apple.kpi.*` the KPI collections of 10.4 and later, `org.kx.kpi.*`
  * kx's own KPIs. The seed's kext-dependencies document says a kext that
@@ -46,7 +48,9 @@ kx_status kx__policy_libraries(const struct kx_kext_repo *r, struct kx_kext *k)
         if (strcmp(id, "com.apple.kpi.private") == 0)
             private_kpi = id;
     }
-    if (raw)
+    if (raw && r->pre_oskext)
+        st = kx_diags_add(d, KX_D_WHOLE_KERNEL, k->path, raw, "allowed before Mac OS X 10.6");
+    else if (raw)
         st = kx_diags_add(d, KX_D_RAW_KERNEL, k->path, raw, NULL);
     if (st == STATUS_SUCCESS && apple_kpi && component)
         st = kx_diags_add(d, KX_D_MIXED_KPI_KERNEL, k->path, component,

@@ -45,8 +45,12 @@ kext "$tmp" Old com.example.Old 1.0 "" com.apple.kernel.bsd 6.0 com.apple.kernel
 
 # A loadable kext: load order, then Apple's success line; exit 0.
 out=$("$kx" check --no-auth --extensions "$ext" "$tmp/Good.kext") || fail "Good: exit $?"
-echo "$out" | grep -q "^$tmp/Good.kext appears to be loadable (not including linkage for on-disk libraries)\.\$" ||
+echo "$out" | grep -q "^$tmp/Good.kext appears to be loadable (including linkage for on-disk libraries)\.\$" ||
     fail "Good: no success line: $out"
+# Metadata only (--no-exec): the loader's checks can't run, and the line says so.
+out=$("$kx" check --no-auth --no-exec --extensions "$ext" "$tmp/Good.kext") || fail "Good --no-exec"
+echo "$out" | grep -q "appears to be loadable (not including linkage for on-disk libraries)\.\$" ||
+    fail "Good --no-exec: $out"
 echo "$out" | grep -q "com.example.Lib 1.5 ($ext/Lib.kext)" || fail "Good: load order: $out"
 [ "$(echo "$out" | grep -n 'com.example.Lib 1.5' | cut -d: -f1)" -lt \
   "$(echo "$out" | grep -n 'com.example.Good 1.0' | cut -d: -f1)" ] || fail "Good: order: $out"
@@ -57,6 +61,19 @@ out=$("$kx" check --no-auth --extensions "$ext" "$tmp/Bad.kext")
 echo "$out" | grep -q "Dependency Resolution Failures:" || fail "Bad: no category: $out"
 echo "$out" | grep -q "requested 2.0 not in \[compatible 1.0, current 1.5\]" || fail "Bad: window: $out"
 echo "$out" | grep -q "is not loadable" || fail "Bad: no verdict: $out"
+
+# A Mach-O executable: valid metadata, but the loader would refuse it, so kx check does (KX1015).
+kext "$tmp" Mac com.example.Mac 1.0 "" org.kx.kpi.kmdf 1.0
+sed -i '0,/<dict>$/s||<dict><key>CFBundleExecutable</key><string>Mac</string>|' "$tmp/Mac.kext/Contents/Info.plist"
+mkdir -p "$tmp/Mac.kext/Contents/MacOS"
+printf '\317\372\355\376\007\000\000\001' >"$tmp/Mac.kext/Contents/MacOS/Mac"
+out=$("$kx" check --no-auth "$tmp/Mac.kext")
+[ $? -eq 1 ] || fail "Mac: exit status: $out"
+echo "$out" | grep -q "KX1015" || fail "Mac: no KX1015: $out"
+echo "$out" | grep -q "is not loadable - (libkern/kext) kext not loadable" || fail "Mac: verdict: $out"
+"$kx" check --no-auth --json "$tmp/Mac.kext" | grep -q '"status": "STATUS_KEXT_NOT_LOADABLE"' ||
+    fail "Mac: --json status"
+"$kx" check --no-auth --no-exec "$tmp/Mac.kext" >/dev/null || fail "Mac --no-exec: metadata is fine"
 
 # One bad KEXT among good ones still exits 1; verbose lists the candidates.
 "$kx" check -v --no-auth --extensions "$ext" "$tmp/Good.kext" "$tmp/Bad.kext" >"$tmp/v.txt"
