@@ -8,7 +8,9 @@
  * can't disagree) and prints Apple's kextutil report: the diagnostics by
  * category, the load order, and "<path> appears to be loadable (including
  * linkage for on-disk libraries)." A metadata-only check (--no-exec) or one
- * for another --arch can't link, and says "not including". Exit status: 0
+ * for another --arch can't link, and says "not including". Run by a user
+ * other than root, it says once per KEXT when OSBundleAllowUserLoad would
+ * keep that user from loading it (KX4011); root never meets that rule. Exit status: 0
  * every KEXT is loadable, 1 one is not, 2 usage or I/O error.
  *
  * As kextutil (argv[0]) it takes Apple's flags: -n (no load: check only),
@@ -18,6 +20,8 @@
  */
 #include "cli.h"
 #include "verbs.h"
+
+#include "core/plat_user.h"
 
 #include <kx/kext.h>
 
@@ -290,6 +294,9 @@ static int run(struct check_args *a, const char *prog)
     kx_status st;
     json_t *arr = a->json ? json_array() : NULL;
 
+    /* OSBundleAllowUserLoad matters only to a user other than root (KX4011). */
+    if (kx_plat_self_uid() != 0)
+        a->kopts.flags |= KX_KEXT_FOR_USER;
     if ((st = kx_kext_repo_new(&a->kopts, &repo)) != STATUS_SUCCESS) {
         fprintf(stderr, "%s: %s\n", prog, kx_status_string(st));
         json_decref(arr);

@@ -36,6 +36,8 @@ struct kx_kext_profiles;
 #define KX_KEXT_NO_AUTH 0x1u   /* skip ownership/permission checks (development trees) */
 #define KX_KEXT_NO_EXEC 0x2u   /* don't look for executables (metadata-only trees) */
 #define KX_KEXT_SAFE_BOOT 0x4u /* apply the safe-boot rules when resolving */
+#define KX_KEXT_FOR_USER 0x8u  /* the load would be for a user other than root: say when
+                                * OSBundleAllowUserLoad refuses it (KX4011, once per kext) */
 
 struct kx_kext_options {
     unsigned flags;    /* KX_KEXT_* */

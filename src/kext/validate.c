@@ -571,12 +571,14 @@ static void check_personality(struct vctx *v, const char *name, plist_t p)
     }
     plist_t bid = plist_dict_get_item(p, "CFBundleIdentifier");
     const char *bid_s = kx_plist_string(p, "CFBundleIdentifier", NULL);
+    size_t at, tok;
     if (!bid)
         add(v, KX_D_PERSONALITY_NO_BUNDLE_ID, subj, NULL);
     else if (!bid_s)
         add(v, KX_D_ILLEGAL_TYPE, subj, "CFBundleIdentifier is a %s, must be a string",
             kx_plist_type_name(bid));
-    else if (v->k->id && strcmp(bid_s, v->k->id) != 0)
+    else if (v->k->id && strcmp(bid_s, v->k->id) != 0 &&
+             !find_placeholder(bid_s, strlen(bid_s), 0, &at, &tok)) /* KX4014 said it */
         add(v, KX_D_PERSONALITY_OTHER_BUNDLE_ID, subj, "%s", bid_s);
 
     plist_t score = plist_dict_get_item(p, "IOProbeScore");

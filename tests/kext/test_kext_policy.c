@@ -267,10 +267,26 @@ static void test_user_load_needs_every_kext_to_allow_it(void **state)
 
     plist_t no = fx_info("com.example.UNo", "1.0", NULL);
     fx_lib(no, "com.example.ULib", "1.0");
-    res = fx_resolve(r, fx_adopt(r, no));
+    struct kx_kext *uno = fx_adopt(r, no);
+    res = fx_resolve(r, uno);
     assert_false(kx_kext_resolution_user_loadable(res));
-    expect(res, KX_D_NOT_USER_LOADABLE, "com.example.UNo", NULL);
-    assert_false(fx_has(diags_of(res), KX_D_NOT_USER_LOADABLE, "com.example.ULib", NULL));
+    /* root loads it (a boot, kxd's own requests): the rule doesn't apply, nothing is said */
+    assert_false(fx_has(diags_of(res), KX_D_NOT_USER_LOADABLE, NULL, NULL));
+    assert_true(kx_kext_resolution_is_loadable(res));
+    kx_kext_resolution_free(res);
+    kx_kext_repo_free(r);
+
+    /* For a user: said once, naming every kext of the list that lacks it. */
+    r = fx_repo(KX_KEXT_FOR_USER, NULL);
+    fx_adopt(r, fx_info("com.example.ULib", "1.0", "1.0")); /* without it this time */
+    no = fx_info("com.example.UNo", "1.0", NULL);
+    fx_lib(no, "com.example.ULib", "1.0");
+    res = fx_resolve(r, fx_adopt(r, no));
+    expect(res, KX_D_NOT_USER_LOADABLE, "com.example.UNo", "com.example.ULib, com.example.UNo");
+    size_t n = 0;
+    for (size_t i = 0; i < diags_of(res)->n_items; i++)
+        n += diags_of(res)->items[i].code == KX_D_NOT_USER_LOADABLE;
+    assert_int_equal(n, 1);
     assert_true(kx_kext_resolution_is_loadable(res));
     kx_kext_resolution_free(res);
     kx_kext_repo_free(r);

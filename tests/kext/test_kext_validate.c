@@ -193,6 +193,7 @@ static void test_build_variables_elsewhere_are_warnings(void **state)
     plist_dict_set_item(p, "IOClass", plist_new_string("$(PRODUCT_NAME)"));
     plist_dict_set_item(p, "IOProviderClass", plist_new_string("IOMedia"));
     plist_dict_set_item(p, "Content Hint", plist_new_string("DOS_FAT_32"));
+    plist_dict_set_item(p, "CFBundleIdentifier", plist_new_string("$(PRODUCT_BUNDLE_IDENTIFIER)"));
     plist_dict_set_item(ps, "Media", p);
     plist_dict_set_item(info, "IOKitPersonalities", ps);
     struct kx_kext *k = from_dict(info, NULL);
@@ -200,6 +201,10 @@ static void test_build_variables_elsewhere_are_warnings(void **state)
            "$(PRODUCT_NAME)");
     assert_false(fx_has(kx_kext_diags(k), KX_D_UNEXPANDED_VARIABLE_WARNING,
                         "IOKitPersonalities/Media/Content Hint", NULL));
+    /* a template's personality identifier is that one finding, not also "another kext's" */
+    expect(k, KX_D_UNEXPANDED_VARIABLE_WARNING, "IOKitPersonalities/Media/CFBundleIdentifier",
+           "$(PRODUCT_BUNDLE_IDENTIFIER)");
+    assert_false(fx_has(kx_kext_diags(k), KX_D_PERSONALITY_OTHER_BUNDLE_ID, NULL, NULL));
     assert_true(kx_kext_is_valid(k));
     kx_kext_free(k);
 }
