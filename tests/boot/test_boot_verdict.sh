@@ -47,6 +47,17 @@ out=$("$kxd" --check --no-auth --no-cache --platform none --socket "$tmp/kxd.soc
 echo "$out" | grep -q "configuration OK" || fail "kxd --check: $out"
 echo "$out" | grep -q "com.t.mac.*failed\|Mac.kext.*failed" && fail "kxd --check tried Mac: $out"
 
+# Kexts without a driver-info record load at the default priority: each says "(default)", and
+# what that means is said once.
+for n in Plain1 Plain2; do
+    mkdir -p "$tmp/ext/$n.kext/Contents"
+    sed -e "s/com.t.good/com.t.$n/" -e '/CFBundleExecutable/d' \
+        "$tmp/ext/Good.kext/Contents/Info.plist" >"$tmp/ext/$n.kext/Contents/Info.plist"
+done
+plan=$("$kx" boot --plan --no-auth --no-cache --extensions "$tmp/ext") || fail "plan: exit $?"
+[ "$(echo "$plan" | grep -c 'priority 500 (default)$')" -eq 2 ] || fail "plan: (default): $plan"
+[ "$(echo "$plan" | grep -c 'without a driver-info record')" -eq 1 ] || fail "plan: once: $plan"
+
 # kx check: the same verdicts, one kext at a time.
 "$kx" check --no-auth "$tmp/ext/Good.kext" >/dev/null || fail "check Good"
 out=$("$kx" check --no-auth "$tmp/ext/Mac.kext")
