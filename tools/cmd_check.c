@@ -15,7 +15,8 @@
  *
  * As kextutil (argv[0]) it takes Apple's flags: -n (no load: check only),
  * -q, -v [level], -b ID, -r DIR, -d KEXT, -x (safe boot), -a/-arch ARCH, and
- * accepts -t and -e, whose effect kx always has. Without -n kextutil checks,
+ * accepts -t and -e, whose effect kx always has; and kx's --system NAME and
+ * --no-exec. Without -n kextutil checks,
  * then asks kxd to load the kexts that passed.
  */
 #include "cli.h"
@@ -62,8 +63,11 @@ static void usage_check(FILE *out)
 static void usage_kextutil(FILE *out)
 {
     fprintf(out, "usage: kextutil [-n] [-q] [-v [0-6]] [-x] [-t] [-e] [-a ARCH] [-r DIR]...\n"
-                 "                [-d KEXT]... [-b ID]... [KEXT...]\n"
-                 "-n checks without loading (loading needs kxd).\n");
+                 "                [-d KEXT]... [-b ID]... [--system NAME] [--no-exec] [KEXT...]\n"
+                 "-n checks without loading (loading needs kxd); -t and -e are always in effect\n"
+                 "(diagnostics are printed; there is no default system folder). --system checks\n"
+                 "against a system profile (kx check --system list); --no-exec checks metadata\n"
+                 "only. Exit status: 0 loadable (or loaded), 1 not, 2 usage or I/O error.\n");
 }
 
 static int add_arg(const char **v, size_t *n, const char *s)
@@ -156,7 +160,11 @@ static int parse_kextutil(int argc, char **argv, struct check_args *a)
         } else if ((!strcmp(s, "-b") || !strcmp(s, "-bundle-id")) && next) {
             if (!add_arg(a->ids, &a->n_ids, argv[++i]))
                 return 2;
-        } else if (!strcmp(s, "-h") || !strcmp(s, "-help")) {
+        } else if (!strcmp(s, "-no-exec") || !strcmp(s, "--no-exec")) {
+            a->kopts.flags |= KX_KEXT_NO_EXEC; /* metadata only: no linkage checked */
+        } else if ((!strcmp(s, "-system") || !strcmp(s, "--system")) && next) {
+            a->system = argv[++i];
+        } else if (!strcmp(s, "-h") || !strcmp(s, "-help") || !strcmp(s, "--help")) {
             usage_kextutil(stdout);
             return 0;
         } else {

@@ -4,10 +4,14 @@
  * (research apple-kext.md §3.5) so scripts written for kextstat keep working:
  *   %5d load tag, %4d refs, %#-18llx address, %#-10llx size, %#-10llx wired,
  *   bundle ID, (version), UUID or "no UUID", <linked-against tags, descending>.
- * Load tag 0 (the kernel itself) is never listed.
+ * Load tag 0 (the kernel itself) is never listed. -a adds Apple's
+ * Architecture column before the name: every kext kxd runs is built for
+ * this machine, so it is this machine's architecture.
  */
 #include "cli.h"
 #include "verbs.h"
+
+#include <kx/kext.h>
 
 #include <getopt.h>
 #include <jansson.h>
@@ -16,7 +20,8 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: kx stat [-k] [-l] [-b BUNDLE_ID]... [--server] [--json] [--socket PATH]\n"
+    "usage: kx stat [-a] [-k] [-l] [-b BUNDLE_ID]... [--server] [--json] [--socket PATH]\n"
+    "  -a  add the Architecture column\n"
     "  -k  omit kernel components (kx's built-in KPI pseudo-kexts)\n"
     "  -l  omit the header line\n"
     "  -b  show only the kext with this bundle identifier (repeatable)\n"
@@ -42,16 +47,18 @@ static int wanted(const struct kx_client_kext *k, char **ids, size_t n_ids, int 
     return 0;
 }
 
-static void print_row(const struct kx_client_kext *k)
+static void print_row(const struct kx_client_kext *k, int show_arch)
 {
     printf("%5u", (unsigned)k->tag);
     if (k->refs < 0)
         printf(" %4s", "??");
     else
         printf(" %4d", (int)k->refs);
-    printf(" %#-18llx %#-10llx %#-10llx %s (%s) %s", (unsigned long long)k->address,
-           (unsigned long long)k->size, (unsigned long long)k->wired, k->id, k->version,
-           k->uuid && *k->uuid ? k->uuid : "no UUID");
+    printf(" %#-18llx %#-10llx %#-10llx", (unsigned long long)k->address,
+           (unsigned long long)k->size, (unsigned long long)k->wired);
+    if (show_arch)
+        printf(" %-18s", kx_kext_host_arch());
+    printf(" %s (%s) %s", k->id, k->version, k->uuid && *k->uuid ? k->uuid : "no UUID");
     if (k->n_linked_against) {
         uint32_t *tags = malloc(k->n_linked_against * sizeof *tags);
         if (tags) {
@@ -72,11 +79,12 @@ static json_t *kext_json(const struct kx_client_kext *k)
     json_t *linked = json_array();
     for (size_t i = 0; i < k->n_linked_against; i++)
         json_array_append_new(linked, json_integer(k->linked_against[i]));
-    return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I}", "index",
+    return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:s}", "index",
                      (json_int_t)k->tag, "refs", (json_int_t)k->refs, "id", k->id, "version",
                      k->version, "uuid", k->uuid && *k->uuid ? k->uuid : NULL, "path",
                      k->path && *k->path ? k->path : NULL, "linked_against", linked, "address",
-                     (json_int_t)k->address, "size", (json_int_t)k->size);
+                     (json_int_t)k->address, "size", (json_int_t)k->size, "architecture",
+                     kx_kext_host_arch());
 }
 
 static json_t *server_json(const struct kx_client_server *s)
@@ -129,14 +137,16 @@ int kx_cmd_stat(int argc, char **argv)
                                          {"bundle-id", required_argument, NULL, 'b'},
                                          {"no-kernel", no_argument, NULL, 'k'},
                                          {"list-only", no_argument, NULL, 'l'},
+                                         {"arch", no_argument, NULL, 'a'},
                                          {NULL, 0, NULL, 0}};
     const char *socket = NULL;
-    int as_json = 0, omit_kernel = 0, no_header = 0, server = 0, c;
+    int as_json = 0, omit_kernel = 0, no_header = 0, server = 0, show_arch = 0, c;
     char **ids = calloc((size_t)argc, sizeof *ids);
     size_t n_ids = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:klh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:klah", opts, NULL)) != -1) {
         switch (c) {
+        case 'a': show_arch = 1; break;
         case 'b': ids[n_ids++] = optarg; break;
         case 'k': omit_kernel = 1; break;
         case 'l': no_header = 1; break;
@@ -181,11 +191,12 @@ int kx_cmd_stat(int argc, char **argv)
         print_server(&srv);
     } else {
         if (!no_header)
-            printf("Index Refs Address            Size       Wired      "
-                   "Name (Version) UUID <Linked Against>\n");
+            printf("Index Refs Address            Size       Wired      %s"
+                   "Name (Version) UUID <Linked Against>\n",
+                   show_arch ? "Architecture       " : "");
         for (size_t i = 0; i < n; i++)
             if (kexts[i].tag != 0 && wanted(&kexts[i], ids, n_ids, omit_kernel))
-                print_row(&kexts[i]);
+                print_row(&kexts[i], show_arch);
     }
     kx_client_kexts_free(kexts, n);
     kx_client_server_free(&srv);

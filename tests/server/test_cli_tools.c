@@ -37,6 +37,12 @@ static void test_kextstat_prints_apples_columns(void **state)
     assert_non_null(strstr(out, "org.kx.driver.Null"));
     assert_null(strstr(out, "org.kx.driver.Zero"));
     free(out);
+    /* -a: Apple's Architecture column, before the name */
+    assert_int_equal(kxd_run(&out, "./kextstat -a -b org.kx.driver.Null"), 0);
+    KXD_ASSERT_MATCHES(out, "^Index Refs Address            Size       Wired      "
+                            "Architecture       Name \\(Version\\) UUID <Linked Against>$");
+    KXD_ASSERT_MATCHES(out, "0x[0-9a-f]+ +[a-z0-9_]+ +org\\.kx\\.driver\\.Null \\(1\\.0\\.0\\) ");
+    free(out);
 }
 
 static void test_stat_json_has_the_stable_fields(void **state)
