@@ -187,6 +187,11 @@ static void test_library_that_cant_load_sinks_its_user(void **state)
     fixture(state, "CheckBadLibUser", STATUS_KEXT_VALIDATION_FAILED, "KX1011");
 }
 
+static void test_library_and_its_user_load_together(void **state)
+{
+    fixture(state, "CheckLibUser", STATUS_SUCCESS, "");
+}
+
 static void test_missing_library(void **state)
 {
     fixture(state, "CheckMissingLib", STATUS_KEXT_DEPENDENCY_FAILED, "KX3001");
@@ -209,6 +214,7 @@ int main(void)
         T(test_driver_info_version_differs),
         T(test_undeclared_symbol),
         T(test_library_that_cant_load_sinks_its_user),
+        T(test_library_and_its_user_load_together),
         T(test_missing_library),
         T(test_macho_executable),
 #undef T

@@ -172,6 +172,33 @@ static void test_kextload_and_kextunload(void **state)
     assert_int_equal(kxd_run(&out, "./kextload -b com.example.missing 2>&1"), 71);
     assert_non_null(strstr(out, "failed to load - (libkern/kext) kext not found"));
     free(out);
+    /* -d KEXT: a dependency kxd's folders don't hold loads first, from the named bundle */
+    assert_int_equal(kxd_run(&out, "./kextload tests/verdict-extensions/CheckLibUser.kext 2>&1"),
+                     71);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -d tests/verdict-extensions/CheckLib.kext "
+                                   "tests/verdict-extensions/CheckLibUser.kext"),
+                     0);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextstat -l -b org.kx.test.CheckLib -b org.kx.test.CheckLibUser"),
+                     0);
+    assert_non_null(strstr(out, "org.kx.test.CheckLib (1.0.0)"));
+    assert_non_null(strstr(out, "org.kx.test.CheckLibUser (1.0.0)"));
+    free(out);
+    /* -r DIR: the same from a folder; -b finds a kext there */
+    assert_int_equal(kxd_run(&out, "./kextunload -r -b org.kx.test.CheckLib"), 0);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -r tests/verdict-extensions "
+                                   "tests/verdict-extensions/CheckLibUser.kext 2>&1"),
+                     0);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -r tests/verdict-extensions -b org.kx.test.CheckGood"),
+                     0);
+    assert_non_null(strstr(out, "loaded successfully (or already loaded)"));
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -r /nonexistent -b org.kx.driver.Null 2>&1"), 2);
+    assert_non_null(strstr(out, "-r /nonexistent"));
+    free(out);
 }
 
 static void test_kextlibs_names_the_missing_library(void **state)

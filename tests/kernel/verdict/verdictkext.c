@@ -7,6 +7,8 @@
  *   4 CheckUndeclared  calls the RingBuffer library without declaring it
  *   5 CheckBadLib      a library kext whose driver-info record disagrees with it
  *   6 CheckBadLibUser  declares CheckBadLib, which can't load: the whole list is checked
+ *   7 CheckLib         a well-formed library kext
+ *   8 CheckLibUser     declares CheckLib and calls it: loads with it
  * (CheckMissingLib is CheckGood's code with a library nobody provides.)
  */
 #include <kx/kmdf.h>
@@ -23,14 +25,14 @@ KX_DRIVER_INFO(VERDICTKEXT_NAME, DRIVER_TYPE_KMD, 500, "9.9.9");
 KX_DRIVER_INFO(VERDICTKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
 #endif
 
-#if VERDICTKEXT_MODE == 5
+#if VERDICTKEXT_MODE == 5 || VERDICTKEXT_MODE == 7
 EXPORT int badlib_answer(void);
 EXPORT int badlib_answer(void)
 {
     return 42;
 }
 #else
-#if VERDICTKEXT_MODE == 6
+#if VERDICTKEXT_MODE == 6 || VERDICTKEXT_MODE == 8
 int badlib_answer(void);
 #endif
 
@@ -43,7 +45,7 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
 {
 #if VERDICTKEXT_MODE == 4
     ringbuf_free(ringbuf_new(16)); /* binds the kext to the undeclared library */
-#elif VERDICTKEXT_MODE == 6
+#elif VERDICTKEXT_MODE == 6 || VERDICTKEXT_MODE == 8
     if (badlib_answer() != 42)
         return STATUS_DRIVER_INIT_FAILED;
 #endif
