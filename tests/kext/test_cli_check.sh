@@ -74,6 +74,13 @@ echo "$out" | grep -q "is not loadable - (libkern/kext) kext not loadable" || fa
 "$kx" check --no-auth --json "$tmp/Mac.kext" | grep -q '"status": "STATUS_KEXT_NOT_LOADABLE"' ||
     fail "Mac: --json status"
 "$kx" check --no-auth --no-exec "$tmp/Mac.kext" >/dev/null || fail "Mac --no-exec: metadata is fine"
+# kextlibs can't read a Mach-O's symbols, and says so (exit 1), in --json too.
+err=$("$kx" libs --no-auth "$tmp/Mac.kext" 2>&1)
+[ $? -eq 1 ] || fail "libs Mac: exit status: $err"
+echo "$err" | grep -q "Mach-O (macOS) executable, not an ELF object for this machine" ||
+    fail "libs Mac: $err"
+"$kx" libs --no-auth --json "$tmp/Mac.kext" 2>/dev/null | grep -q '"error": "its executable' ||
+    fail "libs Mac --json"
 
 # One bad KEXT among good ones still exits 1; verbose lists the candidates.
 "$kx" check -v --no-auth --extensions "$ext" "$tmp/Good.kext" "$tmp/Bad.kext" >"$tmp/v.txt"
