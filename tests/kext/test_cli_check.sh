@@ -82,6 +82,24 @@ echo "$err" | grep -q "Mach-O (macOS) executable, not an ELF object for this mac
 "$kx" libs --no-auth --json "$tmp/Mac.kext" 2>/dev/null | grep -q '"error": "its executable' ||
     fail "libs Mac --json"
 
+# kextfind basics: sources, -b (-s, -i), -lib, -report, --json.
+ln -s "$kx" "$tmp/kextfind"
+out=$("$tmp/kextfind" --no-auth "$tmp" "$ext" -lib) || fail "kextfind -lib: exit $?"
+[ "$out" = "$ext/Lib.kext" ] || fail "kextfind -lib: $out"
+out=$("$tmp/kextfind" --no-auth "$tmp" -b COM.EXAMPLE.GOOD -i) || fail "kextfind -b -i"
+[ "$out" = "$tmp/Good.kext" ] || fail "kextfind -b -i: $out"
+out=$("$tmp/kextfind" --no-auth "$tmp" -b example.Ol -s -report -b -version) ||
+    fail "kextfind -report"
+[ "$out" = "$(printf 'CFBundleIdentifier\tCFBundleVersion\ncom.example.Old\t1.0')" ] ||
+    fail "kextfind -report: $out"
+out=$("$tmp/kextfind" --no-auth "$ext" -report -no-header -b -lib) || fail "-no-header"
+[ "$out" = "$(printf 'com.example.Lib\tyes')" ] || fail "kextfind -no-header: $out"
+"$tmp/kextfind" --no-auth --json "$tmp" -b com.example.Mac | grep -q '"id": "com.example.Mac"' ||
+    fail "kextfind --json"
+[ -z "$("$tmp/kextfind" --no-auth "$tmp" -b com.example.None)" ] || fail "kextfind: no match"
+"$tmp/kextfind" --no-auth "$tmp" -bogus 2>/dev/null; [ $? -eq 2 ] || fail "kextfind -bogus"
+"$tmp/kextfind" --no-auth "$tmp/nowhere" 2>/dev/null; [ $? -eq 2 ] || fail "kextfind nowhere"
+
 # One bad KEXT among good ones still exits 1; verbose lists the candidates.
 "$kx" check -v --no-auth --extensions "$ext" "$tmp/Good.kext" "$tmp/Bad.kext" >"$tmp/v.txt"
 [ $? -eq 1 ] || fail "Good+Bad: exit status"
