@@ -49,6 +49,8 @@ static int parse(int argc, char **argv, struct query *q)
     int in_report = 0;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!s)
+            break;
         int is_b = !strcmp(s, "-b") || !strcmp(s, "-bundle-id");
         if (!strcmp(s, "-h") || !strcmp(s, "-help") || !strcmp(s, "--help")) {
             printf("%s", usage_text);

@@ -199,19 +199,28 @@ static void print_bundle(json_t *b)
     printf("required:        %s\n", str(b, "required", "(not set: loads after boot)"));
     printf("user load:       %s\n",
            json_is_true(json_object_get(b, "allow_user_load")) ? "allowed" : "root only");
-    json_object_foreach(json_object_get(b, "libraries"), lib, v)
-        printf("library:         %s %s\n", lib, json_string_value(v));
-    json_array_foreach(json_object_get(b, "personalities"), i, v)
+    json_t *libs = json_object_get(b, "libraries");
+    for (void *it = json_object_iter(libs); it; it = json_object_iter_next(libs, it)) {
+        lib = json_object_iter_key(it);
+        printf("library:         %s %s\n", lib, json_string_value(json_object_iter_value(it)));
+    }
+    json_t *ps = json_object_get(b, "personalities");
+    for (i = 0; i < json_array_size(ps); i++) {
+        v = json_array_get(ps, i);
         printf("personality:     %s (%s on %s)\n", str(v, "name", "?"), str(v, "IOClass", "?"),
                str(v, "IOProviderClass", "?"));
+    }
     print_executable(json_object_get(b, "executable"));
     printf("verdict:         %s%s\n",
            json_is_true(json_object_get(b, "loadable")) ? "loadable" : str(b, "verdict", "?"),
            json_is_true(json_object_get(b, "linkage_checked")) ? " (including linkage)" : "");
-    json_array_foreach(json_object_get(b, "diagnostics"), i,
-                       v) if (strcmp(str(v, "category", ""), "warning") != 0)
-        printf("  %s %s%s%s\n", str(v, "code", ""), str(v, "message", ""),
-               json_object_get(v, "subject") ? ": " : "", str(v, "subject", ""));
+    json_t *diags = json_object_get(b, "diagnostics");
+    for (i = 0; i < json_array_size(diags); i++) {
+        v = json_array_get(diags, i);
+        if (strcmp(str(v, "category", ""), "warning") != 0)
+            printf("  %s %s%s%s\n", str(v, "code", ""), str(v, "message", ""),
+                   json_object_get(v, "subject") ? ": " : "", str(v, "subject", ""));
+    }
 }
 
 static void print_text(json_t *bundle, json_t *kernel, int reached)
