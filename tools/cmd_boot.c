@@ -92,6 +92,16 @@ static void print_text(const struct kx_boot_plan *p)
     print_skipped(p);
     if (kx_boot_plan_mode(p) != KX_BOOT_SINGLE_USER)
         print_loaded(p, KX_BOOT_PHASE2);
+    /* What "(default)" means, said once rather than on every such kext. */
+    int n_default = 0;
+    for (int l = KX_BOOT_PHASE1; l <= KX_BOOT_PHASE2; l++)
+        for (size_t i = 0; i < kx_boot_plan_count(p, (enum kx_boot_list)l); i++)
+            n_default += !kx_boot_plan_item(p, (enum kx_boot_list)l, i)->has_driver_info;
+    if (n_default)
+        printf("\n(default): %d kext%s without a driver-info record load%s at the default "
+               "priority, %d.\n",
+               n_default, n_default == 1 ? "" : "s", n_default == 1 ? "s" : "",
+               (int)KX_BOOT_DEFAULT_PRIORITY);
     const struct kx_diags *d = kx_boot_plan_diags(p);
     if (d->n_items) {
         printf("\nWarnings:\n");

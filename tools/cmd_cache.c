@@ -9,7 +9,15 @@
  * Exit codes: 0 all good (for build: written, even with kexts left out), 1
  * the archive (or for verify, an entry) is bad, or build failed, 2 usage or
  * I/O errors (the file cannot be read at all).
+ *
+ * As kextcache with Apple's flags (the first argument a flag, not a
+ * subcommand): `-m FILE DIR...` builds an mkext (-mkext, -mkext2 too), with
+ * -l / -n / -s choosing the local-root, network-root or safe-boot filter, -z
+ * skipping authentication and -a ARCH; `-u DIR` and `-system-caches` rebuild
+ * the cache kxd boots from, <DIR>.mkext (for -system-caches, of the default
+ * extensions folder) — kx's counterpart of Apple's volume and system caches.
  */
+#include "cli.h"
 #include "verbs.h"
 
 #include "core/json.h"
@@ -32,6 +40,8 @@ static void usage(FILE *out)
                  "       kx cache build -o FILE [--all|--local|--network|--safe] [--no-auth]\n"
                  "                      [--no-exec] [--arch ARCH] [--json] DIR...\n"
                  "                                       write the boot cache for extensions folders\n"
+                 "       kextcache -m FILE [-l|-n|-s] [-z] [-a ARCH] DIR...   (Apple's flags)\n"
+                 "       kextcache -u DIR | -system-caches   rebuild <DIR>.mkext, the cache kxd reads\n"
                  "Exit status: 0 good, 1 bad archive or kext, 2 usage or I/O error.\n");
 }
 
@@ -306,6 +316,76 @@ static int cmd_build(int argc, char **argv)
     return rc;
 }
 
+/* kextcache's own flags, turned into a `build` command line. */
+static int kextcache_flags(int argc, char **argv)
+{
+    const char *bargv[MAX_FOLDERS + 16];
+    int n = 0, rc;
+    char *default_out = NULL;
+    const char *out = NULL, *filter = "--all", *arch = NULL, *update = NULL;
+    int no_auth = 0, system_caches = 0;
+    const char *dirs[MAX_FOLDERS];
+    size_t n_dirs = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((!strcmp(s, "-m") || !strcmp(s, "-mkext") || !strcmp(s, "-mkext2")) && next)
+            out = argv[++i];
+        else if (!strcmp(s, "-l") || !strcmp(s, "-local-root"))
+            filter = "--local";
+        else if (!strcmp(s, "-n") || !strcmp(s, "-network-root"))
+            filter = "--network";
+        else if (!strcmp(s, "-s") || !strcmp(s, "-safe-boot"))
+            filter = "--safe";
+        else if (!strcmp(s, "-z") || !strcmp(s, "-no-authentication"))
+            no_auth = 1;
+        else if ((!strcmp(s, "-a") || !strcmp(s, "-arch")) && next)
+            arch = argv[++i];
+        else if ((!strcmp(s, "-u") || !strcmp(s, "-update-volume")) && next)
+            update = argv[++i];
+        else if (!strcmp(s, "-system-caches"))
+            system_caches = 1;
+        else if (!strcmp(s, "-q") || !strcmp(s, "-quiet") || !strcmp(s, "-v"))
+            continue; /* kx's build report is one line either way */
+        else if (s[0] != '-' && n_dirs < MAX_FOLDERS)
+            dirs[n_dirs++] = s;
+        else {
+            fprintf(stderr, "kextcache: unknown or incomplete option %s\n", s);
+            usage(stderr);
+            return KX_EXIT_USAGE;
+        }
+    }
+#ifdef KX_DEFAULT_EXTENSIONS
+    if (system_caches && n_dirs == 0)
+        dirs[n_dirs++] = KX_DEFAULT_EXTENSIONS;
+#endif
+    if (update && n_dirs < MAX_FOLDERS)
+        dirs[n_dirs++] = update;
+    if ((update || system_caches) && !out && n_dirs &&
+        asprintf(&default_out, "%s.mkext", dirs[0]) > 0) /* the cache kxd reads */
+        out = default_out;
+    if (!out || n_dirs == 0) {
+        usage(stderr);
+        free(default_out);
+        return KX_EXIT_USAGE;
+    }
+    bargv[n++] = "build";
+    bargv[n++] = "-o";
+    bargv[n++] = out;
+    bargv[n++] = filter;
+    if (no_auth)
+        bargv[n++] = "--no-auth";
+    if (arch) {
+        bargv[n++] = "--arch";
+        bargv[n++] = arch;
+    }
+    for (size_t i = 0; i < n_dirs; i++)
+        bargv[n++] = dirs[i];
+    bargv[n] = NULL;
+    rc = cmd_build(n, (char **)bargv);
+    free(default_out);
+    return rc;
+}
+
 int kx_cmd_cache(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -319,6 +399,8 @@ int kx_cmd_cache(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (sub[0] == '-' && sub[1] != '-')
+        return kextcache_flags(argc, argv);
     if (strcmp(sub, "build") == 0)
         return cmd_build(argc - 1, argv + 1);
     if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0) {

@@ -2,19 +2,27 @@
  *
  * Reads every KEXT and every extensions folder into one repository (so kexts
  * named together may depend on each other), adds the chosen system profile,
- * then validates, authenticates and resolves each KEXT and prints Apple's
- * kextutil report: the diagnostics by category, the load order, and
- * "<path> appears to be loadable (not including linkage for on-disk
- * libraries)." — kx does no trial link yet, so "not including". Exit status:
- * 0 every KEXT is loadable, 1 one is not, 2 usage or I/O error.
+ * then validates, authenticates and resolves each KEXT, runs the loader's
+ * own checks on it (kx_kext_resolution_verify: an executable for this
+ * machine, the driver-info record, the link check — so a dry run and a load
+ * can't disagree) and prints Apple's kextutil report: the diagnostics by
+ * category, the load order, and "<path> appears to be loadable (including
+ * linkage for on-disk libraries)." A metadata-only check (--no-exec) or one
+ * for another --arch can't link, and says "not including". Run by a user
+ * other than root, it says once per KEXT when OSBundleAllowUserLoad would
+ * keep that user from loading it (KX4011); root never meets that rule. Exit status: 0
+ * every KEXT is loadable, 1 one is not, 2 usage or I/O error.
  *
  * As kextutil (argv[0]) it takes Apple's flags: -n (no load: check only),
  * -q, -v [level], -b ID, -r DIR, -d KEXT, -x (safe boot), -a/-arch ARCH, and
- * accepts -t and -e, whose effect kx always has. Without -n kextutil checks,
+ * accepts -t and -e, whose effect kx always has; and kx's --system NAME and
+ * --no-exec. Without -n kextutil checks,
  * then asks kxd to load the kexts that passed.
  */
 #include "cli.h"
 #include "verbs.h"
+
+#include "core/plat_user.h"
 
 #include <kx/kext.h>
 
@@ -55,8 +63,11 @@ static void usage_check(FILE *out)
 static void usage_kextutil(FILE *out)
 {
     fprintf(out, "usage: kextutil [-n] [-q] [-v [0-6]] [-x] [-t] [-e] [-a ARCH] [-r DIR]...\n"
-                 "                [-d KEXT]... [-b ID]... [KEXT...]\n"
-                 "-n checks without loading (loading needs kxd).\n");
+                 "                [-d KEXT]... [-b ID]... [--system NAME] [--no-exec] [KEXT...]\n"
+                 "-n checks without loading (loading needs kxd); -t and -e are always in effect\n"
+                 "(diagnostics are printed; there is no default system folder). --system checks\n"
+                 "against a system profile (kx check --system list); --no-exec checks metadata\n"
+                 "only. Exit status: 0 loadable (or loaded), 1 not, 2 usage or I/O error.\n");
 }
 
 static int add_arg(const char **v, size_t *n, const char *s)
@@ -149,7 +160,11 @@ static int parse_kextutil(int argc, char **argv, struct check_args *a)
         } else if ((!strcmp(s, "-b") || !strcmp(s, "-bundle-id")) && next) {
             if (!add_arg(a->ids, &a->n_ids, argv[++i]))
                 return 2;
-        } else if (!strcmp(s, "-h") || !strcmp(s, "-help")) {
+        } else if (!strcmp(s, "-no-exec") || !strcmp(s, "--no-exec")) {
+            a->kopts.flags |= KX_KEXT_NO_EXEC; /* metadata only: no linkage checked */
+        } else if ((!strcmp(s, "-system") || !strcmp(s, "--system")) && next) {
+            a->system = argv[++i];
+        } else if (!strcmp(s, "-h") || !strcmp(s, "-help") || !strcmp(s, "--help")) {
             usage_kextutil(stdout);
             return 0;
         } else {
@@ -205,7 +220,7 @@ static int list_systems(int as_json)
 
 /* ---- Reports ----------------------------------------------------------------------------------- */
 
-static void print_text(const struct kx_kext_resolution *res, int verbose)
+static void print_text(const struct kx_kext_resolution *res, int verbose, int linked)
 {
     const struct kx_kext *k = kx_kext_resolution_kext(res);
     const char *path = kx_kext_path(k);
@@ -234,7 +249,8 @@ static void print_text(const struct kx_kext_resolution *res, int verbose)
         }
     }
     if (loadable)
-        printf("%s appears to be loadable (not including linkage for on-disk libraries).\n", path);
+        printf("%s appears to be loadable (%s linkage for on-disk libraries).\n", path,
+               linked ? "including" : "not including");
     else
         printf("%s is not loadable - %s.\n", path,
                kx_status_string(kx_kext_resolution_status(res)));
@@ -286,6 +302,9 @@ static int run(struct check_args *a, const char *prog)
     kx_status st;
     json_t *arr = a->json ? json_array() : NULL;
 
+    /* OSBundleAllowUserLoad matters only to a user other than root (KX4011). */
+    if (kx_plat_self_uid() != 0)
+        a->kopts.flags |= KX_KEXT_FOR_USER;
     if ((st = kx_kext_repo_new(&a->kopts, &repo)) != STATUS_SUCCESS) {
         fprintf(stderr, "%s: %s\n", prog, kx_status_string(st));
         json_decref(arr);
@@ -338,13 +357,21 @@ static int run(struct check_args *a, const char *prog)
             rc = 2;
             continue;
         }
+        int linked = 0;
+        if (kx_kext_resolution_verify(res, &linked) == STATUS_INSUFFICIENT_RESOURCES) {
+            report_unreadable(arr, names[i], kx_status_string(STATUS_INSUFFICIENT_RESOURCES),
+                              a->quiet);
+            rc = 2;
+            kx_kext_resolution_free(res);
+            continue;
+        }
         if (!kx_kext_resolution_is_loadable(res) && rc == 0)
             rc = 1;
         if (arr) {
             if (json_array_append_new(arr, kx_kext_resolution_to_json(res)) != 0)
                 rc = 2; /* out of memory */
         } else if (!a->quiet) {
-            print_text(res, a->verbose);
+            print_text(res, a->verbose, linked);
         }
         kx_kext_resolution_free(res);
     }

@@ -133,6 +133,35 @@ static void print_json(const struct libs_args *a, struct kx_kext *k, const struc
     json_decref(root);
 }
 
+/* Why there is nothing to read: no code at all, or code for another machine (a macOS kext's
+ * Mach-O, whose symbols only Apple's kextlibs on macOS can read). */
+static void no_executable(const char *prog, const struct libs_args *a, const struct kx_kext *k)
+{
+    const struct kx_diag *foreign = NULL;
+    const struct kx_diags *d = kx_kext_diags(k);
+    for (size_t i = 0; i < d->n_items && !foreign; i++)
+        if (d->items[i].code == KX_D_FOREIGN_EXECUTABLE)
+            foreign = &d->items[i];
+    char why[512];
+    if (foreign)
+        snprintf(why, sizeof why,
+                 "its executable %s is %s, not an ELF object for this machine: kx reads only ELF "
+                 "symbol tables, so it can't say which libraries this kext needs",
+                 foreign->subject ? foreign->subject : "", foreign->detail ? foreign->detail : "");
+    else if (kx_kext_declares_executable(k))
+        snprintf(why, sizeof why, "its executable can't be found (see kx check)");
+    else
+        snprintf(why, sizeof why, "it has no executable, so it links against nothing");
+    if (a->json) {
+        json_t *root = json_pack("{s:s, s:s?, s:[], s:s}", "path", kx_kext_path(k), "id",
+                                 kx_kext_id(k), "libraries", "error", why);
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(root);
+    }
+    fprintf(stderr, "%s: %s: %s\n", prog, a->kext, why);
+}
+
 static int libs_main(int argc, char **argv, int as_kextlibs)
 {
     const char *prog = as_kextlibs ? "kextlibs" : "kx libs";
@@ -153,8 +182,7 @@ static int libs_main(int argc, char **argv, int as_kextlibs)
     if (st == STATUS_SUCCESS && (st = kx_kext_repo_add_kext(repo, a.kext, &k)) != STATUS_SUCCESS)
         fprintf(stderr, "%s: %s: %s\n", prog, a.kext, kx_status_string(st));
     if (st == STATUS_SUCCESS && !kx_kext_executable(k)) {
-        fprintf(stderr, "%s: %s has no executable for this machine; nothing to link\n", prog,
-                a.kext);
+        no_executable(prog, &a, k);
         st = STATUS_KEXT_NOT_LOADABLE;
     }
     struct kx_link_report r;

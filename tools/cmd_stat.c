@@ -4,13 +4,17 @@
  * (research apple-kext.md §3.5) so scripts written for kextstat keep working:
  *   %5d load tag, %4d refs, %#-18llx address, %#-10llx size, %#-10llx wired,
  *   bundle ID, (version), UUID or "no UUID", <linked-against tags, descending>.
- * Load tag 0 (the kernel itself) is never listed. After Apple's columns, one
- * of kx's own, shown only when some driver runs out of kxd: Host, the
+ * Load tag 0 (the kernel itself) is never listed. -a adds Apple's
+ * Architecture column before the name: every kext kxd runs is built for
+ * this machine, so it is this machine's architecture. After Apple's columns,
+ * one of kx's own, shown only when some driver runs out of kxd: Host, the
  * kx-host process a driver runs in ("died PID" once that process has died),
  * empty for kexts whose code runs in kxd.
  */
 #include "cli.h"
 #include "verbs.h"
+
+#include <kx/kext.h>
 
 #include <getopt.h>
 #include <jansson.h>
@@ -19,7 +23,8 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: kx stat [-k] [-l] [-b BUNDLE_ID]... [--server] [--json] [--socket PATH]\n"
+    "usage: kx stat [-a] [-k] [-l] [-b BUNDLE_ID]... [--server] [--json] [--socket PATH]\n"
+    "  -a  add the Architecture column\n"
     "  -k  omit kernel components (kx's built-in KPI pseudo-kexts)\n"
     "  -l  omit the header line\n"
     "  -b  show only the kext with this bundle identifier (repeatable)\n"
@@ -45,16 +50,18 @@ static int wanted(const struct kx_client_kext *k, char **ids, size_t n_ids, int 
     return 0;
 }
 
-static void print_row(const struct kx_client_kext *k)
+static void print_row(const struct kx_client_kext *k, int show_arch)
 {
     printf("%5u", (unsigned)k->tag);
     if (k->refs < 0)
         printf(" %4s", "??");
     else
         printf(" %4d", (int)k->refs);
-    printf(" %#-18llx %#-10llx %#-10llx %s (%s) %s", (unsigned long long)k->address,
-           (unsigned long long)k->size, (unsigned long long)k->wired, k->id, k->version,
-           k->uuid && *k->uuid ? k->uuid : "no UUID");
+    printf(" %#-18llx %#-10llx %#-10llx", (unsigned long long)k->address,
+           (unsigned long long)k->size, (unsigned long long)k->wired);
+    if (show_arch)
+        printf(" %-18s", kx_kext_host_arch());
+    printf(" %s (%s) %s", k->id, k->version, k->uuid && *k->uuid ? k->uuid : "no UUID");
     if (k->n_linked_against) {
         uint32_t *tags = malloc(k->n_linked_against * sizeof *tags);
         if (tags) {
@@ -79,13 +86,13 @@ static json_t *kext_json(const struct kx_client_kext *k)
     json_t *linked = json_array();
     for (size_t i = 0; i < k->n_linked_against; i++)
         json_array_append_new(linked, json_integer(k->linked_against[i]));
-    return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:i, s:b}", "index",
-                     (json_int_t)k->tag, "refs", (json_int_t)k->refs, "id", k->id, "version",
-                     k->version, "uuid", k->uuid && *k->uuid ? k->uuid : NULL, "path",
-                     k->path && *k->path ? k->path : NULL, "linked_against", linked, "address",
-                     (json_int_t)k->address, "size", (json_int_t)k->size, "host_pid",
-                     (int)(k->host_pid < 0 ? -k->host_pid : k->host_pid), "host_died",
-                     k->host_pid < 0);
+    return json_pack(
+        "{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:s, s:i, s:b}", "index",
+        (json_int_t)k->tag, "refs", (json_int_t)k->refs, "id", k->id, "version", k->version, "uuid",
+        k->uuid && *k->uuid ? k->uuid : NULL, "path", k->path && *k->path ? k->path : NULL,
+        "linked_against", linked, "address", (json_int_t)k->address, "size", (json_int_t)k->size,
+        "architecture", kx_kext_host_arch(), "host_pid",
+        (int)(k->host_pid < 0 ? -k->host_pid : k->host_pid), "host_died", k->host_pid < 0);
 }
 
 static json_t *server_json(const struct kx_client_server *s)
@@ -94,20 +101,19 @@ static json_t *server_json(const struct kx_client_server *s)
     for (size_t i = 0; i < s->n_listed; i++) {
         const struct kx_client_conn *k = &s->conns[i];
         json_array_append_new(
-            conns, json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:b}", "id", (json_int_t)k->id,
-                             "pid", (int)k->pid, "uid", (json_int_t)k->uid, "pending",
+            conns, json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:b}", "id", (json_int_t)k->id, "pid",
+                             (int)k->pid, "uid", (json_int_t)k->uid, "pending",
                              (json_int_t)k->pending, "handles", (json_int_t)k->handles,
                              "bytes_held", (json_int_t)k->bytes_held, "throttled", k->throttled));
     }
-    json_t *limits = json_pack("{s:I, s:I, s:I, s:I}", "client_bytes",
-                               (json_int_t)s->conn_bytes_limit, "total_bytes",
-                               (json_int_t)s->total_bytes_limit, "connections",
-                               (json_int_t)s->max_conns, "connections_per_user",
-                               (json_int_t)s->max_conns_per_user);
+    json_t *limits = json_pack(
+        "{s:I, s:I, s:I, s:I}", "client_bytes", (json_int_t)s->conn_bytes_limit, "total_bytes",
+        (json_int_t)s->total_bytes_limit, "connections", (json_int_t)s->max_conns,
+        "connections_per_user", (json_int_t)s->max_conns_per_user);
     return json_pack("{s:o, s:I, s:I, s:I, s:I, s:o}", "limits", limits, "connections",
-                     (json_int_t)s->n_conns, "throttled", (json_int_t)s->n_throttled,
-                     "bytes_held", (json_int_t)s->bytes_held, "refused",
-                     (json_int_t)s->refused, "clients", conns);
+                     (json_int_t)s->n_conns, "throttled", (json_int_t)s->n_throttled, "bytes_held",
+                     (json_int_t)s->bytes_held, "refused", (json_int_t)s->refused, "clients",
+                     conns);
 }
 
 static void print_server(const struct kx_client_server *s)
@@ -138,14 +144,16 @@ int kx_cmd_stat(int argc, char **argv)
                                          {"bundle-id", required_argument, NULL, 'b'},
                                          {"no-kernel", no_argument, NULL, 'k'},
                                          {"list-only", no_argument, NULL, 'l'},
+                                         {"arch", no_argument, NULL, 'a'},
                                          {NULL, 0, NULL, 0}};
     const char *socket = NULL;
-    int as_json = 0, omit_kernel = 0, no_header = 0, server = 0, c;
+    int as_json = 0, omit_kernel = 0, no_header = 0, server = 0, show_arch = 0, c;
     char **ids = calloc((size_t)argc, sizeof *ids);
     size_t n_ids = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:klh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:klah", opts, NULL)) != -1) {
         switch (c) {
+        case 'a': show_arch = 1; break;
         case 'b': ids[n_ids++] = optarg; break;
         case 'k': omit_kernel = 1; break;
         case 'l': no_header = 1; break;
@@ -153,8 +161,14 @@ int kx_cmd_stat(int argc, char **argv)
         case OPT_SERVER: server = 1; break;
         case OPT_SOCKET: socket = optarg; break;
         case 'h':
-        case OPT_HELP: printf("%s", usage_text); free(ids); return KX_EXIT_OK;
-        default: fprintf(stderr, "%s", usage_text); free(ids); return KX_EXIT_USAGE;
+        case OPT_HELP:
+            printf("%s", usage_text);
+            free(ids);
+            return KX_EXIT_OK;
+        default:
+            fprintf(stderr, "%s", usage_text);
+            free(ids);
+            return KX_EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -195,12 +209,12 @@ int kx_cmd_stat(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             hosts |= kexts[i].host_pid != 0;
         if (!no_header)
-            printf("Index Refs Address            Size       Wired      "
+            printf("Index Refs Address            Size       Wired      %s"
                    "Name (Version) UUID <Linked Against>%s\n",
-                   hosts ? " Host" : "");
+                   show_arch ? "Architecture       " : "", hosts ? " Host" : "");
         for (size_t i = 0; i < n; i++)
             if (kexts[i].tag != 0 && wanted(&kexts[i], ids, n_ids, omit_kernel))
-                print_row(&kexts[i]);
+                print_row(&kexts[i], show_arch);
     }
     kx_client_kexts_free(kexts, n);
     kx_client_server_free(&srv);

@@ -23,6 +23,8 @@
     XX(ioreg, "show the I/O Registry in Apple's ioreg format (ioreg)")                             \
     XX(ioclasscount, "count the registry's instances of each class (ioclasscount)")                \
     XX(device, "add hardware to kxd's registry under an entry, or remove an entry")                \
+    XX(info, "everything known about a kext: bundle, executable, verdict, kxd's state")            \
+    XX(find, "list the kexts of folders that match a query (kextfind)")                            \
     XX(new, "create a driver project that builds with the installed kx SDK")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
@@ -33,6 +35,7 @@
     XX(kextstat, stat)                                                                             \
     XX(kextlibs, libs)                                                                             \
     XX(kextcache, cache)                                                                           \
+    XX(kextfind, find)                                                                             \
     XX(ioreg, ioreg)                                                                               \
     XX(ioclasscount, ioclasscount)
 

@@ -54,6 +54,8 @@ enum kx_diag_category {
     XX(KX_D_DRIVERKIT_REQUIRED, "KX1013", VALIDATION,                                                   \
        "Kexts may not use the DriverKit value for OSBundleRequired.")                                   \
     XX(KX_D_NOT_UTF8, "KX1014", VALIDATION, "Info dictionary string is not valid UTF-8") /* kx */       \
+    XX(KX_D_NO_EXECUTABLE_HERE, "KX1015", VALIDATION,                                                   \
+       "Executable does not contain code for this architecture.") /* kx: KX4009's kext, to load */      \
     /* Authentication failures */                                                                       \
     XX(KX_D_OWNER_PERMISSIONS, "KX2001", AUTHENTICATION,                                                \
        "File owner/permissions are incorrect (must be root:wheel, nonwritable by group/other)")         \
@@ -121,6 +123,12 @@ enum kx_diag_category {
        "in its load list).") /* kx */                                                                   \
     XX(KX_D_DEBUG_PROPERTIES, "KX4012", WARNING, "Notice: kext has debug properties set.")              \
     XX(KX_D_INCORRECT_TYPE, "KX4013", WARNING, "Info dictionary property value is of incorrect type")   \
+    /* kx: KX1012 in a key whose value Apple doesn't validate */                                        \
+    XX(KX_D_UNEXPANDED_VARIABLE_WARNING, "KX4014", WARNING,                                             \
+       "Info dictionary property value contains an unexpanded build variable")                          \
+    XX(KX_D_WHOLE_KERNEL, "KX4015", WARNING,                                                            \
+       "Kext depends on com.apple.kernel, the kernel as a whole; any incompatible kernel change will "  \
+       "stop it loading. Declare the com.apple.kernel.* subcomponents it uses.") /* kx: the seed */    \
     /* Boot level restrictions */                                                                       \
     XX(KX_D_NOT_SAFE_BOOT, "KX5001", BOOT_LEVEL, "Kext isn't loadable during safe boot.")               \
     XX(KX_D_DEPS_NOT_SAFE_BOOT, "KX5002", BOOT_LEVEL, "Dependencies aren't loadable during safe boot")

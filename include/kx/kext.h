@@ -36,6 +36,8 @@ struct kx_kext_profiles;
 #define KX_KEXT_NO_AUTH 0x1u   /* skip ownership/permission checks (development trees) */
 #define KX_KEXT_NO_EXEC 0x2u   /* don't look for executables (metadata-only trees) */
 #define KX_KEXT_SAFE_BOOT 0x4u /* apply the safe-boot rules when resolving */
+#define KX_KEXT_FOR_USER 0x8u  /* the load would be for a user other than root: say when
+                                * OSBundleAllowUserLoad refuses it (KX4011, once per kext) */
 
 struct kx_kext_options {
     unsigned flags;    /* KX_KEXT_* */
@@ -88,6 +90,10 @@ KX_API int kx_kext_is_interface(const struct kx_kext *k);       /* OSBundleIsInt
 KX_API int kx_kext_declares_executable(const struct kx_kext *k);
 /* The executable file found for this machine, or NULL (none, missing, foreign or skipped). */
 KX_API const char *kx_kext_executable(const struct kx_kext *k);
+/* 1 when k declares an executable but none this machine can run was found (a Mach-O, an ELF for
+ * another machine, a missing file): such a kext can't load. The loader, kx check and the boot
+ * plan all ask this one question. Meaningless for a repository read with KX_KEXT_NO_EXEC. */
+KX_API int kx_kext_lacks_executable(const struct kx_kext *k);
 KX_API const char *kx_kext_required(const struct kx_kext *k); /* OSBundleRequired or NULL */
 KX_API int kx_kext_allows_user_load(const struct kx_kext *k); /* OSBundleAllowUserLoad true */
 /* The info dictionary (libplist node, borrowed); NULL when the plist was unreadable. */
@@ -213,6 +219,14 @@ KX_API int kx_kext_resolution_is_loadable(const struct kx_kext_resolution *res);
 /* STATUS_SUCCESS, or the STATUS_KEXT_* of the first failing category
  * (validation, authentication, dependencies, boot level). */
 KX_API kx_status kx_kext_resolution_status(const struct kx_kext_resolution *res);
+/* The loader's verdict on a resolution: the checks kx_kernel_load makes before any code runs
+ * (an executable for this machine, its driver-info record, the link check; see
+ * src/kernel/verdict.c), run against the repository's files for every kext of the load list
+ * that isn't loaded. Their diagnostics join the resolution's, and is_loadable and status answer
+ * as the loader would (STATUS_KEXT_LINK_FAILED, STATUS_KEXT_NOT_LOADABLE, ...). Only when the
+ * repository looked for executables for this machine (not KX_KEXT_NO_EXEC, not another arch):
+ * *linked (may be NULL) says whether the checks ran. Returns kx_kext_resolution_status. */
+KX_API kx_status kx_kext_resolution_verify(struct kx_kext_resolution *res, int *linked);
 /* Every kext in the load list allows user load (OSBundleAllowUserLoad). */
 KX_API int kx_kext_resolution_user_loadable(const struct kx_kext_resolution *res);
 /* Dependencies first, the kext itself last; deterministic (libraries are
@@ -232,9 +246,10 @@ KX_API char *kx_kext_candidate_explain(const struct kx_kext_dep *dep,
                                        const struct kx_kext_candidate *cand, char *buf,
                                        size_t buf_len);
 
-/* {"path", "id", "version", "loadable", "user_loadable", "load_order": [{"id", "version",
- * "path"}...], "diagnostics": [...], "dependencies": [{"from", "id", "requested",
- * "chosen", "candidates": [{"path", "version", "compatible", "verdict", "explanation"}]}]}
+/* {"path", "id", "version", "loadable", "linkage_checked", "user_loadable",
+ * "load_order": [{"id", "version", "path"}...], "diagnostics": [...],
+ * "dependencies": [{"from", "id", "requested", "chosen", "candidates": [{"path", "version",
+ * "compatible", "verdict", "explanation"}]}]}
  * — a new reference, NULL when memory runs out. */
 KX_API json_t *kx_kext_resolution_to_json(const struct kx_kext_resolution *res);
 

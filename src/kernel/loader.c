@@ -1,9 +1,10 @@
 /* loader.c — loading and unloading kexts: resolve, check, link, start; and
  * the reverse, refused while anything still uses a kext.
  *
- * A load first prepares every kext of the load list without running any of
- * their code: the driver-info record must match CFBundleVersion, every import
- * must come from a declared library (link.c). Only then are executables
+ * A load first checks every kext of the load list without running any of
+ * their code, by the one verdict dry runs give too (verdict.c): an executable
+ * for this machine, a driver-info record matching CFBundleVersion, every
+ * import from a declared library (link.c). Only then are executables
  * opened (dependencies first) and DriverEntry run. If any step fails, what
  * this load did is undone in reverse, so a failed load leaves the kernel as
  * it found it. See kernel_int.h for the state machine and the locks.
@@ -11,7 +12,7 @@
 #include "kernel_int.h"
 
 #include "core/plat_user.h"
-#include "link.h"
+#include "verdict.h"
 
 #include "core/plat_dl.h"
 
@@ -37,26 +38,15 @@ static void set_why(char *why, size_t why_len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The first diagnostic that stops a load (else the first one: prepare's foreign-executable
- * warning stops it too) as the reason. */
+/* The first diagnostic that stops a load as the reason. */
 static void diag_why(const struct kx_diags *d, char *why, size_t why_len)
 {
     const struct kx_diag *x = kx_diags_first_failure(d);
-    char *line = x || d->n_items ? kx_diag_line(x ? x : &d->items[0]) : NULL;
+    char *line = x ? kx_diag_line(x) : NULL;
     if (line)
         set_why(why, why_len, "%s", line);
     free(line);
 }
-
-/* Everything learned about one kext before any of its code runs. */
-struct prep {
-    struct kx_kext *kext;
-    struct kx_kext **libs; /* chosen direct dependencies */
-    size_t n_libs;
-    struct kx_driver_info info;
-    int has_entry; /* exports DriverEntry: a driver, not only a library */
-    char uuid[KX_ELF_UUID_LEN];
-};
 
 /* Root, or the user kxd itself runs as (a development kxd serves its owner). */
 static int is_root(const struct kx_io_cred *cred)
@@ -80,89 +70,9 @@ static struct kx_loaded *find_loaded_kext(struct kx_kernel *k, const struct kx_k
     return NULL;
 }
 
-/* ---- preparing: no code runs ------------------------------------------------ */
-
-static int exports_symbol(const struct kx_elf_dynsyms *syms, const char *name)
-{
-    for (size_t i = 0; i < syms->n_exports; i++)
-        if (strcmp(syms->exports[i].name, name) == 0)
-            return 1;
-    return 0;
-}
-
-/* Reads the executable statically: driver-info record, DriverEntry, UUID. */
-static kx_status inspect_executable(const char *exe, struct prep *p, struct kx_diags *diags)
-{
-    const char *path = kx_kext_path(p->kext);
-    char why[256] = "";
-    struct kx_elf *elf = NULL;
-    struct kx_elf_dynsyms syms = {0};
-    kx_status st = kx_elf_open(exe, &elf, why, sizeof why);
-    if (st == STATUS_SUCCESS)
-        st = kx_elf_dynsyms(elf, &syms, why, sizeof why);
-    if (st != STATUS_SUCCESS) {
-        kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, exe, "%s", why);
-        goto done;
-    }
-    p->has_entry = exports_symbol(&syms, "DriverEntry");
-    if (kx_elf_has_section(elf, KX_DRIVER_INFO_SECTION) || p->has_entry) {
-        st = kx_elf_driver_info(elf, &p->info, why, sizeof why);
-        if (st != STATUS_SUCCESS) {
-            kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, exe, "%s", why);
-            goto done;
-        }
-        /* The seed keeps the version in both places; they must agree. */
-        const char *plist_version = kx_kext_version_string(p->kext);
-        kx_vers a = kx_vers_parse(p->info.version), b = kx_kext_version(p->kext);
-        if (a == KX_VERS_INVALID || a != b) {
-            kx_diags_add(diags, KX_D_DRIVER_INFO_VERSION, path, "CFBundleVersion",
-                         "driver-info record says %s, Info.plist says %s", p->info.version,
-                         plist_version ? plist_version : "(missing)");
-            st = STATUS_KEXT_VALIDATION_FAILED;
-            goto done;
-        }
-    }
-    const uint8_t *id = NULL;
-    size_t id_len = 0;
-    if (kx_elf_build_id(elf, &id, &id_len, NULL, 0) == STATUS_SUCCESS && id_len)
-        kx_elf_uuid_format(id, id_len, p->uuid);
-done:
-    kx_elf_dynsyms_free(&syms);
-    kx_elf_close(elf);
-    return st == STATUS_SUCCESS ? st : STATUS_KEXT_VALIDATION_FAILED;
-}
-
 static const char *exec_of(void *arg, struct kx_kext *x)
 {
     return kx__kernel_exec_path(arg, x);
-}
-
-static kx_status prepare(struct kx_kernel *k, struct kx_kext_resolution *res, struct prep *p,
-                         struct kx_diags *diags)
-{
-    for (size_t i = 0; i < kx_kext_resolution_n_deps(res); i++) {
-        const struct kx_kext_dep *d = kx_kext_resolution_dep(res, i);
-        if (d->from != p->kext || !d->chosen)
-            continue;
-        struct kx_kext **nl = realloc(p->libs, (p->n_libs + 1) * sizeof(struct kx_kext *));
-        if (!nl)
-            return STATUS_INSUFFICIENT_RESOURCES;
-        p->libs = nl;
-        p->libs[p->n_libs++] = d->chosen;
-    }
-    if (kx_kext_declares_executable(p->kext) && !kx_kext_executable(p->kext)) {
-        /* Valid metadata, but nothing this machine can run (e.g. Mach-O). */
-        kx_diags_add(diags, KX_D_FOREIGN_EXECUTABLE, kx_kext_path(p->kext), NULL,
-                     "a kext must have an ELF executable for this machine to load");
-        return STATUS_KEXT_NOT_LOADABLE;
-    }
-    const char *exe = kx__kernel_exec_path(k, p->kext);
-    if (!exe)
-        return STATUS_SUCCESS; /* codeless: nothing to link or start */
-    kx_status st = inspect_executable(exe, p, diags);
-    if (st == STATUS_SUCCESS)
-        st = kx_link_check(p->kext, p->libs, p->n_libs, exec_of, k, diags);
-    return st;
 }
 
 /* ---- executing -------------------------------------------------------------- */
@@ -252,8 +162,8 @@ static size_t host_libraries(struct kx_kernel *k, const struct kx_loaded *l, con
 }
 
 /* Maps and starts one prepared kext. Its libraries are already loaded. */
-static kx_status start_one(struct kx_kernel *k, struct prep *p, FILE *report, char *why_out,
-                           size_t why_len, struct kx_loaded **out)
+static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE *report,
+                           char *why_out, size_t why_len, struct kx_loaded **out)
 {
     char line[512];
     const char *id = kx_kext_id(p->kext);
@@ -472,10 +382,10 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
     struct kx_diags diags = KX_DIAGS_INIT;
     kx_diags_merge(&diags, kx_kext_resolution_diags(res));
     size_t n = kx_kext_resolution_n_load_order(res);
-    struct prep *preps = calloc(n ? n : 1, sizeof *preps);
+    struct kx_verdict v = {NULL, 0};
     struct kx_loaded **done = calloc(n ? n : 1, sizeof(struct kx_loaded *));
-    size_t n_preps = 0, n_done = 0;
-    if (!preps || !done) {
+    size_t n_done = 0;
+    if (!done) {
         st = STATUS_INSUFFICIENT_RESOURCES;
         goto out;
     }
@@ -491,17 +401,8 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
         goto out;
     }
 
-    /* Prepare the whole list before running anything. */
-    for (size_t i = 0; i < n; i++) {
-        struct kx_kext *x = kx_kext_resolution_load_order(res, i);
-        if (kx_kext_is_loaded(x))
-            continue;
-        struct prep *p = &preps[n_preps++];
-        p->kext = x;
-        kx_status pst = prepare(k, res, p, &diags);
-        if (pst != STATUS_SUCCESS && st == STATUS_SUCCESS)
-            st = pst; /* keep checking: report every kext's problems at once */
-    }
+    /* The one verdict (verdict.c), on the whole list before running anything. */
+    st = kx_verdict_check(res, exec_of, k, &v, &diags);
     if (st != STATUS_SUCCESS) {
         kx_diags_print(&diags, kx_kext_path(kext), report);
         diag_why(&diags, why, why_len);
@@ -513,17 +414,17 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
         goto out;
     }
 
-    for (size_t i = 0; i < n_preps; i++) {
+    for (size_t i = 0; i < v.n_items; i++) {
         char dep_why[512] = "";
-        int is_dep = preps[i].kext != kext;
-        st = start_one(k, &preps[i], report, is_dep ? dep_why : why,
+        int is_dep = v.items[i].kext != kext;
+        st = start_one(k, &v.items[i], report, is_dep ? dep_why : why,
                        is_dep ? sizeof dep_why : why_len, &done[n_done]);
         if (st != STATUS_SUCCESS) {
             if (is_dep) {
                 fprintf(report, "Dependency %s of kext %s failed to load.\n",
-                        kx_kext_id(preps[i].kext), id);
-                set_why(why, why_len, "dependency %s failed to load: %s", kx_kext_id(preps[i].kext),
-                        dep_why);
+                        kx_kext_id(v.items[i].kext), id);
+                set_why(why, why_len, "dependency %s failed to load: %s",
+                        kx_kext_id(v.items[i].kext), dep_why);
             }
             break;
         }
@@ -541,9 +442,7 @@ kx_status kx__kernel_load_kext(struct kx_kernel *k, struct kx_kext *kext,
                         kx_kext_version_string(done[i]->kext), (unsigned)done[i]->tag);
     }
 out:
-    for (size_t i = 0; i < n_preps; i++)
-        free(preps[i].libs);
-    free(preps);
+    kx_verdict_free(&v);
     free(done);
     kx_diags_clear(&diags);
     kx_kext_resolution_free(res);

@@ -8,7 +8,8 @@
  *                 of its identifier (highest version, newest on ties, among
  *                 valid copies); during safe boot also an OSBundleRequired
  *                 value and a personality without IOKitDebug
- *   excluded      may not load even as a library (invalid, inauthentic, or
+ *   excluded      may not load even as a library (invalid, inauthentic, no
+ *                 executable this machine runs, or
  *                 refused by safe boot)
  *
  * boot_phase.c then fills phase 1 (eligible kexts whose OSBundleRequired
@@ -388,11 +389,24 @@ char *kx__boot_first_failure(const struct kx_diags *d)
     return first ? kx_diag_line(first) : strdup("not loadable");
 }
 
+/* Why a kext whose executable this machine can't run stays out: the loader's KX1015, with what
+ * the file is when validation said (KX4009). */
+static char *no_executable_reason(const struct kx_kext *k)
+{
+    const char *what = NULL;
+    for (size_t i = 0; i < k->diags.n_items && !what; i++)
+        if (k->diags.items[i].code == KX_D_FOREIGN_EXECUTABLE)
+            what = k->diags.items[i].detail;
+    return kx__boot_dupf("not loadable: %s %s%s%s", kx_diag_code_string(KX_D_NO_EXECUTABLE_HERE),
+                         kx_diag_message(KX_D_NO_EXECUTABLE_HERE), what ? " It is " : "",
+                         what ? what : "");
+}
+
 /* Decides eligibility (see the top of the file); sets the reason of every kext that isn't. */
 static kx_status screen(struct kx_boot_plan *p)
 {
     struct kx_kext_repo *r = p->repo;
-    int safe = p->mode == KX_BOOT_SAFE;
+    int safe = p->mode == KX_BOOT_SAFE, no_exec = (r->opts.flags & KX_KEXT_NO_EXEC) != 0;
     for (size_t i = 0; i < p->n_kexts; i++) {
         struct kx_boot_item_int *it = &p->items[i];
         struct kx_kext *k = it->pub.kext;
@@ -407,6 +421,8 @@ static kx_status screen(struct kx_boot_plan *p)
             free(f);
         } else if (!k->id)
             why = strdup("invalid: it has no usable CFBundleIdentifier");
+        else if (!no_exec && kx_kext_lacks_executable(k))
+            why = no_executable_reason(k); /* the loader's verdict (src/kernel/verdict.c) */
         else if (safe && !kx__loadable_in_safe_boot(k))
             why = strdup("safe boot loads only kexts with an OSBundleRequired value (not set)");
         else if (safe && all_personalities_debug(k, r->arch))

@@ -42,7 +42,7 @@ static char *placement(const struct kx_boot_plan *p, const struct kx_boot_item_i
         snprintf(inherit, sizeof inherit, ", loads at %d for the kexts that need it",
                  (int)b->effective_priority);
     if (asprintf(&out, "%s; priority %d (%s)%s", rule, (int)b->priority,
-                 b->has_driver_info ? "driver-info record" : "default: no driver-info record",
+                 b->has_driver_info ? "driver-info record" : "default",
                  inherit) < 0)
         out = NULL;
     free(rule);

@@ -315,6 +315,10 @@ int kx_kext_is_kernel_resource(const struct kx_kext *k) { return k->is_kernel_re
 int kx_kext_is_interface(const struct kx_kext *k) { return k->is_interface; }
 int kx_kext_declares_executable(const struct kx_kext *k) { return k->declares_exec; }
 const char *kx_kext_executable(const struct kx_kext *k) { return k->exec_path; }
+int kx_kext_lacks_executable(const struct kx_kext *k)
+{
+    return k->declares_exec && !k->is_kernel_resource && !k->exec_path;
+}
 const char *kx_kext_required(const struct kx_kext *k) { return k->required; }
 int kx_kext_allows_user_load(const struct kx_kext *k) { return k->allow_user_load; }
 plist_t kx_kext_info(const struct kx_kext *k) { return kx__kext_info(k); }

@@ -89,6 +89,8 @@ struct kx_kext_repo {
     struct kx_kext_options opts; /* opts.arch points to arch below */
     char *arch;
     int is_lp64; /* §2.4's 64-bit rules apply */
+    int pre_oskext; /* the profile is Mac OS X 10.5 or older (kernel < 10): before OSKext refused
+                     * com.apple.kernel itself */
     char *system;
 
     struct kx_kext **all; /* every kext, in order of addition */
@@ -118,6 +120,8 @@ struct kx_kext_resolution {
     size_t n_deps, cap_deps;
     struct kx_diags diags;
     int user_loadable;
+    kx_status verdict; /* kx_kext_resolution_verify's, once it ran; else STATUS_SUCCESS */
+    int linked;        /* kx_kext_resolution_verify ran the loader's checks */
 };
 
 /* ---- bundle.c ---- */

@@ -1,7 +1,9 @@
 /* policy.c — the rules on what a kext may link against and when it may load.
  *
  * Per kext (research §2.4, §2.5), classified by identifier prefix:
- * `com.apple.kernel` exactly is the raw kernel (always refused),
+ * `com.apple.kernel` exactly is the raw kernel (refused since OSKext, 10.6;
+ * the releases before allowed it, and the seed warns it is brittle: any
+ * incompatible kernel change raises its compatible version),
  * `com.apple.kernel.*` the old kernel subcomponents (10.0-10.3 style),
  * `com.apple.kpi.*` the KPI collections of 10.4 and later, `org.kx.kpi.*`
  * kx's own KPIs. The seed's kext-dependencies document says a kext that
@@ -13,12 +15,15 @@
  *
  * Per load list (§2.7, §2.8, §4.3): OSBundleRequired consistency between a
  * kext and its dependencies (a warning), OSBundleAllowUserLoad of every kext
- * (a warning; it decides whether a non-root user may ask for the load), and
+ * (it decides whether a non-root user may ask for the load; a warning only
+ * with KX_KEXT_FOR_USER, where it matters, and one naming every kext that
+ * lacks it — root's loads and boots never meet the rule), and
  * with KX_KEXT_SAFE_BOOT the safe-boot filter on the kext and every
  * dependency.
  */
 #include "kext_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int has_prefix(const char *s, const char *prefix)
@@ -46,7 +51,9 @@ kx_status kx__policy_libraries(const struct kx_kext_repo *r, struct kx_kext *k)
         if (strcmp(id, "com.apple.kpi.private") == 0)
             private_kpi = id;
     }
-    if (raw)
+    if (raw && r->pre_oskext)
+        st = kx_diags_add(d, KX_D_WHOLE_KERNEL, k->path, raw, "allowed before Mac OS X 10.6");
+    else if (raw)
         st = kx_diags_add(d, KX_D_RAW_KERNEL, k->path, raw, NULL);
     if (st == STATUS_SUCCESS && apple_kpi && component)
         st = kx_diags_add(d, KX_D_MIXED_KPI_KERNEL, k->path, component,
@@ -97,15 +104,26 @@ kx_status kx__policy_graph(const struct kx_kext_repo *r, struct kx_kext_resoluti
     if (safe_boot && !kx__loadable_in_safe_boot(root))
         st = kx_diags_add(&res->diags, KX_D_NOT_SAFE_BOOT, root->path, "OSBundleRequired", "%s",
                           root->required ? root->required : "not set");
+    char *lacking = NULL; /* the kexts without OSBundleAllowUserLoad, for one KX4011 */
+    size_t len = 0;
     for (size_t i = 0; i < res->n_order && st == STATUS_SUCCESS; i++) {
         struct kx_kext *d = res->order[i];
         const char *name = d->id ? d->id : d->path;
         if (!d->allow_user_load) {
             res->user_loadable = 0;
-            st = kx_diags_add(&res->diags, KX_D_NOT_USER_LOADABLE, root->path, name,
-                              "OSBundleAllowUserLoad is not true");
+            size_t n = strlen(name);
+            char *grown = realloc(lacking, len + n + 3);
+            if (!grown) {
+                st = STATUS_INSUFFICIENT_RESOURCES;
+                break;
+            }
+            lacking = grown;
+            memcpy(lacking + len, len ? ", " : "", len ? 2 : 0);
+            len += len ? 2 : 0;
+            memcpy(lacking + len, name, n + 1);
+            len += n;
         }
-        if (d == root || st != STATUS_SUCCESS)
+        if (d == root)
             continue;
         if (safe_boot && !kx__loadable_in_safe_boot(d))
             st = kx_diags_add(&res->diags, KX_D_DEPS_NOT_SAFE_BOOT, root->path, name,
@@ -115,5 +133,10 @@ kx_status kx__policy_graph(const struct kx_kext_repo *r, struct kx_kext_resoluti
                               "the kext is %s; the dependency has %s", root->required,
                               d->required ? d->required : "OSBundleRequired not set");
     }
+    if (st == STATUS_SUCCESS && lacking && (r->opts.flags & KX_KEXT_FOR_USER))
+        st = kx_diags_add(&res->diags, KX_D_NOT_USER_LOADABLE, root->path,
+                          root->id ? root->id : root->path,
+                          "OSBundleAllowUserLoad is not true for %s", lacking);
+    free(lacking);
     return st;
 }

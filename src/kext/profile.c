@@ -212,6 +212,8 @@ static kx_status add_profile(struct kx_kext_repo *r, plist_t root, const char *n
     free(it);
     if (st == STATUS_SUCCESS && is_system) {
         r->is_lp64 = eff.is_lp64;
+        kx_vers kv = kx_vers_parse(eff.kernel_version);
+        r->pre_oskext = kv != KX_VERS_INVALID && kv < kx_vers_parse("10.0");
         r->system = strdup(canonical);
         if (!r->system)
             st = STATUS_INSUFFICIENT_RESOURCES;

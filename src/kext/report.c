@@ -31,7 +31,7 @@ const struct kx_kext_dep *kx_kext_resolution_dep(const struct kx_kext_resolution
 
 int kx_kext_resolution_is_loadable(const struct kx_kext_resolution *res)
 {
-    return kx_diags_count_errors(&res->diags) == 0;
+    return kx_diags_count_errors(&res->diags) == 0 && res->verdict == STATUS_SUCCESS;
 }
 
 kx_status kx_kext_resolution_status(const struct kx_kext_resolution *res)
@@ -43,6 +43,8 @@ kx_status kx_kext_resolution_status(const struct kx_kext_resolution *res)
                  {KX_DIAG_AUTHENTICATION, STATUS_KEXT_AUTHENTICATION_FAILED},
                  {KX_DIAG_DEPENDENCY, STATUS_KEXT_DEPENDENCY_FAILED},
                  {KX_DIAG_BOOT_LEVEL, STATUS_KEXT_BOOT_LEVEL}};
+    if (res->verdict != STATUS_SUCCESS) /* the loader's own status for what it found */
+        return res->verdict;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (kx_diags_count(&res->diags, order[i].cat))
             return order[i].st;
@@ -165,9 +167,10 @@ json_t *kx_kext_resolution_to_json(const struct kx_kext_resolution *res)
         json_decref(diags);
         return NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:b, s:b, s:s, s:o, s:o, s:o}", "path", kx_json_string(k->path), "id",
-                     kx_json_string(k->id), "version", kx_json_string(k->version_str), "loadable",
-                     kx_kext_resolution_is_loadable(res),
+    return json_pack("{s:o, s:o, s:o, s:b, s:b, s:b, s:s, s:o, s:o, s:o}", "path",
+                     kx_json_string(k->path), "id", kx_json_string(k->id), "version",
+                     kx_json_string(k->version_str), "loadable",
+                     kx_kext_resolution_is_loadable(res), "linkage_checked", res->linked,
                      "user_loadable", res->user_loadable, "status",
                      kx_status_name(kx_kext_resolution_status(res)), "load_order", order,
                      "diagnostics", diags, "dependencies", deps);

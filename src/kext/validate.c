@@ -4,9 +4,17 @@
  * the model: the same keys, types, legal values and message texts. Where it
  * stops at the first failure kx carries on, so a user sees every problem at
  * once. Two checks are kx's own: strings must be valid UTF-8, and no string
- * may still hold a build variable ($(X), ${X}, $X, ###X###, or a bare C macro
- * in an identifier or version) — real repositories ship Info.plist templates,
- * and a template is not a kext.
+ * or key should still hold a build variable ($(X), ${X}, $X, ###X###, or a
+ * whole value that is a C macro name such as HWSENSORS_VERSION) — real
+ * repositories ship Info.plist templates. One detector (find_placeholder)
+ * looks at every string and key; what it finds is an error only where Apple
+ * validates the value (CFBundleIdentifier, CFBundleVersion,
+ * OSBundleCompatibleVersion, OSBundleLibraries' names and versions: a kext
+ * with a template there can't be identified or resolved) and a warning
+ * elsewhere (CFBundleGetInfoString, a personality's IOClass), where the
+ * literal text is what a loaded kext would carry. Inside IOKitPersonalities
+ * the bare-macro form is not looked for: matching values such as DOS_FAT_32
+ * are upper-case by nature.
  *
  * Architecture: keys starting with "OS" or "IO" may have a `<key>_<arch>`
  * variant that wins on that architecture (OSKext::getPropertyForHostArch);
@@ -40,8 +48,8 @@ struct vctx {
     const char *arch;
     const char *file;
     kx_status st;       /* first allocation failure */
-    size_t n_findings;    /* UTF-8 and variable findings so far */
-    size_t n_dropped[2];  /* beyond MAX_WALK_FINDINGS: [0] UTF-8, [1] variables */
+    size_t n_findings[3]; /* findings so far: [0] UTF-8, [1] variable errors, [2] warnings */
+    size_t n_dropped[3];  /* beyond MAX_WALK_FINDINGS, the same three */
 };
 
 static void add(struct vctx *v, enum kx_diag_code code, const char *subject, const char *fmt, ...)
@@ -125,19 +133,54 @@ static int find_variable(const char *s, size_t len, size_t *at, size_t *tok_len)
     return 0;
 }
 
-/* "HWSENSORS_REVISION": an identifier or version that is still a C macro name
+/* "HWSENSORS_REVISION": a whole value that is still a C macro name
  * (Info.plist preprocessing that never happened). */
-static int looks_like_macro(const char *s)
+static int looks_like_macro(const char *s, size_t len)
 {
     int underscore = 0;
-    if (!(s[0] >= 'A' && s[0] <= 'Z'))
+    if (!len || !(s[0] >= 'A' && s[0] <= 'Z'))
         return 0;
-    for (const char *p = s; *p; p++) {
-        if (!is_upper_ident(*p))
+    for (size_t i = 0; i < len; i++) {
+        if (!is_upper_ident(s[i]))
             return 0;
-        underscore |= *p == '_';
+        underscore |= s[i] == '_';
     }
     return underscore;
+}
+
+/* The one detector, for every string and key. macros: also a whole value that is a C macro. */
+static int find_placeholder(const char *s, size_t len, int macros, size_t *at, size_t *tok_len)
+{
+    if (find_variable(s, len, at, tok_len))
+        return 1;
+    if (macros && looks_like_macro(s, len)) {
+        *at = 0;
+        *tok_len = len;
+        return 1;
+    }
+    return 0;
+}
+
+/* Where Apple validates the value (path as the walk spells it: "CFBundleVersion",
+ * "OSBundleLibraries_x86_64/com.x.y"), a build variable is an error. */
+static int apple_validates(const char *path)
+{
+    static const struct {
+        const char *key;
+        int per_arch, children;
+    } keys[] = {{"CFBundleIdentifier", 0, 0}, {"CFBundleVersion", 0, 0},
+                {"OSBundleCompatibleVersion", 1, 0}, {"OSBundleLibraries", 1, 1}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        size_t n = strlen(keys[i].key);
+        if (strncmp(path, keys[i].key, n) != 0)
+            continue;
+        const char *rest = path + n;
+        if (keys[i].per_arch && *rest == '_')
+            rest = strchr(rest, '/') ? strchr(rest, '/') : rest + strlen(rest);
+        if (keys[i].children ? *rest == '/' && !strchr(rest + 1, '/') : *rest == '\0')
+            return 1;
+    }
+    return 0;
 }
 
 /* ---- The UTF-8 and variable walk over the whole dictionary ------------------------------------ */
@@ -145,11 +188,12 @@ static int looks_like_macro(const char *s)
 static void finding(struct vctx *v, enum kx_diag_code code, const char *path, const char *fmt,
                     const char *tok, size_t tok_len)
 {
-    if (v->n_findings >= MAX_WALK_FINDINGS) {
-        v->n_dropped[code == KX_D_NOT_UTF8 ? 0 : 1]++;
+    size_t kind = code == KX_D_NOT_UTF8 ? 0 : code == KX_D_UNEXPANDED_VARIABLE ? 1 : 2;
+    if (v->n_findings[kind] >= MAX_WALK_FINDINGS) {
+        v->n_dropped[kind]++;
         return;
     }
-    v->n_findings++;
+    v->n_findings[kind]++;
     if (tok)
         add(v, code, path, fmt, (int)(tok_len > 64 ? 64 : tok_len), tok);
     else
@@ -170,7 +214,9 @@ static char *child_path(const char *path, const char *key, size_t key_len)
     return out;
 }
 
-static void check_text(struct vctx *v, const char *path, const char *s, size_t len, int is_key)
+/* in_personality: under IOKitPersonalities, where bare upper-case values are matching data. */
+static void check_text(struct vctx *v, const char *path, const char *s, size_t len, int is_key,
+                       int in_personality)
 {
     size_t at, tok_len;
     if (!kx_utf8_valid(s, len)) {
@@ -178,9 +224,20 @@ static void check_text(struct vctx *v, const char *path, const char *s, size_t l
                 is_key ? "a key is not valid UTF-8" : "the value is not valid UTF-8", NULL, 0);
         return;
     }
-    if (!is_key && find_variable(s, len, &at, &tok_len))
-        finding(v, KX_D_UNEXPANDED_VARIABLE, path,
-                "%.*s is a build variable that was never substituted", s + at, tok_len);
+    if (find_placeholder(s, len, !in_personality, &at, &tok_len))
+        finding(v,
+                apple_validates(path) ? KX_D_UNEXPANDED_VARIABLE
+                                      : KX_D_UNEXPANDED_VARIABLE_WARNING,
+                path,
+                is_key ? "the key %.*s is a build variable that was never substituted"
+                       : "%.*s is a build variable that was never substituted",
+                s + at, tok_len);
+}
+
+static int in_personality(const char *path)
+{
+    return strncmp(path, "IOKitPersonalities", 18) == 0 &&
+           (path[18] == '\0' || path[18] == '/' || path[18] == '_');
 }
 
 static void walk(struct vctx *v, plist_t node, const char *path, int depth)
@@ -192,7 +249,7 @@ static void walk(struct vctx *v, plist_t node, const char *path, int depth)
         uint64_t len = 0;
         const char *s = plist_get_string_ptr(node, &len);
         if (s)
-            check_text(v, path, s, (size_t)len, 0);
+            check_text(v, path, s, (size_t)len, 0, in_personality(path));
     } else if (t == PLIST_ARRAY) {
         uint32_t n = plist_array_get_size(node);
         for (uint32_t i = 0; i < n; i++) {
@@ -225,7 +282,7 @@ static void walk(struct vctx *v, plist_t node, const char *path, int depth)
                 break;
             }
             if (key)
-                check_text(v, p, key, klen, 1);
+                check_text(v, p, key, klen, 1, in_personality(path));
             walk(v, val, p, depth + 1);
             free(p);
             free(key);
@@ -257,7 +314,7 @@ static const char *get_string(struct vctx *v, const char *key, int arch_variant,
         return NULL;
     }
     s = plist_get_string_ptr(node, &len);
-    if (!s || !kx_utf8_valid(s, (size_t)len) || find_variable(s, (size_t)len, &at, &tok))
+    if (!s || !kx_utf8_valid(s, (size_t)len) || find_placeholder(s, (size_t)len, 1, &at, &tok))
         return NULL;
     if (strlen(s) != (size_t)len) { /* an embedded NUL would cut every C string use short */
         add(v, KX_D_ILLEGAL_VALUE, key, "contains a NUL character");
@@ -292,13 +349,8 @@ static kx_vers parse_version(struct vctx *v, const char *subject, const char *s,
         return KX_VERS_INVALID;
     }
     ver = kx_vers_parse(s);
-    if (ver == KX_VERS_INVALID) {
-        if (looks_like_macro(s))
-            add(v, KX_D_UNEXPANDED_VARIABLE, subject,
-                "'%s' looks like a C preprocessor macro that was never expanded", s);
-        else
-            add(v, KX_D_ILLEGAL_VALUE, subject, "'%s' is not a version ('vers' format)", s);
-    }
+    if (ver == KX_VERS_INVALID)
+        add(v, KX_D_ILLEGAL_VALUE, subject, "'%s' is not a version ('vers' format)", s);
     return ver;
 }
 
@@ -318,9 +370,6 @@ static void check_identity(struct vctx *v)
         add(v, KX_D_ILLEGAL_VALUE, "CFBundleIdentifier", "is empty");
     else if (id && len > KX_KEXT_STRING_MAX)
         add(v, KX_D_STRING_TOO_LONG, "CFBundleIdentifier", "%zu characters", len);
-    else if (id && looks_like_macro(id))
-        add(v, KX_D_UNEXPANDED_VARIABLE, "CFBundleIdentifier",
-            "'%s' looks like a C preprocessor macro that was never expanded", id);
     else if (id)
         k->id = id;
 
@@ -356,6 +405,15 @@ static void check_flags_and_executable(struct vctx *v)
     if (exec) {
         size_t len = 0;
         const char *name = get_string(v, "CFBundleExecutable", 0, 0, &len);
+        plist_t node = plist_dict_get_item(k->info, "CFBundleExecutable");
+        uint64_t n = 0;
+        const char *raw = kx_plist_is(node, PLIST_STRING) ? plist_get_string_ptr(node, &n) : NULL;
+        if (!name && raw && kx_utf8_valid(raw, (size_t)n) && strlen(raw) == (size_t)n) {
+            /* a build variable (a warning): the kext still has code, under a name that
+             * only the build knew, so looking for the file reports it missing */
+            name = raw;
+            len = (size_t)n;
+        }
         if (k->is_dext)
             add(v, KX_D_ILLEGAL_VALUE, "CFBundleExecutable",
                 "a DriverKit extension names its executable in CFBundleUEXTExecutable");
@@ -424,8 +482,8 @@ static void add_library(struct vctx *v, const char *id, plist_t val)
         return;
     }
     s = plist_get_string_ptr(val, &len);
-    if (!s || !kx_utf8_valid(s, (size_t)len) || find_variable(s, (size_t)len, &at, &tok) ||
-        !kx_utf8_valid(id, strlen(id))) {
+    if (!s || !kx_utf8_valid(s, (size_t)len) || find_placeholder(s, (size_t)len, 1, &at, &tok) ||
+        !kx_utf8_valid(id, strlen(id)) || find_placeholder(id, strlen(id), 1, &at, &tok)) {
         free(subject); /* reported by the walk */
         return;
     }
@@ -513,12 +571,14 @@ static void check_personality(struct vctx *v, const char *name, plist_t p)
     }
     plist_t bid = plist_dict_get_item(p, "CFBundleIdentifier");
     const char *bid_s = kx_plist_string(p, "CFBundleIdentifier", NULL);
+    size_t at, tok;
     if (!bid)
         add(v, KX_D_PERSONALITY_NO_BUNDLE_ID, subj, NULL);
     else if (!bid_s)
         add(v, KX_D_ILLEGAL_TYPE, subj, "CFBundleIdentifier is a %s, must be a string",
             kx_plist_type_name(bid));
-    else if (v->k->id && strcmp(bid_s, v->k->id) != 0)
+    else if (v->k->id && strcmp(bid_s, v->k->id) != 0 &&
+             !find_placeholder(bid_s, strlen(bid_s), 0, &at, &tok)) /* KX4014 said it */
         add(v, KX_D_PERSONALITY_OTHER_BUNDLE_ID, subj, "%s", bid_s);
 
     plist_t score = plist_dict_get_item(p, "IOProbeScore");
@@ -618,7 +678,7 @@ int kx__apple_copyright_valid(const char *s)
 
 kx_status kx__kext_validate(struct kx_kext *k, const char *arch)
 {
-    struct vctx v = {k, arch, k->info_path ? k->info_path : k->path, STATUS_SUCCESS, 0, {0, 0}};
+    struct vctx v = {k, arch, k->info_path ? k->info_path : k->path, STATUS_SUCCESS, {0}, {0}};
     if (!k->info)
         return STATUS_SUCCESS; /* the reader already reported why */
     if (plist_get_node_type(k->info) != PLIST_DICT) {
@@ -627,11 +687,11 @@ kx_status kx__kext_validate(struct kx_kext *k, const char *arch)
         return v.st;
     }
     walk(&v, k->info, "", 0);
-    if (v.n_dropped[0])
-        add(&v, KX_D_NOT_UTF8, "Info.plist", "%zu more strings not listed", v.n_dropped[0]);
-    if (v.n_dropped[1])
-        add(&v, KX_D_UNEXPANDED_VARIABLE, "Info.plist", "%zu more strings not listed",
-            v.n_dropped[1]);
+    static const enum kx_diag_code dropped[] = {KX_D_NOT_UTF8, KX_D_UNEXPANDED_VARIABLE,
+                                                KX_D_UNEXPANDED_VARIABLE_WARNING};
+    for (size_t i = 0; i < 3; i++)
+        if (v.n_dropped[i])
+            add(&v, dropped[i], "Info.plist", "%zu more strings not listed", v.n_dropped[i]);
     check_identity(&v);
     check_flags_and_executable(&v);
     check_required(&v);

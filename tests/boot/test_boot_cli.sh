@@ -91,6 +91,19 @@ echo "$json" | grep -q '"fallback_reason": "stale: ' || fail "stale json: reason
 "$kx" boot --plan --no-auth --boot single-user --extensions "$tmp/ext" | grep -q "Phase 2" &&
     fail "single-user: printed a phase 2"
 
+# kextcache with Apple's flags: -m FILE with a filter; -u DIR rebuilds the cache kxd reads.
+out=$("$tmp/kextcache" -z -l -m "$tmp/apple.mkext" "$tmp/ext" 2>/dev/null) ||
+    fail "kextcache -m: exit $?"
+echo "$out" | grep -q "left out by --local" || fail "kextcache -m -l: $out"
+"$kx" cache verify "$tmp/apple.mkext" >/dev/null || fail "kextcache -m: verify"
+rm -f "$tmp/ext.mkext"
+"$tmp/kextcache" -z -u "$tmp/ext" >/dev/null 2>&1 || fail "kextcache -u: exit $?"
+[ -f "$tmp/ext.mkext" ] || fail "kextcache -u: no $tmp/ext.mkext"
+"$tmp/kextcache" -m 2>/dev/null
+[ $? -eq 2 ] || fail "kextcache -m without FILE: exit status"
+"$tmp/kextcache" -bogus 2>/dev/null
+[ $? -eq 2 ] || fail "kextcache -bogus: exit status"
+
 # Usage errors.
 "$kx" boot --plan --boot sideways --extensions "$tmp/ext" 2>/dev/null
 [ $? -eq 2 ] || fail "bad mode: exit status"

@@ -45,8 +45,12 @@ kext "$tmp" Old com.example.Old 1.0 "" com.apple.kernel.bsd 6.0 com.apple.kernel
 
 # A loadable kext: load order, then Apple's success line; exit 0.
 out=$("$kx" check --no-auth --extensions "$ext" "$tmp/Good.kext") || fail "Good: exit $?"
-echo "$out" | grep -q "^$tmp/Good.kext appears to be loadable (not including linkage for on-disk libraries)\.\$" ||
+echo "$out" | grep -q "^$tmp/Good.kext appears to be loadable (including linkage for on-disk libraries)\.\$" ||
     fail "Good: no success line: $out"
+# Metadata only (--no-exec): the loader's checks can't run, and the line says so.
+out=$("$kx" check --no-auth --no-exec --extensions "$ext" "$tmp/Good.kext") || fail "Good --no-exec"
+echo "$out" | grep -q "appears to be loadable (not including linkage for on-disk libraries)\.\$" ||
+    fail "Good --no-exec: $out"
 echo "$out" | grep -q "com.example.Lib 1.5 ($ext/Lib.kext)" || fail "Good: load order: $out"
 [ "$(echo "$out" | grep -n 'com.example.Lib 1.5' | cut -d: -f1)" -lt \
   "$(echo "$out" | grep -n 'com.example.Good 1.0' | cut -d: -f1)" ] || fail "Good: order: $out"
@@ -57,6 +61,44 @@ out=$("$kx" check --no-auth --extensions "$ext" "$tmp/Bad.kext")
 echo "$out" | grep -q "Dependency Resolution Failures:" || fail "Bad: no category: $out"
 echo "$out" | grep -q "requested 2.0 not in \[compatible 1.0, current 1.5\]" || fail "Bad: window: $out"
 echo "$out" | grep -q "is not loadable" || fail "Bad: no verdict: $out"
+
+# A Mach-O executable: valid metadata, but the loader would refuse it, so kx check does (KX1015).
+kext "$tmp" Mac com.example.Mac 1.0 "" org.kx.kpi.kmdf 1.0
+sed -i '0,/<dict>$/s||<dict><key>CFBundleExecutable</key><string>Mac</string>|' "$tmp/Mac.kext/Contents/Info.plist"
+mkdir -p "$tmp/Mac.kext/Contents/MacOS"
+printf '\317\372\355\376\007\000\000\001' >"$tmp/Mac.kext/Contents/MacOS/Mac"
+out=$("$kx" check --no-auth "$tmp/Mac.kext")
+[ $? -eq 1 ] || fail "Mac: exit status: $out"
+echo "$out" | grep -q "KX1015" || fail "Mac: no KX1015: $out"
+echo "$out" | grep -q "is not loadable - (libkern/kext) kext not loadable" || fail "Mac: verdict: $out"
+"$kx" check --no-auth --json "$tmp/Mac.kext" | grep -q '"status": "STATUS_KEXT_NOT_LOADABLE"' ||
+    fail "Mac: --json status"
+"$kx" check --no-auth --no-exec "$tmp/Mac.kext" >/dev/null || fail "Mac --no-exec: metadata is fine"
+# kextlibs can't read a Mach-O's symbols, and says so (exit 1), in --json too.
+err=$("$kx" libs --no-auth "$tmp/Mac.kext" 2>&1)
+[ $? -eq 1 ] || fail "libs Mac: exit status: $err"
+echo "$err" | grep -q "Mach-O (macOS) executable, not an ELF object for this machine" ||
+    fail "libs Mac: $err"
+"$kx" libs --no-auth --json "$tmp/Mac.kext" 2>/dev/null | grep -q '"error": "its executable' ||
+    fail "libs Mac --json"
+
+# kextfind basics: sources, -b (-s, -i), -lib, -report, --json.
+ln -s "$kx" "$tmp/kextfind"
+out=$("$tmp/kextfind" --no-auth "$tmp" "$ext" -lib) || fail "kextfind -lib: exit $?"
+[ "$out" = "$ext/Lib.kext" ] || fail "kextfind -lib: $out"
+out=$("$tmp/kextfind" --no-auth "$tmp" -b COM.EXAMPLE.GOOD -i) || fail "kextfind -b -i"
+[ "$out" = "$tmp/Good.kext" ] || fail "kextfind -b -i: $out"
+out=$("$tmp/kextfind" --no-auth "$tmp" -b example.Ol -s -report -b -version) ||
+    fail "kextfind -report"
+[ "$out" = "$(printf 'CFBundleIdentifier\tCFBundleVersion\ncom.example.Old\t1.0')" ] ||
+    fail "kextfind -report: $out"
+out=$("$tmp/kextfind" --no-auth "$ext" -report -no-header -b -lib) || fail "-no-header"
+[ "$out" = "$(printf 'com.example.Lib\tyes')" ] || fail "kextfind -no-header: $out"
+"$tmp/kextfind" --no-auth --json "$tmp" -b com.example.Mac | grep -q '"id": "com.example.Mac"' ||
+    fail "kextfind --json"
+[ -z "$("$tmp/kextfind" --no-auth "$tmp" -b com.example.None)" ] || fail "kextfind: no match"
+"$tmp/kextfind" --no-auth "$tmp" -bogus 2>/dev/null; [ $? -eq 2 ] || fail "kextfind -bogus"
+"$tmp/kextfind" --no-auth "$tmp/nowhere" 2>/dev/null; [ $? -eq 2 ] || fail "kextfind nowhere"
 
 # One bad KEXT among good ones still exits 1; verbose lists the candidates.
 "$kx" check -v --no-auth --extensions "$ext" "$tmp/Good.kext" "$tmp/Bad.kext" >"$tmp/v.txt"

@@ -354,6 +354,67 @@ static void test_scenario6_every_corpus_plist(void **state)
     assert_true(n_rejected > 0 && n_rejected * 10 < n_rows);
 }
 
+/* ---- The modern profile knows the families real kexts link against ------------------------------ */
+
+/* Every Apple library a corpus kext declares that macOS 15 ships: the modern profile must serve
+ * each request for one, alone in a folder (no copy of the family beside it). */
+static const char *const modern_families[] = {
+    "com.apple.iokit.IOPCIFamily",     "com.apple.iokit.IOACPIFamily",
+    "com.apple.iokit.IONetworkingFamily", "com.apple.iokit.IOStorageFamily",
+    "com.apple.iokit.IOHIDFamily",     "com.apple.iokit.IOHIDSystem",
+    "com.apple.iokit.IOGraphicsFamily", "com.apple.iokit.IOAudioFamily",
+    "com.apple.iokit.IOUSBHostFamily", "com.apple.iokit.IOSCSIArchitectureModelFamily",
+    "com.apple.iokit.IOSMBusFamily",   "com.apple.iokit.IOReportFamily",
+    "com.apple.iokit.IOSkywalkFamily", "com.apple.driver.AppleACPIPlatform",
+    "com.apple.driver.AppleUSBHostMergeProperties", "com.apple.driver.corecapture"};
+
+static int is_modern_family(const char *id)
+{
+    for (size_t i = 0; id && i < sizeof modern_families / sizeof modern_families[0]; i++)
+        if (strcmp(id, modern_families[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_modern_profile_serves_the_corpus_families(void **state)
+{
+    fx_need_shared();
+    (void)state;
+    char *manifest = fx_join(fx_shared(), "corpus/MANIFEST.tsv");
+    FILE *f = fopen(manifest, "r");
+    char *line = NULL;
+    size_t cap = 0, n_requests = 0;
+    assert_non_null(f);
+    assert_true(getline(&line, &cap, f) > 0); /* header */
+    while (getline(&line, &cap, f) > 0) {
+        char *saved = field(line, 3);
+        size_t len = 0;
+        char *data = fx_corpus_plist(saved, &len);
+        struct kx_kext_repo *r = fx_repo(0, "modern");
+        struct kx_kext *k = NULL;
+        struct kx_kext_options o = fx_options();
+        assert_int_equal(kx_kext_from_info_plist(data, len, saved, &o, &k), STATUS_SUCCESS);
+        assert_int_equal(kx_kext_repo_adopt(r, k), STATUS_SUCCESS);
+        for (size_t i = 0; i < kx_kext_n_libraries(k); i++)
+            n_requests += is_modern_family(kx_kext_library(k, i, NULL));
+        struct kx_kext_resolution *res = fx_resolve(r, k);
+        const struct kx_diags *d = kx_kext_resolution_diags(res);
+        for (size_t i = 0; i < d->n_items; i++)
+            if (d->items[i].code == KX_D_NO_KEXTS_FOUND && is_modern_family(d->items[i].subject)) {
+                fx_dump(d, saved);
+                fail_msg("%s: the modern profile has no %s", saved, d->items[i].subject);
+            }
+        kx_kext_resolution_free(res);
+        kx_kext_repo_free(r);
+        free(data);
+        free(saved);
+    }
+    free(line);
+    fclose(f);
+    free(manifest);
+    assert_true(n_requests >= 100); /* the corpus does ask for them */
+}
+
 /* ---- Scenario 7: robustness -------------------------------------------------------------------- */
 
 static void test_scenario7_odd_plists(void **state)
@@ -400,6 +461,7 @@ int main(void)
         T(test_scenario5_duplicate_identifier),
         cmocka_unit_test(test_scenario6_every_corpus_plist),
         cmocka_unit_test(test_scenario7_odd_plists),
+        cmocka_unit_test(test_modern_profile_serves_the_corpus_families),
     };
 #undef T
     return fx_exit_status(cmocka_run_group_tests(tests, NULL, NULL));

@@ -46,6 +46,34 @@ static void test_raw_kernel_is_refused(void **state)
     kx_kext_repo_free(r);
 }
 
+/* Before OSKext (10.6) Apple loaded kexts linked against the whole kernel; the seed warns that
+ * such a kext breaks on any incompatible kernel change. Its subcomponents were the way. */
+static void test_whole_kernel_allowed_before_10_6_with_a_warning(void **state)
+{
+    (void)state;
+    static const char *const old[][2] = {
+        {"macos-10.0", "1.0b1"}, {"macos-10.2", "6.0"}, {"macos-10.4", "8.0"}};
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+        struct kx_kext_repo *r = fx_repo(0, old[i][0]);
+        plist_t info = driver("com.example.Whole");
+        fx_lib(info, "com.apple.kernel", old[i][1]);
+        struct kx_kext_resolution *res = fx_resolve(r, fx_adopt(r, info));
+        expect(res, KX_D_WHOLE_KERNEL, "com.apple.kernel", "10.6");
+        assert_false(fx_has(diags_of(res), KX_D_RAW_KERNEL, NULL, NULL));
+        assert_true(kx_kext_resolution_is_loadable(res));
+        kx_kext_resolution_free(res);
+
+        info = driver("com.example.Parts"); /* the subcomponents: no warning */
+        fx_lib(info, "com.apple.kernel.iokit", "1.0b1");
+        fx_lib(info, "com.apple.kernel.libkern", "1.0b1");
+        res = fx_resolve(r, fx_adopt(r, info));
+        assert_true(kx_kext_resolution_is_loadable(res));
+        assert_false(fx_has(diags_of(res), KX_D_WHOLE_KERNEL, NULL, NULL));
+        kx_kext_resolution_free(res);
+        kx_kext_repo_free(r);
+    }
+}
+
 static void test_mixing_kpis_and_kernel_components_fails(void **state)
 {
     (void)state;
@@ -239,10 +267,26 @@ static void test_user_load_needs_every_kext_to_allow_it(void **state)
 
     plist_t no = fx_info("com.example.UNo", "1.0", NULL);
     fx_lib(no, "com.example.ULib", "1.0");
-    res = fx_resolve(r, fx_adopt(r, no));
+    struct kx_kext *uno = fx_adopt(r, no);
+    res = fx_resolve(r, uno);
     assert_false(kx_kext_resolution_user_loadable(res));
-    expect(res, KX_D_NOT_USER_LOADABLE, "com.example.UNo", NULL);
-    assert_false(fx_has(diags_of(res), KX_D_NOT_USER_LOADABLE, "com.example.ULib", NULL));
+    /* root loads it (a boot, kxd's own requests): the rule doesn't apply, nothing is said */
+    assert_false(fx_has(diags_of(res), KX_D_NOT_USER_LOADABLE, NULL, NULL));
+    assert_true(kx_kext_resolution_is_loadable(res));
+    kx_kext_resolution_free(res);
+    kx_kext_repo_free(r);
+
+    /* For a user: said once, naming every kext of the list that lacks it. */
+    r = fx_repo(KX_KEXT_FOR_USER, NULL);
+    fx_adopt(r, fx_info("com.example.ULib", "1.0", "1.0")); /* without it this time */
+    no = fx_info("com.example.UNo", "1.0", NULL);
+    fx_lib(no, "com.example.ULib", "1.0");
+    res = fx_resolve(r, fx_adopt(r, no));
+    expect(res, KX_D_NOT_USER_LOADABLE, "com.example.UNo", "com.example.ULib, com.example.UNo");
+    size_t n = 0;
+    for (size_t i = 0; i < diags_of(res)->n_items; i++)
+        n += diags_of(res)->items[i].code == KX_D_NOT_USER_LOADABLE;
+    assert_int_equal(n, 1);
     assert_true(kx_kext_resolution_is_loadable(res));
     kx_kext_resolution_free(res);
     kx_kext_repo_free(r);
@@ -277,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raw_kernel_is_refused),
+        cmocka_unit_test(test_whole_kernel_allowed_before_10_6_with_a_warning),
         cmocka_unit_test(test_mixing_kpis_and_kernel_components_fails),
         cmocka_unit_test(test_64bit_kernel_refuses_kernel_components),
         cmocka_unit_test(test_private_kpi_is_for_apple_only),

@@ -226,6 +226,39 @@ static void test_macho_executable_is_foreign_and_skipped(void **state)
     free(b);
 }
 
+/* Valid, but not loadable here: the loader's verdict, which kx check gives too (KX1015). A
+ * metadata-only check (KX_KEXT_NO_EXEC) can't say, and says it didn't look. */
+static void test_macho_executable_is_not_loadable(void **state)
+{
+    char *b = exec_kext(*state, "Mac");
+    char *mac = fx_join(b, "Contents/MacOS/Exec");
+    fx_write(mac, "\xcf\xfa\xed\xfe\x07\x00\x00\x01", 8);
+    for (int no_exec = 0; no_exec < 2; no_exec++) {
+        struct kx_kext_options o = fx_options();
+        struct kx_kext_repo *r = NULL;
+        struct kx_kext *k = NULL;
+        int linked = -1;
+        if (!no_exec)
+            o.flags &= ~KX_KEXT_NO_EXEC;
+        assert_int_equal(kx_kext_repo_new(&o, &r), STATUS_SUCCESS);
+        assert_int_equal(kx_kext_repo_add_kext(r, b, &k), STATUS_SUCCESS);
+        if (!no_exec)
+            assert_true(kx_kext_lacks_executable(k));
+        struct kx_kext_resolution *res = fx_resolve(r, k);
+        kx_status st = kx_kext_resolution_verify(res, &linked);
+        assert_int_equal(linked, !no_exec);
+        assert_int_equal(st, no_exec ? STATUS_SUCCESS : STATUS_KEXT_NOT_LOADABLE);
+        assert_int_equal(kx_kext_resolution_is_loadable(res), no_exec);
+        assert_int_equal(fx_has(kx_kext_resolution_diags(res), KX_D_NO_EXECUTABLE_HERE,
+                                "CFBundleExecutable", NULL),
+                         !no_exec);
+        kx_kext_resolution_free(res);
+        kx_kext_repo_free(r);
+    }
+    free(mac);
+    free(b);
+}
+
 static void test_elf_for_another_machine_is_foreign(void **state)
 {
     char *b = exec_kext(*state, "Arm");
@@ -320,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_linux_executable_is_found_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_macho_executable_is_foreign_and_skipped, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_macho_executable_is_not_loadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elf_for_another_machine_is_foreign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_executables_are_validation_failures, setup,
                                         teardown),

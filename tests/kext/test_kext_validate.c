@@ -126,10 +126,11 @@ static void test_unexpanded_build_variables_are_named(void **state)
         {"CFBundleIdentifier", "as.acidanthera.mieze.${PRODUCT_NAME:rfc1034identifier}",
          "${PRODUCT_NAME:rfc1034identifier}"},
         {"CFBundleVersion", "$MODULE_VERSION", "$MODULE_VERSION"},
-        {"CFBundleGetInfoString", "Pseudoextension, ###KERNEL_VERSION_LONG###",
-         "###KERNEL_VERSION_LONG###"},
         {"CFBundleVersion", "HWSENSORS_REVISION", "HWSENSORS_REVISION"},
         {"CFBundleIdentifier", "FAKESMC_BUNDLE", "FAKESMC_BUNDLE"},
+        {"OSBundleCompatibleVersion", "$(MODULE_VERSION)", "$(MODULE_VERSION)"},
+        {"OSBundleCompatibleVersion_x86_64", "${CURRENT_PROJECT_VERSION}",
+         "${CURRENT_PROJECT_VERSION}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         plist_t info = fx_info("com.example.Vars", "1.0", NULL);
@@ -139,11 +140,72 @@ static void test_unexpanded_build_variables_are_named(void **state)
         assert_false(kx_kext_is_valid(k));
         kx_kext_free(k);
     }
-    /* Dollar signs that are not build variables pass. */
+    /* Library names and versions are Apple's to validate too. */
     plist_t info = fx_info("com.example.Vars", "1.0", NULL);
-    fx_set_str(info, "CFBundleName", "costs $5 or $lower");
+    fx_lib(info, "FAKESMCKEYSTORE_BUNDLE", "1.0");
+    fx_lib(info, "com.example.Lib", "FAKESMCKEYSTORE_COMPATIBLE");
+    fx_lib(info, "com.example.${PRODUCT_NAME}", "1.0");
     struct kx_kext *k = from_dict(info, NULL);
+    expect(k, KX_D_UNEXPANDED_VARIABLE, "OSBundleLibraries/FAKESMCKEYSTORE_BUNDLE",
+           "FAKESMCKEYSTORE_BUNDLE");
+    expect(k, KX_D_UNEXPANDED_VARIABLE, "OSBundleLibraries/com.example.Lib",
+           "FAKESMCKEYSTORE_COMPATIBLE");
+    expect(k, KX_D_UNEXPANDED_VARIABLE, "OSBundleLibraries/com.example.${PRODUCT_NAME}",
+           "${PRODUCT_NAME}");
+    assert_int_equal(kx_kext_n_libraries(k), 0); /* none of them is a request */
+    assert_false(kx_kext_is_valid(k));
+    kx_kext_free(k);
+    /* Dollar signs that are not build variables pass. */
+    info = fx_info("com.example.Vars", "1.0", NULL);
+    fx_set_str(info, "CFBundleName", "costs $5 or $lower");
+    k = from_dict(info, NULL);
     assert_int_equal(kx_kext_diags(k)->n_items, 0);
+    kx_kext_free(k);
+}
+
+/* Where Apple validates nothing, the same detector finds the same variables, as warnings: the
+ * kext stays valid and carries the text as written. */
+static void test_build_variables_elsewhere_are_warnings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *value, *token;
+    } cases[] = {
+        {"CFBundleGetInfoString", "Pseudoextension, ###KERNEL_VERSION_LONG###",
+         "###KERNEL_VERSION_LONG###"},
+        {"CFBundleShortVersionString", "HWSENSORS_VERSION", "HWSENSORS_VERSION"},
+        {"CFBundleName", "$(PRODUCT_NAME)", "$(PRODUCT_NAME)"},
+        {"Source Code", "SOURCE_CODE_LINK", "SOURCE_CODE_LINK"},
+        {"RM,Build", "Release-${LOGNAME}", "${LOGNAME}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        plist_t info = fx_info("com.example.Vars", "1.0", NULL);
+        fx_set_str(info, cases[i].key, cases[i].value);
+        struct kx_kext *k = from_dict(info, NULL);
+        expect(k, KX_D_UNEXPANDED_VARIABLE_WARNING, cases[i].key, cases[i].token);
+        assert_false(fx_has(kx_kext_diags(k), KX_D_UNEXPANDED_VARIABLE, NULL, NULL));
+        assert_true(kx_kext_is_valid(k));
+        kx_kext_free(k);
+    }
+    /* In a personality: $(X) still warns; an upper-case matching value is data. */
+    plist_t info = fx_info("com.example.Vars", "1.0", NULL);
+    plist_t ps = plist_new_dict(), p = plist_new_dict();
+    plist_dict_set_item(p, "IOClass", plist_new_string("$(PRODUCT_NAME)"));
+    plist_dict_set_item(p, "IOProviderClass", plist_new_string("IOMedia"));
+    plist_dict_set_item(p, "Content Hint", plist_new_string("DOS_FAT_32"));
+    plist_dict_set_item(p, "CFBundleIdentifier", plist_new_string("$(PRODUCT_BUNDLE_IDENTIFIER)"));
+    plist_dict_set_item(ps, "Media", p);
+    plist_dict_set_item(info, "IOKitPersonalities", ps);
+    struct kx_kext *k = from_dict(info, NULL);
+    expect(k, KX_D_UNEXPANDED_VARIABLE_WARNING, "IOKitPersonalities/Media/IOClass",
+           "$(PRODUCT_NAME)");
+    assert_false(fx_has(kx_kext_diags(k), KX_D_UNEXPANDED_VARIABLE_WARNING,
+                        "IOKitPersonalities/Media/Content Hint", NULL));
+    /* a template's personality identifier is that one finding, not also "another kext's" */
+    expect(k, KX_D_UNEXPANDED_VARIABLE_WARNING, "IOKitPersonalities/Media/CFBundleIdentifier",
+           "$(PRODUCT_BUNDLE_IDENTIFIER)");
+    assert_false(fx_has(kx_kext_diags(k), KX_D_PERSONALITY_OTHER_BUNDLE_ID, NULL, NULL));
+    assert_true(kx_kext_is_valid(k));
     kx_kext_free(k);
 }
 
@@ -532,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_required_properties_are_missing),
         cmocka_unit_test(test_compatible_version_above_current),
         cmocka_unit_test(test_unexpanded_build_variables_are_named),
+        cmocka_unit_test(test_build_variables_elsewhere_are_warnings),
         cmocka_unit_test(test_non_utf8_strings_and_keys),
         cmocka_unit_test(test_kernel_resource_may_not_declare_libraries),
         cmocka_unit_test(test_driverkit_value_is_for_dexts),

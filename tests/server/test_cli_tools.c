@@ -37,6 +37,12 @@ static void test_kextstat_prints_apples_columns(void **state)
     assert_non_null(strstr(out, "org.kx.driver.Null"));
     assert_null(strstr(out, "org.kx.driver.Zero"));
     free(out);
+    /* -a: Apple's Architecture column, before the name */
+    assert_int_equal(kxd_run(&out, "./kextstat -a -b org.kx.driver.Null"), 0);
+    KXD_ASSERT_MATCHES(out, "^Index Refs Address            Size       Wired      "
+                            "Architecture       Name \\(Version\\) UUID <Linked Against>$");
+    KXD_ASSERT_MATCHES(out, "0x[0-9a-f]+ +[a-z0-9_]+ +org\\.kx\\.driver\\.Null \\(1\\.0\\.0\\) ");
+    free(out);
 }
 
 static void test_stat_json_has_the_stable_fields(void **state)
@@ -166,6 +172,33 @@ static void test_kextload_and_kextunload(void **state)
     assert_int_equal(kxd_run(&out, "./kextload -b com.example.missing 2>&1"), 71);
     assert_non_null(strstr(out, "failed to load - (libkern/kext) kext not found"));
     free(out);
+    /* -d KEXT: a dependency kxd's folders don't hold loads first, from the named bundle */
+    assert_int_equal(kxd_run(&out, "./kextload tests/verdict-extensions/CheckLibUser.kext 2>&1"),
+                     71);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -d tests/verdict-extensions/CheckLib.kext "
+                                   "tests/verdict-extensions/CheckLibUser.kext"),
+                     0);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextstat -l -b org.kx.test.CheckLib -b org.kx.test.CheckLibUser"),
+                     0);
+    assert_non_null(strstr(out, "org.kx.test.CheckLib (1.0.0)"));
+    assert_non_null(strstr(out, "org.kx.test.CheckLibUser (1.0.0)"));
+    free(out);
+    /* -r DIR: the same from a folder; -b finds a kext there */
+    assert_int_equal(kxd_run(&out, "./kextunload -r -b org.kx.test.CheckLib"), 0);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -r tests/verdict-extensions "
+                                   "tests/verdict-extensions/CheckLibUser.kext 2>&1"),
+                     0);
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -r tests/verdict-extensions -b org.kx.test.CheckGood"),
+                     0);
+    assert_non_null(strstr(out, "loaded successfully (or already loaded)"));
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextload -r /nonexistent -b org.kx.driver.Null 2>&1"), 2);
+    assert_non_null(strstr(out, "-r /nonexistent"));
+    free(out);
 }
 
 static void test_kextlibs_names_the_missing_library(void **state)
@@ -187,6 +220,37 @@ static void test_kextlibs_names_the_missing_library(void **state)
     free(out);
 }
 
+/* kx info: the bundle, its executable, the loader's verdict and kxd's record in one report. */
+static void test_kx_info(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(kxd_run(&out, "./kx info --no-auth --extensions extensions org.kx.driver.Null"),
+                     0);
+    KXD_ASSERT_MATCHES(out, "^identifier: +org\\.kx\\.driver\\.Null$");
+    KXD_ASSERT_MATCHES(out, "^driver-info: +Null, version 1\\.0\\.0, load priority [0-9]+$");
+    KXD_ASSERT_MATCHES(out, "^verdict: +loadable \\(including linkage\\)$");
+    KXD_ASSERT_MATCHES(out, "^kernel: +loaded, index [0-9]+, refs 0, address 0x[0-9a-f]+");
+    free(out);
+    /* a kext the loader refuses says why; one kxd hasn't loaded says so */
+    assert_int_equal(kxd_run(&out, "./kx info --no-auth --extensions extensions "
+                                   "tests/verdict-extensions/CheckMismatch.kext"),
+                     0);
+    KXD_ASSERT_MATCHES(out, "^verdict: +STATUS_KEXT_VALIDATION_FAILED \\(including linkage\\)$");
+    KXD_ASSERT_MATCHES(out, "^  KX1011 ");
+    KXD_ASSERT_MATCHES(out, "^kernel: +not loaded$");
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kx info --json --no-auth --extensions extensions "
+                                   "org.kx.library.RingBuffer"),
+                     0);
+    assert_non_null(strstr(out, "\"kxd_reachable\": true"));
+    assert_non_null(strstr(out, "\"compatible_version\": \"1.0\""));
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kx info com.example.nowhere 2>&1"), 1);
+    assert_non_null(strstr(out, "no such kext"));
+    free(out);
+}
+
 int main(void)
 {
     char tmp[] = "/tmp/kx-cli-XXXXXX";
@@ -195,6 +259,7 @@ int main(void)
     setenv("KX_TMP", tmp, 1);
     const struct CMUnitTest tests[] = {
         KXD_TEST(test_kextstat_prints_apples_columns),
+        KXD_TEST(test_kx_info),
         KXD_TEST(test_stat_json_has_the_stable_fields),
         KXD_TEST(test_device_io_from_the_shell),
         KXD_TEST(test_ioctl_prints_the_output_in_hex),
