@@ -123,15 +123,16 @@ static void raw_read_request(int fd, uint32_t req_id, uint32_t handle, uint32_t 
 /* kxd's view of the test's raw peer (told from the observing connection by
  * the device it has open); 0 when there is none. *whole, if given, gets the
  * totals. */
-static int server_conn(const struct kxd_proc *p, struct kx_client_conn *out,
-                       struct kx_client_server *whole)
+/* The connection of process `pid` that holds handles, as kxd reports it. */
+static int conn_of(const struct kxd_proc *p, pid_t pid, struct kx_client_conn *out,
+                   struct kx_client_server *whole)
 {
     kx_client *c = kxd_connect(p);
     struct kx_client_server s;
     assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
     int found = 0;
     for (size_t i = 0; i < s.n_listed && !found; i++)
-        if (s.conns[i].pid == getpid() && s.conns[i].handles) {
+        if (s.conns[i].pid == pid && s.conns[i].handles) {
             *out = s.conns[i];
             found = 1;
         }
@@ -143,6 +144,12 @@ static int server_conn(const struct kxd_proc *p, struct kx_client_conn *out,
     kx_client_server_free(&s);
     kx_client_disconnect(c);
     return found;
+}
+
+static int server_conn(const struct kxd_proc *p, struct kx_client_conn *out,
+                       struct kx_client_server *whole)
+{
+    return conn_of(p, getpid(), out, whole);
 }
 
 static uint32_t handles_on(const struct kxd_proc *p, const char *device)
@@ -676,12 +683,12 @@ static void test_shutdown_answers_pending_reads(void **state)
     kx_client *c = kxd_connect(p);
     uint32_t h;
     assert_int_equal(kx_client_open(c, "/dev/pipe0", KX_ACCESS_READ, &h), STATUS_SUCCESS);
-    pid_t kxd = p->pid;
+    pid_t kxd = p->pid, reader = getpid();
     pid_t killer = fork();
     assert_true(killer >= 0);
     if (killer == 0) { /* once the read is pending */
         struct kx_client_conn conn = {0};
-        T_WAIT_FOR(server_conn(p, &conn, NULL) && conn.pending == 1);
+        T_WAIT_FOR(conn_of(p, reader, &conn, NULL) && conn.pending == 1);
         kill(kxd, SIGTERM);
         _exit(0);
     }
