@@ -10,6 +10,8 @@
  *   submit.c     request submission and the synchronous calls
  *   driver.c     starting and unloading drivers, rollback, the completion messages
  *   wd.c         watchdog thread: async deadlines and hung routines
+ *   ready.c      device readiness (poll), declared control codes, cancelling
+ *                one requester's requests: what a file system front end needs
  *   kmdf_host.c  the in-process driver host (host.h) — with kmdf.c, the only code
  *                that uses the seed's names
  *
@@ -17,6 +19,7 @@
  *   1. io->ns_lock    namespace arrays, driver/device records and their counts,
  *                     handle-table slots and free list, device refs
  *   2. io->pool_lock  IRP slab growth            (leaf)
+ *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
@@ -252,7 +255,13 @@ struct io_device {
     uint64_t instance;              /* the match it was created for (0: none) */
     int removing;                   /* ns_lock: its instance is being removed: no new opens */
     _Atomic int is_deleted;         /* set under ns_lock; read by submit without it */
+    _Atomic uint32_t ready;         /* DkSetDeviceReady's bits | IO_READY_SET; 0: never set */
+    struct kx_io_control_decl controls[KX_IO_MAX_CONTROLS]; /* ns_lock: declared codes */
+    uint32_t n_controls;            /* ns_lock */
 };
+
+#define IO_READY_SET 0x80000000u /* the driver has said; before that, always ready */
+#define IO_MAX_READY_WATCHERS 8
 
 struct io_link {
     char link[KX_IO_NAME_MAX];
@@ -328,6 +337,12 @@ struct kx_io {
     uint64_t klog_seq;
 
     struct io_wd wd;
+
+    pthread_mutex_t ready_lock;     /* ready_watch; held while a watcher runs */
+    struct {
+        kx_io_ready_fn fn;
+        void *arg;
+    } ready_watch[IO_MAX_READY_WATCHERS];
 
     kx_io_reg_fn reg_fn;            /* the registry's owner (kx_io_set_registry) */
     void *reg_ctx;
