@@ -1,6 +1,7 @@
 /* kxd.c — the kernel daemon: boots a kx kernel from extensions folders and
- * serves clients on an AF_UNIX socket until SIGTERM or SIGINT, then unloads
- * every kext in reverse load order and exits 0.
+ * serves clients on an AF_UNIX socket (and, with --mount, its devices as
+ * files) until SIGTERM or SIGINT, then unmounts, unloads every kext in
+ * reverse load order and exits 0.
  */
 #include "server/devpolicy.h"
 #include "core/plat_user.h"
@@ -120,7 +121,7 @@ static const char usage_text[] =
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
-    "           [--idle-unload SECONDS]\n"
+    "           [--idle-unload SECONDS] [--mount DIR]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
@@ -143,7 +144,9 @@ static const char usage_text[] =
     "  --platform P      the machine matched against: linux (the default: the host's PCI,\n"
     "                    USB and ACPI devices, and udev's hot-plug), none (only IOResources)\n"
     "                    or a described platform (an ioreg -a file)\n"
-    "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n";
+    "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n"
+    "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, ...;\n"
+    "                    a stale mount of a crashed kxd there is replaced (docs/fuse.md)\n";
 
 struct kxd_opts {
     const char **dirs;
@@ -157,6 +160,7 @@ struct kxd_opts {
     uint32_t log_gid;
     const char *platform;
     uint32_t idle_unload_s;
+    const char *mount_dir;
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -225,6 +229,19 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         return 1;
     }
 
+    /* The mount comes before boot: files appear as drivers create links. */
+    if (o->mount_dir) {
+        char why[512] = "";
+        st = kx_srv_mount(srv, o->mount_dir, why, sizeof why);
+        if (st != STATUS_SUCCESS) {
+            snprintf(msg, sizeof msg, "kxd: --mount %s\n", *why ? why : kx_status_string(st));
+            report_start(ready_fd, 0, msg);
+            kx_srv_free(srv);
+            kx_kernel_free(k);
+            return 1;
+        }
+    }
+
     /* Phase 1, the booter; then, once "root is mounted", phase 2, the daemon.
      * A kext that fails to load is reported; the others still load. The kernel
      * has logged each failure as one warning with its reason (and each kext
@@ -275,7 +292,7 @@ int main(int argc, char **argv)
     enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
            OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP, OPT_CONN_BYTES, OPT_TOTAL_BYTES,
            OPT_MAX_CONNS, OPT_MAX_USER_CONNS, OPT_LOG_GROUP, OPT_LOG_PUBLIC, OPT_PLATFORM,
-           OPT_IDLE_UNLOAD };
+           OPT_IDLE_UNLOAD, OPT_MOUNT };
     static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
                                          {"extensions", required_argument, NULL, OPT_EXT},
                                          {"socket", required_argument, NULL, OPT_SOCKET},
@@ -296,6 +313,7 @@ int main(int argc, char **argv)
                                          {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
                                          {"platform", required_argument, NULL, OPT_PLATFORM},
                                          {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
+                                         {"mount", required_argument, NULL, OPT_MOUNT},
                                          {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -305,7 +323,7 @@ int main(int argc, char **argv)
     struct kx_srv_limits limits = {0};
     int log_public = 0, has_log_group = 0;
     uint32_t log_gid = 0, idle_unload_s = 0;
-    const char *platform = "linux";
+    const char *platform = "linux", *mount_dir = NULL;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -322,6 +340,7 @@ int main(int argc, char **argv)
         case OPT_NO_CACHE: boot_flags |= KX_BOOT_NO_CACHE; break;
         case OPT_LOG_PUBLIC: log_public = 1; break;
         case OPT_PLATFORM: platform = optarg; break;
+        case OPT_MOUNT: mount_dir = optarg; break;
         case OPT_IDLE_UNLOAD:
             if (parse_amount(optarg, 0, &n) != 0 || n > UINT32_MAX) {
                 fprintf(stderr, "kxd: --idle-unload: not a positive number of seconds: '%s'\n",
@@ -395,7 +414,8 @@ int main(int argc, char **argv)
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
     struct kxd_opts o = {dirs,       n_dirs,  socket_path, policy_path, cache_path,
                          mode,       boot_flags, no_auth, check,    limits,
-                         log_public, has_log_group, log_gid, platform, idle_unload_s};
+                         log_public, has_log_group, log_gid, platform, idle_unload_s,
+                         mount_dir};
     int rc = boot_and_serve(&o, &log, &ready_fd);
     kx_log_fold_free(fold);
     free(dirs);
