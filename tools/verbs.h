@@ -22,7 +22,8 @@
     XX(catalog, "list the IOCatalogue: every personality of the extensions folders")  \
     XX(ioreg, "show the I/O Registry in Apple's ioreg format (ioreg)")                \
     XX(ioclasscount, "count the registry's instances of each class (ioclasscount)")   \
-    XX(device, "add hardware to kxd's registry under an entry, or remove an entry")
+    XX(device, "add hardware to kxd's registry under an entry, or remove an entry")   \
+    XX(mount, "ask kxd to serve its /dev links as files in a folder (FUSE)")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
 #define KX_ALIASES(XX)     \

@@ -24,7 +24,9 @@ kxd_pid= others=
 cleanup() {
     [ -n "$kxd_pid" ] && kill -KILL "$kxd_pid" 2>/dev/null
     for p in $others; do kill -KILL "$p" 2>/dev/null; done
-    grep -q " $mnt " /proc/self/mountinfo && { umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"; }
+    for m in "$mnt" "$tmp/mnt2"; do
+        grep -q " $m " /proc/self/mountinfo && { umount -l "$m" 2>/dev/null || fusermount3 -u -z "$m"; }
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -110,6 +112,18 @@ until_true sh -c "KX_SOCKET='$tmp/sock' '$kx' ls | grep -q 'Pipe0 .* [1-9][0-9]*
 kill -TERM "$reader"
 wait "$reader" # returns only once the FUSE read was answered
 
+# kx mount: a second folder on the running kxd, root's only.
+mkdir "$tmp/mnt2"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        env KX_SOCKET="$tmp/sock" "$kx" mount "$tmp/mnt2" 2>"$tmp/refused" && fail "nobody mounted"
+    grep -q "only root" "$tmp/refused" || fail "nobody's kx mount: $(cat "$tmp/refused")"
+fi
+KX_SOCKET=$tmp/sock "$kx" mount "$tmp/mnt2" || fail "kx mount $tmp/mnt2"
+[ "$(head -c 512 "$tmp/mnt2/zero" | wc -c)" -eq 512 ] || fail "the second mount does not serve"
+KX_SOCKET=$tmp/sock "$kx" mount "$tmp/mnt2" 2>"$tmp/busy" && fail "kx mount twice"
+grep -q "already mounted" "$tmp/busy" || fail "kx mount twice: $(cat "$tmp/busy")"
+
 # A second kxd can't take a live mount.
 "$kxd" --foreground --no-auth --no-cache --platform none --extensions "$ext" \
     --socket "$tmp/sock2" --mount "$mnt" >"$tmp/log2" 2>&1 && fail "a second kxd mounted"
@@ -128,6 +142,7 @@ kxd_pid=
 [ $rc -eq 0 ] || fail "kxd exited $rc after SIGTERM"
 wait "$reader"
 not_mounted || fail "the mount is still there after SIGTERM"
+grep -q " $tmp/mnt2 " /proc/self/mountinfo && fail "kx mount's folder is still mounted after SIGTERM"
 
 # A crashed kxd leaves a stale mount; the next one replaces it.
 start_kxd
