@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define ROOT_INO 1
 #define FIRST_INO 2
@@ -209,6 +210,35 @@ static void on_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         on_getattr(req, ino, fi);
 }
 
+/* access(2) answers as kx's open would: uid 0 may read and write anything,
+ * others by the owner, group or other triplet that applies (the primary
+ * group, as kx checks it). Without this the kernel would say yes to all. */
+static void on_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+    struct kx_fuse *fs = fs_of(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    struct stat st;
+    char name[KX_IO_NAME_MAX];
+    int err = 0;
+    if (ino == ROOT_INO)
+        root_attr(fs, &st);
+    else if (!kx__fuse_name(fs, ino, name))
+        err = ENOENT;
+    else
+        err = file_attr(fs, name, &st);
+    if (!err && mask != F_OK) {
+        unsigned bits = (unsigned)st.st_mode & 0777;
+        unsigned have = ctx->uid == 0               ? 06u | (bits & 0111 ? 01u : 0u)
+                        : ctx->uid == st.st_uid     ? (bits >> 6) & 7u
+                        : ctx->gid == st.st_gid     ? (bits >> 3) & 7u
+                                                    : bits & 7u;
+        unsigned want = (mask & R_OK ? 4u : 0u) | (mask & W_OK ? 2u : 0u) | (mask & X_OK ? 1u : 0u);
+        if (want & ~have)
+            err = EACCES;
+    }
+    fuse_reply_err(req, err);
+}
+
 static void on_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
@@ -254,6 +284,7 @@ static const struct fuse_lowlevel_ops kx_fuse_ops = {
     .getattr = on_getattr,
     .setattr = on_setattr,
     .readdir = on_readdir,
+    .access = on_access,
     .open = kx__fuse_open,
     .release = kx__fuse_release,
     .read = kx__fuse_read,

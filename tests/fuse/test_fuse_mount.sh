@@ -90,6 +90,8 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
     as_nobody cat "$mnt/ram0" >/dev/null 2>"$tmp/denied" && fail "nobody opened ram0"
     grep -q "Permission denied" "$tmp/denied" || fail "nobody's open of ram0: $(cat "$tmp/denied")"
     [ "$(as_nobody head -c 16 "$mnt/zero" | wc -c)" -eq 16 ] || fail "nobody can't read zero"
+    as_nobody test -r "$mnt/ram0" && fail "access(2) lets nobody read ram0"
+    as_nobody test -w "$mnt/zero" || fail "access(2) refuses nobody writing zero"
 
     # The caller's pid and uid reach kx: a refused unload names the holder.
     as_nobody sh -c 'exec 3<"$1" && echo $$ && exec sleep 600' sh "$mnt/zero" >"$tmp/holder" &
