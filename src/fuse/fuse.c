@@ -343,7 +343,7 @@ void kx_fuse_unmount(struct kx_fuse *fs)
         return;
     if (fs->has_thread) {
         fuse_session_exit(fs->se);
-        char *copy = strdup(fs->dir);
+        char *copy = fs->dir ? strdup(fs->dir) : NULL;
         pthread_t t;
         if (copy && pthread_create(&t, NULL, poke, copy) == 0)
             pthread_detach(t);

@@ -44,9 +44,14 @@ struct fuse_io {
     unsigned char out[];        /* READ and DEVICE_CONTROL output */
 };
 
+/* fi->fh carries the file's pointer as a 64-bit value, as the I/O
+ * manager carries host cookies. */
 static struct kx_fuse_file *file_of(struct fuse_file_info *fi)
 {
-    return (struct kx_fuse_file *)(uintptr_t)fi->fh;
+    uintptr_t u = (uintptr_t)fi->fh;
+    void *p;
+    memcpy(&p, &u, sizeof p);
+    return p;
 }
 
 static int err_of(kx_status st)
