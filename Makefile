@@ -4,8 +4,10 @@
 #   make run      build and start kxd on build/extensions/ in the foreground
 #   make bench    optimised build in build-release/ and run the benchmarks
 #   make lint     clang-tidy and cppcheck over src/, tools/ and drivers/
+#   make install  optimised build (no sanitizers) installed under PREFIX (DESTDIR honoured)
 BUILD    ?= build
 RELEASE  ?= build-release
+PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 ifeq ($(origin CC),default)
@@ -13,7 +15,7 @@ CC := clang
 endif
 export CC
 
-.PHONY: all deps configure test run bench lint format clean
+.PHONY: all deps configure release test run bench install lint format clean
 
 all: configure
 	flock $(BUILD) cmake --build $(BUILD) -j $(JOBS)
@@ -38,11 +40,17 @@ KXD_RUN_FLAGS := $(if $(filter 0,$(shell id -u)),,--no-auth --socket $(abspath $
 run: all
 	$(BUILD)/kxd --foreground --extensions $(BUILD)/extensions $(KXD_RUN_FLAGS)
 
-bench: deps
+release: deps
 	@test -f $(RELEASE)/CMakeCache.txt || \
 	  cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DKX_SANITIZE=OFF $(CMAKE_FLAGS)
 	cmake --build $(RELEASE) -j $(JOBS)
+
+bench: release
 	cmake --build $(RELEASE) --target bench-run
+
+# Tools, kxd, headers, sample kexts and the driver SDK (find_package(kx), kx-kmdf.pc).
+install: release
+	cmake --install $(RELEASE) --prefix $(PREFIX)
 
 lint: configure
 	./scripts/lint.sh $(BUILD)

@@ -118,19 +118,5 @@ int kx_cmd_catalog(int argc, char **argv)
     char *text = n_dirs
                      ? local_listing(dirs, n_dirs, &kopts, safe_boot)
                      : regcli_kxd_json("kx catalog", socket, "kxd's catalogue", kx_client_catalog);
-    json_error_t err;
-    json_t *root = text ? json_loads(text, 0, &err) : NULL;
-    if (text && !root)
-        fprintf(stderr, "kx catalog: the listing isn't JSON: %s\n", err.text);
-    free(text);
-    if (!root)
-        return KX_EXIT_FAIL;
-    if (json) {
-        json_dumpf(root, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else {
-        print_text(root);
-    }
-    json_decref(root);
-    return KX_EXIT_OK;
+    return regcli_show_json("kx catalog", "the listing", text, json, print_text);
 }

@@ -1,10 +1,10 @@
 /* cmd_match.c — `kx match`: a matching dry run over a described platform, Linux's devices or
  * the running kxd.
  *
- * With --platform (or --linux, --sysfs), publishes the machine into a fresh registry, puts every personality
- * of the extensions folders into a catalogue, and matches every nub (every IOService-plane
- * entry but Root) with explanations, exactly as kxd would before loading anything; without
- * it, kxd makes the same report on its own registry and catalogue. Either way the report is
+ * With --platform (or --linux, --sysfs), publishes the machine into a fresh registry, puts every
+ * personality of the extensions folders into a catalogue, and matches every nub (every
+ * IOService-plane entry but Root) with explanations, exactly as kxd would before loading anything;
+ * without it, kxd makes the same report on its own registry and catalogue. Either way the report is
  * kx_match_report_json's (src/registry/match_report.c): per nub each candidate (kext,
  * personality, IOClass, score, category, chosen, and whether the kext whose code it runs
  * would load) and each rejected personality of the nub's class chain with the key that
@@ -40,7 +40,10 @@ struct match_args {
 };
 
 /* A machine named here, rather than the running kxd's. */
-static int is_local(const struct match_args *a) { return a->src.platform || a->src.sysfs; }
+static int is_local(const struct match_args *a)
+{
+    return a->src.platform || a->src.sysfs;
+}
 
 static int parse_args(int argc, char **argv, struct match_args *a)
 {
@@ -155,21 +158,7 @@ int kx_cmd_match(int argc, char **argv)
         return KX_EXIT_USAGE;
     }
     char *text = is_local(&a) ? local_report(&a)
-                            : regcli_kxd_json("kx match", a.socket, "kxd's match report",
-                                              kx_client_match_report);
-    json_error_t err;
-    json_t *root = text ? json_loads(text, 0, &err) : NULL;
-    if (text && !root)
-        fprintf(stderr, "kx match: the report isn't JSON: %s\n", err.text);
-    free(text);
-    if (!root)
-        return KX_EXIT_FAIL;
-    if (a.json) {
-        json_dumpf(root, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else {
-        print_report(root);
-    }
-    json_decref(root);
-    return KX_EXIT_OK;
+                              : regcli_kxd_json("kx match", a.socket, "kxd's match report",
+                                                kx_client_match_report);
+    return regcli_show_json("kx match", "the report", text, a.json, print_report);
 }

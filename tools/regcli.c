@@ -173,3 +173,23 @@ void regcli_free(struct regcli *c)
     kx_classes_free(c->classes);
     memset(c, 0, sizeof *c);
 }
+
+int regcli_show_json(const char *prog, const char *what, char *text, int json,
+                     void (*print)(json_t *root))
+{
+    json_error_t err;
+    json_t *root = text ? json_loads(text, 0, &err) : NULL;
+    if (text && !root)
+        fprintf(stderr, "%s: %s isn't JSON: %s\n", prog, what, err.text);
+    free(text);
+    if (!root)
+        return KX_EXIT_FAIL;
+    if (json) {
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        print(root);
+    }
+    json_decref(root);
+    return KX_EXIT_OK;
+}

@@ -8,6 +8,8 @@
 #include <kx/kext.h>
 #include <kx/registry.h>
 
+#include <jansson.h>
+
 #include <stddef.h>
 
 #define REGCLI_MAX_FOLDERS 64
@@ -57,6 +59,10 @@ int regcli_loadable(void *ctx, const char *bundle_id, char **reason);
  * the reason printed. malloc'ed. */
 char *regcli_kxd_json(const char *prog, const char *socket, const char *what,
                       kx_status (*get)(kx_client *, char **));
+/* Shows a JSON report (text: malloc'ed and taken; NULL when its reason was printed): as
+ * indented JSON with json set, else through print. Returns the tool's exit code. */
+int regcli_show_json(const char *prog, const char *what, char *text, int json,
+                     void (*print)(json_t *root));
 void regcli_free(struct regcli *c);
 
 #endif

@@ -70,7 +70,7 @@
     XX(STATUS_HANDLE_ALIAS_INVALID, 702, "handle alias invalid")                                   \
     XX(STATUS_KEXT_VALIDATION_FAILED, 800, "(libkern/kext) validation failure (plist/executable)") \
     XX(STATUS_KEXT_AUTHENTICATION_FAILED, 801,                                                     \
-       "(libkern/kext) authentication failure (file ownership/permissions)")                      \
+       "(libkern/kext) authentication failure (file ownership/permissions)")                       \
     XX(STATUS_KEXT_DEPENDENCY_FAILED, 802, "(libkern/kext) dependency resolution failure")         \
     XX(STATUS_KEXT_LINK_FAILED, 803, "(libkern/kext) link error")                                  \
     XX(STATUS_KEXT_START_FAILED, 804, "(libkern/kext) kext (kmod) start/stop routine failed")      \
@@ -83,8 +83,8 @@
     XX(STATUS_KEXT_DEPENDENCY_LOAD_FAILED, 810, "(libkern/kext) dependency load failed")           \
     XX(STATUS_PROTOCOL_ERROR, 900, "protocol error")                                               \
     XX(STATUS_CONNECTION_REFUSED, 901, "cannot connect to kxd")                                    \
-    XX(STATUS_CONNECTION_LOST, 902, "connection to kxd lost")                                     \
-    XX(STATUS_SYSTEM_SHUTDOWN, 903, "kxd is shutting down")                                      \
+    XX(STATUS_CONNECTION_LOST, 902, "connection to kxd lost")                                      \
+    XX(STATUS_SYSTEM_SHUTDOWN, 903, "kxd is shutting down")                                        \
     XX(STATUS_TOO_MANY_CONNECTIONS, 904, "too many connections to kxd")
 
 typedef enum kx_status {
@@ -111,8 +111,15 @@ KX_API int kx_status_to_errno(kx_status status);
 /* 1 if status is one of the values above. */
 KX_API int kx_status_is_known(int32_t status);
 
+/* The status "STATUS_ACCESS_DENIED", "ACCESS_DENIED" or "500" names; -1 when the text
+ * names none of the values above. */
+KX_API int32_t kx_status_from_name(const char *text);
+
 /* Only STATUS_SUCCESS; callers decide themselves whether STATUS_END_OF_FILE
  * counts as success (for `kx cat` it does). */
-static inline int kx_status_ok(kx_status s) { return s == STATUS_SUCCESS; }
+static inline int kx_status_ok(kx_status s)
+{
+    return s == STATUS_SUCCESS;
+}
 
 #endif /* KX_STATUS_H */

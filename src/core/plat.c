@@ -36,6 +36,13 @@ kx_status kx_status_from_errno(int err)
     }
 }
 
+kx_status kx_plat_mkdir(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) == 0)
+        return STATUS_SUCCESS;
+    return errno == EEXIST ? STATUS_OBJECT_NAME_COLLISION : kx_status_from_errno(errno);
+}
+
 static void fill_stat(const struct stat *s, struct kx_plat_stat *st)
 {
     st->is_dir = S_ISDIR(s->st_mode);

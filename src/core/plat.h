@@ -34,6 +34,9 @@ kx_status kx_plat_read_file(const char *path, size_t max_len, void **out, size_t
  * see the old or the new content, never half of it. */
 kx_status kx_plat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* mkdir(2): STATUS_OBJECT_NAME_COLLISION when something is already there. */
+kx_status kx_plat_mkdir(const char *path, mode_t mode);
+
 /* Names in a directory except "." and "..", sorted bytewise; free with
  * kx_plat_free_names. */
 kx_status kx_plat_list_dir(const char *path, char ***names, size_t *n_names);

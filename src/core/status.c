@@ -1,15 +1,17 @@
-/* status.c — names, messages and errno equivalents of kx_status, generated from KX_STATUS_MAP. */
+/* status.c — names, messages and errno equivalents of kx_status, generated from KX_STATUS_MAP, and statuses read back from their names. */
 #include <kx/status.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char *kx_status_name(kx_status status)
 {
     static _Thread_local char unknown[32];
     switch (status) {
-#define KX_STATUS_CASE(name, value, msg) \
-    case name:                           \
-        return #name;
+#define KX_STATUS_CASE(name, value, msg)                                                           \
+    case name: return #name;
         KX_STATUS_MAP(KX_STATUS_CASE)
 #undef KX_STATUS_CASE
     }
@@ -20,9 +22,8 @@ const char *kx_status_name(kx_status status)
 const char *kx_status_string(kx_status status)
 {
     switch (status) {
-#define KX_STATUS_CASE(name, value, msg) \
-    case name:                           \
-        return msg;
+#define KX_STATUS_CASE(name, value, msg)                                                           \
+    case name: return msg;
         KX_STATUS_MAP(KX_STATUS_CASE)
 #undef KX_STATUS_CASE
     }
@@ -36,8 +37,7 @@ int kx_status_is_known(int32_t status)
         KX_STATUS_MAP(KX_STATUS_CASE)
 #undef KX_STATUS_CASE
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -87,4 +87,20 @@ int kx_status_to_errno(kx_status status)
     case STATUS_TOO_MANY_CONNECTIONS: return EAGAIN;
     default: return EIO;
     }
+}
+
+int32_t kx_status_from_name(const char *text)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end != text && !*end)
+        return v >= INT32_MIN && v <= INT32_MAX && kx_status_is_known((int32_t)v) ? (int32_t)v : -1;
+    if (!strncmp(text, "STATUS_", 7))
+        text += 7;
+#define KX_STATUS_NAMED(name, value, msg)                                                          \
+    if (!strcmp(text, &#name[7]))                                                                  \
+        return value;
+    KX_STATUS_MAP(KX_STATUS_NAMED)
+#undef KX_STATUS_NAMED
+    return -1;
 }

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +52,8 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
             close(fd);
         }
         /* The host's own devices never take part: a test names its platform. */
-        const char *argv[32] = {"kxd",    "--foreground", "--no-auth", "--extensions", p->ext,
-                                "--socket", p->socket,    "--platform", "none"};
+        const char *argv[32] = {"kxd",      "--foreground", "--no-auth",  "--extensions", p->ext,
+                                "--socket", p->socket,      "--platform", "none"};
         size_t n = 9;
         if (shared_folder)
             argv[n++] = "--no-cache";
@@ -164,4 +166,59 @@ unsigned kxd_tag_of(kx_client *c, const char *id)
             tag = ks[i].tag;
     kx_client_kexts_free(ks, n);
     return tag;
+}
+
+int kxd_run(char **out, const char *fmt, ...)
+{
+    char cmd[4096], args[3800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s", getenv("KX_BUILD_DIR"), args);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = popen(cmd, "r"), *mem = open_memstream(&buf, &len);
+    if (!f || !mem) {
+        if (f)
+            pclose(f);
+        if (mem)
+            fclose(mem);
+        free(buf);
+        return -1;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    fclose(mem);
+    int status = pclose(f);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int kxd_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+int kxd_count_matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    regmatch_t m;
+    int n = 0;
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE) != 0)
+        return -1;
+    for (const char *s = text; regexec(&re, s, 1, &m, 0) == 0 && m.rm_eo > 0; s += m.rm_eo)
+        n++;
+    regfree(&re);
+    return n;
 }

@@ -7,11 +7,11 @@
 
 struct kxd_proc {
     pid_t pid;
-    char dir[256];        /* private temp folder (0755, so other users reach the socket) */
+    char dir[256]; /* private temp folder (0755, so other users reach the socket) */
     char socket[300];
-    char log[300];        /* kxd's stderr */
-    char ext[512];        /* the extensions folder: build/extensions unless set before start */
-    char test_ext[512];   /* build/tests/test-extensions */
+    char log[300];      /* kxd's stderr */
+    char ext[512];      /* the extensions folder: build/extensions unless set before start */
+    char test_ext[512]; /* build/tests/test-extensions */
 };
 
 /* Starts kxd --foreground on build/extensions; waits until it serves. 0 on success. */
@@ -35,5 +35,19 @@ int kxd_teardown(void **state);
 
 /* Tag of a loaded kext, 0 if not loaded. */
 unsigned kxd_tag_of(kx_client *c, const char *id);
+
+/* Runs `cd <build> && CMD` through the shell (CMD from fmt); returns its exit
+ * status (-1 if it didn't exit) and its stdout, malloc'ed, in *out unless out
+ * is NULL. Stderr is included when CMD says 2>&1. */
+int kxd_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* system() on a formatted command line. */
+int kxd_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* How many times the extended regex matches in text (-1: a bad pattern). */
+int kxd_count_matches(const char *text, const char *pattern);
+#define KXD_ASSERT_MATCHES(text, pattern)                                                          \
+    do {                                                                                           \
+        if (kxd_count_matches((text), (pattern)) <= 0)                                             \
+            fail_msg("no line matches /%s/ in:\n%s", (pattern), (text));                           \
+    } while (0)
 
 #endif

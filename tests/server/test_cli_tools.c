@@ -15,59 +15,23 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* Runs `<build>/<tool> args` through the shell; returns its exit status and
- * stdout (malloc'ed) in *out. */
-static int run(char **out, const char *fmt, ...)
-{
-    char cmd[2048], args[1800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s", getenv("KX_BUILD_DIR"), args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, n, mem);
-    fclose(mem);
-    int status = pclose(f);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void assert_matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0);
-    int rc = regexec(&re, text, 0, NULL, 0);
-    regfree(&re);
-    if (rc != 0)
-        fail_msg("no line matches /%s/ in:\n%s", pattern, text);
-}
-
 static void test_kextstat_prints_apples_columns(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(run(&out, "./kextstat"), 0);
-    assert_matches(out, "^Index Refs Address            Size       Wired      "
-                        "Name \\(Version\\) UUID <Linked Against>$");
+    assert_int_equal(kxd_run(&out, "./kextstat"), 0);
+    KXD_ASSERT_MATCHES(out, "^Index Refs Address            Size       Wired      "
+                            "Name \\(Version\\) UUID <Linked Against>$");
     /* "%5d %4d %#-18llx %#-10llx %#-10llx id (version) UUID <tags>" */
-    assert_matches(out, "^ +[0-9]+ +[0-9]+ 0x[0-9a-f]+ +0x[0-9a-f]+ +0x[0-9a-f]+ +"
-                        "org\\.kx\\.driver\\.Pipe \\(1\\.0\\.0\\) "
-                        "[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12} <[0-9 ]+>$");
-    assert_matches(out, "^    1    0 0                  0          0          org\\.kx\\.kernel ");
+    KXD_ASSERT_MATCHES(out,
+                       "^ +[0-9]+ +[0-9]+ 0x[0-9a-f]+ +0x[0-9a-f]+ +0x[0-9a-f]+ +"
+                       "org\\.kx\\.driver\\.Pipe \\(1\\.0\\.0\\) "
+                       "[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12} <[0-9 ]+>$");
+    KXD_ASSERT_MATCHES(out,
+                       "^    1    0 0                  0          0          org\\.kx\\.kernel ");
     free(out);
     /* -l drops the header, -k the kernel components, -b filters */
-    assert_int_equal(run(&out, "./kextstat -l -k -b org.kx.driver.Null"), 0);
+    assert_int_equal(kxd_run(&out, "./kextstat -l -k -b org.kx.driver.Null"), 0);
     assert_null(strstr(out, "Index"));
     assert_null(strstr(out, "org.kx.kpi"));
     assert_non_null(strstr(out, "org.kx.driver.Null"));
@@ -79,7 +43,7 @@ static void test_stat_json_has_the_stable_fields(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(run(&out, "./kx stat --json"), 0);
+    assert_int_equal(kxd_run(&out, "./kx stat --json"), 0);
     json_error_t err;
     json_t *root = json_loads(out, 0, &err);
     assert_non_null(root);
@@ -88,7 +52,8 @@ static void test_stat_json_has_the_stable_fields(void **state)
     json_int_t lib_tag = 0, pipe_links_lib = 0;
     size_t i;
     json_t *k;
-    json_array_foreach(kexts, i, k) {
+    json_array_foreach(kexts, i, k)
+    {
         assert_true(json_is_integer(json_object_get(k, "index")));
         assert_true(json_is_integer(json_object_get(k, "refs")));
         assert_true(json_is_string(json_object_get(k, "id")));
@@ -99,13 +64,14 @@ static void test_stat_json_has_the_stable_fields(void **state)
         if (!strcmp(json_string_value(json_object_get(k, "id")), "org.kx.library.RingBuffer"))
             lib_tag = json_integer_value(json_object_get(k, "index"));
     }
-    json_array_foreach(kexts, i, k) {
+    json_array_foreach(kexts, i, k)
+    {
         if (strcmp(json_string_value(json_object_get(k, "id")), "org.kx.driver.Pipe") != 0)
             continue;
         size_t j;
         json_t *t;
-        json_array_foreach(json_object_get(k, "linked_against"), j, t)
-            pipe_links_lib |= json_integer_value(t) == lib_tag;
+        json_array_foreach(json_object_get(k, "linked_against"), j, t) pipe_links_lib |=
+            json_integer_value(t) == lib_tag;
     }
     assert_true(lib_tag > 0 && pipe_links_lib);
     json_decref(root);
@@ -116,31 +82,32 @@ static void test_device_io_from_the_shell(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(run(&out, "./kx write /dev/null hello"), 0);
+    assert_int_equal(kxd_run(&out, "./kx write /dev/null hello"), 0);
     assert_string_equal(out, "5\n");
     free(out);
     /* end of file is success, with nothing printed */
-    assert_int_equal(run(&out, "./kx cat /dev/null"), 0);
+    assert_int_equal(kxd_run(&out, "./kx cat /dev/null"), 0);
     assert_string_equal(out, "");
     free(out);
-    assert_int_equal(run(&out, "./kx cat --count 4 /dev/zero | od -An -tx1"), 0);
-    assert_matches(out, "^ 00 00 00 00$");
+    assert_int_equal(kxd_run(&out, "./kx cat --count 4 /dev/zero | od -An -tx1"), 0);
+    KXD_ASSERT_MATCHES(out, "^ 00 00 00 00$");
     free(out);
     /* a sector written at an offset reads back from that offset */
-    assert_int_equal(run(&out, "head -c 512 /dev/urandom > %s/sector && "
-                               "./kx write --offset 1024 /dev/ram0 < %s/sector",
-                         getenv("KX_TMP"), getenv("KX_TMP")),
+    assert_int_equal(kxd_run(&out,
+                             "head -c 512 /dev/urandom > %s/sector && "
+                             "./kx write --offset 1024 /dev/ram0 < %s/sector",
+                             getenv("KX_TMP"), getenv("KX_TMP")),
                      0);
     assert_string_equal(out, "512\n");
     free(out);
-    assert_int_equal(run(NULL, "./kx cat --offset 1024 --count 512 /dev/ram0 | cmp - %s/sector",
-                         getenv("KX_TMP")),
+    assert_int_equal(kxd_run(NULL, "./kx cat --offset 1024 --count 512 /dev/ram0 | cmp - %s/sector",
+                             getenv("KX_TMP")),
                      0);
     /* a failure prints the STATUS_* name and exits 1 */
-    assert_int_equal(run(&out, "./kx cat /dev/nothing 2>&1"), 1);
+    assert_int_equal(kxd_run(&out, "./kx cat /dev/nothing 2>&1"), 1);
     assert_non_null(strstr(out, "STATUS_NO_SUCH_FILE"));
     free(out);
-    assert_int_equal(run(&out, "./kx cat --timeout 100 /dev/pipe0 2>&1"), 1);
+    assert_int_equal(kxd_run(&out, "./kx cat --timeout 100 /dev/pipe0 2>&1"), 1);
     assert_non_null(strstr(out, "STATUS_TIMEOUT"));
     free(out);
 }
@@ -150,10 +117,10 @@ static void test_ioctl_prints_the_output_in_hex(void **state)
     (void)state;
     char *out;
     /* RamDisk's geometry: CTL_CODE(FILE_DEVICE_DISK 7, 0, BUFFERED, ANY) */
-    assert_int_equal(run(&out, "./kx ioctl /dev/ram0 0x70000"), 0);
-    assert_matches(out, "^([0-9a-f]{2})+$");
+    assert_int_equal(kxd_run(&out, "./kx ioctl /dev/ram0 0x70000"), 0);
+    KXD_ASSERT_MATCHES(out, "^([0-9a-f]{2})+$");
     free(out);
-    assert_int_equal(run(&out, "./kx ioctl /dev/ram0 0x70000 zz 2>&1"), 2); /* bad hex */
+    assert_int_equal(kxd_run(&out, "./kx ioctl /dev/ram0 0x70000 zz 2>&1"), 2); /* bad hex */
     free(out);
 }
 
@@ -161,23 +128,23 @@ static void test_ls_and_log(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(run(&out, "./kx ls --json"), 0);
+    assert_int_equal(kxd_run(&out, "./kx ls --json"), 0);
     json_error_t err;
     json_t *root = json_loads(out, 0, &err);
     assert_non_null(root);
     int has_null_link = 0;
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(root, "links"), i, o)
-        has_null_link |= !strcmp(json_string_value(json_object_get(o, "name")), "/dev/null") &&
-                         !strcmp(json_string_value(json_object_get(o, "target")), "\\Device\\Null0");
+    json_array_foreach(json_object_get(root, "links"), i, o) has_null_link |=
+        !strcmp(json_string_value(json_object_get(o, "name")), "/dev/null") &&
+        !strcmp(json_string_value(json_object_get(o, "target")), "\\Device\\Null0");
     assert_true(has_null_link);
     assert_true(json_array_size(json_object_get(root, "devices")) >= 5);
     json_decref(root);
     free(out);
-    assert_int_equal(run(&out, "./kx write /dev/null hi >/dev/null && ./kx log"), 0);
-    assert_matches(out, "Null +\\[DK\\] NULL: IRP_MJ_WRITE received");
-    assert_matches(out, "kext +loaded org\\.kx\\.driver\\.Null");
+    assert_int_equal(kxd_run(&out, "./kx write /dev/null hi >/dev/null && ./kx log"), 0);
+    KXD_ASSERT_MATCHES(out, "Null +\\[DK\\] NULL: IRP_MJ_WRITE received");
+    KXD_ASSERT_MATCHES(out, "kext +loaded org\\.kx\\.driver\\.Null");
     free(out);
 }
 
@@ -185,18 +152,18 @@ static void test_kextload_and_kextunload(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(run(&out, "./kextunload -b org.kx.driver.Zero"), 0);
+    assert_int_equal(kxd_run(&out, "./kextunload -b org.kx.driver.Zero"), 0);
     assert_non_null(strstr(out, "org.kx.driver.Zero unloaded and personalities removed."));
     free(out);
-    assert_int_equal(run(&out, "./kextload -b org.kx.driver.Zero"), 0);
+    assert_int_equal(kxd_run(&out, "./kextload -b org.kx.driver.Zero"), 0);
     assert_non_null(strstr(out, "loaded successfully (or already loaded)"));
     free(out);
     /* refused: the kext is in use; Apple's wording, EX_OSERR */
-    assert_int_equal(run(&out, "./kextunload org.kx.library.RingBuffer 2>&1"), 71);
+    assert_int_equal(kxd_run(&out, "./kextunload org.kx.library.RingBuffer 2>&1"), 71);
     assert_non_null(strstr(out, "Failed to unload org.kx.library.RingBuffer"));
     assert_non_null(strstr(out, "org.kx.driver.Pipe"));
     free(out);
-    assert_int_equal(run(&out, "./kextload -b com.example.missing 2>&1"), 71);
+    assert_int_equal(kxd_run(&out, "./kextload -b com.example.missing 2>&1"), 71);
     assert_non_null(strstr(out, "failed to load - (libkern/kext) kext not found"));
     free(out);
 }
@@ -205,17 +172,18 @@ static void test_kextlibs_names_the_missing_library(void **state)
 {
     (void)state;
     char *out;
-    assert_int_equal(run(&out, "./kextlibs -r extensions tests/test-extensions/Undeclared.kext "
-                               "2>/dev/null"),
+    assert_int_equal(kxd_run(&out, "./kextlibs -r extensions tests/test-extensions/Undeclared.kext "
+                                   "2>/dev/null"),
                      0);
-    assert_matches(out, "^    org\\.kx\\.library\\.RingBuffer = 1\\.0$");
-    assert_matches(out, "^    org\\.kx\\.kpi\\.kmdf = 1\\.0$");
+    KXD_ASSERT_MATCHES(out, "^    org\\.kx\\.library\\.RingBuffer = 1\\.0$");
+    KXD_ASSERT_MATCHES(out, "^    org\\.kx\\.kpi\\.kmdf = 1\\.0$");
     free(out);
     /* without the folder holding RingBuffer, its symbols are found nowhere */
-    assert_int_equal(run(&out, "./kx libs --undef-symbols tests/test-extensions/Undeclared.kext "
-                               "2>&1"),
+    assert_int_equal(kxd_run(&out,
+                             "./kx libs --undef-symbols tests/test-extensions/Undeclared.kext "
+                             "2>&1"),
                      1);
-    assert_matches(out, "^    ringbuf_new$");
+    KXD_ASSERT_MATCHES(out, "^    ringbuf_new$");
     free(out);
 }
 

@@ -22,16 +22,6 @@ struct boot_env {
     char cache[600];
 };
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static int setup(void **state)
 {
     struct boot_env *e = calloc(1, sizeof *e);
@@ -41,8 +31,8 @@ static int setup(void **state)
         return -1;
     snprintf(e->p.ext, sizeof e->p.ext, "%s/ext", e->p.dir);
     snprintf(e->cache, sizeof e->cache, "%s.mkext", e->p.ext); /* kxd's default */
-    if (sh("cp -a %s/extensions %s && cp -a %s/tests/boot-extensions/Idle.kext %s/", build,
-           e->p.ext, build, e->p.ext) != 0)
+    if (kxd_sh("cp -a %s/extensions %s && cp -a %s/tests/boot-extensions/Idle.kext %s/", build,
+               e->p.ext, build, e->p.ext) != 0)
         return -1;
     *state = e;
     return 0;
@@ -53,7 +43,7 @@ static int teardown(void **state)
     struct boot_env *e = *state;
     if (e->p.pid > 0)
         kxd_stop(&e->p);
-    sh("rm -rf %s", e->p.dir);
+    kxd_sh("rm -rf %s", e->p.dir);
     free(e);
     return 0;
 }
@@ -106,8 +96,8 @@ static void test_cache_boot_loads_what_a_scan_loads_in_the_same_order(void **sta
     stop(e);
 
     /* kx cache build, as an administrator would */
-    assert_int_equal(sh("%s/kx cache build --no-auth -o %s %s >/dev/null", getenv("KX_BUILD_DIR"),
-                        e->cache, e->p.ext),
+    assert_int_equal(kxd_sh("%s/kx cache build --no-auth -o %s %s >/dev/null",
+                            getenv("KX_BUILD_DIR"), e->cache, e->p.ext),
                      0);
     boot(e, NULL);
     assert_true(log_has(e, "local boot from the kext cache"));
@@ -142,7 +132,7 @@ static void test_missing_or_stale_cache_is_rebuilt_after_boot(void **state)
     stop(e);
 
     /* an in-place edit of one bundle: Apple's folder-mtime rule can't see it */
-    assert_int_equal(sh("touch %s/Zero.kext/Contents/Info.plist", e->p.ext), 0);
+    assert_int_equal(kxd_sh("touch %s/Zero.kext/Contents/Info.plist", e->p.ext), 0);
     boot(e, NULL);
     assert_true(log_has(e, "scan of the extensions folders"));
     assert_true(log_has(e, "Zero.kext"));
@@ -159,9 +149,8 @@ static void test_damaged_cache_falls_back_and_the_boot_succeeds(void **state)
     stop(e);
     char *before = NULL;
     /* flip one byte in the middle of the archive */
-    assert_int_equal(sh("printf '\\377' | dd of=%s bs=1 seek=200 conv=notrunc 2>/dev/null",
-                        e->cache),
-                     0);
+    assert_int_equal(
+        kxd_sh("printf '\\377' | dd of=%s bs=1 seek=200 conv=notrunc 2>/dev/null", e->cache), 0);
     boot(e, NULL);
     assert_true(log_has(e, "scan of the extensions folders"));
     assert_true(log_has(e, "checksum"));
@@ -176,10 +165,10 @@ static void test_single_user_boot_runs_phase_one_only(void **state)
     const char *args[] = {"--boot", "single-user", NULL};
     boot(e, args);
     char *order = load_order(e);
-    assert_non_null(strstr(order, "org.kx.driver.Null"));   /* Root */
+    assert_non_null(strstr(order, "org.kx.driver.Null"));    /* Root */
     assert_non_null(strstr(order, "org.kx.driver.RamDisk")); /* Local-Root */
-    assert_null(strstr(order, "org.kx.driver.Pipe"));       /* no OSBundleRequired */
-    assert_null(strstr(order, "org.kx.driver.RingLog"));    /* Safe Boot: never the booter's */
+    assert_null(strstr(order, "org.kx.driver.Pipe"));        /* no OSBundleRequired */
+    assert_null(strstr(order, "org.kx.driver.RingLog"));     /* Safe Boot: never the booter's */
     /* and no daemon: the idle phase-1 kext is not cleaned up, no cache is written */
     assert_non_null(strstr(order, "org.kx.test.Idle"));
     assert_false(log_has(e, "kext cache rebuilt"));
@@ -227,8 +216,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_cache_falls_back_and_the_boot_succeeds, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_single_user_boot_runs_phase_one_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_safe_boot_ignores_the_cache_and_loads_only_required_kexts,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_safe_boot_ignores_the_cache_and_loads_only_required_kexts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_phase_one_kext_that_published_nothing_is_unloaded,
                                         setup, teardown),
     };

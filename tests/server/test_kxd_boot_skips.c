@@ -48,22 +48,12 @@ static const struct {
      "KX3016 The following symbols are unresolved for this kext: ringbuf_"},
 };
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 /* A copy of Zero.kext (Root, no libraries) under another identifier. */
 static int zero_as(const char *build, const char *dest, const char *id)
 {
-    return sh("cp -a %s/extensions/Zero.kext %s && sed -i 's/org\\.kx\\.driver\\.Zero/%s/' "
-              "%s/Contents/Info.plist",
-              build, dest, id, dest);
+    return kxd_sh("cp -a %s/extensions/Zero.kext %s && sed -i 's/org\\.kx\\.driver\\.Zero/%s/' "
+                  "%s/Contents/Info.plist",
+                  build, dest, id, dest);
 }
 
 static int setup(void **state)
@@ -80,34 +70,35 @@ static int setup(void **state)
     snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
     snprintf(out, sizeof out, "%s/outside", p->dir);
     const char *e = p->ext;
-    if (sh("mkdir %s %s && cp -a %s/extensions/Zero.kext %s/extensions/RingBuffer.kext "
-           "%s/tests/test-extensions/FailEntry.kext %s/tests/test-extensions/Undeclared.kext %s/",
-           e, out, build, build, build, build, e) != 0)
+    if (kxd_sh(
+            "mkdir %s %s && cp -a %s/extensions/Zero.kext %s/extensions/RingBuffer.kext "
+            "%s/tests/test-extensions/FailEntry.kext %s/tests/test-extensions/Undeclared.kext %s/",
+            e, out, build, build, build, build, e) != 0)
         return -1;
     /* (a) an Info.plist that isn't XML */
     snprintf(dest, sizeof dest, "%s/BadPlist.kext", e);
     if (zero_as(build, dest, "org.kx.test.BadPlist") != 0 ||
-        sh("printf '<plist><dict><key>oops' > %s/Contents/Info.plist", dest) != 0)
+        kxd_sh("printf '<plist><dict><key>oops' > %s/Contents/Info.plist", dest) != 0)
         return -1;
     /* (b) an executable that is neither ELF nor Mach-O */
     snprintf(dest, sizeof dest, "%s/Garbage.kext", e);
     if (zero_as(build, dest, "org.kx.test.Garbage") != 0 ||
-        sh("printf 'these bytes are not an executable' > %s/Contents/Linux/Zero", dest) != 0)
+        kxd_sh("printf 'these bytes are not an executable' > %s/Contents/Linux/Zero", dest) != 0)
         return -1;
     /* (c) a bundle that is a symbolic link to a folder outside the extensions folder */
     snprintf(dest, sizeof dest, "%s/Escape.kext", out);
     if (zero_as(build, dest, "org.kx.test.Escape") != 0 ||
-        sh("ln -s ../outside/Escape.kext %s/Escape.kext", e) != 0)
+        kxd_sh("ln -s ../outside/Escape.kext %s/Escape.kext", e) != 0)
         return -1;
     /* (d) a symbolic-link loop */
-    if (sh("ln -s b.kext %s/a.kext && ln -s a.kext %s/b.kext", e, e) != 0)
+    if (kxd_sh("ln -s b.kext %s/a.kext && ln -s a.kext %s/b.kext", e, e) != 0)
         return -1;
     /* (e) a library nobody has */
     snprintf(dest, sizeof dest, "%s/Orphan.kext", e);
     if (zero_as(build, dest, "org.kx.test.Orphan") != 0 ||
-        sh("sed -i 's|<key>org.kx.kpi.kmdf</key>|<key>org.kx.library.Missing</key>"
-           "<string>1.0</string>&|' %s/Contents/Info.plist",
-           dest) != 0)
+        kxd_sh("sed -i 's|<key>org.kx.kpi.kmdf</key>|<key>org.kx.library.Missing</key>"
+               "<string>1.0</string>&|' %s/Contents/Info.plist",
+               dest) != 0)
         return -1;
     return kxd_start_args(p, NULL) == 0 ? 0 : -1;
 }
@@ -117,7 +108,7 @@ static int teardown(void **state)
     struct kxd_proc *p = *state;
     int rc = p && p->pid > 0 ? kxd_stop(p) : 0;
     if (p && p->dir[0])
-        sh("rm -rf %s", p->dir);
+        kxd_sh("rm -rf %s", p->dir);
     free(p);
     return rc == 0 ? 0 : -1;
 }

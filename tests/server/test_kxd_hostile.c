@@ -31,7 +31,10 @@
 
 #define MIB ((uint32_t)1 << 20)
 
-static void sleep_ms(unsigned ms) { t_sleep_ms(ms); }
+static void sleep_ms(unsigned ms)
+{
+    t_sleep_ms(ms);
+}
 
 /* ---- a raw protocol peer ------------------------------------------------- */
 
@@ -237,8 +240,8 @@ static void churn_fail(struct churn *c, const char *what, kx_status st)
 static int gone(kx_status st)
 {
     return st == STATUS_NO_SUCH_FILE || st == STATUS_DEVICE_REMOVED ||
-           st == STATUS_DEVICE_NOT_READY || st == STATUS_INVALID_HANDLE ||
-           st == STATUS_CANCELLED || st == STATUS_DRIVER_NOT_RESPONDING;
+           st == STATUS_DEVICE_NOT_READY || st == STATUS_INVALID_HANDLE || st == STATUS_CANCELLED ||
+           st == STATUS_DRIVER_NOT_RESPONDING;
 }
 
 static void *churn_client(void *arg)
@@ -325,8 +328,8 @@ static void run_churn(const struct kxd_proc *p, unsigned seconds)
     for (int i = 0; i < 16; i++)
         pthread_join(clients[i], NULL);
     pthread_join(loader, NULL);
-    print_message("churn: %lu open/write/read/close, %lu unloads, %lu loads\n",
-                  atomic_load(&c.ios), atomic_load(&c.unloads), atomic_load(&c.loads));
+    print_message("churn: %lu open/write/read/close, %lu unloads, %lu loads\n", atomic_load(&c.ios),
+                  atomic_load(&c.unloads), atomic_load(&c.loads));
     if (atomic_load(&c.failures))
         fail_msg("%d failure(s), the first: %s", atomic_load(&c.failures), c.first);
     assert_true(atomic_load(&c.ios) > 0);
@@ -364,8 +367,8 @@ static void test_stress_leaves_no_descriptor_or_thread_behind(void **state)
         for (size_t k = 0; k < sizeof junk; k++)
             junk[k] = (uint8_t)rand_r(&seed);
         if (i % 2) { /* a valid header on a malformed payload */
-            struct kx_msg_hdr h = {KX_MSG_MAGIC, KX_MSG_VERSION,
-                                   (uint16_t)(KX_MSG_OPEN + i % 8), 40, (uint32_t)i, 0};
+            struct kx_msg_hdr h = {KX_MSG_MAGIC, KX_MSG_VERSION, (uint16_t)(KX_MSG_OPEN + i % 8),
+                                   40,           (uint32_t)i,    0};
             kx_msg_hdr_encode(&h, junk);
         }
         ssize_t n = send(fd, junk, sizeof junk, MSG_NOSIGNAL);
@@ -477,8 +480,7 @@ static void test_client_that_never_reads_is_held_to_its_share(void **state)
 
 static int setup_small_share(void **state)
 {
-    static const char *const args[] = {"--max-client-bytes", "4M", "--max-total-bytes", "6M",
-                                       NULL};
+    static const char *const args[] = {"--max-client-bytes", "4M", "--max-total-bytes", "6M", NULL};
     struct kxd_proc *p = calloc(1, sizeof *p);
     if (!p || kxd_start_args(p, args) != 0) {
         if (p)
@@ -532,9 +534,8 @@ static uint64_t cpu_ticks(pid_t pid)
     assert_non_null(s);
     unsigned long long utime = 0, stime = 0;
     /* After the name: state and 10 more fields, then utime and stime. */
-    assert_int_equal(sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                            &stime),
-                     2);
+    assert_int_equal(
+        sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime), 2);
     return utime + stime;
 }
 

@@ -36,16 +36,6 @@ static const char third_nic[] =
     "<key>device-id</key><data>uBUAAA==</data>\n"
     "</dict></plist>\n";
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 /* A private extensions folder: the sample kexts and the matching test kexts. */
 static int setup(void **state)
 {
@@ -57,8 +47,8 @@ static int setup(void **state)
         return -1;
     snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
     snprintf(platform, sizeof platform, "%s/tests/kernel/fixtures/two-nics.plist", src);
-    if (sh("mkdir %s && cp -a %s/extensions/. %s/tests/match-extensions/. %s/", p->ext, build,
-           build, p->ext) != 0)
+    if (kxd_sh("mkdir %s && cp -a %s/extensions/. %s/tests/match-extensions/. %s/", p->ext, build,
+               build, p->ext) != 0)
         return -1;
     const char *args[] = {"--platform", platform, NULL};
     if (kxd_start_args(p, args) != 0)
@@ -71,61 +61,15 @@ static int teardown(void **state)
 {
     struct kxd_proc *p = *state;
     int rc = p->pid > 0 ? kxd_stop(p) : 0;
-    sh("rm -rf %s", p->dir);
+    kxd_sh("rm -rf %s", p->dir);
     free(p);
     return rc == 0 ? 0 : -1;
-}
-
-/* Runs `cd <build> && CMD` through the shell; its exit status, and its stdout
- * (with stderr when the command says 2>&1) in *out (malloc'ed). */
-static int run(char **out, const char *fmt, ...)
-{
-    char cmd[2048], args[1800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s", getenv("KX_BUILD_DIR"), args);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, n, mem);
-    fclose(mem);
-    int status = pclose(f);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int count_matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    regmatch_t m;
-    int n = 0;
-    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0);
-    for (const char *s = text; regexec(&re, s, 1, &m, 0) == 0 && m.rm_eo > 0; s += m.rm_eo)
-        n++;
-    regfree(&re);
-    return n;
-}
-
-static void assert_matches(const char *text, const char *pattern)
-{
-    if (count_matches(text, pattern) == 0)
-        fail_msg("no line matches /%s/ in:\n%s", pattern, text);
 }
 
 static json_t *run_json(const char *fmt, const char *socket)
 {
     char *out = NULL;
-    assert_int_equal(run(&out, fmt, socket), 0);
+    assert_int_equal(kxd_run(&out, fmt, socket), 0);
     json_error_t err;
     json_t *j = json_loads(out, 0, &err);
     if (!j)
@@ -181,18 +125,18 @@ static void test_ioreg_shows_kxds_nubs_instances_ids_and_states(void **state)
     struct kxd_proc *p = *state;
     T_WAIT_FOR(link_exists(p, "/dev/matchpci-1c") && link_exists(p, "/dev/matchpci-1f,6"));
     char *out = NULL;
-    assert_int_equal(run(&out, "./ioreg -l -w0 --socket %s", p->socket), 0);
+    assert_int_equal(kxd_run(&out, "./ioreg -l -w0 --socket %s", p->socket), 0);
     /* the two nubs, matched, with their properties */
-    assert_int_equal(count_matches(out, "^    \\+-o pci8086,15b8@(1f,6|1c)  <class "
-                                        "IOPCIDevice, id 0x[0-9a-f]+, registered, matched, "
-                                        "active, busy 0 \\(0 ms\\), retain [0-9]+>$"),
+    assert_int_equal(kxd_count_matches(out, "^    \\+-o pci8086,15b8@(1f,6|1c)  <class "
+                                            "IOPCIDevice, id 0x[0-9a-f]+, registered, matched, "
+                                            "active, busy 0 \\(0 ms\\), retain [0-9]+>$"),
                      2);
-    assert_int_equal(count_matches(out, "\"vendor-id\" = <86800000>$"), 2);
+    assert_int_equal(kxd_count_matches(out, "\"vendor-id\" = <86800000>$"), 2);
     /* a KXMatchPCI instance under each, a level deeper */
-    assert_int_equal(count_matches(out, "^    [| ] \\+-o KXMatchPCI  <class KXMatchPCI, id "
-                                        "0x[0-9a-f]+, registered"),
+    assert_int_equal(kxd_count_matches(out, "^    [| ] \\+-o KXMatchPCI  <class KXMatchPCI, id "
+                                            "0x[0-9a-f]+, registered"),
                      2);
-    assert_matches(out, "\"IOClass\" = \"KXMatchPCI\"$");
+    KXD_ASSERT_MATCHES(out, "\"IOClass\" = \"KXMatchPCI\"$");
 
     /* the ids are kxd's: the ones kxd's own match report gives */
     json_t *report = run_json("./kx match --json --socket %s", p->socket);
@@ -200,14 +144,14 @@ static void test_ioreg_shows_kxds_nubs_instances_ids_and_states(void **state)
     snprintf(
         line, sizeof line, "\\+-o pci8086,15b8@1c  <class IOPCIDevice, id 0x%llx,",
         (unsigned long long)json_integer_value(json_object_get(report_nub(report, "1c"), "id")));
-    assert_matches(out, line);
+    KXD_ASSERT_MATCHES(out, line);
     json_decref(report);
     free(out);
 
     /* the same through $KX_SOCKET, in the device tree plane: nubs, no instances */
-    assert_int_equal(run(&out, "KX_SOCKET=%s ./ioreg -w0 -p IODeviceTree", p->socket), 0);
-    assert_int_equal(count_matches(out, "\\+-o pci8086,15b8@"), 2);
-    assert_int_equal(count_matches(out, "KXMatchPCI"), 0);
+    assert_int_equal(kxd_run(&out, "KX_SOCKET=%s ./ioreg -w0 -p IODeviceTree", p->socket), 0);
+    assert_int_equal(kxd_count_matches(out, "\\+-o pci8086,15b8@"), 2);
+    assert_int_equal(kxd_count_matches(out, "KXMatchPCI"), 0);
     free(out);
 }
 
@@ -216,7 +160,8 @@ static void test_ioclasscount_counts_kxds_instances(void **state)
     struct kxd_proc *p = *state;
     T_WAIT_FOR(link_exists(p, "/dev/matchpci-1c") && link_exists(p, "/dev/matchpci-1f,6"));
     char *out = NULL;
-    assert_int_equal(run(&out, "./ioclasscount --socket %s IOPCIDevice KXMatchPCI", p->socket), 0);
+    assert_int_equal(kxd_run(&out, "./ioclasscount --socket %s IOPCIDevice KXMatchPCI", p->socket),
+                     0);
     assert_string_equal(out, "IOPCIDevice = 2\nKXMatchPCI = 2\n");
     free(out);
 }
@@ -240,9 +185,10 @@ static void test_kx_match_reports_kxds_decisions(void **state)
     }
     json_decref(report);
     char *out = NULL;
-    assert_int_equal(run(&out, "./kx match --socket %s", p->socket), 0);
-    assert_matches(out, "^  \\* org\\.kx\\.test\\.MatchPCI \"MatchPCI\" \\(IOClass KXMatchPCI\\) "
-                        "score 0, IODefaultMatchCategory, chosen$");
+    assert_int_equal(kxd_run(&out, "./kx match --socket %s", p->socket), 0);
+    KXD_ASSERT_MATCHES(out,
+                       "^  \\* org\\.kx\\.test\\.MatchPCI \"MatchPCI\" \\(IOClass KXMatchPCI\\) "
+                       "score 0, IODefaultMatchCategory, chosen$");
     free(out);
 }
 
@@ -308,12 +254,13 @@ static void test_device_add_matches_and_remove_answers_pending_reads(void **stat
     fclose(f);
 
     char *out = NULL;
-    assert_int_equal(run(&out, "./kx device add --socket %s IOService:/kx %s", p->socket, file), 0);
-    assert_matches(out, "^IOService:/kx/pci8086,15b8@1f,7  <id 0x[0-9a-f]+>$");
+    assert_int_equal(kxd_run(&out, "./kx device add --socket %s IOService:/kx %s", p->socket, file),
+                     0);
+    KXD_ASSERT_MATCHES(out, "^IOService:/kx/pci8086,15b8@1f,7  <id 0x[0-9a-f]+>$");
     free(out);
     /* matched before the command returned */
     assert_true(link_exists(p, "/dev/matchpci-1f,7"));
-    assert_int_equal(run(&out, "./ioclasscount --socket %s KXMatchPCI", p->socket), 0);
+    assert_int_equal(kxd_run(&out, "./ioclasscount --socket %s KXMatchPCI", p->socket), 0);
     assert_string_equal(out, "KXMatchPCI = 3\n");
     free(out);
 
@@ -327,15 +274,16 @@ static void test_device_add_matches_and_remove_answers_pending_reads(void **stat
     assert_int_equal(pending_requests(p), 1);
 
     assert_int_equal(
-        run(NULL, "./kx device remove --socket %s IOService:/kx/pci8086,15b8@1f,7", p->socket), 0);
+        kxd_run(NULL, "./kx device remove --socket %s IOService:/kx/pci8086,15b8@1f,7", p->socket),
+        0);
     pthread_join(t, NULL);
     assert_int_equal(r.status, STATUS_DEVICE_REMOVED);
     kx_client_disconnect(r.c);
     assert_false(link_exists(p, "/dev/matchpci-1f,7"));
     assert_true(link_exists(p, "/dev/matchpci-1c"));
     assert_int_equal(
-        run(&out, "./kx device add --json --socket %s IOService:/kx %s", p->socket, file), 0);
-    assert_matches(out, "\"path\": \"IOService:/kx/pci8086,15b8@1f,7\"");
+        kxd_run(&out, "./kx device add --json --socket %s IOService:/kx %s", p->socket, file), 0);
+    KXD_ASSERT_MATCHES(out, "\"path\": \"IOService:/kx/pci8086,15b8@1f,7\"");
     free(out);
 }
 
@@ -352,7 +300,7 @@ static void test_malformed_device_file_names_the_file_and_key(void **state)
     fclose(f);
     char *out = NULL;
     assert_int_equal(
-        run(&out, "./kx device add --socket %s IOService:/kx %s 2>&1", p->socket, file), 1);
+        kxd_run(&out, "./kx device add --socket %s IOService:/kx %s 2>&1", p->socket, file), 1);
     assert_non_null(strstr(out, "STATUS_DATA_ERROR"));
     char want[700];
     snprintf(want, sizeof want, "%s: nic: IOObjectClass: missing", file);
@@ -360,7 +308,8 @@ static void test_malformed_device_file_names_the_file_and_key(void **state)
         fail_msg("expected \"%s\" in:\n%s", want, out);
     free(out);
     assert_int_equal(
-        run(&out, "./kx device add --socket %s IOService:/kx/nowhere %s 2>&1", p->socket, file), 1);
+        kxd_run(&out, "./kx device add --socket %s IOService:/kx/nowhere %s 2>&1", p->socket, file),
+        1);
     assert_non_null(strstr(out, "IOService:/kx/nowhere"));
     free(out);
 }
@@ -425,17 +374,18 @@ static void test_boot_plan_names_the_nub_each_kext_loads_for(void **state)
 {
     struct kxd_proc *p = *state;
     char *out = NULL;
-    assert_int_equal(run(&out,
-                         "./kx boot --plan --no-auth --no-cache --extensions %s "
-                         "--platform %s/tests/kernel/fixtures/two-nics.plist",
-                         p->ext, getenv("KX_SOURCE_DIR")),
+    assert_int_equal(kxd_run(&out,
+                             "./kx boot --plan --no-auth --no-cache --extensions %s "
+                             "--platform %s/tests/kernel/fixtures/two-nics.plist",
+                             p->ext, getenv("KX_SOURCE_DIR")),
                      0);
-    assert_matches(out, "^  org\\.kx\\.test\\.MatchPCI loads because org\\.kx\\.test\\.MatchPCI "
-                        "personality MatchPCI matches IOService:/kx/pci8086,15b8@1f,6, if the "
-                        "candidates above decline it$");
-    assert_matches(out, "^  org\\.kx\\.test\\.MatchDecline loads because org\\.kx\\.test\\."
-                        "MatchDecline personality MatchDecline matches "
-                        "IOService:/kx/pci8086,15b8@1c$");
+    KXD_ASSERT_MATCHES(out,
+                       "^  org\\.kx\\.test\\.MatchPCI loads because org\\.kx\\.test\\.MatchPCI "
+                       "personality MatchPCI matches IOService:/kx/pci8086,15b8@1f,6, if the "
+                       "candidates above decline it$");
+    KXD_ASSERT_MATCHES(out, "^  org\\.kx\\.test\\.MatchDecline loads because org\\.kx\\.test\\."
+                            "MatchDecline personality MatchDecline matches "
+                            "IOService:/kx/pci8086,15b8@1c$");
     free(out);
     json_t *plan = NULL;
     char cmd[1200];

@@ -126,8 +126,7 @@ static void test_control_code_access_is_checked_against_the_handle(void **state)
     const uint32_t clear = (0x22u << 16) | (2u << 14) | (0x800u << 2);
     const uint32_t info = (0x22u << 16) | (0x802u << 2);
     assert_int_equal(kx_client_open(c, "/dev/ringlog", KX_ACCESS_READ, &h), STATUS_SUCCESS);
-    assert_int_equal(kx_client_ioctl(c, h, clear, NULL, 0, NULL, 0, 0, &got),
-                     STATUS_ACCESS_DENIED);
+    assert_int_equal(kx_client_ioctl(c, h, clear, NULL, 0, NULL, 0, 0, &got), STATUS_ACCESS_DENIED);
     assert_int_equal(kx_client_ioctl(c, h, info, NULL, 0, out, sizeof out, 0, &got),
                      STATUS_SUCCESS);
     assert_true(got > 0);
