@@ -1,4 +1,5 @@
-/* status.c — names, messages and errno equivalents of kx_status, generated from KX_STATUS_MAP, and statuses read back from their names. */
+/* status.c — names, messages and errno equivalents of kx_status, generated
+ * from KX_STATUS_MAP, and statuses read back from their names. */
 #include <kx/status.h>
 #include <errno.h>
 #include <stdint.h>
