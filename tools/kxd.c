@@ -1,6 +1,7 @@
 /* kxd.c — the kernel daemon: boots a kx kernel from extensions folders and
- * serves clients on an AF_UNIX socket until SIGTERM or SIGINT, then unloads
- * every kext in reverse load order and exits 0.
+ * serves clients on an AF_UNIX socket (and, with --mount, its devices as
+ * files) until SIGTERM or SIGINT, then unmounts, unloads every kext in
+ * reverse load order and exits 0.
  */
 #include "server/devpolicy.h"
 #include "core/plat.h"
@@ -141,7 +142,7 @@ static const char usage_text[] =
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
-    "           [--idle-unload SECONDS] [--host-mode inproc|process]\n"
+    "           [--idle-unload SECONDS] [--host-mode inproc|process] [--mount DIR]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
@@ -167,7 +168,9 @@ static const char usage_text[] =
     "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n"
     "  --host-mode M     where drivers run: inproc (the default: in kxd's own threads) or\n"
     "                    process (each in a kx-host process of its own, beside kxd; a kext\n"
-    "                    whose Info.plist says KXHostProcess = false stays in kxd)\n";
+    "                    whose Info.plist says KXHostProcess = false stays in kxd)\n"
+    "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, ...;\n"
+    "                    a stale mount of a crashed kxd there is replaced (docs/fuse.md)\n";
 
 struct kxd_opts {
     const char **dirs;
@@ -182,6 +185,7 @@ struct kxd_opts {
     const char *platform;
     uint32_t idle_unload_s;
     const char *host_program; /* --host-mode process: kx-host beside kxd */
+    const char *mount_dir;
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -190,9 +194,9 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
 {
     char msg[512];
     struct kx_io_config io_cfg = {.size = sizeof io_cfg, .host_program = o->host_program};
-    struct kx_kernel_config kcfg = {sizeof kcfg, log,       o->dirs,   o->n_dirs, o->no_auth,
-                                    &io_cfg,     o->mode,    o->cache_path, o->boot_flags,
-                                    o->idle_unload_s};
+    struct kx_kernel_config kcfg = {
+        sizeof kcfg, log,     o->dirs,       o->n_dirs,     o->no_auth,
+        &io_cfg,     o->mode, o->cache_path, o->boot_flags, o->idle_unload_s};
     struct kx_kernel *k = NULL;
     kx_status st = kx_kernel_new(&kcfg, &k);
     if (st != STATUS_SUCCESS) {
@@ -214,7 +218,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
             free(why);
             report_start(ready_fd, 0, msg);
             kx_kernel_free(k);
-                return 1;
+            return 1;
         }
     }
 
@@ -237,9 +241,8 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct kx_srv_config scfg = {o->socket_path, 0666,           k,
-                                 log,            0,              o->limits,
-                                 o->log_public,  o->has_log_group, o->log_gid};
+    struct kx_srv_config scfg = {o->socket_path,   0666,      k, log, 0, o->limits, o->log_public,
+                                 o->has_log_group, o->log_gid};
     struct kx_srv *srv = NULL;
     st = kx_srv_new(&scfg, &srv);
     if (st != STATUS_SUCCESS) {
@@ -249,6 +252,19 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         report_start(ready_fd, 0, msg);
         kx_kernel_free(k);
         return 1;
+    }
+
+    /* The mount comes before boot: files appear as drivers create links. */
+    if (o->mount_dir) {
+        char why[512] = "";
+        st = kx_srv_mount(srv, o->mount_dir, why, sizeof why);
+        if (st != STATUS_SUCCESS) {
+            snprintf(msg, sizeof msg, "kxd: --mount %s\n", *why ? why : kx_status_string(st));
+            report_start(ready_fd, 0, msg);
+            kx_srv_free(srv);
+            kx_kernel_free(k);
+            return 1;
+        }
     }
 
     /* Phase 1, the booter; then, once "root is mounted", phase 2, the daemon.
@@ -298,32 +314,52 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
 
 int main(int argc, char **argv)
 {
-    enum { OPT_FG = 1000, OPT_EXT, OPT_SOCKET, OPT_NO_AUTH, OPT_VERBOSE, OPT_CHECK, OPT_POLICY,
-           OPT_BOOT, OPT_CACHE, OPT_NO_CACHE, OPT_HELP, OPT_CONN_BYTES, OPT_TOTAL_BYTES,
-           OPT_MAX_CONNS, OPT_MAX_USER_CONNS, OPT_LOG_GROUP, OPT_LOG_PUBLIC, OPT_PLATFORM,
-           OPT_IDLE_UNLOAD, OPT_HOST_MODE };
-    static const struct option opts[] = {{"foreground", no_argument, NULL, OPT_FG},
-                                         {"extensions", required_argument, NULL, OPT_EXT},
-                                         {"socket", required_argument, NULL, OPT_SOCKET},
-                                         {"no-auth", no_argument, NULL, OPT_NO_AUTH},
-                                         {"verbose", no_argument, NULL, OPT_VERBOSE},
-                                         {"check", no_argument, NULL, OPT_CHECK},
-                                         {"device-policy", required_argument, NULL, OPT_POLICY},
-                                         {"boot", required_argument, NULL, OPT_BOOT},
-                                         {"cache", required_argument, NULL, OPT_CACHE},
-                                         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-                                         {"help", no_argument, NULL, OPT_HELP},
-                                         {"max-client-bytes", required_argument, NULL, OPT_CONN_BYTES},
-                                         {"max-total-bytes", required_argument, NULL, OPT_TOTAL_BYTES},
-                                         {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
-                                         {"max-connections-per-user", required_argument, NULL,
-                                          OPT_MAX_USER_CONNS},
-                                         {"log-group", required_argument, NULL, OPT_LOG_GROUP},
-                                         {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
-                                         {"platform", required_argument, NULL, OPT_PLATFORM},
-                                         {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
-                                         {"host-mode", required_argument, NULL, OPT_HOST_MODE},
-                                         {NULL, 0, NULL, 0}};
+    enum {
+        OPT_FG = 1000,
+        OPT_EXT,
+        OPT_SOCKET,
+        OPT_NO_AUTH,
+        OPT_VERBOSE,
+        OPT_CHECK,
+        OPT_POLICY,
+        OPT_BOOT,
+        OPT_CACHE,
+        OPT_NO_CACHE,
+        OPT_HELP,
+        OPT_CONN_BYTES,
+        OPT_TOTAL_BYTES,
+        OPT_MAX_CONNS,
+        OPT_MAX_USER_CONNS,
+        OPT_LOG_GROUP,
+        OPT_LOG_PUBLIC,
+        OPT_PLATFORM,
+        OPT_IDLE_UNLOAD,
+        OPT_HOST_MODE,
+        OPT_MOUNT
+    };
+    static const struct option opts[] = {
+        {"foreground", no_argument, NULL, OPT_FG},
+        {"extensions", required_argument, NULL, OPT_EXT},
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+        {"verbose", no_argument, NULL, OPT_VERBOSE},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"device-policy", required_argument, NULL, OPT_POLICY},
+        {"boot", required_argument, NULL, OPT_BOOT},
+        {"cache", required_argument, NULL, OPT_CACHE},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"max-client-bytes", required_argument, NULL, OPT_CONN_BYTES},
+        {"max-total-bytes", required_argument, NULL, OPT_TOTAL_BYTES},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+        {"max-connections-per-user", required_argument, NULL, OPT_MAX_USER_CONNS},
+        {"log-group", required_argument, NULL, OPT_LOG_GROUP},
+        {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
+        {"host-mode", required_argument, NULL, OPT_HOST_MODE},
+        {"mount", required_argument, NULL, OPT_MOUNT},
+        {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
     const char *socket_path = getenv("KX_SOCKET"), *policy_path = NULL, *cache_path = NULL;
@@ -332,7 +368,7 @@ int main(int argc, char **argv)
     struct kx_srv_limits limits = {0};
     int log_public = 0, has_log_group = 0;
     uint32_t log_gid = 0, idle_unload_s = 0;
-    const char *platform = "linux";
+    const char *platform = "linux", *mount_dir = NULL;
     char *host_program = NULL;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
@@ -363,6 +399,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_MOUNT: mount_dir = optarg; break;
         case OPT_IDLE_UNLOAD:
             if (parse_amount(optarg, 0, &n) != 0 || n > UINT32_MAX) {
                 fprintf(stderr, "kxd: --idle-unload: not a positive number of seconds: '%s'\n",
@@ -386,8 +423,7 @@ int main(int argc, char **argv)
         case OPT_MAX_USER_CONNS:
             if (parse_amount(optarg, c == OPT_CONN_BYTES || c == OPT_TOTAL_BYTES, &n) != 0 ||
                 (c != OPT_CONN_BYTES && c != OPT_TOTAL_BYTES && n > UINT32_MAX)) {
-                fprintf(stderr, "kxd: %s: not a positive amount: '%s'\n", argv[optind - 1],
-                        optarg);
+                fprintf(stderr, "kxd: %s: not a positive amount: '%s'\n", argv[optind - 1], optarg);
                 free(dirs);
                 return 2;
             }
@@ -406,8 +442,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "kxd: unknown boot mode '%s'\n", optarg);
             /* fall through */
         case 'h':
-        case OPT_HELP: printf("%s", usage_text); free(dirs); return 0;
-        default: fprintf(stderr, "%s", usage_text); free(dirs); return 2;
+        case OPT_HELP:
+            printf("%s", usage_text);
+            free(dirs);
+            return 0;
+        default:
+            fprintf(stderr, "%s", usage_text);
+            free(dirs);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -434,10 +476,10 @@ int main(int argc, char **argv)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
-    struct kxd_opts o = {dirs,       n_dirs,  socket_path, policy_path, cache_path,
-                         mode,       boot_flags, no_auth, check,    limits,
-                         log_public, has_log_group, log_gid, platform, idle_unload_s,
-                         host_program};
+    struct kxd_opts o = {dirs,         n_dirs,        socket_path, policy_path, cache_path,
+                         mode,         boot_flags,    no_auth,     check,       limits,
+                         log_public,   has_log_group, log_gid,     platform,    idle_unload_s,
+                         host_program, mount_dir};
     int rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);

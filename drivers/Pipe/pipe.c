@@ -5,6 +5,11 @@
  * PIPE_CAPACITY and reports how much it took (STATUS_DEVICE_BUSY if nothing
  * fitted). Each open gets a FileContext counting its bytes.
  *
+ * Readiness (DkSetDeviceReady) follows the buffer: readable while bytes are
+ * buffered, writable while there is room, so poll(2) on the pipe through
+ * kxd's mount waits as it would on a Linux pipe. It is recomputed at the end
+ * of every routine that moves bytes and sent only when it changes.
+ *
  * Exercises the I/O manager's pending, cancel and deadline paths. All of it
  * runs on the dispatch thread (cancel routines included), so the queue of
  * pending reads needs no lock.
@@ -26,6 +31,7 @@ struct pipe_ext {
     PIRP head, tail; /* pending reads, linked through DriverContext[0] */
     uint32_t n_pending;
     uint32_t n_opens;
+    uint32_t ready; /* DEVICE_READY_* last sent */
 };
 
 struct pipe_open {
@@ -63,6 +69,15 @@ static int unlink_irp(struct pipe_ext *e, PIRP irp)
     return 0;
 }
 
+static void update_ready(PDEVICE_OBJECT dev)
+{
+    struct pipe_ext *e = ext_of(dev);
+    uint32_t ready = (ringbuf_used(e->rb) ? DEVICE_READY_READ : 0) |
+                     (ringbuf_used(e->rb) < ringbuf_capacity(e->rb) ? DEVICE_READY_WRITE : 0);
+    if (ready != e->ready && DkSetDeviceReady(dev, ready) == STATUS_SUCCESS)
+        e->ready = ready;
+}
+
 static void pipe_cancel(PDEVICE_OBJECT dev, PIRP irp)
 {
     unlink_irp(ext_of(dev), irp); /* a write may already have taken it off */
@@ -96,6 +111,7 @@ static kx_status pipe_read(PDEVICE_OBJECT dev, PIRP irp)
         struct pipe_open *o = irp->FileContext;
         if (o)
             o->bytes_out += n;
+        update_ready(dev);
         return DkCompleteRequest(irp, STATUS_SUCCESS, n);
     }
     DkMarkIrpPending(irp);
@@ -120,6 +136,7 @@ static kx_status pipe_write(PDEVICE_OBJECT dev, PIRP irp)
     struct pipe_open *o = irp->FileContext;
     if (o)
         o->bytes_in += taken;
+    update_ready(dev);
     if (len && !taken)
         return DkCompleteRequest(irp, STATUS_DEVICE_BUSY, 0);
     return DkCompleteRequest(irp, STATUS_SUCCESS, taken);
@@ -190,6 +207,9 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     DkSetDeviceSecurity(dev, 0, 0, 0666);
+    static const KX_CONTROL_CODE codes[] = {{IOCTL_PIPE_GET_INFO, 0, sizeof(struct pipe_info)}};
+    DkSetDeviceControlCodes(dev, codes, 1);
+    update_ready(dev);
     if ((st = DkCreateSymbolicLink(PIPE_LINK, PIPE_DEVICE)) != STATUS_SUCCESS) {
         ringbuf_free(e->rb);
         DkDeleteDevice(dev);

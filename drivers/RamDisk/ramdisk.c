@@ -114,6 +114,9 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     DkSetDeviceSecurity(dev, 0, GID_DISK, 0660); /* root:disk, as Linux block devices */
+    static const KX_CONTROL_CODE codes[] = {
+        {IOCTL_RAMDISK_GET_GEOMETRY, 0, sizeof(struct ramdisk_geometry)}};
+    DkSetDeviceControlCodes(dev, codes, 1); /* ioctl(2) through kxd's mount */
     if ((st = DkCreateSymbolicLink(RAMDISK_LINK, RAMDISK_DEVICE)) != STATUS_SUCCESS) {
         free(ext->data);
         DkDeleteDevice(dev);

@@ -146,6 +146,14 @@ KX_API void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n);
  * STATUS_DEVICE_REMOVED); returns once done. Root only. */
 KX_API kx_status kx_client_device_remove(kx_client *c, const char *path);
 
+/* Asks kxd to serve its /dev links as files at dir, an absolute path to an
+ * existing folder (kxd --mount's FUSE mount; a stale mount of a crashed kxd
+ * there is replaced); it stays until kxd stops. Root or kxd's own user
+ * (STATUS_ACCESS_DENIED); STATUS_OBJECT_NAME_INVALID (not absolute);
+ * STATUS_DEVICE_BUSY (a running kxd serves dir); the mount's own failures,
+ * explained by kx_client_message. */
+KX_API kx_status kx_client_mount(kx_client *c, const char *dir);
+
 /* ---- kxd itself ---------------------------------------------------------- */
 
 /* One connection to kxd, as kxd accounts for it. */

@@ -41,6 +41,8 @@ struct kx_io;
 struct _DRIVER_OBJECT; /* <kx/kmdf.h>; only a pointer to it crosses this header */
 
 typedef uint64_t kx_io_handle;    /* 0 is never a valid handle */
+
+#define KX_IO_NAME_MAX 256 /* names, links and paths, with the NUL */
 typedef uint64_t kx_io_driver_id; /* 0 is never a valid driver */
 
 /* Deadlines, in milliseconds, wherever a call takes timeout_ms. */
@@ -300,12 +302,60 @@ KX_API kx_status kx_io_ioctl(struct kx_io *io, kx_io_handle h, uint32_t code, co
                              size_t in_len, void *out, size_t out_len, uint32_t timeout_ms,
                              size_t *n);
 
+/* Cancels h's pending requests that were submitted with this arg (as a
+ * close would, but only those): a request's driver runs its cancel routine,
+ * one without answers STATUS_CANCELLED at once. Rare by design (a program
+ * interrupted while it waits on a kx file): it scans the IRP pool.
+ * STATUS_SUCCESS (also when none matched); STATUS_INVALID_HANDLE. Never
+ * blocks on a driver. */
+KX_API kx_status kx_io_cancel(struct kx_io *io, kx_io_handle h, void *arg);
+
+/* ---- Readiness and declared control codes ---------------------------------
+ * What a file system front end (kx's FUSE mount) needs to look like a
+ * character device: poll(2), and ioctl(2) numbers that carry sizes. */
+
+#define KX_IO_READY_READ  0x1u /* a read would not pend (= DEVICE_READY_READ) */
+#define KX_IO_READY_WRITE 0x2u /* a write would take bytes (= DEVICE_READY_WRITE) */
+
+/* The readiness of h's device as its driver last set it (DkSetDeviceReady);
+ * a device whose driver never said is always ready for both.
+ * STATUS_SUCCESS; STATUS_INVALID_HANDLE; STATUS_DEVICE_REMOVED (*events is
+ * then both bits: a removed device never blocks, its requests fail). */
+KX_API kx_status kx_io_ready(struct kx_io *io, kx_io_handle h, uint32_t *events);
+
+/* Told when a driver changes a device's readiness: its canonical name and
+ * the new bits. Runs on the driver's thread while the manager's watcher lock
+ * is held: must not block or call kx_io_watch_ready. */
+typedef void (*kx_io_ready_fn)(void *arg, const char *device, uint32_t events);
+
+/* Adds (add != 0) or removes the watcher fn/arg; at most 8.
+ * STATUS_SUCCESS; STATUS_INSUFFICIENT_RESOURCES (eight already);
+ * STATUS_NO_SUCH_FILE (removing one not installed). After a removal returns,
+ * that watcher is not running and is not called again. */
+KX_API kx_status kx_io_watch_ready(struct kx_io *io, kx_io_ready_fn fn, void *arg, int add);
+
+/* A control code a driver declared for a device (DkSetDeviceControlCodes):
+ * how many bytes of input it takes and of output it gives, which a front end
+ * without sizes of its own (ioctl(2)) needs. */
+#define KX_IO_MAX_CONTROLS      32
+#define KX_IO_CONTROL_LENGTH_MAX 16383u /* what Linux's _IOC size field holds */
+
+struct kx_io_control_decl {
+    uint32_t code;
+    uint32_t in_len, out_len;
+};
+
+/* Copies the declarations of h's device (at most KX_IO_MAX_CONTROLS) into
+ * out, their number into *n, and its canonical name into device (may be
+ * NULL). STATUS_SUCCESS; STATUS_INVALID_HANDLE. */
+KX_API kx_status kx_io_device_info(struct kx_io *io, kx_io_handle h,
+                                   struct kx_io_control_decl out[KX_IO_MAX_CONTROLS], size_t *n,
+                                   char device[KX_IO_NAME_MAX]);
+
 /* ---- Listings (kx ls, kextunload) ---------------------------------------
  * Each returns a malloc'ed array (free() it; NULL when empty) and its length,
  * a snapshot taken under the namespace lock. STATUS_SUCCESS;
  * STATUS_INSUFFICIENT_RESOURCES. */
-
-#define KX_IO_NAME_MAX 256
 
 /* ---- Device policy ---------------------------------------------------------
  * An administrator's word on who may open what, above what drivers set with

@@ -310,6 +310,46 @@ KX_API kx_status DkDeleteSymbolicLink(const char *LinkName);
 KX_API kx_status DkSetDeviceSecurity(PDEVICE_OBJECT DeviceObject, uint32_t Owner, uint32_t Group,
                                      uint32_t Mode);
 
+/* ---- Readiness and control-code sizes (poll and ioctl through files) ----
+ * Programs reach devices as files too (kxd --mount): poll(2) asks whether a
+ * read or write would wait, and ioctl(2) numbers carry a direction and size
+ * that a control code alone does not have. */
+
+#define DEVICE_READY_READ  0x1u /* a read would complete without pending */
+#define DEVICE_READY_WRITE 0x2u /* a write would take bytes */
+
+/* Says whether the device can be read and written without waiting: Events
+ * is DEVICE_READY_READ | DEVICE_READY_WRITE, either or none. Until a driver
+ * first calls it for a device, the device counts as always ready; after,
+ * poll(2) on it waits until a call sets a bit it asks for. Call it whenever
+ * the answer changes (a pipe: after every read and write). Any thread.
+ * STATUS_SUCCESS; STATUS_INVALID_PARAMETER (other bits, a proxy);
+ * STATUS_NO_SUCH_DEVICE (deleted). */
+KX_API kx_status DkSetDeviceReady(PDEVICE_OBJECT DeviceObject, uint32_t Events);
+
+/* One control code of the device with the bytes it reads (input) and writes
+ * (output), each at most KX_CONTROL_LENGTH_MAX. */
+typedef struct _KX_CONTROL_CODE {
+    uint32_t IoControlCode;
+    uint32_t InputLength;
+    uint32_t OutputLength;
+} KX_CONTROL_CODE;
+
+#define KX_MAX_CONTROL_CODES  32
+#define KX_CONTROL_LENGTH_MAX 16383u /* Linux's _IOC size field */
+
+/* Declares the device's control codes (replacing an earlier declaration;
+ * the table is copied). Through a file, ioctl(2) reaches only declared
+ * codes, by the number docs/fuse.md derives from each: _IOC(dir, device
+ * type & 0xFF, function & 0xFF, size), dir _IOC_WRITE with input and
+ * _IOC_READ with output, size the larger length. Codes whose numbers would
+ * coincide are refused. Any thread. STATUS_SUCCESS; STATUS_INVALID_PARAMETER
+ * (more than KX_MAX_CONTROL_CODES, a length above KX_CONTROL_LENGTH_MAX, a
+ * method other than METHOD_BUFFERED, a proxy); STATUS_OBJECT_NAME_COLLISION
+ * (two codes with one number); STATUS_NO_SUCH_DEVICE. */
+KX_API kx_status DkSetDeviceControlCodes(PDEVICE_OBJECT DeviceObject, const KX_CONTROL_CODE *Codes,
+                                         size_t Count);
+
 /* Completes the IRP: sets IoStatus and sends the result to the manager, which
  * answers the requester (copying min(Information, requested length) bytes of
  * SystemBuffer back for a successful READ, DEVICE_CONTROL or

@@ -102,6 +102,14 @@ KX_API const char *kx_status_name(kx_status status);
 /* A short human sentence for the status ("end of file"). */
 KX_API const char *kx_status_string(kx_status status);
 
+/* The errno a POSIX interface reports for status (kx's FUSE mount answers
+ * the kernel with it): 0 for STATUS_SUCCESS and for STATUS_END_OF_FILE (end
+ * of file is a short read, not an error; a write at the end of a device is
+ * the caller's to turn into ENOSPC), EIO for statuses without a closer
+ * meaning. The reverse, many-to-one, is kx_status_from_errno in
+ * src/core/plat.c. */
+KX_API int kx_status_to_errno(kx_status status);
+
 /* 1 if status is one of the values above. */
 KX_API int kx_status_is_known(int32_t status);
 

@@ -590,6 +590,13 @@ kx_status kx_client_device_remove(kx_client *c, const char *path)
     return simple_call(c, id, NULL);
 }
 
+kx_status kx_client_mount(kx_client *c, const char *dir)
+{
+    uint32_t id = begin(c, KX_MSG_MOUNT);
+    kx_msg_put_str(&c->out, dir);
+    return simple_call(c, id, NULL);
+}
+
 /* ---- kxd itself: SERVER_INFO, then SERVER_CONN* END ---------------------- */
 
 static int decode_conn(struct kx_msg_reader *r, void *item)

@@ -51,6 +51,8 @@ kx_status kx_plat_group_id(const char *name, uint32_t *gid)
 
 uint32_t kx_plat_self_uid(void) { return (uint32_t)geteuid(); }
 
+uint32_t kx_plat_self_gid(void) { return (uint32_t)getegid(); }
+
 int kx_plat_user_in_group(uint32_t uid, uint32_t primary_gid, uint32_t gid)
 {
     if (primary_gid == gid)

@@ -16,5 +16,7 @@ int kx_plat_user_in_group(uint32_t uid, uint32_t primary_gid, uint32_t gid);
 
 /* The effective uid this process runs as. */
 uint32_t kx_plat_self_uid(void);
+/* The effective gid. */
+uint32_t kx_plat_self_gid(void);
 
 #endif /* KX_CORE_PLAT_USER_H */

@@ -294,6 +294,20 @@ kx_status kx__chan_set_security(struct kx_io *io, uint64_t drv_id, uint64_t dev_
                 NULL, 0, NULL, NULL, NULL);
 }
 
+kx_status kx__chan_set_ready(struct kx_io *io, uint64_t drv_id, uint64_t dev_id, uint32_t events)
+{
+    (void)drv_id;
+    return call(ep_of(io), HXO_SET_READY, dev_id, events, NULL, 0, NULL, 0, NULL, NULL, NULL);
+}
+
+kx_status kx__chan_set_controls(struct kx_io *io, uint64_t drv_id, uint64_t dev_id,
+                                const struct kx_io_control_decl *decls, size_t n)
+{
+    (void)drv_id;
+    return call(ep_of(io), HXO_SET_CONTROLS, dev_id, 0, decls, n * sizeof *decls, NULL, 0, NULL,
+                NULL, NULL);
+}
+
 kx_status kx__chan_create_link(struct kx_io *io, uint64_t drv_id, const char *link,
                                const char *target)
 {

@@ -318,6 +318,8 @@ const struct kx_kpi_symbol kx__kmdf_symbols[] = {
     KPI(DkCreateSymbolicLink),
     KPI(DkDeleteSymbolicLink),
     KPI(DkSetDeviceSecurity),
+    KPI(DkSetDeviceReady),
+    KPI(DkSetDeviceControlCodes),
     KPI(DkCompleteRequest),
     KPI(DkMarkIrpPending),
     KPI(DkSetCancelRoutine),

@@ -118,6 +118,10 @@ kx_status kx__chan_set_security(struct kx_io *io, uint64_t drv_id, uint64_t dev_
 kx_status kx__chan_create_link(struct kx_io *io, uint64_t drv_id, const char *link,
                                const char *target);
 kx_status kx__chan_delete_link(struct kx_io *io, uint64_t drv_id, const char *link);
+/* DkSetDeviceReady and DkSetDeviceControlCodes (ready.c). Any thread. */
+kx_status kx__chan_set_ready(struct kx_io *io, uint64_t drv_id, uint64_t dev_id, uint32_t events);
+kx_status kx__chan_set_controls(struct kx_io *io, uint64_t drv_id, uint64_t dev_id,
+                                const struct kx_io_control_decl *decls, size_t n);
 /* A reference to another device (a proxy): its id and canonical name. */
 kx_status kx__chan_ref_device(struct kx_io *io, uint64_t drv_id, const char *name,
                               uint64_t *dev_id, char canonical[KX_IO_NAME_MAX]);

@@ -66,6 +66,8 @@ enum hx_op {
     HXO_UNREF_DEVICE,      /* b = device id */
     HXO_FORWARD,           /* b = device id, c = FileContext, payload uint64 IRP id */
     HXO_REGISTRY,          /* payload hx_reg + strings + value; reply b = id, payload out */
+    HXO_SET_READY,         /* b = device id, c = readiness events */
+    HXO_SET_CONTROLS,      /* b = device id, payload kx_io_control_decl[] */
 };
 
 struct hx_hello {

@@ -288,6 +288,16 @@ static void do_call(struct io_hostproc *hp, const struct kx_xrec *x, const unsig
         }
         break;
     }
+    case HXO_SET_READY: st = kx__chan_set_ready(io, drv, x->b, (uint32_t)x->c); break;
+    case HXO_SET_CONTROLS:
+        if (x->len % sizeof(struct kx_io_control_decl) == 0 &&
+            x->len / sizeof(struct kx_io_control_decl) <= KX_IO_MAX_CONTROLS) {
+            struct kx_io_control_decl decls[KX_IO_MAX_CONTROLS];
+            size_t n = x->len / sizeof decls[0];
+            memcpy(decls, p, x->len);
+            st = kx__chan_set_controls(io, drv, x->b, decls, n);
+        }
+        break;
     case HXO_REGISTRY:
         st = do_registry(hp, x, p, &id, &out, &out_len);
         reply(hp, x->id, st, id, out, out_len);

@@ -65,7 +65,8 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     }
 
     kx_status st;
-    if (pthread_mutex_init(&io->ns_lock, NULL) || pthread_mutex_init(&io->pool_lock, NULL)) {
+    if (pthread_mutex_init(&io->ns_lock, NULL) || pthread_mutex_init(&io->pool_lock, NULL) ||
+        pthread_mutex_init(&io->ready_lock, NULL)) {
         free(io);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -111,6 +112,7 @@ void kx_io_free(struct kx_io *io)
     kx__ftab_destroy(io);
     kx__pool_destroy(io);
     kx__klog_destroy(io);
+    pthread_mutex_destroy(&io->ready_lock);
     pthread_mutex_destroy(&io->pool_lock);
     pthread_mutex_destroy(&io->ns_lock);
     free(io->host_program);

@@ -10,6 +10,8 @@
  *   submit.c     request submission and the synchronous calls
  *   driver.c     starting and unloading drivers, rollback, the completion messages
  *   wd.c         watchdog thread: async deadlines and hung routines
+ *   ready.c      device readiness (poll), declared control codes, cancelling
+ *                one requester's requests: what a file system front end needs
  *   kmdf_host.c  the in-process driver host (host.h) — with kmdf.c, the only code
  *                that uses the seed's names
  *
@@ -17,6 +19,7 @@
  *   1. io->ns_lock    namespace arrays, driver/device records and their counts,
  *                     handle-table slots and free list, device refs
  *   2. io->pool_lock  IRP slab growth            (leaf)
+ *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
@@ -66,14 +69,14 @@
 /* ---- IRP records ---------------------------------------------------------- */
 
 enum io_kind {
-    K_IRP = 1,  /* an I/O request */
-    K_INIT,     /* run DriverEntry */
-    K_UNLOAD,   /* run DriverUnload */
-    K_CANCEL,   /* run a taken cancel routine for ctl.target */
-    K_DEVREL,   /* the manager let go of a device: free its host object */
-    K_ADDDEV,   /* run Probe and AddDevice for a match (u.provider) */
+    K_IRP = 1,   /* an I/O request */
+    K_INIT,      /* run DriverEntry */
+    K_UNLOAD,    /* run DriverUnload */
+    K_CANCEL,    /* run a taken cancel routine for ctl.target */
+    K_DEVREL,    /* the manager let go of a device: free its host object */
+    K_ADDDEV,    /* run Probe and AddDevice for a match (u.provider) */
     K_REMOVEDEV, /* run RemoveDevice for a match, delete what it leaves */
-    K_STOP,     /* end the dispatch thread */
+    K_STOP,      /* end the dispatch thread */
 };
 
 #define IRP_REF        ((uint64_t)1)
@@ -125,30 +128,30 @@ struct io_irp {
     uint32_t idx;          /* slot in the pool; the id is (gen << 32) | idx */
     uint8_t kind;          /* enum io_kind */
     uint8_t major;
-    uint8_t is_sync;       /* a thread waits in kx__irp_wait */
-    uint8_t holds_file;    /* the record holds one reference on file */
-    uint8_t from_driver;   /* the answer is the driver's (output may be copied) */
-    uint8_t view_built;    /* the host has built its IRP from u.msg */
+    uint8_t is_sync;     /* a thread waits in kx__irp_wait */
+    uint8_t holds_file;  /* the record holds one reference on file */
+    uint8_t from_driver; /* the answer is the driver's (output may be copied) */
+    uint8_t view_built;  /* the host has built its IRP from u.msg */
     /* Two facts of line 3 repeated here, so ending a request never reads it: */
-    uint8_t buf_heap;      /* buf was malloc'ed (else inline_buf or none) */
-    uint8_t has_out;       /* req_out_len != 0: output is copied to the requester */
+    uint8_t buf_heap; /* buf was malloc'ed (else inline_buf or none) */
+    uint8_t has_out;  /* req_out_len != 0: output is copied to the requester */
     /* what travels to the host, or the pool's bookkeeping while the record
      * is free */
     union {
         struct {
             union {
-                struct io_msg_irp msg;  /* K_IRP: the dispatch message */
-                kx_io_entry_fn entry;   /* K_INIT */
-                struct {                /* K_CANCEL */
+                struct io_msg_irp msg; /* K_IRP: the dispatch message */
+                kx_io_entry_fn entry;  /* K_INIT */
+                struct {               /* K_CANCEL */
                     struct io_irp *target;
                     kx_host_fn routine;
                 } cancel;
-                uint64_t dev_cookie;    /* K_DEVREL */
+                uint64_t dev_cookie;             /* K_DEVREL */
                 struct kx_io_provider *provider; /* K_ADDDEV, K_REMOVEDEV: the waiter's */
             };
             unsigned char inline_buf[IO_INLINE_BUF];
         };
-        struct io_mag mag;              /* a free magazine head: the records it lists */
+        struct io_mag mag; /* a free magazine head: the records it lists */
     } u;
     /* line 3: requester and routing, read by the dispatch thread only off
      * the fast path; routing is atomic because the watchdog and close scan
@@ -161,7 +164,7 @@ struct io_irp {
     void *buf;                    /* system buffer: inline_buf or malloc'ed */
     struct io_irp *ovf_next;      /* the dispatch queue's overflow list */
     uint32_t buf_len;
-    _Atomic uint32_t free_next;   /* pool: idx + 1 of the next magazine */
+    _Atomic uint32_t free_next; /* pool: idx + 1 of the next magazine */
     /* lines 4-6: the host's view, written and read on the dispatch thread */
     _Alignas(64) unsigned char host[KX_HOST_IRP_SIZE];
     /* line 7: sends to a separate host whose dispatch has not ended yet
@@ -179,7 +182,6 @@ static inline uint64_t io_irp_id(const struct io_irp *r, uint64_t state)
 {
     return (state & ~(((uint64_t)1 << IRP_GEN_SHIFT) - 1)) | r->idx;
 }
-
 
 /* Records released in a batch by one thread (the dispatch loop), returned to
  * the pool as one magazine; file references dropped per run of one file. */
@@ -204,10 +206,10 @@ struct io_pool {
 
 enum io_file_state {
     F_FREE = 0,
-    F_OPENING = 10,  /* CREATE in flight */
+    F_OPENING = 10, /* CREATE in flight */
     F_OPEN = 20,
-    F_CLOSING = 30,  /* cancelling, CLEANUP in flight */
-    F_CLOSED = 40,   /* handle gone; CLOSE follows the last reference */
+    F_CLOSING = 30, /* cancelling, CLEANUP in flight */
+    F_CLOSED = 40,  /* handle gone; CLOSE follows the last reference */
 };
 
 #define IO_FILE_CTX_MAX 4
@@ -215,30 +217,30 @@ enum io_file_state {
 #define IO_MAX_FCHUNKS  1024u /* 65536 handles */
 
 struct io_file {
-    _Atomic uint64_t gen_refs;      /* gen:32 | refs:32; lookups add refs against the gen */
-    _Atomic int state;              /* enum io_file_state */
-    _Atomic uint32_t submitting;    /* submissions between their state check and their push */
+    _Atomic uint64_t gen_refs;   /* gen:32 | refs:32; lookups add refs against the gen */
+    _Atomic int state;           /* enum io_file_state */
+    _Atomic uint32_t submitting; /* submissions between their state check and their push */
     uint32_t idx;
-    struct kx_io *io;               /* the manager the slot belongs to */
+    struct kx_io *io; /* the manager the slot belongs to */
     kx_io_handle handle;
-    uint64_t open_seq;              /* for oldest-first listings */
-    struct io_device *dev;          /* holds a device ref */
+    uint64_t open_seq;     /* for oldest-first listings */
+    struct io_device *dev; /* holds a device ref */
     struct kx_io_cred cred;
     uint32_t access;
-    _Atomic int driver_opened;      /* a driver completed CREATE with success (maybe late) */
+    _Atomic int driver_opened; /* a driver completed CREATE with success (maybe late) */
     /* FileContext per device of the stack; written while CREATE runs, read after */
     struct {
         uint64_t dev_id, cookie;
     } ctx[IO_FILE_CTX_MAX];
     _Atomic uint32_t n_ctx;
-    struct io_file *free_next;      /* ns_lock */
+    struct io_file *free_next; /* ns_lock */
 };
 
 struct io_ftab {
     _Atomic(struct io_file *) chunks[IO_MAX_FCHUNKS];
-    uint32_t n_chunks;              /* ns_lock */
-    struct io_file *free;           /* ns_lock */
-    uint64_t open_seq;              /* ns_lock */
+    uint32_t n_chunks;    /* ns_lock */
+    struct io_file *free; /* ns_lock */
+    uint64_t open_seq;    /* ns_lock */
 };
 
 /* ---- Devices, drivers, links ---------------------------------------------- */
@@ -247,20 +249,26 @@ struct io_device {
     uint64_t id;
     char name[KX_IO_NAME_MAX];
     char driver_name[KX_IO_NAME_MAX]; /* kept for listings after the driver is gone */
-    struct io_driver *drv;          /* NULL once the driver is gone (ns_lock) */
-    uint64_t host_cookie;           /* the host's DEVICE_OBJECT; opaque here */
-    uint32_t uid, gid, mode;        /* ns_lock */
-    uint32_t refs;                  /* ns_lock: namespace + files + proxies */
-    uint32_t n_files;               /* ns_lock: open files (not yet freed) */
-    uint64_t instance;              /* the match it was created for (0: none) */
-    int removing;                   /* ns_lock: its instance is being removed: no new opens */
-    _Atomic int is_deleted;         /* set under ns_lock; read by submit without it */
+    struct io_driver *drv;            /* NULL once the driver is gone (ns_lock) */
+    uint64_t host_cookie;             /* the host's DEVICE_OBJECT; opaque here */
+    uint32_t uid, gid, mode;          /* ns_lock */
+    uint32_t refs;                    /* ns_lock: namespace + files + proxies */
+    uint32_t n_files;                 /* ns_lock: open files (not yet freed) */
+    uint64_t instance;                /* the match it was created for (0: none) */
+    int removing;                     /* ns_lock: its instance is being removed: no new opens */
+    _Atomic int is_deleted;           /* set under ns_lock; read by submit without it */
+    _Atomic uint32_t ready;           /* DkSetDeviceReady's bits | IO_READY_SET; 0: never set */
+    struct kx_io_control_decl controls[KX_IO_MAX_CONTROLS]; /* ns_lock: declared codes */
+    uint32_t n_controls;                                    /* ns_lock */
 };
+
+#define IO_READY_SET          0x80000000u /* the driver has said; before that, always ready */
+#define IO_MAX_READY_WATCHERS 8
 
 struct io_link {
     char link[KX_IO_NAME_MAX];
     char target[KX_IO_NAME_MAX];
-    uint64_t creator;               /* driver id */
+    uint64_t creator; /* driver id */
     char creator_name[KX_IO_NAME_MAX];
 };
 
@@ -268,16 +276,16 @@ struct io_link {
 
 struct io_driver {
     uint64_t id;
-    char name[KX_IO_NAME_MAX];      /* "\Driver\<short>" */
-    const char *short_name;         /* points into name */
+    char name[KX_IO_NAME_MAX]; /* "\Driver\<short>" */
+    const char *short_name;    /* points into name */
     struct kx_driver_info info;
-    int state;                      /* enum kx_io_driver_state or IO_DRIVER_GONE; ns_lock */
-    int has_unload;                 /* DriverUnload set after DriverEntry (ns_lock) */
-    struct kx_host *host;           /* in-process host; NULL once stopped (ns_lock) */
-    struct io_hostproc *proc;       /* or a separate host process (hostproc.c) */
-    struct io_irp *stop_rec;        /* K_STOP, set aside at start */
+    int state;                /* enum kx_io_driver_state or IO_DRIVER_GONE; ns_lock */
+    int has_unload;           /* DriverUnload set after DriverEntry (ns_lock) */
+    struct kx_host *host;     /* in-process host; NULL once stopped (ns_lock) */
+    struct io_hostproc *proc; /* or a separate host process (hostproc.c) */
+    struct io_irp *stop_rec;  /* K_STOP, set aside at start */
     _Atomic int is_hung;
-    _Atomic int accepting;          /* submissions and opens allowed */
+    _Atomic int accepting; /* submissions and opens allowed */
     /* watchdog only */
     uint64_t wd_seq, wd_since_ns;
     uint64_t wd_reported_seq;
@@ -288,9 +296,9 @@ struct io_driver {
 struct io_wd {
     pthread_t thread;
     int started;
-    _Atomic uint32_t word;          /* futex: bumped by kicks */
+    _Atomic uint32_t word; /* futex: bumped by kicks */
     _Atomic int stop;
-    _Atomic uint64_t next_ns;       /* when the watchdog plans to look next */
+    _Atomic uint64_t next_ns; /* when the watchdog plans to look next */
     uint64_t tick_ns;
 };
 
@@ -300,25 +308,25 @@ struct kx_io {
     struct kx_logger logger;
     uint32_t irp_timeout_ms, entry_timeout_ms, unload_timeout_ms, hang_ms;
     uint64_t start_ns;
-    uint64_t spin_ns;               /* spin-then-block budget of a waiter; 0 on one CPU */
+    uint64_t spin_ns; /* spin-then-block budget of a waiter; 0 on one CPU */
     const struct kx_kpi_symbol *kpi;
 
     pthread_mutex_t ns_lock;
-    uint64_t next_id;               /* ns_lock: drivers and devices */
-    struct io_driver **drivers;     /* ns_lock, start order */
+    uint64_t next_id;           /* ns_lock: drivers and devices */
+    struct io_driver **drivers; /* ns_lock, start order */
     size_t n_drivers, cap_drivers;
-    struct io_device **devices;     /* ns_lock, live and delete-pending */
+    struct io_device **devices; /* ns_lock, live and delete-pending */
     size_t n_devices, cap_devices;
     struct kx_io_device_rule *policy; /* ns_lock: kx_io_set_device_policy */
     size_t n_policy;
-    struct io_link *links;          /* ns_lock */
+    struct io_link *links; /* ns_lock */
     size_t n_links, cap_links;
-    struct kx_host **zombies;       /* ns_lock: hosts whose thread is stuck in driver code */
+    struct kx_host **zombies; /* ns_lock: hosts whose thread is stuck in driver code */
     size_t n_zombies, cap_zombies;
     struct {
         void *obj;
         int is_driver;
-    } *retired;                     /* ns_lock: records freed with the manager */
+    } * retired; /* ns_lock: records freed with the manager */
     size_t n_retired, cap_retired;
 
     struct io_ftab ftab;
@@ -327,16 +335,22 @@ struct kx_io {
     struct io_pool pool;
 
     pthread_mutex_t klog_lock;
-    struct io_klog_entry *klog;     /* klog_lock */
+    struct io_klog_entry *klog; /* klog_lock */
     uint32_t klog_cap, klog_n, klog_head;
     uint64_t klog_seq;
 
     struct io_wd wd;
 
-    char *host_program;             /* kx-host, for drivers in processes of their own */
-    kx_io_died_fn died_fn;          /* kx_io_set_died_fn */
+    char *host_program;    /* kx-host, for drivers in processes of their own */
+    kx_io_died_fn died_fn; /* kx_io_set_died_fn */
     void *died_ctx;
-    kx_io_reg_fn reg_fn;            /* the registry's owner (kx_io_set_registry) */
+    pthread_mutex_t ready_lock; /* ready_watch; held while a watcher runs */
+    struct {
+        kx_io_ready_fn fn;
+        void *arg;
+    } ready_watch[IO_MAX_READY_WATCHERS];
+
+    kx_io_reg_fn reg_fn; /* the registry's owner (kx_io_set_registry) */
     void *reg_ctx;
 };
 
@@ -362,8 +376,8 @@ int kx__irp_claim(struct io_irp *r);
 /* Answers the requester of a claimed record: stores the result, wakes the
  * waiter or runs the completion (copying output when from_driver and
  * successful, then dropping the REQ reference). */
-void kx__irp_answer(struct kx_io *io, struct io_irp *r, kx_status st, size_t info,
-                    int from_driver, struct io_relbatch *rb);
+void kx__irp_answer(struct kx_io *io, struct io_irp *r, kx_status st, size_t info, int from_driver,
+                    struct io_relbatch *rb);
 /* Claims and answers in one step; 1 if it did. */
 int kx__irp_answer_if_first(struct kx_io *io, struct io_irp *r, kx_status st, size_t info,
                             struct io_relbatch *rb);

@@ -64,7 +64,8 @@
     XX(KX_MSG_CHUNK, 35)      /* data bytes (at most KX_MSG_CHUNK_MAX): the next piece of a document */ \
     XX(KX_MSG_DEVICE_ADD, 36) /* parent path str, file name str, tree bytes (plist, ioreg -a form) -> NUB* END; root only */ \
     XX(KX_MSG_NUB, 37)        /* id u64, IOService path str: an entry device add published */ \
-    XX(KX_MSG_DEVICE_REMOVE, 38) /* path str -> OK: the entry and everything above it terminated; root only */
+    XX(KX_MSG_DEVICE_REMOVE, 38) /* path str -> OK: the entry and everything above it terminated; root only */ \
+    XX(KX_MSG_MOUNT, 39)      /* absolute folder str -> OK: kxd serves its /dev links as files there (FUSE); root or kxd's user */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

@@ -655,6 +655,44 @@ static kx_status op_device_remove(struct kx_srv_req *req)
     return defer_or_fail(req, new_job(req, path, 0), device_remove_job);
 }
 
+static void mount_job(struct kx_srv *srv, void *arg)
+{
+    struct job *j = arg;
+    char why[600] = "";
+    kx_status st = kx_srv_mount(srv, j->text, why, sizeof why);
+    if (st == STATUS_SUCCESS)
+        kx_srv_reply_ok(srv, j->conn_id, j->req_id, st, 0, NULL);
+    else
+        kx_srv_reply_error(srv, j->conn_id, j->req_id, st, why);
+    free_job(j);
+}
+
+/* Mounting changes the machine's file system: root's, or kxd's own user's
+ * (whose mount it becomes). */
+static kx_status op_mount(struct kx_srv_req *req)
+{
+    char *dir = kx_msg_get_str(&req->in, MAX_PATH_TEXT);
+    if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS) {
+        free(dir);
+        return STATUS_PROTOCOL_ERROR;
+    }
+    char text[700];
+    kx_status st = STATUS_SUCCESS;
+    if (!kx_srv_is_privileged(req->srv, req->cred.uid)) {
+        snprintf(text, sizeof text, "%s: kx mount: only root (or kxd's own user) may mount", dir);
+        st = STATUS_ACCESS_DENIED;
+    } else if (dir[0] != '/') {
+        snprintf(text, sizeof text, "%s: kx mount: not an absolute path", dir);
+        st = STATUS_OBJECT_NAME_INVALID;
+    }
+    if (st != STATUS_SUCCESS) {
+        kx_srv_reply_error(req->srv, req->conn_id, req->req_id, st, text);
+        free(dir);
+        return STATUS_SUCCESS;
+    }
+    return defer_or_fail(req, new_job(req, dir, 0), mount_job);
+}
+
 static kx_status op_server(struct kx_srv_req *req)
 {
     if (kx_msg_reader_done(&req->in) != STATUS_SUCCESS)
@@ -680,5 +718,6 @@ const struct kx_srv_op kx_srv_ops[] = {
     {KX_MSG_MATCH_REPORT, op_match_report},
     {KX_MSG_DEVICE_ADD, op_device_add},
     {KX_MSG_DEVICE_REMOVE, op_device_remove},
+    {KX_MSG_MOUNT, op_mount},
     {0, NULL},
 };

@@ -127,11 +127,13 @@ struct kx_srv {
     int stopping;
     pthread_t *workers;
     unsigned n_workers;
+    struct kx_srv_mounts *mounts; /* its own lock (mounts.c) */
 };
 
 struct kx_kernel *kx_srv_kernel(struct kx_srv *srv) { return srv->kernel; }
 struct kx_io *kx_srv_io(struct kx_srv *srv) { return srv->io; }
 const struct kx_logger *kx_srv_logger(struct kx_srv *srv) { return &srv->log; }
+struct kx_srv_mounts *kx_srv_mount_list(struct kx_srv *srv) { return srv->mounts; }
 
 /* ---- workers -------------------------------------------------------------- */
 
@@ -833,7 +835,7 @@ kx_status kx_srv_new(const struct kx_srv_config *cfg, struct kx_srv **out)
     pthread_cond_init(&srv->work_cond, NULL);
 
     kx_status st = STATUS_INSUFFICIENT_RESOURCES;
-    if (!(srv->socket_path = strdup(cfg->socket_path)))
+    if (!(srv->socket_path = strdup(cfg->socket_path)) || !(srv->mounts = kx_srv_mounts_new()))
         goto fail;
     if ((st = kx_plat_sock_reserve(&srv->reserve_fd)) != STATUS_SUCCESS ||
         (st = kx_plat_poller_new(&srv->poller)) != STATUS_SUCCESS ||
@@ -961,6 +963,7 @@ void kx_srv_free(struct kx_srv *srv)
 {
     if (!srv)
         return;
+    kx_srv_mounts_free(srv->mounts);
     answer_all_pending(srv);
     while (srv->conns)
         drop_conn(srv, srv->conns, NULL);

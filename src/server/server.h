@@ -55,7 +55,14 @@ kx_status kx_srv_poll_once(struct kx_srv *srv, int timeout_ms);
  * STATUS_TOO_MANY_CONNECTIONS; STATUS_INSUFFICIENT_RESOURCES. */
 kx_status kx_srv_adopt(struct kx_srv *srv, int fd, pid_t pid, uid_t uid, gid_t gid);
 
-/* Answers every request still pending with STATUS_SYSTEM_SHUTDOWN (and
+/* Mounts the I/O manager's /dev links as files at dir (src/fuse/fuse.h:
+ * kx_fuse_mount) until kx_srv_free. Blocks; any thread. STATUS_SUCCESS, or
+ * kx_fuse_mount's failures and STATUS_INSUFFICIENT_RESOURCES (eight mounts
+ * already), with why (why_len bytes) naming dir and the reason. */
+kx_status kx_srv_mount(struct kx_srv *srv, const char *dir, char *why, size_t why_len);
+
+/* Unmounts every mount first (programs inside get their answers), then
+ * answers every request still pending with STATUS_SYSTEM_SHUTDOWN (and
  * writes what it can of the answers for up to a second), closes every
  * connection (their open files are closed, drivers get CLEANUP/CLOSE), joins
  * the workers, removes the socket. */

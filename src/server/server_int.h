@@ -86,6 +86,13 @@ kx_io_handle kx_srv_file_remove(struct kx_srv *srv, uint64_t conn_id, uint32_t h
  * every connection, others their own uid's), then END. */
 void kx_srv_report(struct kx_srv_req *req);
 
+/* FUSE mounts (mounts.c): the server's list, made by kx_srv_new and taken
+ * down first thing in kx_srv_free. */
+struct kx_srv_mounts;
+struct kx_srv_mounts *kx_srv_mounts_new(void);
+void kx_srv_mounts_free(struct kx_srv_mounts *m);
+struct kx_srv_mounts *kx_srv_mount_list(struct kx_srv *srv);
+
 /* Root, or the user kxd runs as. */
 int kx_srv_is_privileged(const struct kx_srv *srv, uint32_t uid);
 /* Whether cred may read the kernel log (kx_srv_config's log_* fields). */

@@ -1,0 +1,305 @@
+/* bench_fuse.c — the cost of kxd's FUSE mount (docs/fuse.md), beside two
+ * peers measured in the same run: a minimal libfuse3 null/zero server this
+ * benchmark starts itself (same low-level API, same threads, direct I/O and
+ * no caching, answering without any work: the floor for any FUSE server),
+ * and the kernel's own /dev/null and /dev/zero.
+ *
+ * Three figures each, all on the zero device: unbatched 1-byte writes
+ * (ops/s and p50; zero takes writes silently, where kx's Null logs each
+ * one), open+close (p50), and 1 MiB reads (GB/s). Prints the
+ * ratios kx/peer and kx/kernel. Skips with a note where /dev/fuse can't be
+ * mounted.
+ */
+#define FUSE_USE_VERSION 312
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_WRITES 20000
+#define N_OPENS 5000
+#define READ_SIZE ((size_t)1 << 20)
+#define READ_TOTAL ((size_t)256 << 20)
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- the peer: a null/zero FUSE server doing nothing else ----------------- */
+
+static const char peer_zeros[READ_SIZE];
+
+static int peer_attr(fuse_ino_t ino, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_ino = ino;
+    st->st_mode = ino == 1 ? S_IFDIR | 0755 : S_IFREG | 0666;
+    st->st_nlink = ino == 1 ? 2 : 1;
+    return ino >= 1 && ino <= 3 ? 0 : ENOENT;
+}
+
+static void peer_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.ino = parent != 1 ? 0 : strcmp(name, "null") == 0 ? 2 : strcmp(name, "zero") == 0 ? 3 : 0;
+    if (!e.ino) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    peer_attr(e.ino, &e.attr);
+    fuse_reply_entry(req, &e);
+}
+
+static void peer_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct stat st;
+    int err = peer_attr(ino, &st);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_attr(req, &st, 0);
+}
+
+static void peer_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    fi->direct_io = 1;
+    fuse_reply_open(req, fi);
+}
+
+static void peer_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      struct fuse_file_info *fi)
+{
+    (void)off;
+    (void)fi;
+    fuse_reply_buf(req, peer_zeros, ino == 3 ? (size < READ_SIZE ? size : READ_SIZE) : 0);
+}
+
+static void peer_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)buf;
+    (void)off;
+    (void)fi;
+    fuse_reply_write(req, size);
+}
+
+static void peer_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    fuse_reply_err(req, 0);
+}
+
+/* In a child process, as kxd is one: mounts dir and serves until SIGTERM. */
+static int peer_serve(const char *dir)
+{
+    static const struct fuse_lowlevel_ops ops = {
+        .lookup = peer_lookup, .getattr = peer_getattr, .open = peer_open,
+        .read = peer_read, .write = peer_write, .release = peer_release,
+    };
+    char *argv[] = {"bench-peer", "-o", "fsname=peer", NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+    struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
+    fuse_opt_free_args(&args);
+    if (!se || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, dir) != 0)
+        return 1;
+    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_clone_fd(cfg, 1);
+    fuse_loop_cfg_set_idle_threads(cfg, 4);
+    fuse_loop_cfg_set_max_threads(cfg, 16);
+    fuse_session_loop_mt(se, cfg);
+    fuse_loop_cfg_destroy(cfg);
+    fuse_remove_signal_handlers(se);
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    return 0;
+}
+
+/* ---- measurements ------------------------------------------------------------- */
+
+struct result {
+    double write_ops_s, write_p50_ns, open_p50_ns, read_gb_s;
+};
+
+static uint64_t lat[N_WRITES];
+
+static int measure(const char *zero_path, struct result *r)
+{
+    int fd = open(zero_path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    char b = 'x';
+    for (int i = 0; i < 1000; i++)
+        if (write(fd, &b, 1) != 1)
+            return -1;
+    uint64_t start = now_ns();
+    for (int i = 0; i < N_WRITES; i++) {
+        uint64_t t = now_ns();
+        if (write(fd, &b, 1) != 1)
+            return -1;
+        lat[i] = now_ns() - t;
+    }
+    uint64_t total = now_ns() - start;
+    close(fd);
+    qsort(lat, N_WRITES, sizeof *lat, compare_u64);
+    r->write_ops_s = N_WRITES / (total / 1e9);
+    r->write_p50_ns = (double)lat[N_WRITES / 2];
+
+    for (int i = 0; i < N_OPENS; i++) {
+        uint64_t t = now_ns();
+        int f = open(zero_path, O_WRONLY);
+        if (f < 0)
+            return -1;
+        close(f);
+        lat[i] = now_ns() - t;
+    }
+    qsort(lat, N_OPENS, sizeof *lat, compare_u64);
+    r->open_p50_ns = (double)lat[N_OPENS / 2];
+
+    char *buf = malloc(READ_SIZE);
+    fd = open(zero_path, O_RDONLY);
+    if (!buf || fd < 0) {
+        free(buf);
+        return -1;
+    }
+    size_t got = 0;
+    start = now_ns();
+    while (got < READ_TOTAL) {
+        ssize_t n = read(fd, buf, READ_SIZE);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    total = now_ns() - start;
+    close(fd);
+    free(buf);
+    r->read_gb_s = got / (total / 1e9) / 1e9;
+    return got == READ_TOTAL ? 0 : -1;
+}
+
+/* Waits up to a minute for path to appear (a mount serving). */
+static int appears(const char *path)
+{
+    for (int i = 0; i < 60000; i++, sleep_ms(1))
+        if (access(path, F_OK) == 0)
+            return 1;
+    return 0;
+}
+
+static pid_t start(const char *what, char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (!argv)
+            _exit(peer_serve(what));
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void row(const char *name, const struct result *r)
+{
+    printf("  %-26s %9.0f writes/s  write p50 %7.1f us  open+close p50 %7.1f us  "
+           "1 MiB reads %6.2f GB/s\n",
+           name, r->write_ops_s, r->write_p50_ns / 1e3, r->open_p50_ns / 1e3, r->read_gb_s);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/kx-bench-fuse-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char kx_mnt[128], peer_mnt[128], sock[128], kxd[1024], ext[1024], log[160], plog[160];
+    char kx_zero[160], peer_zero[160];
+    snprintf(kx_mnt, sizeof kx_mnt, "%s/kx", dir);
+    snprintf(peer_mnt, sizeof peer_mnt, "%s/peer", dir);
+    snprintf(sock, sizeof sock, "%s/kxd.sock", dir);
+    snprintf(kxd, sizeof kxd, "%s/kxd", KX_BENCH_BUILD_DIR);
+    snprintf(ext, sizeof ext, "%s/extensions", KX_BENCH_BUILD_DIR);
+    snprintf(log, sizeof log, "%s/kxd.log", dir);
+    snprintf(plog, sizeof plog, "%s/peer.log", dir);
+    snprintf(kx_zero, sizeof kx_zero, "%s/zero", kx_mnt);
+    snprintf(peer_zero, sizeof peer_zero, "%s/zero", peer_mnt);
+    mkdir(kx_mnt, 0755);
+    mkdir(peer_mnt, 0755);
+
+    char *kxd_argv[] = {kxd,         "--foreground", "--no-auth", "--no-cache", "--platform",
+                        "none",      "--extensions", ext,         "--socket",   sock,
+                        "--mount",   kx_mnt,         NULL};
+    pid_t kxd_pid = start(NULL, kxd_argv, log);
+    pid_t peer_pid = start(peer_mnt, NULL, plog);
+    struct result r[3];
+    int ok = appears(kx_zero) && appears(peer_zero);
+    if (!ok)
+        printf("bench_fuse: skipped: a FUSE mount did not come up (see %s, %s)\n", log, plog);
+    else
+        ok = measure("/dev/zero", &r[0]) == 0 && measure(peer_zero, &r[1]) == 0 &&
+             measure(kx_zero, &r[2]) == 0;
+    stop(kxd_pid);
+    stop(peer_pid);
+    if (!ok) {
+        fprintf(stderr, "bench_fuse: a measurement failed (logs in %s)\n", dir);
+        return 0;
+    }
+    printf("bench_fuse: zero devices: %d unbatched 1-byte writes, %d open+close, %zu MiB in 1 MiB "
+           "reads\n",
+           N_WRITES, N_OPENS, READ_TOTAL >> 20);
+    row("kernel /dev/zero", &r[0]);
+    row("libfuse3 null/zero peer", &r[1]);
+    row("kxd --mount", &r[2]);
+    printf("  kx mount / FUSE peer: writes/s %.2fx, write p50 %.2fx, open+close p50 %.2fx, "
+           "read GB/s %.2fx\n",
+           r[2].write_ops_s / r[1].write_ops_s, r[2].write_p50_ns / r[1].write_p50_ns,
+           r[2].open_p50_ns / r[1].open_p50_ns, r[2].read_gb_s / r[1].read_gb_s);
+    printf("  kx mount / kernel:    write p50 %.1fx, read GB/s %.2fx\n",
+           r[2].write_p50_ns / r[0].write_p50_ns, r[2].read_gb_s / r[0].read_gb_s);
+    unlink(log);
+    unlink(plog);
+    unlink(sock);
+    rmdir(kx_mnt);
+    rmdir(peer_mnt);
+    rmdir(dir);
+    return 0;
+}
