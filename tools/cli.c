@@ -40,6 +40,8 @@ kx_client *kx_cli_connect(const char *prog, const char *socket_path)
 void kx_cli_report(const char *prog, const char *subject, kx_status st, kx_client *c)
 {
     const char *msg = c ? kx_client_message(c) : "";
+    if (strcmp(msg, kx_status_string(st)) == 0)
+        msg = ""; /* kxd's message only repeats the status */
     fprintf(stderr, "%s: %s: %s (%s)%s%s\n", prog, subject, kx_status_name(st),
             kx_status_string(st), *msg ? "\n" : "", msg);
 }
