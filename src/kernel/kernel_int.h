@@ -86,6 +86,10 @@ void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((f
 void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Closes the cache's copy of x's executable, if one was made: x is about to
+ * be read again or forgotten. */
+void kx__kernel_exec_forget(struct kx_kernel *k, struct kx_kext *x);
+
 /* The file to inspect and dlopen for x: a memfd holding its executable from
  * the kext cache when the boot read it from there, else the bundle's file.
  * NULL when x has none. Caller holds op_lock. */

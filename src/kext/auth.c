@@ -149,6 +149,9 @@ kx_status kx__kext_check_folder_entry(struct kx_kext *k, const char *folder)
 {
     struct kx_plat_stat st;
     char *folder_real = NULL;
+    free(k->folder);
+    if (!(k->folder = strdup(folder)))
+        return STATUS_INSUFFICIENT_RESOURCES;
     if (!k->real_path || kx_plat_lstat(k->path, &st) != STATUS_SUCCESS || !st.is_link)
         return STATUS_SUCCESS;
     kx_status rs = kx_plat_realpath(folder, &folder_real);
