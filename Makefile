@@ -4,16 +4,19 @@
 #   make run      build and start kxd on build/extensions/ in the foreground
 #   make bench    optimised build in build-release/ and run the benchmarks
 #   make lint     clang-tidy and cppcheck over src/, tools/ and drivers/
+#   make install  optimised build in build-release/, installed under PREFIX (/usr/local), DESTDIR
 BUILD    ?= build
 RELEASE  ?= build-release
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 ifeq ($(origin CC),default)
 CC := clang
 endif
 export CC
 
-.PHONY: all deps configure test run bench lint format clean
+.PHONY: all deps configure test run bench lint format clean install release
 
 all: configure
 	flock $(BUILD) cmake --build $(BUILD) -j $(JOBS)
@@ -38,11 +41,19 @@ KXD_RUN_FLAGS := $(if $(filter 0,$(shell id -u)),,--no-auth --socket $(abspath $
 run: all
 	$(BUILD)/kxd --foreground --extensions $(BUILD)/extensions $(KXD_RUN_FLAGS)
 
-bench: deps
+release: deps
 	@test -f $(RELEASE)/CMakeCache.txt || \
 	  cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DKX_SANITIZE=OFF $(CMAKE_FLAGS)
+
+bench: release
 	cmake --build $(RELEASE) -j $(JOBS)
 	cmake --build $(RELEASE) --target bench-run
+
+# Installs the release build (no sanitizers): the tools, kxd, headers, the driver SDK's CMake
+# package, man pages and the systemd unit (naming PREFIX's paths). DESTDIR stages a package.
+install: release
+	cmake --build $(RELEASE) -j $(JOBS) --target kx-cli kxd
+	DESTDIR=$(DESTDIR) cmake --install $(RELEASE) --prefix $(PREFIX)
 
 lint: configure
 	./scripts/lint.sh $(BUILD)
