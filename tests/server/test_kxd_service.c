@@ -243,11 +243,12 @@ static void socket_is_0660_in_its_group(void **state)
 {
     (void)state;
     struct kxd_proc p;
-    assert_int_equal(kxd_start(&p), 0); /* the harness names group 65534 */
+    assert_int_equal(kxd_start(&p), 0); /* as root the harness names group 65534 */
     struct stat sb;
     assert_int_equal(stat(p.socket, &sb), 0);
     assert_int_equal(sb.st_mode & 07777, 0660);
-    assert_int_equal(sb.st_gid, NOBODY);
+    if (geteuid() == 0)
+        assert_int_equal(sb.st_gid, NOBODY);
     assert_int_equal(kxd_stop(&p), 0);
     kxd_cleanup(&p);
 }
