@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,7 +472,7 @@ int main(int argc, char **argv)
     struct kx_logger sink = {kx_log_to_stderr, "kxd", verbose ? KX_LOG_DEBUG : KX_LOG_INFO};
     if (log_fd >= 0) {
         sink.fn = kx_plat_log_to_fd;
-        sink.arg = (void *)(intptr_t)log_fd;
+        sink.arg = &log_fd;
     } else if (ready_fd >= 0) {
         kx_plat_syslog_open("kxd");
         sink.fn = kx_plat_log_to_syslog;

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -93,7 +92,7 @@ kx_status kx_plat_log_file_open(const char *path, int *fd)
 void kx_plat_log_to_fd(void *arg, enum kx_log_level level, const char *msg)
 {
     static const char *const tag[] = {"error: ", "warning: ", "", "debug: "};
-    int fd = (int)(intptr_t)arg;
+    int fd = *(const int *)arg;
     struct timespec ts;
     struct tm tm;
     char when[32] = "";

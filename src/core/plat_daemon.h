@@ -21,9 +21,9 @@ void kx_plat_pidfile_release(const char *path, int fd);
 
 /* A log file opened for appending (created 0640), close-on-exec. */
 kx_status kx_plat_log_file_open(const char *path, int *fd);
-/* A kx_log_fn writing "TIME kxd[PID]: level: message" lines; arg is the
- * descriptor cast through intptr_t. One write(2) per line, so lines from
- * threads never interleave. */
+/* A kx_log_fn writing "TIME kxd[PID]: level: message" lines; arg points to
+ * the descriptor (an int that outlives the logger). One write(2) per line,
+ * so lines from threads never interleave. */
 void kx_plat_log_to_fd(void *arg, enum kx_log_level level, const char *msg);
 /* A kx_log_fn for syslog (openlog first with kx_plat_syslog_open). */
 void kx_plat_syslog_open(const char *ident);
