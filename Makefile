@@ -4,11 +4,12 @@
 #   make run      build and start kxd on build/extensions/ in the foreground
 #   make bench    optimised build in build-release/ and run the benchmarks
 #   make lint     clang-tidy and cppcheck over src/, tools/ and drivers/
-#   make install  optimised build (no sanitizers) installed under PREFIX (DESTDIR honoured)
+#   make install  optimised build (no sanitizers) installed under PREFIX (/usr/local), DESTDIR
 BUILD    ?= build
 RELEASE  ?= build-release
 PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+DESTDIR  ?=
 CMAKE_FLAGS ?=
 ifeq ($(origin CC),default)
 CC := clang
@@ -48,9 +49,11 @@ release: deps
 bench: release
 	cmake --build $(RELEASE) --target bench-run
 
-# Tools, kxd, headers, sample kexts and the driver SDK (find_package(kx), kx-kmdf.pc).
+# Tools, kxd, kx-host, headers, libkxclient.so, sample kexts, the driver SDK
+# (find_package(kx), kx-kmdf.pc, kx-client.pc), man pages and the systemd unit
+# (naming PREFIX's paths). DESTDIR stages a package.
 install: release
-	cmake --install $(RELEASE) --prefix $(PREFIX)
+	DESTDIR=$(DESTDIR) cmake --install $(RELEASE) --prefix $(PREFIX)
 
 lint: configure
 	./scripts/lint.sh $(BUILD)

@@ -1,12 +1,13 @@
-# install.cmake — what `make install` (cmake --install) puts where: the tools and kxd, the
-# Apple tool names as links to kx, the public headers, the sample kexts, and the driver SDK
-# (a CMake package with kx_add_kext() and a pkg-config file) so drivers build out of tree, and
-# libkxclient.so for programs (kx-client.pc, the CMake target kx::client).
+# install.cmake — what `make install` (cmake --install, PREFIX and DESTDIR) puts where: the
+# tools, kxd and kx-host (beside kxd, where kxd looks for it), the Apple tool names as links to
+# kx, the public headers, the sample kexts, the driver SDK (a CMake package with kx_add_kext()
+# and a pkg-config file) so drivers build out of tree, libkxclient.so for programs
+# (kx-client.pc, the CMake target kx::client), the man pages and the systemd unit.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(TARGETS kx-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS kxd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(TARGETS kxd kx-host RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 foreach(alias ${KX_TOOL_ALIASES})
   install(CODE "file(CREATE_LINK kx \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/${alias}\" SYMBOLIC)")
 endforeach()
@@ -32,3 +33,18 @@ foreach(pc kx-kmdf kx-client)
   configure_file(cmake/${pc}.pc.in ${CMAKE_BINARY_DIR}/sdk/${pc}.pc @ONLY)
   install(FILES ${CMAKE_BINARY_DIR}/sdk/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endforeach()
+
+install(FILES man/kx.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES man/kxd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+
+# contrib/kxd.service names /usr/local's paths; the installed unit names the install prefix's
+# (evaluated when installing, so `cmake --install --prefix` and DESTDIR are honoured).
+set(KX_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING "Where make install puts kxd.service")
+install(CODE "
+  set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
+  file(READ \"${PROJECT_SOURCE_DIR}/contrib/kxd.service\" unit)
+  string(REPLACE /usr/local/sbin/kxd \"\${prefix}/${CMAKE_INSTALL_SBINDIR}/kxd\" unit \"\${unit}\")
+  string(REPLACE /usr/local/lib/kx/extensions \"\${prefix}/${CMAKE_INSTALL_LIBDIR}/kx/extensions\"
+         unit \"\${unit}\")
+  file(WRITE \"\$ENV{DESTDIR}\${prefix}/${KX_SYSTEMD_UNIT_DIR}/kxd.service\" \"\${unit}\")
+  message(STATUS \"Installing: \$ENV{DESTDIR}\${prefix}/${KX_SYSTEMD_UNIT_DIR}/kxd.service\")")

@@ -26,9 +26,12 @@ kx_client *kx_cli_connect(const char *prog, const char *socket_path)
     kx_status st = kx_client_connect(socket_path, &c);
     if (st != STATUS_SUCCESS) {
         const char *path = socket_path ? socket_path : getenv("KX_SOCKET");
-        fprintf(stderr, "%s: can't reach kxd at %s: %s (%s)\n", prog,
+        fprintf(stderr, "%s: can't reach kxd at %s: %s (%s)%s\n", prog,
                 path && *path ? path : KX_DEFAULT_SOCKET, kx_status_name(st),
-                kx_status_string(st));
+                kx_status_string(st),
+                st == STATUS_ACCESS_DENIED
+                    ? "; its socket admits root and the members of its group (kxd --socket-group)"
+                    : "");
         return NULL;
     }
     return c;
@@ -37,6 +40,8 @@ kx_client *kx_cli_connect(const char *prog, const char *socket_path)
 void kx_cli_report(const char *prog, const char *subject, kx_status st, kx_client *c)
 {
     const char *msg = c ? kx_client_message(c) : "";
+    if (strcmp(msg, kx_status_string(st)) == 0)
+        msg = ""; /* kxd's message only repeats the status */
     fprintf(stderr, "%s: %s: %s (%s)%s%s\n", prog, subject, kx_status_name(st),
             kx_status_string(st), *msg ? "\n" : "", msg);
 }

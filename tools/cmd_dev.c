@@ -4,6 +4,7 @@
  * failure prints the STATUS_* name and exits 1; end of file is success.
  */
 #include "cli.h"
+#include "core/plat_user.h"
 #include "verbs.h"
 
 #include <getopt.h>
@@ -16,15 +17,14 @@
 
 enum { OPT_SOCKET = 1000, OPT_OFFSET, OPT_COUNT, OPT_TIMEOUT, OPT_OUT_LEN, OPT_JSON, OPT_HELP };
 
-static const struct option common_opts[] = {
-    {"socket", required_argument, NULL, OPT_SOCKET},
-    {"offset", required_argument, NULL, OPT_OFFSET},
-    {"count", required_argument, NULL, OPT_COUNT},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"out-len", required_argument, NULL, OPT_OUT_LEN},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0}};
+static const struct option common_opts[] = {{"socket", required_argument, NULL, OPT_SOCKET},
+                                            {"offset", required_argument, NULL, OPT_OFFSET},
+                                            {"count", required_argument, NULL, OPT_COUNT},
+                                            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                            {"out-len", required_argument, NULL, OPT_OUT_LEN},
+                                            {"json", no_argument, NULL, OPT_JSON},
+                                            {"help", no_argument, NULL, OPT_HELP},
+                                            {NULL, 0, NULL, 0}};
 
 struct dev_args {
     const char *socket;
@@ -70,14 +70,41 @@ static int parse(int argc, char **argv, const char *usage, struct dev_args *a)
     return optind;
 }
 
-static int open_dev(kx_client *c, const char *path, uint32_t access, uint32_t *h)
+/* Checks the operands after the options (at least min, at most max, named
+ * by `operands`, e.g. "DEVICE CODE [HEX]"); says what is wrong before the
+ * usage. 0 when they fit. */
+static int check_operands(const char *verb, const char *usage, char **rest, int n, int min, int max,
+                          const char *operands)
+{
+    if (n >= min && n <= max)
+        return 0;
+    if (n < min)
+        fprintf(stderr, "kx %s: missing operand: expects %s\n", verb, operands);
+    else
+        fprintf(stderr, "kx %s: unexpected argument '%s'%s\n", verb, rest[max],
+                rest[max][0] == '-' ? " (options go before the operands)" : "");
+    fprintf(stderr, "%s", usage);
+    return -1;
+}
+
+static int open_dev(kx_client *c, const char *prog, const char *path, uint32_t access, uint32_t *h)
 {
     kx_status st = kx_client_open(c, path, access, h);
     if (st != STATUS_SUCCESS) {
-        kx_cli_report("kx", path, st, c);
+        kx_cli_report(prog, path, st, c);
         return -1;
     }
     return 0;
+}
+
+/* A read, write or control the driver refused: its reason (a disk's sector
+ * size, say) is in the kernel log, which the status alone can't carry. */
+static void report_io(const char *prog, const char *path, kx_status st, kx_client *c)
+{
+    kx_cli_report(prog, path, st, c);
+    if (st == STATUS_INVALID_PARAMETER || st == STATUS_INVALID_DEVICE_REQUEST)
+        fprintf(stderr, "%s: %s refused the request as given; kx log shows the driver's reason\n",
+                prog, path);
 }
 
 int kx_cmd_cat(int argc, char **argv)
@@ -87,14 +114,11 @@ int kx_cmd_cat(int argc, char **argv)
         "Copies what the device returns to standard output until end of file or N bytes.\n";
     struct dev_args a;
     int i = parse(argc, argv, usage, &a);
-    if (i < 0 || argc - i != 1) {
-        if (i >= 0)
-            fprintf(stderr, "%s", usage);
+    if (i < 0 || check_operands("cat", usage, argv + i, argc - i, 1, 1, "DEVICE") != 0)
         return KX_EXIT_USAGE;
-    }
     kx_client *c = kx_cli_connect("kx cat", a.socket);
     uint32_t h;
-    if (!c || open_dev(c, argv[i], KX_ACCESS_READ, &h) != 0) {
+    if (!c || open_dev(c, "kx cat", argv[i], KX_ACCESS_READ, &h) != 0) {
         kx_client_disconnect(c);
         return KX_EXIT_FAIL;
     }
@@ -116,7 +140,7 @@ int kx_cmd_cat(int argc, char **argv)
             break;
         if (st != STATUS_SUCCESS) {
             fflush(stdout);
-            kx_cli_report("kx cat", argv[i], st, c);
+            report_io("kx cat", argv[i], st, c);
             rc = KX_EXIT_FAIL;
             break;
         }
@@ -158,11 +182,8 @@ int kx_cmd_write(int argc, char **argv)
         "Writes DATA (or standard input) and prints the byte count the driver reported.\n";
     struct dev_args a;
     int i = parse(argc, argv, usage, &a);
-    if (i < 0 || argc - i < 1 || argc - i > 2) {
-        if (i >= 0)
-            fprintf(stderr, "%s", usage);
+    if (i < 0 || check_operands("write", usage, argv + i, argc - i, 1, 2, "DEVICE [DATA]") != 0)
         return KX_EXIT_USAGE;
-    }
     size_t len;
     char *data = argc - i == 2 ? strdup(argv[i + 1]) : slurp_stdin(&len);
     if (!data)
@@ -171,7 +192,7 @@ int kx_cmd_write(int argc, char **argv)
         len = strlen(data);
     kx_client *c = kx_cli_connect("kx write", a.socket);
     uint32_t h;
-    if (!c || open_dev(c, argv[i], KX_ACCESS_WRITE, &h) != 0) {
+    if (!c || open_dev(c, "kx write", argv[i], KX_ACCESS_WRITE, &h) != 0) {
         free(data);
         kx_client_disconnect(c);
         return KX_EXIT_FAIL;
@@ -184,7 +205,7 @@ int kx_cmd_write(int argc, char **argv)
         uint64_t info = 0;
         kx_status st = kx_client_write(c, h, a.offset + pos, data + pos, n, a.timeout_ms, &info);
         if (st != STATUS_SUCCESS) {
-            kx_cli_report("kx write", argv[i], st, c);
+            report_io("kx write", argv[i], st, c);
             rc = KX_EXIT_FAIL;
             break;
         }
@@ -238,16 +259,22 @@ int kx_cmd_ioctl(int argc, char **argv)
     struct dev_args a;
     int i = parse(argc, argv, usage, &a);
     uint64_t code;
-    if (i < 0 || argc - i < 2 || argc - i > 3 || kx_cli_parse_u64(argv[i + 1], &code) != 0 ||
-        code > UINT32_MAX || a.out_len > KX_CLIENT_IO_MAX) {
-        if (i >= 0)
-            fprintf(stderr, "%s", usage);
+    if (i < 0 || check_operands("ioctl", usage, argv + i, argc - i, 2, 3, "DEVICE CODE [HEX]") != 0)
+        return KX_EXIT_USAGE;
+    if (kx_cli_parse_u64(argv[i + 1], &code) != 0 || code > UINT32_MAX) {
+        fprintf(stderr, "kx ioctl: bad control code '%s': a 32-bit number, decimal or 0x hex\n",
+                argv[i + 1]);
+        return KX_EXIT_USAGE;
+    }
+    if (a.out_len > KX_CLIENT_IO_MAX) {
+        fprintf(stderr, "kx ioctl: --out-len %llu is over the most one request carries (%u)\n",
+                (unsigned long long)a.out_len, (unsigned)KX_CLIENT_IO_MAX);
         return KX_EXIT_USAGE;
     }
     unsigned char *in = NULL;
     size_t in_len = 0;
     if (argc - i == 3 && parse_hex(argv[i + 2], &in, &in_len) != 0) {
-        fprintf(stderr, "kx ioctl: input must be an even number of hex digits\n");
+        fprintf(stderr, "kx ioctl: bad input '%s': an even number of hex digits\n", argv[i + 2]);
         return KX_EXIT_USAGE;
     }
     unsigned char *out = malloc(a.out_len ? a.out_len : 1);
@@ -256,18 +283,18 @@ int kx_cmd_ioctl(int argc, char **argv)
     /* Open with exactly the access the control code declares (its bits 14-15,
      * CTL_CODE's layout), so FILE_ANY_ACCESS controls work on read-only devices. */
     uint32_t access = ((uint32_t)code >> 14) & (KX_ACCESS_READ | KX_ACCESS_WRITE);
-    if (!c || open_dev(c, argv[i], access, &h) != 0) {
+    if (!c || open_dev(c, "kx ioctl", argv[i], access, &h) != 0) {
         free(in);
         free(out);
         kx_client_disconnect(c);
         return KX_EXIT_FAIL;
     }
     size_t got = 0;
-    kx_status st = kx_client_ioctl(c, h, (uint32_t)code, in, in_len, out, a.out_len,
-                                   a.timeout_ms, &got);
+    kx_status st =
+        kx_client_ioctl(c, h, (uint32_t)code, in, in_len, out, a.out_len, a.timeout_ms, &got);
     int rc = KX_EXIT_OK;
     if (st != STATUS_SUCCESS) {
-        kx_cli_report("kx ioctl", argv[i], st, c);
+        report_io("kx ioctl", argv[i], st, c);
         rc = KX_EXIT_FAIL;
     } else {
         for (size_t k = 0; k < got; k++)
@@ -287,11 +314,8 @@ int kx_cmd_ls(int argc, char **argv)
                                 "Lists kxd's symbolic links and devices.\n";
     struct dev_args a;
     int i = parse(argc, argv, usage, &a);
-    if (i < 0 || i != argc) {
-        if (i >= 0)
-            fprintf(stderr, "%s", usage);
+    if (i < 0 || check_operands("ls", usage, argv + i, argc - i, 0, 0, "") != 0)
         return KX_EXIT_USAGE;
-    }
     kx_client *c = kx_cli_connect("kx ls", a.socket);
     if (!c)
         return KX_EXIT_FAIL;
@@ -316,8 +340,8 @@ int kx_cmd_ls(int argc, char **argv)
                                        (json_int_t)o->gid, "mode", mode, "handles",
                                        (json_int_t)o->handles, "host_pid", (int)o->host_pid));
             else
-                json_array_append_new(links, json_pack("{s:s, s:s}", "name", o->name, "target",
-                                                       o->target));
+                json_array_append_new(
+                    links, json_pack("{s:s, s:s}", "name", o->name, "target", o->target));
         }
         json_t *root = json_pack("{s:o, s:o}", "links", links, "devices", devices);
         json_dumpf(root, stdout, JSON_INDENT(2));
@@ -331,10 +355,12 @@ int kx_cmd_ls(int argc, char **argv)
         }
         for (size_t k = 0; k < n; k++) {
             const struct kx_client_object *o = &objs[k];
+            char owner[160];
             if (!o->is_device)
                 continue;
-            printf("%-24s %04o %u:%u  %-16s %u open", o->name, (unsigned)o->mode,
-                   (unsigned)o->uid, (unsigned)o->gid, o->driver, (unsigned)o->handles);
+            kx_plat_owner_string(o->uid, o->gid, owner, sizeof owner);
+            printf("%-24s %04o %-12s %-16s %u open", o->name, (unsigned)o->mode, owner, o->driver,
+                   (unsigned)o->handles);
             if (o->host_pid)
                 printf("  host %d", (int)o->host_pid);
             putchar('\n');

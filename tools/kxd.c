@@ -2,9 +2,15 @@
  * serves clients on an AF_UNIX socket (and, with --mount, its devices as
  * files) until SIGTERM or SIGINT, then unmounts, unloads every kext in
  * reverse load order and exits 0.
+ *
+ * As a service it behaves as one: detached, it logs to syslog (or
+ * --log-file), claims --pidfile, and tells a service manager it is ready
+ * (sd_notify READY=1) only once the socket listens and the boot kexts are
+ * loaded, so units ordered after kxd.service find their drivers there.
  */
 #include "server/devpolicy.h"
 #include "core/plat.h"
+#include "core/plat_daemon.h"
 #include "core/plat_proc.h"
 #include "core/plat_user.h"
 #include "server/server.h"
@@ -15,11 +21,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested;
@@ -28,13 +34,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static void log_to_syslog(void *arg, enum kx_log_level level, const char *msg)
-{
-    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    (void)arg;
-    syslog(level <= KX_LOG_DEBUG ? prio[level] : LOG_INFO, "%s", msg);
 }
 
 /* Without --foreground kxd detaches before it starts any thread (a fork
@@ -62,8 +61,8 @@ static int detach(int *ready_fd)
             exit(1);
         }
         buf[n] = '\0';
-        fputs(buf + 1, buf[0] == '0' ? stdout : stderr);
-        exit(buf[0] == '0' ? 0 : 1);
+        fputs(buf + 1, buf[0] ? stderr : stdout);
+        exit((unsigned char)buf[0]);
     }
     close(fds[0]);
     setsid();
@@ -71,21 +70,22 @@ static int detach(int *ready_fd)
     return 0;
 }
 
-/* Tells the waiting parent how start-up went ('0' ok, '1' failed + text). */
-static void report_start(int *ready_fd, int ok, const char *text)
+/* Tells the waiting parent how start-up went: the exit status it should
+ * exit with (0: serving), then the text to print. */
+static void report_start(int *ready_fd, int status, const char *text)
 {
     if (*ready_fd < 0) {
-        if (!ok)
+        if (status)
             fputs(text, stderr);
         return;
     }
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "%c%s", ok ? '0' : '1', text);
+    int n = snprintf(buf, sizeof buf, "%c%s", (char)status, text);
     ssize_t w = write(*ready_fd, buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     (void)w;
     close(*ready_fd);
     *ready_fd = -1;
-    if (ok) { /* detached for good: no terminal from here on */
+    if (!status) { /* detached for good: no terminal from here on */
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 0);
@@ -136,6 +136,51 @@ static char *host_program_path(void)
     return path;
 }
 
+/* Mistakes in the setup found before kxd detaches, so they reach the
+ * terminal and the exit status (sysexits, as Apple's tools): a missing
+ * extensions folder (EX_NOINPUT) or socket group (EX_NOUSER). Root's
+ * default socket group is kx when the system has one (another user can't
+ * give its socket a group it isn't in). 0 when all is well. */
+static int check_setup(const char *const *dirs, size_t n_dirs, const char **socket_group)
+{
+    for (size_t i = 0; i < n_dirs; i++) {
+        struct kx_plat_stat sb;
+        kx_status st = kx_plat_stat(dirs[i], &sb);
+        if (st != STATUS_SUCCESS || !sb.is_dir) {
+            fprintf(stderr, "kxd: --extensions %s: %s\n", dirs[i],
+                    st != STATUS_SUCCESS ? kx_status_string(st) : "not a folder");
+            return EX_NOINPUT;
+        }
+    }
+    uint32_t gid;
+    if (!*socket_group && kx_plat_self_uid() == 0)
+        *socket_group = kx_plat_group_id("kx", &gid) == STATUS_SUCCESS ? "kx" : NULL;
+    else if (kx_plat_group_id(*socket_group, &gid) != STATUS_SUCCESS) {
+        fprintf(stderr, "kxd: --socket-group: no such group '%s'\n", *socket_group);
+        return EX_NOUSER;
+    }
+    return 0;
+}
+
+/* Claims the pid file for the running (maybe detached) kxd; a live kxd's
+ * file refuses the start, naming its pid. 0 or an exit status. */
+static int claim_pidfile(const char *path, int *fd, int *ready_fd)
+{
+    pid_t holder = 0;
+    kx_status st = kx_plat_pidfile_claim(path, fd, &holder);
+    if (st == STATUS_SUCCESS)
+        return 0;
+    char msg[512];
+    if (st == STATUS_DEVICE_BUSY)
+        snprintf(msg, sizeof msg, "kxd: --pidfile %s: kxd is already running as pid %ld\n", path,
+                 (long)holder);
+    else
+        snprintf(msg, sizeof msg, "kxd: --pidfile %s: %s\n", path, kx_status_string(st));
+    int rc = st == STATUS_DEVICE_BUSY ? EX_TEMPFAIL : EX_CANTCREAT;
+    report_start(ready_fd, rc, msg);
+    return rc;
+}
+
 static const char usage_text[] =
     "usage: kxd [--foreground] [--extensions DIR]... [--socket PATH] [--no-auth]\n"
     "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
@@ -143,13 +188,21 @@ static const char usage_text[] =
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
     "           [--idle-unload SECONDS] [--host-mode inproc|process] [--mount DIR]\n"
+    "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
+    "  --socket-group GROUP  the socket is mode 0660: root and GROUP's members connect\n"
+    "                    (default: the group kx if it exists, else kxd's own group);\n"
+    "                    what each request may do is still decided per request\n"
+    "  --pidfile PATH    write kxd's pid here (refused while another kxd holds it)\n"
+    "  --log-file PATH   append the log here instead of syslog (or stderr)\n"
     "  --boot MODE       phase 1 loads what MODE needs (OSBundleRequired); phase 2 the rest\n"
-    "                    (single-user: phase 1 only; safe: no cache, OSBundleRequired kexts only)\n"
+    "                    (single-user: phase 1 only; safe: no cache, OSBundleRequired kexts "
+    "only)\n"
     "  --cache FILE      the kext cache (default: <first folder>.mkext); rebuilt when stale\n"
     "  --no-cache        always scan the extensions folders\n"
-    "  --foreground      stay attached to the terminal and log to stderr\n"
+    "  --foreground      stay attached to the terminal and log to stderr (as under\n"
+    "                    systemd: contrib/kxd.service); otherwise detach and log to syslog\n"
     "  --no-auth         skip ownership/permission checks (development trees)\n"
     "  --device-policy FILE  owner, group and mode of devices, above what drivers set\n"
     "                    (lines: PATTERN OWNER GROUP MODE, e.g. /dev/ram* root disk 0660)\n"
@@ -169,7 +222,8 @@ static const char usage_text[] =
     "  --host-mode M     where drivers run: inproc (the default: in kxd's own threads) or\n"
     "                    process (each in a kx-host process of its own, beside kxd; a kext\n"
     "                    whose Info.plist says KXHostProcess = false stays in kxd)\n"
-    "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, ...;\n"
+    "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, "
+    "...;\n"
     "                    a stale mount of a crashed kxd there is replaced (docs/fuse.md)\n";
 
 struct kxd_opts {
@@ -186,6 +240,8 @@ struct kxd_opts {
     uint32_t idle_unload_s;
     const char *host_program; /* --host-mode process: kx-host beside kxd */
     const char *mount_dir;
+    int has_socket_gid;
+    uint32_t socket_gid;
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -201,7 +257,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
     kx_status st = kx_kernel_new(&kcfg, &k);
     if (st != STATUS_SUCCESS) {
         snprintf(msg, sizeof msg, "kxd: can't create the kernel: %s\n", kx_status_string(st));
-        report_start(ready_fd, 0, msg);
+        report_start(ready_fd, 1, msg);
         return 1;
     }
 
@@ -216,7 +272,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         if (st != STATUS_SUCCESS) {
             snprintf(msg, sizeof msg, "kxd: device policy: %s\n", why ? why : kx_status_string(st));
             free(why);
-            report_start(ready_fd, 0, msg);
+            report_start(ready_fd, 1, msg);
             kx_kernel_free(k);
             return 1;
         }
@@ -241,15 +297,24 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct kx_srv_config scfg = {o->socket_path,   0666,      k, log, 0, o->limits, o->log_public,
-                                 o->has_log_group, o->log_gid};
+    struct kx_srv_config scfg = {o->socket_path,
+                                 0660,
+                                 k,
+                                 log,
+                                 0,
+                                 o->limits,
+                                 o->log_public,
+                                 o->has_log_group,
+                                 o->log_gid,
+                                 o->has_socket_gid,
+                                 o->socket_gid};
     struct kx_srv *srv = NULL;
     st = kx_srv_new(&scfg, &srv);
     if (st != STATUS_SUCCESS) {
         snprintf(msg, sizeof msg, "kxd: can't listen on %s: %s%s\n", o->socket_path,
                  kx_status_string(st),
                  st == STATUS_DEVICE_BUSY ? " (another kxd is running there)" : "");
-        report_start(ready_fd, 0, msg);
+        report_start(ready_fd, 1, msg);
         kx_kernel_free(k);
         return 1;
     }
@@ -283,7 +348,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
     if (st != STATUS_SUCCESS) {
         snprintf(msg, sizeof msg, "kxd: --platform %s: %s\n", o->platform,
                  *why ? why : kx_status_string(st));
-        report_start(ready_fd, 0, msg);
+        report_start(ready_fd, 1, msg);
         kx_srv_free(srv);
         kx_kernel_free(k);
         return 1;
@@ -303,9 +368,12 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         free(report);
     }
     snprintf(msg, sizeof msg, "kxd: serving on %s\n", o->socket_path);
-    report_start(ready_fd, 1, msg);
+    report_start(ready_fd, 0, msg);
+    kx_log_info(log, "serving on %s", o->socket_path);
+    kx_plat_notify("READY=1");
 
     st = kx_srv_run(srv, &stop_requested);
+    kx_plat_notify("STOPPING=1");
     kx_log_info(log, "shutting down: unloading every kext in reverse load order");
     kx_srv_free(srv);
     kx_kernel_free(k);
@@ -335,7 +403,10 @@ int main(int argc, char **argv)
         OPT_PLATFORM,
         OPT_IDLE_UNLOAD,
         OPT_HOST_MODE,
-        OPT_MOUNT
+        OPT_MOUNT,
+        OPT_SOCKET_GROUP,
+        OPT_PIDFILE,
+        OPT_LOG_FILE
     };
     static const struct option opts[] = {
         {"foreground", no_argument, NULL, OPT_FG},
@@ -359,6 +430,9 @@ int main(int argc, char **argv)
         {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
         {"host-mode", required_argument, NULL, OPT_HOST_MODE},
         {"mount", required_argument, NULL, OPT_MOUNT},
+        {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
+        {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"log-file", required_argument, NULL, OPT_LOG_FILE},
         {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -369,6 +443,7 @@ int main(int argc, char **argv)
     int log_public = 0, has_log_group = 0;
     uint32_t log_gid = 0, idle_unload_s = 0;
     const char *platform = "linux", *mount_dir = NULL;
+    const char *socket_group = NULL, *pidfile = NULL, *log_file = NULL;
     char *host_program = NULL;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
@@ -400,6 +475,9 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_MOUNT: mount_dir = optarg; break;
+        case OPT_SOCKET_GROUP: socket_group = optarg; break;
+        case OPT_PIDFILE: pidfile = optarg; break;
+        case OPT_LOG_FILE: log_file = optarg; break;
         case OPT_IDLE_UNLOAD:
             if (parse_amount(optarg, 0, &n) != 0 || n > UINT32_MAX) {
                 fprintf(stderr, "kxd: --idle-unload: not a positive number of seconds: '%s'\n",
@@ -457,32 +535,59 @@ int main(int argc, char **argv)
         free(dirs);
         return 2;
     }
+    int rc = check_setup(dirs, n_dirs, &socket_group);
+    if (rc != 0) {
+        free(dirs);
+        return rc;
+    }
+    uint32_t socket_gid = 0;
+    int has_socket_gid =
+        socket_group && kx_plat_group_id(socket_group, &socket_gid) == STATUS_SUCCESS;
     if (!socket_path || !*socket_path) {
         socket_path = KX_DEFAULT_SOCKET;
         mkdir("/run/kx", 0755); /* the default lives in a folder of its own */
     }
+    int log_fd = -1;
+    if (log_file && kx_plat_log_file_open(log_file, &log_fd) != STATUS_SUCCESS) {
+        fprintf(stderr, "kxd: --log-file %s: can't open it for appending\n", log_file);
+        free(dirs);
+        return EX_CANTCREAT;
+    }
+    if (!check && !foreground && log_fd < 0 && !kx_plat_syslog_available())
+        fprintf(stderr, "kxd: warning: no syslog listens on /dev/log, so the log is lost; "
+                        "use --log-file PATH or --foreground\n");
 
-    int ready_fd = -1;
+    int ready_fd = -1, pid_fd = -1;
     if (!check && !foreground && detach(&ready_fd) != 0) {
         free(dirs);
         return 1;
     }
+    if (!check && pidfile && (rc = claim_pidfile(pidfile, &pid_fd, &ready_fd)) != 0) {
+        free(dirs);
+        return rc;
+    }
     struct kx_logger sink = {kx_log_to_stderr, "kxd", verbose ? KX_LOG_DEBUG : KX_LOG_INFO};
-    if (ready_fd >= 0) {
-        openlog("kxd", LOG_PID, LOG_DAEMON);
-        sink.fn = log_to_syslog;
+    if (log_fd >= 0) {
+        sink.fn = kx_plat_log_to_fd;
+        sink.arg = &log_fd;
+    } else if (ready_fd >= 0) {
+        kx_plat_syslog_open("kxd");
+        sink.fn = kx_plat_log_to_syslog;
     }
     /* A failure that repeats in a loop (an accept at the descriptor limit)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
-    struct kxd_opts o = {dirs,         n_dirs,        socket_path, policy_path, cache_path,
-                         mode,         boot_flags,    no_auth,     check,       limits,
-                         log_public,   has_log_group, log_gid,     platform,    idle_unload_s,
-                         host_program, mount_dir};
-    int rc = boot_and_serve(&o, &log, &ready_fd);
+    struct kxd_opts o = {dirs,         n_dirs,        socket_path,    policy_path, cache_path,
+                         mode,         boot_flags,    no_auth,        check,       limits,
+                         log_public,   has_log_group, log_gid,        platform,    idle_unload_s,
+                         host_program, mount_dir,     has_socket_gid, socket_gid};
+    rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);
+    kx_plat_pidfile_release(pidfile, pid_fd);
+    if (log_fd >= 0)
+        kx_plat_close(log_fd);
     free(dirs);
     return rc;
 }

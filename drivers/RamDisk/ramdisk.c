@@ -1,6 +1,6 @@
 /* ramdisk.c — /dev/ram0: a RAM disk of RAMDISK_SECTOR_COUNT sectors. Reads and
  * writes must start on a sector boundary and cover whole sectors
- * (STATUS_INVALID_PARAMETER otherwise); they honour the byte offset, stop at
+ * (STATUS_INVALID_PARAMETER otherwise, the sector size in kx log); they honour the byte offset, stop at
  * the end of the disk, and a read starting at the end returns
  * STATUS_END_OF_FILE. A control code reports the geometry.
  */
@@ -25,11 +25,17 @@ static unsigned char *disk(PDEVICE_OBJECT dev)
     return ((struct ramdisk_ext *)dev->DeviceExtension)->data;
 }
 
-/* Checks a transfer and clips it to the disk; 0 bytes at the end. */
-static kx_status span(uint64_t off, size_t len, size_t *n)
+/* Checks a transfer and clips it to the disk; 0 bytes at the end. A
+ * refusal says the sector size in the kernel log (kx log): the status alone
+ * can't tell the caller what a valid transfer is. */
+static kx_status span(const char *what, uint64_t off, size_t len, size_t *n)
 {
-    if (off % RAMDISK_SECTOR_SIZE || len % RAMDISK_SECTOR_SIZE)
+    if (off % RAMDISK_SECTOR_SIZE || len % RAMDISK_SECTOR_SIZE) {
+        DkPrint("RamDisk: %s of %zu bytes at offset %llu refused: transfers must start and end "
+                "on a %u-byte sector boundary",
+                what, len, (unsigned long long)off, (unsigned)RAMDISK_SECTOR_SIZE);
         return STATUS_INVALID_PARAMETER;
+    }
     if (off >= RAMDISK_BYTES)
         return STATUS_END_OF_FILE;
     *n = len < RAMDISK_BYTES - off ? len : (size_t)(RAMDISK_BYTES - off);
@@ -40,7 +46,7 @@ static kx_status rd_read(PDEVICE_OBJECT dev, PIRP irp)
 {
     uint64_t off = irp->Parameters.Read.ByteOffset;
     size_t n = 0;
-    kx_status st = span(off, irp->Parameters.Read.Length, &n);
+    kx_status st = span("read", off, irp->Parameters.Read.Length, &n);
     if (st == STATUS_SUCCESS && n)
         memcpy(irp->SystemBuffer, disk(dev) + off, n);
     return DkCompleteRequest(irp, st, n);
@@ -50,7 +56,7 @@ static kx_status rd_write(PDEVICE_OBJECT dev, PIRP irp)
 {
     uint64_t off = irp->Parameters.Write.ByteOffset;
     size_t n = 0;
-    kx_status st = span(off, irp->Parameters.Write.Length, &n);
+    kx_status st = span("write", off, irp->Parameters.Write.Length, &n);
     if (st == STATUS_SUCCESS && n)
         memcpy(disk(dev) + off, irp->SystemBuffer, n);
     return DkCompleteRequest(irp, st, n);

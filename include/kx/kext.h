@@ -24,6 +24,7 @@
 #include <kx/vers.h>
 #include <plist/plist.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct kx_kext;
@@ -155,6 +156,23 @@ KX_API kx_status kx_kext_repo_set_loaded(struct kx_kext_repo *r, struct kx_kext 
  * version regardless). NULL when none. */
 KX_API struct kx_kext *kx_kext_repo_lookup(const struct kx_kext_repo *r, const char *id,
                                            kx_vers requested);
+
+/* Removes a kext this repository adopted, with its plug-ins, and frees it
+ * (pointers to them die here). STATUS_INVALID_PARAMETER for a kext r doesn't
+ * own, a plug-in or a pseudo-kext; STATUS_KEXT_IN_USE when it or a plug-in
+ * is loaded. */
+KX_API kx_status kx_kext_repo_forget(struct kx_kext_repo *r, struct kx_kext *k);
+
+/* Reads the bundles of id's copies again from disk (not loaded ones, and
+ * not plug-ins, which come with their bundle): a bundle that is gone or no
+ * longer reads is forgotten, with one line on report (may be NULL) naming
+ * it and why; one that reads replaces its old copy (which is freed). */
+KX_API kx_status kx_kext_repo_refresh(struct kx_kext_repo *r, const char *id, FILE *report);
+
+/* id's copies in preference order (version descending, the most recently
+ * added first on ties); *n of them. Borrowed until r changes. */
+KX_API struct kx_kext *const *kx_kext_repo_copies(const struct kx_kext_repo *r, const char *id,
+                                                   size_t *n);
 
 /* Every kext in the order it was added (pseudo-kexts first). */
 KX_API size_t kx_kext_repo_count(const struct kx_kext_repo *r);

@@ -40,7 +40,7 @@ kx_status kx_plat_sock_connect(const char *path, int *fd)
     return STATUS_SUCCESS;
 }
 
-kx_status kx_plat_sock_listen(const char *path, mode_t mode, int *fd)
+kx_status kx_plat_sock_listen(const char *path, mode_t mode, gid_t gid, int *fd)
 {
     struct sockaddr_un sa;
     kx_status st = fill_addr(path, &sa);
@@ -69,9 +69,12 @@ kx_status kx_plat_sock_listen(const char *path, mode_t mode, int *fd)
     int rc = bind(s, (struct sockaddr *)&sa, sizeof sa);
     int err = errno;
     umask(old);
-    if (rc != 0 || chmod(path, mode) != 0 || listen(s, 64) != 0) {
-        if (rc == 0)
+    if (rc != 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) ||
+        chmod(path, mode) != 0 || listen(s, 64) != 0) {
+        if (rc == 0) {
             err = errno;
+            unlink(path);
+        }
         close(s);
         return kx_status_from_errno(err);
     }

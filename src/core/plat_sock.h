@@ -16,8 +16,10 @@ struct kx_plat_cred {
 
 /* Binds and listens on path. A stale socket file (one nobody accepts on) is
  * replaced; a live one makes this fail with STATUS_DEVICE_BUSY. The socket
- * is created under a tight umask and then chmod'ed to mode. */
-kx_status kx_plat_sock_listen(const char *path, mode_t mode, int *fd);
+ * is created under a tight umask, given group gid ((gid_t)-1 keeps the
+ * creator's) and then chmod'ed to mode, so it is never reachable by more
+ * users than mode and gid say, not even for a moment. */
+kx_status kx_plat_sock_listen(const char *path, mode_t mode, gid_t gid, int *fd);
 /* Non-blocking accept; STATUS_PENDING when nobody is waiting. The new socket
  * is non-blocking and close-on-exec; cred comes from SO_PEERCRED. */
 kx_status kx_plat_sock_accept(int listen_fd, int *fd, struct kx_plat_cred *cred);

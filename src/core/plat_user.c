@@ -4,6 +4,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -47,6 +48,23 @@ kx_status kx_plat_group_id(const char *name, uint32_t *gid)
         return STATUS_NO_SUCH_FILE;
     *gid = (uint32_t)gr.gr_gid;
     return STATUS_SUCCESS;
+}
+
+void kx_plat_owner_string(uint32_t uid, uint32_t gid, char *buf, size_t len)
+{
+    char ubuf[4096], gbuf[4096], unum[16], gnum[16];
+    struct passwd pw, *pwf = NULL;
+    struct group gr, *grf = NULL;
+    const char *user = unum, *group = gnum;
+    snprintf(unum, sizeof unum, "%u", (unsigned)uid);
+    snprintf(gnum, sizeof gnum, "%u", (unsigned)gid);
+    if (getpwuid_r((uid_t)uid, &pw, ubuf, sizeof ubuf, &pwf) == 0 && pwf)
+        user = pw.pw_name;
+    if (gid == 0)
+        group = "wheel";
+    else if (getgrgid_r((gid_t)gid, &gr, gbuf, sizeof gbuf, &grf) == 0 && grf)
+        group = gr.gr_name;
+    snprintf(buf, len, "%s:%s", user, group);
 }
 
 uint32_t kx_plat_self_uid(void) { return (uint32_t)geteuid(); }

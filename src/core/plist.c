@@ -18,6 +18,7 @@
 #include "plist.h"
 #include "plat.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,7 +247,17 @@ kx_status kx_plist_parse(const void *data, size_t len, plist_t *out, const char 
         *why = "not a property list (neither XML nor binary)";
         return STATUS_DATA_ERROR;
     }
+    /* The located reason outlives this call for the caller to print; one per
+     * thread, as callers parse on many threads. */
+    static _Thread_local char located[320];
+    char where[256];
     int shape = is_binary ? !bin_depth_ok(data, len) : xml_shape(bytes, len);
+    if (shape == 2 && kx_plist_xml_where(bytes, len, where, sizeof where)) {
+        /* Unbalanced, which the located reason says better than "truncated". */
+        snprintf(located, sizeof located, "malformed XML: %s", where);
+        *why = located;
+        return STATUS_DATA_ERROR;
+    }
     if (shape) {
         *why = is_binary   ? "malformed binary property list (bad references, a cycle, or nesting "
                              "deeper than 256 levels)"
@@ -259,6 +270,11 @@ kx_status kx_plist_parse(const void *data, size_t len, plist_t *out, const char 
         plist_from_bin(bytes, (uint32_t)len, &p);
     else
         plist_from_xml(bytes, (uint32_t)len, &p);
+    if (!p && !is_binary && kx_plist_xml_where(bytes, len, where, sizeof where)) {
+        snprintf(located, sizeof located, "malformed XML: %s", where);
+        *why = located;
+        return STATUS_DATA_ERROR;
+    }
     if (!p) {
         *why = is_binary ? "malformed binary property list"
                          : "malformed XML (truncated, unbalanced tags or stray text)";

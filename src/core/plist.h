@@ -20,9 +20,16 @@
 
 /* Parses XML or binary plist bytes into *out (free with plist_free). On
  * failure returns STATUS_DATA_ERROR (or the read error) and sets *why to a
- * short static explanation for the user. */
+ * short explanation for the user: malformed XML says the line ("malformed
+ * XML: line 12: </array> closes <dict> (opened on line 9)"). *why is static
+ * or this thread's, valid until the thread's next parse. */
 kx_status kx_plist_parse(const void *data, size_t len, plist_t *out, const char **why);
 kx_status kx_plist_read_file(const char *path, plist_t *out, const char **why);
+
+/* Finds the first line of an XML plist that breaks the format's rules (see
+ * plist_where.c) and describes it in buf ("line N: ..."). 1 when found, 0
+ * when the pass finds nothing. */
+int kx_plist_xml_where(const char *s, size_t len, char *buf, size_t cap);
 
 /* Dictionary lookups that tolerate a NULL or non-dictionary node. */
 plist_t kx_plist_get(plist_t dict, const char *key);

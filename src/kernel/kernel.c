@@ -196,6 +196,18 @@ const char *kx_kernel_boot_source(struct kx_kernel *k)
     return k->boot_source ? k->boot_source : "";
 }
 
+void kx__kernel_exec_forget(struct kx_kernel *k, struct kx_kext *x)
+{
+    if (kx_kext_is_loaded(x))
+        return;
+    for (size_t i = 0; i < k->n_execs; i++)
+        if (k->execs[i].kext == x) {
+            kx_plat_close(k->execs[i].fd);
+            k->execs[i] = k->execs[--k->n_execs];
+            return;
+        }
+}
+
 const char *kx__kernel_exec_path(struct kx_kernel *k, struct kx_kext *x)
 {
     for (size_t i = 0; i < k->n_execs; i++)

@@ -93,6 +93,10 @@ void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv);
 void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Closes the cache's copy of x's executable, if one was made: x is about to
+ * be read again or forgotten. */
+void kx__kernel_exec_forget(struct kx_kernel *k, struct kx_kext *x);
+
 /* The file to inspect and dlopen for x: a memfd holding its executable from
  * the kext cache when the boot read it from there, else the bundle's file.
  * NULL when x has none. Caller holds op_lock. */

@@ -302,6 +302,53 @@ void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv)
 
 /* ---- load ------------------------------------------------------------------- */
 
+/* kextload -b ID when no copy of ID is loaded. kxd keeps every bundle it
+ * was ever given, and a copy may have been fixed, broken or deleted since it
+ * was read: the copies are read again (those whose bundle is gone are
+ * forgotten), then the newest valid and authentic one is chosen. The report
+ * names the choice, and why each other copy was passed over, whenever there
+ * was more than one. With no valid copy the preferred one is taken, so that
+ * the loader says what is wrong with it. */
+static kx_status choose_copy(struct kx_kernel *k, const char *id, struct kx_kext **out,
+                             FILE *report)
+{
+    size_t n = 0;
+    struct kx_kext *const *copies = kx_kext_repo_copies(k->repo, id, &n);
+    for (size_t i = 0; i < n; i++)
+        kx__kernel_exec_forget(k, copies[i]); /* the cache's copy is of the old bundle */
+    kx_status st = kx_kext_repo_refresh(k->repo, id, report);
+    if (st != STATUS_SUCCESS)
+        return st;
+    copies = kx_kext_repo_copies(k->repo, id, &n);
+    *out = NULL;
+    for (size_t i = 0; i < n && !*out; i++)
+        if (kx_kext_is_valid(copies[i]) && kx_kext_is_authentic(copies[i]))
+            *out = copies[i];
+    if (n < 2) {
+        *out = n ? copies[0] : NULL;
+        return STATUS_SUCCESS;
+    }
+    if (*out)
+        fprintf(report, "%s: %zu copies; chose %s (%s), the newest valid one.\n", id, n,
+                kx_kext_path(*out), kx_kext_version_string(*out));
+    else
+        fprintf(report, "%s: %zu copies, none valid; trying %s (%s).\n", id, n,
+                kx_kext_path(copies[0]), kx_kext_version_string(copies[0]));
+    for (size_t i = 0; i < n; i++) {
+        if (copies[i] == *out || (!*out && i == 0))
+            continue;
+        const struct kx_diag *d = kx_diags_first_failure(kx_kext_diags(copies[i]));
+        char *line = d ? kx_diag_line(d) : NULL;
+        fprintf(report, "    passed over %s (%s): %s\n", kx_kext_path(copies[i]),
+                kx_kext_version_string(copies[i]) ? kx_kext_version_string(copies[i]) : "no version",
+                line ? line : "an older version or added earlier");
+        free(line);
+    }
+    if (!*out)
+        *out = copies[0];
+    return STATUS_SUCCESS;
+}
+
 /* Finds the kext a request names: a bundle path or a bundle identifier. */
 static kx_status find_kext(struct kx_kernel *k, const char *what, const struct kx_io_cred *cred,
                            struct kx_kext **out, FILE *report)
@@ -316,12 +363,25 @@ static kx_status find_kext(struct kx_kernel *k, const char *what, const struct k
                             "bundle with your own rights.\n");
             return STATUS_ACCESS_DENIED;
         }
+        size_t known = kx_kext_repo_count(k->repo);
         kx_status st = kx_kext_repo_add_kext(k->repo, what, out);
+        /* A bundle kxd read before is read again: it may have changed since. */
+        if (st == STATUS_SUCCESS && kx_kext_repo_count(k->repo) == known &&
+            !kx_kext_is_loaded(*out)) {
+            kx__kernel_exec_forget(k, *out);
+            if (kx_kext_repo_forget(k->repo, *out) == STATUS_SUCCESS)
+                st = kx_kext_repo_add_kext(k->repo, what, out);
+        }
         if (st != STATUS_SUCCESS)
             fprintf(report, "%s: can't read the bundle: %s\n", what, kx_status_string(st));
         return st == STATUS_SUCCESS ? st : STATUS_KEXT_NOT_FOUND;
     }
     *out = kx_kext_repo_lookup(k->repo, what, KX_VERS_INVALID);
+    if (*out && !kx_kext_is_loaded(*out)) {
+        kx_status st = choose_copy(k, what, out, report);
+        if (st != STATUS_SUCCESS)
+            return st;
+    }
     if (!*out) {
         fprintf(report, "No kext with bundle identifier %s is in the extensions folders.\n", what);
         return STATUS_KEXT_NOT_FOUND;

@@ -18,6 +18,7 @@
 #include "kext_int.h"
 
 #include "core/plat.h"
+#include "core/plat_user.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +60,12 @@ static int inside(const char *root, const char *p)
 
 static void check_owner(struct actx *a, const char *rel, const struct kx_plat_stat *st)
 {
-    if (st->uid != a->opts->trusted_uid || st->gid != a->opts->trusted_gid)
-        finding(a, KX_D_OWNER_PERMISSIONS, rel, "owned by %u:%u, must be %u:%u", (unsigned)st->uid,
-                (unsigned)st->gid, (unsigned)a->opts->trusted_uid,
-                (unsigned)a->opts->trusted_gid);
+    if (st->uid != a->opts->trusted_uid || st->gid != a->opts->trusted_gid) {
+        char is[160], must[160];
+        kx_plat_owner_string(st->uid, st->gid, is, sizeof is);
+        kx_plat_owner_string(a->opts->trusted_uid, a->opts->trusted_gid, must, sizeof must);
+        finding(a, KX_D_OWNER_PERMISSIONS, rel, "owned by %s, must be %s", is, must);
+    }
     if (!st->is_link && (st->mode & 022))
         finding(a, KX_D_OWNER_PERMISSIONS, rel, "mode %04o is writable by %s", (unsigned)st->mode,
                 (st->mode & 020) && (st->mode & 002) ? "group and others"
@@ -146,6 +149,9 @@ kx_status kx__kext_check_folder_entry(struct kx_kext *k, const char *folder)
 {
     struct kx_plat_stat st;
     char *folder_real = NULL;
+    free(k->folder);
+    if (!(k->folder = strdup(folder)))
+        return STATUS_INSUFFICIENT_RESOURCES;
     if (!k->real_path || kx_plat_lstat(k->path, &st) != STATUS_SUCCESS || !st.is_link)
         return STATUS_SUCCESS;
     kx_status rs = kx_plat_realpath(folder, &folder_real);

@@ -100,6 +100,7 @@ void kx_kext_free(struct kx_kext *k)
     free(k->exec_path);
     free(k->info_path);
     free(k->real_path);
+    free(k->folder);
     free(k->path);
     free(k);
 }

@@ -14,6 +14,7 @@
 #include "boot_int.h"
 
 #include "core/plat.h"
+#include "core/plat_user.h"
 #include "core/plist.h"
 
 #include <stdarg.h>
@@ -161,11 +162,12 @@ static enum kx_cache_verdict check_recorded(const struct kx_cache_want *w, struc
         }
         if (!has_uid || !has_gid || uid != (uint64_t)(o ? o->trusted_uid : 0) ||
             gid != (uint64_t)(o ? o->trusted_gid : 0)) {
-            say(why, why_len,
-                "%s: kexts were authenticated for owner %llu:%llu, this boot trusts "
-                "%u:%u",
-                w->path, (unsigned long long)uid, (unsigned long long)gid,
-                (unsigned)(o ? o->trusted_uid : 0), (unsigned)(o ? o->trusted_gid : 0));
+            char was[160], trusts[160];
+            kx_plat_owner_string((uint32_t)uid, (uint32_t)gid, was, sizeof was);
+            kx_plat_owner_string(o ? o->trusted_uid : 0, o ? o->trusted_gid : 0, trusts,
+                                 sizeof trusts);
+            say(why, why_len, "%s: kexts were authenticated for owner %s, this boot trusts %s",
+                w->path, was, trusts);
             return KX_CACHE_FOREIGN;
         }
     }
@@ -281,8 +283,10 @@ static enum kx_cache_verdict check_file(const struct kx_cache_want *w, struct kx
     }
     if (o && !(o->flags & KX_KEXT_NO_AUTH)) {
         if (sb->uid != o->trusted_uid || sb->gid != o->trusted_gid) {
-            say(why, why_len, "%s: owned by %u:%u, must be %u:%u", w->path, (unsigned)sb->uid,
-                (unsigned)sb->gid, (unsigned)o->trusted_uid, (unsigned)o->trusted_gid);
+            char is[160], must[160];
+            kx_plat_owner_string(sb->uid, sb->gid, is, sizeof is);
+            kx_plat_owner_string(o->trusted_uid, o->trusted_gid, must, sizeof must);
+            say(why, why_len, "%s: owned by %s, must be %s", w->path, is, must);
             return KX_CACHE_UNREADABLE;
         }
         if ((sb->mode & 0777) != 0644) {

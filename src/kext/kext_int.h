@@ -61,6 +61,7 @@ struct kx_kext {
     struct kx_kext **plugins;
     size_t n_plugins;
     struct kx_kext *parent;
+    char *folder; /* the extensions folder it was read from, or NULL (a re-read checks it again) */
 
     /* Repository bookkeeping. */
     struct kx_kext_repo *repo;
@@ -126,6 +127,8 @@ struct kx_kext_resolution {
 
 /* ---- bundle.c ---- */
 struct kx_kext *kx__kext_alloc(const char *path);
+/* 1 when x is top or one of top's plug-ins (at any depth). */
+int kx__kext_is_inside(const struct kx_kext *x, const struct kx_kext *top);
 /* Takes ownership of info (may be NULL after a parse failure) and validates it. */
 kx_status kx__kext_set_info(struct kx_kext *k, plist_t info, const char *arch);
 const char *kx__arch_or_host(const char *arch);

@@ -10,11 +10,17 @@
  * marked loaded; a loaded copy is the only candidate for its identifier.
  *
  * Every change bumps r->gen, which invalidates the resolver's per-kext memo.
+ *
+ * kxd lives long and is sent bundles by path: a copy may be edited, broken or
+ * deleted after it was read. kx_kext_repo_refresh reads an identifier's
+ * copies again when a request names it, forgetting those whose bundle is
+ * gone, so that a request never gets a copy that no longer exists.
  */
 #include "kext_int.h"
 
 #include "core/plat.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -303,6 +309,141 @@ struct kx_kext *kx_kext_repo_kext(const struct kx_kext_repo *r, size_t i)
 }
 
 const char *kx_kext_repo_system(const struct kx_kext_repo *r) { return r->system; }
+
+/* ---- Forgetting and reading again -------------------------------------------------------------- */
+
+/* Takes k (and its plug-ins) out of the identifier table. An identifier
+ * left without copies would leave a hole in its probe chain: the caller
+ * rehashes. */
+static void unindex(struct kx_kext_repo *r, struct kx_kext *k)
+{
+    for (size_t i = 0; i < k->n_plugins; i++)
+        unindex(r, k->plugins[i]);
+    if (!k->id)
+        return;
+    struct kx_id_entry *e = probe(r->slots, r->n_slots, k->id);
+    size_t pos = 0;
+    while (pos < e->n && e->kexts[pos] != k)
+        pos++;
+    if (pos == e->n)
+        return;
+    memmove(&e->kexts[pos], &e->kexts[pos + 1], (e->n - pos - 1) * sizeof(struct kx_kext *));
+    if (--e->n > 0)
+        e->id = e->kexts[0]->id; /* k's copy of the string goes with k */
+}
+
+/* Moves the table into slots (zeroed, the same size), leaving out the
+ * identifiers that lost every copy. */
+static void rehash_into(struct kx_kext_repo *r, struct kx_id_entry *slots)
+{
+    r->n_ids = 0;
+    for (size_t i = 0; i < r->n_slots; i++) {
+        if (!r->slots[i].id)
+            continue;
+        if (!r->slots[i].n) {
+            free(r->slots[i].kexts);
+            continue;
+        }
+        *probe(slots, r->n_slots, r->slots[i].id) = r->slots[i];
+        r->n_ids++;
+    }
+    free(r->slots);
+    r->slots = slots;
+}
+
+static int any_loaded(const struct kx_kext *k)
+{
+    for (size_t i = 0; i < k->n_plugins; i++)
+        if (any_loaded(k->plugins[i]))
+            return 1;
+    return k->is_loaded;
+}
+
+static void drop_from(struct kx_kext **v, size_t *n, const struct kx_kext *k)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (v[i] != k && (!v[i]->parent || !kx__kext_is_inside(v[i], k)))
+            v[w++] = v[i];
+    *n = w;
+}
+
+int kx__kext_is_inside(const struct kx_kext *x, const struct kx_kext *top)
+{
+    for (; x; x = x->parent)
+        if (x == top)
+            return 1;
+    return 0;
+}
+
+kx_status kx_kext_repo_forget(struct kx_kext_repo *r, struct kx_kext *k)
+{
+    if (!kx__repo_owns(r, k) || k->parent || k->is_pseudo)
+        return STATUS_INVALID_PARAMETER;
+    if (any_loaded(k))
+        return STATUS_KEXT_IN_USE;
+    /* The new table is allocated first, so nothing can fail half-way. */
+    struct kx_id_entry *slots = calloc(r->n_slots, sizeof *slots);
+    if (!slots)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    unindex(r, k);
+    rehash_into(r, slots);
+    drop_from(r->all, &r->n_all, k);
+    drop_from(r->owned, &r->n_owned, k);
+    r->gen++;
+    kx_kext_free(k);
+    return STATUS_SUCCESS;
+}
+
+struct kx_kext *const *kx_kext_repo_copies(const struct kx_kext_repo *r, const char *id, size_t *n)
+{
+    const struct kx_id_entry *e = kx__repo_find(r, id);
+    *n = e ? e->n : 0;
+    return e ? e->kexts : NULL;
+}
+
+kx_status kx_kext_repo_refresh(struct kx_kext_repo *r, const char *id, FILE *report)
+{
+    size_t n = 0;
+    struct kx_kext *const *copies = kx_kext_repo_copies(r, id, &n);
+    /* The table changes as copies go and come: work from a list of paths. */
+    struct old { char *path, *folder; struct kx_kext *k; } *olds = calloc(n ? n : 1, sizeof *olds);
+    size_t n_old = 0;
+    kx_status st = olds ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+    for (size_t i = 0; i < n && st == STATUS_SUCCESS; i++) {
+        struct kx_kext *k = copies[i];
+        if (k->parent || k->is_pseudo || any_loaded(k))
+            continue; /* plug-ins go with their bundle; loaded code stays as loaded */
+        olds[n_old].k = k;
+        if (!(olds[n_old].path = strdup(k->path)) ||
+            (k->folder && !(olds[n_old].folder = strdup(k->folder))))
+            st = STATUS_INSUFFICIENT_RESOURCES;
+        n_old++;
+    }
+    for (size_t i = 0; i < n_old && st == STATUS_SUCCESS; i++) {
+        struct kx_plat_stat sb;
+        int gone = kx_plat_stat(olds[i].path, &sb) != STATUS_SUCCESS || !sb.is_dir;
+        if ((st = kx_kext_repo_forget(r, olds[i].k)) != STATUS_SUCCESS)
+            break;
+        if (gone) {
+            if (report)
+                fprintf(report, "%s: forgot %s: the bundle is gone.\n", id, olds[i].path);
+            continue;
+        }
+        kx_status rs = add_bundle(r, olds[i].path, olds[i].folder, NULL);
+        if (rs == STATUS_INSUFFICIENT_RESOURCES)
+            st = rs;
+        else if (rs != STATUS_SUCCESS && report)
+            fprintf(report, "%s: forgot %s: can't read it again: %s.\n", id, olds[i].path,
+                    kx_status_string(rs));
+    }
+    for (size_t i = 0; i < n_old; i++) {
+        free(olds[i].path);
+        free(olds[i].folder);
+    }
+    free(olds);
+    return st;
+}
 
 /* ---- Duplicates ------------------------------------------------------------------------------ */
 

@@ -843,7 +843,8 @@ kx_status kx_srv_new(const struct kx_srv_config *cfg, struct kx_srv **out)
         (st = kx_plat_poller_set(srv->poller, srv->waker, KEY_WAKER, KX_POLL_IN, 1)) !=
             STATUS_SUCCESS)
         goto fail;
-    if ((st = kx_plat_sock_listen(cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0666,
+    if ((st = kx_plat_sock_listen(cfg->socket_path, cfg->socket_mode ? cfg->socket_mode : 0660,
+                                  cfg->has_socket_gid ? (gid_t)cfg->socket_gid : (gid_t)-1,
                                   &srv->listen_fd)) != STATUS_SUCCESS)
         goto fail;
     if ((st = kx_plat_poller_set(srv->poller, srv->listen_fd, KEY_LISTEN, KX_POLL_IN, 1)) !=

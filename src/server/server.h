@@ -26,7 +26,7 @@ struct kx_srv_limits {
 
 struct kx_srv_config {
     const char *socket_path;
-    mode_t socket_mode;         /* 0666: device modes, not the socket, decide access */
+    mode_t socket_mode;         /* 0 means 0660: root and socket_gid's members connect */
     struct kx_kernel *kernel;   /* borrowed; outlives the server */
     const struct kx_logger *logger;
     unsigned n_workers;         /* threads for blocking requests; 0: 4 */
@@ -37,6 +37,10 @@ struct kx_srv_config {
     int log_public;
     int has_log_group;
     uint32_t log_gid;
+    /* The socket's group when has_socket_gid; else the creator's. Who may
+     * connect is decided here; what each request may do, per request. */
+    int has_socket_gid;
+    uint32_t socket_gid;
 };
 
 /* Creates the socket (replacing a stale one, refusing a live one) and starts

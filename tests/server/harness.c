@@ -51,10 +51,17 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
             dup2(fd, 2);
             close(fd);
         }
-        /* The host's own devices never take part: a test names its platform. */
+        /* The host's own devices never take part: a test names its platform.
+         * As root the socket's group is nogroup (65534), so tests that become
+         * nobody reach kxd and test what it decides per request (a later
+         * --socket-group in extra wins); others can't give it that group. */
         const char *argv[32] = {"kxd",      "--foreground", "--no-auth",  "--extensions", p->ext,
                                 "--socket", p->socket,      "--platform", "none"};
         size_t n = 9;
+        if (geteuid() == 0) {
+            argv[n++] = "--socket-group";
+            argv[n++] = "65534";
+        }
         if (shared_folder)
             argv[n++] = "--no-cache";
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
