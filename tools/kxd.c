@@ -325,7 +325,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         st = kx_srv_mount(srv, o->mount_dir, why, sizeof why);
         if (st != STATUS_SUCCESS) {
             snprintf(msg, sizeof msg, "kxd: --mount %s\n", *why ? why : kx_status_string(st));
-            report_start(ready_fd, 0, msg);
+            report_start(ready_fd, 1, msg);
             kx_srv_free(srv);
             kx_kernel_free(k);
             return 1;

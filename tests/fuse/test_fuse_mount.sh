@@ -46,8 +46,13 @@ is_mounted() { grep -q " $mnt [^-]* - fuse.kx " /proc/self/mountinfo; }
 not_mounted() { ! is_mounted; }
 is_gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# As root the socket's group is nogroup, so nobody reaches kxd and meets what
+# kxd decides per request (kx mount is root's only).
+socket_group=
+[ "$(id -u)" -eq 0 ] && socket_group="--socket-group 65534"
 start_kxd() {
-    "$kxd" --foreground --no-auth --no-cache --platform none --extensions "$ext" \
+    # shellcheck disable=SC2086 # socket_group is zero or two words
+    "$kxd" --foreground --no-auth --no-cache --platform none --extensions "$ext" $socket_group \
         --host-mode "$host_mode" --socket "$tmp/sock" --mount "$mnt" >>"$tmp/log" 2>&1 &
     kxd_pid=$!
     until_true test -e "$mnt/pipe0" || {
