@@ -10,11 +10,10 @@
  * ratios kx/peer and kx/kernel. Skips with a note where /dev/fuse can't be
  * mounted.
  */
-#define FUSE_USE_VERSION 312
+#include "fuse_peer.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_WRITES 20000
-#define N_OPENS 5000
-#define READ_SIZE ((size_t)1 << 20)
+#define N_WRITES   20000
+#define N_OPENS    5000
+#define READ_SIZE  ((size_t)1 << 20)
 #define READ_TOTAL ((size_t)256 << 20)
 
 static uint64_t now_ns(void)
@@ -47,100 +46,6 @@ static int compare_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
-}
-
-/* ---- the peer: a null/zero FUSE server doing nothing else ----------------- */
-
-static const char peer_zeros[READ_SIZE];
-
-static int peer_attr(fuse_ino_t ino, struct stat *st)
-{
-    memset(st, 0, sizeof *st);
-    st->st_ino = ino;
-    st->st_mode = ino == 1 ? S_IFDIR | 0755 : S_IFREG | 0666;
-    st->st_nlink = ino == 1 ? 2 : 1;
-    return ino >= 1 && ino <= 3 ? 0 : ENOENT;
-}
-
-static void peer_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    struct fuse_entry_param e;
-    memset(&e, 0, sizeof e);
-    e.ino = parent != 1 ? 0 : strcmp(name, "null") == 0 ? 2 : strcmp(name, "zero") == 0 ? 3 : 0;
-    if (!e.ino) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    peer_attr(e.ino, &e.attr);
-    fuse_reply_entry(req, &e);
-}
-
-static void peer_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    (void)fi;
-    struct stat st;
-    int err = peer_attr(ino, &st);
-    if (err)
-        fuse_reply_err(req, err);
-    else
-        fuse_reply_attr(req, &st, 0);
-}
-
-static void peer_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    (void)ino;
-    fi->direct_io = 1;
-    fuse_reply_open(req, fi);
-}
-
-static void peer_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                      struct fuse_file_info *fi)
-{
-    (void)off;
-    (void)fi;
-    fuse_reply_buf(req, peer_zeros, ino == 3 ? (size < READ_SIZE ? size : READ_SIZE) : 0);
-}
-
-static void peer_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-                       struct fuse_file_info *fi)
-{
-    (void)ino;
-    (void)buf;
-    (void)off;
-    (void)fi;
-    fuse_reply_write(req, size);
-}
-
-static void peer_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    (void)ino;
-    (void)fi;
-    fuse_reply_err(req, 0);
-}
-
-/* In a child process, as kxd is one: mounts dir and serves until SIGTERM. */
-static int peer_serve(const char *dir)
-{
-    static const struct fuse_lowlevel_ops ops = {
-        .lookup = peer_lookup, .getattr = peer_getattr, .open = peer_open,
-        .read = peer_read, .write = peer_write, .release = peer_release,
-    };
-    char *argv[] = {"bench-peer", "-o", "fsname=peer", NULL};
-    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-    struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
-    fuse_opt_free_args(&args);
-    if (!se || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, dir) != 0)
-        return 1;
-    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_clone_fd(cfg, 1);
-    fuse_loop_cfg_set_idle_threads(cfg, 4);
-    fuse_loop_cfg_set_max_threads(cfg, 16);
-    fuse_session_loop_mt(se, cfg);
-    fuse_loop_cfg_destroy(cfg);
-    fuse_remove_signal_handlers(se);
-    fuse_session_unmount(se);
-    fuse_session_destroy(se);
-    return 0;
 }
 
 /* ---- measurements ------------------------------------------------------------- */
@@ -224,7 +129,7 @@ static pid_t start(const char *what, char *const argv[], const char *log)
             dup2(fd, 2);
         }
         if (!argv)
-            _exit(peer_serve(what));
+            _exit(fuse_peer_serve(what));
         execv(argv[0], argv);
         _exit(127);
     }
@@ -265,9 +170,9 @@ int main(void)
     mkdir(kx_mnt, 0755);
     mkdir(peer_mnt, 0755);
 
-    char *kxd_argv[] = {kxd,         "--foreground", "--no-auth", "--no-cache", "--platform",
-                        "none",      "--extensions", ext,         "--socket",   sock,
-                        "--mount",   kx_mnt,         NULL};
+    char *kxd_argv[] = {kxd,       "--foreground", "--no-auth", "--no-cache", "--platform",
+                        "none",    "--extensions", ext,         "--socket",   sock,
+                        "--mount", kx_mnt,         NULL};
     pid_t kxd_pid = start(NULL, kxd_argv, log);
     pid_t peer_pid = start(peer_mnt, NULL, plog);
     struct result r[3];
