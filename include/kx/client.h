@@ -59,6 +59,41 @@ KX_API kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, c
                                  size_t in_len, void *out, size_t out_len, uint32_t timeout_ms,
                                  size_t *got);
 
+/* ---- batches -------------------------------------------------------------- */
+
+/* Many reads, writes and ioctls in one go: kx_client_submit sends them in one
+ * write and reaps every answer, whatever order kxd completes them in. */
+enum kx_client_op { KX_CLIENT_OP_READ = 1, KX_CLIENT_OP_WRITE, KX_CLIENT_OP_IOCTL };
+
+struct kx_client_io {
+    uint32_t op; /* enum kx_client_op */
+    uint32_t handle;
+    uint64_t offset;     /* READ, WRITE */
+    uint32_t code;       /* IOCTL */
+    uint32_t timeout_ms; /* as kx_client_read's */
+    const void *in;      /* WRITE's data, IOCTL's input */
+    size_t in_len;
+    void *out; /* READ's buffer, IOCTL's output */
+    size_t out_len;
+    /* Filled in by kx_client_submit: */
+    kx_status status;
+    size_t got;           /* bytes placed in out */
+    uint64_t information; /* what the driver reported (bytes written for WRITE) */
+};
+
+/* At most this many requests, and this many bytes in and out together, per
+ * batch: kxd holds a connection to its share (kxd --max-client-bytes), and
+ * a batch stays well inside the default one. */
+#define KX_CLIENT_BATCH_MAX   64
+#define KX_CLIENT_BATCH_BYTES ((size_t)4 << 20)
+
+/* Sends n requests and waits for all their answers; each io's status is its
+ * own. STATUS_SUCCESS when every request was answered; a connection error
+ * otherwise (the unanswered have STATUS_CONNECTION_LOST);
+ * STATUS_INVALID_PARAMETER (nothing sent) for an unknown op or a batch over
+ * the limits above. */
+KX_API kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n);
+
 /* ---- kexts --------------------------------------------------------------- */
 
 #define KX_LOAD_DRY_RUN     0x1u /* resolve and link-check only; load nothing */

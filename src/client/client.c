@@ -1,9 +1,12 @@
 /* client.c — libkxclient: synchronous requests to kxd over its socket.
  *
  * Each call builds one request, sends it, and reads replies until the one
- * that answers it (matching req_id). A reply that is malformed, or a socket
- * that breaks, marks the connection dead: every later call fails with
- * STATUS_CONNECTION_LOST rather than guessing at the stream's state.
+ * that answers it (matching req_id); kx_client_submit sends many in one
+ * write and reaps their replies as they come. Replies are read through a
+ * buffer, so a reply (or many small ones) costs one recv, not two. A reply
+ * that is malformed, or a socket that breaks, marks the connection dead:
+ * every later call fails with STATUS_CONNECTION_LOST rather than guessing
+ * at the stream's state.
  */
 #include <kx/client.h>
 
@@ -19,8 +22,10 @@ struct kx_client {
     uint32_t next_req_id;
     char *message; /* last reply's text, never NULL after connect */
     struct kx_msg_builder out;
-    uint8_t *in;     /* last reply's payload */
+    uint8_t *in; /* last reply's payload */
     size_t in_cap;
+    uint8_t rbuf[16384]; /* received, not yet consumed: rbuf[rhead..rtail) */
+    size_t rhead, rtail;
 };
 
 /* The largest text field kxd sends (reports of big dependency trees). */
@@ -64,7 +69,10 @@ void kx_client_disconnect(kx_client *c)
     free(c);
 }
 
-const char *kx_client_message(const kx_client *c) { return c && c->message ? c->message : ""; }
+const char *kx_client_message(const kx_client *c)
+{
+    return c && c->message ? c->message : "";
+}
 
 static void set_message(kx_client *c, char *text /* owned, may be NULL */)
 {
@@ -74,9 +82,17 @@ static void set_message(kx_client *c, char *text /* owned, may be NULL */)
     c->message = text;
 }
 
-static uint32_t begin(kx_client *c, uint16_t type)
+static uint32_t next_id(kx_client *c)
 {
     uint32_t id = ++c->next_req_id;
+    if (!id) /* 0 is kxd's "to the connection", never a request's */
+        id = ++c->next_req_id;
+    return id;
+}
+
+static uint32_t begin(kx_client *c, uint16_t type)
+{
+    uint32_t id = next_id(c);
     kx_msg_begin(&c->out, type, id);
     return id;
 }
@@ -102,14 +118,38 @@ static kx_status send_request(kx_client *c)
 static kx_status read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
                                    struct kx_msg_reader *r, uint64_t *value);
 
-/* Reads the next reply for req_id into c->in; *r reads its payload. */
-static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
-                            struct kx_msg_reader *r)
+/* len bytes of the stream into dst, through rbuf; what doesn't fit in rbuf
+ * (a large DATA reply) goes straight to dst. */
+static kx_status recv_exact(kx_client *c, void *dst, size_t len)
+{
+    uint8_t *d = dst;
+    while (len) {
+        if (c->rhead == c->rtail) {
+            c->rhead = c->rtail = 0;
+            if (len >= sizeof c->rbuf)
+                return kx_plat_recv_all(c->fd, d, len);
+            kx_status st = kx_plat_recv_at_least(c->fd, c->rbuf, 1, sizeof c->rbuf, &c->rtail);
+            if (st != STATUS_SUCCESS)
+                return st;
+        }
+        size_t n = c->rtail - c->rhead < len ? c->rtail - c->rhead : len;
+        memcpy(d, c->rbuf + c->rhead, n);
+        c->rhead += n;
+        d += n;
+        len -= n;
+    }
+    return STATUS_SUCCESS;
+}
+
+/* Reads the next reply to a request in [first, first + n) into c->in; *r
+ * reads its payload and h->req_id says which request it answers. */
+static kx_status recv_reply_in(kx_client *c, uint32_t first, uint32_t n, struct kx_msg_hdr *h,
+                               struct kx_msg_reader *r)
 {
     uint8_t raw[KX_MSG_HDR_LEN];
     const char *why;
     for (;;) {
-        if (kx_plat_recv_all(c->fd, raw, sizeof raw) != STATUS_SUCCESS)
+        if (recv_exact(c, raw, sizeof raw) != STATUS_SUCCESS)
             return fail_dead(c, STATUS_CONNECTION_LOST);
         if (kx_msg_hdr_decode(raw, h, &why) != STATUS_SUCCESS)
             return fail_dead(c, STATUS_PROTOCOL_ERROR);
@@ -120,9 +160,9 @@ static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
             c->in = nb;
             c->in_cap = h->len;
         }
-        if (h->len && kx_plat_recv_all(c->fd, c->in, h->len) != STATUS_SUCCESS)
+        if (h->len && recv_exact(c, c->in, h->len) != STATUS_SUCCESS)
             return fail_dead(c, STATUS_CONNECTION_LOST);
-        if (h->req_id == 0 && h->type == KX_MSG_ERROR && req_id != 0) {
+        if (h->req_id == 0 && h->type == KX_MSG_ERROR && first != 0) {
             /* kxd turned the connection away (too many connections): its
              * reason is the answer to every request, this one first. */
             kx_msg_reader_init(r, c->in, h->len);
@@ -130,11 +170,17 @@ static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
             c->dead = 1;
             return st != STATUS_SUCCESS ? st : STATUS_CONNECTION_LOST;
         }
-        if (h->req_id != req_id)
+        if (h->req_id - first >= n)
             continue; /* a late answer to a request this client gave up on */
         kx_msg_reader_init(r, c->in, h->len);
         return STATUS_SUCCESS;
     }
+}
+
+static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
+                            struct kx_msg_reader *r)
+{
+    return recv_reply_in(c, req_id, 1, h, r);
 }
 
 /* ERROR and OK replies: status i32 [, value u64], message. */
@@ -187,7 +233,31 @@ kx_status kx_client_close(kx_client *c, uint32_t handle)
     return simple_call(c, id, NULL);
 }
 
-/* DATA replies: status, information, bytes copied into out (at most out_len). */
+/* A DATA (or ERROR) reply: status, information, bytes copied into out (at
+ * most out_len). */
+static kx_status read_data_reply(kx_client *c, const struct kx_msg_hdr *h, struct kx_msg_reader *r,
+                                 void *out, size_t out_len, size_t *got, uint64_t *information)
+{
+    *got = 0;
+    if (h->type == KX_MSG_ERROR)
+        return read_status_reply(c, h, r, NULL);
+    if (h->type != KX_MSG_DATA)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    kx_status st = (kx_status)kx_msg_get_i32(r);
+    uint64_t info = kx_msg_get_u64(r);
+    size_t n;
+    const void *data = kx_msg_get_bytes(r, &n);
+    if (kx_msg_reader_done(r) != STATUS_SUCCESS || n > out_len)
+        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+    if (n)
+        memcpy(out, data, n);
+    *got = n;
+    if (information)
+        *information = info;
+    set_message(c, strdup(""));
+    return st;
+}
+
 static kx_status data_call(kx_client *c, uint32_t req_id, void *out, size_t out_len, size_t *got,
                            uint64_t *information)
 {
@@ -199,23 +269,7 @@ static kx_status data_call(kx_client *c, uint32_t req_id, void *out, size_t out_
         st = recv_reply(c, req_id, &h, &r);
     if (st != STATUS_SUCCESS)
         return st;
-    if (h.type == KX_MSG_ERROR)
-        return read_status_reply(c, &h, &r, NULL);
-    if (h.type != KX_MSG_DATA)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
-    st = (kx_status)kx_msg_get_i32(&r);
-    uint64_t info = kx_msg_get_u64(&r);
-    size_t n;
-    const void *data = kx_msg_get_bytes(&r, &n);
-    if (kx_msg_reader_done(&r) != STATUS_SUCCESS || n > out_len)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
-    if (n)
-        memcpy(out, data, n);
-    *got = n;
-    if (information)
-        *information = info;
-    set_message(c, strdup(""));
-    return st;
+    return read_data_reply(c, &h, &r, out, out_len, got, information);
 }
 
 kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf, size_t len,
@@ -261,6 +315,92 @@ kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, const vo
     kx_msg_put_u32(&c->out, timeout_ms);
     kx_msg_put_bytes(&c->out, in, in_len);
     return data_call(c, id, out, out_len, got, NULL);
+}
+
+/* Appends one io's request to the batch being built in c->out; its id. */
+static uint32_t batch_put(kx_client *c, const struct kx_client_io *io, int first)
+{
+    static const uint16_t types[] = {0, KX_MSG_READ, KX_MSG_WRITE, KX_MSG_IOCTL};
+    uint32_t id = next_id(c);
+    if (first)
+        kx_msg_begin(&c->out, types[io->op], id);
+    else
+        kx_msg_begin_next(&c->out, types[io->op], id);
+    kx_msg_put_u32(&c->out, io->handle);
+    if (io->op == KX_CLIENT_OP_IOCTL) {
+        kx_msg_put_u32(&c->out, io->code);
+        kx_msg_put_u32(&c->out, (uint32_t)io->out_len);
+    } else {
+        kx_msg_put_u64(&c->out, io->offset);
+        if (io->op == KX_CLIENT_OP_READ)
+            kx_msg_put_u32(&c->out, (uint32_t)io->out_len);
+    }
+    kx_msg_put_u32(&c->out, io->timeout_ms);
+    if (io->op != KX_CLIENT_OP_READ)
+        kx_msg_put_bytes(&c->out, io->in, io->in_len);
+    return id;
+}
+
+kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n)
+{
+    size_t bytes = 0;
+    if (!c || (n && !ios) || n > KX_CLIENT_BATCH_MAX)
+        return STATUS_INVALID_PARAMETER;
+    for (size_t i = 0; i < n; i++) {
+        if (ios[i].op < KX_CLIENT_OP_READ || ios[i].op > KX_CLIENT_OP_IOCTL ||
+            ios[i].in_len > KX_CLIENT_IO_MAX || ios[i].out_len > KX_CLIENT_IO_MAX ||
+            (ios[i].in_len && !ios[i].in) || (ios[i].out_len && !ios[i].out))
+            return STATUS_INVALID_PARAMETER;
+        bytes += ios[i].in_len + ios[i].out_len;
+        ios[i].status = STATUS_CONNECTION_LOST;
+        ios[i].got = 0;
+        ios[i].information = 0;
+    }
+    if (bytes > KX_CLIENT_BATCH_BYTES)
+        return STATUS_INVALID_PARAMETER;
+    if (c->dead)
+        return STATUS_CONNECTION_LOST;
+    if (!n)
+        return STATUS_SUCCESS;
+    /* Ids run on from first; where they wrap past 0, the range check in
+     * recv_reply_in (unsigned distance from first) still holds, and the
+     * skipped 0 costs one slot of the range. */
+    uint32_t first = 0, span;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = batch_put(c, &ios[i], i == 0);
+        if (i == 0)
+            first = id;
+        kx_status st = kx_msg_finish(&c->out);
+        if (st != STATUS_SUCCESS)
+            return st;
+    }
+    span = c->next_req_id - first + 1;
+    if (kx_plat_send_all(c->fd, c->out.buf, c->out.len) != STATUS_SUCCESS)
+        return fail_dead(c, STATUS_CONNECTION_LOST);
+    for (size_t answered = 0; answered < n; answered++) {
+        struct kx_msg_hdr h;
+        struct kx_msg_reader r;
+        kx_status st = recv_reply_in(c, first, span, &h, &r);
+        if (st != STATUS_SUCCESS)
+            return st;
+        uint32_t at = h.req_id - first;
+        if (span > n && h.req_id < first)
+            at--; /* past the skipped 0 */
+        if (h.req_id == 0 || at >= n)
+            return fail_dead(c, STATUS_PROTOCOL_ERROR);
+        struct kx_client_io *io = &ios[at];
+        if (io->op == KX_CLIENT_OP_WRITE) {
+            if (h.type != KX_MSG_OK && h.type != KX_MSG_ERROR)
+                return fail_dead(c, STATUS_PROTOCOL_ERROR);
+            io->status = read_status_reply(c, &h, &r, &io->information);
+        } else {
+            io->status =
+                read_data_reply(c, &h, &r, io->out, io->out_len, &io->got, &io->information);
+        }
+        if (c->dead)
+            return STATUS_CONNECTION_LOST;
+    }
+    return STATUS_SUCCESS;
 }
 
 kx_status kx_client_load(kx_client *c, const char *kext, uint32_t flags)
@@ -374,7 +514,10 @@ static int decode_kext(struct kx_msg_reader *r, void *item)
     return !r->failed;
 }
 
-static void free_kexts(void *items, size_t n) { kx_client_kexts_free(items, n); }
+static void free_kexts(void *items, size_t n)
+{
+    kx_client_kexts_free(items, n);
+}
 
 void kx_client_kexts_free(struct kx_client_kext *kexts, size_t n)
 {
@@ -410,7 +553,10 @@ static int decode_object(struct kx_msg_reader *r, void *item)
     return !r->failed;
 }
 
-static void free_objects(void *items, size_t n) { kx_client_objects_free(items, n); }
+static void free_objects(void *items, size_t n)
+{
+    kx_client_objects_free(items, n);
+}
 
 void kx_client_objects_free(struct kx_client_object *objs, size_t n)
 {
@@ -439,7 +585,10 @@ static int decode_log(struct kx_msg_reader *r, void *item)
     return !r->failed;
 }
 
-static void free_log(void *items, size_t n) { kx_client_log_free(items, n); }
+static void free_log(void *items, size_t n)
+{
+    kx_client_log_free(items, n);
+}
 
 void kx_client_log_free(struct kx_client_log_line *lines, size_t n)
 {
@@ -450,13 +599,12 @@ void kx_client_log_free(struct kx_client_log_line *lines, size_t n)
     free(lines);
 }
 
-kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line **lines,
-                        size_t *n)
+kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line **lines, size_t *n)
 {
     uint32_t id = begin(c, KX_MSG_LOG);
     kx_msg_put_u64(&c->out, since);
-    return list_call(c, id, KX_MSG_LOG_ENTRY, sizeof **lines, decode_log, free_log,
-                     (void **)lines, n);
+    return list_call(c, id, KX_MSG_LOG_ENTRY, sizeof **lines, decode_log, free_log, (void **)lines,
+                     n);
 }
 
 /* ---- documents: CHUNK* END(total length) --------------------------------- */
@@ -559,7 +707,10 @@ static int decode_nub(struct kx_msg_reader *r, void *item)
     return !r->failed;
 }
 
-static void free_nubs(void *items, size_t n) { kx_client_nubs_free(items, n); }
+static void free_nubs(void *items, size_t n)
+{
+    kx_client_nubs_free(items, n);
+}
 
 void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n)
 {
@@ -569,8 +720,7 @@ void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n)
 }
 
 kx_status kx_client_device_add(kx_client *c, const char *parent_path, const char *name,
-                               const void *data, size_t len, struct kx_client_nub **nubs,
-                               size_t *n)
+                               const void *data, size_t len, struct kx_client_nub **nubs, size_t *n)
 {
     *nubs = NULL;
     *n = 0;

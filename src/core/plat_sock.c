@@ -86,8 +86,7 @@ kx_status kx_plat_sock_accept(int listen_fd, int *fd, struct kx_plat_cred *cred)
 {
     int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (s < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-                       errno == ECONNABORTED
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED
                    ? STATUS_PENDING
                    : kx_status_from_errno(errno);
     struct ucred uc;
@@ -146,17 +145,23 @@ kx_status kx_plat_send_all(int fd, const void *buf, size_t len)
 
 kx_status kx_plat_recv_all(int fd, void *buf, size_t len)
 {
+    size_t got;
+    return kx_plat_recv_at_least(fd, buf, len, len, &got);
+}
+
+kx_status kx_plat_recv_at_least(int fd, void *buf, size_t min, size_t cap, size_t *got)
+{
     char *p = buf;
-    while (len) {
-        ssize_t n = recv(fd, p, len, 0);
+    *got = 0;
+    while (*got < min) {
+        ssize_t n = recv(fd, p + *got, cap - *got, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n == 0 || (n < 0 && errno == ECONNRESET))
             return STATUS_CONNECTION_LOST;
         if (n < 0)
             return kx_status_from_errno(errno);
-        p += n;
-        len -= (size_t)n;
+        *got += (size_t)n;
     }
     return STATUS_SUCCESS;
 }

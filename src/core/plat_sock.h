@@ -39,6 +39,9 @@ kx_status kx_plat_sock_connect(const char *path, int *fd);
  * A peer that closes mid-transfer gives STATUS_CONNECTION_LOST. */
 kx_status kx_plat_send_all(int fd, const void *buf, size_t len);
 kx_status kx_plat_recv_all(int fd, void *buf, size_t len);
+/* Blocks until at least min bytes arrived, taking up to cap that are
+ * already there (a reader that buffers: one call for many small replies). */
+kx_status kx_plat_recv_at_least(int fd, void *buf, size_t min, size_t cap, size_t *got);
 /* One non-blocking read: *got bytes (0 means the peer closed);
  * STATUS_PENDING when nothing is available yet. */
 kx_status kx_plat_recv_some(int fd, void *buf, size_t cap, size_t *got);

@@ -7,9 +7,8 @@
 const char *kx_msg_type_name(uint16_t type)
 {
     switch (type) {
-#define KX_MSG_CASE(name, value) \
-    case value:                  \
-        return #name;
+#define KX_MSG_CASE(name, value)                                                                   \
+    case value: return #name;
         KX_MSG_TYPES(KX_MSG_CASE)
 #undef KX_MSG_CASE
     }
@@ -83,6 +82,12 @@ void kx_msg_begin(struct kx_msg_builder *b, uint16_t type, uint32_t req_id)
 {
     b->len = 0;
     b->failed = 0;
+    kx_msg_begin_next(b, type, req_id);
+}
+
+void kx_msg_begin_next(struct kx_msg_builder *b, uint16_t type, uint32_t req_id)
+{
+    b->start = b->len;
     uint8_t *p = reserve(b, KX_MSG_HDR_LEN);
     if (p) {
         struct kx_msg_hdr h = {KX_MSG_MAGIC, KX_MSG_VERSION, type, 0, req_id, 0};
@@ -103,7 +108,10 @@ void kx_msg_put_u64(struct kx_msg_builder *b, uint64_t v)
     kx_msg_put_u32(b, (uint32_t)(v >> 32));
 }
 
-void kx_msg_put_i32(struct kx_msg_builder *b, int32_t v) { kx_msg_put_u32(b, (uint32_t)v); }
+void kx_msg_put_i32(struct kx_msg_builder *b, int32_t v)
+{
+    kx_msg_put_u32(b, (uint32_t)v);
+}
 
 void kx_msg_put_bytes(struct kx_msg_builder *b, const void *data, size_t len)
 {
@@ -126,10 +134,10 @@ kx_status kx_msg_finish(struct kx_msg_builder *b)
 {
     if (b->failed || !b->buf)
         return STATUS_INSUFFICIENT_RESOURCES;
-    size_t payload = b->len - KX_MSG_HDR_LEN;
+    size_t payload = b->len - b->start - KX_MSG_HDR_LEN;
     if (payload > KX_MSG_MAX)
         return STATUS_BUFFER_TOO_SMALL;
-    put_le32(b->buf + 8, (uint32_t)payload);
+    put_le32(b->buf + b->start + 8, (uint32_t)payload);
     return STATUS_SUCCESS;
 }
 
@@ -172,7 +180,10 @@ uint64_t kx_msg_get_u64(struct kx_msg_reader *r)
     return lo | hi << 32;
 }
 
-int32_t kx_msg_get_i32(struct kx_msg_reader *r) { return (int32_t)kx_msg_get_u32(r); }
+int32_t kx_msg_get_i32(struct kx_msg_reader *r)
+{
+    return (int32_t)kx_msg_get_u32(r);
+}
 
 const void *kx_msg_get_bytes(struct kx_msg_reader *r, size_t *len)
 {
