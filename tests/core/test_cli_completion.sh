@@ -21,10 +21,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# complete WORD...: the sorted candidates, one a line, for the line WORD... (the last word is the
+# candidates WORD...: the sorted candidates, one a line, for the line WORD... (the last word is the
 # one being completed; '' for a new word), as bash's programmable completion calls the function
 # `complete -p` names for the command. Anything the script prints on stderr fails the test.
-complete() {
+candidates() {
     PATH="$bin:$PATH" bash --norc --noprofile -c '
         source "$0" || exit 3
         COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
@@ -40,18 +40,18 @@ lines() { printf '%s\n' "$@"; }
 expect() { # expect WANT-LINES WORD...
     want=$1
     shift
-    got=$(complete "$@")
+    got=$(candidates "$@")
     [ "$got" = "$want" ] || fail "completing [$*]: got [$got], want [$want]"
 }
 has() { # has CANDIDATE WORD...: CANDIDATE is among the candidates
     c=$1
     shift
-    complete "$@" | grep -qxF -- "$c" || fail "completing [$*]: no $c in [$(complete "$@")]"
+    candidates "$@" | grep -qxF -- "$c" || fail "completing [$*]: no $c in [$(candidates "$@")]"
 }
 lacks() {
     c=$1
     shift
-    complete "$@" | grep -qxF -- "$c" && fail "completing [$*] offers $c"
+    candidates "$@" | grep -qxF -- "$c" && fail "completing [$*] offers $c"
     return 0
 }
 

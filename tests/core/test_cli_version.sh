@@ -9,7 +9,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 out=$("$kx" --version) || fail "kx --version exits $?"
 version=${out#kx }
-[ "$out" = "kx $version" ] && [ -n "$version" ] || fail "kx --version: [$out]"
+{ [ "$out" = "kx $version" ] && [ -n "$version" ]; } || fail "kx --version: [$out]"
 echo "$version" | grep -Eq '^[0-9]+\.[0-9]+(\.[0-9]+)?' || fail "kx --version: not a version: [$out]"
 
 # kxd: the same version, long and short.
