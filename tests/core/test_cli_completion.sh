@@ -86,6 +86,9 @@ has -V kxd -
 expect "$(lines inproc process)" kxd --host-mode ''
 expect "$(lines safe single-user)" kxd --boot s
 expect "$(lines linux)" kx match --platform li
+# --opt=VALUE, which bash splits at the = (COMP_WORDBREAKS) into --opt, =, VALUE.
+expect "$(lines inproc process)" kxd --host-mode =
+expect "$(lines process)" kxd --host-mode = p
 
 # Subcommands and fixed values.
 expect "$(lines build list verify)" kx cache ''
@@ -104,6 +107,7 @@ expect "$(lines A.kext)" kextutil -n A
 lacks notes.txt kx check ''
 # Positional words after options that take values are still kexts.
 expect "$(lines B.kext)" kextload -r sub B
+expect "$(lines B.kext)" kx load --socket = /nowhere B
 # A verb's data operand is no device: `kx write DEV <TAB>` offers nothing.
 expect "" kx write /dev/null ''
 cd / || fail "cd /"
@@ -121,7 +125,7 @@ until "$kx" ls --socket "$tmp/sock" 2>/dev/null | grep -q '^/dev/zero '; do
 done
 has /dev/zero kx cat --socket "$tmp/sock" ''
 expect "$(lines /dev/ram0 /dev/ringlog)" kx cat --socket "$tmp/sock" /dev/r
-expect "$(lines /dev/zero)" kx ioctl "--socket=$tmp/sock" /dev/z
+expect "$(lines /dev/zero)" kx ioctl --socket = "$tmp/sock" /dev/z
 # A device's name, quoted for the shell (\Device\Zero0 typed as \\Device\\Zero0).
 has '\\Device\\Zero0' kx cat --socket "$tmp/sock" '\\D'
 # $KX_SOCKET when the line names none; nothing (and no error) where no kxd answers.
