@@ -50,7 +50,7 @@ bench: release
 	cmake --build $(RELEASE) --target bench-run
 
 # Tools, kxd, kx-host, headers, libkxclient.so, sample kexts, the driver SDK
-# (find_package(kx), kx-kmdf.pc, kx-client.pc), man pages and the systemd unit
+# (find_package(kx), kx-kmdf.pc, kx-client.pc), man pages, bash completion and the systemd unit
 # (naming PREFIX's paths). DESTDIR stages a package.
 install: release
 	DESTDIR=$(DESTDIR) cmake --install $(RELEASE) --prefix $(PREFIX)

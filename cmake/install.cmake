@@ -2,7 +2,8 @@
 # tools, kxd and kx-host (beside kxd, where kxd looks for it), the Apple tool names as links to
 # kx, the public headers, the sample kexts, the driver SDK (a CMake package with kx_add_kext()
 # and a pkg-config file) so drivers build out of tree, libkxclient.so for programs
-# (kx-client.pc, the CMake target kx::client), the man pages and the systemd unit.
+# (kx-client.pc, the CMake target kx::client), the man pages, bash completion and the systemd
+# unit.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -36,6 +37,20 @@ endforeach()
 
 install(FILES man/kx.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES man/kxd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+
+# Bash completion: one script for kx, the Apple names and kxd, each name a link to it (the
+# bash-completion package loads completions/<command> on first use).
+set(KX_BASH_COMPLETION_DIR ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+    CACHE STRING "Where make install puts the bash completion (relative: under the prefix)")
+install(FILES contrib/bash-completion/kx DESTINATION ${KX_BASH_COMPLETION_DIR})
+if(IS_ABSOLUTE "${KX_BASH_COMPLETION_DIR}")
+  set(kx_completion_dir "\$ENV{DESTDIR}${KX_BASH_COMPLETION_DIR}")
+else()
+  set(kx_completion_dir "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${KX_BASH_COMPLETION_DIR}")
+endif()
+foreach(name ${KX_TOOL_ALIASES} kxd)
+  install(CODE "file(CREATE_LINK kx \"${kx_completion_dir}/${name}\" SYMBOLIC)")
+endforeach()
 
 # contrib/kxd.service names /usr/local's paths; the installed unit names the install prefix's
 # (evaluated when installing, so `cmake --install --prefix` and DESTDIR are honoured).

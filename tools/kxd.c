@@ -186,7 +186,7 @@ static const char usage_text[] =
     "           [--boot local|network|single-user|safe] [--cache FILE] [--no-cache]\n"
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
-    "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
+    "           [--log-group GROUP] [--log-public] [--platform P] [--version]\n"
     "           [--idle-unload SECONDS] [--host-mode inproc|process] [--mount DIR]\n"
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
@@ -207,6 +207,7 @@ static const char usage_text[] =
     "  --device-policy FILE  owner, group and mode of devices, above what drivers set\n"
     "                    (lines: PATTERN OWNER GROUP MODE, e.g. /dev/ram* root disk 0660)\n"
     "  --check           validate the configuration, print what would load, exit\n"
+    "  --version, -V     print the version (kx's own: kxd (kx) VERSION) and exit\n"
     "  --max-client-bytes N   bytes one connection's requests and unsent replies may hold\n"
     "                    before kxd stops reading it (default 16M; K, M, G suffixes)\n"
     "  --max-total-bytes N    the same for all connections together (default 256M)\n"
@@ -420,6 +421,7 @@ int main(int argc, char **argv)
         {"cache", required_argument, NULL, OPT_CACHE},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, 'V'},
         {"max-client-bytes", required_argument, NULL, OPT_CONN_BYTES},
         {"max-total-bytes", required_argument, NULL, OPT_TOTAL_BYTES},
         {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
@@ -447,8 +449,12 @@ int main(int argc, char **argv)
     char *host_program = NULL;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
-    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fhV", opts, NULL)) != -1) {
         switch (c) {
+        case 'V':
+            printf("kxd (kx) %s\n", KX_VERSION_STRING);
+            free(dirs);
+            return 0;
         case 'f':
         case OPT_FG: foreground = 1; break;
         case OPT_EXT: dirs[n_dirs++] = optarg; break;
