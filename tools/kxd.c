@@ -206,6 +206,7 @@ static const char usage_text[] =
     "  --no-auth         skip ownership/permission checks (development trees)\n"
     "  --device-policy FILE  owner, group and mode of devices, above what drivers set\n"
     "                    (lines: PATTERN OWNER GROUP MODE, e.g. /dev/ram* root disk 0660)\n"
+    "  --verbose         log debug lines too\n"
     "  --check           validate the configuration, print what would load, exit\n"
     "  --version, -V     print the version (kx's own: kxd (kx) VERSION) and exit\n"
     "  --max-client-bytes N   bytes one connection's requests and unsent replies may hold\n"
@@ -520,16 +521,16 @@ int main(int argc, char **argv)
             else
                 limits.max_conns_per_user = (uint32_t)n;
             break;
-        case OPT_BOOT:
-            if (kx_boot_mode_parse(optarg, &mode) == STATUS_SUCCESS)
-                break;
-            fprintf(stderr, "kxd: unknown boot mode '%s'\n", optarg);
-            /* fall through */
         case 'h':
         case OPT_HELP:
             printf("%s", usage_text);
             free(dirs);
             return 0;
+        case OPT_BOOT:
+            if (kx_boot_mode_parse(optarg, &mode) == STATUS_SUCCESS)
+                break;
+            fprintf(stderr, "kxd: unknown boot mode '%s'\n", optarg);
+            /* fall through: a usage error */
         default:
             fprintf(stderr, "%s", usage_text);
             free(dirs);
