@@ -2,8 +2,8 @@
  * runs as kxd's --host-user (nobody by default when kxd is root) with no
  * supplementary groups, no-new-privs, a seccomp filter (Seccomp: 2) and only
  * stdin, stdout, stderr and the transport open; a driver's refused syscall
- * fails with EPERM; a UMD driver may not even open a file; a kext keeps root
- * only when kxd allows it; a bundle the host's user can't read is named;
+ * fails with EPERM, a dangerous one kills the host (SIGSYS); a UMD driver may not even open a file;
+ * a kext keeps root only when kxd allows it; a bundle the host's user can't read is named;
  * --host-sandbox none turns the filter off. What needs root is skipped
  * (visibly) otherwise. */
 #include <stdarg.h>
@@ -176,6 +176,28 @@ static void test_host_is_confined(void **state)
         skip(); /* the uid checks above need kxd to run as root */
 }
 
+static void test_dangerous_call_kills_the_host(void **state)
+{
+    (void)state;
+    struct kxd_proc *p = start(NULL);
+    kx_client *c = kxd_connect(p);
+    load_host(p, c, "Crash", "runs as .*, seccomp profile driver");
+    uint32_t h;
+    int32_t err = -1;
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_ioctl(c, h, IOCTL_CRASH_UNSHARE, NULL, 0, &err, sizeof err, 0, &got),
+                     STATUS_DRIVER_PROCESS_TERMINATED);
+    char *log = kernel_log(p);
+    KXD_ASSERT_MATCHES(log, "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal "
+                            "SIGSYS");
+    free(log);
+    kx_client_close(c, h);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.Crash", 0), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+    stop(p);
+}
+
 static void test_umd_host_opens_nothing(void **state)
 {
     (void)state;
@@ -265,6 +287,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_is_confined),
+        cmocka_unit_test(test_dangerous_call_kills_the_host),
         cmocka_unit_test(test_umd_host_opens_nothing),
         cmocka_unit_test(test_sandbox_none_turns_the_filter_off),
         cmocka_unit_test(test_keep_root_needs_kxd_permission),

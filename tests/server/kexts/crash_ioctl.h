@@ -13,5 +13,7 @@
 /* socket(AF_INET) and open("/dev/null", O_RDWR): 4 bytes out, the errno (0: it worked). */
 #define IOCTL_CRASH_SOCKET CTL_CODE(FILE_DEVICE_UNKNOWN, 0x806, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_CRASH_OPEN   CTL_CODE(FILE_DEVICE_UNKNOWN, 0x807, METHOD_BUFFERED, FILE_ANY_ACCESS)
+/* unshare(2): a call the filter answers by killing the host (SIGSYS). */
+#define IOCTL_CRASH_UNSHARE CTL_CODE(FILE_DEVICE_UNKNOWN, 0x808, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 #endif
