@@ -155,7 +155,7 @@ static int check_setup(const char *const *dirs, size_t n_dirs, const char **sock
     uint32_t gid;
     if (!*socket_group && kx_plat_self_uid() == 0)
         *socket_group = kx_plat_group_id("kx", &gid) == STATUS_SUCCESS ? "kx" : NULL;
-    else if (kx_plat_group_id(*socket_group, &gid) != STATUS_SUCCESS) {
+    else if (*socket_group && kx_plat_group_id(*socket_group, &gid) != STATUS_SUCCESS) {
         fprintf(stderr, "kxd: --socket-group: no such group '%s'\n", *socket_group);
         return EX_NOUSER;
     }
