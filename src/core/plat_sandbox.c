@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -234,9 +235,10 @@ void kx_plat_close_fds_from(int first)
         return;
     int fds[1024], n = 0;
     for (struct dirent *e; (e = readdir(d)) && n < 1024;) {
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] != '.' && fd >= first && fd != dirfd(d))
-            fds[n++] = fd;
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (e->d_name[0] != '.' && !*end && fd >= first && fd <= INT_MAX && fd != dirfd(d))
+            fds[n++] = (int)fd;
     }
     closedir(d);
     for (int i = 0; i < n; i++)
