@@ -152,7 +152,7 @@ static void measure(const char *what, int in_process)
     struct kx_io_driver_params p = {
         sizeof p, &info, dl ? (kx_io_entry_fn)dlsym(dl, "DriverEntry") : NULL,
         NULL,     0,     in_process ? NULL : BENCH_NULL_DRIVER,
-        NULL,     0};
+        NULL,     0,     0};
     kx_io_driver_id id;
     must(kx_io_driver_start(io, &p, &id), "start");
     const struct kx_io_cred cred = {(int32_t)getpid(), 1000, 1000};

@@ -316,7 +316,7 @@ int main(int argc, char **argv)
     struct kx_driver_info info = {KX_DRIVER_INFO_MAGIC, KX_DRIVER_INFO_ABI,
                                   sizeof(struct kx_driver_info), DRIVER_TYPE_KMD, 0, 0,
                                   "BenchNull", "1.0.0"};
-    struct kx_io_driver_params p = {sizeof p, &info, null_entry, NULL, 0, NULL, NULL, 0};
+    struct kx_io_driver_params p = {sizeof p, &info, null_entry, NULL, 0, NULL, NULL, 0, 0};
     kx_io_driver_id id;
     const struct kx_io_cred cred = {(int32_t)getpid(), 1000, 1000};
     must(kx_io_driver_start(b.io, &p, &id), "start");

@@ -90,7 +90,7 @@ static void start_driver(const char *name, kx_io_entry_fn entry)
                                   sizeof(struct kx_driver_info), DRIVER_TYPE_KMD, 500, 0, "", ""};
     snprintf(info.name, sizeof info.name, "%s", name);
     snprintf(info.version, sizeof info.version, "1.0.0");
-    struct kx_io_driver_params p = {sizeof p, &info, entry, NULL, 0, NULL, NULL, 0};
+    struct kx_io_driver_params p = {sizeof p, &info, entry, NULL, 0, NULL, NULL, 0, 0};
     kx_io_driver_id id;
     if (kx_io_driver_start(kx_kernel_io(kernel), &p, &id) != STATUS_SUCCESS)
         abort();
@@ -105,7 +105,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!mkdtemp(dir))
         abort();
     snprintf(sock, sizeof sock, "%s/kxd.sock", dir);
-    struct kx_io_config io = {sizeof io, NULL, 200, 1000, 1000, 1000, 64, NULL};
+    struct kx_io_config io = {sizeof io, NULL, 200, 1000, 1000, 1000, 64, NULL, NULL, 0};
     struct kx_kernel_config kc = {sizeof kc, NULL, NULL, 0, 1, &io, KX_BOOT_LOCAL, NULL, 0, 0};
     struct kx_srv_config sc = {sock, 0600, NULL, NULL, 2, {0}, 0, 0, 0, 0, 0};
     if (kx_kernel_new(&kc, &kernel) != STATUS_SUCCESS)

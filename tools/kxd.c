@@ -155,7 +155,7 @@ static int check_setup(const char *const *dirs, size_t n_dirs, const char **sock
     uint32_t gid;
     if (!*socket_group && kx_plat_self_uid() == 0)
         *socket_group = kx_plat_group_id("kx", &gid) == STATUS_SUCCESS ? "kx" : NULL;
-    else if (kx_plat_group_id(*socket_group, &gid) != STATUS_SUCCESS) {
+    else if (*socket_group && kx_plat_group_id(*socket_group, &gid) != STATUS_SUCCESS) {
         fprintf(stderr, "kxd: --socket-group: no such group '%s'\n", *socket_group);
         return EX_NOUSER;
     }
@@ -189,6 +189,7 @@ static const char usage_text[] =
     "           [--log-group GROUP] [--log-public] [--platform P] [--version]\n"
     "           [--idle-unload SECONDS] [--host-mode inproc|process] [--mount DIR]\n"
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
+    "           [--host-user USER] [--allow-host-root] [--host-sandbox seccomp|none]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --socket-group GROUP  the socket is mode 0660: root and GROUP's members connect\n"
@@ -224,6 +225,11 @@ static const char usage_text[] =
     "  --host-mode M     where drivers run: inproc (the default: in kxd's own threads) or\n"
     "                    process (each in a kx-host process of its own, beside kxd; a kext\n"
     "                    whose Info.plist says KXHostProcess = false stays in kxd)\n"
+    "  --host-user USER  when kxd is root, kx-host processes run as USER (default: nobody,\n"
+    "                    if the system has it); a kext's Info.plist may ask to keep root\n"
+    "                    (KXHostKeepRoot = true) only with --allow-host-root\n"
+    "  --host-sandbox S  seccomp (the default: a filter per host, tightest for UMD drivers)\n"
+    "                    or none (for debugging)\n"
     "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, "
     "...;\n"
     "                    a stale mount of a crashed kxd there is replaced (docs/fuse.md)\n";
@@ -241,6 +247,8 @@ struct kxd_opts {
     const char *platform;
     uint32_t idle_unload_s;
     const char *host_program; /* --host-mode process: kx-host beside kxd */
+    const char *host_user;    /* hosts drop to it (NULL: kxd's own user) */
+    uint32_t host_flags;      /* KX_IO_HOST_* */
     const char *mount_dir;
     int has_socket_gid;
     uint32_t socket_gid;
@@ -251,7 +259,10 @@ struct kxd_opts {
 static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log, int *ready_fd)
 {
     char msg[512];
-    struct kx_io_config io_cfg = {.size = sizeof io_cfg, .host_program = o->host_program};
+    struct kx_io_config io_cfg = {.size = sizeof io_cfg,
+                                  .host_program = o->host_program,
+                                  .host_user = o->host_user,
+                                  .host_flags = o->host_flags};
     struct kx_kernel_config kcfg = {
         sizeof kcfg, log,     o->dirs,       o->n_dirs,     o->no_auth,
         &io_cfg,     o->mode, o->cache_path, o->boot_flags, o->idle_unload_s};
@@ -408,7 +419,10 @@ int main(int argc, char **argv)
         OPT_MOUNT,
         OPT_SOCKET_GROUP,
         OPT_PIDFILE,
-        OPT_LOG_FILE
+        OPT_LOG_FILE,
+        OPT_HOST_USER,
+        OPT_ALLOW_HOST_ROOT,
+        OPT_HOST_SANDBOX
     };
     static const struct option opts[] = {
         {"foreground", no_argument, NULL, OPT_FG},
@@ -436,6 +450,9 @@ int main(int argc, char **argv)
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
         {"log-file", required_argument, NULL, OPT_LOG_FILE},
+        {"host-user", required_argument, NULL, OPT_HOST_USER},
+        {"allow-host-root", no_argument, NULL, OPT_ALLOW_HOST_ROOT},
+        {"host-sandbox", required_argument, NULL, OPT_HOST_SANDBOX},
         {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -448,6 +465,8 @@ int main(int argc, char **argv)
     const char *platform = "linux", *mount_dir = NULL;
     const char *socket_group = NULL, *pidfile = NULL, *log_file = NULL;
     char *host_program = NULL;
+    const char *host_user = NULL;
+    uint32_t host_flags = 0, host_ids[2];
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fhV", opts, NULL)) != -1) {
@@ -485,6 +504,19 @@ int main(int argc, char **argv)
         case OPT_SOCKET_GROUP: socket_group = optarg; break;
         case OPT_PIDFILE: pidfile = optarg; break;
         case OPT_LOG_FILE: log_file = optarg; break;
+        case OPT_HOST_USER: host_user = optarg; break;
+        case OPT_ALLOW_HOST_ROOT: host_flags |= KX_IO_HOST_ALLOW_ROOT; break;
+        case OPT_HOST_SANDBOX:
+            if (strcmp(optarg, "none") == 0)
+                host_flags |= KX_IO_HOST_NO_SANDBOX;
+            else if (strcmp(optarg, "seccomp") == 0)
+                host_flags &= ~KX_IO_HOST_NO_SANDBOX;
+            else {
+                fprintf(stderr, "kxd: --host-sandbox: seccomp or none\n");
+                free(dirs);
+                return 2;
+            }
+            break;
         case OPT_IDLE_UNLOAD:
             if (parse_amount(optarg, 0, &n) != 0 || n > UINT32_MAX) {
                 fprintf(stderr, "kxd: --idle-unload: not a positive number of seconds: '%s'\n",
@@ -542,6 +574,23 @@ int main(int argc, char **argv)
         free(dirs);
         return 2;
     }
+    /* Only root can give its hosts another user; root's default is nobody. */
+    if (host_user && kx_plat_user_ids(host_user, &host_ids[0], &host_ids[1]) != STATUS_SUCCESS) {
+        fprintf(stderr, "kxd: --host-user: no such user '%s'\n", host_user);
+        free(dirs);
+        return EX_NOUSER;
+    }
+    if (kx_plat_self_uid() != 0) {
+        if (host_user)
+            fprintf(stderr,
+                    "kxd: warning: --host-user %s: kxd is not root, so its hosts run "
+                    "as its own user\n",
+                    host_user);
+        host_user = NULL;
+    } else if (!host_user &&
+               kx_plat_user_ids("nobody", &host_ids[0], &host_ids[1]) == STATUS_SUCCESS) {
+        host_user = "nobody";
+    }
     int rc = check_setup(dirs, n_dirs, &socket_group);
     if (rc != 0) {
         free(dirs);
@@ -585,10 +634,11 @@ int main(int argc, char **argv)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
-    struct kxd_opts o = {dirs,         n_dirs,        socket_path,    policy_path, cache_path,
-                         mode,         boot_flags,    no_auth,        check,       limits,
-                         log_public,   has_log_group, log_gid,        platform,    idle_unload_s,
-                         host_program, mount_dir,     has_socket_gid, socket_gid};
+    struct kxd_opts o = {dirs,         n_dirs,        socket_path, policy_path, cache_path,
+                         mode,         boot_flags,    no_auth,     check,       limits,
+                         log_public,   has_log_group, log_gid,     platform,    idle_unload_s,
+                         host_program, host_user,     host_flags,  mount_dir,   has_socket_gid,
+                         socket_gid};
     rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);

@@ -62,7 +62,14 @@ struct kx_io_config {
     /* The kx-host executable that runs drivers started with host_exe in a
      * process of their own (copied); NULL: every driver runs in-process. */
     const char *host_program;
+    /* Hosts' confinement (docs/io.md): the user hosts run as when this
+     * process is root (copied; NULL: this process's own user), and
+     * KX_IO_HOST_* flags. */
+    const char *host_user;
+    uint32_t host_flags;
 };
+#define KX_IO_HOST_NO_SANDBOX 0x1u /* no seccomp filter in hosts (debugging) */
+#define KX_IO_HOST_ALLOW_ROOT 0x2u /* a driver may ask to keep root (host_keep_root) */
 
 /* A fresh manager (milliseconds: one thread is started). cfg may be NULL for
  * the defaults; zero fields take their default. STATUS_SUCCESS;
@@ -92,6 +99,10 @@ struct kx_io_driver_params {
     const char *host_exe;
     const char *const *host_libs;
     size_t n_host_libs;
+    /* The host keeps root instead of running as the manager's host_user:
+     * refused (STATUS_ACCESS_DENIED) unless the manager has
+     * KX_IO_HOST_ALLOW_ROOT. */
+    int host_keep_root;
 };
 
 /* Starts a driver instance: registers \Driver\<name>, starts its dispatch

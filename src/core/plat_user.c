@@ -35,6 +35,22 @@ kx_status kx_plat_user_id(const char *name, uint32_t *uid)
     return STATUS_SUCCESS;
 }
 
+kx_status kx_plat_user_ids(const char *name, uint32_t *uid, uint32_t *gid)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    uint32_t n;
+    int err = parse_number(name, &n) ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &found)
+                                     : getpwnam_r(name, &pw, buf, sizeof buf, &found);
+    if (err)
+        return kx_status_from_errno(err);
+    if (!found)
+        return STATUS_NO_SUCH_FILE;
+    *uid = (uint32_t)pw.pw_uid;
+    *gid = (uint32_t)pw.pw_gid;
+    return STATUS_SUCCESS;
+}
+
 kx_status kx_plat_group_id(const char *name, uint32_t *gid)
 {
     if (parse_number(name, gid))

@@ -10,6 +10,8 @@
  * the system knows no such name. */
 kx_status kx_plat_user_id(const char *name, uint32_t *uid);
 kx_status kx_plat_group_id(const char *name, uint32_t *gid);
+/* A user's uid and primary gid by name (or decimal uid). */
+kx_status kx_plat_user_ids(const char *name, uint32_t *uid, uint32_t *gid);
 
 /* 1 when gid is uid's primary group (primary_gid, as the socket told it) or
  * one of its supplementary groups in the group database. */

@@ -11,12 +11,19 @@
  * dispatch thread with one queue push; replies to the driver's synchronous
  * calls wake their callers. When kxd says stop (K_STOP), or goes away, the
  * process ends: nothing of the driver outlives its manager.
+ *
+ * Confinement (issue 12; the manager's side is src/io/hostsandbox.c): the
+ * host closes any descriptor past the transport, drops to the user kxd names
+ * (--uid, --gid) before it reads anything of the driver, and installs the
+ * seccomp filter (--profile) once the driver and its libraries are mapped,
+ * before DriverEntry: see plat_sandbox.h for why there.
  */
 #include "hostproc_int.h"
 
 #include "core/plat.h"
 #include "core/plat_dl.h"
 #include "core/plat_proc.h"
+#include "core/plat_sandbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,14 +155,65 @@ static struct io_irp *take_ctl(struct kx_hostep *ep, const struct kx_xrec *x,
     return r;
 }
 
-/* Loads the libraries and the driver named in HX_HELLO; answers HELLO_DONE. */
+/* What kxd asked of this host's confinement, and whether the start of it
+ * (the user drop) worked. */
+struct confine {
+    int has_user;
+    uint32_t uid, gid;
+    enum kx_sandbox_profile profile;
+    kx_status st;
+    char why[256];
+};
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long v = s ? strtoul(s, &end, 10) : 0;
+    if (!s || !*s || *end || v > UINT32_MAX)
+        return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+/* kx-host [--profile none|driver|umd] [--uid N --gid N]; a host started
+ * without arguments gets the tightest profile a KMD driver works with. */
+static void parse_args(int argc, char **argv, struct confine *c)
+{
+    c->profile = KX_SANDBOX_DRIVER;
+    int has_gid = 0;
+    for (int i = 1; i < argc && c->st == STATUS_SUCCESS; i += 2) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int p = -1;
+        if (strcmp(argv[i], "--profile") == 0 && (p = kx_plat_sandbox_profile_parse(v)) >= 0)
+            c->profile = (enum kx_sandbox_profile)p;
+        else if (strcmp(argv[i], "--uid") == 0 && parse_u32(v, &c->uid))
+            c->has_user = 1;
+        else if (strcmp(argv[i], "--gid") == 0 && parse_u32(v, &c->gid))
+            has_gid = 1;
+        else {
+            c->st = STATUS_INVALID_PARAMETER;
+            snprintf(c->why, sizeof c->why, "kx-host: bad argument %s", argv[i]);
+        }
+    }
+    if (c->st == STATUS_SUCCESS && c->has_user != has_gid) {
+        c->st = STATUS_INVALID_PARAMETER;
+        snprintf(c->why, sizeof c->why, "kx-host: --uid and --gid go together");
+    }
+}
+
+/* Loads the libraries and the driver named in HX_HELLO, under the user
+ * already dropped to, then installs the seccomp filter; answers
+ * HELLO_DONE. */
 static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsigned char *p,
-                       struct hx_hello *hh, kx_io_entry_fn *entry)
+                       struct hx_hello *hh, kx_io_entry_fn *entry, const struct confine *c)
 {
     char why[512] = "";
-    kx_status st = STATUS_SUCCESS;
+    kx_status st = c->st;
+    if (st != STATUS_SUCCESS)
+        snprintf(why, sizeof why, "%s", c->why);
     uint64_t address = 0, size = 0;
-    if (x->type != HX_HELLO || x->len < sizeof *hh) {
+    if (st != STATUS_SUCCESS) {
+    } else if (x->type != HX_HELLO || x->len < sizeof *hh) {
         snprintf(why, sizeof why, "kx-host: the first record is not HELLO");
         st = STATUS_DATA_ERROR;
     } else {
@@ -175,6 +233,10 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
         if (!path) {
             st = STATUS_DATA_ERROR;
             snprintf(why, sizeof why, "kx-host: HELLO names %u paths, has fewer", hh->n_paths);
+        } else if (c->has_user &&
+                   (st = kx_plat_readable(path, why, sizeof why)) != STATUS_SUCCESS) {
+            /* Named here: the dynamic linker's message would not say whose
+             * permission was missing. */
         } else if ((st = kx_plat_dl_open(path, &dl, &dlwhy)) != STATUS_SUCCESS) {
             snprintf(why, sizeof why, "the dynamic linker refused %s: %s", path,
                      dlwhy ? dlwhy : "?");
@@ -189,6 +251,9 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
             snprintf(why, sizeof why, "%s exports no DriverEntry", hh->short_name);
         }
     }
+    /* Mapped, DriverEntry not run: the filter goes on now (plat_sandbox.h). */
+    if (st == STATUS_SUCCESS)
+        st = kx_plat_seccomp(c->profile, why, sizeof why);
     if (st == STATUS_SUCCESS) {
         ep->drv_id = hh->drv_id;
         st = kx__host_new((struct kx_io *)(void *)ep, hh->drv_id, hh->full_name, hh->short_name,
@@ -202,9 +267,13 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
     kx_plat_set_process_name("kx-host");
+    /* Nothing but stdin, stdout, stderr and the transport, however started. */
+    kx_plat_close_fds_from(KX_HOST_XPORT_FD + 1);
+    struct confine c = {0};
+    parse_args(argc, argv, &c);
+    if (c.st == STATUS_SUCCESS && c.has_user)
+        c.st = kx_plat_drop_user(c.uid, c.gid, c.why, sizeof c.why);
     struct kx_hostep *ep = calloc(1, sizeof *ep);
     struct kx_xbatch b = {0};
     if (!ep || pthread_mutex_init(&ep->lock, NULL) ||
@@ -217,7 +286,7 @@ int main(int argc, char **argv)
     struct hx_hello hh;
     kx_io_entry_fn entry = NULL;
     if (kx_xport_recv(ep->x, &b) != STATUS_SUCCESS || !kx_xport_next(&b, &x, &p) ||
-        hello(ep, x, p, &hh, &entry) != STATUS_SUCCESS)
+        hello(ep, x, p, &hh, &entry, &c) != STATUS_SUCCESS)
         return 2; /* kxd has the reason */
 
     int stopping = 0;

@@ -607,9 +607,16 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     int fds[2] = {-1, -1};
     pid_t pid = -1;
     char why[512] = "";
-    kx_status st = kx_plat_packet_pair(fds);
+    struct io_hostsandbox sb;
+    kx_status st = kx__hostsandbox_args(io, d, p, &sb);
+    if (st == STATUS_ACCESS_DENIED)
+        snprintf(why, sizeof why,
+                 "it asks to keep root (KXHostKeepRoot) and kxd does not allow "
+                 "it (kxd --allow-host-root)");
+    if (st == STATUS_SUCCESS)
+        st = kx_plat_packet_pair(fds);
     if (st == STATUS_SUCCESS) {
-        st = kx_plat_host_spawn(io->host_program, "kx-host", NULL, fds[1], &pid, &hp->err_fd);
+        st = kx_plat_host_spawn(io->host_program, "kx-host", sb.args, fds[1], &pid, &hp->err_fd);
         kx_plat_close(fds[1]);
         hp->pid = pid;
         if (st == STATUS_SUCCESS)
@@ -628,6 +635,8 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
             st = STATUS_INSUFFICIENT_RESOURCES;
     }
     if (st == STATUS_SUCCESS) {
+        kx__io_report(io, KX_LOG_INFO, d->short_name, "driver host kx-host (pid %d) %s", (int)pid,
+                      sb.desc);
         *out = hp;
         return STATUS_SUCCESS;
     }

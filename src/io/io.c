@@ -8,9 +8,11 @@
 
 #include "core/plat.h"
 #include "core/plat_sync.h"
+#include "core/plat_user.h"
 
 #include <kx/kmdf.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     if (!out || (cfg && (!cfg->size || cfg->size > sizeof *cfg)))
         return STATUS_INVALID_PARAMETER;
     *out = NULL;
-    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024, NULL};
+    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024, NULL, NULL, 0};
     if (cfg) {
         struct kx_io_config given = {0};
         memcpy(&given, cfg, cfg->size);
@@ -37,6 +39,10 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
         if (given.log_lines)
             c.log_lines = given.log_lines;
         c.host_program = given.host_program;
+        if (cfg->size >= offsetof(struct kx_io_config, host_flags) + sizeof(uint32_t)) {
+            c.host_user = given.host_user;
+            c.host_flags = given.host_flags;
+        }
     }
     if (c.irp_timeout_ms == KX_IO_TIMEOUT_NONE || c.entry_timeout_ms == KX_IO_TIMEOUT_NONE ||
         c.unload_timeout_ms == KX_IO_TIMEOUT_NONE)
@@ -63,10 +69,20 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
         free(io);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
+    kx_status st = STATUS_SUCCESS;
+    io->host_flags = c.host_flags;
+    if (c.host_user &&
+        ((st = kx_plat_user_ids(c.host_user, &io->host_uid, &io->host_gid)) != STATUS_SUCCESS ||
+         !(io->host_user = strdup(c.host_user)))) {
+        free(io->host_program);
+        free(io);
+        return st == STATUS_SUCCESS ? STATUS_INSUFFICIENT_RESOURCES : STATUS_INVALID_PARAMETER;
+    }
 
-    kx_status st;
     if (pthread_mutex_init(&io->ns_lock, NULL) || pthread_mutex_init(&io->pool_lock, NULL) ||
         pthread_mutex_init(&io->ready_lock, NULL)) {
+        free(io->host_program);
+        free(io->host_user);
         free(io);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -116,6 +132,7 @@ void kx_io_free(struct kx_io *io)
     pthread_mutex_destroy(&io->pool_lock);
     pthread_mutex_destroy(&io->ns_lock);
     free(io->host_program);
+    free(io->host_user);
     free(io);
 }
 

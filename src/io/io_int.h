@@ -342,6 +342,8 @@ struct kx_io {
     struct io_wd wd;
 
     char *host_program;    /* kx-host, for drivers in processes of their own */
+    char *host_user;       /* hosts drop to it (NULL: they keep this process's user) */
+    uint32_t host_uid, host_gid, host_flags;
     kx_io_died_fn died_fn; /* kx_io_set_died_fn */
     void *died_ctx;
     pthread_mutex_t ready_lock; /* ready_watch; held while a watcher runs */
@@ -473,6 +475,17 @@ int32_t kx__hostproc_pid(const struct io_hostproc *hp);
  * routine itself (never called). */
 void kx__hostproc_cancel_mark(void);
 void kx__hostproc_extent(const struct io_hostproc *hp, uint64_t *address, uint64_t *size);
+
+/* ---- hostsandbox.c: a host's user and seccomp profile ---------------------- */
+struct io_hostsandbox {
+    const char *args[8]; /* kx-host's arguments, NULL-terminated (point into this) */
+    char uid[16], gid[16];
+    char desc[160]; /* "runs as nobody (uid 65534, gid 65534), seccomp profile driver" */
+};
+/* Fills sb for d's host. STATUS_ACCESS_DENIED when p asks to keep root and
+ * the manager does not allow it. */
+kx_status kx__hostsandbox_args(const struct kx_io *io, const struct io_driver *d,
+                               const struct kx_io_driver_params *p, struct io_hostsandbox *sb);
 
 /* ---- driver.c, wd.c, klog.c, io.c -------------------------------------------- */
 void kx__driver_unload_all(struct kx_io *io);

@@ -134,6 +134,7 @@ kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **o
         memcpy(&io_cfg, cfg->io, cfg->io->size < sizeof io_cfg ? cfg->io->size : sizeof io_cfg);
     io_cfg.size = sizeof io_cfg;
     k->host_process = io_cfg.host_program != NULL;
+    k->host_allow_root = (io_cfg.host_flags & KX_IO_HOST_ALLOW_ROOT) != 0;
     io_cfg.size = sizeof io_cfg;
     if (!io_cfg.logger)
         io_cfg.logger = cfg->logger;

@@ -80,6 +80,7 @@ struct kx_kernel {
     struct kx_runtime *rt;     /* registry, catalogue, matching (runtime.c) */
     uint64_t idle_unload_ns;   /* 0: kexts loaded by matching stay */
     int host_process;          /* drivers run in kx-host processes (the I/O manager has one) */
+    int host_allow_root;       /* a kext may keep root in its host (KXHostKeepRoot) */
 };
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */

@@ -122,6 +122,16 @@ static int wants_host_process(struct kx_kernel *k, const struct kx_kext *kext)
     return b != 0;
 }
 
+/* Whether a kext's Info.plist asks its host to keep root (KXHostKeepRoot). */
+static int wants_root(const struct kx_kext *kext)
+{
+    plist_t v = plist_dict_get_item(kx_kext_info(kext), "KXHostKeepRoot");
+    uint8_t b = 0;
+    if (v && plist_get_node_type(v) == PLIST_BOOLEAN)
+        plist_get_bool_val(v, &b);
+    return b != 0;
+}
+
 /* In host-process mode libraries are mapped into kxd only when an in-process
  * driver needs them: maps l's libraries (theirs first) that are not. */
 static kx_status map_libraries(struct kx_kernel *k, struct kx_loaded *l, char *why, size_t why_len)
@@ -210,6 +220,15 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
         }
         kx_plat_dl_extent(l->dl, &l->address, &l->size);
     }
+    if (hosted && wants_root(p->kext) && !k->host_allow_root) {
+        snprintf(line, sizeof line,
+                 "its Info.plist asks to keep root (KXHostKeepRoot = true), which kxd refuses "
+                 "unless started with --allow-host-root");
+        fprintf(report, "%s: %s\n", id, line);
+        set_why(why_out, why_len, "%s: %s", id, line);
+        free_loaded(l);
+        return STATUS_ACCESS_DENIED;
+    }
     if (p->has_entry) {
         const char *libs[64];
         size_t n_libs = hosted ? host_libraries(k, l, libs, 0, 64) : 0;
@@ -221,7 +240,8 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
             0,
             hosted ? exe : NULL,
             libs,
-            n_libs};
+            n_libs,
+            hosted && wants_root(p->kext)};
         st = kx_io_driver_start(k->io, &params, &l->driver);
         if (st == STATUS_SUCCESS && hosted)
             kx_io_driver_host(k->io, l->driver, &l->host_pid, &l->address, &l->size);
@@ -340,7 +360,8 @@ static kx_status choose_copy(struct kx_kernel *k, const char *id, struct kx_kext
         const struct kx_diag *d = kx_diags_first_failure(kx_kext_diags(copies[i]));
         char *line = d ? kx_diag_line(d) : NULL;
         fprintf(report, "    passed over %s (%s): %s\n", kx_kext_path(copies[i]),
-                kx_kext_version_string(copies[i]) ? kx_kext_version_string(copies[i]) : "no version",
+                kx_kext_version_string(copies[i]) ? kx_kext_version_string(copies[i])
+                                                  : "no version",
                 line ? line : "an older version or added earlier");
         free(line);
     }

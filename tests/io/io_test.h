@@ -88,7 +88,7 @@ static inline kx_status t_start(struct kx_io *io, const char *name, kx_io_entry_
                                 kx_io_driver_id *id)
 {
     struct kx_driver_info info = t_info(name);
-    struct kx_io_driver_params p = {sizeof p, &info, entry, NULL, 0, NULL, NULL, 0};
+    struct kx_io_driver_params p = {sizeof p, &info, entry, NULL, 0, NULL, NULL, 0, 0};
     kx_io_driver_id dummy;
     return kx_io_driver_start(io, &p, id ? id : &dummy);
 }

@@ -194,7 +194,7 @@ static void test_driver_names_are_unique_and_listed(void **state)
     /* Bad records never start. */
     struct kx_driver_info info = t_info("Bad");
     info.magic = 0;
-    struct kx_io_driver_params p = {sizeof p, &info, tdrv_entry, NULL, 0, NULL, NULL, 0};
+    struct kx_io_driver_params p = {sizeof p, &info, tdrv_entry, NULL, 0, NULL, NULL, 0, 0};
     assert_int_equal(kx_io_driver_start(io, &p, &id), STATUS_INVALID_DRIVER_INFO);
     info = t_info("Bad");
     p.entry = NULL;

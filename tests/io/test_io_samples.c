@@ -103,7 +103,7 @@ static int group_teardown(void **state)
 
 static kx_io_driver_id start(struct kx_io *io, int k)
 {
-    struct kx_io_driver_params p = {sizeof p, &kexts[k].info, kexts[k].entry, NULL, 0, NULL, NULL, 0};
+    struct kx_io_driver_params p = {sizeof p, &kexts[k].info, kexts[k].entry, NULL, 0, NULL, NULL, 0, 0};
     kx_io_driver_id id = 0;
     assert_int_equal(kx_io_driver_start(io, &p, &id), STATUS_SUCCESS);
     return id;

@@ -13,16 +13,29 @@
  *   7 NullTwo     org.kx.driver.Null 2.0.0: another version of a loaded kext.
  *   8 Crash       /dev/Crash, told by DEVICE_CONTROL to crash, abort or exit
  *                 in its dispatch routine, to pend a request forever, or to
- *                 answer "pong": the driver host containment tests.
+ *                 answer "pong": the driver host containment tests; and to
+ *                 call socket() or open() and answer the errno, or unshare()
+ *                 (the host's seccomp filter: EPERM, or death by SIGSYS).
+ *                 Also built as CrashUMD (a UMD driver: the tightest
+ *                 profile) and KeepRoot (KXHostKeepRoot).
  */
 #include <kx/kmdf.h>
 
 #if TESTKEXT_MODE == 8
 #include "crash_ioctl.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
+#ifndef TESTKEXT_TYPE
+#define TESTKEXT_TYPE DRIVER_TYPE_KMD
 #endif
 
 #if TESTKEXT_MODE < 3
@@ -32,10 +45,30 @@
 #if TESTKEXT_MODE == 6
 KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, "9.9.9");
 #else
-KX_DRIVER_INFO(TESTKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
+KX_DRIVER_INFO(TESTKEXT_NAME, TESTKEXT_TYPE, 500, KX_KEXT_VERSION);
 #endif
 
 #if TESTKEXT_MODE == 8
+/* A syscall's errno (0: it worked) as the 4-byte answer. */
+static kx_status answer_errno(PIRP irp, int worked)
+{
+    int32_t err = worked ? 0 : errno;
+    if (irp->Parameters.DeviceIoControl.OutputBufferLength < sizeof err)
+        return DkCompleteRequest(irp, STATUS_BUFFER_TOO_SMALL, 0);
+    memcpy(irp->SystemBuffer, &err, sizeof err);
+    return DkCompleteRequest(irp, STATUS_SUCCESS, sizeof err);
+}
+
+/* A new descriptor (or -1 and errno): closed again, its errno answered. */
+static kx_status answer_fd(PIRP irp, int fd)
+{
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return answer_errno(irp, fd >= 0);
+}
+
 static kx_status crash_control(PDEVICE_OBJECT dev, PIRP irp)
 {
     (void)dev;
@@ -56,6 +89,11 @@ static kx_status crash_control(PDEVICE_OBJECT dev, PIRP irp)
             return DkCompleteRequest(irp, STATUS_BUFFER_TOO_SMALL, 0);
         memcpy(irp->SystemBuffer, "pong", 4);
         return DkCompleteRequest(irp, STATUS_SUCCESS, 4);
+    case IOCTL_CRASH_SOCKET: return answer_fd(irp, socket(AF_INET, SOCK_STREAM, 0));
+    case IOCTL_CRASH_OPEN: return answer_fd(irp, open("/dev/null", O_RDWR | O_CLOEXEC));
+    case IOCTL_CRASH_UNSHARE:
+        DkPrint("Crash: unshare()");
+        return answer_errno(irp, unshare(0) == 0);
     default: return DkCompleteRequest(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     }
 }
