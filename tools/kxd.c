@@ -187,7 +187,8 @@ static const char usage_text[] =
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "           [--log-group GROUP] [--log-public] [--platform none|linux|FILE]\n"
-    "           [--idle-unload SECONDS] [--host-mode inproc|process] [--mount DIR]\n"
+    "           [--idle-unload SECONDS] [--host-mode inproc|process] [--hang-ms MS]\n"
+    "           [--mount DIR]\n"
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
@@ -222,6 +223,9 @@ static const char usage_text[] =
     "  --host-mode M     where drivers run: inproc (the default: in kxd's own threads) or\n"
     "                    process (each in a kx-host process of its own, beside kxd; a kext\n"
     "                    whose Info.plist says KXHostProcess = false stays in kxd)\n"
+    "  --hang-ms MS      a driver routine running longer is hung (default 5000): reported,\n"
+    "                    and a kx-host process is killed (its requests answered\n"
+    "                    STATUS_DRIVER_NOT_RESPONDING) and restarted by its kext's policy\n"
     "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, "
     "...;\n"
     "                    a stale mount of a crashed kxd there is replaced (docs/fuse.md)\n";
@@ -238,6 +242,7 @@ struct kxd_opts {
     uint32_t log_gid;
     const char *platform;
     uint32_t idle_unload_s;
+    uint32_t hang_ms;         /* --hang-ms; 0: the I/O manager's default */
     const char *host_program; /* --host-mode process: kx-host beside kxd */
     const char *mount_dir;
     int has_socket_gid;
@@ -249,7 +254,8 @@ struct kxd_opts {
 static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log, int *ready_fd)
 {
     char msg[512];
-    struct kx_io_config io_cfg = {.size = sizeof io_cfg, .host_program = o->host_program};
+    struct kx_io_config io_cfg = {
+        .size = sizeof io_cfg, .hang_ms = o->hang_ms, .host_program = o->host_program};
     struct kx_kernel_config kcfg = {
         sizeof kcfg, log,     o->dirs,       o->n_dirs,     o->no_auth,
         &io_cfg,     o->mode, o->cache_path, o->boot_flags, o->idle_unload_s};
@@ -402,6 +408,7 @@ int main(int argc, char **argv)
         OPT_LOG_PUBLIC,
         OPT_PLATFORM,
         OPT_IDLE_UNLOAD,
+        OPT_HANG_MS,
         OPT_HOST_MODE,
         OPT_MOUNT,
         OPT_SOCKET_GROUP,
@@ -428,6 +435,7 @@ int main(int argc, char **argv)
         {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
         {"platform", required_argument, NULL, OPT_PLATFORM},
         {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
+        {"hang-ms", required_argument, NULL, OPT_HANG_MS},
         {"host-mode", required_argument, NULL, OPT_HOST_MODE},
         {"mount", required_argument, NULL, OPT_MOUNT},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
@@ -441,7 +449,7 @@ int main(int argc, char **argv)
     unsigned boot_flags = 0;
     struct kx_srv_limits limits = {0};
     int log_public = 0, has_log_group = 0;
-    uint32_t log_gid = 0, idle_unload_s = 0;
+    uint32_t log_gid = 0, idle_unload_s = 0, hang_ms = 0;
     const char *platform = "linux", *mount_dir = NULL;
     const char *socket_group = NULL, *pidfile = NULL, *log_file = NULL;
     char *host_program = NULL;
@@ -486,6 +494,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             idle_unload_s = (uint32_t)n;
+            break;
+        case OPT_HANG_MS:
+            if (parse_amount(optarg, 0, &n) != 0 || !n || n > UINT32_MAX) {
+                fprintf(stderr, "kxd: --hang-ms: not a positive number of milliseconds: '%s'\n",
+                        optarg);
+                free(dirs);
+                return 2;
+            }
+            hang_ms = (uint32_t)n;
             break;
         case OPT_LOG_GROUP:
             if (kx_plat_group_id(optarg, &log_gid) != STATUS_SUCCESS) {
@@ -578,10 +595,10 @@ int main(int argc, char **argv)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
-    struct kxd_opts o = {dirs,         n_dirs,        socket_path,    policy_path, cache_path,
-                         mode,         boot_flags,    no_auth,        check,       limits,
-                         log_public,   has_log_group, log_gid,        platform,    idle_unload_s,
-                         host_program, mount_dir,     has_socket_gid, socket_gid};
+    struct kxd_opts o = {dirs,       n_dirs,        socket_path, policy_path,    cache_path,
+                         mode,       boot_flags,    no_auth,     check,          limits,
+                         log_public, has_log_group, log_gid,     platform,       idle_unload_s,
+                         hang_ms,    host_program,  mount_dir,   has_socket_gid, socket_gid};
     rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);

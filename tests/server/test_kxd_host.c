@@ -22,10 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static int host_setup(void **state)
+static int start_with(void **state, const char *const *args)
 {
     struct kxd_proc *p = calloc(1, sizeof *p);
-    const char *args[] = {"--host-mode", "process", NULL};
     if (!p || kxd_start_args(p, args) != 0) {
         if (p)
             kxd_cleanup(p);
@@ -34,6 +33,19 @@ static int host_setup(void **state)
     }
     *state = p;
     return 0;
+}
+
+static int host_setup(void **state)
+{
+    const char *args[] = {"--host-mode", "process", NULL};
+    return start_with(state, args);
+}
+
+/* A short hang deadline: the watchdog tests. */
+static int hang_setup(void **state)
+{
+    const char *args[] = {"--host-mode", "process", "--hang-ms", "1000", NULL};
+    return start_with(state, args);
 }
 
 static size_t count_dir(const char *fmt, int pid)
@@ -174,7 +186,7 @@ static void *pend(void *arg)
 /* Loads Crash, leaves one request pending in it, tells it to die by `code`
  * and checks everything the containment promises; `how` matches the kernel
  * log's line about the death. */
-static void die_by(struct kxd_proc *p, uint32_t code, const char *how)
+static void die_by(struct kxd_proc *p, uint32_t code, const char *how, kx_status answer)
 {
     size_t fds = count_dir("/proc/%d/fd", p->pid), threads = count_dir("/proc/%d/task", p->pid);
     struct kids before = children_of(p->pid);
@@ -198,17 +210,17 @@ static void die_by(struct kxd_proc *p, uint32_t code, const char *how)
     T_WAIT_FOR(log_has(p, "Crash: request pending"));
     assert_true(log_has(p, "Crash: request pending"));
 
-    assert_int_equal(kx_client_ioctl(c, h, code, NULL, 0, NULL, 0, 0, &got),
-                     STATUS_DRIVER_PROCESS_TERMINATED);
+    /* No deadline of its own beyond the default: a hang is answered by the
+     * watchdog, never by the requester giving up. */
+    assert_int_equal(kx_client_ioctl(c, h, code, NULL, 0, NULL, 0, 0, &got), answer);
     pthread_join(t, NULL);
-    assert_int_equal(pe.st, STATUS_DRIVER_PROCESS_TERMINATED);
+    assert_int_equal(pe.st, answer);
 
     /* The handle fails from now on: the driver is gone or its device removed
      * (while its teardown runs), then the handle is revoked. Its device and link go; the
      * kernel log says who died and how. */
     kx_status st = kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got);
-    assert_true(st == STATUS_DRIVER_PROCESS_TERMINATED || st == STATUS_DEVICE_REMOVED ||
-                st == STATUS_INVALID_HANDLE);
+    assert_true(st == answer || st == STATUS_DEVICE_REMOVED || st == STATUS_INVALID_HANDLE);
     T_WAIT_FOR(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h) == STATUS_NO_SUCH_FILE);
     assert_int_equal(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h), STATUS_NO_SUCH_FILE);
     assert_int_equal(kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got),
@@ -246,19 +258,39 @@ static void test_host_crash_is_contained(void **state)
     die_by(*state, IOCTL_CRASH_SEGV,
            "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) (killed by signal SIGSEGV|exited "
            "with status [0-9]+: AddressSanitizer: SEGV .*in crash_control); 2 request\\(s\\) "
-           "answered STATUS_DRIVER_PROCESS_TERMINATED");
+           "answered STATUS_DRIVER_PROCESS_TERMINATED",
+           STATUS_DRIVER_PROCESS_TERMINATED);
 }
 
 static void test_host_abort_is_contained(void **state)
 {
     die_by(*state, IOCTL_CRASH_ABORT,
-           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGABRT");
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGABRT",
+           STATUS_DRIVER_PROCESS_TERMINATED);
 }
 
 static void test_host_exit_is_contained(void **state)
 {
     die_by(*state, IOCTL_CRASH_EXIT,
-           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 3");
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 3",
+           STATUS_DRIVER_PROCESS_TERMINATED);
+}
+
+/* A routine that never returns: the watchdog kills its host after hang_ms,
+ * names the driver, the routine and the IRP major, and every request of the
+ * driver is answered STATUS_DRIVER_NOT_RESPONDING. */
+static void test_host_hang_is_killed(void **state)
+{
+    struct kxd_proc *p = *state;
+    die_by(p, IOCTL_CRASH_HANG,
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGKILL.* by the "
+           "watchdog: not responding, IRP_MJ_DEVICE_CONTROL \\(control code 0x[0-9a-f]+\\) did not "
+           "return; 2 request\\(s\\) answered STATUS_DRIVER_NOT_RESPONDING",
+           STATUS_DRIVER_NOT_RESPONDING);
+    char *log = kernel_log(p);
+    KXD_ASSERT_MATCHES(log, "Crash +\\[IO\\] IRP_MJ_DEVICE_CONTROL \\(control code 0x[0-9a-f]+\\) "
+                            "has not returned after [0-9]+ ms: driver not responding");
+    free(log);
 }
 
 int main(void)
@@ -268,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_crash_is_contained, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_abort_is_contained, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_exit_is_contained, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_hang_is_killed, hang_setup, kxd_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,9 +11,11 @@
  *   6 Mismatch    its driver-info record says another version than its
  *                 Info.plist: refused before it runs.
  *   7 NullTwo     org.kx.driver.Null 2.0.0: another version of a loaded kext.
- *   8 Crash       /dev/Crash, told by DEVICE_CONTROL to crash, abort or exit
- *                 in its dispatch routine, to pend a request forever, or to
- *                 answer "pong": the driver host containment tests.
+ *   8 Crash       /dev/Crash, told by DEVICE_CONTROL to crash, abort, exit or
+ *                 hang in its dispatch routine, to pend a request forever, or
+ *                 to answer "pong": the driver host containment tests.
+ *                 Built twice: Crash (KXRestartLimit 0: stays down) and
+ *                 Phoenix (/dev/Phoenix, restarted by the default policy).
  */
 #include <kx/kmdf.h>
 
@@ -23,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #endif
 
 #if TESTKEXT_MODE < 3
@@ -47,6 +50,10 @@ static kx_status crash_control(PDEVICE_OBJECT dev, PIRP irp)
     }
     case IOCTL_CRASH_ABORT: DkPrint("Crash: abort()"); abort();
     case IOCTL_CRASH_EXIT: DkPrint("Crash: exit(3)"); exit(3);
+    case IOCTL_CRASH_HANG:
+        DkPrint("Crash: hanging in the routine");
+        for (;;)
+            pause(); /* only the watchdog's SIGKILL ends it */
     case IOCTL_CRASH_PEND:
         DkMarkIrpPending(irp);
         DkPrint("Crash: request pending");
