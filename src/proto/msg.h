@@ -49,7 +49,7 @@
     XX(KX_MSG_LOAD, 20)       /* flags u32, kext str (path or bundle ID) -> OK(message = report) */ \
     XX(KX_MSG_UNLOAD, 21)     /* flags u32, bundle ID or path str -> OK(message = report) */ \
     XX(KX_MSG_STAT, 22)       /* (empty) -> STAT_ENTRY* STAT_END */               \
-    XX(KX_MSG_STAT_ENTRY, 23) /* tag u32, refs i32, address u64, size u64, wired u64, id str, version str, uuid str, path str, n u32, tag u32 * n, host_pid i32 */ \
+    XX(KX_MSG_STAT_ENTRY, 23) /* tag u32, refs i32, address u64, size u64, wired u64, id str, version str, uuid str, path str, n u32, tag u32 * n, host_pid i32, host_state u32, restarts u32, host_note str */ \
     XX(KX_MSG_LS, 24)         /* (empty) -> LS_ENTRY* LS_END */                   \
     XX(KX_MSG_LS_ENTRY, 25)   /* kind u32 (0 link, 1 device), name str, target str, driver str, uid u32, gid u32, mode u32, handles u32, host_pid i32 */ \
     XX(KX_MSG_LOG, 26)        /* since u64 -> LOG_ENTRY* LOG_END */               \
