@@ -342,8 +342,19 @@ static kx_status kill_through(kx_client *c, const char *path, uint32_t code)
     return st;
 }
 
+#define PHOENIX_MATCHED "IOResources matched IOResources: org.kx.test.Phoenix \\(KXPhoenix"
+
+static int matches_of(const struct kxd_proc *p, const char *pattern)
+{
+    char *log = kernel_log(p);
+    int n = log ? kxd_count_matches(log, pattern) : 0;
+    free(log);
+    return n;
+}
+
 /* Phoenix (the default policy) crashes, hangs, and comes back each time in a
- * new host: its device is back and answers, kextstat counts the restarts. */
+ * new host: its device is back and answers, its nub is matched again,
+ * kextstat counts the restarts. */
 static void test_host_restarts_after_death(void **state)
 {
     struct kxd_proc *p = *state;
@@ -352,6 +363,8 @@ static void test_host_restarts_after_death(void **state)
     snprintf(path, sizeof path, "%s/Phoenix.kext", p->test_ext);
     assert_int_equal(kx_client_load(c, path, 0), STATUS_SUCCESS);
     assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_SUCCESS);
+    T_WAIT_FOR(matches_of(p, PHOENIX_MATCHED) >= 1);
+    assert_int_equal(matches_of(p, PHOENIX_MATCHED), 1);
     struct kx_client_kext r = row_of(c, "org.kx.test.Phoenix");
     assert_int_equal(r.host_state, 1); /* running */
     int32_t first = r.host_pid;
@@ -365,6 +378,9 @@ static void test_host_restarts_after_death(void **state)
     assert_int_equal(r.host_state, 1);
     assert_int_equal(r.restarts, 1);
     assert_true(r.host_pid > 0 && r.host_pid != first);
+    /* its instance went with the host; the restarted driver matched again */
+    T_WAIT_FOR(matches_of(p, PHOENIX_MATCHED) >= 2);
+    assert_int_equal(matches_of(p, PHOENIX_MATCHED), 2);
 
     /* a hang is a death too: killed, answered, restarted */
     assert_int_equal(kill_through(c, "/dev/Phoenix", IOCTL_CRASH_HANG),
