@@ -177,9 +177,9 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
         atomic_fetch_add_explicit(&recs[i]->state, IRP_REF, memory_order_relaxed);
         atomic_fetch_add_explicit(&recs[i]->proc_disp, 1, memory_order_relaxed);
         uint64_t seq = atomic_load_explicit(&hp->n_sent, memory_order_relaxed);
-        uint64_t what = (uint64_t)recs[i]->kind << 40 | (uint64_t)recs[i]->u.msg.major << 32;
+        uint64_t what = (uint64_t)recs[i]->kind << 40;
         if (recs[i]->kind == K_IRP)
-            what |= recs[i]->u.msg.code;
+            what |= (uint64_t)recs[i]->u.msg.major << 32 | recs[i]->u.msg.code;
         atomic_store_explicit(&hp->sent[seq % SENT_RING], what, memory_order_relaxed);
         atomic_store_explicit(&hp->n_sent, seq + 1, memory_order_release);
         sent[k++] = recs[i];

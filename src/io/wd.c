@@ -116,6 +116,7 @@ static void check_hangs(struct kx_io *io, uint64_t now)
             if ((e->ms = kx__hostproc_watch(d->proc, now, hang_ns, e->what, sizeof e->what))) {
                 e->d = d;
                 e->hung = 2;
+                atomic_store(&d->is_hung, 1); /* until it is gone: NOT_RESPONDING */
                 atomic_store(&d->accepting, 0);
                 n_ev++;
             }
