@@ -7,6 +7,8 @@
 #include "core/plat_user.h"
 #include "verbs.h"
 
+#include <kx/kernel.h>
+
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -311,7 +313,8 @@ int kx_cmd_ioctl(int argc, char **argv)
 int kx_cmd_ls(int argc, char **argv)
 {
     static const char usage[] = "usage: kx ls [--json] [--socket PATH]\n"
-                                "Lists kxd's symbolic links and devices.\n";
+                                "Lists kxd's symbolic links and devices, and the drivers\n"
+                                "whose kx-host process died and that are restarting or stopped.\n";
     struct dev_args a;
     int i = parse(argc, argv, usage, &a);
     if (i < 0 || check_operands("ls", usage, argv + i, argc - i, 0, 0, "") != 0)
@@ -327,8 +330,23 @@ int kx_cmd_ls(int argc, char **argv)
         kx_client_disconnect(c);
         return KX_EXIT_FAIL;
     }
+    /* Drivers without devices because their host died: from kextstat's list. */
+    struct kx_client_kext *kexts = NULL;
+    size_t n_kexts = 0;
+    if (kx_client_stat(c, &kexts, &n_kexts) != STATUS_SUCCESS)
+        n_kexts = 0;
     if (a.as_json) {
-        json_t *links = json_array(), *devices = json_array();
+        json_t *links = json_array(), *devices = json_array(), *down = json_array();
+        for (size_t k = 0; k < n_kexts; k++)
+            if (kexts[k].host_state == KX_KERNEL_HOST_RESTARTING ||
+                kexts[k].host_state == KX_KERNEL_HOST_STOPPED)
+                json_array_append_new(
+                    down,
+                    json_pack(
+                        "{s:s, s:s, s:I, s:s?}", "kext", kexts[k].id, "state",
+                        kexts[k].host_state == KX_KERNEL_HOST_STOPPED ? "stopped" : "restarting",
+                        (json_int_t)kexts[k].restarts, "note",
+                        kexts[k].host_note && *kexts[k].host_note ? kexts[k].host_note : NULL));
         for (size_t k = 0; k < n; k++) {
             const struct kx_client_object *o = &objs[k];
             char mode[8];
@@ -343,7 +361,8 @@ int kx_cmd_ls(int argc, char **argv)
                 json_array_append_new(
                     links, json_pack("{s:s, s:s}", "name", o->name, "target", o->target));
         }
-        json_t *root = json_pack("{s:o, s:o}", "links", links, "devices", devices);
+        json_t *root =
+            json_pack("{s:o, s:o, s:o}", "links", links, "devices", devices, "drivers_down", down);
         json_dumpf(root, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(root);
@@ -365,7 +384,16 @@ int kx_cmd_ls(int argc, char **argv)
                 printf("  host %d", (int)o->host_pid);
             putchar('\n');
         }
+        for (size_t k = 0; k < n_kexts; k++) {
+            if (kexts[k].host_state == KX_KERNEL_HOST_STOPPED)
+                printf("%-24s driver stopped: %s\n", kexts[k].id,
+                       kexts[k].host_note && *kexts[k].host_note ? kexts[k].host_note
+                                                                 : "its host died");
+            else if (kexts[k].host_state == KX_KERNEL_HOST_RESTARTING)
+                printf("%-24s driver restarting (its host died)\n", kexts[k].id);
+        }
     }
+    kx_client_kexts_free(kexts, n_kexts);
     kx_client_objects_free(objs, n);
     kx_client_disconnect(c);
     return KX_EXIT_OK;

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "verbs.h"
 
+#include <kx/kernel.h>
 #include <kx/kext.h>
 
 #include <getopt.h>
@@ -74,7 +75,11 @@ static void print_row(const struct kx_client_kext *k, int show_arch)
             free(tags);
         }
     }
-    if (k->host_pid > 0)
+    if (k->host_state == KX_KERNEL_HOST_STOPPED)
+        printf(" stopped (%s)", k->host_note && *k->host_note ? k->host_note : "died");
+    else if (k->host_state == KX_KERNEL_HOST_RESTARTING)
+        printf(" restarting (died %d)", (int)-k->host_pid);
+    else if (k->host_pid > 0)
         printf(" %d", (int)k->host_pid);
     else if (k->host_pid < 0)
         printf(" died %d", (int)-k->host_pid);
@@ -86,13 +91,17 @@ static json_t *kext_json(const struct kx_client_kext *k)
     json_t *linked = json_array();
     for (size_t i = 0; i < k->n_linked_against; i++)
         json_array_append_new(linked, json_integer(k->linked_against[i]));
+    static const char *const states[] = {NULL, "running", "restarting", "stopped"};
+    const char *state = k->host_state < 4 ? states[k->host_state] : NULL;
     return json_pack(
-        "{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:s, s:i, s:b}", "index",
+        "{s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:s, s:i, s:b, s:s?, s:I, s:s?}", "index",
         (json_int_t)k->tag, "refs", (json_int_t)k->refs, "id", k->id, "version", k->version, "uuid",
         k->uuid && *k->uuid ? k->uuid : NULL, "path", k->path && *k->path ? k->path : NULL,
         "linked_against", linked, "address", (json_int_t)k->address, "size", (json_int_t)k->size,
         "architecture", kx_kext_host_arch(), "host_pid",
-        (int)(k->host_pid < 0 ? -k->host_pid : k->host_pid), "host_died", k->host_pid < 0);
+        (int)(k->host_pid < 0 ? -k->host_pid : k->host_pid), "host_died", k->host_pid < 0,
+        "host_state", state, "restarts", (json_int_t)k->restarts, "host_note",
+        k->host_note && *k->host_note ? k->host_note : NULL);
 }
 
 static json_t *server_json(const struct kx_client_server *s)

@@ -187,7 +187,8 @@ static const char usage_text[] =
     "           [--device-policy FILE] [--verbose] [--check] [--max-client-bytes N]\n"
     "           [--max-total-bytes N] [--max-connections N] [--max-connections-per-user N]\n"
     "           [--log-group GROUP] [--log-public] [--platform P] [--version]\n"
-    "           [--idle-unload SECONDS] [--host-mode inproc|process] [--mount DIR]\n"
+    "           [--idle-unload SECONDS] [--host-mode inproc|process] [--hang-ms MS]\n"
+    "           [--mount DIR]\n"
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "           [--host-user USER] [--allow-host-root] [--host-sandbox seccomp|none]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
@@ -228,8 +229,12 @@ static const char usage_text[] =
     "  --host-user USER  when kxd is root, kx-host processes run as USER (default: nobody,\n"
     "                    if the system has it); a kext's Info.plist may ask to keep root\n"
     "                    (KXHostKeepRoot = true) only with --allow-host-root\n"
+    "  --allow-host-root let kexts whose Info.plist says KXHostKeepRoot = true keep root\n"
     "  --host-sandbox S  seccomp (the default: a filter per host, tightest for UMD drivers)\n"
     "                    or none (for debugging)\n"
+    "  --hang-ms MS      a driver routine running longer is hung (default 5000): reported,\n"
+    "                    and a kx-host process is killed (its requests answered\n"
+    "                    STATUS_DRIVER_NOT_RESPONDING) and restarted by its kext's policy\n"
     "  --mount DIR       serve the /dev links as files in DIR (FUSE): DIR/null, DIR/ram0, "
     "...;\n"
     "                    a stale mount of a crashed kxd there is replaced (docs/fuse.md)\n";
@@ -246,6 +251,7 @@ struct kxd_opts {
     uint32_t log_gid;
     const char *platform;
     uint32_t idle_unload_s;
+    uint32_t hang_ms;         /* --hang-ms; 0: the I/O manager's default */
     const char *host_program; /* --host-mode process: kx-host beside kxd */
     const char *host_user;    /* hosts drop to it (NULL: kxd's own user) */
     uint32_t host_flags;      /* KX_IO_HOST_* */
@@ -260,6 +266,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
 {
     char msg[512];
     struct kx_io_config io_cfg = {.size = sizeof io_cfg,
+                                  .hang_ms = o->hang_ms,
                                   .host_program = o->host_program,
                                   .host_user = o->host_user,
                                   .host_flags = o->host_flags};
@@ -415,6 +422,7 @@ int main(int argc, char **argv)
         OPT_LOG_PUBLIC,
         OPT_PLATFORM,
         OPT_IDLE_UNLOAD,
+        OPT_HANG_MS,
         OPT_HOST_MODE,
         OPT_MOUNT,
         OPT_SOCKET_GROUP,
@@ -445,6 +453,7 @@ int main(int argc, char **argv)
         {"log-public", no_argument, NULL, OPT_LOG_PUBLIC},
         {"platform", required_argument, NULL, OPT_PLATFORM},
         {"idle-unload", required_argument, NULL, OPT_IDLE_UNLOAD},
+        {"hang-ms", required_argument, NULL, OPT_HANG_MS},
         {"host-mode", required_argument, NULL, OPT_HOST_MODE},
         {"mount", required_argument, NULL, OPT_MOUNT},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
@@ -461,7 +470,7 @@ int main(int argc, char **argv)
     unsigned boot_flags = 0;
     struct kx_srv_limits limits = {0};
     int log_public = 0, has_log_group = 0;
-    uint32_t log_gid = 0, idle_unload_s = 0;
+    uint32_t log_gid = 0, idle_unload_s = 0, hang_ms = 0;
     const char *platform = "linux", *mount_dir = NULL;
     const char *socket_group = NULL, *pidfile = NULL, *log_file = NULL;
     char *host_program = NULL;
@@ -525,6 +534,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             idle_unload_s = (uint32_t)n;
+            break;
+        case OPT_HANG_MS:
+            if (parse_amount(optarg, 0, &n) != 0 || !n || n > UINT32_MAX) {
+                fprintf(stderr, "kxd: --hang-ms: not a positive number of milliseconds: '%s'\n",
+                        optarg);
+                free(dirs);
+                return 2;
+            }
+            hang_ms = (uint32_t)n;
             break;
         case OPT_LOG_GROUP:
             if (kx_plat_group_id(optarg, &log_gid) != STATUS_SUCCESS) {
@@ -634,11 +652,11 @@ int main(int argc, char **argv)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
-    struct kxd_opts o = {dirs,         n_dirs,        socket_path, policy_path, cache_path,
-                         mode,         boot_flags,    no_auth,     check,       limits,
-                         log_public,   has_log_group, log_gid,     platform,    idle_unload_s,
-                         host_program, host_user,     host_flags,  mount_dir,   has_socket_gid,
-                         socket_gid};
+    struct kxd_opts o = {dirs,           n_dirs,        socket_path, policy_path, cache_path,
+                         mode,           boot_flags,    no_auth,     check,       limits,
+                         log_public,     has_log_group, log_gid,     platform,    idle_unload_s,
+                         hang_ms,        host_program,  host_user,   host_flags,  mount_dir,
+                         has_socket_gid, socket_gid};
     rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);

@@ -118,7 +118,10 @@ struct kx_client_kext {
     char *id, *version, *uuid, *path;
     uint32_t *linked_against; /* load tags of its dependencies */
     size_t n_linked_against;
-    int32_t host_pid; /* its driver's kx-host process; 0: in kxd; negative: that host died */
+    int32_t host_pid;    /* its driver's kx-host process; 0: in kxd; negative: that host died */
+    uint32_t host_state; /* enum kx_kernel_host_state (0 from older kxds) */
+    uint32_t restarts;   /* times its driver was restarted */
+    char *host_note;     /* stopped: why; NULL from older kxds */
 };
 
 /* Every loaded kext, sorted by load tag. Free with kx_client_kexts_free. */

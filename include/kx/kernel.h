@@ -175,6 +175,16 @@ KX_API kx_status kx_kernel_terminate_nub(struct kx_kernel *k, uint64_t nub);
  * in a load). 1, or 0 with *reason (malloc'ed) saying why not. */
 KX_API int kx_kernel_kext_loadable(struct kx_kernel *k, const char *bundle_id, char **reason);
 
+/* A kext's driver in a kx-host process: running, waiting for a restart
+ * after its host died (KXRestartLimit, KXRestartInterval: docs/io.md), or
+ * stopped because its restart policy allows no more. */
+enum kx_kernel_host_state {
+    KX_KERNEL_HOST_NONE = 0, /* no driver, or it runs in kxd */
+    KX_KERNEL_HOST_RUNNING,
+    KX_KERNEL_HOST_RESTARTING,
+    KX_KERNEL_HOST_STOPPED,
+};
+
 /* One loaded kext, as kextstat shows it. */
 struct kx_kernel_kext_stat {
     uint32_t tag; /* load tag; 0 is the kernel itself */
@@ -188,6 +198,9 @@ struct kx_kernel_kext_stat {
     size_t n_linked_against;
     int32_t host_pid;         /* its driver's kx-host process; 0: runs in kxd (or no
                                * driver); negative: that host died */
+    uint32_t host_state;      /* enum kx_kernel_host_state */
+    uint32_t restarts;        /* times its driver was restarted since it was loaded */
+    char host_note[160];      /* KX_KERNEL_HOST_STOPPED: why ("" otherwise) */
 };
 
 /* Every loaded kext in load-tag order. Free with kx_kernel_stat_free. */

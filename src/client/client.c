@@ -511,6 +511,11 @@ static int decode_kext(struct kx_msg_reader *r, void *item)
     for (uint32_t i = 0; i < n; i++)
         k->linked_against[i] = kx_msg_get_u32(r);
     k->host_pid = r->left >= 4 ? kx_msg_get_i32(r) : 0; /* older kxds don't say */
+    if (r->left >= 8) {
+        k->host_state = kx_msg_get_u32(r);
+        k->restarts = kx_msg_get_u32(r);
+        k->host_note = kx_msg_get_str(r, MAX_TEXT);
+    }
     return !r->failed;
 }
 
@@ -527,6 +532,7 @@ void kx_client_kexts_free(struct kx_client_kext *kexts, size_t n)
         free(kexts[i].uuid);
         free(kexts[i].path);
         free(kexts[i].linked_against);
+        free(kexts[i].host_note);
     }
     free(kexts);
 }

@@ -20,6 +20,14 @@
  * closed), the sender answers instead of sending from then on, and the
  * driver is torn down as a forced unload would (handles revoked, devices and
  * links deleted) without a word to the dead process.
+ *
+ * Hangs: the host ends dispatches in the order they were sent (one dispatch
+ * thread), so it is alive while its count of ended dispatches moves or
+ * nothing is outstanding; that count is its heartbeat. The watchdog (wd.c)
+ * reads the two counters each tick (nothing is added per request but two
+ * relaxed increments and a ring slot naming what was sent); a count that
+ * stands still for hang_ms with work outstanding gets the host killed, and
+ * its death is then answered STATUS_DRIVER_NOT_RESPONDING instead.
  */
 #include "io_int.h"
 
@@ -35,6 +43,7 @@
 
 #define SEND_MAX     64
 #define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
+#define SENT_RING    4096 /* what the last sends were, for naming a hung routine */
 
 struct io_hostproc {
     struct kx_io *io;
@@ -54,25 +63,39 @@ struct io_hostproc {
     char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
     char how[128];                /* how the process ended */
     uint64_t address, size;       /* where the driver is mapped in the host */
+    /* The heartbeat: sends (sender, under lock) and ended dispatches
+     * (reader); sent[seq % SENT_RING] says what the seq-th send was (kind,
+     * major, control code) so the watchdog can name the routine stuck. */
+    _Atomic uint64_t n_sent, n_ended;
+    _Atomic uint64_t sent[SENT_RING];
+    uint64_t wd_ended, wd_since_ns; /* the watchdog's, under ns_lock */
+    _Atomic int hung;               /* killed by the watchdog: answers say NOT_RESPONDING */
+    char hung_what[160];            /* written before hung is set */
 };
+
+/* How the records of a dead host are answered. */
+static kx_status dead_status(struct io_hostproc *hp)
+{
+    return atomic_load(&hp->hung) ? STATUS_DRIVER_NOT_RESPONDING : STATUS_DRIVER_PROCESS_TERMINATED;
+}
 
 /* ==== sending =============================================================== */
 
 /* A record the dead host will never see: answered here. */
-static void answer_dead(struct kx_io *io, struct io_irp *r)
+static void answer_dead(struct io_hostproc *hp, struct io_irp *r)
 {
+    struct kx_io *io = hp->io;
     if (r->kind == K_IRP) {
         if (!kx__chan_irp_begin(io, r, NULL))
             return;
-        kx__irp_answer_if_first(io, r, STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL);
+        kx__irp_answer_if_first(io, r, dead_status(hp), 0, NULL);
         uint64_t w = atomic_fetch_or_explicit(&r->state, IRP_DRV_DONE, memory_order_acq_rel);
         kx__irp_unref(io, r, (w & IRP_DRV_DONE) ? 1 : 2, NULL);
         return;
     }
     if (r->kind == K_CANCEL)
         kx__chan_irp_end(io, r->u.cancel.target, NULL);
-    kx__chan_ctl_done(io, r, r->kind == K_STOP ? STATUS_SUCCESS : STATUS_DRIVER_PROCESS_TERMINATED,
-                      0, NULL);
+    kx__chan_ctl_done(io, r, r->kind == K_STOP ? STATUS_SUCCESS : dead_status(hp), 0, NULL);
 }
 
 /* The provider of a K_ADDDEV/K_REMOVEDEV as a payload (malloc'ed). */
@@ -144,7 +167,7 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
     int dead = hp->dead;
     for (size_t i = 0; i < n; i++) {
         if (dead) {
-            answer_dead(hp->io, recs[i]);
+            answer_dead(hp, recs[i]);
             continue;
         }
         if (!marshal(hp, recs[i], &out[k], &heap[k]))
@@ -153,6 +176,12 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
          * the message and the bytes it points at until then. */
         atomic_fetch_add_explicit(&recs[i]->state, IRP_REF, memory_order_relaxed);
         atomic_fetch_add_explicit(&recs[i]->proc_disp, 1, memory_order_relaxed);
+        uint64_t seq = atomic_load_explicit(&hp->n_sent, memory_order_relaxed);
+        uint64_t what = (uint64_t)recs[i]->kind << 40;
+        if (recs[i]->kind == K_IRP)
+            what |= (uint64_t)recs[i]->u.msg.major << 32 | recs[i]->u.msg.code;
+        atomic_store_explicit(&hp->sent[seq % SENT_RING], what, memory_order_relaxed);
+        atomic_store_explicit(&hp->n_sent, seq + 1, memory_order_release);
         sent[k++] = recs[i];
     }
     /* A send to a host that just died fails; the reader answers what was
@@ -320,9 +349,10 @@ static struct io_irp *live(struct io_hostproc *hp, uint64_t id)
     return r;
 }
 
-static void end_disp(struct io_irp *r)
+static void end_disp(struct io_hostproc *hp, struct io_irp *r)
 {
     atomic_fetch_sub_explicit(&r->proc_disp, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hp->n_ended, 1, memory_order_relaxed);
 }
 
 static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
@@ -344,13 +374,13 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
             break; /* not a dispatch of ours: a confused host */
         if (x->len && x->len <= r->buf_len && !(atomic_load(&r->state) & IRP_DRV_DONE))
             memcpy(r->buf, p, x->len);
-        end_disp(r);
+        end_disp(hp, r);
         kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
         break;
     case HX_END:
         r = live(hp, x->id);
         if (r && atomic_load(&r->proc_disp)) {
-            end_disp(r);
+            end_disp(hp, r);
             kx__chan_irp_end(io, r, rb);
         }
         break;
@@ -358,7 +388,7 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
         r = live(hp, x->id);
         if (!r || r->kind == K_IRP || !atomic_load(&r->proc_disp))
             break;
-        end_disp(r);
+        end_disp(hp, r);
         if (r->kind == K_CANCEL) {
             struct io_irp *t = r->u.cancel.target;
             if (!x->c) /* no routine ran: answered here, as in-process */
@@ -410,13 +440,12 @@ static void reclaim(struct kx_io *io, struct io_irp *r, void *arg)
             return; /* still queued: the sender answers it */
         if (r->kind == K_CANCEL)
             kx__chan_irp_end(io, r->u.cancel.target, NULL);
-        kx__chan_ctl_done(
-            io, r, r->kind == K_STOP ? STATUS_SUCCESS : STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL);
+        kx__chan_ctl_done(io, r, r->kind == K_STOP ? STATUS_SUCCESS : dead_status(hp), 0, NULL);
         return;
     }
     if (!(w & IRP_DISPATCHED))
         return; /* still queued: the sender answers it */
-    if (kx__irp_answer_if_first(io, r, STATUS_DRIVER_PROCESS_TERMINATED, 0, NULL))
+    if (kx__irp_answer_if_first(io, r, dead_status(hp), 0, NULL))
         (*n)++;
     w = atomic_fetch_or_explicit(&r->state, IRP_DRV_DONE, memory_order_acq_rel);
     uint64_t drop = disp + !(w & IRP_DRV_DONE);
@@ -442,10 +471,14 @@ static void died(struct io_hostproc *hp)
     pthread_mutex_lock(&hp->lock);
     snprintf(summary, sizeof summary, "%s", hp->summary);
     pthread_mutex_unlock(&hp->lock);
+    char hung[200] = "";
+    if (atomic_load(&hp->hung))
+        snprintf(hung, sizeof hung, " by the watchdog: not responding, %s did not return",
+                 hp->hung_what);
     kx__io_report(io, KX_LOG_ERROR, hp->d->short_name,
-                  "driver host kx-host (pid %d) %s%s%s; %zu request(s) answered "
-                  "STATUS_DRIVER_PROCESS_TERMINATED",
-                  (int)hp->pid, hp->how, summary[0] ? ": " : "", summary, n);
+                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s", (int)hp->pid,
+                  hp->how, hung, summary[0] ? ": " : "", summary, n,
+                  kx_status_name(dead_status(hp)));
     if (kx__driver_host_died(io, hp->d)) {
         /* This thread tore the driver down: nobody will join it. */
         pthread_join(hp->sender, NULL);
@@ -696,6 +729,63 @@ void kx__hostproc_free(struct io_hostproc *hp)
 }
 
 void kx__hostproc_cancel_mark(void) {}
+
+/* Names the seq-th send: "IRP_MJ_DEVICE_CONTROL (control code 0x222004)". */
+static void describe(struct io_hostproc *hp, uint64_t seq, char *out, size_t len)
+{
+    uint64_t what = atomic_load_explicit(&hp->sent[seq % SENT_RING], memory_order_relaxed);
+    if (atomic_load_explicit(&hp->n_sent, memory_order_acquire) - seq > SENT_RING) {
+        snprintf(out, len, "a routine");
+        return;
+    }
+    switch ((enum io_kind)(what >> 40)) {
+    case K_IRP:
+        if ((uint8_t)(what >> 32) == IRP_MJ_DEVICE_CONTROL)
+            snprintf(out, len, "%s (control code 0x%x)", kx__major_name((uint8_t)(what >> 32)),
+                     (unsigned)(uint32_t)what);
+        else
+            snprintf(out, len, "%s", kx__major_name((uint8_t)(what >> 32)));
+        break;
+    case K_UNLOAD: snprintf(out, len, "DriverUnload"); break;
+    case K_ADDDEV: snprintf(out, len, "Probe or AddDevice"); break;
+    case K_REMOVEDEV: snprintf(out, len, "RemoveDevice"); break;
+    case K_CANCEL: snprintf(out, len, "a cancel routine"); break;
+    default: snprintf(out, len, "a routine"); break;
+    }
+}
+
+uint64_t kx__hostproc_watch(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns, char *what,
+                            size_t what_len)
+{
+    uint64_t ended = atomic_load_explicit(&hp->n_ended, memory_order_relaxed);
+    uint64_t sent = atomic_load_explicit(&hp->n_sent, memory_order_acquire);
+    if (atomic_load(&hp->hung))
+        return 0;
+    if (sent == ended || ended != hp->wd_ended || !hp->wd_since_ns) {
+        /* Idle or moving: a stall is counted from the first tick that saw it. */
+        hp->wd_ended = ended;
+        hp->wd_since_ns = sent == ended ? 0 : now;
+        return 0;
+    }
+    if (now - hp->wd_since_ns < hang_ns)
+        return 0;
+    /* trylock: the sender may hold this lock while it answers records, which
+     * can take ns_lock; the next tick tries again. */
+    if (pthread_mutex_trylock(&hp->lock) != 0)
+        return 0;
+    uint64_t ms = 0;
+    if (!hp->reaped && !hp->dead) {
+        describe(hp, ended, hp->hung_what, sizeof hp->hung_what);
+        snprintf(what, what_len, "%s", hp->hung_what);
+        atomic_store(&hp->hung, 1);
+        kx_plat_child_kill(hp->pid); /* its reader sees the hang-up and cleans up */
+        ms = (now - hp->wd_since_ns) / 1000000u;
+        if (!ms)
+            ms = 1;
+    }
+    pthread_mutex_unlock(&hp->lock);
+    return ms;
+}
 
 int32_t kx__hostproc_pid(const struct io_hostproc *hp)
 {

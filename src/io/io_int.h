@@ -475,6 +475,12 @@ int32_t kx__hostproc_pid(const struct io_hostproc *hp);
  * routine itself (never called). */
 void kx__hostproc_cancel_mark(void);
 void kx__hostproc_extent(const struct io_hostproc *hp, uint64_t *address, uint64_t *size);
+/* The watchdog's look at a running host process (caller holds ns_lock):
+ * when it has had work outstanding and ended no dispatch for hang_ns, it is
+ * killed (its death is answered STATUS_DRIVER_NOT_RESPONDING), what[] names
+ * the routine it was stuck in, and the stall in ms (> 0) is returned. */
+uint64_t kx__hostproc_watch(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns, char *what,
+                            size_t what_len);
 
 /* ---- hostsandbox.c: a host's user and seccomp profile ---------------------- */
 struct io_hostsandbox {

@@ -17,6 +17,9 @@
  * requests (STATUS_DRIVER_NOT_RESPONDING), the IRP in the routine and every IRP
  * still queued to it are answered STATUS_TIMEOUT, and the rest of the system
  * carries on. When the routine returns the driver is reported recovered.
+ * A host process can be killed instead (hostproc.c, kx__hostproc_watch): its
+ * requests are answered STATUS_DRIVER_NOT_RESPONDING and it is cleaned up
+ * as any dead host.
  */
 #include "io_int.h"
 
@@ -95,7 +98,8 @@ static const char *busy_what(struct kx_io *io, uint64_t id)
 struct hang_event {
     struct io_driver *d;
     uint64_t irp, ms;
-    int hung; /* 1 newly hung, -1 recovered */
+    int hung; /* 1 newly hung, -1 recovered, 2 a host process killed */
+    char what[160];
 };
 
 static void check_hangs(struct kx_io *io, uint64_t now)
@@ -106,13 +110,25 @@ static void check_hangs(struct kx_io *io, uint64_t now)
     pthread_mutex_lock(&io->ns_lock);
     for (size_t i = 0; i < io->n_drivers && n_ev < 16; i++) {
         struct io_driver *d = io->drivers[i];
+        if (d->proc && d->state == KX_IO_DRIVER_RUNNING) {
+            /* Starts and unloads have deadlines of their own. */
+            struct hang_event *e = &ev[n_ev];
+            if ((e->ms = kx__hostproc_watch(d->proc, now, hang_ns, e->what, sizeof e->what))) {
+                e->d = d;
+                e->hung = 2;
+                atomic_store(&d->is_hung, 1); /* until it is gone: NOT_RESPONDING */
+                atomic_store(&d->accepting, 0);
+                n_ev++;
+            }
+            continue;
+        }
         if (!d->host)
             continue;
         uint64_t seq = kx__host_busy_seq(d->host);
         if (!(seq & 1)) {
             d->wd_seq = seq;
             if (atomic_load(&d->is_hung))
-                ev[n_ev++] = (struct hang_event){d, 0, (now - d->wd_since_ns) / 1000000u, -1};
+                ev[n_ev++] = (struct hang_event){d, 0, (now - d->wd_since_ns) / 1000000u, -1, ""};
             continue;
         }
         if (seq != d->wd_seq) {
@@ -121,7 +137,7 @@ static void check_hangs(struct kx_io *io, uint64_t now)
         } else if (now - d->wd_since_ns >= hang_ns && d->wd_reported_seq != seq) {
             d->wd_reported_seq = seq;
             ev[n_ev++] = (struct hang_event){d, kx__host_busy_irp(d->host),
-                                             (now - d->wd_since_ns) / 1000000u, 1};
+                                             (now - d->wd_since_ns) / 1000000u, 1, ""};
         }
     }
     pthread_mutex_unlock(&io->ns_lock);
@@ -129,6 +145,13 @@ static void check_hangs(struct kx_io *io, uint64_t now)
     /* Driver records are retired, never freed, so d stays valid here. */
     for (size_t i = 0; i < n_ev; i++) {
         struct io_driver *d = ev[i].d;
+        if (ev[i].hung == 2) { /* its death is reported when the reader sees it */
+            kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                          "%s has not returned after %llu ms: driver not responding; its host "
+                          "process is killed",
+                          ev[i].what, (unsigned long long)ev[i].ms);
+            continue;
+        }
         if (ev[i].hung < 0) {
             atomic_store(&d->is_hung, 0);
             pthread_mutex_lock(&io->ns_lock);

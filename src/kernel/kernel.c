@@ -401,6 +401,9 @@ kx_status kx_kernel_stat(struct kx_kernel *k, struct kx_kernel_kext_stat **out, 
         s->refs = l->refs;
         s->address = l->address;
         s->host_pid = l->host_pid;
+        s->host_state = (uint32_t)l->host_state;
+        s->restarts = l->restarts;
+        snprintf(s->host_note, sizeof s->host_note, "%s", l->host_note);
         s->size = s->wired = l->size; /* everything a kext maps stays resident */
         snprintf(s->id, sizeof s->id, "%s", kx_kext_id(l->kext));
         snprintf(s->version, sizeof s->version, "%s", kx_kext_version_string(l->kext));

@@ -32,6 +32,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#define KX_RESTART_LIMIT_MAX 16 /* KXRestartLimit's ceiling */
+
 struct kx_loaded {
     struct kx_loaded *next; /* load order */
     uint32_t tag;
@@ -47,6 +49,15 @@ struct kx_loaded {
     int is_component;          /* kernel pseudo-kext: never unloads */
     int by_match;              /* loaded because a personality won a nub (demand loading) */
     uint64_t idle_since_ns;    /* by_match: when its last instance went (0: has instances) */
+    /* A driver in a kx-host process, and its restart policy (restart.c);
+     * host_state, the restart record and host_note are guarded by state_lock */
+    struct kx_driver_info info;                /* to start it again */
+    int host_state;                            /* enum kx_kernel_host_state */
+    uint32_t restart_limit, restart_window_s;  /* KXRestartLimit, KXRestartInterval */
+    uint64_t restart_at[KX_RESTART_LIMIT_MAX]; /* restarts within the window (monotonic) */
+    uint32_t n_restart_at;
+    uint32_t restarts;   /* since it was loaded */
+    char host_note[160]; /* why it is stopped */
 };
 
 /* An executable the kernel loads from memory (the kext cache), as a sealed
@@ -85,10 +96,21 @@ struct kx_kernel {
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- restart.c: drivers whose host process died ---------------------------- */
+/* Reads l's restart policy from its Info.plist (a hosted driver just started). */
+void kx__kernel_restart_policy(struct kx_loaded *l);
 /* kx_io_died_fn: a driver's host process died and the I/O manager removed
- * the driver; its kext stays loaded (kextstat says its host died) and its
- * registry instances go. */
+ * the driver; its registry instances go, and by its kext's restart policy a
+ * restart is scheduled or the kext stays loaded without a driver, stopped
+ * (kextstat says which). */
 void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv);
+/* Starts kext_id's driver again if a restart is still what it waits for.
+ * Returns 1 when it runs again (its nubs are to be matched again). Caller
+ * holds op_lock (the runtime's W_RESTART). */
+int kx__kernel_restart(struct kx_kernel *k, const char *kext_id);
+/* The library executables l's host process loads, dependencies first. */
+size_t kx__kernel_host_libraries(struct kx_kernel *k, const struct kx_loaded *l, const char **out,
+                                 size_t n, size_t cap);
 /* The same for something that went wrong (a kext a boot leaves out or can't load): a warning
  * to the logger; the kernel log keeps what fits in its line, marked "..." when cut. */
 void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)
@@ -97,6 +119,9 @@ void kx__kernel_warn(struct kx_kernel *k, const char *fmt, ...)
 /* Closes the cache's copy of x's executable, if one was made: x is about to
  * be read again or forgotten. */
 void kx__kernel_exec_forget(struct kx_kernel *k, struct kx_kext *x);
+
+/* Whether a kext's Info.plist asks its host to keep root (KXHostKeepRoot). */
+int kx__kernel_wants_root(const struct kx_kext *kext);
 
 /* The file to inspect and dlopen for x: a memfd holding its executable from
  * the kext cache when the boot read it from there, else the bundle's file.
@@ -146,5 +171,7 @@ size_t kx__runtime_instance_holders(struct kx_kernel *k, const char *kext_id,
 /* Adds x's personalities to the catalogue (replacing earlier ones of x). */
 void kx__runtime_catalog_add(struct kx_kernel *k, struct kx_kext *x);
 size_t kx__runtime_catalog_remove(struct kx_kernel *k, const char *kext_id);
+/* Queues kext_id's restart (kx__kernel_restart) for the monotonic time due_ns. */
+void kx__runtime_schedule_restart(struct kx_kernel *k, const char *kext_id, uint64_t due_ns);
 
 #endif /* KX_KERNEL_INT_H */

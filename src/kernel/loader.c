@@ -122,8 +122,7 @@ static int wants_host_process(struct kx_kernel *k, const struct kx_kext *kext)
     return b != 0;
 }
 
-/* Whether a kext's Info.plist asks its host to keep root (KXHostKeepRoot). */
-static int wants_root(const struct kx_kext *kext)
+int kx__kernel_wants_root(const struct kx_kext *kext)
 {
     plist_t v = plist_dict_get_item(kx_kext_info(kext), "KXHostKeepRoot");
     uint8_t b = 0;
@@ -156,11 +155,11 @@ static kx_status map_libraries(struct kx_kernel *k, struct kx_loaded *l, char *w
 
 /* The executables of l's libraries, theirs first, each once: what a host
  * process opens before the driver. Returns how many went into out[]. */
-static size_t host_libraries(struct kx_kernel *k, const struct kx_loaded *l, const char **out,
-                             size_t n, size_t cap)
+size_t kx__kernel_host_libraries(struct kx_kernel *k, const struct kx_loaded *l, const char **out,
+                                 size_t n, size_t cap)
 {
     for (size_t i = 0; i < l->n_deps; i++) {
-        n = host_libraries(k, l->deps[i], out, n, cap);
+        n = kx__kernel_host_libraries(k, l->deps[i], out, n, cap);
         const char *exe = kx__kernel_exec_path(k, l->deps[i]->kext);
         int seen = !exe;
         for (size_t j = 0; j < n && !seen; j++)
@@ -220,7 +219,7 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
         }
         kx_plat_dl_extent(l->dl, &l->address, &l->size);
     }
-    if (hosted && wants_root(p->kext) && !k->host_allow_root) {
+    if (hosted && kx__kernel_wants_root(p->kext) && !k->host_allow_root) {
         snprintf(line, sizeof line,
                  "its Info.plist asks to keep root (KXHostKeepRoot = true), which kxd refuses "
                  "unless started with --allow-host-root");
@@ -231,7 +230,7 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
     }
     if (p->has_entry) {
         const char *libs[64];
-        size_t n_libs = hosted ? host_libraries(k, l, libs, 0, 64) : 0;
+        size_t n_libs = hosted ? kx__kernel_host_libraries(k, l, libs, 0, 64) : 0;
         struct kx_io_driver_params params = {
             sizeof params,
             &p->info,
@@ -241,10 +240,14 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
             hosted ? exe : NULL,
             libs,
             n_libs,
-            hosted && wants_root(p->kext)};
+            hosted && kx__kernel_wants_root(p->kext)};
         st = kx_io_driver_start(k->io, &params, &l->driver);
-        if (st == STATUS_SUCCESS && hosted)
+        if (st == STATUS_SUCCESS && hosted) {
             kx_io_driver_host(k->io, l->driver, &l->host_pid, &l->address, &l->size);
+            l->info = p->info;
+            l->host_state = KX_KERNEL_HOST_RUNNING;
+            kx__kernel_restart_policy(l);
+        }
         if (st != STATUS_SUCCESS) {
             snprintf(line, sizeof line, "DriverEntry failed: %s (%s)", kx_status_name(st),
                      kx_status_string(st));
@@ -298,26 +301,6 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
     kx__kernel_note(k, "unloaded %s (tag %u)", id, (unsigned)l->tag);
     free_loaded(l);
     return STATUS_SUCCESS;
-}
-
-void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv)
-{
-    struct kx_kernel *k = ctx;
-    char id[256] = "";
-    pthread_mutex_lock(&k->state_lock);
-    for (struct kx_loaded *l = k->loaded; l; l = l->next)
-        if (l->driver == drv && l->host_pid > 0) {
-            snprintf(id, sizeof id, "%s", kx_kext_id(l->kext));
-            l->host_pid = -l->host_pid; /* kextstat: the host died */
-        }
-    pthread_mutex_unlock(&k->state_lock);
-    if (!id[0])
-        return;
-    kx__kernel_note(k,
-                    "%s: its driver host died; the kext stays loaded without a driver "
-                    "(kextunload it, then load it again)",
-                    id);
-    kx__runtime_remove_instances(k, id, NULL);
 }
 
 /* ---- load ------------------------------------------------------------------- */

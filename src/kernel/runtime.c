@@ -20,6 +20,11 @@
  * AddDevice run. A candidate that can't load, declines or fails is declined
  * and the next one of its category gets its turn.
  *
+ * A driver whose kx-host process died is started again when its restart
+ * policy allows (restart.c): the restart waits its back-off on the `later`
+ * list, then runs as an item like any other, and every nub is matched again
+ * so the restarted driver gets back the nubs its instances had.
+ *
  * Instances are the kernel's record of who drives what: the entry, its nub,
  * the kext and the driver. Terminating an entry (kx_reg_terminate) reports
  * every entry it takes with it, clients first; for an instance the driver's
@@ -40,13 +45,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum work_kind { W_MATCH, W_MATCH_ALL, W_TERMINATE, W_HOTPLUG, W_UDEV };
+enum work_kind { W_MATCH, W_MATCH_ALL, W_TERMINATE, W_HOTPLUG, W_UDEV, W_RESTART };
 
 struct work {
     struct work *next;
     enum work_kind kind;
     kx_reg_id nub;
-    char *action, *devpath; /* W_HOTPLUG */
+    char *action, *devpath; /* W_HOTPLUG; W_RESTART: action is the kext's id */
+    uint64_t due_ns;        /* W_RESTART: not before (monotonic) */
 };
 
 struct instance {
@@ -71,6 +77,7 @@ struct kx_runtime {
     pthread_mutex_t lock; /* guards what follows */
     pthread_cond_t cond;  /* work arrived, or the queue went idle */
     struct work *head, *tail;
+    struct work *later; /* W_RESTART items waiting for their due time */
     int busy, stop;
     struct instance *instances;
     struct published *published;
@@ -124,6 +131,68 @@ static void queue(struct kx_runtime *rt, enum work_kind kind, kx_reg_id nub)
     w->kind = kind;
     w->nub = nub;
     push(rt, w);
+}
+
+void kx__runtime_schedule_restart(struct kx_kernel *k, const char *kext_id, uint64_t due_ns)
+{
+    struct kx_runtime *rt = k->rt;
+    struct work *w = calloc(1, sizeof *w);
+    if (w && !(w->action = strdup(kext_id))) {
+        free(w);
+        w = NULL;
+    }
+    if (!w) {
+        kx__kernel_warn(k, "%s: out of memory; its driver is not restarted", kext_id);
+        return;
+    }
+    w->kind = W_RESTART;
+    w->due_ns = due_ns;
+    pthread_mutex_lock(&rt->lock);
+    w->next = rt->later;
+    rt->later = w;
+    pthread_cond_broadcast(&rt->cond);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* Moves restarts that are due onto the queue; returns when the next one is
+ * due (UINT64_MAX: none). Caller holds rt->lock. */
+static uint64_t promote_due(struct kx_runtime *rt)
+{
+    uint64_t now = kx_plat_monotonic_ns(), next = UINT64_MAX;
+    for (struct work **pp = &rt->later; *pp;) {
+        struct work *w = *pp;
+        if (w->due_ns > now) {
+            next = w->due_ns < next ? w->due_ns : next;
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        w->next = NULL;
+        if (rt->tail)
+            rt->tail->next = w;
+        else
+            rt->head = w;
+        rt->tail = w;
+    }
+    return next;
+}
+
+/* Waits on rt->cond until the monotonic time `until` at the latest. */
+static void wait_until(struct kx_runtime *rt, uint64_t until)
+{
+    uint64_t now = kx_plat_monotonic_ns();
+    if (until <= now)
+        return;
+    uint64_t left = until - now;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(left / 1000000000u);
+    ts.tv_nsec += (long)(left % 1000000000u);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
 }
 
 void kx_kernel_match_all(struct kx_kernel *k)
@@ -451,6 +520,10 @@ static void do_work(struct kx_runtime *rt, const struct work *w)
         if (kx_reg_terminate(rt->reg, w->nub, on_terminated, rt) == STATUS_SUCCESS)
             kx__kernel_note(rt->k, "nub 0x%llx terminated", (unsigned long long)w->nub);
         break;
+    case W_RESTART:
+        if (kx__kernel_restart(rt->k, w->action))
+            match_all(rt); /* the nubs its instances had */
+        break;
     }
 }
 
@@ -460,22 +533,24 @@ static void *runtime_main(void *arg)
     pthread_setname_np(pthread_self(), "kx-match");
     pthread_mutex_lock(&rt->lock);
     for (;;) {
+        uint64_t due = promote_due(rt);
         while (!rt->head && !rt->stop) {
             rt->busy = 0;
             pthread_cond_broadcast(&rt->cond); /* idle: wake kx_kernel_match_wait */
             if (rt->k->idle_unload_ns) {       /* look at idle kexts every second */
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += 1;
-                pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+                uint64_t second = kx_plat_monotonic_ns() + 1000000000u;
+                wait_until(rt, due < second ? due : second);
                 pthread_mutex_unlock(&rt->lock);
                 pthread_mutex_lock(&rt->k->op_lock);
                 kx__kernel_unload_idle(rt->k, kx_plat_monotonic_ns());
                 pthread_mutex_unlock(&rt->k->op_lock);
                 pthread_mutex_lock(&rt->lock);
+            } else if (due != UINT64_MAX) {
+                wait_until(rt, due);
             } else {
                 pthread_cond_wait(&rt->cond, &rt->lock);
             }
+            due = promote_due(rt);
         }
         if (rt->stop)
             break;
@@ -783,6 +858,11 @@ void kx__runtime_free(struct kx_kernel *k)
     while (rt->head) {
         struct work *w = rt->head;
         rt->head = w->next;
+        work_free(w);
+    }
+    while (rt->later) {
+        struct work *w = rt->later;
+        rt->later = w->next;
         work_free(w);
     }
     kx_platform_udev_close(rt->udev);

@@ -37,49 +37,35 @@
 #define KX_MSG_DOC_MAX   ((uint64_t)256 << 20) /* bytes in one chunked document */
 
 /* XX(name, value). Requests from clients, replies from kxd. */
-#define KX_MSG_TYPES(XX)                                                                           \
-    XX(KX_MSG_ERROR, 1)  /* reply: status i32, message str */                                      \
-    XX(KX_MSG_OK, 2)     /* reply: status i32, u64 value, message str */                           \
-    XX(KX_MSG_OPEN, 10)  /* path str, access u32 -> OK(value = handle) */                          \
-    XX(KX_MSG_CLOSE, 11) /* handle u32 -> OK */                                                    \
-    XX(KX_MSG_READ, 12)  /* handle u32, offset u64, length u32, timeout_ms u32 -> DATA */          \
-    XX(KX_MSG_WRITE,                                                                               \
-       13) /* handle u32, offset u64, timeout_ms u32, data bytes -> OK(value = information) */     \
-    XX(KX_MSG_IOCTL, 14) /* handle u32, code u32, out_len u32, timeout_ms u32, in bytes -> DATA */ \
-    XX(KX_MSG_DATA, 15)  /* reply: status i32, information u64, data bytes */                      \
-    XX(KX_MSG_LOAD, 20)  /* flags u32, kext str (path or bundle ID) -> OK(message = report) */     \
-    XX(KX_MSG_UNLOAD, 21) /* flags u32, bundle ID or path str -> OK(message = report) */           \
-    XX(KX_MSG_STAT, 22)   /* (empty) -> STAT_ENTRY* STAT_END */                                    \
-    XX(KX_MSG_STAT_ENTRY,                                                                          \
-       23) /* tag u32, refs i32, address u64, size u64, wired u64, id str, version str, uuid str,  \
-              path str, n u32, tag u32 * n, host_pid i32 */                                        \
-    XX(KX_MSG_LS, 24)        /* (empty) -> LS_ENTRY* LS_END */                                     \
-    XX(KX_MSG_LS_ENTRY, 25)  /* kind u32 (0 link, 1 device), name str, target str, driver str, uid \
-                                u32, gid u32, mode u32, handles u32, host_pid i32 */               \
-    XX(KX_MSG_LOG, 26)       /* since u64 -> LOG_ENTRY* LOG_END */                                 \
-    XX(KX_MSG_LOG_ENTRY, 27) /* seq u64, time_ns u64, source str, text str */                      \
-    XX(KX_MSG_END, 28)       /* reply: status i32, count u64 — ends a listing */                 \
-    XX(KX_MSG_SERVER, 29)    /* (empty) -> SERVER_INFO SERVER_CONN* END(count of SERVER_CONN) */   \
-    XX(KX_MSG_SERVER_INFO,                                                                         \
-       30) /* conn_bytes u64, total_bytes u64, max_conns u32, max_conns_per_user u32, conns u32,   \
-              throttled u32, bytes_held u64, refused u64 */                                        \
-    XX(KX_MSG_SERVER_CONN,                                                                         \
-       31) /* id u64, pid i32, uid u32, pending u32, handles u32, bytes_held u64, throttled u32 */ \
-    XX(KX_MSG_REGISTRY,                                                                            \
-       32) /* plane u32 (0 IOService, 1 IODeviceTree) -> CHUNK* END: the plane's tree from Root as \
-              a binary plist, ioreg -a's form with kxd's ids and states */                         \
-    XX(KX_MSG_CATALOG,                                                                             \
-       33) /* (empty) -> CHUNK* END: kxd's IOCatalogue as kx catalog --json writes it */           \
-    XX(KX_MSG_MATCH_REPORT, 34) /* (empty) -> CHUNK* END: a matching dry run on kxd's registry and \
-                                   catalogue, kx match --json's document */                        \
-    XX(KX_MSG_CHUNK, 35) /* data bytes (at most KX_MSG_CHUNK_MAX): the next piece of a document */ \
-    XX(KX_MSG_DEVICE_ADD, 36) /* parent path str, file name str, tree bytes (plist, ioreg -a form) \
-                                 -> NUB* END; root only */                                         \
-    XX(KX_MSG_NUB, 37)        /* id u64, IOService path str: an entry device add published */      \
-    XX(KX_MSG_DEVICE_REMOVE,                                                                       \
-       38) /* path str -> OK: the entry and everything above it terminated; root only */           \
-    XX(KX_MSG_MOUNT, 39) /* absolute folder str -> OK: kxd serves its /dev links as files there    \
-                            (FUSE); root or kxd's user */
+#define KX_MSG_TYPES(XX)                                                          \
+    XX(KX_MSG_ERROR, 1)       /* reply: status i32, message str */                \
+    XX(KX_MSG_OK, 2)          /* reply: status i32, u64 value, message str */     \
+    XX(KX_MSG_OPEN, 10)       /* path str, access u32 -> OK(value = handle) */    \
+    XX(KX_MSG_CLOSE, 11)      /* handle u32 -> OK */                              \
+    XX(KX_MSG_READ, 12)       /* handle u32, offset u64, length u32, timeout_ms u32 -> DATA */ \
+    XX(KX_MSG_WRITE, 13)      /* handle u32, offset u64, timeout_ms u32, data bytes -> OK(value = information) */ \
+    XX(KX_MSG_IOCTL, 14)      /* handle u32, code u32, out_len u32, timeout_ms u32, in bytes -> DATA */ \
+    XX(KX_MSG_DATA, 15)       /* reply: status i32, information u64, data bytes */ \
+    XX(KX_MSG_LOAD, 20)       /* flags u32, kext str (path or bundle ID) -> OK(message = report) */ \
+    XX(KX_MSG_UNLOAD, 21)     /* flags u32, bundle ID or path str -> OK(message = report) */ \
+    XX(KX_MSG_STAT, 22)       /* (empty) -> STAT_ENTRY* STAT_END */               \
+    XX(KX_MSG_STAT_ENTRY, 23) /* tag u32, refs i32, address u64, size u64, wired u64, id str, version str, uuid str, path str, n u32, tag u32 * n, host_pid i32, host_state u32, restarts u32, host_note str */ \
+    XX(KX_MSG_LS, 24)         /* (empty) -> LS_ENTRY* LS_END */                   \
+    XX(KX_MSG_LS_ENTRY, 25)   /* kind u32 (0 link, 1 device), name str, target str, driver str, uid u32, gid u32, mode u32, handles u32, host_pid i32 */ \
+    XX(KX_MSG_LOG, 26)        /* since u64 -> LOG_ENTRY* LOG_END */               \
+    XX(KX_MSG_LOG_ENTRY, 27)  /* seq u64, time_ns u64, source str, text str */       \
+    XX(KX_MSG_END, 28)        /* reply: status i32, count u64 — ends a listing */ \
+    XX(KX_MSG_SERVER, 29)     /* (empty) -> SERVER_INFO SERVER_CONN* END(count of SERVER_CONN) */ \
+    XX(KX_MSG_SERVER_INFO, 30) /* conn_bytes u64, total_bytes u64, max_conns u32, max_conns_per_user u32, conns u32, throttled u32, bytes_held u64, refused u64 */ \
+    XX(KX_MSG_SERVER_CONN, 31) /* id u64, pid i32, uid u32, pending u32, handles u32, bytes_held u64, throttled u32 */ \
+    XX(KX_MSG_REGISTRY, 32)   /* plane u32 (0 IOService, 1 IODeviceTree) -> CHUNK* END: the plane's tree from Root as a binary plist, ioreg -a's form with kxd's ids and states */ \
+    XX(KX_MSG_CATALOG, 33)    /* (empty) -> CHUNK* END: kxd's IOCatalogue as kx catalog --json writes it */ \
+    XX(KX_MSG_MATCH_REPORT, 34) /* (empty) -> CHUNK* END: a matching dry run on kxd's registry and catalogue, kx match --json's document */ \
+    XX(KX_MSG_CHUNK, 35)      /* data bytes (at most KX_MSG_CHUNK_MAX): the next piece of a document */ \
+    XX(KX_MSG_DEVICE_ADD, 36) /* parent path str, file name str, tree bytes (plist, ioreg -a form) -> NUB* END; root only */ \
+    XX(KX_MSG_NUB, 37)        /* id u64, IOService path str: an entry device add published */ \
+    XX(KX_MSG_DEVICE_REMOVE, 38) /* path str -> OK: the entry and everything above it terminated; root only */ \
+    XX(KX_MSG_MOUNT, 39)      /* absolute folder str -> OK: kxd serves its /dev links as files there (FUSE); root or kxd's user */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

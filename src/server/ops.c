@@ -414,6 +414,9 @@ static void stat_job(struct kx_srv *srv, void *arg)
             for (size_t d = 0; d < k->n_linked_against; d++)
                 kx_msg_put_u32(&b, k->linked_against[d]);
             kx_msg_put_i32(&b, k->host_pid);
+            kx_msg_put_u32(&b, k->host_state);
+            kx_msg_put_u32(&b, k->restarts);
+            kx_msg_put_str(&b, k->host_note);
             kx_srv_post(srv, j->conn_id, &b);
         }
         reply_end(srv, j->conn_id, j->req_id, STATUS_SUCCESS, n);

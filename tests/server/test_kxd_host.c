@@ -5,7 +5,11 @@
  * request of the driver (the one that killed it and one pending) is answered
  * STATUS_DRIVER_PROCESS_TERMINATED, its device and link go, the kernel log
  * says how it died, and kxd is left with no more descriptors, threads or
- * child processes than before the driver was loaded. */
+ * child processes than before the driver was loaded. A routine that hangs
+ * gets its host killed by the watchdog (STATUS_DRIVER_NOT_RESPONDING). By its
+ * kext's restart policy a driver whose host died is started again and its
+ * device comes back; past the policy's limit it stays stopped, and kextstat
+ * and kx ls say so. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,10 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static int host_setup(void **state)
+static int start_with(void **state, const char *const *args)
 {
     struct kxd_proc *p = calloc(1, sizeof *p);
-    const char *args[] = {"--host-mode", "process", NULL};
     if (!p || kxd_start_args(p, args) != 0) {
         if (p)
             kxd_cleanup(p);
@@ -34,6 +37,19 @@ static int host_setup(void **state)
     }
     *state = p;
     return 0;
+}
+
+static int host_setup(void **state)
+{
+    const char *args[] = {"--host-mode", "process", NULL};
+    return start_with(state, args);
+}
+
+/* A short hang deadline: the watchdog tests. */
+static int hang_setup(void **state)
+{
+    const char *args[] = {"--host-mode", "process", "--hang-ms", "1000", NULL};
+    return start_with(state, args);
 }
 
 static size_t count_dir(const char *fmt, int pid)
@@ -174,7 +190,7 @@ static void *pend(void *arg)
 /* Loads Crash, leaves one request pending in it, tells it to die by `code`
  * and checks everything the containment promises; `how` matches the kernel
  * log's line about the death. */
-static void die_by(struct kxd_proc *p, uint32_t code, const char *how)
+static void die_by(struct kxd_proc *p, uint32_t code, const char *how, kx_status answer)
 {
     size_t fds = count_dir("/proc/%d/fd", p->pid), threads = count_dir("/proc/%d/task", p->pid);
     struct kids before = children_of(p->pid);
@@ -198,17 +214,17 @@ static void die_by(struct kxd_proc *p, uint32_t code, const char *how)
     T_WAIT_FOR(log_has(p, "Crash: request pending"));
     assert_true(log_has(p, "Crash: request pending"));
 
-    assert_int_equal(kx_client_ioctl(c, h, code, NULL, 0, NULL, 0, 0, &got),
-                     STATUS_DRIVER_PROCESS_TERMINATED);
+    /* No deadline of its own beyond the default: a hang is answered by the
+     * watchdog, never by the requester giving up. */
+    assert_int_equal(kx_client_ioctl(c, h, code, NULL, 0, NULL, 0, 0, &got), answer);
     pthread_join(t, NULL);
-    assert_int_equal(pe.st, STATUS_DRIVER_PROCESS_TERMINATED);
+    assert_int_equal(pe.st, answer);
 
     /* The handle fails from now on: the driver is gone or its device removed
      * (while its teardown runs), then the handle is revoked. Its device and link go; the
      * kernel log says who died and how. */
     kx_status st = kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got);
-    assert_true(st == STATUS_DRIVER_PROCESS_TERMINATED || st == STATUS_DEVICE_REMOVED ||
-                st == STATUS_INVALID_HANDLE);
+    assert_true(st == answer || st == STATUS_DEVICE_REMOVED || st == STATUS_INVALID_HANDLE);
     T_WAIT_FOR(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h) == STATUS_NO_SUCH_FILE);
     assert_int_equal(kx_client_open(c, "/dev/Crash", KX_ACCESS_READ, &h), STATUS_NO_SUCH_FILE);
     assert_int_equal(kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got),
@@ -246,19 +262,198 @@ static void test_host_crash_is_contained(void **state)
     die_by(*state, IOCTL_CRASH_SEGV,
            "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) (killed by signal SIGSEGV|exited "
            "with status [0-9]+: AddressSanitizer: SEGV .*in crash_control); 2 request\\(s\\) "
-           "answered STATUS_DRIVER_PROCESS_TERMINATED");
+           "answered STATUS_DRIVER_PROCESS_TERMINATED",
+           STATUS_DRIVER_PROCESS_TERMINATED);
 }
 
 static void test_host_abort_is_contained(void **state)
 {
     die_by(*state, IOCTL_CRASH_ABORT,
-           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGABRT");
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGABRT",
+           STATUS_DRIVER_PROCESS_TERMINATED);
 }
 
 static void test_host_exit_is_contained(void **state)
 {
     die_by(*state, IOCTL_CRASH_EXIT,
-           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 3");
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 3",
+           STATUS_DRIVER_PROCESS_TERMINATED);
+}
+
+/* A routine that never returns: the watchdog kills its host after hang_ms,
+ * names the driver, the routine and the IRP major, and every request of the
+ * driver is answered STATUS_DRIVER_NOT_RESPONDING. */
+static void test_host_hang_is_killed(void **state)
+{
+    struct kxd_proc *p = *state;
+    die_by(p, IOCTL_CRASH_HANG,
+           "Crash +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by signal SIGKILL.* by the "
+           "watchdog: not responding, IRP_MJ_DEVICE_CONTROL \\(control code 0x[0-9a-f]+\\) did not "
+           "return; 2 request\\(s\\) answered STATUS_DRIVER_NOT_RESPONDING",
+           STATUS_DRIVER_NOT_RESPONDING);
+    char *log = kernel_log(p);
+    KXD_ASSERT_MATCHES(log, "Crash +\\[IO\\] IRP_MJ_DEVICE_CONTROL \\(control code 0x[0-9a-f]+\\) "
+                            "has not returned after [0-9]+ ms: driver not responding");
+    free(log);
+}
+
+/* The kextstat row of id: its host's state, pid and restarts. */
+static struct kx_client_kext row_of(kx_client *c, const char *id)
+{
+    struct kx_client_kext row = {0}, *kexts = NULL;
+    size_t n = 0;
+    if (kx_client_stat(c, &kexts, &n) == STATUS_SUCCESS)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(kexts[i].id, id) == 0) {
+                row.tag = kexts[i].tag;
+                row.host_pid = kexts[i].host_pid;
+                row.host_state = kexts[i].host_state;
+                row.restarts = kexts[i].restarts;
+            }
+    kx_client_kexts_free(kexts, n);
+    return row;
+}
+
+static kx_status ping(kx_client *c, const char *path)
+{
+    uint32_t h;
+    char out[8] = "";
+    size_t got = 0;
+    kx_status st = kx_client_open(c, path, KX_ACCESS_READ, &h);
+    if (st != STATUS_SUCCESS)
+        return st;
+    st = kx_client_ioctl(c, h, IOCTL_CRASH_PING, NULL, 0, out, sizeof out, 0, &got);
+    if (st == STATUS_SUCCESS && (got != 4 || memcmp(out, "pong", 4) != 0))
+        st = STATUS_DATA_ERROR;
+    kx_client_close(c, h);
+    return st;
+}
+
+/* Opens path and has its driver die by code; returns the answer. */
+static kx_status kill_through(kx_client *c, const char *path, uint32_t code)
+{
+    uint32_t h;
+    size_t got = 0;
+    kx_status st = kx_client_open(c, path, KX_ACCESS_READ, &h);
+    if (st != STATUS_SUCCESS)
+        return st;
+    st = kx_client_ioctl(c, h, code, NULL, 0, NULL, 0, 0, &got);
+    kx_client_close(c, h);
+    return st;
+}
+
+#define PHOENIX_MATCHED "IOResources matched IOResources: org.kx.test.Phoenix \\(KXPhoenix"
+
+static int matches_of(const struct kxd_proc *p, const char *pattern)
+{
+    char *log = kernel_log(p);
+    int n = log ? kxd_count_matches(log, pattern) : 0;
+    free(log);
+    return n;
+}
+
+/* Phoenix (the default policy) crashes, hangs, and comes back each time in a
+ * new host: its device is back and answers, its nub is matched again,
+ * kextstat counts the restarts. */
+static void test_host_restarts_after_death(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    char path[600];
+    snprintf(path, sizeof path, "%s/Phoenix.kext", p->test_ext);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_SUCCESS);
+    assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_SUCCESS);
+    T_WAIT_FOR(matches_of(p, PHOENIX_MATCHED) >= 1);
+    assert_int_equal(matches_of(p, PHOENIX_MATCHED), 1);
+    struct kx_client_kext r = row_of(c, "org.kx.test.Phoenix");
+    assert_int_equal(r.host_state, 1); /* running */
+    int32_t first = r.host_pid;
+    assert_true(first > 0);
+
+    assert_int_equal(kill_through(c, "/dev/Phoenix", IOCTL_CRASH_SEGV),
+                     STATUS_DRIVER_PROCESS_TERMINATED);
+    T_WAIT_FOR(ping(c, "/dev/Phoenix") == STATUS_SUCCESS);
+    assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_SUCCESS);
+    r = row_of(c, "org.kx.test.Phoenix");
+    assert_int_equal(r.host_state, 1);
+    assert_int_equal(r.restarts, 1);
+    assert_true(r.host_pid > 0 && r.host_pid != first);
+    /* its instance went with the host; the restarted driver matched again */
+    T_WAIT_FOR(matches_of(p, PHOENIX_MATCHED) >= 2);
+    assert_int_equal(matches_of(p, PHOENIX_MATCHED), 2);
+
+    /* a hang is a death too: killed, answered, restarted */
+    assert_int_equal(kill_through(c, "/dev/Phoenix", IOCTL_CRASH_HANG),
+                     STATUS_DRIVER_NOT_RESPONDING);
+    T_WAIT_FOR(ping(c, "/dev/Phoenix") == STATUS_SUCCESS);
+    assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_SUCCESS);
+    assert_int_equal(row_of(c, "org.kx.test.Phoenix").restarts, 2);
+    char *log = kernel_log(p);
+    KXD_ASSERT_MATCHES(log, "org.kx.test.Phoenix: its driver host died; restarting it in [0-9]+ ms "
+                            "\\(restart 1 of 3 in 60 s\\)");
+    KXD_ASSERT_MATCHES(log, "org.kx.test.Phoenix: restarted \\(kx-host pid [0-9]+; restart 2 of 3");
+    free(log);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.Phoenix", 0), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+/* Four deaths within a minute: three restarts, then Phoenix stays stopped
+ * and says so; nothing leaks on the way. */
+static void test_host_stays_stopped_past_the_limit(void **state)
+{
+    struct kxd_proc *p = *state;
+    size_t fds = count_dir("/proc/%d/fd", p->pid), threads = count_dir("/proc/%d/task", p->pid);
+    struct kids before = children_of(p->pid);
+    kx_client *c = kxd_connect(p);
+    char path[600];
+    snprintf(path, sizeof path, "%s/Phoenix.kext", p->test_ext);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_SUCCESS);
+    for (int i = 0; i < 4; i++) {
+        T_WAIT_FOR(ping(c, "/dev/Phoenix") == STATUS_SUCCESS);
+        assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_SUCCESS);
+        assert_int_equal(kill_through(c, "/dev/Phoenix", IOCTL_CRASH_EXIT),
+                         STATUS_DRIVER_PROCESS_TERMINATED);
+    }
+    T_WAIT_FOR(row_of(c, "org.kx.test.Phoenix").host_state == 3);
+    struct kx_client_kext r = row_of(c, "org.kx.test.Phoenix");
+    assert_int_equal(r.host_state, 3); /* stopped */
+    assert_int_equal(r.restarts, 3);
+    assert_true(r.tag != 0); /* still loaded, without a driver */
+    assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_NO_SUCH_FILE);
+
+    char *out = NULL;
+    kxd_run(&out, "KX_SOCKET=%s ./kx stat", p->socket);
+    KXD_ASSERT_MATCHES(out, "org.kx.test.Phoenix .* stopped \\(died 4 times in 60 s "
+                            "\\(KXRestartLimit 3, KXRestartInterval 60\\)\\)");
+    free(out);
+    out = NULL;
+    kxd_run(&out, "KX_SOCKET=%s ./kx ls", p->socket);
+    KXD_ASSERT_MATCHES(out, "org.kx.test.Phoenix +driver stopped: died 4 times in 60 s");
+    free(out);
+    out = NULL;
+    kxd_run(&out, "KX_SOCKET=%s ./kx stat --json", p->socket);
+    KXD_ASSERT_MATCHES(out, "\"host_state\": \"stopped\"");
+    free(out);
+    char *log = kernel_log(p);
+    KXD_ASSERT_MATCHES(log, "org.kx.test.Phoenix: its driver host died 4 times in 60 s .*; left "
+                            "stopped without a driver");
+    free(log);
+
+    /* it unloads, and loads again with a clean record */
+    assert_int_equal(kx_client_unload(c, "org.kx.test.Phoenix", 0), STATUS_SUCCESS);
+    assert_int_equal(kx_client_load(c, path, 0), STATUS_SUCCESS);
+    assert_int_equal(ping(c, "/dev/Phoenix"), STATUS_SUCCESS);
+    assert_int_equal(row_of(c, "org.kx.test.Phoenix").restarts, 0);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.Phoenix", 0), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+
+    T_WAIT_FOR(count_dir("/proc/%d/fd", p->pid) <= fds &&
+               count_dir("/proc/%d/task", p->pid) <= threads);
+    assert_true(count_dir("/proc/%d/fd", p->pid) <= fds);
+    assert_true(count_dir("/proc/%d/task", p->pid) <= threads);
+    struct kids after = children_of(p->pid);
+    assert_int_equal(after.n, before.n);
+    assert_int_equal(after.zombies, 0);
 }
 
 int main(void)
@@ -268,6 +463,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_crash_is_contained, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_abort_is_contained, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_exit_is_contained, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_hang_is_killed, hang_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_restarts_after_death, hang_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_host_stays_stopped_past_the_limit, host_setup,
+                                        kxd_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,13 +11,15 @@
  *   6 Mismatch    its driver-info record says another version than its
  *                 Info.plist: refused before it runs.
  *   7 NullTwo     org.kx.driver.Null 2.0.0: another version of a loaded kext.
- *   8 Crash       /dev/Crash, told by DEVICE_CONTROL to crash, abort or exit
- *                 in its dispatch routine, to pend a request forever, or to
- *                 answer "pong": the driver host containment tests; and to
+ *   8 Crash       /dev/Crash, told by DEVICE_CONTROL to crash, abort, exit or
+ *                 hang in its dispatch routine, to pend a request forever, or
+ *                 to answer "pong": the driver host containment tests; and to
  *                 call socket() or open() and answer the errno, or unshare()
  *                 (the host's seccomp filter: EPERM, or death by SIGSYS).
- *                 Also built as CrashUMD (a UMD driver: the tightest
- *                 profile) and KeepRoot (KXHostKeepRoot).
+ *                 Built as Crash (KXRestartLimit 0: stays down), Phoenix
+ *                 (/dev/Phoenix, restarted by the default policy), CrashUMD
+ *                 (a UMD driver: the tightest profile) and KeepRoot
+ *                 (KXHostKeepRoot).
  */
 #include <kx/kmdf.h>
 
@@ -80,6 +82,10 @@ static kx_status crash_control(PDEVICE_OBJECT dev, PIRP irp)
     }
     case IOCTL_CRASH_ABORT: DkPrint("Crash: abort()"); abort();
     case IOCTL_CRASH_EXIT: DkPrint("Crash: exit(3)"); exit(3);
+    case IOCTL_CRASH_HANG:
+        DkPrint("Crash: hanging in the routine");
+        for (;;)
+            pause(); /* only the watchdog's SIGKILL ends it */
     case IOCTL_CRASH_PEND:
         DkMarkIrpPending(irp);
         DkPrint("Crash: request pending");
