@@ -21,6 +21,7 @@
  *   2. io->pool_lock  IRP slab growth            (leaf)
  *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
+ *      io->fault_lock fault rules (leaf; fault_set.c; reports go out after it)
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
  *                     full (leaf, queue.c; posts happen under ns_lock)

@@ -100,6 +100,44 @@ static void test_crash_on_the_second_irp_is_contained(void **state)
     expect_fault(p, "--clear /dev/null", 1, "/dev/null: STATUS_OBJECT_NAME_NOT_FOUND");
 }
 
+/* fail and never-complete through hosts; exit on the CREATE of an open. */
+static void test_fail_never_complete_and_exit_in_hosts(void **state)
+{
+    struct kxd_proc *p = *state;
+    expect_fault(p, "org.kx.driver.Null --every 2 --major WRITE --action fail:STATUS_DEVICE_BUSY",
+                 0, NULL);
+    expect_fault(p, "/dev/zero --irp 2 --action never-complete", 0, NULL);
+    expect_fault(p, "/dev/pipe0 --irp 1 --action exit", 0, NULL);
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    uint64_t info = 0;
+    assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    kx_status want[] = {STATUS_SUCCESS, STATUS_DEVICE_BUSY, STATUS_SUCCESS, STATUS_DEVICE_BUSY};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_int_equal(kx_client_write(c, h, 0, "x", 1, 0, &info), want[i]);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+
+    char buf[4];
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 100, &got), STATUS_TIMEOUT);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, sizeof buf);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+
+    assert_int_equal(kx_client_open(c, "/dev/pipe0", KX_ACCESS_READ, &h),
+                     STATUS_DRIVER_PROCESS_TERMINATED);
+    T_WAIT_FOR(
+        log_has(p, "Pipe +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 1"));
+    assert_true(
+        log_has(p, "Pipe +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) exited with status 1"));
+    /* the other hosts were not touched */
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
 static void test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext(void **state)
 {
     struct kxd_proc *p = *state;
@@ -144,6 +182,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_on_the_second_irp_is_contained, host_setup,
+                                        kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_fail_never_complete_and_exit_in_hosts, host_setup,
                                         kxd_teardown),
         KXD_TEST(test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext),
     };
