@@ -8,7 +8,7 @@
  * second request the requester made. Acting in the host means a crash really
  * kills a kx-host process and the real containment answers the IRP.
  *
- * Rules are looked at only when some exist (faults_on); matching is by the
+ * Rules are looked at only when some exist (n_faults); matching is by the
  * device's canonical name or the driver's id, both fixed for the object's
  * life, so a pick needs no namespace lock.
  */
@@ -97,7 +97,6 @@ kx_status kx_io_fault_set(struct kx_io *io, const struct kx_fault_rule *rule, kx
         io->faults[i] = f; /* a new rule for a target replaces the old one */
         if (i == io->n_faults)
             io->n_faults++;
-        atomic_store_explicit(&io->faults_on, io->n_faults, memory_order_relaxed);
     }
     pthread_mutex_unlock(&io->fault_lock);
     if (st != STATUS_SUCCESS)
@@ -121,7 +120,6 @@ kx_status kx_io_fault_clear(struct kx_io *io, const char *target, size_t *n)
             io->faults[keep++] = io->faults[i];
     }
     io->n_faults = keep;
-    atomic_store_explicit(&io->faults_on, keep, memory_order_relaxed);
     pthread_mutex_unlock(&io->fault_lock);
     if (n)
         *n = gone;

@@ -356,8 +356,8 @@ struct kx_io {
 
     pthread_mutex_t fault_lock; /* faults (leaf; fault_set.c) */
     struct io_fault *faults;    /* fault_lock: kx_io_fault_set's rules */
-    size_t n_faults, cap_faults;
-    _Atomic size_t faults_on; /* n_faults, for submitters that take no lock */
+    size_t cap_faults;          /* fault_lock */
+    _Atomic size_t n_faults;    /* written under fault_lock; submitters read it without */
 };
 
 /* ---- irp.c ------------------------------------------------------------------ */
@@ -511,7 +511,7 @@ void kx__fault_pick(struct kx_io *io, const struct io_device *dv, const struct i
 static inline void kx__fault_mark(struct kx_io *io, const struct io_device *dv,
                                   const struct io_driver *d, struct io_msg_irp *m)
 {
-    if (__builtin_expect(atomic_load_explicit(&io->faults_on, memory_order_relaxed) != 0, 0))
+    if (__builtin_expect(atomic_load_explicit(&io->n_faults, memory_order_relaxed) != 0, 0))
         kx__fault_pick(io, dv, d, m);
 }
 
