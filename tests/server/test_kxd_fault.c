@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOBODY 65534
 
 static int host_setup(void **state)
 {
@@ -178,6 +182,55 @@ static void test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext(void **stat
     kx_client_disconnect(c);
 }
 
+/* In a child that became nobody: 0 when every fault request is refused. */
+static int nobody_is_refused(const struct kxd_proc *p)
+{
+    kx_client *c = NULL;
+    if (kx_client_connect(p->socket, &c) != STATUS_SUCCESS)
+        return 1;
+    int failed = 0;
+    if (kx_client_fault_set(c, "/dev/null", "irp=1 action=fail:STATUS_DEVICE_BUSY") !=
+            STATUS_ACCESS_DENIED ||
+        !strstr(kx_client_message(c), "only root"))
+        failed |= 2;
+    struct kx_client_fault *fs = NULL;
+    size_t n = 0;
+    if (kx_client_fault_list(c, &fs, &n) != STATUS_ACCESS_DENIED)
+        failed |= 4;
+    kx_client_faults_free(fs, n);
+    if (kx_client_fault_clear(c, NULL, NULL) != STATUS_ACCESS_DENIED)
+        failed |= 8;
+    kx_client_disconnect(c);
+    return failed;
+}
+
+static void test_non_root_may_not_inject(void **state)
+{
+    struct kxd_proc *p = *state;
+    if (getuid() != 0)
+        skip(); /* needs root to become nobody */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(0xFF);
+        _exit(nobody_is_refused(p));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("unprivileged client: failed expectations 0x%x", WEXITSTATUS(status));
+    /* and nothing was set */
+    kx_client *c = kxd_connect(p);
+    struct kx_client_fault *fs = NULL;
+    size_t n = 9;
+    assert_int_equal(kx_client_fault_list(c, &fs, &n), STATUS_SUCCESS);
+    assert_int_equal(n, 0);
+    kx_client_faults_free(fs, n);
+    kx_client_disconnect(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +239,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fail_never_complete_and_exit_in_hosts, host_setup,
                                         kxd_teardown),
         KXD_TEST(test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext),
+        KXD_TEST(test_non_root_may_not_inject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
