@@ -2,7 +2,8 @@
  * second IRP to /dev/null, whose driver runs in a kx-host process, kills that
  * host; the IRP is answered STATUS_DRIVER_PROCESS_TERMINATED by the real
  * containment while kxd serves everything else; --list shows the rule and its
- * counters, --clear removes it. With drivers in kxd, the actions that would
+ * counters, --clear removes it. fail, never-complete, exit, abort and hang
+ * act in hosts too. With drivers in kxd, the actions that would
  * take kxd down are refused by name, and fail works through a kext's bundle
  * identifier. */
 #include <stdarg.h>
@@ -182,6 +183,37 @@ static void test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext(void **stat
     kx_client_disconnect(c);
 }
 
+/* abort kills its host; hang leaves the IRP to its deadline (kxd kills the
+ * stuck host when it stops). */
+static void test_abort_and_hang_in_hosts(void **state)
+{
+    struct kxd_proc *p = *state;
+    expect_fault(p, "/dev/ram0 --irp 2 --action abort", 0, NULL);
+    expect_fault(p, "org.kx.driver.Zero --irp 2 --major READ --action hang", 0, NULL);
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    char buf[4];
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got),
+                     STATUS_DRIVER_PROCESS_TERMINATED);
+    T_WAIT_FOR(log_has(p, "RamDisk +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by "
+                          "signal SIGABRT"));
+    assert_true(log_has(p, "RamDisk +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by "
+                           "signal SIGABRT"));
+
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 100, &got), STATUS_TIMEOUT);
+    /* kxd still serves a driver in another host */
+    uint64_t info = 0;
+    uint32_t n;
+    assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &n), STATUS_SUCCESS);
+    assert_int_equal(kx_client_write(c, n, 0, "x", 1, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(kx_client_close(c, n), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
 /* In a child that became nobody: 0 when every fault request is refused. */
 static int nobody_is_refused(const struct kxd_proc *p)
 {
@@ -238,6 +270,7 @@ int main(void)
                                         kxd_teardown),
         cmocka_unit_test_setup_teardown(test_fail_never_complete_and_exit_in_hosts, host_setup,
                                         kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_and_hang_in_hosts, host_setup, kxd_teardown),
         KXD_TEST(test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext),
         KXD_TEST(test_non_root_may_not_inject),
     };
