@@ -26,7 +26,8 @@
     XX(info, "everything known about a kext: bundle, executable, verdict, kxd's state")            \
     XX(find, "list the kexts of folders that match a query (kextfind)")                            \
     XX(new, "create a driver project that builds with the installed kx SDK")                       \
-    XX(mount, "ask kxd to serve its /dev links as files in a folder (FUSE)")
+    XX(mount, "ask kxd to serve its /dev links as files in a folder (FUSE)")                       \
+    XX(fault, "inject faults into a device's or kext's IRPs; list or clear the rules")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
 #define KX_ALIASES(XX)                                                                             \

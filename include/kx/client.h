@@ -192,6 +192,31 @@ KX_API kx_status kx_client_device_remove(kx_client *c, const char *path);
  * explained by kx_client_message. */
 KX_API kx_status kx_client_mount(kx_client *c, const char *dir);
 
+/* ---- Fault injection (kx fault) --------------------------------------------
+ * Root's or kxd's own user's (STATUS_ACCESS_DENIED). */
+
+/* Attaches a rule, kx/fault.h's words ("irp=2 action=crash"), to target: a
+ * device's link or \Device\ name, or a loaded kext's bundle identifier
+ * (every device of its driver). Replaces target's earlier rule. On success
+ * kx_client_message gives the rule as kxd keeps it; on failure why, naming
+ * target (an unknown word, no such device or kext, an action that would take
+ * kxd down for a driver running in kxd: STATUS_NOT_SUPPORTED). */
+KX_API kx_status kx_client_fault_set(kx_client *c, const char *target, const char *words);
+/* Removes target's rule (NULL: every rule); *n (may be NULL) how many went.
+ * STATUS_OBJECT_NAME_NOT_FOUND when target had none. */
+KX_API kx_status kx_client_fault_clear(kx_client *c, const char *target, uint64_t *n);
+
+struct kx_client_fault {
+    char *target;
+    char *rule;        /* the words, as kx_fault_parse reads them */
+    uint64_t seen;     /* IRPs that reached the target and matched the rule's major */
+    uint64_t fired;    /* of those, how many the rule hit */
+};
+
+/* Every rule in the order set. Free with kx_client_faults_free. */
+KX_API kx_status kx_client_fault_list(kx_client *c, struct kx_client_fault **faults, size_t *n);
+KX_API void kx_client_faults_free(struct kx_client_fault *faults, size_t n);
+
 /* ---- kxd itself ---------------------------------------------------------- */
 
 /* One connection to kxd, as kxd accounts for it. */

@@ -32,6 +32,7 @@
 #define KX_IO_H
 
 #include <kx/driver_info.h>
+#include <kx/fault.h>
 #include <kx/log.h>
 #include <kx/status.h>
 #include <stddef.h>
@@ -467,5 +468,33 @@ KX_API void kx_io_log_write(struct kx_io *io, const char *source, const char *te
 
 /* "[   12.345678] Null: [DK] text" into buf (always NUL-terminated). */
 KX_API void kx_io_log_format(const struct kx_io_log_line *line, char *buf, size_t size);
+
+/* ---- Fault injection (kx fault; rules in kx/fault.h) ---------------------
+ * The manager counts the IRPs sent to a rule's target as they are submitted
+ * (CREATE and the requests; not the CLEANUP and CLOSE it sends itself, so a
+ * faulted handle can always be closed), and marks the one a rule hits; the
+ * driver's host carries the action out before or instead of the routine:
+ * fail completes the IRP with the status without calling the driver, delay
+ * sleeps first, never-complete pends the IRP and forgets it (its deadline
+ * answers the requester), and in a kx-host process crash, abort, exit and
+ * hang end or stop the process, so the containment answers the IRP. */
+
+/* Attaches a copy of rule (from kx_fault_parse; counters start afresh) to
+ * rule->target, a device's link or \Device\ name; with drv != 0 to every
+ * device of driver drv instead (a kext's rule: the kernel resolves the
+ * bundle identifier, kx_kernel_fault_set). A rule for a target replaces the
+ * one it had. STATUS_SUCCESS; STATUS_NO_SUCH_FILE, STATUS_NO_SUCH_DEVICE or
+ * STATUS_INVALID_HANDLE (no such device or driver); STATUS_NOT_SUPPORTED
+ * (crash, abort, exit or hang for a driver running in this process);
+ * STATUS_INVALID_PARAMETER. why (may be NULL) gets a message naming the
+ * target. */
+KX_API kx_status kx_io_fault_set(struct kx_io *io, const struct kx_fault_rule *rule,
+                                 kx_io_driver_id drv, char *why, size_t why_len);
+/* Removes the rule for target (NULL: every rule); *n (may be NULL) gets how
+ * many went. STATUS_OBJECT_NAME_NOT_FOUND when target had none. */
+KX_API kx_status kx_io_fault_clear(struct kx_io *io, const char *target, size_t *n);
+/* Copies of the rules, counters included, in the order they were set; the
+ * caller frees *out with free(). */
+KX_API kx_status kx_io_fault_list(struct kx_io *io, struct kx_fault_rule **out, size_t *n);
 
 #endif /* KX_IO_H */

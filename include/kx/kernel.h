@@ -207,4 +207,13 @@ struct kx_kernel_kext_stat {
 KX_API kx_status kx_kernel_stat(struct kx_kernel *k, struct kx_kernel_kext_stat **out, size_t *n);
 KX_API void kx_kernel_stat_free(struct kx_kernel_kext_stat *stats, size_t n);
 
+/* kx fault: attaches rule (kx/fault.h) to the device its target names (a
+ * link or \Device\ name), or, when the target is a loaded kext's bundle
+ * identifier, to every device of that kext's driver (kx_io_fault_set; clear
+ * and list with kx_io_fault_clear and kx_io_fault_list on kx_kernel_io).
+ * STATUS_KEXT_NOT_FOUND; STATUS_INVALID_HANDLE (the kext has no driver);
+ * kx_io_fault_set's statuses. why (may be NULL) names the target. */
+KX_API kx_status kx_kernel_fault_set(struct kx_kernel *k, const struct kx_fault_rule *rule,
+                                     char *why, size_t why_len);
+
 #endif /* KX_KERNEL_H */

@@ -753,6 +753,55 @@ kx_status kx_client_mount(kx_client *c, const char *dir)
     return simple_call(c, id, NULL);
 }
 
+/* ---- fault injection: OK, OK(value = removed), FAULT_ENTRY* END ----------- */
+
+kx_status kx_client_fault_set(kx_client *c, const char *target, const char *words)
+{
+    uint32_t id = begin(c, KX_MSG_FAULT_SET);
+    kx_msg_put_str(&c->out, target);
+    kx_msg_put_str(&c->out, words);
+    return simple_call(c, id, NULL);
+}
+
+kx_status kx_client_fault_clear(kx_client *c, const char *target, uint64_t *n)
+{
+    uint32_t id = begin(c, KX_MSG_FAULT_CLEAR);
+    kx_msg_put_str(&c->out, target ? target : "");
+    uint64_t v = 0;
+    kx_status st = simple_call(c, id, &v);
+    if (n)
+        *n = st == STATUS_SUCCESS ? v : 0;
+    return st;
+}
+
+static int decode_fault(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_fault *f = item;
+    f->target = kx_msg_get_str(r, MAX_TEXT);
+    f->rule = kx_msg_get_str(r, MAX_TEXT);
+    f->seen = kx_msg_get_u64(r);
+    f->fired = kx_msg_get_u64(r);
+    return !r->failed;
+}
+
+static void free_faults(void *items, size_t n) { kx_client_faults_free(items, n); }
+
+void kx_client_faults_free(struct kx_client_fault *faults, size_t n)
+{
+    for (size_t i = 0; faults && i < n; i++) {
+        free(faults[i].target);
+        free(faults[i].rule);
+    }
+    free(faults);
+}
+
+kx_status kx_client_fault_list(kx_client *c, struct kx_client_fault **faults, size_t *n)
+{
+    uint32_t id = begin(c, KX_MSG_FAULT_LIST);
+    return list_call(c, id, KX_MSG_FAULT_ENTRY, sizeof **faults, decode_fault, free_faults,
+                     (void **)faults, n);
+}
+
 /* ---- kxd itself: SERVER_INFO, then SERVER_CONN* END ---------------------- */
 
 static int decode_conn(struct kx_msg_reader *r, void *item)

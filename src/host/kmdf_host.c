@@ -73,7 +73,9 @@ static void dispatch(struct kx_host *h, struct io_irp *rec, struct io_relbatch *
     uint32_t owner = atomic_load_explicit(&hi->owner_seq, memory_order_relaxed);
     kx_status st;
     busy_enter(h, hi->irp_id);
-    if (fn)
+    if (__builtin_expect(rec->u.msg.fault != 0, 0) && kx__host_fault(h, rec, &st))
+        ; /* the injected fault took the routine's place */
+    else if (fn)
         st = fn(irp->DeviceObject, irp);
     else
         st = kx__host_complete(hi, default_status(mj), 0);

@@ -111,6 +111,10 @@ struct kx_host *kx__host_current(void);
 
 /* Host-side completion (DkCompleteRequest without the argument checks). */
 kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t information);
+/* The fault m carries (kmdf_fault.c), on the dispatch thread inside the
+ * routine's bracket: 1 when it took the routine's place (*st its return), 0
+ * when the routine still runs (after a delay). Some never return. */
+int kx__host_fault(struct kx_host *h, struct io_irp *rec, kx_status *st);
 
 void kx__host_device_unref(struct host_device *hd);
 

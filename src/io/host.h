@@ -52,6 +52,8 @@ struct io_msg_irp {
     uint8_t major;
     uint8_t access;       /* CREATE: granted access */
     uint8_t buf_inline;   /* the bytes sit right after the message (in-process transport) */
+    uint8_t fault;        /* enum kx_fault_action the host carries out first (0: none) */
+    uint32_t fault_arg;   /* its status (fail) or milliseconds (delay) */
 };
 _Static_assert(sizeof(struct io_msg_irp) <= 64, "the dispatch message fills one cache line");
 

@@ -80,7 +80,7 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     }
 
     if (pthread_mutex_init(&io->ns_lock, NULL) || pthread_mutex_init(&io->pool_lock, NULL) ||
-        pthread_mutex_init(&io->ready_lock, NULL)) {
+        pthread_mutex_init(&io->ready_lock, NULL) || pthread_mutex_init(&io->fault_lock, NULL)) {
         free(io->host_program);
         free(io->host_user);
         free(io);
@@ -125,9 +125,11 @@ void kx_io_free(struct kx_io *io)
     free(io->drivers);
     free(io->links);
     free(io->policy);
+    free(io->faults);
     kx__ftab_destroy(io);
     kx__pool_destroy(io);
     kx__klog_destroy(io);
+    pthread_mutex_destroy(&io->fault_lock);
     pthread_mutex_destroy(&io->ready_lock);
     pthread_mutex_destroy(&io->pool_lock);
     pthread_mutex_destroy(&io->ns_lock);

@@ -21,6 +21,7 @@
  *   2. io->pool_lock  IRP slab growth            (leaf)
  *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
+ *      io->fault_lock fault rules (leaf; fault_set.c; reports go out after it)
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
  *                     full (leaf, queue.c; posts happen under ns_lock)
@@ -354,6 +355,11 @@ struct kx_io {
 
     kx_io_reg_fn reg_fn; /* the registry's owner (kx_io_set_registry) */
     void *reg_ctx;
+
+    pthread_mutex_t fault_lock; /* faults (leaf; fault_set.c) */
+    struct io_fault *faults;    /* fault_lock: kx_io_fault_set's rules */
+    size_t cap_faults;          /* fault_lock */
+    _Atomic size_t n_faults;    /* written under fault_lock; submitters read it without */
 };
 
 /* ---- irp.c ------------------------------------------------------------------ */
@@ -515,5 +521,17 @@ void kx__klog_add(struct kx_io *io, const char *source, const char *prefix, cons
 void kx__io_report(struct kx_io *io, enum kx_log_level level, const char *source, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 const char *kx__major_name(uint8_t major);
+
+/* ---- fault_set.c ------------------------------------------------------------ */
+/* Counts the IRP m carries to dv against the fault rules and marks m with the
+ * action of a rule that hits it. Any thread; takes fault_lock. */
+void kx__fault_pick(struct kx_io *io, const struct io_device *dv, const struct io_driver *d,
+                    struct io_msg_irp *m);
+static inline void kx__fault_mark(struct kx_io *io, const struct io_device *dv,
+                                  const struct io_driver *d, struct io_msg_irp *m)
+{
+    if (__builtin_expect(atomic_load_explicit(&io->n_faults, memory_order_relaxed) != 0, 0))
+        kx__fault_pick(io, dv, d, m);
+}
 
 #endif /* KX_IO_INT_H */

@@ -56,7 +56,7 @@ static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, i
 }
 
 /* Marshals a request into record r for device dv of file f. */
-static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
+static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, struct io_device *dv,
                       struct io_driver *d, const struct kx_io_req *q)
 {
     kx_status st = kx__irp_set_buffer(r, q->in, q->in_len, q->out_len);
@@ -85,6 +85,7 @@ static kx_status fill(struct io_irp *r, struct io_file *f, struct io_device *dv,
         .cred = f->cred,
         .buf_inline = r->buf == (void *)r->u.inline_buf,
     };
+    kx__fault_mark(io, dv, d, &r->u.msg);
     return STATUS_SUCCESS;
 }
 
@@ -121,7 +122,7 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
         goto fail;
     uint64_t now = 0, first_deadline = 0;
     for (size_t i = 0; i < n; i++) {
-        if ((st = fill(recs[i], f, dv, d, &reqs[i])) != STATUS_SUCCESS) {
+        if ((st = fill(io, recs[i], f, dv, d, &reqs[i])) != STATUS_SUCCESS) {
             kx__irp_discard(io, recs, n);
             goto fail;
         }
@@ -242,6 +243,10 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         .access = (uint8_t)f->access,
         .cred = f->cred,
     };
+    /* CREATE counts; the CLEANUP and CLOSE the manager sends itself do not,
+     * so a faulted handle can always be closed. */
+    if (major == IRP_MJ_CREATE)
+        kx__fault_mark(io, dv, d, &r->u.msg);
     if (done)
         atomic_store_explicit(&r->deadline_ns, deadline_ns, memory_order_release);
     /* Posted under the lock so an unload that has just stopped the driver
@@ -299,6 +304,7 @@ kx_status kx__chan_forward(struct kx_io *io, uint64_t drv_id, uint64_t irp_id, u
      * yet; a host view already built (in-process) is retargeted too. */
     r->u.msg.dev_cookie = dv->host_cookie;
     r->u.msg.file_cookie = f ? kx__file_cookie(f, dv->id) : 0;
+    r->u.msg.fault = 0; /* a fault acts once, in the first driver's host */
     if (r->view_built)
         kx__host_irp_retarget(r, dv->host_cookie, r->u.msg.file_cookie);
     kx__post(io, d, &r, 1);

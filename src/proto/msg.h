@@ -65,7 +65,11 @@
     XX(KX_MSG_DEVICE_ADD, 36) /* parent path str, file name str, tree bytes (plist, ioreg -a form) -> NUB* END; root only */ \
     XX(KX_MSG_NUB, 37)        /* id u64, IOService path str: an entry device add published */ \
     XX(KX_MSG_DEVICE_REMOVE, 38) /* path str -> OK: the entry and everything above it terminated; root only */ \
-    XX(KX_MSG_MOUNT, 39)      /* absolute folder str -> OK: kxd serves its /dev links as files there (FUSE); root or kxd's user */
+    XX(KX_MSG_MOUNT, 39)      /* absolute folder str -> OK: kxd serves its /dev links as files there (FUSE); root or kxd's user */ \
+    XX(KX_MSG_FAULT_SET, 40)  /* target str (device path or bundle ID), rule words str (kx/fault.h) -> OK(message = the rule as kept); root or kxd's user */ \
+    XX(KX_MSG_FAULT_CLEAR, 41) /* target str ("" every rule) -> OK(value = rules removed); root or kxd's user */ \
+    XX(KX_MSG_FAULT_LIST, 42) /* (empty) -> FAULT_ENTRY* END; root or kxd's user */ \
+    XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

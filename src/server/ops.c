@@ -8,6 +8,7 @@
  * which walk the registry, match or wait for drivers). Credentials always
  * come from the socket (SO_PEERCRED), never from the message.
  */
+#include "ops_fault.h"
 #include "server_int.h"
 
 #include "core/plist.h"
@@ -722,5 +723,8 @@ const struct kx_srv_op kx_srv_ops[] = {
     {KX_MSG_DEVICE_ADD, op_device_add},
     {KX_MSG_DEVICE_REMOVE, op_device_remove},
     {KX_MSG_MOUNT, op_mount},
+    {KX_MSG_FAULT_SET, kx_srv_op_fault_set},
+    {KX_MSG_FAULT_CLEAR, kx_srv_op_fault_clear},
+    {KX_MSG_FAULT_LIST, kx_srv_op_fault_list},
     {0, NULL},
 };
