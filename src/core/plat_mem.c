@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -45,4 +48,15 @@ char *kx_plat_fd_path(int fd, char *buf, size_t buf_len)
      * through it (it is kxd's descriptor, not the host's). */
     snprintf(buf, buf_len, "/proc/%d/fd/%d", (int)getpid(), fd);
     return buf;
+}
+
+int kx_plat_fd_of_path(const char *path)
+{
+    char prefix[32];
+    int len = snprintf(prefix, sizeof prefix, "/proc/%d/fd/", (int)getpid());
+    if (!path || len <= 0 || strncmp(path, prefix, (size_t)len) != 0)
+        return -1;
+    char *end;
+    long fd = strtol(path + len, &end, 10);
+    return *end || end == path + len || fd < 0 || fd > INT_MAX ? -1 : (int)fd;
 }

@@ -21,5 +21,8 @@ kx_status kx_plat_memfd_from_bytes(const char *name, const void *data, size_t le
 /* "/proc/<this process>/fd/<fd>" into buf (at least 32 bytes): a path this
  * process and its children can open; returns buf. */
 char *kx_plat_fd_path(int fd, char *buf, size_t buf_len);
+/* The fd that path names when it is one of kx_plat_fd_path's for this
+ * process; -1 for any other path. */
+int kx_plat_fd_of_path(const char *path);
 
 #endif /* KX_CORE_PLAT_MEM_H */

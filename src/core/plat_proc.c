@@ -65,10 +65,13 @@ void kx_plat_packet_shutdown(int fd)
 }
 
 kx_status kx_plat_host_spawn(const char *path, const char *argv0, const char *const *args,
-                             int xport_fd, pid_t *pid, int *err_fd)
+                             int xport_fd, const int *pass_fds, size_t n_pass, pid_t *pid,
+                             int *err_fd)
 {
     *pid = -1;
     *err_fd = -1;
+    if (n_pass > KX_HOST_PASS_MAX)
+        return STATUS_INVALID_PARAMETER;
     const char *argv[16] = {argv0};
     size_t n = 1;
     for (; args && args[n - 1] && n < 15; n++)
@@ -97,10 +100,17 @@ kx_status kx_plat_host_spawn(const char *path, const char *argv0, const char *co
          * transport may already sit on a low number, so it moves first. */
         int x = fcntl(xport_fd, F_DUPFD, 10);
         int e = fcntl(ep[1], F_DUPFD, 10);
+        int moved[KX_HOST_PASS_MAX];
+        for (size_t i = 0; i < n_pass; i++)
+            if ((moved[i] = fcntl(pass_fds[i], F_DUPFD, 10)) < 0)
+                _exit(127);
         if (x < 0 || e < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(e, 2) < 0 ||
             dup2(x, KX_HOST_XPORT_FD) < 0)
             _exit(127);
-        syscall(SYS_close_range, KX_HOST_XPORT_FD + 1, ~0u, 0);
+        for (size_t i = 0; i < n_pass; i++)
+            if (dup2(moved[i], KX_HOST_XPORT_FD + 1 + (int)i) < 0)
+                _exit(127);
+        syscall(SYS_close_range, KX_HOST_XPORT_FD + 1 + (unsigned)n_pass, ~0u, 0);
         /* A process group of its own: a terminal's Ctrl-C stops kxd, which
          * then unloads its drivers, instead of killing them under it. (No
          * parent-death signal: it follows the forking thread, not kxd; a

@@ -35,10 +35,13 @@ kx_status kx_plat_packet_recv(int fd, void *buf, size_t cap, size_t *got);
 void kx_plat_packet_shutdown(int fd);
 
 /* Starts path with argv[0] = argv0 and argv[1..] = args (NULL-terminated,
- * may be NULL), child fd 3 = xport_fd, stderr = the write end of a new pipe
+ * may be NULL), child fd 3 = xport_fd, pass_fds[i] as the child's fd
+ * 4 + i (at most KX_HOST_PASS_MAX), stderr = the write end of a new pipe
  * whose read end (close-on-exec) goes to *err_fd. */
+#define KX_HOST_PASS_MAX 64
 kx_status kx_plat_host_spawn(const char *path, const char *argv0, const char *const *args,
-                             int xport_fd, pid_t *pid, int *err_fd);
+                             int xport_fd, const int *pass_fds, size_t n_pass, pid_t *pid,
+                             int *err_fd);
 
 /* How a child ended, as kx reports it: "exited with status 3", "killed by
  * signal SIGSEGV (Segmentation fault)". Waits at most wait_ms for it to end,

@@ -161,6 +161,7 @@ struct confine {
     int has_user;
     uint32_t uid, gid;
     enum kx_sandbox_profile profile;
+    uint32_t n_fds; /* executables kxd passed as fds 4.. (from its kext cache) */
     kx_status st;
     char why[256];
 };
@@ -175,7 +176,7 @@ static int parse_u32(const char *s, uint32_t *out)
     return 1;
 }
 
-/* kx-host [--profile none|driver|umd] [--uid N --gid N]; a host started
+/* kx-host [--profile none|driver|umd] [--uid N --gid N] [--fds N]; a host started
  * without arguments gets the tightest profile a KMD driver works with. */
 static void parse_args(int argc, char **argv, struct confine *c)
 {
@@ -190,6 +191,9 @@ static void parse_args(int argc, char **argv, struct confine *c)
             c->has_user = 1;
         else if (strcmp(argv[i], "--gid") == 0 && parse_u32(v, &c->gid))
             has_gid = 1;
+        else if (strcmp(argv[i], "--fds") == 0 && parse_u32(v, &c->n_fds) &&
+                 c->n_fds <= KX_HOST_PASS_MAX)
+            continue;
         else {
             c->st = STATUS_INVALID_PARAMETER;
             snprintf(c->why, sizeof c->why, "kx-host: bad argument %s", argv[i]);
@@ -268,10 +272,11 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
 int main(int argc, char **argv)
 {
     kx_plat_set_process_name("kx-host");
-    /* Nothing but stdin, stdout, stderr and the transport, however started. */
-    kx_plat_close_fds_from(KX_HOST_XPORT_FD + 1);
     struct confine c = {0};
     parse_args(argc, argv, &c);
+    /* Nothing but stdin, stdout, stderr, the transport and the executables
+     * kxd passed (--fds), however started. */
+    kx_plat_close_fds_from(KX_HOST_XPORT_FD + 1 + (int)c.n_fds);
     if (c.st == STATUS_SUCCESS && c.has_user)
         c.st = kx_plat_drop_user(c.uid, c.gid, c.why, sizeof c.why);
     struct kx_hostep *ep = calloc(1, sizeof *ep);

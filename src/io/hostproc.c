@@ -32,6 +32,7 @@
 #include "io_int.h"
 
 #include "core/plat.h"
+#include "core/plat_mem.h"
 #include "core/plat_proc.h"
 #include "core/plat_sync.h"
 #include "core/xport.h"
@@ -570,6 +571,30 @@ static void hp_free(struct io_hostproc *hp)
     free(hp);
 }
 
+/* A path of kxd's own descriptor (an executable the boot took from the kext
+ * cache, in a memfd) means nothing to a host running as another user: the
+ * descriptor is passed to the host instead, as its fd 4 + k, and the path
+ * the host opens is its own. Returns the path to send. */
+static const char *host_path(const char *path, int *k, char buf[32])
+{
+    if (kx_plat_fd_of_path(path) < 0)
+        return path;
+    snprintf(buf, 32, "/proc/self/fd/%d", KX_HOST_XPORT_FD + 1 + (*k)++);
+    return buf;
+}
+
+/* The descriptors host_path passes, in its order; how many (at most max). */
+static size_t passed_fds(const struct kx_io_driver_params *p, int *fds, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i <= p->n_host_libs; i++) {
+        int fd = kx_plat_fd_of_path(i < p->n_host_libs ? p->host_libs[i] : p->host_exe);
+        if (fd >= 0 && n < max)
+            fds[n++] = fd;
+    }
+    return n;
+}
+
 /* HELLO and its answer, before the threads start. */
 static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params *p, char *why,
                        size_t why_len)
@@ -581,15 +606,17 @@ static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params 
     snprintf(hh.full_name, sizeof hh.full_name, "%s", hp->d->name);
     snprintf(hh.short_name, sizeof hh.short_name, "%s", hp->d->short_name);
     size_t len = 0;
-    for (size_t i = 0; i < p->n_host_libs; i++)
-        len += strlen(p->host_libs[i]) + 1;
-    len += strlen(p->host_exe) + 1;
+    char buf[32];
+    int k = 0;
+    for (size_t i = 0; i <= p->n_host_libs; i++)
+        len += strlen(host_path(i < p->n_host_libs ? p->host_libs[i] : p->host_exe, &k, buf)) + 1;
     char *paths = malloc(len);
     if (!paths)
         return STATUS_INSUFFICIENT_RESOURCES;
     size_t off = 0;
+    k = 0;
     for (size_t i = 0; i <= p->n_host_libs; i++) {
-        const char *s = i < p->n_host_libs ? p->host_libs[i] : p->host_exe;
+        const char *s = host_path(i < p->n_host_libs ? p->host_libs[i] : p->host_exe, &k, buf);
         memcpy(paths + off, s, strlen(s) + 1);
         off += strlen(s) + 1;
     }
@@ -649,7 +676,18 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     if (st == STATUS_SUCCESS)
         st = kx_plat_packet_pair(fds);
     if (st == STATUS_SUCCESS) {
-        st = kx_plat_host_spawn(io->host_program, "kx-host", sb.args, fds[1], &pid, &hp->err_fd);
+        int pass[KX_HOST_PASS_MAX];
+        size_t n_pass = passed_fds(p, pass, KX_HOST_PASS_MAX), n_args = 0;
+        const char *args[12];
+        char n_text[16];
+        for (; sb.args[n_args] && n_args < 9; n_args++)
+            args[n_args] = sb.args[n_args];
+        snprintf(n_text, sizeof n_text, "%zu", n_pass);
+        args[n_args++] = "--fds";
+        args[n_args++] = n_text;
+        args[n_args] = NULL;
+        st = kx_plat_host_spawn(io->host_program, "kx-host", args, fds[1], pass, n_pass, &pid,
+                                &hp->err_fd);
         kx_plat_close(fds[1]);
         hp->pid = pid;
         if (st == STATUS_SUCCESS)

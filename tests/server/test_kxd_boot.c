@@ -117,6 +117,38 @@ static void test_cache_boot_loads_what_a_scan_loads_in_the_same_order(void **sta
     free(cached);
 }
 
+/* Executables read from the cache live in kxd's memfds, which a kx-host
+ * running as another user cannot open by path: kxd passes them. */
+static void test_cache_boot_runs_drivers_in_host_processes(void **state)
+{
+    struct boot_env *e = *state;
+    assert_int_equal(kxd_sh("%s/kx cache build --no-auth -o %s %s >/dev/null",
+                            getenv("KX_BUILD_DIR"), e->cache, e->p.ext),
+                     0);
+    const char *hosts[] = {"--host-mode", "process", NULL};
+    boot(e, hosts);
+    assert_true(log_has(e, "local boot from the kext cache"));
+    assert_false(log_has(e, "could not start it"));
+    kx_client *c = kxd_connect(&e->p);
+    struct kx_client_kext *ks;
+    size_t n, hosted = 0;
+    assert_int_equal(kx_client_stat(c, &ks, &n), STATUS_SUCCESS);
+    for (size_t i = 0; i < n; i++)
+        hosted += ks[i].host_pid > 0;
+    kx_client_kexts_free(ks, n);
+    assert_true(hosted >= 4); /* RamDisk, Null, Zero, Pipe, RingLog */
+    uint32_t h;
+    char buf[4] = "xxx";
+    size_t got;
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, sizeof buf);
+    assert_memory_equal(buf, "\0\0\0\0", 4);
+    /* Pipe links against RingBuffer, also from the cache, in the same host. */
+    assert_int_equal(kx_client_open(c, "/dev/pipe0", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
 static void test_missing_or_stale_cache_is_rebuilt_after_boot(void **state)
 {
     struct boot_env *e = *state;
@@ -211,6 +243,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cache_boot_loads_what_a_scan_loads_in_the_same_order,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_boot_runs_drivers_in_host_processes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_or_stale_cache_is_rebuilt_after_boot, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_damaged_cache_falls_back_and_the_boot_succeeds, setup,
