@@ -223,9 +223,9 @@ static const char usage_text[] =
     "                    USB and ACPI devices, and udev's hot-plug), none (only IOResources)\n"
     "                    or a described platform (an ioreg -a file)\n"
     "  --idle-unload S   unload kexts loaded by matching once they drive no nub for S seconds\n"
-    "  --host-mode M     where drivers run: inproc (the default: in kxd's own threads) or\n"
-    "                    process (each in a kx-host process of its own, beside kxd; a kext\n"
-    "                    whose Info.plist says KXHostProcess = false stays in kxd)\n"
+    "  --host-mode M     where drivers run: process (the default: each in a kx-host process\n"
+    "                    of its own, beside kxd; a kext whose Info.plist says\n"
+    "                    KXHostProcess = false stays in kxd) or inproc (in kxd's threads)\n"
     "  --host-user USER  when kxd is root, kx-host processes run as USER (default: nobody,\n"
     "                    if the system has it); a kext's Info.plist may ask to keep root\n"
     "                    (KXHostKeepRoot = true) only with --allow-host-root\n"
@@ -474,6 +474,7 @@ int main(int argc, char **argv)
     const char *platform = "linux", *mount_dir = NULL;
     const char *socket_group = NULL, *pidfile = NULL, *log_file = NULL;
     char *host_program = NULL;
+    int host_mode_given = 0;
     const char *host_user = NULL;
     uint32_t host_flags = 0, host_ids[2];
     uint64_t n;
@@ -499,6 +500,7 @@ int main(int argc, char **argv)
         case OPT_HOST_MODE:
             free(host_program);
             host_program = NULL;
+            host_mode_given = 1;
             if (strcmp(optarg, "inproc") == 0)
                 break;
             if (strcmp(optarg, "process") != 0 || !(host_program = host_program_path())) {
@@ -652,6 +654,11 @@ int main(int argc, char **argv)
      * costs a line every ten seconds, not one per turn. */
     struct kx_log_fold *fold = kx_log_fold_new(&sink, 10000);
     struct kx_logger log = fold ? (struct kx_logger){kx_log_fold_fn, fold, sink.max_level} : sink;
+    /* Drivers run in kx-host processes unless told otherwise; a kxd without
+     * kx-host beside it (a partial install) runs them itself and says so. */
+    if (!host_mode_given && !(host_program = host_program_path()))
+        fprintf(stderr, "kxd: warning: no kx-host beside kxd: drivers run inside kxd, where a "
+                        "driver that crashes takes kxd down\n");
     struct kxd_opts o = {dirs,           n_dirs,        socket_path, policy_path, cache_path,
                          mode,           boot_flags,    no_auth,     check,       limits,
                          log_public,     has_log_group, log_gid,     platform,    idle_unload_s,

@@ -10,6 +10,8 @@ build=$(cd "$1" && pwd)
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/kxd.log" ] && cat "$tmp/kxd.log" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kx-sdk-XXXXXX") || fail "mktemp"
+# kx-host processes run as nobody: the bundles must be readable to others.
+chmod 755 "$tmp"
 kxd_pid=
 cleanup() {
     [ -n "$kxd_pid" ] && kill "$kxd_pid" 2>/dev/null && wait "$kxd_pid" 2>/dev/null

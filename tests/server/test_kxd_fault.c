@@ -22,10 +22,10 @@
 
 #define NOBODY 65534
 
-static int host_setup(void **state)
+static int start_in(void **state, const char *mode)
 {
     struct kxd_proc *p = calloc(1, sizeof *p);
-    const char *args[] = {"--host-mode", "process", NULL};
+    const char *args[] = {"--host-mode", mode, NULL};
     if (!p || kxd_start_args(p, args) != 0) {
         if (p)
             kxd_cleanup(p);
@@ -34,6 +34,16 @@ static int host_setup(void **state)
     }
     *state = p;
     return 0;
+}
+
+/* Drivers in kx-host processes, or (for the refusals) in kxd itself. */
+static int host_setup(void **state)
+{
+    return start_in(state, "process");
+}
+static int inproc_setup(void **state)
+{
+    return start_in(state, "inproc");
 }
 
 /* `kx fault ARGS` against p's kxd: exit status, output (stderr too) in *out. */
@@ -271,7 +281,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fail_never_complete_and_exit_in_hosts, host_setup,
                                         kxd_teardown),
         cmocka_unit_test_setup_teardown(test_abort_and_hang_in_hosts, host_setup, kxd_teardown),
-        KXD_TEST(test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext),
+        cmocka_unit_test_setup_teardown(test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext,
+                                        inproc_setup, kxd_teardown),
         KXD_TEST(test_non_root_may_not_inject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
