@@ -321,41 +321,6 @@ static double echo_p50_ns(void)
     return best;
 }
 
-/* ---- processes ----------------------------------------------------------- */
-
-static pid_t start(const char *peer_dir, char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (peer_dir)
-            _exit(fuse_peer_serve(peer_dir));
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int appears(const char *path)
-{
-    for (int i = 0; i < 6000; i++, usleep(10000))
-        if (access(path, F_OK) == 0)
-            return 1;
-    return 0;
-}
-
-static void stop(pid_t pid)
-{
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-}
-
 static void row(const char *name, const struct figures *f)
 {
     char batch[32] = "n/a";
@@ -374,28 +339,9 @@ static void goal(const char *what, double ratio, double target, int at_most)
 
 int main(void)
 {
-    char dir[] = "/tmp/kx-bench-client-XXXXXX";
-    if (!mkdtemp(dir))
-        return 1;
-    char mnt[128], peer[128], sock[128], kxd[1024], ext[1024], log[160], plog[160];
-    char kx_zero[160], peer_zero[160];
-    snprintf(mnt, sizeof mnt, "%s/kx", dir);
-    snprintf(peer, sizeof peer, "%s/peer", dir);
-    snprintf(sock, sizeof sock, "%s/kxd.sock", dir);
-    snprintf(kxd, sizeof kxd, "%s/kxd", KX_BENCH_BUILD_DIR);
-    snprintf(ext, sizeof ext, "%s/extensions", KX_BENCH_BUILD_DIR);
-    snprintf(log, sizeof log, "%s/kxd.log", dir);
-    snprintf(plog, sizeof plog, "%s/peer.log", dir);
-    snprintf(kx_zero, sizeof kx_zero, "%s/zero", mnt);
-    snprintf(peer_zero, sizeof peer_zero, "%s/zero", peer);
-    mkdir(mnt, 0755);
-    mkdir(peer, 0755);
-
-    char *kxd_argv[] = {
-        kxd, "--foreground", "--no-auth", "--no-cache", "--platform", "none", "--extensions",
-        ext, "--socket",     sock,        "--mount",    mnt,          NULL};
-    pid_t kxd_pid = start(NULL, kxd_argv, log), peer_pid = start(peer, NULL, plog);
-    int mounted = appears(kx_zero) && appears(peer_zero);
+    struct bench_mounts m;
+    int mounted = bench_mounts_start(&m, "client", KX_BENCH_BUILD_DIR);
+    const char *peer_zero = m.peer_zero, *kx_zero = m.kx_zero, *sock = m.sock;
     const struct path paths[] = {
         {"kernel /dev/zero", "/dev/zero", NULL, 1},
         {"libfuse3 null/zero peer", peer_zero, NULL, 0},
@@ -407,14 +353,11 @@ int main(void)
     for (int i = 0; i < 4 && ok; i++)
         if (measure(&paths[i], &f[i]) != 0) {
             fprintf(stderr, "bench_client: %s: a measurement failed (logs in %s)\n", paths[i].name,
-                    dir);
+                    m.dir);
             ok = 0;
         }
     double echo = ok ? echo_p50_ns() : 0;
-    stop(kxd_pid);
-    stop(peer_pid);
-    if (!mounted)
-        printf("bench_client: skipped: a FUSE mount did not come up (see %s, %s)\n", log, plog);
+    bench_mounts_stop(&m, ok);
     if (!ok)
         return 0;
 
@@ -440,11 +383,5 @@ int main(void)
         goal("1 MiB reads of zero / FUSE peer", f[i].read_gb_s / fuse->read_gb_s, 1.0, 0);
         goal("open+close p50 / FUSE peer", f[i].open_p50_ns / fuse->open_p50_ns, 1.0, 1);
     }
-    unlink(log);
-    unlink(plog);
-    unlink(sock);
-    rmdir(mnt);
-    rmdir(peer);
-    rmdir(dir);
     return 0;
 }

@@ -36,12 +36,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int compare_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -110,40 +104,6 @@ static int measure(const char *zero_path, struct result *r)
     return got == READ_TOTAL ? 0 : -1;
 }
 
-/* Waits up to a minute for path to appear (a mount serving). */
-static int appears(const char *path)
-{
-    for (int i = 0; i < 60000; i++, sleep_ms(1))
-        if (access(path, F_OK) == 0)
-            return 1;
-    return 0;
-}
-
-static pid_t start(const char *what, char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (!argv)
-            _exit(fuse_peer_serve(what));
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t pid)
-{
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-}
-
 static void row(const char *name, const struct result *r)
 {
     printf("  %-26s %9.0f writes/s  write p50 %7.1f us  open+close p50 %7.1f us  "
@@ -153,39 +113,14 @@ static void row(const char *name, const struct result *r)
 
 int main(void)
 {
-    char dir[] = "/tmp/kx-bench-fuse-XXXXXX";
-    if (!mkdtemp(dir))
-        return 1;
-    char kx_mnt[128], peer_mnt[128], sock[128], kxd[1024], ext[1024], log[160], plog[160];
-    char kx_zero[160], peer_zero[160];
-    snprintf(kx_mnt, sizeof kx_mnt, "%s/kx", dir);
-    snprintf(peer_mnt, sizeof peer_mnt, "%s/peer", dir);
-    snprintf(sock, sizeof sock, "%s/kxd.sock", dir);
-    snprintf(kxd, sizeof kxd, "%s/kxd", KX_BENCH_BUILD_DIR);
-    snprintf(ext, sizeof ext, "%s/extensions", KX_BENCH_BUILD_DIR);
-    snprintf(log, sizeof log, "%s/kxd.log", dir);
-    snprintf(plog, sizeof plog, "%s/peer.log", dir);
-    snprintf(kx_zero, sizeof kx_zero, "%s/zero", kx_mnt);
-    snprintf(peer_zero, sizeof peer_zero, "%s/zero", peer_mnt);
-    mkdir(kx_mnt, 0755);
-    mkdir(peer_mnt, 0755);
-
-    char *kxd_argv[] = {kxd,       "--foreground", "--no-auth", "--no-cache", "--platform",
-                        "none",    "--extensions", ext,         "--socket",   sock,
-                        "--mount", kx_mnt,         NULL};
-    pid_t kxd_pid = start(NULL, kxd_argv, log);
-    pid_t peer_pid = start(peer_mnt, NULL, plog);
+    struct bench_mounts m;
     struct result r[3];
-    int ok = appears(kx_zero) && appears(peer_zero);
-    if (!ok)
-        printf("bench_fuse: skipped: a FUSE mount did not come up (see %s, %s)\n", log, plog);
-    else
-        ok = measure("/dev/zero", &r[0]) == 0 && measure(peer_zero, &r[1]) == 0 &&
-             measure(kx_zero, &r[2]) == 0;
-    stop(kxd_pid);
-    stop(peer_pid);
+    int ok = bench_mounts_start(&m, "fuse", KX_BENCH_BUILD_DIR) &&
+             measure("/dev/zero", &r[0]) == 0 && measure(m.peer_zero, &r[1]) == 0 &&
+             measure(m.kx_zero, &r[2]) == 0;
+    bench_mounts_stop(&m, ok);
     if (!ok) {
-        fprintf(stderr, "bench_fuse: a measurement failed (logs in %s)\n", dir);
+        fprintf(stderr, "bench_fuse: no figures (logs in %s)\n", m.dir);
         return 0;
     }
     printf("bench_fuse: zero devices: %d unbatched 1-byte writes, %d open+close, %zu MiB in 1 MiB "
@@ -200,11 +135,5 @@ int main(void)
            r[2].open_p50_ns / r[1].open_p50_ns, r[2].read_gb_s / r[1].read_gb_s);
     printf("  kx mount / kernel:    write p50 %.1fx, read GB/s %.2fx\n",
            r[2].write_p50_ns / r[0].write_p50_ns, r[2].read_gb_s / r[0].read_gb_s);
-    unlink(log);
-    unlink(plog);
-    unlink(sock);
-    rmdir(kx_mnt);
-    rmdir(peer_mnt);
-    rmdir(dir);
     return 0;
 }

@@ -8,9 +8,15 @@
 #include "fuse_peer.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fuse_lowlevel.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define PEER_READ_MAX ((size_t)1 << 20)
 
@@ -107,4 +113,82 @@ int fuse_peer_serve(const char *dir)
     fuse_session_unmount(se);
     fuse_session_destroy(se);
     return 0;
+}
+
+/* A child that runs argv, or the peer on peer_dir, with its output in log. */
+static pid_t start(const char *peer_dir, char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (peer_dir)
+            _exit(fuse_peer_serve(peer_dir));
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int appears(const char *path)
+{
+    for (int i = 0; i < 6000; i++, usleep(10000))
+        if (access(path, F_OK) == 0)
+            return 1;
+    return 0;
+}
+
+static void stop(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+int bench_mounts_start(struct bench_mounts *m, const char *tag, const char *build_dir)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->dir, sizeof m->dir, "/tmp/kx-%s-XXXXXX", tag);
+    if (!mkdtemp(m->dir))
+        return 0;
+    char kxd[1024], ext[1024];
+    snprintf(m->kx_mnt, sizeof m->kx_mnt, "%s/kx", m->dir);
+    snprintf(m->peer_mnt, sizeof m->peer_mnt, "%s/peer", m->dir);
+    snprintf(m->sock, sizeof m->sock, "%s/kxd.sock", m->dir);
+    snprintf(m->log, sizeof m->log, "%s/kxd.log", m->dir);
+    snprintf(m->plog, sizeof m->plog, "%s/peer.log", m->dir);
+    snprintf(m->kx_zero, sizeof m->kx_zero, "%s/zero", m->kx_mnt);
+    snprintf(m->peer_zero, sizeof m->peer_zero, "%s/zero", m->peer_mnt);
+    snprintf(kxd, sizeof kxd, "%s/kxd", build_dir);
+    snprintf(ext, sizeof ext, "%s/extensions", build_dir);
+    mkdir(m->kx_mnt, 0755);
+    mkdir(m->peer_mnt, 0755);
+    char *kxd_argv[] = {kxd,       "--foreground", "--no-auth", "--no-cache", "--platform",
+                        "none",    "--extensions", ext,         "--socket",   m->sock,
+                        "--mount", m->kx_mnt,      NULL};
+    m->kxd = start(NULL, kxd_argv, m->log);
+    m->peer = start(m->peer_mnt, NULL, m->plog);
+    if (appears(m->kx_zero) && appears(m->peer_zero))
+        return 1;
+    printf("bench_%s: skipped: a FUSE mount did not come up (see %s, %s)\n", tag, m->log, m->plog);
+    return 0;
+}
+
+void bench_mounts_stop(struct bench_mounts *m, int remove)
+{
+    stop(m->kxd);
+    stop(m->peer);
+    m->kxd = m->peer = 0;
+    if (!remove)
+        return;
+    unlink(m->log);
+    unlink(m->plog);
+    unlink(m->sock);
+    rmdir(m->kx_mnt);
+    rmdir(m->peer_mnt);
+    rmdir(m->dir);
 }
