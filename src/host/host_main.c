@@ -6,6 +6,9 @@
  * DriverEntry, dispatch, cancel, unload), reaching the manager only through
  * the channel over the transport (chan_proc.c).
  *
+ * A driver whose executable is a Lua script (src/lua) is staged instead of
+ * dlopen'ed, and its DriverEntry is the Lua host's.
+ *
  * The main thread is the reader: it receives batches from kxd, turns each
  * IRP or control record into a local record and posts the batch to the
  * dispatch thread with one queue push; replies to the driver's synchronous
@@ -24,6 +27,7 @@
 #include "core/plat_dl.h"
 #include "core/plat_proc.h"
 #include "core/plat_sandbox.h"
+#include "lua/lua_drv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +235,7 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
         }
     }
     void *dl = NULL;
+    int lua = 0;
     for (uint32_t i = 0; st == STATUS_SUCCESS && i < hh->n_paths; i++) {
         const char *path = hx_string_at(p + sizeof *hh, x->len - sizeof *hh, i);
         char *dlwhy = NULL;
@@ -241,13 +246,20 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
                    (st = kx_plat_readable(path, why, sizeof why)) != STATUS_SUCCESS) {
             /* Named here: the dynamic linker's message would not say whose
              * permission was missing. */
+        } else if (i + 1 == hh->n_paths && kx_lua_script_file(path)) {
+            /* A Lua driver: its script is staged for the Lua DriverEntry,
+             * and read now, before the filter. */
+            lua = 1;
+            st = kx_lua_stage(hh->info.name, path, why, sizeof why);
         } else if ((st = kx_plat_dl_open(path, &dl, &dlwhy)) != STATUS_SUCCESS) {
             snprintf(why, sizeof why, "the dynamic linker refused %s: %s", path,
                      dlwhy ? dlwhy : "?");
         }
         free(dlwhy);
     }
-    if (st == STATUS_SUCCESS) {
+    if (st == STATUS_SUCCESS && lua) {
+        *entry = kx_lua_driver_entry;
+    } else if (st == STATUS_SUCCESS) {
         kx_plat_dl_extent(dl, &address, &size);
         *entry = (kx_io_entry_fn)kx_plat_dl_sym(dl, "DriverEntry");
         if (!*entry) {

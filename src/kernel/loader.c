@@ -13,6 +13,7 @@
 
 #include "core/plat_user.h"
 #include "verdict.h"
+#include "lua/lua_drv.h"
 
 #include "core/plat_dl.h"
 
@@ -206,7 +207,16 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
         free_loaded(l);
         return st;
     }
-    if (exe && !hosted) {
+    if (exe && !hosted && p->is_lua) {
+        /* A Lua driver in-process: the script goes to the Lua DriverEntry. */
+        st = kx_lua_stage(p->info.name, exe, line, sizeof line);
+        if (st != STATUS_SUCCESS) {
+            fprintf(report, "%s: %s\n", id, line);
+            set_why(why_out, why_len, "%s", line);
+            free_loaded(l);
+            return st;
+        }
+    } else if (exe && !hosted) {
         char *why = NULL;
         st = kx_plat_dl_open(exe, &l->dl, &why);
         if (st != STATUS_SUCCESS) {
@@ -234,7 +244,9 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
         struct kx_io_driver_params params = {
             sizeof params,
             &p->info,
-            hosted ? NULL : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
+            hosted       ? NULL
+            : p->is_lua ? kx_lua_driver_entry
+                         : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
             NULL,
             0,
             hosted ? exe : NULL,
@@ -242,6 +254,8 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
             n_libs,
             hosted && kx__kernel_wants_root(p->kext)};
         st = kx_io_driver_start(k->io, &params, &l->driver);
+        if (p->is_lua && !hosted)
+            kx_lua_unstage(p->info.name); /* DriverEntry took it, or never ran */
         if (st == STATUS_SUCCESS && hosted) {
             kx_io_driver_host(k->io, l->driver, &l->host_pid, &l->address, &l->size);
             l->info = p->info;
