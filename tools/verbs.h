@@ -3,6 +3,8 @@
 #ifndef KX_TOOLS_VERBS_H
 #define KX_TOOLS_VERBS_H
 
+#include <kx/status.h>
+
 /* XX(verb, one-line help) */
 #define KX_VERBS(XX)                                                                               \
     XX(check, "validate, authenticate and resolve kexts: would they load?")                        \
