@@ -41,7 +41,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     d->steps += HOOK_EVERY;
     if (d->steps > d->step_limit) {
         d->over_budget = 1;
-        luaL_error(L, "instruction limit (%lu) exceeded", d->step_limit);
+        luaL_error(L, "instruction limit (%d per signal) exceeded", (int)d->step_limit);
     }
 }
 

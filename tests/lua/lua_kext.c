@@ -89,3 +89,11 @@ int lua_in_order(const char *text, const char *const *needles, size_t n)
     }
     return 1;
 }
+
+kx_status lua_kext_load(kx_client *c, const char *kext)
+{
+    kx_status st = kx_client_load(c, kext, 0);
+    if (st != STATUS_SUCCESS)
+        fprintf(stderr, "load %s: %s\n%s\n", kext, kx_status_name(st), kx_client_message(c));
+    return st;
+}

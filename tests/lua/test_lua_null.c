@@ -51,7 +51,7 @@ static void run_seed_null(struct kxd_proc *p)
 
     /* C Null holds \Device\Null0 and /dev/null: the load fails, naming it */
     assert_true(kxd_tag_of(c, "org.kx.driver.Null") != 0);
-    assert_int_equal(kx_client_load(c, kext, 0), STATUS_KEXT_START_FAILED);
+    assert_int_equal(lua_kext_load(c, kext), STATUS_KEXT_START_FAILED);
     assert_int_equal(kxd_tag_of(c, "org.kx.test.AxisNull"), 0);
     char *log = kernel_log(p);
     KXD_ASSERT_MATCHES(log, "AxisNull can't create \\\\Device\\\\Null0: "
@@ -65,7 +65,7 @@ static void run_seed_null(struct kxd_proc *p)
 
     /* the test unloads C Null first, then the seed's driver serves /dev/null */
     assert_int_equal(kx_client_unload(c, "org.kx.driver.Null", 0), STATUS_SUCCESS);
-    assert_int_equal(kx_client_load(c, kext, 0), STATUS_SUCCESS);
+    assert_int_equal(lua_kext_load(c, kext), STATUS_SUCCESS);
     assert_true(kxd_tag_of(c, "org.kx.test.AxisNull") != 0);
     assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_READ | KX_ACCESS_WRITE, &h),
                      STATUS_SUCCESS);
