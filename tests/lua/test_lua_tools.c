@@ -132,6 +132,78 @@ static void test_version_mismatch_refused_by_check_and_loader(void **state)
     free(kext);
 }
 
+/* A Lua kext that boots (OSBundleRequired) from the kext cache into a kx-host:
+ * the script comes from the cache, passed to the host as a descriptor. */
+static int cache_setup(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    const char *build = getenv("KX_BUILD_DIR");
+    snprintf(p->dir, sizeof p->dir, "/tmp/kxd-lua-XXXXXX");
+    if (!p || !mkdtemp(p->dir) || kxd_sh("chmod 755 %s", p->dir) != 0)
+        return -1;
+    snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
+    char *kext = NULL;
+    if (kxd_sh("cp -a %s/extensions %s", build, p->ext) != 0 ||
+        !(kext = lua_kext_make(p->ext, "LuaBoot", "boot.sys.lua", "1.0.0",
+                               "local oKMD = require(\"kmd_api\")\n"
+                               "g_tDriverInfo = { sDriverName = \"LuaBoot\", "
+                               "sDriverType = \"KernelModeDriver\", sVersion = \"1.0.0\" }\n"
+                               "while true do\n"
+                               "  local bOk, nPid, sSig, p1 = syscall(\"signal_pull\")\n"
+                               "  if sSig == \"driver_init\" then\n"
+                               "    local nStatus = oKMD.DkCreateDevice(p1, \"\\\\Device\\\\LuaBoot0\")\n"
+                               "    syscall(\"signal_send\", nPid, \"driver_init_complete\", nStatus, p1)\n"
+                               "  end\n"
+                               "end\n")) ||
+        kxd_sh("sed -i 's|<key>CFBundleExecutable</key>|<key>OSBundleRequired</key>"
+               "<string>Root</string><key>CFBundleExecutable</key>|' %s/Contents/Info.plist",
+               kext) != 0 ||
+        kxd_sh("%s/kx cache build --no-auth -o %s.mkext %s >/dev/null", build, p->ext, p->ext) !=
+            0) {
+        free(kext);
+        return -1;
+    }
+    free(kext);
+    const char *args[] = {"--host-mode", "process", NULL};
+    if (kxd_start_args(p, args) != 0)
+        return -1;
+    *state = p;
+    return 0;
+}
+
+static void test_lua_kext_boots_from_the_cache(void **state)
+{
+    struct kxd_proc *p = *state;
+    char *log = kxd_read_log(p);
+    assert_non_null(strstr(log, "local boot from the kext cache"));
+    free(log);
+    kx_client *c = kxd_connect(p);
+    assert_true(kxd_tag_of(c, "org.kx.test.LuaBoot") != 0);
+    struct kx_client_kext *ks;
+    size_t n;
+    int32_t pid = 0;
+    assert_int_equal(kx_client_stat(c, &ks, &n), STATUS_SUCCESS);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ks[i].id, "org.kx.test.LuaBoot") == 0)
+            pid = ks[i].host_pid;
+    kx_client_kexts_free(ks, n);
+    assert_true(pid > 0);
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "KX_SOCKET=%s ./kx ls", p->socket), 0);
+    assert_non_null(strstr(out, "LuaBoot0"));
+    free(out);
+    kx_client_disconnect(c);
+}
+
+static int cache_teardown(void **state)
+{
+    struct kxd_proc *p = *state;
+    int rc = kxd_stop(p) == 0 ? 0 : -1;
+    kxd_sh("rm -rf %s", p->dir);
+    free(p);
+    return rc;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +211,8 @@ int main(void)
         KXD_TEST(test_kextload_bare_script),
         KXD_TEST(test_lua_ringlog_sample),
         KXD_TEST(test_version_mismatch_refused_by_check_and_loader),
+        cmocka_unit_test_setup_teardown(test_lua_kext_boots_from_the_cache, cache_setup,
+                                        cache_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
