@@ -29,7 +29,8 @@ static const char lua_null[] =
     "g_tDriverInfo = { sDriverName = \"BenchLuaNull\", sDriverType = tDK.DRIVER_TYPE_KMD,\n"
     "                  nLoadPriority = 900, sVersion = \"1.0.0\" }\n"
     "local g_pDeviceObject = nil\n"
-    "local function fOpenClose(pDev, pIrp) oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS) end\n"
+    "local function fOpenClose(pDev, pIrp) oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS) "
+    "end\n"
     "local function fWrite(pDeviceObject, pIrp)\n"
     "  local nDataLength = #(pIrp.tParameters.sData or \"\")\n"
     "  oKMD.DkPrint(\"NULL: IRP_MJ_WRITE received, discarding \" .. nDataLength .. \" bytes.\")\n"
@@ -96,11 +97,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_lua: %s\n", dlerror());
         return 1;
     }
-    struct kx_driver_info c_info = {KX_DRIVER_INFO_MAGIC, KX_DRIVER_INFO_ABI,
-                                    sizeof(struct kx_driver_info), DRIVER_TYPE_KMD, 900, 0,
-                                    "Null", "1.0.0"};
-    struct kx_io_driver_params cp = {sizeof cp, &c_info, (kx_io_entry_fn)dlsym(dl, "DriverEntry"),
-                                     NULL, 0, NULL, NULL, 0, 0};
+    struct kx_driver_info c_info = {KX_DRIVER_INFO_MAGIC,
+                                    KX_DRIVER_INFO_ABI,
+                                    sizeof(struct kx_driver_info),
+                                    DRIVER_TYPE_KMD,
+                                    900,
+                                    0,
+                                    "Null",
+                                    "1.0.0"};
+    struct kx_io_driver_params cp = {
+        sizeof cp, &c_info, (kx_io_entry_fn)dlsym(dl, "DriverEntry"), NULL, 0, NULL, NULL, 0, 0};
     kx_io_driver_id c_id, lua_id;
     must(kx_io_driver_start(io, &cp, &c_id), "start C Null");
 
@@ -115,8 +121,8 @@ int main(int argc, char **argv)
     must(kx_lua_inspect(lua_null, sizeof lua_null - 1, &lua_info, why, sizeof why), why);
     must(kx_lua_stage(lua_info.name, script, why, sizeof why), why);
     unlink(script);
-    struct kx_io_driver_params lp = {sizeof lp, &lua_info, kx_lua_driver_entry, NULL, 0,
-                                     NULL, NULL, 0, 0};
+    struct kx_io_driver_params lp = {sizeof lp, &lua_info, kx_lua_driver_entry, NULL, 0, NULL, NULL,
+                                     0,         0};
     must(kx_io_driver_start(io, &lp, &lua_id), "start the Lua null");
 
     const struct kx_io_cred cred = {(int32_t)getpid(), 0, 0};

@@ -203,9 +203,11 @@ static int run_each(const struct load_args *a, int is_unload)
     for (size_t i = 0; c && rc != KX_EXIT_USAGE && i < a->n_kexts; i++) {
         const char *kext = a->kexts[i];
         char *arg = NULL;
-        kx_status st = !is_unload && kx_lua_script_path(kext) ? kx__load_lua_script(kext, &arg)
-                       : extra                                 ? load_extra(c, extra, kext, &arg)
-                                                               : STATUS_SUCCESS;
+        kx_status st = STATUS_SUCCESS;
+        if (!is_unload && kx_lua_script_path(kext))
+            st = kx__load_lua_script(kext, &arg);
+        else if (extra)
+            st = load_extra(c, extra, kext, &arg);
         if (st == STATUS_SUCCESS && !arg)
             arg = kx_cli_kext_arg(kext);
         if (st == STATUS_SUCCESS)

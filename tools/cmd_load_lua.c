@@ -49,8 +49,10 @@ kx_status kx__load_lua_script(const char *script, char **bundle)
     }
     const char *base = strrchr(script, '/') ? strrchr(script, '/') + 1 : script;
     if (!plain(info.name) || !plain(info.version) || !plain(base)) {
-        fprintf(stderr, "kextload: %s: g_tDriverInfo's name or version has characters a "
-                        "bundle can't carry\n", script);
+        fprintf(stderr,
+                "kextload: %s: g_tDriverInfo's name or version has characters a "
+                "bundle can't carry\n",
+                script);
         return STATUS_LUA_DRIVER_INFO_INVALID;
     }
     const char *tmp = getenv("TMPDIR");

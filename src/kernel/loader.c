@@ -241,12 +241,14 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
     if (p->has_entry) {
         const char *libs[64];
         size_t n_libs = hosted ? kx__kernel_host_libraries(k, l, libs, 0, 64) : 0;
+        kx_io_entry_fn entry = NULL; /* a hosted driver's is taken in its host */
+        if (!hosted)
+            entry = p->is_lua ? kx_lua_driver_entry
+                              : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry");
         struct kx_io_driver_params params = {
             sizeof params,
             &p->info,
-            hosted       ? NULL
-            : p->is_lua ? kx_lua_driver_entry
-                         : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
+            entry,
             NULL,
             0,
             hosted ? exe : NULL,

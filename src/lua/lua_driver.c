@@ -142,8 +142,8 @@ static int l_syscall(lua_State *L)
         const char *sig = luaL_checkstring(L, 3);
         if (strcmp(sig, "driver_init_complete") == 0 && !d->init_sent) {
             d->init_sent = 1;
-            d->init_status = lua_isinteger(L, 4) ? (kx_status)lua_tointeger(L, 4)
-                                                 : STATUS_DRIVER_INIT_FAILED;
+            d->init_status =
+                lua_isinteger(L, 4) ? (kx_status)lua_tointeger(L, 4) : STATUS_DRIVER_INIT_FAILED;
         }
         lua_pushboolean(L, 1);
         return 1;

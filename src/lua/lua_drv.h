@@ -20,9 +20,9 @@
 #include <kx/kmdf.h>
 #include <stddef.h>
 
-#define KX_LUA_MEMORY_LIMIT (64u << 20)     /* bytes a driver's state may hold */
-#define KX_LUA_INSTRUCTION_LIMIT 50000000u  /* VM instructions per signal handled */
-#define KX_LUA_SCRIPT_MAX (1u << 20)        /* script size */
+#define KX_LUA_MEMORY_LIMIT      (64u << 20) /* bytes a driver's state may hold */
+#define KX_LUA_INSTRUCTION_LIMIT 50000000u   /* VM instructions per signal handled */
+#define KX_LUA_SCRIPT_MAX        (1u << 20)  /* script size */
 
 /* 1 when path names a Lua driver script (…sys.lua, or any text file that is
  * not ELF when by_content). */

@@ -248,8 +248,9 @@ kx_status kx_lua_inspect(const char *src, size_t len, struct kx_driver_info *inf
     } else if (!text_field(L, "sVersion", info->version, sizeof info->version)) {
         snprintf(why, why_len, "g_tDriverInfo.sVersion: missing, or not a string");
     } else if (!type_field(L, &info->type)) {
-        snprintf(why, why_len, "g_tDriverInfo.sDriverType: not one of shared_structs' "
-                               "DRIVER_TYPE_KMD, _UMD, _CMD");
+        snprintf(why, why_len,
+                 "g_tDriverInfo.sDriverType: not one of shared_structs' "
+                 "DRIVER_TYPE_KMD, _UMD, _CMD");
     } else {
         int t = lua_getfield(L, -1, "nLoadPriority");
         if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
@@ -282,8 +283,10 @@ kx_status kx_lua_check_requires(const char *src, size_t len, char *why, size_t w
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(x.n < 127 ? x.n : 127), src + x.start);
         if (!kx_lua_module_known(name)) {
-            snprintf(why, why_len, "requires \"%s\", which the kx Lua host does not provide "
-                                   "(errcheck, shared_structs, kmd_api)", name);
+            snprintf(why, why_len,
+                     "requires \"%s\", which the kx Lua host does not provide "
+                     "(errcheck, shared_structs, kmd_api)",
+                     name);
             return STATUS_LUA_MODULE_UNKNOWN;
         }
     }

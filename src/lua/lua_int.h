@@ -10,23 +10,23 @@
 /* One Lua driver: its state and what the C side tracks of it. Lives in
  * DRIVER_OBJECT.DriverExtension from DriverEntry to DriverUnload. */
 struct lua_drv {
-    lua_State *L;          /* main thread: modules, unload */
-    lua_State *co;         /* the script's main chunk, suspended in signal_pull */
+    lua_State *L;  /* main thread: modules, unload */
+    lua_State *co; /* the script's main chunk, suspended in signal_pull */
     PDRIVER_OBJECT obj;
     size_t mem_used, mem_limit;
     unsigned long steps, step_limit; /* VM instructions since the last signal */
-    int over_budget;       /* the hook raised the instruction-limit error */
-    int dead;              /* the main loop ended or failed: IRPs fail with dead_status */
+    int over_budget;                 /* the hook raised the instruction-limit error */
+    int dead;                        /* the main loop ended or failed: IRPs fail with dead_status */
     kx_status dead_status;
-    int init_sent;         /* driver_init_complete arrived */
+    int init_sent; /* driver_init_complete arrived */
     kx_status init_status;
     char name[KX_DRIVER_INFO_TEXT_MAX];
 };
 
 /* Registry keys (their addresses) for the driver's tables. */
-extern const char kx__lua_key_drv;   /* the DRIVER_OBJECT table */
-extern const char kx__lua_key_irps;  /* IRP table -> PIRP, while the driver owns it */
-extern const char kx__lua_key_devs;  /* device table <-> PDEVICE_OBJECT */
+extern const char kx__lua_key_drv;  /* the DRIVER_OBJECT table */
+extern const char kx__lua_key_irps; /* IRP table -> PIRP, while the driver owns it */
+extern const char kx__lua_key_devs; /* device table <-> PDEVICE_OBJECT */
 
 /* lua_state.c: a sandboxed state charged to d (memory, instructions), with
  * base, string, table, math, utf8 and coroutine, the host's modules behind

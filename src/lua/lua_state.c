@@ -110,8 +110,10 @@ static int host_require(lua_State *L)
         lua_setfield(L, -4, name);
         return 1;
     }
-    return luaL_error(L, "module '%s' is not provided by the kx Lua host "
-                         "(errcheck, shared_structs and kmd_api are)", name);
+    return luaL_error(L,
+                      "module '%s' is not provided by the kx Lua host "
+                      "(errcheck, shared_structs and kmd_api are)",
+                      name);
 }
 
 lua_State *kx__lua_state_new(struct lua_drv *d)
@@ -122,9 +124,9 @@ lua_State *kx__lua_state_new(struct lua_drv *d)
     if (!L)
         return NULL;
     static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},        {LUA_STRLIBNAME, luaopen_string},
-        {LUA_TABLIBNAME, luaopen_table},  {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},  {LUA_COLIBNAME, luaopen_coroutine},
+        {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine},
     };
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         luaL_requiref(L, libs[i].name, libs[i].func, 1);

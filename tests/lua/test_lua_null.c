@@ -40,8 +40,14 @@ static int start_with(void **state, const char *mode)
     return 0;
 }
 
-static int host_setup(void **state) { return start_with(state, "process"); }
-static int inproc_setup(void **state) { return start_with(state, "inproc"); }
+static int host_setup(void **state)
+{
+    return start_with(state, "process");
+}
+static int inproc_setup(void **state)
+{
+    return start_with(state, "inproc");
+}
 
 static void run_seed_null(struct kxd_proc *p)
 {
@@ -105,8 +111,14 @@ static void run_seed_null(struct kxd_proc *p)
     kx_client_disconnect(c);
 }
 
-static void test_seed_null_in_host_process(void **state) { run_seed_null(*state); }
-static void test_seed_null_in_process(void **state) { run_seed_null(*state); }
+static void test_seed_null_in_host_process(void **state)
+{
+    run_seed_null(*state);
+}
+static void test_seed_null_in_process(void **state)
+{
+    run_seed_null(*state);
+}
 
 int main(void)
 {
@@ -117,8 +129,7 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_seed_null_in_host_process, host_setup,
-                                        kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_null_in_host_process, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_seed_null_in_process, inproc_setup, kxd_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,11 +25,13 @@ static const char hostile[] =
     "g_tDriverInfo = { sDriverName = \"LuaHostile\", sDriverType = tDK.DRIVER_TYPE_KMD,\n"
     "                  nLoadPriority = 900, sVersion = \"1.2.0\" }\n"
     "local g_sFail = nil -- the next handler named here raises an error\n"
-    "local function maybe_fail(sWhich) if g_sFail == sWhich then g_sFail = nil; error(\"planned \" .. sWhich .. \" failure\") end end\n"
+    "local function maybe_fail(sWhich) if g_sFail == sWhich then g_sFail = nil; error(\"planned \" "
+    ".. sWhich .. \" failure\") end end\n"
     "local tActions = {\n"
     "  os = function() os.execute(\"true\") end,\n"
     "  io = function() io.open(\"/etc/passwd\") end,\n"
-    "  ffi = function() local sName = \"ffi\"; require(sName) end, -- computed: past the loader's check\n"
+    "  ffi = function() local sName = \"ffi\"; require(sName) end, -- computed: past the loader's "
+    "check\n"
     "  loadlib = function() package.loadlib(\"libc.so.6\", \"system\") end,\n"
     "  binary = function() assert(load(string.dump(function() end)))() end,\n"
     "  bomb = function() local s = string.rep(\"x\", 100 * 1024 * 1024) end,\n"
@@ -38,13 +40,18 @@ static const char hostile[] =
     "}\n"
     "local function fWrite(pDev, pIrp)\n"
     "  local s = pIrp.tParameters.sData\n"
-    "  if s:sub(1, 5) == \"fail:\" then g_sFail = s:sub(6) elseif tActions[s] then tActions[s]() end\n"
+    "  if s:sub(1, 5) == \"fail:\" then g_sFail = s:sub(6) elseif tActions[s] then tActions[s]() "
+    "end\n"
     "  oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS, #s)\n"
     "end\n"
-    "local function fRead(pDev, pIrp) maybe_fail(\"read\"); oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS, \"lua!\") end\n"
-    "local function fCreate(pDev, pIrp) maybe_fail(\"create\"); oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS) end\n"
-    "local function fClose(pDev, pIrp) maybe_fail(\"close\"); oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS) end\n"
-    "local function fControl(pDev, pIrp) maybe_fail(\"control\"); oKMD.DkCompleteRequest(pIrp, tStatus.STATUS_SUCCESS) end\n"
+    "local function fRead(pDev, pIrp) maybe_fail(\"read\"); oKMD.DkCompleteRequest(pIrp, "
+    "tStatus.STATUS_SUCCESS, \"lua!\") end\n"
+    "local function fCreate(pDev, pIrp) maybe_fail(\"create\"); oKMD.DkCompleteRequest(pIrp, "
+    "tStatus.STATUS_SUCCESS) end\n"
+    "local function fClose(pDev, pIrp) maybe_fail(\"close\"); oKMD.DkCompleteRequest(pIrp, "
+    "tStatus.STATUS_SUCCESS) end\n"
+    "local function fControl(pDev, pIrp) maybe_fail(\"control\"); oKMD.DkCompleteRequest(pIrp, "
+    "tStatus.STATUS_SUCCESS) end\n"
     "local g_pDev\n"
     "function DriverEntry(pDrv)\n"
     "  pDrv.tDispatch[tDK.IRP_MJ_CREATE] = fCreate\n"
@@ -52,7 +59,8 @@ static const char hostile[] =
     "  pDrv.tDispatch[tDK.IRP_MJ_READ] = fRead\n"
     "  pDrv.tDispatch[tDK.IRP_MJ_WRITE] = fWrite\n"
     "  pDrv.tDispatch[tDK.IRP_MJ_DEVICE_CONTROL] = fControl\n"
-    "  pDrv.fDriverUnload = function() oKMD.DkDeleteSymbolicLink(\"/dev/luahostile\"); oKMD.DkDeleteDevice(g_pDev) end\n"
+    "  pDrv.fDriverUnload = function() oKMD.DkDeleteSymbolicLink(\"/dev/luahostile\"); "
+    "oKMD.DkDeleteDevice(g_pDev) end\n"
     "  local nStatus, pDev = oKMD.DkCreateDevice(pDrv, \"\\\\Device\\\\LuaHostile0\")\n"
     "  if nStatus ~= tStatus.STATUS_SUCCESS then return nStatus end\n"
     "  g_pDev = pDev\n"
@@ -61,21 +69,23 @@ static const char hostile[] =
     "end\n"
     "while true do\n"
     "  local bOk, nPid, sSig, p1, p2 = syscall(\"signal_pull\")\n"
-    "  if sSig == \"driver_init\" then syscall(\"signal_send\", nPid, \"driver_init_complete\", DriverEntry(p1), p1)\n"
+    "  if sSig == \"driver_init\" then syscall(\"signal_send\", nPid, \"driver_init_complete\", "
+    "DriverEntry(p1), p1)\n"
     "  elseif sSig == \"irp_dispatch\" then p2(g_pDev, p1) end\n"
     "end\n";
 
-static const char bad_entry[] =
-    "local oKMD = require(\"kmd_api\")\n"
-    "g_tDriverInfo = { sDriverName = \"LuaBadEntry\", sDriverType = \"KernelModeDriver\", sVersion = \"1.0.0\" }\n"
-    "function DriverEntry(pDrv)\n"
-    "  oKMD.DkCreateDevice(pDrv, \"\\\\Device\\\\LuaBadEntry0\")\n"
-    "  error(\"entry went wrong\")\n"
-    "end\n"
-    "while true do\n"
-    "  local bOk, nPid, sSig, p1 = syscall(\"signal_pull\")\n"
-    "  if sSig == \"driver_init\" then syscall(\"signal_send\", nPid, \"driver_init_complete\", DriverEntry(p1), p1) end\n"
-    "end\n";
+static const char bad_entry[] = "local oKMD = require(\"kmd_api\")\n"
+                                "g_tDriverInfo = { sDriverName = \"LuaBadEntry\", sDriverType = "
+                                "\"KernelModeDriver\", sVersion = \"1.0.0\" }\n"
+                                "function DriverEntry(pDrv)\n"
+                                "  oKMD.DkCreateDevice(pDrv, \"\\\\Device\\\\LuaBadEntry0\")\n"
+                                "  error(\"entry went wrong\")\n"
+                                "end\n"
+                                "while true do\n"
+                                "  local bOk, nPid, sSig, p1 = syscall(\"signal_pull\")\n"
+                                "  if sSig == \"driver_init\" then syscall(\"signal_send\", nPid, "
+                                "\"driver_init_complete\", DriverEntry(p1), p1) end\n"
+                                "end\n";
 
 static char *kernel_log(const struct kxd_proc *p)
 {
@@ -98,8 +108,14 @@ static int start_with(void **state, const char *mode)
     return 0;
 }
 
-static int host_setup(void **state) { return start_with(state, "process"); }
-static int inproc_setup(void **state) { return start_with(state, "inproc"); }
+static int host_setup(void **state)
+{
+    return start_with(state, "process");
+}
+static int inproc_setup(void **state)
+{
+    return start_with(state, "inproc");
+}
 
 /* The driver and another driver (C Zero) still serve. */
 static void still_serving(kx_client *c, uint32_t h)
@@ -221,8 +237,14 @@ static void run_sandbox(struct kxd_proc *p)
     kx_client_disconnect(c);
 }
 
-static void test_sandbox_in_host_process(void **state) { run_sandbox(*state); }
-static void test_sandbox_in_process(void **state) { run_sandbox(*state); }
+static void test_sandbox_in_host_process(void **state)
+{
+    run_sandbox(*state);
+}
+static void test_sandbox_in_process(void **state)
+{
+    run_sandbox(*state);
+}
 
 int main(void)
 {

@@ -26,9 +26,8 @@ static void test_kx_new_lua_loads_as_written(void **state)
     assert_int_equal(kxd_run(&out, "./kx new Greeter --lua --dir %s 2>&1", p->dir), 1);
     assert_non_null(strstr(out, "already exists"));
     free(out);
-    assert_int_equal(kxd_run(&out, "chmod -R a+rX %s && ./kextload %s/Greeter.kext 2>&1", p->dir,
-                             p->dir),
-                     0);
+    assert_int_equal(
+        kxd_run(&out, "chmod -R a+rX %s && ./kextload %s/Greeter.kext 2>&1", p->dir, p->dir), 0);
     free(out);
     kx_client *c = kxd_connect(p);
     uint32_t h;
@@ -106,7 +105,8 @@ static void test_lua_ringlog_sample(void **state)
     assert_int_equal(got, 3);
     assert_memory_equal(buf, "two", 3);
     assert_int_equal(kx_client_read(c, h, 7, buf, sizeof buf, 0, &got), STATUS_END_OF_FILE);
-    /* IOCTL_LUALOG_CLEAR: CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_WRITE_ACCESS) */
+    /* IOCTL_LUALOG_CLEAR: CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_WRITE_ACCESS)
+     */
     assert_int_equal(kx_client_ioctl(c, h, 0x22A000u, NULL, 0, NULL, 0, 0, &got), STATUS_SUCCESS);
     assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_END_OF_FILE);
     assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
@@ -144,17 +144,18 @@ static int cache_setup(void **state)
     snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
     char *kext = NULL;
     if (kxd_sh("cp -a %s/extensions %s", build, p->ext) != 0 ||
-        !(kext = lua_kext_make(p->ext, "LuaBoot", "boot.sys.lua", "1.0.0",
-                               "local oKMD = require(\"kmd_api\")\n"
-                               "g_tDriverInfo = { sDriverName = \"LuaBoot\", "
-                               "sDriverType = \"KernelModeDriver\", sVersion = \"1.0.0\" }\n"
-                               "while true do\n"
-                               "  local bOk, nPid, sSig, p1 = syscall(\"signal_pull\")\n"
-                               "  if sSig == \"driver_init\" then\n"
-                               "    local nStatus = oKMD.DkCreateDevice(p1, \"\\\\Device\\\\LuaBoot0\")\n"
-                               "    syscall(\"signal_send\", nPid, \"driver_init_complete\", nStatus, p1)\n"
-                               "  end\n"
-                               "end\n")) ||
+        !(kext = lua_kext_make(
+              p->ext, "LuaBoot", "boot.sys.lua", "1.0.0",
+              "local oKMD = require(\"kmd_api\")\n"
+              "g_tDriverInfo = { sDriverName = \"LuaBoot\", "
+              "sDriverType = \"KernelModeDriver\", sVersion = \"1.0.0\" }\n"
+              "while true do\n"
+              "  local bOk, nPid, sSig, p1 = syscall(\"signal_pull\")\n"
+              "  if sSig == \"driver_init\" then\n"
+              "    local nStatus = oKMD.DkCreateDevice(p1, \"\\\\Device\\\\LuaBoot0\")\n"
+              "    syscall(\"signal_send\", nPid, \"driver_init_complete\", nStatus, p1)\n"
+              "  end\n"
+              "end\n")) ||
         kxd_sh("sed -i 's|<key>CFBundleExecutable</key>|<key>OSBundleRequired</key>"
                "<string>Root</string><key>CFBundleExecutable</key>|' %s/Contents/Info.plist",
                kext) != 0 ||
