@@ -246,15 +246,9 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
             entry = p->is_lua ? kx_lua_driver_entry
                               : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry");
         struct kx_io_driver_params params = {
-            sizeof params,
-            &p->info,
-            entry,
-            NULL,
-            0,
-            hosted ? exe : NULL,
-            libs,
-            n_libs,
-            hosted && kx__kernel_wants_root(p->kext)};
+            sizeof params, &p->info, entry,
+            NULL,          0,        hosted ? exe : NULL,
+            libs,          n_libs,   hosted && kx__kernel_wants_root(p->kext)};
         st = kx_io_driver_start(k->io, &params, &l->driver);
         if (p->is_lua && !hosted)
             kx_lua_unstage(p->info.name); /* DriverEntry took it, or never ran */
