@@ -89,6 +89,14 @@ static void test_lua_ringlog_sample(void **state)
     char *out = NULL;
     assert_int_equal(kxd_run(&out, "./kextload -b org.kx.driver.LuaRingLog 2>&1"), 0);
     free(out);
+    /* kx info and kextlibs know it for a Lua driver */
+    assert_int_equal(kxd_run(&out, "./kx info extensions/LuaRingLog.kext"), 0);
+    KXD_ASSERT_MATCHES(out, "ringlog\\.sys\\.lua \\(a Lua driver script\\)");
+    KXD_ASSERT_MATCHES(out, "driver-info: +LuaRingLog, version 1\\.0\\.0, load priority 800");
+    free(out);
+    assert_int_equal(kxd_run(&out, "./kextlibs extensions/LuaRingLog.kext"), 0);
+    assert_non_null(strstr(out, "is a Lua driver: it links against no library"));
+    free(out);
     kx_client *c = kxd_connect(p);
     uint32_t h;
     uint64_t info = 0;
