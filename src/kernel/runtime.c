@@ -429,11 +429,19 @@ static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_re
     p.score = (int32_t)c->score;
     st = in->driver ? kx_io_driver_add_device(k->io, in->driver, &p, 0) : STATUS_SUCCESS;
     if (st != STATUS_SUCCESS) {
-        /* Its devices are gone already; the entry goes without RemoveDevice. */
+        /* Its devices are gone already; the entry goes without RemoveDevice.
+         * A host that died meanwhile may have had the instance removed (and
+         * freed) by kx__kernel_driver_died: only one still listed is ours. */
+        kx_reg_id id = 0;
         pthread_mutex_lock(&rt->lock);
-        in->driver = 0;
+        for (struct instance *i = rt->instances; i; i = i->next)
+            if (i == in) {
+                in->driver = 0;
+                id = in->id;
+            }
         pthread_mutex_unlock(&rt->lock);
-        kx_reg_terminate(rt->reg, in->id, on_terminated, rt);
+        if (id && kx_reg_terminate(rt->reg, id, on_terminated, rt) != STATUS_SUCCESS)
+            on_terminated(rt, id);
         if (st != STATUS_NO_SUCH_DEVICE)
             kx__kernel_warn(k, "%s: %s (%s) failed to start - %s", ni->name, code,
                             kx_personality_ioclass(c->personality), kx_status_name(st));
