@@ -159,19 +159,6 @@ static char *kernel_log(const struct kxd_proc *p)
     return out;
 }
 
-/* KXD_ASSERT_MATCHES, keeping the whole log where a failure can be read. */
-#define ASSERT_LOG(log, pattern)                                                                   \
-    do {                                                                                           \
-        if (kxd_count_matches((log), (pattern)) <= 0) {                                            \
-            FILE *f_ = fopen("/tmp/kx-lifecycle-failed.log", "w");                                 \
-            if (f_) {                                                                              \
-                fputs((log), f_);                                                                  \
-                fclose(f_);                                                                        \
-            }                                                                                      \
-            fail_msg("no line matches /%s/ (log in /tmp/kx-lifecycle-failed.log)", (pattern));     \
-        }                                                                                          \
-    } while (0)
-
 static int log_has(const struct kxd_proc *p, const char *pattern)
 {
     char *log = kernel_log(p);
@@ -231,14 +218,14 @@ static void entry_fails(void **state, const char *action)
     assert_int_equal(open_close(c, "/dev/Lifecycle"), STATUS_NO_SUCH_FILE);
     T_WAIT_FOR(log_has(p, death_line(action)));
     char *log = kernel_log(p);
-    ASSERT_LOG(log, "Lifecycle +\\[DK\\] Lifecycle: DriverEntry: ");
-    ASSERT_LOG(log, death_line(action));
+    KXD_ASSERT_MATCHES(log, "Lifecycle +\\[DK\\] Lifecycle: DriverEntry: ");
+    KXD_ASSERT_MATCHES(log, death_line(action));
     if (strcmp(action, "hang") == 0)
-        ASSERT_LOG(log, "Lifecycle +\\[IO\\] DriverEntry did not return within its "
+        KXD_ASSERT_MATCHES(log, "Lifecycle +\\[IO\\] DriverEntry did not return within its "
                                 "deadline \\(1000 ms\\): driver not responding, its host process "
                                 "killed; [1-9][0-9]* object\\(s\\) it created were deleted");
     else
-        ASSERT_LOG(log, "Lifecycle +\\[IO\\] DriverEntry failed: "
+        KXD_ASSERT_MATCHES(log, "Lifecycle +\\[IO\\] DriverEntry failed: "
                                 "STATUS_DRIVER_PROCESS_TERMINATED; [1-9][0-9]* object\\(s\\)");
     free(log);
     /* kxd serves the rest */
@@ -267,11 +254,11 @@ static void add_device_fails(void **state, const char *action)
                                "STATUS_DRIVER_PROCESS_TERMINATED";
     T_WAIT_FOR(log_has(p, failed) && log_has(p, death_line(action)));
     char *log = kernel_log(p);
-    ASSERT_LOG(log, "Lifecycle +\\[DK\\] Lifecycle: AddDevice: ");
-    ASSERT_LOG(log, failed);
-    ASSERT_LOG(log, death_line(action));
+    KXD_ASSERT_MATCHES(log, "Lifecycle +\\[DK\\] Lifecycle: AddDevice: ");
+    KXD_ASSERT_MATCHES(log, failed);
+    KXD_ASSERT_MATCHES(log, death_line(action));
     if (strcmp(action, "hang") == 0)
-        ASSERT_LOG(log, "Probe or AddDevice did not return");
+        KXD_ASSERT_MATCHES(log, "Probe or AddDevice did not return");
     free(log);
     T_WAIT_FOR(open_close(c, "/dev/Lifecycle") == STATUS_NO_SUCH_FILE);
     assert_int_equal(open_close(c, "/dev/Lifecycle"), STATUS_NO_SUCH_FILE);
@@ -305,9 +292,9 @@ static void unload_fails(void **state, const char *action)
     assert_int_equal(open_close(c, "/dev/LifecycleAdd"), STATUS_NO_SUCH_FILE);
     T_WAIT_FOR(log_has(p, death_line(action)));
     char *log = kernel_log(p);
-    ASSERT_LOG(log, "Lifecycle +\\[DK\\] Lifecycle: DriverUnload: ");
-    ASSERT_LOG(log, death_line(action));
-    ASSERT_LOG(log, strcmp(action, "hang") == 0
+    KXD_ASSERT_MATCHES(log, "Lifecycle +\\[DK\\] Lifecycle: DriverUnload: ");
+    KXD_ASSERT_MATCHES(log, death_line(action));
+    KXD_ASSERT_MATCHES(log, strcmp(action, "hang") == 0
                                 ? "Lifecycle +\\[IO\\] DriverUnload did not return within its "
                                   "deadline: driver not responding"
                                 : "Lifecycle +\\[IO\\] DriverUnload did not return: its host "
@@ -354,8 +341,8 @@ static void test_missed_heartbeat(void **state)
                          "missed a heartbeat";
     T_WAIT_FOR(log_has(p, killed));
     char *log = kernel_log(p);
-    ASSERT_LOG(log, killed);
-    ASSERT_LOG(log, "Lifecycle +\\[IO\\] kx-host \\(pid [0-9]+\\) did not answer a "
+    KXD_ASSERT_MATCHES(log, killed);
+    KXD_ASSERT_MATCHES(log, "Lifecycle +\\[IO\\] kx-host \\(pid [0-9]+\\) did not answer a "
                             "heartbeat for [0-9]+ ms: driver not responding; its host process is "
                             "killed");
     free(log);
