@@ -447,13 +447,15 @@ static void died(struct io_hostproc *hp)
     pthread_mutex_lock(&hp->lock);
     snprintf(summary, sizeof summary, "%s", hp->summary);
     pthread_mutex_unlock(&hp->lock);
-    char hung[200] = "";
+    char hung[200] = "", routine[120], running[140] = "";
     if (atomic_load(&hp->hung))
         snprintf(hung, sizeof hung, " by the watchdog: not responding, %s", hp->hung_what);
+    else if (kx__hostproc_running(hp, routine, sizeof routine))
+        snprintf(running, sizeof running, "; it died in %s", routine);
     kx__io_report(io, KX_LOG_ERROR, hp->d->short_name,
-                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s", (int)hp->pid,
-                  hp->how, hung, summary[0] ? ": " : "", summary, n,
-                  kx_status_name(dead_status(hp)));
+                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s%s",
+                  (int)hp->pid, hp->how, hung, summary[0] ? ": " : "", summary, n,
+                  kx_status_name(dead_status(hp)), running);
     if (kx__driver_host_died(io, hp->d)) {
         /* This thread tore the driver down: nobody will join it. */
         pthread_join(hp->sender, NULL);

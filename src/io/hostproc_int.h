@@ -42,6 +42,11 @@ struct io_hostproc {
     char hung_what[160];      /* why, for the report of its death; written before hung */
 };
 
+/* The routine the host was running (dispatches end in the order they were
+ * sent, so it is the one after the last ended): 1 and its name in out, or
+ * 0 when nothing was outstanding. */
+int kx__hostproc_running(struct io_hostproc *hp, char *out, size_t len);
+
 /* Kills a live host as not responding (caller holds hp->lock); why goes
  * into the report of its death. 1 if it did. */
 int kx__hostproc_kill_locked(struct io_hostproc *hp, const char *why);

@@ -36,12 +36,22 @@ static void describe(struct io_hostproc *hp, uint64_t seq, char *out, size_t len
         else
             snprintf(out, len, "%s", kx__major_name((uint8_t)(what >> 32)));
         break;
+    case K_INIT: snprintf(out, len, "DriverEntry"); break;
     case K_UNLOAD: snprintf(out, len, "DriverUnload"); break;
     case K_ADDDEV: snprintf(out, len, "Probe or AddDevice"); break;
     case K_REMOVEDEV: snprintf(out, len, "RemoveDevice"); break;
     case K_CANCEL: snprintf(out, len, "a cancel routine"); break;
     default: snprintf(out, len, "a routine"); break;
     }
+}
+
+int kx__hostproc_running(struct io_hostproc *hp, char *out, size_t len)
+{
+    uint64_t ended = atomic_load_explicit(&hp->n_ended, memory_order_acquire);
+    if (atomic_load_explicit(&hp->n_sent, memory_order_acquire) == ended)
+        return 0;
+    describe(hp, ended, out, len);
+    return 1;
 }
 
 int kx__hostproc_kill_locked(struct io_hostproc *hp, const char *why)
