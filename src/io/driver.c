@@ -172,11 +172,9 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
     d->stop_rec = recs[1];
     r->kind = K_INIT;
     r->u.entry = p->entry;
-    uint32_t ms = lifecycle_ms(io, d,
-                               p->size >= offsetof(struct kx_io_driver_params, entry_timeout_ms) + 4 &&
-                                       p->entry_timeout_ms
-                                   ? p->entry_timeout_ms
-                                   : io->entry_timeout_ms);
+    int own_timeout = p->size >= offsetof(struct kx_io_driver_params, entry_timeout_ms) + 4 &&
+                      p->entry_timeout_ms;
+    uint32_t ms = lifecycle_ms(io, d, own_timeout ? p->entry_timeout_ms : io->entry_timeout_ms);
     size_t info = 0;
     st = kx__send_ctl(io, d, r, kx__deadline(io, ms, ms), &info);
     if (st == STATUS_TIMEOUT && hp)
@@ -440,9 +438,9 @@ static kx_status send_match(struct kx_io *io, kx_io_driver_id drv, struct kx_io_
     if (st == STATUS_SUCCESS && kind == K_ADDDEV)
         prov->score = r->u.provider->score;
     kx__irp_unref(io, r, 1, NULL);
+    const char *routine = kind == K_ADDDEV ? "Probe or AddDevice" : "RemoveDevice";
     if (st == STATUS_TIMEOUT && hp)
-        st = kx__hostproc_deadline(hp, kind == K_ADDDEV ? "Probe or AddDevice" : "RemoveDevice",
-                                   ms);
+        st = kx__hostproc_deadline(hp, routine, ms);
     return st;
 }
 

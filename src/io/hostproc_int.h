@@ -8,7 +8,7 @@
 
 #include "core/xport.h"
 
-#define SENT_RING    4096 /* what the last sends were, for naming a hung routine */
+#define SENT_RING 4096 /* what the last sends were, for naming a hung routine */
 
 struct io_hostproc {
     struct kx_io *io;
@@ -36,10 +36,10 @@ struct io_hostproc {
     uint64_t wd_ended, wd_since_ns; /* the watchdog's, under ns_lock */
     /* The heartbeat: HX_PING n (watchdog, under lock), HX_PONG n (the
      * host's transport thread, seen by the reader). */
-    uint64_t pings, ping_ns;  /* lock */
-    _Atomic uint64_t pongs;   /* the last ping answered */
-    _Atomic int hung;         /* killed by the watchdog: answers say NOT_RESPONDING */
-    char hung_what[160];      /* why, for the report of its death; written before hung */
+    uint64_t pings, ping_ns; /* lock */
+    _Atomic uint64_t pongs;  /* the last ping answered */
+    _Atomic int hung;        /* killed by the watchdog: answers say NOT_RESPONDING */
+    char hung_what[160];     /* why, for the report of its death; written before hung */
 };
 
 /* The routine the host was running (dispatches end in the order they were

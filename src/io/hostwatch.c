@@ -102,8 +102,8 @@ uint64_t kx__hostproc_watch(struct io_hostproc *hp, uint64_t now, uint64_t hang_
     return ms;
 }
 
-uint64_t kx__hostproc_heartbeat(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns,
-                                char *what, size_t what_len)
+uint64_t kx__hostproc_heartbeat(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns, char *what,
+                                size_t what_len)
 {
     if (atomic_load(&hp->hung) || pthread_mutex_trylock(&hp->lock) != 0)
         return 0;
@@ -140,6 +140,5 @@ kx_status kx__hostproc_deadline(struct io_hostproc *hp, const char *routine, uin
     pthread_mutex_lock(&hp->lock);
     kx__hostproc_kill_locked(hp, why);
     pthread_mutex_unlock(&hp->lock);
-    return atomic_load(&hp->hung) ? STATUS_DRIVER_NOT_RESPONDING
-                                  : STATUS_DRIVER_PROCESS_TERMINATED;
+    return atomic_load(&hp->hung) ? STATUS_DRIVER_NOT_RESPONDING : STATUS_DRIVER_PROCESS_TERMINATED;
 }

@@ -20,25 +20,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N_THREADS     16
-#define FAULT_TARGET  10000
-#define MIN_SECONDS   60 /* long enough for RSS to show a trend */
-#define GIVE_UP_S     1800
-#define IRP_TIMEOUT   200 /* ms: a never-completed request is answered STATUS_TIMEOUT */
+#define N_THREADS    16
+#define FAULT_TARGET 10000
+#define MIN_SECONDS  60 /* long enough for RSS to show a trend */
+#define GIVE_UP_S    1800
+#define IRP_TIMEOUT  200 /* ms: a never-completed request is answered STATUS_TIMEOUT */
 
 struct target {
     const char *path, *rule;
     uint32_t access;
-    int rule_sees_create; /* a rule limited to --major READ does not count opens */
+    int rule_sees_create;  /* a rule limited to --major READ does not count opens */
     _Atomic uint64_t sent; /* IRPs the clients sent it (CREATE, READ, WRITE) */
 };
 
 static struct target targets[] = {
-    {"/dev/null", "--probability 0.3 --action fail:STATUS_DEVICE_BUSY --seed 1", KX_ACCESS_WRITE, 1, 0},
+    {"/dev/null", "--probability 0.3 --action fail:STATUS_DEVICE_BUSY --seed 1", KX_ACCESS_WRITE, 1,
+     0},
     /* rare: a close waits (up to 5 s) for a request its driver still holds */
     {"/dev/zero", "--probability 0.002 --major READ --action never-complete --seed 2",
      KX_ACCESS_READ, 0, 0},
-    {"/dev/ram0", "--probability 0.2 --action delay:1 --seed 3", KX_ACCESS_READ | KX_ACCESS_WRITE, 1, 0},
+    {"/dev/ram0", "--probability 0.2 --action delay:1 --seed 3", KX_ACCESS_READ | KX_ACCESS_WRITE,
+     1, 0},
 };
 #define N_TARGETS (sizeof targets / sizeof targets[0])
 
@@ -85,7 +87,8 @@ static void *client(void *arg)
         }
         struct target *t = &targets[rand_r(&seed) % N_TARGETS];
         uint32_t h;
-        kx_status st = CALL(t->rule_sees_create ? t : NULL, kx_client_open(c, t->path, t->access, &h));
+        kx_status st =
+            CALL(t->rule_sees_create ? t : NULL, kx_client_open(c, t->path, t->access, &h));
         if (st == STATUS_CONNECTION_LOST) {
             kx_client_disconnect(c);
             c = NULL;
@@ -118,7 +121,8 @@ static uint64_t fired(uint64_t seen[N_TARGETS])
     json_t *rules = json_is_array(j) ? j : json_object_get(j, "faults");
     size_t i;
     json_t *r;
-    json_array_foreach(rules, i, r) {
+    json_array_foreach(rules, i, r)
+    {
         total += (uint64_t)json_integer_value(json_object_get(r, "fired"));
         const char *tgt = json_string_value(json_object_get(r, "target"));
         for (size_t k = 0; seen && tgt && k < N_TARGETS; k++)
@@ -201,8 +205,8 @@ int main(void)
     uint64_t seen[N_TARGETS] = {0};
     total = fired(seen);
     int exactly_once = atomic_load(&calls) == atomic_load(&answers);
-    printf("soak: faults fired %llu (target %d); kxd %s\n", (unsigned long long)total,
-           FAULT_TARGET, up ? "up throughout" : "DIED");
+    printf("soak: faults fired %llu (target %d); kxd %s\n", (unsigned long long)total, FAULT_TARGET,
+           up ? "up throughout" : "DIED");
     printf("soak: client calls %llu, answered %llu (ok %llu, injected failures %llu, timeouts "
            "%llu, other %llu), reconnects %llu\n",
            (unsigned long long)calls, (unsigned long long)answers, (unsigned long long)n_ok,
