@@ -316,6 +316,11 @@ int main(int argc, char **argv)
             case HX_IRP: r = take_irp(ep, x, p); break;
             case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, entry); break;
             case HX_REPLY: kx__hp_reply(ep, x, p); break;
+            case HX_PING: { /* answered here, whatever the dispatch thread does */
+                struct kx_xout o = {{HX_PONG, 0, 0, x->id, 0, 0, 0}, NULL, 0, NULL, 0};
+                kx__hp_send(ep, &o);
+                break;
+            }
             default: break; /* nothing else comes this way */
             }
             if (!r)

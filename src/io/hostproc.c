@@ -29,7 +29,7 @@
  * stands still for hang_ms with work outstanding gets the host killed, and
  * its death is then answered STATUS_DRIVER_NOT_RESPONDING instead.
  */
-#include "io_int.h"
+#include "hostproc_int.h"
 
 #include "core/plat.h"
 #include "core/plat_mem.h"
@@ -44,35 +44,6 @@
 
 #define SEND_MAX     64
 #define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
-#define SENT_RING    4096 /* what the last sends were, for naming a hung routine */
-
-struct io_hostproc {
-    struct kx_io *io;
-    struct io_driver *d;
-    struct kx_xport *x;
-    int32_t pid;
-    int err_fd;
-    struct io_queue q; /* posts: many producers, the sender consumes */
-    pthread_t sender, reader, errthr;
-    int has_sender, has_reader, has_errthr;
-    pthread_mutex_t lock;         /* guards dead against the sender's marking, summary */
-    int dead;                     /* lock: the process is gone */
-    int reaped;                   /* lock: its exit status was collected */
-    _Atomic int stopped;          /* K_STOP answered: the coming hang-up is expected */
-    _Atomic int reader_detached;  /* the reader tore the driver down and let itself go */
-    _Atomic uint32_t reader_done; /* futex word: the reader has returned */
-    char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
-    char how[128];                /* how the process ended */
-    uint64_t address, size;       /* where the driver is mapped in the host */
-    /* The heartbeat: sends (sender, under lock) and ended dispatches
-     * (reader); sent[seq % SENT_RING] says what the seq-th send was (kind,
-     * major, control code) so the watchdog can name the routine stuck. */
-    _Atomic uint64_t n_sent, n_ended;
-    _Atomic uint64_t sent[SENT_RING];
-    uint64_t wd_ended, wd_since_ns; /* the watchdog's, under ns_lock */
-    _Atomic int hung;               /* killed by the watchdog: answers say NOT_RESPONDING */
-    char hung_what[160];            /* written before hung is set */
-};
 
 /* How the records of a dead host are answered. */
 static kx_status dead_status(struct io_hostproc *hp)
@@ -403,6 +374,10 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
         kx__chan_ctl_done(io, r, (kx_status)x->a, x->b, rb);
         break;
     case HX_CALL: do_call(hp, x, p); break;
+    case HX_PONG:
+        if (x->id > atomic_load_explicit(&hp->pongs, memory_order_relaxed))
+            atomic_store_explicit(&hp->pongs, x->id, memory_order_release);
+        break;
     case HX_PRINT:
     case HX_REPORT: {
         char text[KX_IO_LOG_TEXT_MAX];
@@ -472,14 +447,15 @@ static void died(struct io_hostproc *hp)
     pthread_mutex_lock(&hp->lock);
     snprintf(summary, sizeof summary, "%s", hp->summary);
     pthread_mutex_unlock(&hp->lock);
-    char hung[200] = "";
+    char hung[200] = "", routine[120], running[140] = "";
     if (atomic_load(&hp->hung))
-        snprintf(hung, sizeof hung, " by the watchdog: not responding, %s did not return",
-                 hp->hung_what);
+        snprintf(hung, sizeof hung, " by the watchdog: not responding, %s", hp->hung_what);
+    else if (kx__hostproc_running(hp, routine, sizeof routine))
+        snprintf(running, sizeof running, "; it died in %s", routine);
     kx__io_report(io, KX_LOG_ERROR, hp->d->short_name,
-                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s", (int)hp->pid,
-                  hp->how, hung, summary[0] ? ": " : "", summary, n,
-                  kx_status_name(dead_status(hp)));
+                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s%s",
+                  (int)hp->pid, hp->how, hung, summary[0] ? ": " : "", summary, n,
+                  kx_status_name(dead_status(hp)), running);
     if (kx__driver_host_died(io, hp->d)) {
         /* This thread tore the driver down: nobody will join it. */
         pthread_join(hp->sender, NULL);
@@ -767,63 +743,6 @@ void kx__hostproc_free(struct io_hostproc *hp)
 }
 
 void kx__hostproc_cancel_mark(void) {}
-
-/* Names the seq-th send: "IRP_MJ_DEVICE_CONTROL (control code 0x222004)". */
-static void describe(struct io_hostproc *hp, uint64_t seq, char *out, size_t len)
-{
-    uint64_t what = atomic_load_explicit(&hp->sent[seq % SENT_RING], memory_order_relaxed);
-    if (atomic_load_explicit(&hp->n_sent, memory_order_acquire) - seq > SENT_RING) {
-        snprintf(out, len, "a routine");
-        return;
-    }
-    switch ((enum io_kind)(what >> 40)) {
-    case K_IRP:
-        if ((uint8_t)(what >> 32) == IRP_MJ_DEVICE_CONTROL)
-            snprintf(out, len, "%s (control code 0x%x)", kx__major_name((uint8_t)(what >> 32)),
-                     (unsigned)(uint32_t)what);
-        else
-            snprintf(out, len, "%s", kx__major_name((uint8_t)(what >> 32)));
-        break;
-    case K_UNLOAD: snprintf(out, len, "DriverUnload"); break;
-    case K_ADDDEV: snprintf(out, len, "Probe or AddDevice"); break;
-    case K_REMOVEDEV: snprintf(out, len, "RemoveDevice"); break;
-    case K_CANCEL: snprintf(out, len, "a cancel routine"); break;
-    default: snprintf(out, len, "a routine"); break;
-    }
-}
-
-uint64_t kx__hostproc_watch(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns, char *what,
-                            size_t what_len)
-{
-    uint64_t ended = atomic_load_explicit(&hp->n_ended, memory_order_relaxed);
-    uint64_t sent = atomic_load_explicit(&hp->n_sent, memory_order_acquire);
-    if (atomic_load(&hp->hung))
-        return 0;
-    if (sent == ended || ended != hp->wd_ended || !hp->wd_since_ns) {
-        /* Idle or moving: a stall is counted from the first tick that saw it. */
-        hp->wd_ended = ended;
-        hp->wd_since_ns = sent == ended ? 0 : now;
-        return 0;
-    }
-    if (now - hp->wd_since_ns < hang_ns)
-        return 0;
-    /* trylock: the sender may hold this lock while it answers records, which
-     * can take ns_lock; the next tick tries again. */
-    if (pthread_mutex_trylock(&hp->lock) != 0)
-        return 0;
-    uint64_t ms = 0;
-    if (!hp->reaped && !hp->dead) {
-        describe(hp, ended, hp->hung_what, sizeof hp->hung_what);
-        snprintf(what, what_len, "%s", hp->hung_what);
-        atomic_store(&hp->hung, 1);
-        kx_plat_child_kill(hp->pid); /* its reader sees the hang-up and cleans up */
-        ms = (now - hp->wd_since_ns) / 1000000u;
-        if (!ms)
-            ms = 1;
-    }
-    pthread_mutex_unlock(&hp->lock);
-    return ms;
-}
 
 int32_t kx__hostproc_pid(const struct io_hostproc *hp)
 {
