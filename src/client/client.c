@@ -1,4 +1,7 @@
-/* client.c — libkxclient: synchronous requests to kxd over its socket.
+/* client.c — libkxclient: synchronous requests to kxd over its socket, and
+ * reads, writes, ioctls and batches through a shared-memory ring when kxd
+ * offers one (client_ring.c; set up at the first of them, unless
+ * KX_CLIENT_RING=0).
  *
  * Each call builds one request, sends it, and reads replies until the one
  * that answers it (matching req_id); kx_client_submit sends many in one
@@ -10,6 +13,7 @@
  */
 #include <kx/client.h>
 
+#include "client_ring.h"
 #include "core/plat_sock.h"
 #include "proto/msg.h"
 
@@ -26,6 +30,8 @@ struct kx_client {
     size_t in_cap;
     uint8_t rbuf[16384]; /* received, not yet consumed: rbuf[rhead..rtail) */
     size_t rhead, rtail;
+    struct kx_client_ring *ring; /* NULL: the socket carries I/O too */
+    int ring_tried;
 };
 
 /* The largest text field kxd sends (reports of big dependency trees). */
@@ -62,6 +68,7 @@ void kx_client_disconnect(kx_client *c)
 {
     if (!c)
         return;
+    kx_client_ring_close(c->ring);
     kx_plat_close(c->fd);
     kx_msg_builder_free(&c->out);
     free(c->in);
@@ -272,11 +279,55 @@ static kx_status data_call(kx_client *c, uint32_t req_id, void *out, size_t out_
     return read_data_reply(c, &h, &r, out, out_len, got, information);
 }
 
+/* The ring, set up at the first call that can use it; NULL when kxd has
+ * none to offer, KX_CLIENT_RING=0 says not to, or the socket broke. */
+static struct kx_client_ring *ring_of(kx_client *c)
+{
+    if (c->ring || c->ring_tried || c->dead)
+        return c->ring;
+    c->ring_tried = 1;
+    const char *env = getenv("KX_CLIENT_RING");
+    if ((env && strcmp(env, "0") == 0) || c->rhead != c->rtail)
+        return NULL;
+    if (kx_client_ring_open(c->fd, next_id(c), &c->ring) == STATUS_CONNECTION_LOST)
+        fail_dead(c, STATUS_CONNECTION_LOST);
+    return c->ring;
+}
+
+/* ios through the ring; a broken ring takes the connection with it. */
+static kx_status ring_submit(kx_client *c, struct kx_client_io *ios, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ios[i].status = STATUS_CONNECTION_LOST;
+    if (kx_client_ring_submit(c->ring, ios, n) != STATUS_SUCCESS)
+        return fail_dead(c, STATUS_CONNECTION_LOST);
+    if (c->message[0]) /* these answers carry no text */
+        set_message(c, strdup(""));
+    return STATUS_SUCCESS;
+}
+
+static kx_status ring_call(kx_client *c, struct kx_client_io *io, size_t *got,
+                           uint64_t *information)
+{
+    kx_status st = ring_submit(c, io, 1);
+    if (got)
+        *got = io->got;
+    if (information)
+        *information = io->information;
+    return st != STATUS_SUCCESS ? st : io->status;
+}
+
 kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf, size_t len,
                          uint32_t timeout_ms, size_t *got)
 {
     if (len > KX_CLIENT_IO_MAX)
         len = KX_CLIENT_IO_MAX; /* a short read; callers loop like read(2) */
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_READ, .handle = handle, .offset = offset,
+                                  .timeout_ms = timeout_ms, .out = buf, .out_len = len};
+        *got = 0;
+        return ring_call(c, &io, got, NULL);
+    }
     uint32_t id = begin(c, KX_MSG_READ);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u64(&c->out, offset);
@@ -290,6 +341,11 @@ kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const 
 {
     if (len > KX_CLIENT_IO_MAX)
         return STATUS_BUFFER_TOO_SMALL;
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_WRITE, .handle = handle, .offset = offset,
+                                  .timeout_ms = timeout_ms, .in = buf, .in_len = len};
+        return ring_call(c, &io, NULL, information);
+    }
     uint32_t id = begin(c, KX_MSG_WRITE);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u64(&c->out, offset);
@@ -308,6 +364,13 @@ kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, const vo
 {
     if (in_len > KX_CLIENT_IO_MAX || out_len > KX_CLIENT_IO_MAX)
         return STATUS_BUFFER_TOO_SMALL;
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_IOCTL, .handle = handle, .code = code,
+                                  .timeout_ms = timeout_ms, .in = in, .in_len = in_len,
+                                  .out = out, .out_len = out_len};
+        *got = 0;
+        return ring_call(c, &io, got, NULL);
+    }
     uint32_t id = begin(c, KX_MSG_IOCTL);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u32(&c->out, code);
@@ -362,6 +425,8 @@ kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n)
         return STATUS_CONNECTION_LOST;
     if (!n)
         return STATUS_SUCCESS;
+    if (ring_of(c))
+        return ring_submit(c, ios, n);
     /* Ids run on from first; where they wrap past 0, the range check in
      * recv_reply_in (unsigned distance from first) still holds, and the
      * skipped 0 costs one slot of the range. */
