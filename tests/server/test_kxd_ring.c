@@ -167,7 +167,8 @@ static struct kx_ring *raw_ring(const struct kxd_proc *p, int *sock)
     return r;
 }
 
-/* Every kx-ring thread of kxd is asleep (not running) right now. */
+/* Every kx-ring thread of kxd, and its event loop (kx-srv), is asleep (not
+ * running) right now. */
 static int ring_threads_asleep(pid_t kxd)
 {
     char path[64];
@@ -186,13 +187,13 @@ static int ring_threads_asleep(pid_t kxd)
         fclose(f);
         stat[n] = 0;
         const char *close_paren = strrchr(stat, ')');
-        if (!strstr(stat, "(kx-ring)") || !close_paren)
+        if (!close_paren || (!strstr(stat, "(kx-ring)") && !strstr(stat, "(kx-srv)")))
             continue;
         seen++;
         running += close_paren[2] == 'R';
     }
     closedir(d);
-    return seen >= 2 && running == 0;
+    return seen >= 3 && running == 0;
 }
 
 /* kxd's log names this process, its uid and why, and the socket ends. */
@@ -284,13 +285,14 @@ static void test_past_the_credit_drops_the_client(void **state)
 }
 
 /* A client that dies with a batch pending on a pipe: its connection and
- * ring go, its reads are cancelled, and nothing keeps a thread busy. */
-static void test_leaving_mid_batch_leaves_kxd_idle(void **state)
+ * ring go, its reads are cancelled, and nothing keeps a thread busy. The
+ * same on the socket (ring 0). */
+static void leave_mid_batch(const struct kxd_proc *p, const char *ring)
 {
-    struct kxd_proc *p = *state;
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
+        setenv("KX_CLIENT_RING", ring, 1);
         kx_client *c = kxd_connect(p);
         uint32_t h;
         if (!c || kx_client_open(c, "/dev/pipe0", KX_ACCESS_READ, &h) != STATUS_SUCCESS)
@@ -308,6 +310,13 @@ static void test_leaving_mid_batch_leaves_kxd_idle(void **state)
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFSIGNALED(status));
     assert_kxd_still_serves(p);
+}
+
+static void test_leaving_mid_batch_leaves_kxd_idle(void **state)
+{
+    struct kxd_proc *p = *state;
+    leave_mid_batch(p, "1");
+    leave_mid_batch(p, "0");
     /* The pipe works for the next reader and writer. */
     kx_client *c = kxd_connect(p);
     uint32_t rd, wr;
