@@ -194,6 +194,10 @@ static void op_done(void *arg, kx_status status, size_t information)
     uint32_t got = 0;
     if (status == STATUS_SUCCESS || status == STATUS_END_OF_FILE)
         got = information < op->out_len ? (uint32_t)information : op->out_len;
+    /* Given back before the answer is published: a client may spend it
+     * again as soon as it sees the answer. */
+    atomic_fetch_sub(&r->credit, op->credit);
+    atomic_fetch_sub(&r->in_flight, 1);
     pthread_mutex_lock(&r->tx_lock);
     if (op->live_prev)
         op->live_prev->live_next = op->live_next;
@@ -206,8 +210,6 @@ static void op_done(void *arg, kx_status status, size_t information)
     if (!refused && r->answering && !op->answered)
         kx_ring_commit(r->ring);
     pthread_mutex_unlock(&r->tx_lock);
-    atomic_fetch_sub(&r->credit, op->credit);
-    atomic_fetch_sub(&r->in_flight, 1);
     if (refused)
         hostile(r, "its ring has no room for an answer within its credit");
     pool_put(r->rs, op);
