@@ -228,6 +228,47 @@ static void assert_kxd_still_serves(const struct kxd_proc *p)
     kx_client_disconnect(c);
 }
 
+/* A second ring on one connection is refused, and the first goes on. */
+static void test_one_ring_per_connection(void **state)
+{
+    struct kxd_proc *p = *state;
+    int sock;
+    struct kx_ring *r = raw_ring(p, &sock);
+    struct kx_msg_builder b = {0};
+    kx_msg_begin(&b, KX_MSG_RING, 2);
+    assert_int_equal(kx_msg_finish(&b), STATUS_SUCCESS);
+    assert_int_equal(kx_plat_send_all(sock, b.buf, b.len), STATUS_SUCCESS);
+    kx_msg_builder_free(&b);
+    uint8_t reply[KXR_SETUP_REPLY_LEN];
+    assert_int_equal(kx_plat_recv_all(sock, reply, sizeof reply), STATUS_SUCCESS);
+    struct kx_msg_hdr h;
+    const char *why;
+    assert_int_equal(kx_msg_hdr_decode(reply, &h, &why), STATUS_SUCCESS);
+    assert_int_equal(h.type, KX_MSG_OK);
+    assert_int_equal(h.req_id, 2);
+    struct kx_msg_reader rd;
+    kx_msg_reader_init(&rd, reply + KX_MSG_HDR_LEN, h.len);
+    assert_int_equal(kx_msg_get_i32(&rd), STATUS_RING_NOT_IDLE);
+    /* The first ring still answers: a read on a handle this connection
+     * doesn't have is the request's own failure. */
+    struct kxr_req q = {7, 0, 0, 16, 0};
+    assert_int_equal(kx_ring_send(r, KXR_READ, 5, &q, sizeof q, KX_RING_FOREVER), STATUS_SUCCESS);
+    assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+    struct kx_ring_rec rec;
+    size_t n = 0;
+    assert_int_equal(kx_ring_recv(r, &rec, 1, &n, KX_RING_FOREVER), STATUS_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(rec.type, KXR_DONE);
+    assert_int_equal(rec.id, 5);
+    struct kxr_done d;
+    assert_int_equal(rec.len, sizeof d);
+    memcpy(&d, rec.data, sizeof d);
+    assert_int_equal(d.status, STATUS_INVALID_HANDLE);
+    kx_ring_release(r);
+    kx_ring_close(r);
+    kx_plat_close(sock);
+}
+
 static void test_a_record_that_is_no_request_drops_the_client(void **state)
 {
     struct kxd_proc *p = *state;
@@ -339,6 +380,7 @@ int main(void)
         KXD_TEST(test_a_1mib_read_of_zero_arrives_whole),
         KXD_TEST(test_a_batch_past_the_credit_is_answered_whole),
         KXD_TEST(test_ring_0_keeps_io_on_the_socket),
+        KXD_TEST(test_one_ring_per_connection),
         KXD_TEST(test_a_record_that_is_no_request_drops_the_client),
         KXD_TEST(test_a_corrupt_ring_drops_the_client),
         KXD_TEST(test_past_the_credit_drops_the_client),
