@@ -92,7 +92,8 @@
     XX(STATUS_SYSTEM_SHUTDOWN, 903, "kxd is shutting down")                                        \
     XX(STATUS_TOO_MANY_CONNECTIONS, 904, "too many connections to kxd")                            \
     XX(STATUS_RING_CORRUPT, 905, "shared-memory ring is corrupt")                                  \
-    XX(STATUS_RING_PEER_GONE, 906, "the process at the other end of the ring closed it or died")
+    XX(STATUS_RING_PEER_GONE, 906, "the process at the other end of the ring closed it or died")  \
+    XX(STATUS_RING_NOT_IDLE, 920, "a client ring is set up only on an idle connection without one")
 
 typedef enum kx_status {
 #define KX_STATUS_ENUM(name, value, msg) name = value,

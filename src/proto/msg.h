@@ -69,7 +69,8 @@
     XX(KX_MSG_FAULT_SET, 40)  /* target str (device path or bundle ID), rule words str (kx/fault.h) -> OK(message = the rule as kept); root or kxd's user */ \
     XX(KX_MSG_FAULT_CLEAR, 41) /* target str ("" every rule) -> OK(value = rules removed); root or kxd's user */ \
     XX(KX_MSG_FAULT_LIST, 42) /* (empty) -> FAULT_ENTRY* END; root or kxd's user */ \
-    XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */
+    XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */ \
+    XX(KX_MSG_RING, 60)       /* (empty) -> OK then the ring's descriptors: proto/ring_proto.h */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,
