@@ -45,6 +45,7 @@ struct xring {
     size_t piece_max;          /* the largest ring record payload this side sends */
     pthread_mutex_t send_lock; /* the ring has one producer; the senders take turns */
     char why[160];             /* a malformed record (the ring's own checks say the rest) */
+    kx_status failed;          /* the receiver's: the next recv says so */
 };
 
 static size_t padded(size_t n)
@@ -228,6 +229,8 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
         b->cap = 0;
     }
     b->len = b->off = 0;
+    if (s->failed != STATUS_SUCCESS)
+        return s->failed;
     if (!room(b, BATCH_MIN / 2))
         return STATUS_INSUFFICIENT_RESOURCES;
     struct joining j = {0, 0, 0};
@@ -241,8 +244,11 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
             st = take(s, b, &recs[i], &j);
         kx_ring_release(s->r);
         if (st != STATUS_SUCCESS) {
-            kx_ring_peer_lost(s->r); /* nothing more is read from this peer */
-            return st == STATUS_RING_CORRUPT ? st : lost(s, st);
+            /* Nothing more is read from this peer; the whole records before
+             * the bad one still count (each answer arrives exactly once). */
+            kx_ring_peer_lost(s->r);
+            s->failed = st == STATUS_RING_CORRUPT ? st : lost(s, st);
+            return b->len ? STATUS_SUCCESS : s->failed;
         }
         if (!j.missing)
             return STATUS_SUCCESS;
