@@ -169,7 +169,8 @@ static struct pct run_eventfd(void)
     return percentiles(lat, N_SYNC);
 }
 
-/* The CPU time (ns, schedstat) of process pid's thread named kx-drv-*; 0 if none. */
+/* The CPU time (ns, schedstat) of process pid's dispatch thread: the thread
+ * named kx-drv-* here, any thread but the main one (the reader) in a host. */
 static uint64_t dispatch_cpu_ns(int pid)
 {
     char path[96], line[128];
@@ -181,7 +182,9 @@ static uint64_t dispatch_cpu_ns(int pid)
             continue;
         snprintf(path, sizeof path, "/proc/%d/task/%.20s/comm", pid, e->d_name);
         FILE *f = fopen(path, "r");
-        int ours = f && fgets(line, sizeof line, f) && strncmp(line, "kx-drv-", 7) == 0;
+        int ours = f && fgets(line, sizeof line, f) &&
+                   (pid == (int)getpid() ? strncmp(line, "kx-drv-", 7) == 0
+                                         : atoi(e->d_name) != pid);
         if (f)
             fclose(f);
         snprintf(path, sizeof path, "/proc/%d/task/%.20s/schedstat", pid, e->d_name);
@@ -197,26 +200,25 @@ static uint64_t dispatch_cpu_ns(int pid)
     return ns;
 }
 
-/* The host process: this process's one child named kx-host (0: in-process). */
+/* The host process: this process's child named kx-host (0: none). */
 static int host_pid(void)
 {
-    char path[64], line[4096];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
+    DIR *d = opendir("/proc");
     int pid = 0;
-    if (fgets(line, sizeof line, f))
-        for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n")) {
-            char comm[64] = "";
-            snprintf(path, sizeof path, "/proc/%s/comm", t);
-            FILE *c = fopen(path, "r");
-            if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "kx-host", 7) == 0)
-                pid = atoi(t);
-            if (c)
-                fclose(c);
-        }
-    fclose(f);
+    for (struct dirent *e; d && !pid && (e = readdir(d));) {
+        char path[64], line[256], comm[32];
+        int ppid;
+        snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+        FILE *f = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "r") : NULL;
+        if (!f)
+            continue;
+        if (fgets(line, sizeof line, f) && sscanf(line, "%*d (%31[^)]) %*c %d", comm, &ppid) == 2 &&
+            ppid == (int)getpid() && strcmp(comm, "kx-host") == 0)
+            pid = atoi(e->d_name);
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
     return pid;
 }
 
