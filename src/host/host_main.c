@@ -27,6 +27,7 @@
 #include "core/plat_dl.h"
 #include "core/plat_proc.h"
 #include "core/plat_sandbox.h"
+#include "core/ring.h"
 #include "lua/lua_drv.h"
 
 #include <stdio.h>
@@ -166,6 +167,7 @@ struct confine {
     uint32_t uid, gid;
     enum kx_sandbox_profile profile;
     uint32_t n_fds; /* executables kxd passed as fds 4.. (from its kext cache) */
+    int ring;       /* --transport ring: the rings' descriptors come first on fd 3 */
     kx_status st;
     char why[256];
 };
@@ -180,8 +182,9 @@ static int parse_u32(const char *s, uint32_t *out)
     return 1;
 }
 
-/* kx-host [--profile none|driver|umd] [--uid N --gid N] [--fds N]; a host started
- * without arguments gets the tightest profile a KMD driver works with. */
+/* kx-host [--profile none|driver|umd] [--uid N --gid N] [--fds N]
+ * [--transport ring|socket]; a host started without arguments gets the
+ * tightest profile a KMD driver works with, and the socket transport. */
 static void parse_args(int argc, char **argv, struct confine *c)
 {
     c->profile = KX_SANDBOX_DRIVER;
@@ -198,6 +201,9 @@ static void parse_args(int argc, char **argv, struct confine *c)
         else if (strcmp(argv[i], "--fds") == 0 && parse_u32(v, &c->n_fds) &&
                  c->n_fds <= KX_HOST_PASS_MAX)
             continue;
+        else if (strcmp(argv[i], "--transport") == 0 && v &&
+                 (!strcmp(v, "ring") || !strcmp(v, "socket")))
+            c->ring = !strcmp(v, "ring");
         else {
             c->st = STATUS_INVALID_PARAMETER;
             snprintf(c->why, sizeof c->why, "kx-host: bad argument %s", argv[i]);
@@ -281,6 +287,21 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
     return st;
 }
 
+/* The socket on fd 3, or the rings whose descriptors arrive on it. */
+static kx_status transport(struct kx_hostep *ep, const struct confine *c)
+{
+    if (!c->ring)
+        return kx_xport_sock_new(KX_HOST_XPORT_FD, &ep->x);
+    char *why = NULL;
+    kx_status st = kx_ring_attach_socket("kxd", KX_HOST_XPORT_FD, &ep->ring, &why);
+    if (st != STATUS_SUCCESS) {
+        fprintf(stderr, "kx-host: %s\n", why ? why : kx_status_name(st));
+        free(why);
+        return st;
+    }
+    return kx_xport_ring_new(ep->ring, KX_HOST_XPORT_FD, &ep->x);
+}
+
 int main(int argc, char **argv)
 {
     kx_plat_set_process_name("kx-host");
@@ -293,8 +314,7 @@ int main(int argc, char **argv)
         c.st = kx_plat_drop_user(c.uid, c.gid, c.why, sizeof c.why);
     struct kx_hostep *ep = calloc(1, sizeof *ep);
     struct kx_xbatch b = {0};
-    if (!ep || pthread_mutex_init(&ep->lock, NULL) ||
-        kx_xport_sock_new(KX_HOST_XPORT_FD, &ep->x) != STATUS_SUCCESS) {
+    if (!ep || pthread_mutex_init(&ep->lock, NULL) || transport(ep, &c) != STATUS_SUCCESS) {
         fprintf(stderr, "kx-host: no transport on fd %d\n", KX_HOST_XPORT_FD);
         return 2;
     }

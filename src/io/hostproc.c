@@ -21,6 +21,13 @@
  * driver is torn down as a forced unload would (handles revoked, devices and
  * links deleted) without a word to the dead process.
  *
+ * The transport (xport.h) is a pair of shared-memory rings by default: kxd
+ * makes them, sends their descriptors as the first message on the socket the
+ * host was started with, and keeps that socket only to see the host die. A
+ * host that breaks the rings (STATUS_RING_CORRUPT) is killed at once and
+ * its death handled as any other; KX_IO_HOST_SOCKET keeps everything on the
+ * socket instead.
+ *
  * Hangs: the host ends dispatches in the order they were sent (one dispatch
  * thread), so it is alive while its count of ended dispatches moves or
  * nothing is outstanding; that count is its heartbeat. The watchdog (wd.c)
@@ -35,6 +42,7 @@
 #include "core/plat_mem.h"
 #include "core/plat_proc.h"
 #include "core/plat_sync.h"
+#include "core/ring.h"
 #include "core/xport.h"
 #include "host_proto.h"
 
@@ -44,6 +52,8 @@
 
 #define SEND_MAX     64
 #define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
+#define RING_BYTES (256u << 10) /* per direction: room for thousands of small records */
+#define BULK_BYTES (2u << 20)   /* per direction: large buffers, in 512 KiB pieces at most */
 
 /* How the records of a dead host are answered. */
 static kx_status dead_status(struct io_hostproc *hp)
@@ -429,6 +439,20 @@ static void reclaim(struct kx_io *io, struct io_irp *r, void *arg)
         kx__irp_unref(io, r, drop, NULL);
 }
 
+/* The host wrote nonsense into the shared memory: nothing more it says
+ * can be believed, so it is killed, and its death handled as any other. */
+static void broke(struct io_hostproc *hp)
+{
+    snprintf(hp->broke, sizeof hp->broke, "%s", kx_xport_error(hp->x));
+    kx__io_report(hp->io, KX_LOG_ERROR, hp->d->short_name,
+                  "%s broke its transport (STATUS_RING_CORRUPT: %s); killing kx-host (pid %d)",
+                  hp->d->short_name, hp->broke, (int)hp->pid);
+    pthread_mutex_lock(&hp->lock);
+    if (!hp->reaped)
+        kx_plat_child_kill(hp->pid);
+    pthread_mutex_unlock(&hp->lock);
+}
+
 static void died(struct io_hostproc *hp)
 {
     struct kx_io *io = hp->io;
@@ -479,7 +503,8 @@ static void *reader_main(void *arg)
     pthread_setname_np(pthread_self(), tname);
     struct kx_xbatch b = {0};
     struct io_relbatch rb = {0};
-    while (kx_xport_recv(hp->x, &b) == STATUS_SUCCESS) {
+    kx_status st;
+    while ((st = kx_xport_recv(hp->x, &b)) == STATUS_SUCCESS) {
         const struct kx_xrec *x;
         const unsigned char *p;
         while (kx_xport_next(&b, &x, &p))
@@ -487,6 +512,8 @@ static void *reader_main(void *arg)
         kx__relbatch_flush(hp->io, &rb);
     }
     kx_xbatch_free(&b);
+    if (st == STATUS_RING_CORRUPT)
+        broke(hp);
     if (!atomic_load(&hp->stopped))
         died(hp);
     atomic_store_explicit(&hp->reader_done, 1, memory_order_release);
@@ -620,6 +647,28 @@ static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params 
     return st;
 }
 
+/* The rings for a fresh host, their descriptors sent on sock (which the
+ * transport owns from now on, also on failure). */
+static kx_status ring_new(struct io_hostproc *hp, int sock)
+{
+    char name[48];
+    snprintf(name, sizeof name, "host %.40s", hp->d->short_name);
+    struct kx_ring_config cfg = {RING_BYTES, BULK_BYTES};
+    struct kx_ring *r;
+    kx_status st = kx_ring_create(name, &cfg, &r);
+    if (st != STATUS_SUCCESS) {
+        kx_plat_close(sock);
+        return st;
+    }
+    /* The transport first: it reads the geometry before the host can touch it. */
+    if ((st = kx_xport_ring_new(r, sock, &hp->x)) == STATUS_SUCCESS &&
+        (st = kx_ring_send_fds(r, sock)) != STATUS_SUCCESS) {
+        hp->x->ops->free(hp->x);
+        hp->x = NULL;
+    }
+    return st;
+}
+
 kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out)
 {
@@ -654,22 +703,26 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     if (st == STATUS_SUCCESS) {
         int pass[KX_HOST_PASS_MAX];
         size_t n_pass = passed_fds(p, pass, KX_HOST_PASS_MAX), n_args = 0;
-        const char *args[12];
+        const char *args[14];
         char n_text[16];
-        for (; sb.args[n_args] && n_args < 9; n_args++)
+        for (; sb.args[n_args] && n_args < 8; n_args++)
             args[n_args] = sb.args[n_args];
         snprintf(n_text, sizeof n_text, "%zu", n_pass);
         args[n_args++] = "--fds";
         args[n_args++] = n_text;
+        args[n_args++] = "--transport";
+        args[n_args++] = (io->host_flags & KX_IO_HOST_SOCKET) ? "socket" : "ring";
         args[n_args] = NULL;
         st = kx_plat_host_spawn(io->host_program, "kx-host", args, fds[1], pass, n_pass, &pid,
                                 &hp->err_fd);
         kx_plat_close(fds[1]);
         hp->pid = pid;
-        if (st == STATUS_SUCCESS)
+        if (st != STATUS_SUCCESS)
+            kx_plat_close(fds[0]);
+        else if (io->host_flags & KX_IO_HOST_SOCKET)
             st = kx_xport_sock_new(fds[0], &hp->x);
         else
-            kx_plat_close(fds[0]);
+            st = ring_new(hp, fds[0]);
     }
     if (st == STATUS_SUCCESS) {
         hp->has_errthr = pthread_create(&hp->errthr, NULL, err_main, hp) == 0;

@@ -40,6 +40,7 @@ struct io_hostproc {
     _Atomic uint64_t pongs;  /* the last ping answered */
     _Atomic int hung;        /* killed by the watchdog: answers say NOT_RESPONDING */
     char hung_what[160];     /* why, for the report of its death; written before hung */
+    char broke[200];         /* the reader's: how the host broke the transport */
 };
 
 /* The routine the host was running (dispatches end in the order they were
