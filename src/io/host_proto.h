@@ -9,6 +9,9 @@
  *                (K_DEVREL: device cookie; K_CANCEL: target IRP id);
  *                K_ADDDEV/K_REMOVEDEV: payload hx_provider + strings
  *   HX_REPLY     id = call sequence; a = status; b = id out; payload out
+ *   HX_EVENT     id = event record id; payload io_msg_event, name, source,
+ *                data; answered by HX_CTL_DONE (a = STATUS_SUCCESS if a
+ *                routine ran)
  * host -> manager
  *   HX_HELLO_DONE a = status; b, c = where the driver is mapped; payload why
  *   HX_COMPLETE  id = IRP id; a = status; b = information; c = FileContext
@@ -44,6 +47,7 @@ enum hx_type {
     HX_IRP,
     HX_CTL,
     HX_REPLY,
+    HX_EVENT = 10,
     HX_HELLO_DONE = 32,
     HX_COMPLETE,
     HX_END,
@@ -68,6 +72,8 @@ enum hx_op {
     HXO_REGISTRY,          /* payload hx_reg + strings + value; reply b = id, payload out */
     HXO_SET_READY,         /* b = device id, c = readiness events */
     HXO_SET_CONTROLS,      /* b = device id, payload kx_io_control_decl[] */
+    HXO_EVENT_REGISTER = 32, /* b = 1 subscribe, 0 end; payload name NUL */
+    HXO_EVENT_TIMER = 33,    /* b = due ms (UINT32_MAX: cancel), c = period ms; payload name NUL */
 };
 
 struct hx_hello {
