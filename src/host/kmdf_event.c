@@ -55,15 +55,14 @@ kx_status DkRegisterInterrupt(PDRIVER_OBJECT DriverObject, const char *EventName
     if (!h->events && !(h->events = calloc(1, sizeof *h->events)))
         st = STATUS_INSUFFICIENT_RESOURCES;
     long at = st == STATUS_SUCCESS ? find(h->events, EventName) : -1;
-    if (st == STATUS_SUCCESS && at < 0) {
+    int is_new = st == STATUS_SUCCESS && at < 0;
+    if (is_new) {
         if (h->events->n == KX_IO_EVENT_PER_DRIVER)
             st = STATUS_EVENT_LIMIT;
         else
             at = (long)h->events->n++;
     }
-    int is_new = 0;
     if (st == STATUS_SUCCESS) {
-        is_new = h->events->e[at].routine == NULL;
         memcpy(h->events->e[at].name, EventName, strlen(EventName) + 1);
         h->events->e[at].routine = Routine;
         h->events->e[at].context = Context;
