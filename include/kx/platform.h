@@ -90,6 +90,11 @@ struct kx_platform_report {
     size_t n_terminated; /* entries a removal terminated (callback calls) */
     char **skipped;      /* one line per device left out: "DEVPATH: file: why" */
     size_t n_skipped;
+    /* hot-plug events applied, in order: "add SYSFS-PATH" or "remove SYSFS-PATH"
+     * (the sysfs root joined with the DEVPATH), for the kernel's device_added and
+     * device_removed events (issue 14) */
+    char **hotplug;
+    size_t n_hotplug;
 };
 KX_API void kx_platform_report_clear(struct kx_platform_report *rep);
 

@@ -94,6 +94,13 @@ struct kx_kernel {
     int host_allow_root;       /* a kext may keep root in its host (KXHostKeepRoot) */
 };
 
+/* ---- kernel_event.c: event sources (issue 14) ---------------------------- */
+struct kx_platform_report;
+/* Raises component_added / component_removed for reg's KXComponent entries. */
+kx_status kx__kernel_watch_components(struct kx_kernel *k, struct kx_reg *reg);
+/* Raises device_added / device_removed for the hot-plug events rep applied. */
+void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_report *rep);
+
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* ---- restart.c: drivers whose host process died ---------------------------- */

@@ -504,6 +504,7 @@ static void hotplug(struct kx_runtime *rt, const struct work *w)
         kx__kernel_note(rt->k, "hot-plug: %zu nub(s) published, %zu entr%s terminated",
                         rep.n_published, rep.n_terminated, rep.n_terminated == 1 ? "y" : "ies");
     size_t published = rep.n_published;
+    kx__kernel_hotplug_events(rt->k, &rep);
     report_platform(rt, &rep);
     if (published) /* new nubs: match them (matched nubs are skipped cheaply) */
         match_all(rt);
@@ -817,6 +818,8 @@ kx_status kx__runtime_new(struct kx_kernel *k)
     kx_status st = kx_classes_new(&rt->classes);
     if (st == STATUS_SUCCESS)
         st = kx_reg_new(rt->classes, &rt->reg);
+    if (st == STATUS_SUCCESS)
+        st = kx__kernel_watch_components(k, rt->reg);
     if (st == STATUS_SUCCESS)
         st = kx_catalog_new(rt->classes, flags, &rt->cat);
     if (st != STATUS_SUCCESS)
