@@ -742,6 +742,7 @@ static kx_status publish_linux(struct kx_runtime *rt, const char *root, char *wh
     report_platform(rt, &rep);
     if (strcmp(root, "/sys") != 0 || rt->udev)
         return STATUS_SUCCESS;
+    kx__kernel_keys_start(rt->k);
     st = kx_platform_udev_open(&rt->udev);
     if (st != STATUS_SUCCESS) { /* a container without netlink: no hot-plug, the rest works */
         kx_log_warnx(&rt->k->log, "udev: %s; devices plugged in later are not seen",
@@ -850,6 +851,7 @@ void kx__runtime_stop(struct kx_kernel *k)
     if (rt->udev_started)
         pthread_join(rt->udev_thread, NULL);
     rt->udev_started = 0;
+    kx__kernel_keys_stop(k);
 }
 
 void kx__runtime_free(struct kx_kernel *k)
@@ -858,6 +860,7 @@ void kx__runtime_free(struct kx_kernel *k)
     if (!rt)
         return;
     kx__runtime_stop(k);
+    kx__kernel_keys_stop(k); /* also when the runtime never ran */
     while (rt->head) {
         struct work *w = rt->head;
         rt->head = w->next;
