@@ -72,7 +72,10 @@ static void on_ping(PDRIVER_OBJECT d, const KX_EVENT *e, void *ctx)
     atomic_store_explicit(&routine_runs, i + 1, memory_order_release);
 }
 
-static kx_status entry(PDRIVER_OBJECT d) { return DkRegisterInterrupt(d, "ping", on_ping, NULL); }
+static kx_status entry(PDRIVER_OBJECT d)
+{
+    return DkRegisterInterrupt(d, "ping", on_ping, NULL);
+}
 
 static void wait_runs(uint64_t n)
 {
@@ -166,8 +169,13 @@ int main(int argc, char **argv)
 
     struct kx_io *io = NULL;
     must(kx_io_new(NULL, &io) == STATUS_SUCCESS, "kx_io_new");
-    struct kx_driver_info info = {KX_DRIVER_INFO_MAGIC, KX_DRIVER_INFO_ABI,
-                                  sizeof(struct kx_driver_info), DRIVER_TYPE_KMD, 500, 0, "Bench",
+    struct kx_driver_info info = {KX_DRIVER_INFO_MAGIC,
+                                  KX_DRIVER_INFO_ABI,
+                                  sizeof(struct kx_driver_info),
+                                  DRIVER_TYPE_KMD,
+                                  500,
+                                  0,
+                                  "Bench",
                                   "1.0.0"};
     struct kx_io_driver_params p = {sizeof p, &info, entry, NULL, 0, NULL, NULL, 0, 0};
     kx_io_driver_id id;
@@ -180,8 +188,8 @@ int main(int argc, char **argv)
     struct pct efd_lat = efd_run(n, &efd_rps);
 
     printf("bench_event: %zu events each, one-way latency and throughput\n", n);
-    printf("  %-34s p50 %7.2f us  p99 %7.2f us\n", "kx event raise -> routine",
-           kx_lat.p50 / 1e3, kx_lat.p99 / 1e3);
+    printf("  %-34s p50 %7.2f us  p99 %7.2f us\n", "kx event raise -> routine", kx_lat.p50 / 1e3,
+           kx_lat.p99 / 1e3);
     printf("  %-34s p50 %7.2f us  p99 %7.2f us\n", "eventfd write -> blocked reader",
            efd_lat.p50 / 1e3, efd_lat.p99 / 1e3);
     printf("  %-34s %10.0f events/s\n", "kx events, 128 in flight", kx_eps);

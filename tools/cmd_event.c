@@ -153,19 +153,19 @@ int kx_cmd_events(int argc, char **argv)
                 json_array_append_new(names, json_stringn(p, k));
                 p += k + (p[k] == ',');
             }
-            json_array_append_new(
-                arr, json_pack("{s:s, s:o, s:i, s:i, s:I, s:I}", "driver", v[i].driver,
-                               "registrations", names, "timers", (int)v[i].n_timers, "queued",
-                               (int)v[i].queued, "delivered", (json_int_t)v[i].delivered,
-                               "dropped", (json_int_t)v[i].dropped));
+            json_array_append_new(arr, json_pack("{s:s, s:o, s:i, s:i, s:I, s:I}", "driver",
+                                                 v[i].driver, "registrations", names, "timers",
+                                                 (int)v[i].n_timers, "queued", (int)v[i].queued,
+                                                 "delivered", (json_int_t)v[i].delivered, "dropped",
+                                                 (json_int_t)v[i].dropped));
         }
         json_t *root = json_pack("{s:o}", "drivers", arr);
         json_dumpf(root, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(root);
     } else {
-        printf("%-24s %9s %9s %7s %6s  %s\n", "Driver", "Delivered", "Dropped", "Queued",
-               "Timers", "Events");
+        printf("%-24s %9s %9s %7s %6s  %s\n", "Driver", "Delivered", "Dropped", "Queued", "Timers",
+               "Events");
         for (size_t i = 0; i < n; i++)
             printf("%-24s %9llu %9llu %7u %6u  %s\n", v[i].driver,
                    (unsigned long long)v[i].delivered, (unsigned long long)v[i].dropped,

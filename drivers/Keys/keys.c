@@ -32,7 +32,10 @@ struct keys_ext {
 
 static PDEVICE_OBJECT keys_dev;
 
-static struct keys_ext *ext_of(PDEVICE_OBJECT dev) { return dev->DeviceExtension; }
+static struct keys_ext *ext_of(PDEVICE_OBJECT dev)
+{
+    return dev->DeviceExtension;
+}
 
 static void enqueue(struct keys_ext *e, PIRP irp)
 {

@@ -12,11 +12,11 @@
 
 #include <kx/io.h>
 
-#define KX_IO_EVENT_NAME_MAX 64   /* event names, with the NUL */
-#define KX_IO_EVENT_DATA_MAX 4096 /* payload bytes */
+#define KX_IO_EVENT_NAME_MAX   64   /* event names, with the NUL */
+#define KX_IO_EVENT_DATA_MAX   4096 /* payload bytes */
 #define KX_IO_EVENT_SOURCE_MAX KX_IO_NAME_MAX
-#define KX_IO_EVENT_QUEUE    256  /* events a driver may have unanswered */
-#define KX_IO_EVENT_PER_DRIVER 64 /* registrations, and timers, per driver */
+#define KX_IO_EVENT_QUEUE      256 /* events a driver may have unanswered */
+#define KX_IO_EVENT_PER_DRIVER 64  /* registrations, and timers, per driver */
 
 /* Raises name from source (NULL: "") with data[0..len) to every driver
  * registered for it. *n_queued (may be NULL) gets how many drivers it was
@@ -32,9 +32,9 @@ struct kx_io_event_stat {
     char driver[KX_IO_NAME_MAX]; /* "\Driver\Keys" */
     char names[512];             /* its registrations, comma-separated (cut at 511 bytes) */
     uint32_t n_registrations, n_timers;
-    uint32_t queued;             /* raised for it, not yet answered */
-    uint64_t delivered;          /* its routine ran */
-    uint64_t dropped;            /* its queue was full, or it had unregistered meanwhile */
+    uint32_t queued;    /* raised for it, not yet answered */
+    uint64_t delivered; /* its routine ran */
+    uint64_t dropped;   /* its queue was full, or it had unregistered meanwhile */
 };
 
 /* One record per running driver that registered an event or set a timer, or

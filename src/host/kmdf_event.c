@@ -120,8 +120,8 @@ void kx__host_event_run(struct kx_host *h, struct io_irp *rec, struct io_relbatc
     const char *p = rec->buf;
     size_t total = (size_t)m->name_len + m->source_len + m->data_len;
     kx_status st = STATUS_DATA_ERROR;
-    if (p && total == rec->buf_len && m->name_len && m->source_len &&
-        p[m->name_len - 1] == 0 && p[m->name_len + m->source_len - 1] == 0) {
+    if (p && total == rec->buf_len && m->name_len && m->source_len && p[m->name_len - 1] == 0 &&
+        p[m->name_len + m->source_len - 1] == 0) {
         KX_EVENT e = {p, p + m->name_len, m->data_len ? p + m->name_len + m->source_len : NULL,
                       m->data_len, m->seq};
         PKX_EVENT_ROUTINE fn = NULL;

@@ -425,7 +425,7 @@ kx_status kx_io_event_list(struct kx_io *io, struct kx_io_event_stat **out, size
                 int w = snprintf(s->names + used, sizeof s->names - used, "%s%s", used ? "," : "",
                                  ev->regs[r].name);
                 used = w < 0 || (size_t)w >= sizeof s->names - used ? sizeof s->names - 1
-                                                                     : used + (size_t)w;
+                                                                    : used + (size_t)w;
             }
         for (size_t t = 0; t < ev->n_timers; t++)
             s->n_timers += ev->timers[t].drv_id == d->id;

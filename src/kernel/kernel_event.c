@@ -35,8 +35,8 @@ kx_status kx_kernel_event_raise(struct kx_kernel *k, const char *name, const cha
 static void on_component(void *ctx, int is_added, kx_reg_id id, const char *source)
 {
     (void)id;
-    kx_kernel_event_raise(ctx, is_added ? "component_added" : "component_removed", source, NULL,
-                          0, NULL);
+    kx_kernel_event_raise(ctx, is_added ? "component_added" : "component_removed", source, NULL, 0,
+                          NULL);
 }
 
 kx_status kx__kernel_watch_components(struct kx_kernel *k, struct kx_reg *reg)

@@ -54,9 +54,15 @@ void kx_platform_evdev_close(struct kx_platform_evdev *e)
     free(e);
 }
 
-int kx_platform_evdev_fd(const struct kx_platform_evdev *e) { return e->fd; }
+int kx_platform_evdev_fd(const struct kx_platform_evdev *e)
+{
+    return e->fd;
+}
 
-const char *kx_platform_evdev_path(const struct kx_platform_evdev *e) { return e->path; }
+const char *kx_platform_evdev_path(const struct kx_platform_evdev *e)
+{
+    return e->path;
+}
 
 kx_status kx_platform_evdev_dispatch(struct kx_platform_evdev *e, kx_platform_key_fn fn, void *ctx)
 {

@@ -31,8 +31,8 @@ int kx_reg_watched_locked(const struct kx_reg *r, const struct kx_reg_entry *e, 
     if (!e || !r->watch_fn || !kx_classes_conforms(r->classes, e->class_name, r->watch_class))
         return 0;
     plist_t a = plist_dict_get_item(e->props, "address");
-    const char *s = a && plist_get_node_type(a) == PLIST_STRING ? plist_get_string_ptr(a, NULL)
-                                                                 : NULL;
+    const char *s =
+        a && plist_get_node_type(a) == PLIST_STRING ? plist_get_string_ptr(a, NULL) : NULL;
     if (s)
         snprintf(source, len, "%s", s);
     else

@@ -33,8 +33,8 @@ kx_status kx_srv_op_event_raise(struct kx_srv_req *req)
                  "user) may",
                  name);
         kx_srv_reply_error(req->srv, req->conn_id, req->req_id, STATUS_ACCESS_DENIED, why);
-    } else if ((st = kx_kernel_event_raise(kx_srv_kernel(req->srv), name, source, data, len,
-                                           &n)) != STATUS_SUCCESS) {
+    } else if ((st = kx_kernel_event_raise(kx_srv_kernel(req->srv), name, source, data, len, &n)) !=
+               STATUS_SUCCESS) {
         snprintf(why, sizeof why,
                  "%s: kx event raise: names are 1 to %d bytes, sources below %d, data at most %d "
                  "bytes",

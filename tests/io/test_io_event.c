@@ -14,7 +14,7 @@ static struct {
     PDRIVER_OBJECT drv;
     char log[16384];
     int n_events, n_fail;
-    atomic_int block;           /* the routine waits while this is set */
+    atomic_int block; /* the routine waits while this is set */
     atomic_int in_event, in_irp;
     atomic_int n_ticks, n_once;
     pthread_t dispatch_thread;
@@ -140,7 +140,10 @@ static struct kx_io_event_stat stat_of(struct kx_io *io)
     return s;
 }
 
-static int delivered_is(struct kx_io *io, uint64_t n) { return stat_of(io).delivered == n; }
+static int delivered_is(struct kx_io *io, uint64_t n)
+{
+    return stat_of(io).delivered == n;
+}
 
 static void test_events_of_each_source_arrive_in_order_with_their_numbers(void **state)
 {
