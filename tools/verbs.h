@@ -29,7 +29,9 @@
     XX(find, "list the kexts of folders that match a query (kextfind)")                            \
     XX(new, "create a driver project that builds with the installed kx SDK")                       \
     XX(mount, "ask kxd to serve its /dev links as files in a folder (FUSE)")                       \
-    XX(fault, "inject faults into a device's or kext's IRPs; list or clear the rules")
+    XX(fault, "inject faults into a device's or kext's IRPs; list or clear the rules") \
+    XX(event, "raise a named event for the drivers registered for it")                             \
+    XX(events, "list drivers' event registrations, and events delivered and dropped")
 
 /* XX(alias, verb): argv[0] names that run a verb directly. */
 #define KX_ALIASES(XX)                                                                             \

@@ -221,6 +221,27 @@ struct kx_client_fault {
 KX_API kx_status kx_client_fault_list(kx_client *c, struct kx_client_fault **faults, size_t *n);
 KX_API void kx_client_faults_free(struct kx_client_fault *faults, size_t n);
 
+/* ---- Events (kx event raise, kx events) ------------------------------------ */
+
+/* Raises name from source (NULL: none) with data[0..len) for the drivers
+ * registered for it; *n_queued (may be NULL) gets how many it was queued
+ * for. Root (or kxd's own user) only. */
+KX_API kx_status kx_client_event_raise(kx_client *c, const char *name, const char *source,
+                                       const void *data, size_t len, uint32_t *n_queued);
+
+struct kx_client_event_stat {
+    char *driver;                    /* "\Driver\Keys" */
+    char *names;                     /* its registrations, comma-separated */
+    uint32_t n_registrations, n_timers, queued;
+    uint64_t delivered, dropped;
+};
+
+/* One record per driver with registrations, timers or events, in start
+ * order. Free with kx_client_event_stats_free. */
+KX_API kx_status kx_client_event_list(kx_client *c, struct kx_client_event_stat **stats,
+                                      size_t *n);
+KX_API void kx_client_event_stats_free(struct kx_client_event_stat *stats, size_t n);
+
 /* ---- kxd itself ---------------------------------------------------------- */
 
 /* One connection to kxd, as kxd accounts for it. */

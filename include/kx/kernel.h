@@ -216,4 +216,12 @@ KX_API void kx_kernel_stat_free(struct kx_kernel_kext_stat *stats, size_t n);
 KX_API kx_status kx_kernel_fault_set(struct kx_kernel *k, const struct kx_fault_rule *rule,
                                      char *why, size_t why_len);
 
+/* Raises a named event (kx/io_event.h) for the drivers registered for it:
+ * what the registry (component_added, component_removed), hot-plug
+ * (device_added, device_removed), evdev input (key_down, key_up) and
+ * `kx event raise` use. *n_queued (may be NULL): drivers it was queued for.
+ * kx_io_event_raise's statuses. Never call it holding the registry's lock. */
+KX_API kx_status kx_kernel_event_raise(struct kx_kernel *k, const char *name, const char *source,
+                                       const void *data, size_t len, uint32_t *n_queued);
+
 #endif /* KX_KERNEL_H */

@@ -449,4 +449,43 @@ KX_API kx_status DkAttachDevice(PDEVICE_OBJECT DeviceObject, KX_REGISTRY_ID Inst
 /* "STATUS_END_OF_FILE" for messages. */
 KX_API const char *DkStatusName(kx_status Status);
 
+/* ---- Events (issue 14) ------------------------------------------------------
+ * Named events reach a driver as calls of the routine it registered, made on
+ * its own dispatch thread: never while one of its IRP routines runs, in kxd
+ * or in a kx-host process alike. Sources: component_added/component_removed
+ * (the registry), device_added/device_removed (Linux hot-plug, Source = the
+ * sysfs path), key_down/key_up (evdev, Data = the uint16_t key code), timers
+ * (DkSetTimer) and `kx event raise`. Each driver's queue is bounded: on
+ * overflow events are dropped and counted (`kx events`), never waited for.
+ * Sequence counts the events of one Source raised for this driver, from 1 and
+ * dropped ones included, so a gap tells the driver it lost some. Registrations and timers end with
+ * the driver (unload, or its host process dying). */
+
+typedef struct _KX_EVENT {
+    const char *Name;
+    const char *Source; /* "" when the raiser named none */
+    const void *Data;   /* valid during the routine only */
+    size_t DataLength;
+    uint64_t Sequence;
+} KX_EVENT, *PKX_EVENT;
+
+typedef void (*PKX_EVENT_ROUTINE)(PDRIVER_OBJECT DriverObject, const KX_EVENT *Event, void *Context);
+
+/* Subscribes to EventName (at most 63 bytes; a second call replaces the
+ * routine). STATUS_SUCCESS; STATUS_EVENT_LIMIT (64 per driver);
+ * STATUS_INVALID_PARAMETER. Any thread of the driver. */
+KX_API kx_status DkRegisterInterrupt(PDRIVER_OBJECT DriverObject, const char *EventName,
+                                     PKX_EVENT_ROUTINE Routine, void *Context);
+/* Ends the subscription: events already queued for it are dropped.
+ * STATUS_SUCCESS; STATUS_EVENT_NOT_REGISTERED; STATUS_INVALID_PARAMETER. */
+KX_API kx_status DkUnregisterInterrupt(PDRIVER_OBJECT DriverObject, const char *EventName);
+/* Raises EventName (Source "timer") for this driver alone after DueMs, then
+ * every PeriodMs; replaces a timer of the same name. STATUS_SUCCESS;
+ * STATUS_EVENT_LIMIT (64 per driver); STATUS_INVALID_PARAMETER. */
+KX_API kx_status DkSetTimer(PDRIVER_OBJECT DriverObject, const char *EventName, uint32_t DueMs,
+                            uint32_t PeriodMs);
+/* STATUS_SUCCESS; STATUS_EVENT_NOT_REGISTERED (no such timer, or a one-shot
+ * that already fired). */
+KX_API kx_status DkCancelTimer(PDRIVER_OBJECT DriverObject, const char *EventName);
+
 #endif /* KX_KMDF_H */

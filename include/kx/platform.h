@@ -90,6 +90,11 @@ struct kx_platform_report {
     size_t n_terminated; /* entries a removal terminated (callback calls) */
     char **skipped;      /* one line per device left out: "DEVPATH: file: why" */
     size_t n_skipped;
+    /* hot-plug events applied, in order: "add SYSFS-PATH" or "remove SYSFS-PATH"
+     * (the sysfs root joined with the DEVPATH), for the kernel's device_added and
+     * device_removed events (issue 14) */
+    char **hotplug;
+    size_t n_hotplug;
 };
 KX_API void kx_platform_report_clear(struct kx_platform_report *rep);
 
@@ -133,5 +138,23 @@ KX_API int kx_platform_udev_fd(const struct kx_platform_udev *u);
 KX_API kx_status kx_platform_udev_dispatch(struct kx_platform_udev *u, struct kx_reg *r,
                                            const char *sysfs_root, kx_reg_terminate_fn fn,
                                            void *ctx, struct kx_platform_report *rep);
+
+/* ---- Keyboards (evdev; issue 14) ------------------------------------------------------- */
+struct kx_platform_evdev;
+
+/* Opens an event device (/dev/input/eventN) if it is a keyboard. STATUS_NOT_SUPPORTED for
+ * any other device; open(2)'s status when it can't be read. Close with
+ * kx_platform_evdev_close. */
+KX_API kx_status kx_platform_evdev_open(const char *path, struct kx_platform_evdev **out);
+KX_API void kx_platform_evdev_close(struct kx_platform_evdev *e);
+/* The descriptor to poll for input, and the path it was opened with. */
+KX_API int kx_platform_evdev_fd(const struct kx_platform_evdev *e);
+KX_API const char *kx_platform_evdev_path(const struct kx_platform_evdev *e);
+/* A key went down (is_down 1, autorepeat included) or up. */
+typedef void (*kx_platform_key_fn)(void *ctx, const char *path, uint16_t code, int is_down);
+/* Calls fn for every key event the device has buffered, in order; returns when none is
+ * left. STATUS_DEVICE_REMOVED when the keyboard is gone (close it). */
+KX_API kx_status kx_platform_evdev_dispatch(struct kx_platform_evdev *e, kx_platform_key_fn fn,
+                                            void *ctx);
 
 #endif /* KX_PLATFORM_H */

@@ -218,6 +218,19 @@ typedef void (*kx_reg_terminate_fn)(void *ctx, kx_reg_id id);
 KX_API kx_status kx_reg_terminate(struct kx_reg *r, kx_reg_id id, kx_reg_terminate_fn fn,
                                   void *ctx);
 
+/* ---- Watching a class (issue 14) --------------------------------------------------------- */
+
+/* Called after an entry of the watched class (or a subclass) was published (is_added 1) or
+ * terminated (0), with the registry lock released. source is the entry's "address"
+ * property when it is a string (a component's UUID), else its class and id
+ * ("KXComponent@0x1000000a"); valid during the call. */
+typedef void (*kx_reg_watch_fn)(void *ctx, int is_added, kx_reg_id id, const char *source);
+
+/* One watcher per registry (fn NULL: none). Set it before entries of the class appear;
+ * class_name is copied. STATUS_SUCCESS; STATUS_INSUFFICIENT_RESOURCES. */
+KX_API kx_status kx_reg_watch_class(struct kx_reg *r, const char *class_name, kx_reg_watch_fn fn,
+                                    void *ctx);
+
 /* ---- Catalogue -------------------------------------------------------------------------- */
 
 #define KX_CATALOG_SAFE_BOOT 0x1u /* withhold personalities whose IOKitDebug is non-zero */

@@ -70,6 +70,8 @@
     XX(STATUS_OBJECT_NAME_COLLISION, 615, "object name already exists")                            \
     XX(STATUS_TOO_MANY_SYMLINKS, 616, "too many levels of symbolic links")                         \
     XX(STATUS_OBJECT_NAME_NOT_FOUND, 617, "object name not found")                                 \
+    XX(STATUS_EVENT_NOT_REGISTERED, 630, "no such event registration or timer")                    \
+    XX(STATUS_EVENT_LIMIT, 631, "too many event registrations or timers")                          \
     XX(STATUS_HANDLE_NOT_FOUND, 700, "handle not found")                                           \
     XX(STATUS_HANDLE_TABLE_FULL, 701, "handle table full")                                         \
     XX(STATUS_HANDLE_ALIAS_INVALID, 702, "handle alias invalid")                                   \

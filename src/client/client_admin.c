@@ -389,6 +389,53 @@ kx_status kx_client_fault_list(kx_client *c, struct kx_client_fault **faults, si
                      (void **)faults, n);
 }
 
+/* ---- events: OK(value = queued), EVENT_ENTRY* END ------------------------- */
+
+kx_status kx_client_event_raise(kx_client *c, const char *name, const char *source,
+                                const void *data, size_t len, uint32_t *n_queued)
+{
+    uint32_t id = begin(c, KX_MSG_EVENT_RAISE);
+    kx_msg_put_str(&c->out, name);
+    kx_msg_put_str(&c->out, source);
+    kx_msg_put_bytes(&c->out, data, len);
+    uint64_t v = 0;
+    kx_status st = simple_call(c, id, &v);
+    if (n_queued)
+        *n_queued = st == STATUS_SUCCESS ? (uint32_t)v : 0;
+    return st;
+}
+
+static int decode_event_stat(struct kx_msg_reader *r, void *item)
+{
+    struct kx_client_event_stat *e = item;
+    e->driver = kx_msg_get_str(r, MAX_TEXT);
+    e->names = kx_msg_get_str(r, MAX_TEXT);
+    e->n_registrations = kx_msg_get_u32(r);
+    e->n_timers = kx_msg_get_u32(r);
+    e->queued = kx_msg_get_u32(r);
+    e->delivered = kx_msg_get_u64(r);
+    e->dropped = kx_msg_get_u64(r);
+    return !r->failed;
+}
+
+void kx_client_event_stats_free(struct kx_client_event_stat *stats, size_t n)
+{
+    for (size_t i = 0; stats && i < n; i++) {
+        free(stats[i].driver);
+        free(stats[i].names);
+    }
+    free(stats);
+}
+
+static void free_event_stats(void *items, size_t n) { kx_client_event_stats_free(items, n); }
+
+kx_status kx_client_event_list(kx_client *c, struct kx_client_event_stat **stats, size_t *n)
+{
+    uint32_t id = begin(c, KX_MSG_EVENT_LIST);
+    return list_call(c, id, KX_MSG_EVENT_ENTRY, sizeof **stats, decode_event_stat,
+                     free_event_stats, (void **)stats, n);
+}
+
 /* ---- kxd itself: SERVER_INFO, then SERVER_CONN* END ---------------------- */
 
 static int decode_conn(struct kx_msg_reader *r, void *item)

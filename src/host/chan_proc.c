@@ -336,6 +336,21 @@ kx_status kx__chan_delete_link(struct kx_io *io, uint64_t drv_id, const char *li
                 NULL);
 }
 
+kx_status kx__chan_event_register(struct kx_io *io, uint64_t drv_id, const char *name, int is_on)
+{
+    (void)drv_id;
+    return call(ep_of(io), HXO_EVENT_REGISTER, is_on != 0, 0, name, strlen(name) + 1, NULL, 0, NULL,
+                NULL, NULL);
+}
+
+kx_status kx__chan_event_timer(struct kx_io *io, uint64_t drv_id, const char *name, uint32_t due_ms,
+                               uint32_t period_ms)
+{
+    (void)drv_id;
+    return call(ep_of(io), HXO_EVENT_TIMER, due_ms, period_ms, name, strlen(name) + 1, NULL, 0,
+                NULL, NULL, NULL);
+}
+
 kx_status kx__chan_ref_device(struct kx_io *io, uint64_t drv_id, const char *name, uint64_t *dev_id,
                               char canonical[KX_IO_NAME_MAX])
 {

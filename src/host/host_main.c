@@ -160,6 +160,28 @@ static struct io_irp *take_ctl(struct kx_hostep *ep, const struct kx_xrec *x,
     return r;
 }
 
+/* An event for the driver's routine: the message, then its bytes. */
+static struct io_irp *take_event(struct kx_hostep *ep, const struct kx_xrec *x,
+                                 const unsigned char *p)
+{
+    struct io_msg_event m;
+    if (x->len < sizeof m)
+        return NULL;
+    memcpy(&m, p, sizeof m);
+    if ((uint64_t)m.name_len + m.source_len + m.data_len != x->len - sizeof m)
+        return NULL;
+    struct hrec *hr = kx__hp_rec_get(ep, 0, x->id);
+    if (!hr)
+        return NULL;
+    hr->r.kind = K_EVENT;
+    hr->r.u.event = m;
+    if (!set_buffer(hr, p + sizeof m, x->len - sizeof m, 0)) {
+        kx__hp_rec_unref(ep, hr, 1);
+        return NULL;
+    }
+    return &hr->r;
+}
+
 /* What kxd asked of this host's confinement, and whether the start of it
  * (the user drop) worked. */
 struct confine {
@@ -335,6 +357,7 @@ int main(int argc, char **argv)
             switch (x->type) {
             case HX_IRP: r = take_irp(ep, x, p); break;
             case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, entry); break;
+            case HX_EVENT: r = stopping ? NULL : take_event(ep, x, p); break;
             case HX_REPLY: kx__hp_reply(ep, x, p); break;
             case HX_PING: { /* answered here, whatever the dispatch thread does */
                 struct kx_xout o = {{HX_PONG, 0, 0, x->id, 0, 0, 0}, NULL, 0, NULL, 0};

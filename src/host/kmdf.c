@@ -335,5 +335,9 @@ const struct kx_kpi_symbol kx__kmdf_symbols[] = {
     KPI(DkTerminateNub),
     KPI(DkPublishResource),
     KPI(DkAttachDevice),
+    KPI(DkRegisterInterrupt),
+    KPI(DkUnregisterInterrupt),
+    KPI(DkSetTimer),
+    KPI(DkCancelTimer),
     {NULL, NULL},
 };

@@ -11,6 +11,7 @@
  *   K_CANCEL  a cancel routine the manager took for a pending IRP
  *   K_UNLOAD  DriverUnload(DriverObject)
  *   K_DEVREL  free a device object no open file needs any more
+ *   K_EVENT   the event routine the driver registered (kmdf_event.c)
  *   K_STOP    leave the loop
  * When the queue runs dry it spins for a while (the next batch usually comes
  * within microseconds) and then sleeps on the queue's futex word.
@@ -321,6 +322,11 @@ static int handle(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb)
         kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
         return 0;
     }
+    case K_EVENT:
+        busy_enter(h, io_irp_id(rec, atomic_load(&rec->state)));
+        kx__host_event_run(h, rec, rb);
+        busy_leave(h);
+        return 0;
     case K_STOP:
     default:
         kx__chan_ctl_done(io, rec, STATUS_SUCCESS, 0, rb);
@@ -490,6 +496,7 @@ void kx__host_free(struct kx_host *h)
         free(hd);
         hd = next;
     }
+    kx__host_events_free(h);
     pthread_mutex_destroy(&h->lock);
     kx__queue_destroy(&h->q);
     free(h);

@@ -49,8 +49,9 @@ struct kx_host {
     int def_set;
     kx_status def_status;
     size_t def_info;
-    pthread_mutex_t lock;         /* guards devices (a leaf lock) */
+    pthread_mutex_t lock;         /* guards devices, events (a leaf lock) */
     struct host_device *devices;  /* every device and proxy object not yet freed */
+    struct host_events *events;   /* DkRegisterInterrupt's routines (kmdf_event.c); NULL: none yet */
 };
 
 /* A device (or a proxy for another driver's device). Freed when both the
@@ -117,5 +118,11 @@ kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t inform
 int kx__host_fault(struct kx_host *h, struct io_irp *rec, kx_status *st);
 
 void kx__host_device_unref(struct host_device *hd);
+
+/* kmdf_event.c: runs the routine registered for a K_EVENT record and answers
+ * it (STATUS_EVENT_NOT_REGISTERED when there is none any more); frees the
+ * routine table with the host. */
+void kx__host_event_run(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb);
+void kx__host_events_free(struct kx_host *h);
 
 #endif /* KX_IO_KMDF_INT_H */

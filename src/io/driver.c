@@ -35,6 +35,7 @@ static void drop_driver(struct kx_io *io, struct io_driver *d)
 {
     d->state = IO_DRIVER_GONE;
     atomic_store(&d->accepting, 0);
+    kx__event_drop_driver(io, d);
     for (size_t i = 0; i < io->n_drivers; i++)
         if (io->drivers[i] == d) {
             memmove(&io->drivers[i], &io->drivers[i + 1],

@@ -57,6 +57,13 @@ struct io_msg_irp {
 };
 _Static_assert(sizeof(struct io_msg_irp) <= 64, "the dispatch message fills one cache line");
 
+/* An event record (K_EVENT, issue 14): the name, the source and the payload
+ * follow each other in the record's buffer (name and source NUL-terminated). */
+struct io_msg_event {
+    uint64_t seq;
+    uint32_t name_len, source_len, data_len; /* name_len, source_len count the NUL */
+};
+
 /* The KPI org.kx.kpi.kmdf as a table (kmdf.c), NULL-terminated: what a
  * driver may import. data/exports/kmdf.exports lists the same names. */
 struct kx_kpi_symbol {
@@ -145,6 +152,13 @@ void kx__chan_print(struct kx_io *io, uint64_t drv_id, const char *text);
 /* A driver bug the host noticed (a routine that neither completed nor pended
  * its IRP, a completion after release): logged and kept in the kernel log. */
 void kx__chan_report(struct kx_io *io, uint64_t drv_id, const char *text);
+
+/* Events (src/io/event.c): a driver's subscription to name (is_on 0: its
+ * end), and its timer (due_ms UINT32_MAX: cancel). STATUS_SUCCESS;
+ * STATUS_EVENT_LIMIT; STATUS_EVENT_NOT_REGISTERED. Any thread. */
+kx_status kx__chan_event_register(struct kx_io *io, uint64_t drv_id, const char *name, int is_on);
+kx_status kx__chan_event_timer(struct kx_io *io, uint64_t drv_id, const char *name, uint32_t due_ms,
+                               uint32_t period_ms);
 
 /* Dispatch bracket, in-process only: before calling a routine for a record
  * the host asks whether the IRP is still wanted (0: its requester was already

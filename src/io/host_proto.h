@@ -11,6 +11,9 @@
  *   HX_REPLY     id = call sequence; a = status; b = id out; payload out
  *   HX_PING      id = sequence (heartbeat, when idle); answered HX_PONG by the
  *                host's transport thread
+ *   HX_EVENT     id = event record id; payload io_msg_event, name, source,
+ *                data; answered by HX_CTL_DONE (a = STATUS_SUCCESS if a
+ *                routine ran)
  * host -> manager
  *   HX_HELLO_DONE a = status; b, c = where the driver is mapped; payload why
  *   HX_COMPLETE  id = IRP id; a = status; b = information; c = FileContext
@@ -47,6 +50,7 @@ enum hx_type {
     HX_IRP,
     HX_CTL,
     HX_REPLY,
+    HX_EVENT = 10,
     HX_HELLO_DONE = 32,
     HX_COMPLETE,
     HX_END,
@@ -73,6 +77,8 @@ enum hx_op {
     HXO_REGISTRY,          /* payload hx_reg + strings + value; reply b = id, payload out */
     HXO_SET_READY,         /* b = device id, c = readiness events */
     HXO_SET_CONTROLS,      /* b = device id, payload kx_io_control_decl[] */
+    HXO_EVENT_REGISTER = 32, /* b = 1 subscribe, 0 end; payload name NUL */
+    HXO_EVENT_TIMER = 33,    /* b = due ms (UINT32_MAX: cancel), c = period ms; payload name NUL */
 };
 
 struct hx_hello {

@@ -121,6 +121,11 @@ static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, 
                               m->in_len};
         return 1;
     }
+    if (r->kind == K_EVENT) { /* the message, then name, source and data */
+        *o = (struct kx_xout){{HX_EVENT, 0, 0, id, 0, 0, 0}, &r->u.event, sizeof r->u.event,
+                              r->buf, r->buf_len};
+        return 1;
+    }
     *o = (struct kx_xout){{HX_CTL, 0, 0, id, r->kind, 0, 0}, NULL, 0, NULL, 0};
     if (r->kind == K_DEVREL)
         o->hdr.b = r->u.dev_cookie;
@@ -308,6 +313,14 @@ static void do_call(struct io_hostproc *hp, const struct kx_xrec *x, const unsig
             memcpy(decls, p, x->len);
             st = kx__chan_set_controls(io, drv, x->b, decls, n);
         }
+        break;
+    case HXO_EVENT_REGISTER:
+        if (s0)
+            st = kx__chan_event_register(io, drv, s0, x->b != 0);
+        break;
+    case HXO_EVENT_TIMER:
+        if (s0 && x->b <= UINT32_MAX && x->c <= UINT32_MAX)
+            st = kx__chan_event_timer(io, drv, s0, (uint32_t)x->b, (uint32_t)x->c);
         break;
     case HXO_REGISTRY:
         st = do_registry(hp, x, p, &id, &out, &out_len);

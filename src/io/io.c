@@ -89,7 +89,7 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     if ((st = kx__pool_init(io)) != STATUS_SUCCESS ||
         (st = kx__klog_init(io, c.log_lines)) != STATUS_SUCCESS)
         goto fail;
-    if ((st = kx__wd_start(io)) != STATUS_SUCCESS)
+    if ((st = kx__wd_start(io)) != STATUS_SUCCESS || (st = kx__event_init(io)) != STATUS_SUCCESS)
         goto fail;
     *out = io;
     return STATUS_SUCCESS;
@@ -103,6 +103,7 @@ void kx_io_free(struct kx_io *io)
     if (!io)
         return;
     kx__driver_unload_all(io);
+    kx__event_destroy(io); /* its timer thread posts to drivers: after them */
     kx__wd_stop(io);
     /* Hosts stuck in driver code: their threads may still call back into the
      * manager, so wait for them before anything is freed. */

@@ -10,6 +10,7 @@
  *   submit.c     request submission and the synchronous calls
  *   driver.c     starting and unloading drivers, rollback, the completion messages
  *   wd.c         watchdog thread: async deadlines and hung routines
+ *   event.c      named events for drivers: registrations, timers, raising
  *   ready.c      device readiness (poll), declared control codes, cancelling
  *                one requester's requests: what a file system front end needs
  *   kmdf_host.c  the in-process driver host (host.h) — with kmdf.c, the only code
@@ -25,6 +26,7 @@
  *      host->lock     a host's device list       (leaf, kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
  *                     full (leaf, queue.c; posts happen under ns_lock)
+ *      events->lock   event registrations, timers, sequence numbers (leaf; event.c)
  * No lock is held while driver code runs, while a requester's completion runs,
  * or while waiting for an IRP. The hot path (submit, dispatch, complete) takes
  * no lock at all: it uses the IRP state word, the file's refs and the queue.
@@ -78,6 +80,7 @@ enum io_kind {
     K_ADDDEV,    /* run Probe and AddDevice for a match (u.provider) */
     K_REMOVEDEV, /* run RemoveDevice for a match, delete what it leaves */
     K_STOP,      /* end the dispatch thread */
+    K_EVENT,     /* run an event routine (u.event; event.c); answered to the manager only */
 };
 
 #define IRP_REF        ((uint64_t)1)
@@ -148,6 +151,7 @@ struct io_irp {
                     kx_host_fn routine;
                 } cancel;
                 uint64_t dev_cookie;             /* K_DEVREL */
+                struct io_msg_event event;       /* K_EVENT */
                 struct kx_io_provider *provider; /* K_ADDDEV, K_REMOVEDEV: the waiter's */
             };
             unsigned char inline_buf[IO_INLINE_BUF];
@@ -290,6 +294,10 @@ struct io_driver {
     /* watchdog only */
     uint64_t wd_seq, wd_since_ns;
     uint64_t wd_reported_seq;
+    /* events (event.c): records posted and not yet answered (bounded), and
+     * what became of the others */
+    _Atomic uint32_t ev_queued;
+    _Atomic uint64_t ev_delivered, ev_dropped;
 };
 
 /* ---- The manager ------------------------------------------------------------ */
@@ -360,6 +368,8 @@ struct kx_io {
     struct io_fault *faults;    /* fault_lock: kx_io_fault_set's rules */
     size_t cap_faults;          /* fault_lock */
     _Atomic size_t n_faults;    /* written under fault_lock; submitters read it without */
+
+    struct io_events *events; /* event.c: registrations, timers, sources */
 };
 
 /* ---- irp.c ------------------------------------------------------------------ */
@@ -542,5 +552,11 @@ static inline void kx__fault_mark(struct kx_io *io, const struct io_device *dv,
     if (__builtin_expect(atomic_load_explicit(&io->n_faults, memory_order_relaxed) != 0, 0))
         kx__fault_pick(io, dv, d, m);
 }
+
+/* ---- event.c ---------------------------------------------------------------- */
+kx_status kx__event_init(struct kx_io *io);
+void kx__event_destroy(struct kx_io *io);
+/* Under ns_lock: forgets d's registrations and timers (unload, host death). */
+void kx__event_drop_driver(struct kx_io *io, const struct io_driver *d);
 
 #endif /* KX_IO_INT_H */

@@ -92,7 +92,19 @@ struct kx_kernel {
     uint64_t idle_unload_ns;   /* 0: kexts loaded by matching stay */
     int host_process;          /* drivers run in kx-host processes (the I/O manager has one) */
     int host_allow_root;       /* a kext may keep root in its host (KXHostKeepRoot) */
+    struct kernel_keys *keys;  /* keyboards raising key events (kernel_event.c); NULL: none */
 };
+
+/* ---- kernel_event.c: event sources (issue 14) ---------------------------- */
+struct kx_platform_report;
+/* Raises component_added / component_removed for reg's KXComponent entries. */
+kx_status kx__kernel_watch_components(struct kx_kernel *k, struct kx_reg *reg);
+/* Raises device_added / device_removed for the hot-plug events rep applied. */
+void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_report *rep);
+/* Starts raising key_down / key_up from the host's keyboards (none: nothing);
+ * stop joins that thread and closes them. */
+void kx__kernel_keys_start(struct kx_kernel *k);
+void kx__kernel_keys_stop(struct kx_kernel *k);
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -541,6 +541,7 @@ static void hotplug(struct kx_runtime *rt, const struct work *w)
         kx__kernel_note(rt->k, "hot-plug: %zu nub(s) published, %zu entr%s terminated",
                         rep.n_published, rep.n_terminated, rep.n_terminated == 1 ? "y" : "ies");
     size_t published = rep.n_published;
+    kx__kernel_hotplug_events(rt->k, &rep);
     report_platform(rt, &rep);
     if (published) /* new nubs: match them (matched nubs are skipped cheaply) */
         match_all(rt);
@@ -778,6 +779,7 @@ static kx_status publish_linux(struct kx_runtime *rt, const char *root, char *wh
     report_platform(rt, &rep);
     if (strcmp(root, "/sys") != 0 || rt->udev)
         return STATUS_SUCCESS;
+    kx__kernel_keys_start(rt->k);
     st = kx_platform_udev_open(&rt->udev);
     if (st != STATUS_SUCCESS) { /* a container without netlink: no hot-plug, the rest works */
         kx_log_warnx(&rt->k->log, "udev: %s; devices plugged in later are not seen",
@@ -855,6 +857,8 @@ kx_status kx__runtime_new(struct kx_kernel *k)
     if (st == STATUS_SUCCESS)
         st = kx_reg_new(rt->classes, &rt->reg);
     if (st == STATUS_SUCCESS)
+        st = kx__kernel_watch_components(k, rt->reg);
+    if (st == STATUS_SUCCESS)
         st = kx_catalog_new(rt->classes, flags, &rt->cat);
     if (st != STATUS_SUCCESS)
         return st;
@@ -884,6 +888,7 @@ void kx__runtime_stop(struct kx_kernel *k)
     if (rt->udev_started)
         pthread_join(rt->udev_thread, NULL);
     rt->udev_started = 0;
+    kx__kernel_keys_stop(k);
 }
 
 void kx__runtime_free(struct kx_kernel *k)
@@ -892,6 +897,7 @@ void kx__runtime_free(struct kx_kernel *k)
     if (!rt)
         return;
     kx__runtime_stop(k);
+    kx__kernel_keys_stop(k); /* also when the runtime never ran */
     while (rt->head) {
         struct work *w = rt->head;
         rt->head = w->next;

@@ -33,6 +33,9 @@ void kx_platform_report_clear(struct kx_platform_report *rep)
     for (size_t i = 0; i < rep->n_skipped; i++)
         free(rep->skipped[i]);
     free(rep->skipped);
+    for (size_t i = 0; i < rep->n_hotplug; i++)
+        free(rep->hotplug[i]);
+    free(rep->hotplug);
     memset(rep, 0, sizeof *rep);
 }
 
@@ -366,6 +369,23 @@ static kx_status remove_below(struct lx *x, const char *path, kx_reg_terminate_f
     return st;
 }
 
+/* Keeps "ACTION ROOT+PATH" for the kernel's hot-plug events (dropped when out of memory:
+ * the registry work was done; only the notice is lost). */
+static void note_hotplug(struct kx_platform_report *rep, const char *action, const char *root,
+                         const char *path)
+{
+    size_t n = strlen(action) + strlen(root) + strlen(path) + 2;
+    char *line = malloc(n);
+    char **v = line ? realloc(rep->hotplug, (rep->n_hotplug + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(line);
+        return;
+    }
+    snprintf(line, n, "%s %s%s", action, root, path);
+    rep->hotplug = v;
+    rep->hotplug[rep->n_hotplug++] = line;
+}
+
 kx_status kx_platform_linux_handle_event(struct kx_reg *r, const char *sysfs_root,
                                          const char *action, const char *devpath,
                                          kx_reg_terminate_fn fn, void *ctx,
@@ -403,6 +423,8 @@ kx_status kx_platform_linux_handle_event(struct kx_reg *r, const char *sysfs_roo
         if (st == STATUS_NO_SUCH_DEVICE) /* reported */
             st = STATUS_SUCCESS;
     }
+    if (st == STATUS_SUCCESS && rep && (!strcmp(action, "add") || !strcmp(action, "remove")))
+        note_hotplug(rep, action, x.root, clean);
     free(clean);
     lx_end(&x);
     return st;

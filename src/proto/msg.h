@@ -70,6 +70,9 @@
     XX(KX_MSG_FAULT_CLEAR, 41) /* target str ("" every rule) -> OK(value = rules removed); root or kxd's user */ \
     XX(KX_MSG_FAULT_LIST, 42) /* (empty) -> FAULT_ENTRY* END; root or kxd's user */ \
     XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */ \
+    XX(KX_MSG_EVENT_RAISE, 50) /* name str, source str, data bytes -> OK(value = drivers it was queued for); root or kxd's user */ \
+    XX(KX_MSG_EVENT_LIST, 51) /* (empty) -> EVENT_ENTRY* END */ \
+    XX(KX_MSG_EVENT_ENTRY, 52) /* driver str, names str, registrations u32, timers u32, queued u32, delivered u64, dropped u64 */ \
     XX(KX_MSG_RING, 60)       /* (empty) -> OK then the ring's descriptors: proto/ring_proto.h */
 
 enum kx_msg_type {

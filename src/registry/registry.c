@@ -238,6 +238,7 @@ void kx_reg_free(struct kx_reg *r)
     for (size_t i = 0; i < r->n_slots; i++)
         kx_reg_entry_free(r->slots[i]);
     free(r->slots);
+    free(r->watch_class);
     pthread_rwlock_destroy(&r->lock);
     free(r);
 }
@@ -279,10 +280,14 @@ static kx_status publish(struct kx_reg *r, kx_reg_id id, kx_reg_id parent, unsig
     for (unsigned pl = 0; st == STATUS_SUCCESS && pl < KX_REG_N_PLANES; pl++)
         if (planes & KX_REG_PLANE_BIT(pl))
             st = link_entries(e, p, (enum kx_reg_plane)pl);
+    char source[KX_REG_NAME_MAX];
+    int watched = 0;
     if (st == STATUS_SUCCESS) {
         e->state = KX_REG_REGISTERED;
         if (out)
             *out = e->id;
+        watched = kx_reg_watched_locked(r, e, source, sizeof source);
+        id = e->id;
     } else if (e) {
         /* the newest slot: unlink and give it up (its id stays unused, never reused) */
         for (unsigned pl = 0; pl < KX_REG_N_PLANES; pl++)
@@ -291,6 +296,8 @@ static kx_status publish(struct kx_reg *r, kx_reg_id id, kx_reg_id parent, unsig
         kx_reg_entry_free(e);
     }
     pthread_rwlock_unlock(&r->lock);
+    if (watched) /* after the lock: the watcher may read the registry */
+        r->watch_fn(r->watch_ctx, 1, id, source);
     return st;
 }
 

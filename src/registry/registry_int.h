@@ -49,7 +49,16 @@ struct kx_reg {
     struct kx_reg_entry **slots; /* slots[id - KX_REG_ID_BASE]; NULL once an entry is gone */
     size_t n_slots, cap;
     kx_reg_id root, platform, resources;
+    /* kx_reg_watch_class: set before use, read without the lock */
+    char *watch_class;
+    kx_reg_watch_fn watch_fn;
+    void *watch_ctx;
 };
+
+/* Under the lock: whether e is of the watched class, and the source text its
+ * watcher gets (registry_watch.c). */
+int kx_reg_watched_locked(const struct kx_reg *r, const struct kx_reg_entry *e, char *source,
+                          size_t len);
 
 /* Frees an entry that is in no slot and no link any more. */
 void kx_reg_entry_free(struct kx_reg_entry *e);

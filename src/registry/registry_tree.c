@@ -294,11 +294,21 @@ kx_status kx_reg_terminate(struct kx_reg *r, kx_reg_id id, kx_reg_terminate_fn f
         st = STATUS_INSUFFICIENT_RESOURCES;
     else
         terminate_walk(e, &v);
-    for (size_t i = 0; i < v.n; i++)
-        remove_entry(r, kx_reg_entry_locked(r, v.v[i]));
+    /* The watched entries' sources, taken before the entries go. */
+    char (*sources)[KX_REG_NAME_MAX] = r->watch_fn && v.n ? calloc(v.n, sizeof *sources) : NULL;
+    for (size_t i = 0; i < v.n; i++) {
+        struct kx_reg_entry *t = kx_reg_entry_locked(r, v.v[i]);
+        if (sources && !kx_reg_watched_locked(r, t, sources[i], sizeof sources[i]))
+            sources[i][0] = '\0';
+        remove_entry(r, t);
+    }
     pthread_rwlock_unlock(&r->lock);
     for (size_t i = 0; fn && i < v.n; i++)
         fn(ctx, v.v[i]);
+    for (size_t i = 0; sources && i < v.n; i++)
+        if (sources[i][0])
+            r->watch_fn(r->watch_ctx, 0, v.v[i], sources[i]);
+    free(sources);
     free(v.v);
     return st;
 }

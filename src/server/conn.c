@@ -153,7 +153,7 @@ static int is_entry_type(uint16_t type)
 {
     return type == KX_MSG_STAT_ENTRY || type == KX_MSG_LS_ENTRY || type == KX_MSG_LOG_ENTRY ||
            type == KX_MSG_SERVER_INFO || type == KX_MSG_SERVER_CONN || type == KX_MSG_CHUNK ||
-           type == KX_MSG_NUB || type == KX_MSG_FAULT_ENTRY;
+           type == KX_MSG_NUB || type == KX_MSG_FAULT_ENTRY || type == KX_MSG_EVENT_ENTRY;
 }
 
 /* Queues msg (owned from here on) if it answers a pending request — a final

@@ -14,6 +14,8 @@
 #include "platform/sysfs_fixture.h"
 
 #include <kx/kernel.h>
+#include <kx/kmdf.h>
+#include <pthread.h>
 #include <kx/registry.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,10 +392,72 @@ static void test_hot_unplug_and_replug_on_linux(void **state)
     sfx_free(root);
 }
 
+/* Hot-plug as named events (issue 14): a driver registered for
+ * device_added / device_removed hears each applied udev event, with the
+ * device's sysfs path as source, in order. */
+static struct {
+    pthread_mutex_t lock;
+    char log[1024];
+} hp_heard = {PTHREAD_MUTEX_INITIALIZER, ""};
+
+static void on_hotplug(PDRIVER_OBJECT d, const KX_EVENT *e, void *ctx)
+{
+    (void)d;
+    (void)ctx;
+    const char *tail = strstr(e->Source, "/devices/");
+    pthread_mutex_lock(&hp_heard.lock);
+    size_t n = strlen(hp_heard.log);
+    snprintf(hp_heard.log + n, sizeof hp_heard.log - n, "%s %s;", e->Name, tail ? tail : e->Source);
+    pthread_mutex_unlock(&hp_heard.lock);
+}
+
+static kx_status hotplug_entry(PDRIVER_OBJECT d)
+{
+    kx_status st = DkRegisterInterrupt(d, "device_added", on_hotplug, NULL);
+    return st == STATUS_SUCCESS ? DkRegisterInterrupt(d, "device_removed", on_hotplug, NULL) : st;
+}
+
+static int hp_heard_is(const char *text)
+{
+    pthread_mutex_lock(&hp_heard.lock);
+    int same = strcmp(hp_heard.log, text) == 0;
+    pthread_mutex_unlock(&hp_heard.lock);
+    return same;
+}
+
+static void test_hot_plug_raises_device_events(void **state)
+{
+    (void)state;
+    char *root = sfx_new();
+    sfx_machine(root);
+    char platform[600];
+    snprintf(platform, sizeof platform, "linux:%s", root);
+    struct kx_kernel *k = boot_on(0, platform);
+    struct kx_driver_info info = {KX_DRIVER_INFO_MAGIC, KX_DRIVER_INFO_ABI,
+                                  sizeof(struct kx_driver_info), DRIVER_TYPE_KMD, 500, 0,
+                                  "HotplugEvents", "1.0.0"};
+    struct kx_io_driver_params p = {sizeof p, &info, hotplug_entry, NULL, 0, NULL, NULL, 0, 0};
+    kx_io_driver_id id;
+    assert_int_equal(kx_io_driver_start(kx_kernel_io(k), &p, &id), STATUS_SUCCESS);
+    sfx_remove(root, SFX_GIGE);
+    assert_int_equal(kx_kernel_platform_event(k, "remove", "/devices/pci0000:00/0000:00:1f.6"),
+                     STATUS_SUCCESS);
+    sfx_pci(root, SFX_GIGE, 0x8086, 0x15b8, 0x1458, 0xe000, 0x020000, 0x10);
+    assert_int_equal(kx_kernel_platform_event(k, "add", "/devices/pci0000:00/0000:00:1f.6"),
+                     STATUS_SUCCESS);
+    const char *expect = "device_removed /devices/pci0000:00/0000:00:1f.6;"
+                         "device_added /devices/pci0000:00/0000:00:1f.6;";
+    T_WAIT_FOR(hp_heard_is(expect));
+    assert_string_equal(hp_heard.log, expect);
+    kx_kernel_free(k);
+    sfx_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_winners_load_and_drive_each_match),
+        cmocka_unit_test(test_hot_plug_raises_device_events),
         cmocka_unit_test(test_sample_pciinfo_describes_each_function),
         cmocka_unit_test(test_decline_and_failure_give_way_in_order),
         cmocka_unit_test(test_driver_nubs_and_resources_are_matched),
