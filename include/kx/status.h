@@ -65,6 +65,7 @@
     XX(STATUS_OBJECT_NAME_COLLISION, 615, "object name already exists")                            \
     XX(STATUS_TOO_MANY_SYMLINKS, 616, "too many levels of symbolic links")                         \
     XX(STATUS_OBJECT_NAME_NOT_FOUND, 617, "object name not found")                                 \
+    XX(STATUS_NO_COMPONENT_BOUND, 640, "no component is bound to the driver")                     \
     XX(STATUS_HANDLE_NOT_FOUND, 700, "handle not found")                                           \
     XX(STATUS_HANDLE_TABLE_FULL, 701, "handle table full")                                         \
     XX(STATUS_HANDLE_ALIAS_INVALID, 702, "handle alias invalid")                                   \

@@ -42,6 +42,7 @@ struct kx_host {
     uint64_t max_spin_ns;         /* 0 on one CPU: never spin */
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
     uint64_t cur_instance;        /* dispatch thread: the match AddDevice runs for (0: none) */
+    uint64_t cur_nub;             /* dispatch thread: that match's nub (its bound component) */
     _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
     _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
     /* The running routine completed the IRP it was called for: the result,
@@ -51,6 +52,8 @@ struct kx_host {
     size_t def_info;
     pthread_mutex_t lock;         /* guards devices (a leaf lock) */
     struct host_device *devices;  /* every device and proxy object not yet freed */
+    struct host_component *components; /* DkCreateComponentDevice's counts per instance (lock) */
+    struct _KX_HARDWARE_PROXY *proxies; /* hardware proxies not yet released (lock) */
 };
 
 /* A device (or a proxy for another driver's device). Freed when both the
@@ -64,6 +67,7 @@ struct host_device {
     uint64_t instance;            /* the match it belongs to (0: none); dispatch thread */
     _Atomic int refs;
     char name[KX_IO_NAME_MAX];
+    char auto_link[KX_IO_NAME_MAX]; /* DkCreateComponentDevice's link, deleted with it ("") */
     struct host_device *next, *prev; /* host->devices, under host->lock */
     _Alignas(16) unsigned char ext[]; /* DeviceExtension */
 };
@@ -117,5 +121,10 @@ kx_status kx__host_complete(struct host_irp *hi, kx_status status, size_t inform
 int kx__host_fault(struct kx_host *h, struct io_irp *rec, kx_status *st);
 
 void kx__host_device_unref(struct host_device *hd);
+
+/* kmdf_component.c: forgets instance's device count (its match went away);
+ * frees every count and proxy left at teardown. */
+void kx__host_component_forget(struct kx_host *h, uint64_t instance);
+void kx__host_component_free_all(struct kx_host *h);
 
 #endif /* KX_IO_KMDF_INT_H */

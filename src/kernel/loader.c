@@ -279,6 +279,7 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
         kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
         if (st == STATUS_INVALID_HANDLE)
             st = STATUS_SUCCESS; /* its host process died: the manager removed it already */
+        kx__runtime_driver_gone(k, l->driver);
         if (st == STATUS_TIMEOUT) {
             /* The driver is gone from the namespace but its thread is stuck in
              * DriverUnload: its code must stay mapped until kx_io_free. */
