@@ -184,8 +184,9 @@ enum kx_io_reg_op {
     KX_IO_REG_OWN_INSTANCE,  /* entry: STATUS_SUCCESS if it is one of the driver's matches,
                               * else STATUS_ACCESS_DENIED */
     /* Hardware proxies (kernel/component.c): values and answers are raw bytes. */
-    KX_IO_REG_PROXY_OPEN,    /* key: a component's address -> *out_id: the proxy, *out: the
-                              * component's entry id (uint64_t) */
+    KX_IO_REG_PROXY_OPEN,    /* key: a component's address, entry: the instance being added
+                              * (0: none) -> *out_id: the proxy, *out: the component's entry
+                              * id (uint64_t) */
     KX_IO_REG_PROXY_READ,    /* entry: the proxy; value: uint32_t offset, length -> *out */
     KX_IO_REG_PROXY_WRITE,   /* entry: the proxy; value: uint32_t offset, then the bytes */
     KX_IO_REG_PROXY_CLOSE,   /* entry: the proxy */

@@ -475,8 +475,9 @@ KX_API kx_status DkCreateComponentDevice(PDRIVER_OBJECT DriverObject, const char
 
 /* Typed access to a component's hardware: a simulated component's register
  * file, a PCI function's configuration space. Privileged, checked by kx: a
- * KMD may open any component, a CMD only a component bound to one of its
- * instances, a UMD none (STATUS_ACCESS_DENIED). STATUS_NO_SUCH_DEVICE (no
+ * KMD may open any component; a CMD only the component bound to the instance
+ * whose Probe or AddDevice is running (so a CMD opens its proxy there and
+ * keeps it); a UMD none (STATUS_ACCESS_DENIED). STATUS_NO_SUCH_DEVICE (no
  * component has the address). Released with DkReleaseHardwareProxy or at
  * unload. */
 typedef struct _KX_HARDWARE_PROXY *PKX_HARDWARE_PROXY;

@@ -9,6 +9,7 @@
  */
 #include "kmdf_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,13 +97,13 @@ void kx__host_component_forget(struct kx_host *h, uint64_t instance)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* The first n hex digits of the address (dashes skipped) into out. */
+/* The first n hex digits of the address (dashes skipped, lower case) into out. */
 static void short_address(const char *addr, size_t n, char *out)
 {
     size_t k = 0;
     for (const char *p = addr; *p && k < n; p++)
         if (*p != '-')
-            out[k++] = *p;
+            out[k++] = (char)tolower((unsigned char)*p);
     out[k] = 0;
 }
 
@@ -187,7 +188,9 @@ kx_status DkGetHardwareProxy(PDRIVER_OBJECT DriverObject, const char *Address,
         return STATUS_INSUFFICIENT_RESOURCES;
     void *out = NULL;
     size_t out_len = 0;
-    kx_status st = proxy_call(h, KX_IO_REG_PROXY_OPEN, 0, Address, NULL, 0, &p->id, &out,
+    /* The match being added, if any: a CMD may open only the component bound to it. */
+    uint64_t instance = kx__host_current() == h ? h->cur_instance : 0;
+    kx_status st = proxy_call(h, KX_IO_REG_PROXY_OPEN, instance, Address, NULL, 0, &p->id, &out,
                               &out_len);
     if (st == STATUS_SUCCESS && out_len != sizeof p->entry) {
         proxy_call(h, KX_IO_REG_PROXY_CLOSE, p->id, NULL, NULL, 0, NULL, NULL, NULL);

@@ -640,7 +640,8 @@ static kx_status publish_nub(struct kx_runtime *rt, kx_io_driver_id drv,
     return STATUS_SUCCESS;
 }
 
-/* DkGetHardwareProxy: a KMD may open any component, a CMD only one it is matched to. */
+/* DkGetHardwareProxy: a KMD may open any component, a CMD only the one bound to the
+ * instance it is adding (req->entry). */
 static kx_status proxy_open(struct kx_runtime *rt, kx_io_driver_id drv,
                             const struct kx_io_reg_req *req, uint64_t *out_id, void **out,
                             size_t *out_len)
@@ -658,7 +659,7 @@ static kx_status proxy_open(struct kx_runtime *rt, kx_io_driver_id drv,
         int bound = 0;
         pthread_mutex_lock(&rt->lock);
         for (struct instance *in = rt->instances; in && !bound; in = in->next)
-            bound = in->driver == drv && in->nub == nub;
+            bound = req->entry && in->id == req->entry && in->driver == drv && in->nub == nub;
         pthread_mutex_unlock(&rt->lock);
         st = bound ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
     }
