@@ -69,7 +69,9 @@
     XX(KX_MSG_FAULT_SET, 40)  /* target str (device path or bundle ID), rule words str (kx/fault.h) -> OK(message = the rule as kept); root or kxd's user */ \
     XX(KX_MSG_FAULT_CLEAR, 41) /* target str ("" every rule) -> OK(value = rules removed); root or kxd's user */ \
     XX(KX_MSG_FAULT_LIST, 42) /* (empty) -> FAULT_ENTRY* END; root or kxd's user */ \
-    XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */
+    XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */ \
+    XX(KX_MSG_DEVICE_PEEK, 55) /* component address str, offset u32, length u32 -> DATA; root or kxd's user */ \
+    XX(KX_MSG_DEVICE_POKE, 56) /* component address str, offset u32, data bytes -> OK(value = bytes written); root or kxd's user */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

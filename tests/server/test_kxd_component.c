@@ -173,6 +173,25 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     expect_count(p, "KXSensor", "KXSensor = 2\n");
     expect_text(p, "/dev/sensor_5e750a_0", "42\n");
     expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    /* kx device poke drives the hardware the driver reads through its proxy */
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 0", p->socket), 0);
+    assert_string_equal(out, "0x0000002a\n");
+    free(out);
+    assert_int_equal(
+        kxd_run(NULL, "./kx device poke --socket %s " SENSOR_A " 0 0x1234", p->socket), 0);
+    expect_text(p, "/dev/sensor_5e750a_0", "4660\n");
+    assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 6 2>&1", p->socket),
+                     1);
+    KXD_ASSERT_MATCHES(out, "offset 0x6: invalid parameter");
+    free(out);
+    assert_int_equal(kxd_run(&out,
+                             "./kx device peek --socket %s 00000000-0000-4000-8000-000000000000 0 "
+                             "2>&1",
+                             p->socket),
+                     1);
+    KXD_ASSERT_MATCHES(out, "no component has that address");
+    free(out);
     /* the component goes: its instance, device and link with it, the other stays */
     removed(p, "IOService:/kx/board/sensor@1");
     assert_int_equal(links_with_prefix(p, "/dev/sensor_5e750a"), 0);
@@ -180,6 +199,9 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     expect_text(p, "/dev/sensor_5e750b_0", "7\n");
     char buf[64];
     assert_int_equal(read_text(p, "/dev/sensor_5e750a_0", buf, sizeof buf), STATUS_NO_SUCH_FILE);
+    assert_int_equal(kxd_run(NULL, "./kx device peek --socket %s " SENSOR_A " 0 2>/dev/null",
+                             p->socket),
+                     1);
 }
 
 static void test_proxy_privilege_follows_the_driver_type(void **state)
