@@ -93,7 +93,7 @@ expect "$(lines none seccomp)" kxd --host-sandbox ''
 
 # Subcommands and fixed values.
 expect "$(lines build list verify)" kx cache ''
-expect "$(lines add remove peek poke)" kx device ''
+expect "$(lines add peek poke remove)" kx device ''
 expect "$(lines KMD)" kx new --type K
 has macos-10.3.9 kx check --system macos-10.3.
 has list kextutil --system l
