@@ -137,8 +137,11 @@ KX_API kx_status kx_platform_udev_dispatch(struct kx_platform_udev *u, struct kx
 /* ---- Components (component.c) ----------------------------------------------------------------
  * A KXComponent nub has "address" (a UUID string), "type" (a non-empty string) and, when it is
  * simulated, "registers" (data: its register file, initial bytes and size). kx publishes one,
- * of type "pci" with "pci-address", as a client of every Linux PCI function. */
+ * of type "pci" with "pci-address", as a client of every Linux PCI function, and sets the
+ * function's KXComponentAddress to its address. */
 #define KX_COMPONENT_CLASS "KXComponent"
+/* The property of a PCI function's nub naming its component's address. */
+#define KX_COMPONENT_ADDRESS_KEY "KXComponentAddress"
 
 /* 1 if s is a UUID's text (8-4-4-4-12 hexadecimal digits). */
 KX_API int kx_platform_component_address_valid(const char *s);

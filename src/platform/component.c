@@ -69,8 +69,13 @@ kx_status lx_pci_component(struct lx *x, kx_reg_id function, unsigned domain, un
     plist_dict_set_item(p, "type", plist_new_string("pci"));
     plist_dict_set_item(p, "pci-address", plist_new_string(pci));
     kx_reg_id id;
-    return lx_publish(x, NULL, function, KX_REG_ID_NONE, KX_COMPONENT_CLASS, "component", NULL, p,
-                      &id);
+    kx_status st = lx_publish(x, NULL, function, KX_REG_ID_NONE, KX_COMPONENT_CLASS, "component",
+                              NULL, p, &id);
+    /* The function names its component, so a driver matched on it finds its proxy. */
+    if (st == STATUS_SUCCESS)
+        st = kx_reg_prop_set(x->reg, function, KX_COMPONENT_ADDRESS_KEY,
+                             plist_new_string(address));
+    return st;
 }
 
 kx_status kx_platform_pci_config_read(const char *sysfs_root, const char *sysfs_path,

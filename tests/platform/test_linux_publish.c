@@ -52,6 +52,8 @@ static void test_tree_follows_apple_and_sysfs(void **state)
     /* RFC 9562's version 5 of "pci:0000:00:1f.6:8086:15b8" in kx's namespace (Python's
      * uuid.uuid5 gives the same): the same function has it on every boot */
     lxt_str(t, gige, "address", "9223f303-a8d3-5584-9382-fef5aa728318");
+    lxt_str(t, lxt_at(t, LXT_PCI "GIGE@1F,6", "IOPCIDevice"), "KXComponentAddress",
+            "9223f303-a8d3-5584-9382-fef5aa728318");
     /* 23 entries: 14 nubs, 6 components, AppleACPIPlatformExpert, AppleACPIPCI, IOPP */
     assert_int_equal(t->rep.n_published, 23);
 }

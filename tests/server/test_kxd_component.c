@@ -358,6 +358,75 @@ static void test_hundred_components_removed_under_pending_reads(void **state)
     assert_int_equal(read_text(p, link[0], buf, sizeof buf), STATUS_NO_SUCH_FILE);
 }
 
+/* kxd on this machine's own PCI functions, with PCIConfig alone. */
+static int setup_linux(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    const char *build = getenv("KX_BUILD_DIR");
+    snprintf(p->dir, sizeof p->dir, "/tmp/kxd-pciconf-XXXXXX");
+    if (!build || !mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
+        return -1;
+    snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
+    if (kxd_sh("mkdir %s && cp -a %s/extensions/PCIConfig.kext %s/", p->ext, build, p->ext) != 0)
+        return -1;
+    const char *args[] = {"--platform", "linux", NULL};
+    if (kxd_start_args(p, args) != 0)
+        return -1;
+    *state = p;
+    return 0;
+}
+
+/* The first PCI function of domain 0 whose configuration space this process reads whole. */
+static int readable_function(unsigned char config[4096], size_t *size, char link[64])
+{
+    FILE *ls = popen("ls /sys/bus/pci/devices 2>/dev/null", "r");
+    char name[64];
+    int found = 0;
+    while (ls && !found && fgets(name, sizeof name, ls)) {
+        unsigned bus, dev, fn;
+        name[strcspn(name, "\n")] = 0;
+        if (sscanf(name, "0000:%x:%x.%x", &bus, &dev, &fn) != 3)
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        *size = fread(config, 1, 4096, f);
+        fclose(f);
+        snprintf(link, 64, "/dev/pciconf_%02x_%02x_%x", bus, dev, fn);
+        found = *size > 64; /* more than an unprivileged reader sees */
+    }
+    if (ls)
+        pclose(ls);
+    return found;
+}
+
+static void test_pci_config_space_equals_sysfs(void **state)
+{
+    struct kxd_proc *p = *state;
+    unsigned char want[4096], got[4096];
+    size_t size = 0;
+    char link[64];
+    if (!readable_function(want, &size, link)) {
+        print_message("[  SKIPPED ] no PCI function with a readable configuration space here\n");
+        skip();
+    }
+    T_WAIT_FOR(links_with_prefix(p, link) == 1);
+    kx_client *c = kxd_connect(p);
+    uint32_t h = 0;
+    assert_int_equal(kx_client_open(c, link, KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    size_t total = 0, n = 0;
+    kx_status st;
+    do
+        st = kx_client_read(c, h, total, got + total, sizeof got - total, 0, &n);
+    while (st == STATUS_SUCCESS && n && (total += n) < sizeof got);
+    assert_int_equal(st, total == sizeof got ? STATUS_SUCCESS : STATUS_END_OF_FILE);
+    assert_int_equal(total, size);
+    assert_memory_equal(got, want, size);
+    kx_client_disconnect(c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -366,6 +435,8 @@ int main(void)
         T(test_proxy_privilege_follows_the_driver_type),
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
+        cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
+                                        teardown),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
