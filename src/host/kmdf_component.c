@@ -63,8 +63,8 @@ kx_status DkGetComponentAddress(PDRIVER_OBJECT DriverObject, char *Buffer, size_
     return STATUS_SUCCESS;
 }
 
-/* Takes the next index of instance's component devices. */
-static kx_status take_index(struct kx_host *h, uint64_t instance, uint32_t *index)
+/* The index instance's next component device gets; commit_index counts it once made. */
+static kx_status next_index(struct kx_host *h, uint64_t instance, uint32_t *index)
 {
     kx_status st = STATUS_SUCCESS;
     pthread_mutex_lock(&h->lock);
@@ -77,11 +77,20 @@ static kx_status take_index(struct kx_host *h, uint64_t instance, uint32_t *inde
         h->components = c;
     }
     if (c)
-        *index = c->next_index++;
+        *index = c->next_index;
     else
         st = STATUS_INSUFFICIENT_RESOURCES;
     pthread_mutex_unlock(&h->lock);
     return st;
+}
+
+static void commit_index(struct kx_host *h, uint64_t instance)
+{
+    pthread_mutex_lock(&h->lock);
+    for (struct host_component *c = h->components; c; c = c->next)
+        if (c->instance == instance)
+            c->next_index++;
+    pthread_mutex_unlock(&h->lock);
 }
 
 void kx__host_component_forget(struct kx_host *h, uint64_t instance)
@@ -118,7 +127,7 @@ kx_status DkCreateComponentDevice(PDRIVER_OBJECT DriverObject, const char *TypeN
     if (st != STATUS_SUCCESS)
         return st;
     uint32_t index = 0;
-    if ((st = take_index(h, h->cur_instance, &index)) != STATUS_SUCCESS)
+    if ((st = next_index(h, h->cur_instance, &index)) != STATUS_SUCCESS)
         return st;
     /* Another component may share the first digits: grow the short address
      * rather than take (or fail on) its name. */
@@ -151,6 +160,7 @@ kx_status DkCreateComponentDevice(PDRIVER_OBJECT DriverObject, const char *TypeN
     }
     struct host_device *hd = (struct host_device *)(void *)dev;
     memcpy(hd->auto_link, link, strlen(link) + 1);
+    commit_index(h, h->cur_instance);
     *DeviceObject = dev;
     return STATUS_SUCCESS;
 }

@@ -204,6 +204,23 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
                      1);
 }
 
+static void test_device_add_refuses_a_component_without_uuid(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[1024] = "", doc[1200];
+    component(e, sizeof e, "sensor", 9, "sensor", "not-a-uuid", 1, NULL);
+    snprintf(doc, sizeof doc, "<?xml version=\"1.0\"?><plist version=\"1.0\">%s</plist>", e);
+    kx_client *c = kxd_connect(p);
+    struct kx_client_nub *nubs = NULL;
+    size_t n = 0;
+    assert_int_equal(kx_client_device_add(c, "IOService:/kx/board", "bad.plist", doc,
+                                          strlen(doc), &nubs, &n),
+                     STATUS_DATA_ERROR);
+    KXD_ASSERT_MATCHES(kx_client_message(c), "bad.plist: sensor@9: address: a KXComponent needs");
+    kx_client_disconnect(c);
+    expect_count(p, "KXComponent", "KXComponent = 0\n");
+}
+
 static void test_proxy_privilege_follows_the_driver_type(void **state)
 {
     struct kxd_proc *p = *state;
@@ -432,6 +449,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_sensor_instance_per_component_reads_its_register),
+        T(test_device_add_refuses_a_component_without_uuid),
         T(test_proxy_privilege_follows_the_driver_type),
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
