@@ -1,5 +1,7 @@
 /* bench_client.c — issue 13's figures in one run: kx's own client path
- * (libkxclient over kxd's socket) and kx's FUSE mount, against peers this
+ * (libkxclient over kxd's socket, and over its shared-memory ring), with the
+ * zero driver in a kx-host process (kxd's default) and in kxd itself, and
+ * kx's FUSE mount, against peers this
  * benchmark sets up itself: an AF_UNIX echo between two processes, a
  * do-nothing libfuse3 null/zero server (fuse_peer.c) and the kernel's
  * /dev/null and /dev/zero.
@@ -67,6 +69,7 @@ struct path {
     const char *file;   /* fd paths: the zero file */
     const char *socket; /* kx client: kxd's socket; the device is /dev/zero */
     int batch;          /* measure x32 batches */
+    int ring;           /* kx client: through the ring (else KX_CLIENT_RING=0) */
 };
 
 struct conn {
@@ -273,6 +276,7 @@ static int measure_opens(const struct path *p, struct figures *f)
 
 static int measure(const struct path *p, struct figures *f)
 {
+    setenv("KX_CLIENT_RING", p->ring ? "1" : "0", 1); /* read at a client's first I/O */
     return measure_writes(p, f) || measure_clients(p, f) || (p->batch && measure_batch(p, f)) ||
            measure_reads(p, f) || measure_opens(p, f);
 }
@@ -321,6 +325,38 @@ static double echo_p50_ns(void)
     return best;
 }
 
+/* A second kxd with its drivers in-process (no mount), on its own socket in
+ * m's folder; its pid, or -1. */
+static pid_t start_inproc_kxd(const struct bench_mounts *m, char *sock, size_t size)
+{
+    char kxd[1024], ext[1024], log[192];
+    snprintf(kxd, sizeof kxd, "%s/kxd", KX_BENCH_BUILD_DIR);
+    snprintf(ext, sizeof ext, "%s/extensions", KX_BENCH_BUILD_DIR);
+    snprintf(sock, size, "%s/inproc.sock", m->dir);
+    snprintf(log, sizeof log, "%s/inproc.log", m->dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(kxd, kxd, "--foreground", "--no-auth", "--no-cache", "--platform", "none",
+              "--extensions", ext, "--socket", sock, "--host-mode", "inproc", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 6000 && pid > 0; i++, usleep(10000)) {
+        kx_client *c = NULL;
+        uint32_t h;
+        int up = kx_client_connect(sock, &c) == STATUS_SUCCESS &&
+                 kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &h) == STATUS_SUCCESS;
+        kx_client_disconnect(c);
+        if (up)
+            return pid;
+    }
+    return -1;
+}
+
 static void row(const char *name, const struct figures *f)
 {
     char batch[32] = "n/a";
@@ -342,21 +378,38 @@ int main(void)
     struct bench_mounts m;
     int mounted = bench_mounts_start(&m, "client", KX_BENCH_BUILD_DIR);
     const char *peer_zero = m.peer_zero, *kx_zero = m.kx_zero, *sock = m.sock;
-    const struct path paths[] = {
-        {"kernel /dev/zero", "/dev/zero", NULL, 1},
-        {"libfuse3 null/zero peer", peer_zero, NULL, 0},
-        {"kx client (libkxclient)", NULL, sock, 1},
-        {"kx FUSE mount", kx_zero, NULL, 0},
+    char inproc_sock[192] = "";
+    pid_t inproc = mounted ? start_inproc_kxd(&m, inproc_sock, sizeof inproc_sock) : -1;
+    enum { N_PATHS = 7 };
+    const struct path paths[N_PATHS] = {
+        {"kernel /dev/zero", "/dev/zero", NULL, 1, 0},
+        {"libfuse3 null/zero peer", peer_zero, NULL, 0, 0},
+        {"kx socket, host process", NULL, sock, 1, 0},
+        {"kx ring, host process", NULL, sock, 1, 1},
+        {"kx socket, in kxd", NULL, inproc_sock, 1, 0},
+        {"kx ring, in kxd", NULL, inproc_sock, 1, 1},
+        {"kx FUSE mount", kx_zero, NULL, 0, 0},
     };
-    struct figures f[4] = {0};
-    int ok = mounted;
-    for (int i = 0; i < 4 && ok; i++)
+    struct figures f[N_PATHS] = {0};
+    int ok = mounted && inproc > 0;
+    if (mounted && inproc <= 0)
+        fprintf(stderr, "bench_client: the in-process kxd did not come up (see %s)\n", m.dir);
+    for (int i = 0; i < N_PATHS && ok; i++)
         if (measure(&paths[i], &f[i]) != 0) {
             fprintf(stderr, "bench_client: %s: a measurement failed (logs in %s)\n", paths[i].name,
                     m.dir);
             ok = 0;
         }
     double echo = ok ? echo_p50_ns() : 0;
+    if (inproc > 0) {
+        kill(inproc, SIGTERM);
+        waitpid(inproc, NULL, 0);
+        if (ok) {
+            char log[192];
+            snprintf(log, sizeof log, "%s/inproc.log", m.dir);
+            unlink(log);
+        }
+    }
     bench_mounts_stop(&m, ok);
     if (!ok)
         return 0;
@@ -366,11 +419,11 @@ int main(void)
            N_WRITES, N_CLIENTS, N_PER_CLIENT, BATCH, READ_TOTAL >> 20, N_OPENS);
     printf("  %-24s %9s %10s %9s %8s %10s\n", "", "p50 us", "ops/s x16", "ns/op x32", "GB/s",
            "open us");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_PATHS; i++)
         row(paths[i].name, &f[i]);
     printf("  AF_UNIX echo round trip p50: %.1f us\n", echo / 1e3);
     const struct figures *kernel = &f[0], *fuse = &f[1];
-    for (int i = 2; i < 4; i++) {
+    for (int i = 2; i < N_PATHS; i++) {
         printf(" %s:\n", paths[i].name);
         goal("unbatched round trip p50 / AF_UNIX echo", f[i].write_p50_ns / echo, 0.25, 1);
         goal("ops/s at 16 clients / FUSE peer", f[i].ops_16 / fuse->ops_16, 2.0, 0);

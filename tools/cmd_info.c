@@ -14,6 +14,7 @@
 #include "verbs.h"
 
 #include "kext/elf.h"
+#include "lua/lua_drv.h"
 
 #include <kx/kext.h>
 
@@ -43,10 +44,23 @@ static json_t *executable_json(const struct kx_kext *k)
             json_object_set_new(o, "format", json_string(d->items[i].detail));
     if (!exe)
         return o;
-    json_object_set_new(o, "format", json_string("ELF shared object for this machine"));
-    struct kx_elf *elf = NULL;
     struct kx_driver_info info;
     char why[256] = "", uuid[KX_ELF_UUID_LEN] = "";
+    if (kx_lua_script_path(exe)) { /* g_tDriverInfo, read without running the script */
+        json_object_set_new(o, "format", json_string("a Lua driver script"));
+        if (kx_lua_inspect_file(exe, &info, why, sizeof why) != STATUS_SUCCESS) {
+            json_object_set_new(o, "error", json_string(why));
+            json_object_set_new(o, "driver_info", json_null());
+            return o;
+        }
+        json_object_set_new(o, "driver_info",
+                            json_pack("{s:s, s:i, s:i, s:s}", "name", info.name, "type",
+                                      (int)info.type, "load_priority", (int)info.load_priority,
+                                      "version", info.version));
+        return o;
+    }
+    json_object_set_new(o, "format", json_string("ELF shared object for this machine"));
+    struct kx_elf *elf = NULL;
     const uint8_t *id = NULL;
     size_t id_len = 0;
     if (kx_elf_open(exe, &elf, why, sizeof why) != STATUS_SUCCESS) {

@@ -12,6 +12,7 @@
 #include "verbs.h"
 
 #include "kernel/link.h"
+#include "lua/lua_drv.h"
 
 #include <kx/kext.h>
 #include <getopt.h>
@@ -184,6 +185,20 @@ static int libs_main(int argc, char **argv, int as_kextlibs)
     if (st == STATUS_SUCCESS && !kx_kext_executable(k)) {
         no_executable(prog, &a, k);
         st = STATUS_KEXT_NOT_LOADABLE;
+    }
+    if (st == STATUS_SUCCESS && kx_lua_script_path(kx_kext_executable(k))) {
+        /* A Lua driver imports no symbols: what it needs are the host's modules. */
+        struct kx_driver_info info;
+        char why[256] = "";
+        st = kx_lua_inspect_file(kx_kext_executable(k), &info, why, sizeof why);
+        if (st == STATUS_SUCCESS)
+            printf("%s is a Lua driver: it links against no library; its requires are all "
+                   "modules of kx's Lua host.\n",
+                   a.kext);
+        else
+            fprintf(stderr, "%s: %s: %s\n", prog, a.kext, why);
+        kx_kext_repo_free(repo);
+        return st == STATUS_SUCCESS ? KX_EXIT_OK : KX_EXIT_FAIL;
     }
     struct kx_link_report r;
     if (st == STATUS_SUCCESS && (st = kx_link_find_libraries(repo, k, &r)) != STATUS_SUCCESS)

@@ -12,9 +12,14 @@
  * (its own reading, metadata only) and asks kxd to load, by path, every
  * dependency they provide, dependencies first, then the KEXT; -b ID is looked
  * up there too. kxd checks every one of them as it checks any load.
+ *
+ * kextload FILE.sys.lua loads a bare Lua driver through the bundle
+ * synthesised for it (cmd_load_lua.c).
  */
 #include "cli.h"
 #include "verbs.h"
+
+#include "lua/lua_drv.h"
 
 #include <kx/kext.h>
 
@@ -198,7 +203,11 @@ static int run_each(const struct load_args *a, int is_unload)
     for (size_t i = 0; c && rc != KX_EXIT_USAGE && i < a->n_kexts; i++) {
         const char *kext = a->kexts[i];
         char *arg = NULL;
-        kx_status st = extra ? load_extra(c, extra, kext, &arg) : STATUS_SUCCESS;
+        kx_status st = STATUS_SUCCESS;
+        if (!is_unload && kx_lua_script_path(kext))
+            st = kx__load_lua_script(kext, &arg);
+        else if (extra)
+            st = load_extra(c, extra, kext, &arg);
         if (st == STATUS_SUCCESS && !arg)
             arg = kx_cli_kext_arg(kext);
         if (st == STATUS_SUCCESS)
@@ -236,7 +245,8 @@ int kx_cmd_load(int argc, char **argv)
     static const char usage[] =
         "usage: kx load [-v] [-q] [-n] [-b BUNDLE_ID]... [-r DIR]... [-d KEXT]...\n"
         "               [--socket PATH] [KEXT...]\n"
-        "Loads each kext and its dependencies into kxd (kextload).\n"
+        "Loads each kext and its dependencies into kxd (kextload). A bare Lua driver\n"
+        "(FILE.sys.lua) is loaded as a bundle synthesised from its g_tDriverInfo.\n"
         "  -n  resolve and link-check only; load nothing\n"
         "  -r DIR   also take dependencies (and -b kexts) from the kexts in DIR\n"
         "  -d KEXT  also take dependencies from KEXT\n";

@@ -5,7 +5,8 @@
  * at boot and on demand), the driver's C source, and a header declaring its control code
  * with CTL_CODE() for the driver and its programs to share. The version lives once, in
  * CMakeLists.txt: kx_add_kext() writes it into CFBundleVersion and the driver-info record.
- * Nothing is overwritten: an existing NAME/ is refused.
+ * Nothing is overwritten: an existing NAME/ is refused. --lua writes a Lua driver's
+ * bundle instead (cmd_new_lua.c).
  */
 #include "cli.h"
 #include "verbs.h"
@@ -19,10 +20,11 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: kx new NAME [--type KMD|CMD|UMD] [--identifier ID] [--dir DIR]\n"
+    "usage: kx new NAME [--type KMD|CMD|UMD] [--identifier ID] [--dir DIR] [--lua]\n"
     "Creates DIR/NAME (DIR: the working folder), a driver project that builds with the\n"
     "installed kx SDK:  cmake -S NAME -B NAME/build && cmake --build NAME/build\n"
-    "NAME: a letter, then letters and digits (it names the kext, the device and the link).\n";
+    "NAME: a letter, then letters and digits (it names the kext, the device and the link).\n"
+    "--lua: DIR/NAME.kext, a Lua driver (NAME.sys.lua) that loads as it is, no build.\n";
 
 static const char cmake_text[] =
     "# @NAME@ — a kx driver. Build:  cmake -S . -B build && cmake --build build\n"
@@ -242,15 +244,13 @@ int kx_cmd_new(int argc, char **argv)
     struct names n = {.type = "KMD"};
     const char *dir = ".";
     char id[160], root[4096];
-    int c;
+    int c, lua = 0;
     while ((c = getopt_long(argc, argv, "t:i:d:h", opts, NULL)) != -1) {
         switch (c) {
         case 't': n.type = optarg; break;
         case 'i': n.id = optarg; break;
         case 'd': dir = optarg; break;
-        case 'l':
-            fprintf(stderr, "kx new: --lua: Lua drivers are not supported yet\n");
-            return KX_EXIT_FAIL;
+        case 'l': lua = 1; break;
         case 'h': fputs(usage_text, stdout); return KX_EXIT_OK;
         default: fputs(usage_text, stderr); return KX_EXIT_USAGE;
         }
@@ -279,6 +279,8 @@ int kx_cmd_new(int argc, char **argv)
         snprintf(id, sizeof id, "com.example.driver.%s", n.name);
         n.id = id;
     }
+    if (lua)
+        return kx__new_lua(dir, n.name, n.lower, n.id, n.type);
     snprintf(root, sizeof root, "%s/%s", dir, n.name);
     kx_status st = kx_plat_mkdir(root, 0755);
     if (st != STATUS_SUCCESS) {

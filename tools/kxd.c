@@ -191,6 +191,7 @@ static const char usage_text[] =
     "           [--mount DIR]\n"
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "           [--host-user USER] [--allow-host-root] [--host-sandbox seccomp|none]\n"
+    "           [--host-transport ring|socket]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --socket-group GROUP  the socket is mode 0660: root and GROUP's members connect\n"
@@ -232,6 +233,8 @@ static const char usage_text[] =
     "  --allow-host-root let kexts whose Info.plist says KXHostKeepRoot = true keep root\n"
     "  --host-sandbox S  seccomp (the default: a filter per host, tightest for UMD drivers)\n"
     "                    or none (for debugging)\n"
+    "  --host-transport T  how kxd and kx-host processes talk: ring (the default: shared-\n"
+    "                    memory rings, the socket kept to see the host die) or socket\n"
     "  --hang-ms MS      a driver routine running longer is hung (default 5000): reported,\n"
     "                    and a kx-host process is killed (its requests answered\n"
     "                    STATUS_DRIVER_NOT_RESPONDING) and restarted by its kext's policy\n"
@@ -430,7 +433,8 @@ int main(int argc, char **argv)
         OPT_LOG_FILE,
         OPT_HOST_USER,
         OPT_ALLOW_HOST_ROOT,
-        OPT_HOST_SANDBOX
+        OPT_HOST_SANDBOX,
+        OPT_HOST_TRANSPORT
     };
     static const struct option opts[] = {
         {"foreground", no_argument, NULL, OPT_FG},
@@ -462,6 +466,7 @@ int main(int argc, char **argv)
         {"host-user", required_argument, NULL, OPT_HOST_USER},
         {"allow-host-root", no_argument, NULL, OPT_ALLOW_HOST_ROOT},
         {"host-sandbox", required_argument, NULL, OPT_HOST_SANDBOX},
+        {"host-transport", required_argument, NULL, OPT_HOST_TRANSPORT},
         {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -517,6 +522,17 @@ int main(int argc, char **argv)
         case OPT_LOG_FILE: log_file = optarg; break;
         case OPT_HOST_USER: host_user = optarg; break;
         case OPT_ALLOW_HOST_ROOT: host_flags |= KX_IO_HOST_ALLOW_ROOT; break;
+        case OPT_HOST_TRANSPORT:
+            if (strcmp(optarg, "socket") == 0)
+                host_flags |= KX_IO_HOST_SOCKET;
+            else if (strcmp(optarg, "ring") == 0)
+                host_flags &= ~KX_IO_HOST_SOCKET;
+            else {
+                fprintf(stderr, "kxd: --host-transport: ring or socket\n");
+                free(dirs);
+                return 2;
+            }
+            break;
         case OPT_HOST_SANDBOX:
             if (strcmp(optarg, "none") == 0)
                 host_flags |= KX_IO_HOST_NO_SANDBOX;

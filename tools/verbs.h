@@ -3,6 +3,8 @@
 #ifndef KX_TOOLS_VERBS_H
 #define KX_TOOLS_VERBS_H
 
+#include <kx/status.h>
+
 /* XX(verb, one-line help) */
 #define KX_VERBS(XX)                                                                               \
     XX(check, "validate, authenticate and resolve kexts: would they load?")                        \
@@ -44,5 +46,12 @@
 #define KX_VERB_DECL(verb, help) int kx_cmd_##verb(int argc, char **argv);
 KX_VERBS(KX_VERB_DECL)
 #undef KX_VERB_DECL
+
+/* kx new NAME --lua (cmd_new_lua.c): the Lua driver's bundle under dir. */
+int kx__new_lua(const char *dir, const char *name, const char *lower, const char *id,
+                const char *type);
+
+/* kextload FILE.sys.lua (cmd_load_lua.c): the bundle synthesised for it, in *bundle. */
+kx_status kx__load_lua_script(const char *script, char **bundle);
 
 #endif

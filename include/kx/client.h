@@ -1,7 +1,9 @@
 /* kx/client.h — libkxclient: how ordinary programs reach kxd.
  *
- * A kx_client is one connection to kxd over its AF_UNIX socket. Calls are
- * synchronous and return the real kx_status the driver or the kernel produced:
+ * A kx_client is one connection to kxd over its AF_UNIX socket; its device
+ * I/O goes through a shared-memory ring kxd sets up at the first read,
+ * write, ioctl or batch (not with KX_CLIENT_RING=0 in the environment; see
+ * docs/client.md). Calls are synchronous and return the real kx_status the driver or the kernel produced:
  * a read at end of file returns STATUS_END_OF_FILE with *got = 0, which is
  * distinguishable from every error. kxd knows who you are from the socket
  * (SO_PEERCRED); nothing the client sends can change that.
@@ -61,8 +63,10 @@ KX_API kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, c
 
 /* ---- batches -------------------------------------------------------------- */
 
-/* Many reads, writes and ioctls in one go: kx_client_submit sends them in one
- * write and reaps every answer, whatever order kxd completes them in. */
+/* Many reads, writes and ioctls in one go: kx_client_submit sends them at
+ * once (one commit to the connection's ring, or one write on the socket
+ * with KX_CLIENT_RING=0) and reaps every answer, whatever order kxd
+ * completes them in. */
 enum kx_client_op { KX_CLIENT_OP_READ = 1, KX_CLIENT_OP_WRITE, KX_CLIENT_OP_IOCTL };
 
 struct kx_client_io {

@@ -11,7 +11,7 @@
  * A rule is written as one line of words, the form `kx fault` sends to kxd and lists back:
  *
  *     irp=N | every=N | probability=P   action=fail:STATUS|delay:MS|crash|abort|hang|
- *     never-complete|exit   [major=CREATE|READ|...|N]   [seed=S]
+ *     never-complete|exit|corrupt-transport   [major=CREATE|READ|...|N]   [seed=S]
  *
  * kx_fault_parse reads it, kx_fault_format writes it back (with the counters), and
  * kx_fault_hit advances a rule by one IRP. Rules are values: no allocation, no locks (the
@@ -43,6 +43,7 @@ enum kx_fault_action {
     KX_FAULT_HANG,           /* the routine never returns */
     KX_FAULT_NEVER_COMPLETE, /* the IRP is pended and forgotten */
     KX_FAULT_EXIT,           /* the host exits with status 1 */
+    KX_FAULT_CORRUPT_TRANSPORT, /* the host writes nonsense into its transport's rings, then hangs */
 };
 
 struct kx_fault_rule {

@@ -71,6 +71,7 @@ struct kx_io_config {
 };
 #define KX_IO_HOST_NO_SANDBOX 0x1u /* no seccomp filter in hosts (debugging) */
 #define KX_IO_HOST_ALLOW_ROOT 0x2u /* a driver may ask to keep root (host_keep_root) */
+#define KX_IO_HOST_SOCKET     0x4u /* hosts talk over their socket, not shared-memory rings */
 
 /* A fresh manager (milliseconds: one thread is started). cfg may be NULL for
  * the defaults; zero fields take their default. STATUS_SUCCESS;

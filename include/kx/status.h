@@ -43,6 +43,11 @@
     XX(STATUS_DRIVER_UNLOAD_FAILED, 408, "driver unload failed")                                   \
     XX(STATUS_DRIVER_NOT_RESPONDING, 409, "driver is not responding (hung handler)")               \
     XX(STATUS_DRIVER_PROCESS_TERMINATED, 410, "driver host terminated")                            \
+    XX(STATUS_DRIVER_INTERNAL_ERROR, 420, "Lua error in driver code (traceback in the kernel log)") \
+    XX(STATUS_DRIVER_INSTRUCTION_LIMIT, 421, "Lua driver ran past its instruction limit")         \
+    XX(STATUS_DRIVER_MEMORY_LIMIT, 422, "Lua driver ran out of its memory limit")                 \
+    XX(STATUS_LUA_DRIVER_INFO_INVALID, 423, "g_tDriverInfo missing or malformed")                 \
+    XX(STATUS_LUA_MODULE_UNKNOWN, 424, "the Lua driver requires a module kx does not provide")   \
     XX(STATUS_ACCESS_DENIED, 500, "access denied")                                                 \
     XX(STATUS_PRIVILEGE_NOT_HELD, 501, "privilege not held")                                       \
     XX(STATUS_SYNAPSE_TOKEN_MISMATCH, 502, "synapse token mismatch")                               \
@@ -88,7 +93,8 @@
     XX(STATUS_SYSTEM_SHUTDOWN, 903, "kxd is shutting down")                                        \
     XX(STATUS_TOO_MANY_CONNECTIONS, 904, "too many connections to kxd")                            \
     XX(STATUS_RING_CORRUPT, 905, "shared-memory ring is corrupt")                                  \
-    XX(STATUS_RING_PEER_GONE, 906, "the process at the other end of the ring closed it or died")
+    XX(STATUS_RING_PEER_GONE, 906, "the process at the other end of the ring closed it or died")  \
+    XX(STATUS_RING_NOT_IDLE, 920, "a client ring is set up only on an idle connection without one")
 
 typedef enum kx_status {
 #define KX_STATUS_ENUM(name, value, msg) name = value,

@@ -1,4 +1,7 @@
-/* client.c — libkxclient: synchronous requests to kxd over its socket.
+/* client.c — libkxclient: synchronous requests to kxd over its socket, and
+ * reads, writes, ioctls and batches through a shared-memory ring when kxd
+ * offers one (client_ring.c; set up at the first of them, unless
+ * KX_CLIENT_RING=0).
  *
  * Each call builds one request, sends it, and reads replies until the one
  * that answers it (matching req_id); kx_client_submit sends many in one
@@ -10,28 +13,14 @@
  */
 #include <kx/client.h>
 
+#include "client_int.h"
+#include "client_ring.h"
 #include "core/plat_sock.h"
 #include "proto/msg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct kx_client {
-    int fd;
-    int dead;
-    uint32_t next_req_id;
-    char *message; /* last reply's text, never NULL after connect */
-    struct kx_msg_builder out;
-    uint8_t *in; /* last reply's payload */
-    size_t in_cap;
-    uint8_t rbuf[16384]; /* received, not yet consumed: rbuf[rhead..rtail) */
-    size_t rhead, rtail;
-};
-
-/* The largest text field kxd sends (reports of big dependency trees). */
-#define MAX_TEXT ((size_t)1 << 20)
-/* The longest path or name kxd reads in a request (its MAX_PATH_TEXT), with its length. */
-#define MAX_TEXT_REQUEST ((size_t)4096 + 4)
 
 kx_status kx_client_connect(const char *socket_path, kx_client **out)
 {
@@ -62,6 +51,7 @@ void kx_client_disconnect(kx_client *c)
 {
     if (!c)
         return;
+    kx_client_ring_close(c->ring);
     kx_plat_close(c->fd);
     kx_msg_builder_free(&c->out);
     free(c->in);
@@ -74,7 +64,7 @@ const char *kx_client_message(const kx_client *c)
     return c && c->message ? c->message : "";
 }
 
-static void set_message(kx_client *c, char *text /* owned, may be NULL */)
+void kxc_set_message(kx_client *c, char *text /* owned, may be NULL */)
 {
     if (!text)
         return;
@@ -90,21 +80,21 @@ static uint32_t next_id(kx_client *c)
     return id;
 }
 
-static uint32_t begin(kx_client *c, uint16_t type)
+uint32_t kxc_begin(kx_client *c, uint16_t type)
 {
     uint32_t id = next_id(c);
     kx_msg_begin(&c->out, type, id);
     return id;
 }
 
-static kx_status fail_dead(kx_client *c, kx_status st)
+kx_status kxc_fail_dead(kx_client *c, kx_status st)
 {
     c->dead = 1;
-    set_message(c, strdup(kx_status_string(st)));
+    kxc_set_message(c, strdup(kx_status_string(st)));
     return st;
 }
 
-static kx_status send_request(kx_client *c)
+kx_status kxc_send_request(kx_client *c)
 {
     if (c->dead)
         return STATUS_CONNECTION_LOST;
@@ -112,10 +102,10 @@ static kx_status send_request(kx_client *c)
     if (st != STATUS_SUCCESS)
         return st;
     st = kx_plat_send_all(c->fd, c->out.buf, c->out.len);
-    return st == STATUS_SUCCESS ? st : fail_dead(c, STATUS_CONNECTION_LOST);
+    return st == STATUS_SUCCESS ? st : kxc_fail_dead(c, STATUS_CONNECTION_LOST);
 }
 
-static kx_status read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
+kx_status kxc_read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
                                    struct kx_msg_reader *r, uint64_t *value);
 
 /* len bytes of the stream into dst, through rbuf; what doesn't fit in rbuf
@@ -150,23 +140,23 @@ static kx_status recv_reply_in(kx_client *c, uint32_t first, uint32_t n, struct 
     const char *why;
     for (;;) {
         if (recv_exact(c, raw, sizeof raw) != STATUS_SUCCESS)
-            return fail_dead(c, STATUS_CONNECTION_LOST);
+            return kxc_fail_dead(c, STATUS_CONNECTION_LOST);
         if (kx_msg_hdr_decode(raw, h, &why) != STATUS_SUCCESS)
-            return fail_dead(c, STATUS_PROTOCOL_ERROR);
+            return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
         if (h->len > c->in_cap) {
             uint8_t *nb = realloc(c->in, h->len);
             if (!nb)
-                return fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
+                return kxc_fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
             c->in = nb;
             c->in_cap = h->len;
         }
         if (h->len && recv_exact(c, c->in, h->len) != STATUS_SUCCESS)
-            return fail_dead(c, STATUS_CONNECTION_LOST);
+            return kxc_fail_dead(c, STATUS_CONNECTION_LOST);
         if (h->req_id == 0 && h->type == KX_MSG_ERROR && first != 0) {
             /* kxd turned the connection away (too many connections): its
              * reason is the answer to every request, this one first. */
             kx_msg_reader_init(r, c->in, h->len);
-            kx_status st = read_status_reply(c, h, r, NULL);
+            kx_status st = kxc_read_status_reply(c, h, r, NULL);
             c->dead = 1;
             return st != STATUS_SUCCESS ? st : STATUS_CONNECTION_LOST;
         }
@@ -177,14 +167,14 @@ static kx_status recv_reply_in(kx_client *c, uint32_t first, uint32_t n, struct 
     }
 }
 
-static kx_status recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
+kx_status kxc_recv_reply(kx_client *c, uint32_t req_id, struct kx_msg_hdr *h,
                             struct kx_msg_reader *r)
 {
     return recv_reply_in(c, req_id, 1, h, r);
 }
 
 /* ERROR and OK replies: status i32 [, value u64], message. */
-static kx_status read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
+kx_status kxc_read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
                                    struct kx_msg_reader *r, uint64_t *value)
 {
     kx_status st = (kx_status)kx_msg_get_i32(r);
@@ -192,45 +182,45 @@ static kx_status read_status_reply(kx_client *c, const struct kx_msg_hdr *h,
     char *text = kx_msg_get_str(r, MAX_TEXT);
     if (kx_msg_reader_done(r) != STATUS_SUCCESS) {
         free(text);
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+        return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
     }
-    set_message(c, text);
+    kxc_set_message(c, text);
     if (value)
         *value = v;
     return st;
 }
 
 /* Sends the built request and returns the status of an OK/ERROR reply. */
-static kx_status simple_call(kx_client *c, uint32_t req_id, uint64_t *value)
+kx_status kxc_simple_call(kx_client *c, uint32_t req_id, uint64_t *value)
 {
     struct kx_msg_hdr h;
     struct kx_msg_reader r;
-    kx_status st = send_request(c);
+    kx_status st = kxc_send_request(c);
     if (st == STATUS_SUCCESS)
-        st = recv_reply(c, req_id, &h, &r);
+        st = kxc_recv_reply(c, req_id, &h, &r);
     if (st != STATUS_SUCCESS)
         return st;
     if (h.type != KX_MSG_OK && h.type != KX_MSG_ERROR)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
-    return read_status_reply(c, &h, &r, value);
+        return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
+    return kxc_read_status_reply(c, &h, &r, value);
 }
 
 kx_status kx_client_open(kx_client *c, const char *path, uint32_t access, uint32_t *handle)
 {
-    uint32_t id = begin(c, KX_MSG_OPEN);
+    uint32_t id = kxc_begin(c, KX_MSG_OPEN);
     kx_msg_put_str(&c->out, path);
     kx_msg_put_u32(&c->out, access);
     uint64_t v = 0;
-    kx_status st = simple_call(c, id, &v);
+    kx_status st = kxc_simple_call(c, id, &v);
     *handle = st == STATUS_SUCCESS ? (uint32_t)v : 0;
     return st;
 }
 
 kx_status kx_client_close(kx_client *c, uint32_t handle)
 {
-    uint32_t id = begin(c, KX_MSG_CLOSE);
+    uint32_t id = kxc_begin(c, KX_MSG_CLOSE);
     kx_msg_put_u32(&c->out, handle);
-    return simple_call(c, id, NULL);
+    return kxc_simple_call(c, id, NULL);
 }
 
 /* A DATA (or ERROR) reply: status, information, bytes copied into out (at
@@ -240,21 +230,21 @@ static kx_status read_data_reply(kx_client *c, const struct kx_msg_hdr *h, struc
 {
     *got = 0;
     if (h->type == KX_MSG_ERROR)
-        return read_status_reply(c, h, r, NULL);
+        return kxc_read_status_reply(c, h, r, NULL);
     if (h->type != KX_MSG_DATA)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+        return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
     kx_status st = (kx_status)kx_msg_get_i32(r);
     uint64_t info = kx_msg_get_u64(r);
     size_t n;
     const void *data = kx_msg_get_bytes(r, &n);
     if (kx_msg_reader_done(r) != STATUS_SUCCESS || n > out_len)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
+        return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
     if (n)
         memcpy(out, data, n);
     *got = n;
     if (information)
         *information = info;
-    set_message(c, strdup(""));
+    kxc_set_message(c, strdup(""));
     return st;
 }
 
@@ -264,12 +254,50 @@ static kx_status data_call(kx_client *c, uint32_t req_id, void *out, size_t out_
     struct kx_msg_hdr h;
     struct kx_msg_reader r;
     *got = 0;
-    kx_status st = send_request(c);
+    kx_status st = kxc_send_request(c);
     if (st == STATUS_SUCCESS)
-        st = recv_reply(c, req_id, &h, &r);
+        st = kxc_recv_reply(c, req_id, &h, &r);
     if (st != STATUS_SUCCESS)
         return st;
     return read_data_reply(c, &h, &r, out, out_len, got, information);
+}
+
+/* The ring, set up at the first call that can use it; NULL when kxd has
+ * none to offer, KX_CLIENT_RING=0 says not to, or the socket broke. */
+static struct kx_client_ring *ring_of(kx_client *c)
+{
+    if (c->ring || c->ring_tried || c->dead)
+        return c->ring;
+    c->ring_tried = 1;
+    const char *env = getenv("KX_CLIENT_RING");
+    if ((env && strcmp(env, "0") == 0) || c->rhead != c->rtail)
+        return NULL;
+    if (kx_client_ring_open(c->fd, next_id(c), &c->ring) == STATUS_CONNECTION_LOST)
+        kxc_fail_dead(c, STATUS_CONNECTION_LOST);
+    return c->ring;
+}
+
+/* ios through the ring; a broken ring takes the connection with it. */
+static kx_status ring_submit(kx_client *c, struct kx_client_io *ios, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ios[i].status = STATUS_CONNECTION_LOST;
+    if (kx_client_ring_submit(c->ring, ios, n) != STATUS_SUCCESS)
+        return kxc_fail_dead(c, STATUS_CONNECTION_LOST);
+    if (c->message[0]) /* these answers carry no text */
+        kxc_set_message(c, strdup(""));
+    return STATUS_SUCCESS;
+}
+
+static kx_status ring_call(kx_client *c, struct kx_client_io *io, size_t *got,
+                           uint64_t *information)
+{
+    kx_status st = ring_submit(c, io, 1);
+    if (got)
+        *got = io->got;
+    if (information)
+        *information = io->information;
+    return st != STATUS_SUCCESS ? st : io->status;
 }
 
 kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf, size_t len,
@@ -277,7 +305,13 @@ kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *b
 {
     if (len > KX_CLIENT_IO_MAX)
         len = KX_CLIENT_IO_MAX; /* a short read; callers loop like read(2) */
-    uint32_t id = begin(c, KX_MSG_READ);
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_READ, .handle = handle, .offset = offset,
+                                  .timeout_ms = timeout_ms, .out = buf, .out_len = len};
+        *got = 0;
+        return ring_call(c, &io, got, NULL);
+    }
+    uint32_t id = kxc_begin(c, KX_MSG_READ);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u64(&c->out, offset);
     kx_msg_put_u32(&c->out, (uint32_t)len);
@@ -290,13 +324,18 @@ kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const 
 {
     if (len > KX_CLIENT_IO_MAX)
         return STATUS_BUFFER_TOO_SMALL;
-    uint32_t id = begin(c, KX_MSG_WRITE);
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_WRITE, .handle = handle, .offset = offset,
+                                  .timeout_ms = timeout_ms, .in = buf, .in_len = len};
+        return ring_call(c, &io, NULL, information);
+    }
+    uint32_t id = kxc_begin(c, KX_MSG_WRITE);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u64(&c->out, offset);
     kx_msg_put_u32(&c->out, timeout_ms);
     kx_msg_put_bytes(&c->out, buf, len);
     uint64_t v = 0;
-    kx_status st = simple_call(c, id, &v);
+    kx_status st = kxc_simple_call(c, id, &v);
     if (information)
         *information = v;
     return st;
@@ -308,7 +347,14 @@ kx_status kx_client_ioctl(kx_client *c, uint32_t handle, uint32_t code, const vo
 {
     if (in_len > KX_CLIENT_IO_MAX || out_len > KX_CLIENT_IO_MAX)
         return STATUS_BUFFER_TOO_SMALL;
-    uint32_t id = begin(c, KX_MSG_IOCTL);
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_IOCTL, .handle = handle, .code = code,
+                                  .timeout_ms = timeout_ms, .in = in, .in_len = in_len,
+                                  .out = out, .out_len = out_len};
+        *got = 0;
+        return ring_call(c, &io, got, NULL);
+    }
+    uint32_t id = kxc_begin(c, KX_MSG_IOCTL);
     kx_msg_put_u32(&c->out, handle);
     kx_msg_put_u32(&c->out, code);
     kx_msg_put_u32(&c->out, (uint32_t)out_len);
@@ -362,6 +408,8 @@ kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n)
         return STATUS_CONNECTION_LOST;
     if (!n)
         return STATUS_SUCCESS;
+    if (ring_of(c))
+        return ring_submit(c, ios, n);
     /* Ids run on from first; where they wrap past 0, the range check in
      * recv_reply_in (unsigned distance from first) still holds, and the
      * skipped 0 costs one slot of the range. */
@@ -376,7 +424,7 @@ kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n)
     }
     span = c->next_req_id - first + 1;
     if (kx_plat_send_all(c->fd, c->out.buf, c->out.len) != STATUS_SUCCESS)
-        return fail_dead(c, STATUS_CONNECTION_LOST);
+        return kxc_fail_dead(c, STATUS_CONNECTION_LOST);
     for (size_t answered = 0; answered < n; answered++) {
         struct kx_msg_hdr h;
         struct kx_msg_reader r;
@@ -387,12 +435,12 @@ kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n)
         if (span > n && h.req_id < first)
             at--; /* past the skipped 0 */
         if (h.req_id == 0 || at >= n)
-            return fail_dead(c, STATUS_PROTOCOL_ERROR);
+            return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
         struct kx_client_io *io = &ios[at];
         if (io->op == KX_CLIENT_OP_WRITE) {
             if (h.type != KX_MSG_OK && h.type != KX_MSG_ERROR)
-                return fail_dead(c, STATUS_PROTOCOL_ERROR);
-            io->status = read_status_reply(c, &h, &r, &io->information);
+                return kxc_fail_dead(c, STATUS_PROTOCOL_ERROR);
+            io->status = kxc_read_status_reply(c, &h, &r, &io->information);
         } else {
             io->status =
                 read_data_reply(c, &h, &r, io->out, io->out_len, &io->got, &io->information);
@@ -405,353 +453,28 @@ kx_status kx_client_submit(kx_client *c, struct kx_client_io *ios, size_t n)
 
 kx_status kx_client_load(kx_client *c, const char *kext, uint32_t flags)
 {
-    uint32_t id = begin(c, KX_MSG_LOAD);
+    uint32_t id = kxc_begin(c, KX_MSG_LOAD);
     kx_msg_put_u32(&c->out, flags);
     kx_msg_put_str(&c->out, kext);
-    return simple_call(c, id, NULL);
+    return kxc_simple_call(c, id, NULL);
 }
 
 kx_status kx_client_unload(kx_client *c, const char *kext, uint32_t flags)
 {
-    uint32_t id = begin(c, KX_MSG_UNLOAD);
+    uint32_t id = kxc_begin(c, KX_MSG_UNLOAD);
     kx_msg_put_u32(&c->out, flags);
     kx_msg_put_str(&c->out, kext);
-    return simple_call(c, id, NULL);
+    return kxc_simple_call(c, id, NULL);
 }
 
-/* ---- listings: ENTRY* then END ------------------------------------------ */
-
-typedef int (*entry_fn)(struct kx_msg_reader *r, void *item);
-
-/* Reads ENTRY* END for a request already sent. */
-static kx_status read_list(kx_client *c, uint32_t req_id, uint16_t entry_type, size_t item_size,
-                           entry_fn decode, void (*free_items)(void *, size_t), void **items,
-                           size_t *n_items)
-{
-    struct kx_msg_hdr h;
-    struct kx_msg_reader r;
-    char *v = NULL;
-    size_t n = 0, cap = 0;
-    *items = NULL;
-    *n_items = 0;
-    kx_status st = STATUS_SUCCESS;
-    while (st == STATUS_SUCCESS) {
-        st = recv_reply(c, req_id, &h, &r);
-        if (st != STATUS_SUCCESS)
-            break;
-        if (h.type == KX_MSG_ERROR) {
-            st = read_status_reply(c, &h, &r, NULL);
-            break;
-        }
-        if (h.type == KX_MSG_END) {
-            st = (kx_status)kx_msg_get_i32(&r);
-            uint64_t count = kx_msg_get_u64(&r);
-            if (kx_msg_reader_done(&r) != STATUS_SUCCESS || count != n)
-                st = fail_dead(c, STATUS_PROTOCOL_ERROR);
-            break;
-        }
-        if (h.type != entry_type) {
-            st = fail_dead(c, STATUS_PROTOCOL_ERROR);
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char *nv = realloc(v, cap * item_size);
-            if (!nv) {
-                st = fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
-                break;
-            }
-            v = nv;
-        }
-        memset(v + n * item_size, 0, item_size);
-        n++; /* counted before decoding so a half-decoded item is freed too */
-        if (!decode(&r, v + (n - 1) * item_size) || kx_msg_reader_done(&r) != STATUS_SUCCESS)
-            st = fail_dead(c, STATUS_PROTOCOL_ERROR);
-    }
-    if (st != STATUS_SUCCESS) {
-        free_items(v, n);
-        return st;
-    }
-    *items = v;
-    *n_items = n;
-    return STATUS_SUCCESS;
-}
-
-static kx_status list_call(kx_client *c, uint32_t req_id, uint16_t entry_type, size_t item_size,
-                           entry_fn decode, void (*free_items)(void *, size_t), void **items,
-                           size_t *n_items)
-{
-    *items = NULL;
-    *n_items = 0;
-    kx_status st = send_request(c);
-    if (st != STATUS_SUCCESS)
-        return st;
-    return read_list(c, req_id, entry_type, item_size, decode, free_items, items, n_items);
-}
-
-static int decode_kext(struct kx_msg_reader *r, void *item)
-{
-    struct kx_client_kext *k = item;
-    k->tag = kx_msg_get_u32(r);
-    k->refs = kx_msg_get_i32(r);
-    k->address = kx_msg_get_u64(r);
-    k->size = kx_msg_get_u64(r);
-    k->wired = kx_msg_get_u64(r);
-    k->id = kx_msg_get_str(r, MAX_TEXT);
-    k->version = kx_msg_get_str(r, MAX_TEXT);
-    k->uuid = kx_msg_get_str(r, MAX_TEXT);
-    k->path = kx_msg_get_str(r, MAX_TEXT);
-    uint32_t n = kx_msg_get_u32(r);
-    if (r->failed || n > r->left / 4)
-        return 0;
-    k->linked_against = calloc(n ? n : 1, sizeof *k->linked_against);
-    if (!k->linked_against)
-        return 0;
-    k->n_linked_against = n;
-    for (uint32_t i = 0; i < n; i++)
-        k->linked_against[i] = kx_msg_get_u32(r);
-    k->host_pid = r->left >= 4 ? kx_msg_get_i32(r) : 0; /* older kxds don't say */
-    if (r->left >= 8) {
-        k->host_state = kx_msg_get_u32(r);
-        k->restarts = kx_msg_get_u32(r);
-        k->host_note = kx_msg_get_str(r, MAX_TEXT);
-    }
-    return !r->failed;
-}
-
-static void free_kexts(void *items, size_t n)
-{
-    kx_client_kexts_free(items, n);
-}
-
-void kx_client_kexts_free(struct kx_client_kext *kexts, size_t n)
-{
-    for (size_t i = 0; kexts && i < n; i++) {
-        free(kexts[i].id);
-        free(kexts[i].version);
-        free(kexts[i].uuid);
-        free(kexts[i].path);
-        free(kexts[i].linked_against);
-        free(kexts[i].host_note);
-    }
-    free(kexts);
-}
-
-kx_status kx_client_stat(kx_client *c, struct kx_client_kext **kexts, size_t *n)
-{
-    uint32_t id = begin(c, KX_MSG_STAT);
-    return list_call(c, id, KX_MSG_STAT_ENTRY, sizeof **kexts, decode_kext, free_kexts,
-                     (void **)kexts, n);
-}
-
-static int decode_object(struct kx_msg_reader *r, void *item)
-{
-    struct kx_client_object *o = item;
-    o->is_device = kx_msg_get_u32(r) == 1;
-    o->name = kx_msg_get_str(r, MAX_TEXT);
-    o->target = kx_msg_get_str(r, MAX_TEXT);
-    o->driver = kx_msg_get_str(r, MAX_TEXT);
-    o->uid = kx_msg_get_u32(r);
-    o->gid = kx_msg_get_u32(r);
-    o->mode = kx_msg_get_u32(r);
-    o->handles = kx_msg_get_u32(r);
-    o->host_pid = r->left >= 4 ? kx_msg_get_i32(r) : 0; /* older kxds don't say */
-    return !r->failed;
-}
-
-static void free_objects(void *items, size_t n)
-{
-    kx_client_objects_free(items, n);
-}
-
-void kx_client_objects_free(struct kx_client_object *objs, size_t n)
-{
-    for (size_t i = 0; objs && i < n; i++) {
-        free(objs[i].name);
-        free(objs[i].target);
-        free(objs[i].driver);
-    }
-    free(objs);
-}
-
-kx_status kx_client_ls(kx_client *c, struct kx_client_object **objs, size_t *n)
-{
-    uint32_t id = begin(c, KX_MSG_LS);
-    return list_call(c, id, KX_MSG_LS_ENTRY, sizeof **objs, decode_object, free_objects,
-                     (void **)objs, n);
-}
-
-static int decode_log(struct kx_msg_reader *r, void *item)
-{
-    struct kx_client_log_line *l = item;
-    l->seq = kx_msg_get_u64(r);
-    l->time_ns = kx_msg_get_u64(r);
-    l->source = kx_msg_get_str(r, MAX_TEXT);
-    l->text = kx_msg_get_str(r, MAX_TEXT);
-    return !r->failed;
-}
-
-static void free_log(void *items, size_t n)
-{
-    kx_client_log_free(items, n);
-}
-
-void kx_client_log_free(struct kx_client_log_line *lines, size_t n)
-{
-    for (size_t i = 0; lines && i < n; i++) {
-        free(lines[i].source);
-        free(lines[i].text);
-    }
-    free(lines);
-}
-
-kx_status kx_client_log(kx_client *c, uint64_t since, struct kx_client_log_line **lines, size_t *n)
-{
-    uint32_t id = begin(c, KX_MSG_LOG);
-    kx_msg_put_u64(&c->out, since);
-    return list_call(c, id, KX_MSG_LOG_ENTRY, sizeof **lines, decode_log, free_log, (void **)lines,
-                     n);
-}
-
-/* ---- documents: CHUNK* END(total length) --------------------------------- */
-
-/* Sends the built request and gathers the document; *out gets a NUL after
- * the bytes (text documents are used as strings). */
-static kx_status document_call(kx_client *c, uint32_t req_id, char **out, size_t *out_len)
-{
-    struct kx_msg_hdr h;
-    struct kx_msg_reader r;
-    char *doc = NULL;
-    size_t len = 0;
-    *out = NULL;
-    if (out_len)
-        *out_len = 0;
-    kx_status st = send_request(c);
-    while (st == STATUS_SUCCESS) {
-        if ((st = recv_reply(c, req_id, &h, &r)) != STATUS_SUCCESS)
-            break;
-        if (h.type == KX_MSG_ERROR) {
-            st = read_status_reply(c, &h, &r, NULL);
-            st = st == STATUS_SUCCESS ? fail_dead(c, STATUS_PROTOCOL_ERROR) : st;
-            break;
-        }
-        if (h.type == KX_MSG_END) {
-            st = (kx_status)kx_msg_get_i32(&r);
-            uint64_t total = kx_msg_get_u64(&r);
-            if (kx_msg_reader_done(&r) != STATUS_SUCCESS || total != len)
-                st = fail_dead(c, STATUS_PROTOCOL_ERROR);
-            if (st == STATUS_SUCCESS && !doc && !(doc = malloc(1)))
-                st = STATUS_INSUFFICIENT_RESOURCES;
-            break;
-        }
-        size_t n = 0;
-        const void *p = h.type == KX_MSG_CHUNK ? kx_msg_get_bytes(&r, &n) : NULL;
-        if (!p || kx_msg_reader_done(&r) != STATUS_SUCCESS || n > KX_MSG_CHUNK_MAX ||
-            len + n > KX_MSG_DOC_MAX) {
-            st = fail_dead(c, STATUS_PROTOCOL_ERROR);
-            break;
-        }
-        char *nd = realloc(doc, len + n + 1);
-        if (!nd) {
-            st = fail_dead(c, STATUS_INSUFFICIENT_RESOURCES);
-            break;
-        }
-        doc = nd;
-        memcpy(doc + len, p, n);
-        len += n;
-    }
-    if (st != STATUS_SUCCESS) {
-        free(doc);
-        return st;
-    }
-    doc[len] = '\0';
-    set_message(c, strdup(""));
-    *out = doc;
-    if (out_len)
-        *out_len = len;
-    return STATUS_SUCCESS;
-}
-
-kx_status kx_client_registry(kx_client *c, uint32_t plane, void **data, size_t *len)
-{
-    uint32_t id = begin(c, KX_MSG_REGISTRY);
-    kx_msg_put_u32(&c->out, plane);
-    char *doc = NULL;
-    kx_status st = document_call(c, id, &doc, len);
-    *data = doc;
-    return st;
-}
-
-/* A JSON document: text, so no NUL inside. */
-static kx_status json_call(kx_client *c, uint32_t req_id, char **json)
-{
-    size_t len = 0;
-    kx_status st = document_call(c, req_id, json, &len);
-    if (st == STATUS_SUCCESS && strlen(*json) != len) {
-        free(*json);
-        *json = NULL;
-        st = fail_dead(c, STATUS_PROTOCOL_ERROR);
-    }
-    return st;
-}
-
-kx_status kx_client_catalog(kx_client *c, char **json)
-{
-    return json_call(c, begin(c, KX_MSG_CATALOG), json);
-}
-
-kx_status kx_client_match_report(kx_client *c, char **json)
-{
-    return json_call(c, begin(c, KX_MSG_MATCH_REPORT), json);
-}
-
-static int decode_nub(struct kx_msg_reader *r, void *item)
-{
-    struct kx_client_nub *n = item;
-    n->id = kx_msg_get_u64(r);
-    n->path = kx_msg_get_str(r, MAX_TEXT);
-    return !r->failed;
-}
-
-static void free_nubs(void *items, size_t n)
-{
-    kx_client_nubs_free(items, n);
-}
-
-void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n)
-{
-    for (size_t i = 0; nubs && i < n; i++)
-        free(nubs[i].path);
-    free(nubs);
-}
-
-kx_status kx_client_device_add(kx_client *c, const char *parent_path, const char *name,
-                               const void *data, size_t len, struct kx_client_nub **nubs, size_t *n)
-{
-    *nubs = NULL;
-    *n = 0;
-    if (len > KX_MSG_MAX - 2 * MAX_TEXT_REQUEST)
-        return STATUS_BUFFER_TOO_SMALL;
-    uint32_t id = begin(c, KX_MSG_DEVICE_ADD);
-    kx_msg_put_str(&c->out, parent_path);
-    kx_msg_put_str(&c->out, name);
-    kx_msg_put_bytes(&c->out, data, len);
-    return list_call(c, id, KX_MSG_NUB, sizeof **nubs, decode_nub, free_nubs, (void **)nubs, n);
-}
-
-kx_status kx_client_device_remove(kx_client *c, const char *path)
-{
-    uint32_t id = begin(c, KX_MSG_DEVICE_REMOVE);
-    kx_msg_put_str(&c->out, path);
-    return simple_call(c, id, NULL);
-}
+/* ---- kx device peek/poke: DATA, OK ------------------------------------- */
 
 kx_status kx_client_device_peek(kx_client *c, const char *address, uint32_t offset, void *buf,
                                 size_t len)
 {
     if (len > UINT32_MAX)
         return STATUS_INVALID_PARAMETER;
-    uint32_t id = begin(c, KX_MSG_DEVICE_PEEK);
+    uint32_t id = kxc_begin(c, KX_MSG_DEVICE_PEEK);
     kx_msg_put_str(&c->out, address);
     kx_msg_put_u32(&c->out, offset);
     kx_msg_put_u32(&c->out, (uint32_t)len);
@@ -763,124 +486,9 @@ kx_status kx_client_device_peek(kx_client *c, const char *address, uint32_t offs
 kx_status kx_client_device_poke(kx_client *c, const char *address, uint32_t offset,
                                 const void *data, size_t len)
 {
-    uint32_t id = begin(c, KX_MSG_DEVICE_POKE);
+    uint32_t id = kxc_begin(c, KX_MSG_DEVICE_POKE);
     kx_msg_put_str(&c->out, address);
     kx_msg_put_u32(&c->out, offset);
     kx_msg_put_bytes(&c->out, data, len);
-    return simple_call(c, id, NULL);
-}
-
-kx_status kx_client_mount(kx_client *c, const char *dir)
-{
-    uint32_t id = begin(c, KX_MSG_MOUNT);
-    kx_msg_put_str(&c->out, dir);
-    return simple_call(c, id, NULL);
-}
-
-/* ---- fault injection: OK, OK(value = removed), FAULT_ENTRY* END ----------- */
-
-kx_status kx_client_fault_set(kx_client *c, const char *target, const char *words)
-{
-    uint32_t id = begin(c, KX_MSG_FAULT_SET);
-    kx_msg_put_str(&c->out, target);
-    kx_msg_put_str(&c->out, words);
-    return simple_call(c, id, NULL);
-}
-
-kx_status kx_client_fault_clear(kx_client *c, const char *target, uint64_t *n)
-{
-    uint32_t id = begin(c, KX_MSG_FAULT_CLEAR);
-    kx_msg_put_str(&c->out, target ? target : "");
-    uint64_t v = 0;
-    kx_status st = simple_call(c, id, &v);
-    if (n)
-        *n = st == STATUS_SUCCESS ? v : 0;
-    return st;
-}
-
-static int decode_fault(struct kx_msg_reader *r, void *item)
-{
-    struct kx_client_fault *f = item;
-    f->target = kx_msg_get_str(r, MAX_TEXT);
-    f->rule = kx_msg_get_str(r, MAX_TEXT);
-    f->seen = kx_msg_get_u64(r);
-    f->fired = kx_msg_get_u64(r);
-    return !r->failed;
-}
-
-static void free_faults(void *items, size_t n) { kx_client_faults_free(items, n); }
-
-void kx_client_faults_free(struct kx_client_fault *faults, size_t n)
-{
-    for (size_t i = 0; faults && i < n; i++) {
-        free(faults[i].target);
-        free(faults[i].rule);
-    }
-    free(faults);
-}
-
-kx_status kx_client_fault_list(kx_client *c, struct kx_client_fault **faults, size_t *n)
-{
-    uint32_t id = begin(c, KX_MSG_FAULT_LIST);
-    return list_call(c, id, KX_MSG_FAULT_ENTRY, sizeof **faults, decode_fault, free_faults,
-                     (void **)faults, n);
-}
-
-/* ---- kxd itself: SERVER_INFO, then SERVER_CONN* END ---------------------- */
-
-static int decode_conn(struct kx_msg_reader *r, void *item)
-{
-    struct kx_client_conn *k = item;
-    k->id = kx_msg_get_u64(r);
-    k->pid = kx_msg_get_i32(r);
-    k->uid = kx_msg_get_u32(r);
-    k->pending = kx_msg_get_u32(r);
-    k->handles = kx_msg_get_u32(r);
-    k->bytes_held = kx_msg_get_u64(r);
-    k->throttled = kx_msg_get_u32(r) != 0;
-    return !r->failed;
-}
-
-static void free_conns(void *items, size_t n)
-{
-    (void)n;
-    free(items);
-}
-
-kx_status kx_client_server(kx_client *c, struct kx_client_server *out)
-{
-    memset(out, 0, sizeof *out);
-    uint32_t id = begin(c, KX_MSG_SERVER);
-    struct kx_msg_hdr h;
-    struct kx_msg_reader r;
-    kx_status st = send_request(c);
-    if (st == STATUS_SUCCESS)
-        st = recv_reply(c, id, &h, &r);
-    if (st != STATUS_SUCCESS)
-        return st;
-    if (h.type == KX_MSG_ERROR)
-        return read_status_reply(c, &h, &r, NULL);
-    if (h.type != KX_MSG_SERVER_INFO)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
-    out->conn_bytes_limit = kx_msg_get_u64(&r);
-    out->total_bytes_limit = kx_msg_get_u64(&r);
-    out->max_conns = kx_msg_get_u32(&r);
-    out->max_conns_per_user = kx_msg_get_u32(&r);
-    out->n_conns = kx_msg_get_u32(&r);
-    out->n_throttled = kx_msg_get_u32(&r);
-    out->bytes_held = kx_msg_get_u64(&r);
-    out->refused = kx_msg_get_u64(&r);
-    if (kx_msg_reader_done(&r) != STATUS_SUCCESS)
-        return fail_dead(c, STATUS_PROTOCOL_ERROR);
-    return read_list(c, id, KX_MSG_SERVER_CONN, sizeof *out->conns, decode_conn, free_conns,
-                     (void **)&out->conns, &out->n_listed);
-}
-
-void kx_client_server_free(struct kx_client_server *s)
-{
-    if (!s)
-        return;
-    free(s->conns);
-    s->conns = NULL;
-    s->n_listed = 0;
+    return kxc_simple_call(c, id, NULL);
 }

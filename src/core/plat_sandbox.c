@@ -56,6 +56,7 @@ static const char *const base_calls[] = {
     "time",
     "sched_yield",
     "sched_getaffinity",
+    "getcpu", /* the ring's spin asks where it runs (sched_getcpu's fallback) */
     "getpid",
     "gettid",
     "getppid",

@@ -8,11 +8,10 @@
  * is kept per direction, which the protocol relies on (an IRP's completion
  * always follows the calls its routine made before completing it).
  *
- * The interface is an ops table so that other carriers slot in: the first is
- * a SOCK_SEQPACKET socketpair (xport_sock.c), where a peer's death reads as
- * end of file at once; shared-memory rings with futex wake-ups keep the same
- * shape (records of header + payload, batch send and receive, a receive that
- * sleeps until work or hang-up, a wake that interrupts it).
+ * The interface is an ops table with two carriers: a SOCK_SEQPACKET
+ * socketpair (xport_sock.c), where a peer's death reads as end of file at
+ * once, and shared-memory rings (xport_ring.c, ring.h) with wake-ups only
+ * when a side sleeps, which keep a socket to the peer only to see it die.
  */
 #ifndef KX_CORE_XPORT_H
 #define KX_CORE_XPORT_H
@@ -61,6 +60,9 @@ struct kx_xport_ops {
     /* Ends the transport: a sleeping recv returns STATUS_CONNECTION_LOST. */
     void (*wake)(struct kx_xport *x);
     void (*free)(struct kx_xport *x);
+    /* Why the transport failed for good ("" if it did not, or the carrier
+     * can't tell): after STATUS_RING_CORRUPT, what the peer broke. */
+    const char *(*error)(struct kx_xport *x);
 };
 
 struct kx_xport {
@@ -74,6 +76,14 @@ struct kx_xport {
  * owns from now on (closed by free, also on failure). */
 kx_status kx_xport_sock_new(int fd, struct kx_xport **out);
 
+struct kx_ring;
+/* The ring transport over r (kxd's side 0 or the host's side 1), watching
+ * the connected socket sock for the peer's death. It owns both from now on
+ * (closed by free, also on failure). A record that can't be one ring record
+ * travels in pieces. recv says STATUS_RING_CORRUPT (error says why) when the
+ * peer broke the shared memory, STATUS_CONNECTION_LOST when it went. */
+kx_status kx_xport_ring_new(struct kx_ring *r, int sock, struct kx_xport **out);
+
 /* The next record of b: its header and payload; 0 when b is used up. */
 int kx_xport_next(struct kx_xbatch *b, const struct kx_xrec **hdr, const unsigned char **payload);
 void kx_xbatch_free(struct kx_xbatch *b);
@@ -81,6 +91,10 @@ void kx_xbatch_free(struct kx_xbatch *b);
 static inline kx_status kx_xport_send(struct kx_xport *x, const struct kx_xout *recs, size_t n)
 {
     return x->ops->send(x, recs, n);
+}
+static inline const char *kx_xport_error(struct kx_xport *x)
+{
+    return x->ops->error ? x->ops->error(x) : "";
 }
 static inline kx_status kx_xport_recv(struct kx_xport *x, struct kx_xbatch *b)
 {

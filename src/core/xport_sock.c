@@ -203,7 +203,7 @@ static void xs_free(struct kx_xport *x)
     free(s);
 }
 
-static const struct kx_xport_ops xsock_ops = {xs_send, xs_recv, xs_wake, xs_free};
+static const struct kx_xport_ops xsock_ops = {xs_send, xs_recv, xs_wake, xs_free, NULL};
 
 kx_status kx_xport_sock_new(int fd, struct kx_xport **out)
 {

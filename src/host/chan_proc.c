@@ -12,6 +12,7 @@
 #include "hostproc_int.h"
 
 #include "core/plat_sync.h"
+#include "core/ring.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,16 @@ struct hrec *kx__hp_rec_by_mgr(struct kx_hostep *ep, uint64_t mgr_id)
 kx_status kx__hp_send(struct kx_hostep *ep, const struct kx_xout *o)
 {
     return kx_xport_send(ep->x, o, 1);
+}
+
+int kx__hp_break_transport(struct kx_io *io)
+{
+    struct kx_hostep *ep = ep_of(io);
+    static const char junk[] = "scribble";
+    if (!ep->ring ||
+        kx_ring_send(ep->ring, 0x7777, 0, junk, sizeof junk, KX_RING_NOWAIT) != STATUS_SUCCESS)
+        return 0;
+    return kx_ring_commit(ep->ring) == STATUS_SUCCESS;
 }
 
 /* Sends what the dispatch thread deferred, then lets go of its records. */

@@ -6,6 +6,9 @@
  * DriverEntry, dispatch, cancel, unload), reaching the manager only through
  * the channel over the transport (chan_proc.c).
  *
+ * A driver whose executable is a Lua script (src/lua) is staged instead of
+ * dlopen'ed, and its DriverEntry is the Lua host's.
+ *
  * The main thread is the reader: it receives batches from kxd, turns each
  * IRP or control record into a local record and posts the batch to the
  * dispatch thread with one queue push; replies to the driver's synchronous
@@ -24,6 +27,8 @@
 #include "core/plat_dl.h"
 #include "core/plat_proc.h"
 #include "core/plat_sandbox.h"
+#include "core/ring.h"
+#include "lua/lua_drv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +167,7 @@ struct confine {
     uint32_t uid, gid;
     enum kx_sandbox_profile profile;
     uint32_t n_fds; /* executables kxd passed as fds 4.. (from its kext cache) */
+    int ring;       /* --transport ring: the rings' descriptors come first on fd 3 */
     kx_status st;
     char why[256];
 };
@@ -176,8 +182,9 @@ static int parse_u32(const char *s, uint32_t *out)
     return 1;
 }
 
-/* kx-host [--profile none|driver|umd] [--uid N --gid N] [--fds N]; a host started
- * without arguments gets the tightest profile a KMD driver works with. */
+/* kx-host [--profile none|driver|umd] [--uid N --gid N] [--fds N]
+ * [--transport ring|socket]; a host started without arguments gets the
+ * tightest profile a KMD driver works with, and the socket transport. */
 static void parse_args(int argc, char **argv, struct confine *c)
 {
     c->profile = KX_SANDBOX_DRIVER;
@@ -194,6 +201,9 @@ static void parse_args(int argc, char **argv, struct confine *c)
         else if (strcmp(argv[i], "--fds") == 0 && parse_u32(v, &c->n_fds) &&
                  c->n_fds <= KX_HOST_PASS_MAX)
             continue;
+        else if (strcmp(argv[i], "--transport") == 0 && v &&
+                 (!strcmp(v, "ring") || !strcmp(v, "socket")))
+            c->ring = !strcmp(v, "ring");
         else {
             c->st = STATUS_INVALID_PARAMETER;
             snprintf(c->why, sizeof c->why, "kx-host: bad argument %s", argv[i]);
@@ -231,6 +241,7 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
         }
     }
     void *dl = NULL;
+    int lua = 0;
     for (uint32_t i = 0; st == STATUS_SUCCESS && i < hh->n_paths; i++) {
         const char *path = hx_string_at(p + sizeof *hh, x->len - sizeof *hh, i);
         char *dlwhy = NULL;
@@ -241,13 +252,20 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
                    (st = kx_plat_readable(path, why, sizeof why)) != STATUS_SUCCESS) {
             /* Named here: the dynamic linker's message would not say whose
              * permission was missing. */
+        } else if (i + 1 == hh->n_paths && kx_lua_script_file(path)) {
+            /* A Lua driver: its script is staged for the Lua DriverEntry,
+             * and read now, before the filter. */
+            lua = 1;
+            st = kx_lua_stage(hh->info.name, path, why, sizeof why);
         } else if ((st = kx_plat_dl_open(path, &dl, &dlwhy)) != STATUS_SUCCESS) {
             snprintf(why, sizeof why, "the dynamic linker refused %s: %s", path,
                      dlwhy ? dlwhy : "?");
         }
         free(dlwhy);
     }
-    if (st == STATUS_SUCCESS) {
+    if (st == STATUS_SUCCESS && lua) {
+        *entry = kx_lua_driver_entry;
+    } else if (st == STATUS_SUCCESS) {
         kx_plat_dl_extent(dl, &address, &size);
         *entry = (kx_io_entry_fn)kx_plat_dl_sym(dl, "DriverEntry");
         if (!*entry) {
@@ -269,6 +287,21 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
     return st;
 }
 
+/* The socket on fd 3, or the rings whose descriptors arrive on it. */
+static kx_status transport(struct kx_hostep *ep, const struct confine *c)
+{
+    if (!c->ring)
+        return kx_xport_sock_new(KX_HOST_XPORT_FD, &ep->x);
+    char *why = NULL;
+    kx_status st = kx_ring_attach_socket("kxd", KX_HOST_XPORT_FD, &ep->ring, &why);
+    if (st != STATUS_SUCCESS) {
+        fprintf(stderr, "kx-host: %s\n", why ? why : kx_status_name(st));
+        free(why);
+        return st;
+    }
+    return kx_xport_ring_new(ep->ring, KX_HOST_XPORT_FD, &ep->x);
+}
+
 int main(int argc, char **argv)
 {
     kx_plat_set_process_name("kx-host");
@@ -281,8 +314,7 @@ int main(int argc, char **argv)
         c.st = kx_plat_drop_user(c.uid, c.gid, c.why, sizeof c.why);
     struct kx_hostep *ep = calloc(1, sizeof *ep);
     struct kx_xbatch b = {0};
-    if (!ep || pthread_mutex_init(&ep->lock, NULL) ||
-        kx_xport_sock_new(KX_HOST_XPORT_FD, &ep->x) != STATUS_SUCCESS) {
+    if (!ep || pthread_mutex_init(&ep->lock, NULL) || transport(ep, &c) != STATUS_SUCCESS) {
         fprintf(stderr, "kx-host: no transport on fd %d\n", KX_HOST_XPORT_FD);
         return 2;
     }
@@ -304,6 +336,11 @@ int main(int argc, char **argv)
             case HX_IRP: r = take_irp(ep, x, p); break;
             case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, entry); break;
             case HX_REPLY: kx__hp_reply(ep, x, p); break;
+            case HX_PING: { /* answered here, whatever the dispatch thread does */
+                struct kx_xout o = {{HX_PONG, 0, 0, x->id, 0, 0, 0}, NULL, 0, NULL, 0};
+                kx__hp_send(ep, &o);
+                break;
+            }
             default: break; /* nothing else comes this way */
             }
             if (!r)

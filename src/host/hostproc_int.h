@@ -56,6 +56,7 @@ struct hp_defer {
 
 struct kx_hostep {
     struct kx_xport *x;
+    struct kx_ring *ring; /* the transport's rings (NULL on a socket), for fault injection */
     struct kx_host *h;
     uint64_t drv_id;
     pthread_mutex_t lock; /* guards slabs, free, hash, calls, next_seq */
@@ -76,6 +77,10 @@ struct hrec *kx__hp_rec_get(struct kx_hostep *ep, int is_irp, uint64_t mgr_id);
 void kx__hp_rec_unref(struct kx_hostep *ep, struct hrec *hr, uint32_t n);
 /* The live IRP with this manager id (newest), or NULL. */
 struct hrec *kx__hp_rec_by_mgr(struct kx_hostep *ep, uint64_t mgr_id);
+/* Fault injection (corrupt-transport): publishes a ring record no receiver
+ * accepts, as a driver scribbling over the shared memory would. 0 on a
+ * socket transport (nothing is done). */
+int kx__hp_break_transport(struct kx_io *io);
 /* An HX_REPLY: wakes the caller waiting for it. */
 void kx__hp_reply(struct kx_hostep *ep, const struct kx_xrec *hdr, const unsigned char *payload);
 /* Sends a record now (any thread). */

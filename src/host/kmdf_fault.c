@@ -11,6 +11,7 @@
 #include "core/plat_sync.h"
 #ifdef KX_HOST_PROCESS
 #include "core/plat_fault.h"
+#include "hostproc_int.h"
 #endif
 
 #include <kx/fault.h>
@@ -46,6 +47,10 @@ int kx__host_fault(struct kx_host *h, struct io_irp *rec, kx_status *st)
     case KX_FAULT_ABORT: kx_plat_fault_abort();
     case KX_FAULT_EXIT: kx_plat_fault_exit();
     case KX_FAULT_HANG: kx_plat_fault_hang();
+    case KX_FAULT_CORRUPT_TRANSPORT:
+        if (kx__hp_break_transport(h->io))
+            kx_plat_fault_hang(); /* sends nothing more: kxd reads the nonsense next */
+        /* fall through: a socket has no rings to break */
 #endif
     default: {
         char text[120];

@@ -35,8 +35,12 @@ struct kx_host *kx__host_current(void) { return tls_host; }
 /* An idle dispatch thread spins before it sleeps, as long as spinning pays:
  * each spin that finds work doubles the next one (up to the maximum), each
  * that ends in sleep halves it (to nothing), so a stream of requests keeps it
- * awake and a driver asked now and then costs no CPU between requests. */
-#define DISPATCH_SPIN_MAX_NS 50000u
+ * awake and a driver asked now and then costs no CPU between requests. The
+ * maximum is about what a sleep and a wake-up cost: that covers the next
+ * record of a pipelined stream. It was 50 us, which a client's own round trip
+ * (tens of us through kxd) kept "paying", so the thread spun through every
+ * gap and took the CPU the client needed (issue 12). */
+#define DISPATCH_SPIN_MAX_NS 5000u
 #define DISPATCH_SPIN_MIN_NS 1000u
 #define BATCH_FLUSH 64          /* records released per push to the pool */
 

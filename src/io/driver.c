@@ -74,6 +74,27 @@ static void free_host(struct kx_io *io, struct io_driver *d)
     kx__hostproc_free(hp); /* a process is killed if stuck: never a zombie */
 }
 
+/* A lifecycle routine's deadline: in a host process never past hang_ms,
+ * since the process can be killed; a thread in kxd can only be abandoned. */
+static uint32_t lifecycle_ms(const struct kx_io *io, const struct io_driver *d, uint32_t ms)
+{
+    return d->proc && io->hang_ms && io->hang_ms < ms ? io->hang_ms : ms;
+}
+
+/* The host process of d (NULL: in kxd), read where the watchdog reads it. */
+static struct io_hostproc *proc_of(struct kx_io *io, struct io_driver *d)
+{
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_hostproc *hp = d->proc;
+    pthread_mutex_unlock(&io->ns_lock);
+    return hp;
+}
+
+static int is_host_death(kx_status st)
+{
+    return st == STATUS_DRIVER_NOT_RESPONDING || st == STATUS_DRIVER_PROCESS_TERMINATED;
+}
+
 static void add_zombie(struct kx_io *io, struct kx_host *h)
 {
     if (h && kx__ns_grow((void **)&io->zombies, &io->cap_zombies, io->n_zombies + 1,
@@ -151,12 +172,13 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
     d->stop_rec = recs[1];
     r->kind = K_INIT;
     r->u.entry = p->entry;
-    uint32_t ms = p->size >= offsetof(struct kx_io_driver_params, entry_timeout_ms) + 4 &&
-                          p->entry_timeout_ms
-                      ? p->entry_timeout_ms
-                      : io->entry_timeout_ms;
+    int own_timeout = p->size >= offsetof(struct kx_io_driver_params, entry_timeout_ms) + 4 &&
+                      p->entry_timeout_ms;
+    uint32_t ms = lifecycle_ms(io, d, own_timeout ? p->entry_timeout_ms : io->entry_timeout_ms);
     size_t info = 0;
     st = kx__send_ctl(io, d, r, kx__deadline(io, ms, ms), &info);
+    if (st == STATUS_TIMEOUT && hp)
+        st = kx__hostproc_deadline(hp, "DriverEntry", ms);
     if (st == STATUS_SUCCESS) {
         pthread_mutex_lock(&io->ns_lock);
         d->state = KX_IO_DRIVER_RUNNING;
@@ -175,10 +197,16 @@ kx_status kx_io_driver_start(struct kx_io *io, const struct kx_io_driver_params 
     if (st == STATUS_TIMEOUT)
         add_zombie(io, d->host);
     pthread_mutex_unlock(&io->ns_lock);
-    kx__io_report(io, KX_LOG_ERROR, d->short_name,
-                  "DriverEntry %s %s; %zu object(s) it created were deleted",
-                  st == STATUS_TIMEOUT ? "did not return within" : "failed:",
-                  st == STATUS_TIMEOUT ? "its deadline" : kx_status_name(st), n);
+    if (st == STATUS_DRIVER_NOT_RESPONDING)
+        kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                      "DriverEntry did not return within its deadline (%u ms): driver not "
+                      "responding, its host process killed; %zu object(s) it created were deleted",
+                      (unsigned)ms, n);
+    else
+        kx__io_report(io, KX_LOG_ERROR, d->short_name,
+                      "DriverEntry %s %s; %zu object(s) it created were deleted",
+                      st == STATUS_TIMEOUT ? "did not return within" : "failed:",
+                      st == STATUS_TIMEOUT ? "its deadline" : kx_status_name(st), n);
     if (st != STATUS_TIMEOUT || d->proc)
         free_host(io, d);
     else
@@ -258,9 +286,10 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
         ust = kx__irp_alloc(io, &r, 1);
         if (ust == STATUS_SUCCESS) {
             r->kind = K_UNLOAD;
-            ust = kx__send_ctl(io, d, r,
-                               kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms),
-                               NULL);
+            uint32_t ms = lifecycle_ms(io, d, io->unload_timeout_ms);
+            ust = kx__send_ctl(io, d, r, kx__deadline(io, ms, ms), NULL);
+            if (ust == STATUS_TIMEOUT && d->proc)
+                ust = kx__hostproc_deadline(d->proc, "DriverUnload", ms);
         }
     }
 
@@ -279,13 +308,16 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
         kx__io_report(io, KX_LOG_WARN, d->short_name,
                       "%zu request(s) still pending at unload answered STATUS_DEVICE_REMOVED",
                       n_held);
-    if (ust == STATUS_TIMEOUT && d->proc) {
+    if (is_host_death(ust) && d->proc) {
         kx__io_report(io, KX_LOG_ERROR, d->short_name,
-                      "DriverUnload did not return within its deadline; driver removed, its "
-                      "host process killed");
+                      "DriverUnload %s; driver removed with its devices and links",
+                      ust == STATUS_DRIVER_NOT_RESPONDING
+                          ? "did not return within its deadline: driver not responding, its host "
+                            "process killed"
+                          : "did not return: its host process died");
         free_host(io, d);
         kx__irp_foreach(io, release_held, d);
-        return STATUS_TIMEOUT;
+        return ust;
     }
     if (ust == STATUS_TIMEOUT) {
         kx__io_report(io, KX_LOG_ERROR, d->short_name,
@@ -358,6 +390,35 @@ int kx__driver_host_died(struct kx_io *io, struct io_driver *d)
 
 /* ---- matches ---------------------------------------------------------------- */
 
+/* prov with its strings, copied into r's system buffer: the host reads it
+ * (and Probe writes its score into it) whenever it gets there, which may be
+ * after the waiter gave up and its provider is gone. */
+static kx_status provider_copy(struct io_irp *r, const struct kx_io_provider *prov)
+{
+    const char *s[5] = {prov->ioclass, prov->nub_class, prov->nub_name, prov->nub_location,
+                        prov->personality};
+    size_t n = sizeof *prov;
+    for (size_t i = 0; i < 5; i++)
+        n += s[i] ? strlen(s[i]) + 1 : 0;
+    kx_status st = kx__irp_set_buffer(r, NULL, 0, n);
+    if (st != STATUS_SUCCESS)
+        return st;
+    struct kx_io_provider *c = r->buf;
+    *c = *prov;
+    const char **to[5] = {&c->ioclass, &c->nub_class, &c->nub_name, &c->nub_location,
+                          &c->personality};
+    char *at = (char *)(c + 1);
+    for (size_t i = 0; i < 5; i++)
+        if (s[i]) {
+            size_t len = strlen(s[i]) + 1;
+            memcpy(at, s[i], len);
+            *to[i] = at;
+            at += len;
+        }
+    r->u.provider = c;
+    return STATUS_SUCCESS;
+}
+
 /* Sends a K_ADDDEV or K_REMOVEDEV record for prov to running driver drv. */
 static kx_status send_match(struct kx_io *io, kx_io_driver_id drv, struct kx_io_provider *prov,
                             enum io_kind kind, uint32_t timeout_ms)
@@ -374,9 +435,22 @@ static kx_status send_match(struct kx_io *io, kx_io_driver_id drv, struct kx_io_
     if (st != STATUS_SUCCESS)
         return st;
     r->kind = (uint8_t)kind;
-    r->u.provider = prov;
+    if ((st = provider_copy(r, prov)) != STATUS_SUCCESS) {
+        kx__irp_discard(io, &r, 1);
+        return st;
+    }
     /* Driver records are retired, never freed: d outlives this call. */
-    return kx__send_ctl(io, d, r, kx__deadline(io, timeout_ms, timeout_ms), NULL);
+    struct io_hostproc *hp = proc_of(io, d);
+    uint32_t ms = lifecycle_ms(io, d, timeout_ms);
+    atomic_fetch_add_explicit(&r->state, IRP_REF, memory_order_relaxed); /* to read the score */
+    st = kx__send_ctl(io, d, r, kx__deadline(io, ms, ms), NULL);
+    if (st == STATUS_SUCCESS && kind == K_ADDDEV)
+        prov->score = r->u.provider->score;
+    kx__irp_unref(io, r, 1, NULL);
+    const char *routine = kind == K_ADDDEV ? "Probe or AddDevice" : "RemoveDevice";
+    if (st == STATUS_TIMEOUT && hp)
+        st = kx__hostproc_deadline(hp, routine, ms);
+    return st;
 }
 
 kx_status kx_io_driver_add_device(struct kx_io *io, kx_io_driver_id drv,

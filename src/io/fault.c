@@ -33,6 +33,7 @@ static const char *const action_names[] = {
     [KX_FAULT_HANG] = "hang",
     [KX_FAULT_NEVER_COMPLETE] = "never-complete",
     [KX_FAULT_EXIT] = "exit",
+    [KX_FAULT_CORRUPT_TRANSPORT] = "corrupt-transport",
 };
 
 const char *kx_fault_action_name(enum kx_fault_action a)
@@ -100,7 +101,7 @@ static int parse_action(const char *text, struct kx_fault_rule *r)
         r->delay_ms = (uint32_t)v;
         return 0;
     }
-    for (int a = KX_FAULT_CRASH; a <= KX_FAULT_EXIT; a++)
+    for (int a = KX_FAULT_CRASH; a <= KX_FAULT_CORRUPT_TRANSPORT; a++)
         if (!strcmp(text, action_names[a])) {
             r->action = (enum kx_fault_action)a;
             return 0;

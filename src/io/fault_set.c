@@ -27,7 +27,8 @@ struct io_fault {
 /* Actions that end or stop the host: kxd itself must never run them. */
 static int fatal(enum kx_fault_action a)
 {
-    return a == KX_FAULT_CRASH || a == KX_FAULT_ABORT || a == KX_FAULT_EXIT || a == KX_FAULT_HANG;
+    return a == KX_FAULT_CRASH || a == KX_FAULT_ABORT || a == KX_FAULT_EXIT || a == KX_FAULT_HANG ||
+           a == KX_FAULT_CORRUPT_TRANSPORT;
 }
 
 static void say(char *why, size_t why_len, const char *fmt, const char *a, const char *b,
@@ -41,7 +42,7 @@ kx_status kx_io_fault_set(struct kx_io *io, const struct kx_fault_rule *rule, kx
                           char *why, size_t why_len)
 {
     if (!io || !rule || !rule->target[0] || !memchr(rule->target, 0, sizeof rule->target) ||
-        rule->action <= KX_FAULT_NONE || rule->action > KX_FAULT_EXIT) {
+        rule->action <= KX_FAULT_NONE || rule->action > KX_FAULT_CORRUPT_TRANSPORT) {
         say(why, why_len, "%s%s%s", rule ? rule->target : "", ": not a fault rule", "");
         return STATUS_INVALID_PARAMETER;
     }

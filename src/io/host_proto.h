@@ -9,6 +9,8 @@
  *                (K_DEVREL: device cookie; K_CANCEL: target IRP id);
  *                K_ADDDEV/K_REMOVEDEV: payload hx_provider + strings
  *   HX_REPLY     id = call sequence; a = status; b = id out; payload out
+ *   HX_PING      id = sequence (heartbeat, when idle); answered HX_PONG by the
+ *                host's transport thread
  * host -> manager
  *   HX_HELLO_DONE a = status; b, c = where the driver is mapped; payload why
  *   HX_COMPLETE  id = IRP id; a = status; b = information; c = FileContext
@@ -22,6 +24,7 @@
  *   HX_CALL      id = sequence; a = enum hx_op; b, c, payload per op;
  *                answered by HX_REPLY
  *   HX_PRINT, HX_REPORT  payload: a kernel log line (DkPrint, a driver bug)
+ *   HX_PONG      id = the ping's sequence
  *
  * Ids are the manager's; cookies are the host's (opaque to the manager).
  * Every payload is checked for size before use, by both sides.
@@ -51,6 +54,8 @@ enum hx_type {
     HX_CALL,
     HX_PRINT,
     HX_REPORT,
+    HX_PING = 8,  /* manager -> host: id = sequence; the host's transport thread answers */
+    HX_PONG = 48, /* host -> manager: id = the ping's sequence */
 };
 
 #define HF_END 0x1u

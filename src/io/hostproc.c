@@ -21,6 +21,13 @@
  * driver is torn down as a forced unload would (handles revoked, devices and
  * links deleted) without a word to the dead process.
  *
+ * The transport (xport.h) is a pair of shared-memory rings by default: kxd
+ * makes them, sends their descriptors as the first message on the socket the
+ * host was started with, and keeps that socket only to see the host die. A
+ * host that breaks the rings (STATUS_RING_CORRUPT) is killed at once and
+ * its death handled as any other; KX_IO_HOST_SOCKET keeps everything on the
+ * socket instead.
+ *
  * Hangs: the host ends dispatches in the order they were sent (one dispatch
  * thread), so it is alive while its count of ended dispatches moves or
  * nothing is outstanding; that count is its heartbeat. The watchdog (wd.c)
@@ -29,12 +36,13 @@
  * stands still for hang_ms with work outstanding gets the host killed, and
  * its death is then answered STATUS_DRIVER_NOT_RESPONDING instead.
  */
-#include "io_int.h"
+#include "hostproc_int.h"
 
 #include "core/plat.h"
 #include "core/plat_mem.h"
 #include "core/plat_proc.h"
 #include "core/plat_sync.h"
+#include "core/ring.h"
 #include "core/xport.h"
 #include "host_proto.h"
 
@@ -44,35 +52,8 @@
 
 #define SEND_MAX     64
 #define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
-#define SENT_RING    4096 /* what the last sends were, for naming a hung routine */
-
-struct io_hostproc {
-    struct kx_io *io;
-    struct io_driver *d;
-    struct kx_xport *x;
-    int32_t pid;
-    int err_fd;
-    struct io_queue q; /* posts: many producers, the sender consumes */
-    pthread_t sender, reader, errthr;
-    int has_sender, has_reader, has_errthr;
-    pthread_mutex_t lock;         /* guards dead against the sender's marking, summary */
-    int dead;                     /* lock: the process is gone */
-    int reaped;                   /* lock: its exit status was collected */
-    _Atomic int stopped;          /* K_STOP answered: the coming hang-up is expected */
-    _Atomic int reader_detached;  /* the reader tore the driver down and let itself go */
-    _Atomic uint32_t reader_done; /* futex word: the reader has returned */
-    char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
-    char how[128];                /* how the process ended */
-    uint64_t address, size;       /* where the driver is mapped in the host */
-    /* The heartbeat: sends (sender, under lock) and ended dispatches
-     * (reader); sent[seq % SENT_RING] says what the seq-th send was (kind,
-     * major, control code) so the watchdog can name the routine stuck. */
-    _Atomic uint64_t n_sent, n_ended;
-    _Atomic uint64_t sent[SENT_RING];
-    uint64_t wd_ended, wd_since_ns; /* the watchdog's, under ns_lock */
-    _Atomic int hung;               /* killed by the watchdog: answers say NOT_RESPONDING */
-    char hung_what[160];            /* written before hung is set */
-};
+#define RING_BYTES (256u << 10) /* per direction: room for thousands of small records */
+#define BULK_BYTES (2u << 20)   /* per direction: large buffers, in 512 KiB pieces at most */
 
 /* How the records of a dead host are answered. */
 static kx_status dead_status(struct io_hostproc *hp)
@@ -403,6 +384,10 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
         kx__chan_ctl_done(io, r, (kx_status)x->a, x->b, rb);
         break;
     case HX_CALL: do_call(hp, x, p); break;
+    case HX_PONG:
+        if (x->id > atomic_load_explicit(&hp->pongs, memory_order_relaxed))
+            atomic_store_explicit(&hp->pongs, x->id, memory_order_release);
+        break;
     case HX_PRINT:
     case HX_REPORT: {
         char text[KX_IO_LOG_TEXT_MAX];
@@ -454,6 +439,20 @@ static void reclaim(struct kx_io *io, struct io_irp *r, void *arg)
         kx__irp_unref(io, r, drop, NULL);
 }
 
+/* The host wrote nonsense into the shared memory: nothing more it says
+ * can be believed, so it is killed, and its death handled as any other. */
+static void broke(struct io_hostproc *hp)
+{
+    snprintf(hp->broke, sizeof hp->broke, "%s", kx_xport_error(hp->x));
+    kx__io_report(hp->io, KX_LOG_ERROR, hp->d->short_name,
+                  "%s broke its transport (STATUS_RING_CORRUPT: %s); killing kx-host (pid %d)",
+                  hp->d->short_name, hp->broke, (int)hp->pid);
+    pthread_mutex_lock(&hp->lock);
+    if (!hp->reaped)
+        kx_plat_child_kill(hp->pid);
+    pthread_mutex_unlock(&hp->lock);
+}
+
 static void died(struct io_hostproc *hp)
 {
     struct kx_io *io = hp->io;
@@ -472,14 +471,15 @@ static void died(struct io_hostproc *hp)
     pthread_mutex_lock(&hp->lock);
     snprintf(summary, sizeof summary, "%s", hp->summary);
     pthread_mutex_unlock(&hp->lock);
-    char hung[200] = "";
+    char hung[200] = "", routine[120], running[140] = "";
     if (atomic_load(&hp->hung))
-        snprintf(hung, sizeof hung, " by the watchdog: not responding, %s did not return",
-                 hp->hung_what);
+        snprintf(hung, sizeof hung, " by the watchdog: not responding, %s", hp->hung_what);
+    else if (kx__hostproc_running(hp, routine, sizeof routine))
+        snprintf(running, sizeof running, "; it died in %s", routine);
     kx__io_report(io, KX_LOG_ERROR, hp->d->short_name,
-                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s", (int)hp->pid,
-                  hp->how, hung, summary[0] ? ": " : "", summary, n,
-                  kx_status_name(dead_status(hp)));
+                  "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s%s",
+                  (int)hp->pid, hp->how, hung, summary[0] ? ": " : "", summary, n,
+                  kx_status_name(dead_status(hp)), running);
     if (kx__driver_host_died(io, hp->d)) {
         /* This thread tore the driver down: nobody will join it. */
         pthread_join(hp->sender, NULL);
@@ -503,7 +503,8 @@ static void *reader_main(void *arg)
     pthread_setname_np(pthread_self(), tname);
     struct kx_xbatch b = {0};
     struct io_relbatch rb = {0};
-    while (kx_xport_recv(hp->x, &b) == STATUS_SUCCESS) {
+    kx_status st;
+    while ((st = kx_xport_recv(hp->x, &b)) == STATUS_SUCCESS) {
         const struct kx_xrec *x;
         const unsigned char *p;
         while (kx_xport_next(&b, &x, &p))
@@ -511,6 +512,8 @@ static void *reader_main(void *arg)
         kx__relbatch_flush(hp->io, &rb);
     }
     kx_xbatch_free(&b);
+    if (st == STATUS_RING_CORRUPT)
+        broke(hp);
     if (!atomic_load(&hp->stopped))
         died(hp);
     atomic_store_explicit(&hp->reader_done, 1, memory_order_release);
@@ -644,6 +647,28 @@ static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params 
     return st;
 }
 
+/* The rings for a fresh host, their descriptors sent on sock (which the
+ * transport owns from now on, also on failure). */
+static kx_status ring_new(struct io_hostproc *hp, int sock)
+{
+    char name[48];
+    snprintf(name, sizeof name, "host %.40s", hp->d->short_name);
+    struct kx_ring_config cfg = {RING_BYTES, BULK_BYTES};
+    struct kx_ring *r;
+    kx_status st = kx_ring_create(name, &cfg, &r);
+    if (st != STATUS_SUCCESS) {
+        kx_plat_close(sock);
+        return st;
+    }
+    /* The transport first: it reads the geometry before the host can touch it. */
+    if ((st = kx_xport_ring_new(r, sock, &hp->x)) == STATUS_SUCCESS &&
+        (st = kx_ring_send_fds(r, sock)) != STATUS_SUCCESS) {
+        hp->x->ops->free(hp->x);
+        hp->x = NULL;
+    }
+    return st;
+}
+
 kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out)
 {
@@ -678,22 +703,26 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     if (st == STATUS_SUCCESS) {
         int pass[KX_HOST_PASS_MAX];
         size_t n_pass = passed_fds(p, pass, KX_HOST_PASS_MAX), n_args = 0;
-        const char *args[12];
+        const char *args[14];
         char n_text[16];
-        for (; sb.args[n_args] && n_args < 9; n_args++)
+        for (; sb.args[n_args] && n_args < 8; n_args++)
             args[n_args] = sb.args[n_args];
         snprintf(n_text, sizeof n_text, "%zu", n_pass);
         args[n_args++] = "--fds";
         args[n_args++] = n_text;
+        args[n_args++] = "--transport";
+        args[n_args++] = (io->host_flags & KX_IO_HOST_SOCKET) ? "socket" : "ring";
         args[n_args] = NULL;
         st = kx_plat_host_spawn(io->host_program, "kx-host", args, fds[1], pass, n_pass, &pid,
                                 &hp->err_fd);
         kx_plat_close(fds[1]);
         hp->pid = pid;
-        if (st == STATUS_SUCCESS)
+        if (st != STATUS_SUCCESS)
+            kx_plat_close(fds[0]);
+        else if (io->host_flags & KX_IO_HOST_SOCKET)
             st = kx_xport_sock_new(fds[0], &hp->x);
         else
-            kx_plat_close(fds[0]);
+            st = ring_new(hp, fds[0]);
     }
     if (st == STATUS_SUCCESS) {
         hp->has_errthr = pthread_create(&hp->errthr, NULL, err_main, hp) == 0;
@@ -767,63 +796,6 @@ void kx__hostproc_free(struct io_hostproc *hp)
 }
 
 void kx__hostproc_cancel_mark(void) {}
-
-/* Names the seq-th send: "IRP_MJ_DEVICE_CONTROL (control code 0x222004)". */
-static void describe(struct io_hostproc *hp, uint64_t seq, char *out, size_t len)
-{
-    uint64_t what = atomic_load_explicit(&hp->sent[seq % SENT_RING], memory_order_relaxed);
-    if (atomic_load_explicit(&hp->n_sent, memory_order_acquire) - seq > SENT_RING) {
-        snprintf(out, len, "a routine");
-        return;
-    }
-    switch ((enum io_kind)(what >> 40)) {
-    case K_IRP:
-        if ((uint8_t)(what >> 32) == IRP_MJ_DEVICE_CONTROL)
-            snprintf(out, len, "%s (control code 0x%x)", kx__major_name((uint8_t)(what >> 32)),
-                     (unsigned)(uint32_t)what);
-        else
-            snprintf(out, len, "%s", kx__major_name((uint8_t)(what >> 32)));
-        break;
-    case K_UNLOAD: snprintf(out, len, "DriverUnload"); break;
-    case K_ADDDEV: snprintf(out, len, "Probe or AddDevice"); break;
-    case K_REMOVEDEV: snprintf(out, len, "RemoveDevice"); break;
-    case K_CANCEL: snprintf(out, len, "a cancel routine"); break;
-    default: snprintf(out, len, "a routine"); break;
-    }
-}
-
-uint64_t kx__hostproc_watch(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns, char *what,
-                            size_t what_len)
-{
-    uint64_t ended = atomic_load_explicit(&hp->n_ended, memory_order_relaxed);
-    uint64_t sent = atomic_load_explicit(&hp->n_sent, memory_order_acquire);
-    if (atomic_load(&hp->hung))
-        return 0;
-    if (sent == ended || ended != hp->wd_ended || !hp->wd_since_ns) {
-        /* Idle or moving: a stall is counted from the first tick that saw it. */
-        hp->wd_ended = ended;
-        hp->wd_since_ns = sent == ended ? 0 : now;
-        return 0;
-    }
-    if (now - hp->wd_since_ns < hang_ns)
-        return 0;
-    /* trylock: the sender may hold this lock while it answers records, which
-     * can take ns_lock; the next tick tries again. */
-    if (pthread_mutex_trylock(&hp->lock) != 0)
-        return 0;
-    uint64_t ms = 0;
-    if (!hp->reaped && !hp->dead) {
-        describe(hp, ended, hp->hung_what, sizeof hp->hung_what);
-        snprintf(what, what_len, "%s", hp->hung_what);
-        atomic_store(&hp->hung, 1);
-        kx_plat_child_kill(hp->pid); /* its reader sees the hang-up and cleans up */
-        ms = (now - hp->wd_since_ns) / 1000000u;
-        if (!ms)
-            ms = 1;
-    }
-    pthread_mutex_unlock(&hp->lock);
-    return ms;
-}
 
 int32_t kx__hostproc_pid(const struct io_hostproc *hp)
 {

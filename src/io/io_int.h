@@ -487,6 +487,15 @@ void kx__hostproc_extent(const struct io_hostproc *hp, uint64_t *address, uint64
  * the routine it was stuck in, and the stall in ms (> 0) is returned. */
 uint64_t kx__hostproc_watch(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns, char *what,
                             size_t what_len);
+/* The same for an idle host whose transport thread stopped answering: pings
+ * it every hang_ns (HX_PING); one unanswered for hang_ns gets it killed. */
+uint64_t kx__hostproc_heartbeat(struct io_hostproc *hp, uint64_t now, uint64_t hang_ns,
+                                char *what, size_t what_len);
+/* A lifecycle routine (DriverEntry, AddDevice, ...) missed its deadline: the
+ * host is killed unless it already died. Returns how its records are
+ * answered: STATUS_DRIVER_NOT_RESPONDING, or STATUS_DRIVER_PROCESS_TERMINATED
+ * when it had crashed first. */
+kx_status kx__hostproc_deadline(struct io_hostproc *hp, const char *routine, uint32_t ms);
 
 /* ---- hostsandbox.c: a host's user and seccomp profile ---------------------- */
 struct io_hostsandbox {

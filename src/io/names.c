@@ -196,18 +196,27 @@ kx_status kx__chan_create_device(struct kx_io *io, uint64_t drv_id, const char *
     if (!dv)
         return STATUS_INSUFFICIENT_RESOURCES;
     kx_status st = STATUS_SUCCESS;
+    char holder[KX_IO_NAME_MAX] = "", asker[KX_IO_NAME_MAX] = "";
     pthread_mutex_lock(&io->ns_lock);
     struct io_driver *d = caller(io, drv_id);
-    if (!d)
+    const struct io_device *held = d ? device_by_name(io, name) : NULL;
+    if (!d) {
         st = STATUS_INVALID_DRIVER_OBJECT;
-    else if (device_by_name(io, name))
+    } else if (held) {
         st = STATUS_DEVICE_ALREADY_EXISTS;
-    else
+        snprintf(holder, sizeof holder, "%s", held->driver_name);
+        snprintf(asker, sizeof asker, "%s", d->name);
+    } else {
         st = kx__ns_grow((void **)&io->devices, &io->cap_devices, io->n_devices + 1,
                          sizeof(struct io_device *));
+    }
     if (st != STATUS_SUCCESS) {
         pthread_mutex_unlock(&io->ns_lock);
         free(dv);
+        if (*holder) /* two drivers can't own one device: say who has it */
+            kx__io_report(io, KX_LOG_WARN, asker,
+                          "%s can't create %s: STATUS_DEVICE_ALREADY_EXISTS, held by %s", asker,
+                          name, holder);
         return st;
     }
     dv->id = ++io->next_id;
@@ -298,15 +307,19 @@ kx_status kx__chan_create_link(struct kx_io *io, uint64_t drv_id, const char *li
     if (!kx__name_valid(link, "/") || !kx__name_valid(target, IO_DEVICE_PREFIX))
         return STATUS_OBJECT_NAME_INVALID;
     kx_status st = STATUS_SUCCESS;
+    char holder[2 * KX_IO_NAME_MAX + 8] = "", asker[KX_IO_NAME_MAX] = "";
     pthread_mutex_lock(&io->ns_lock);
     struct io_driver *d = caller(io, drv_id);
+    const struct io_link *held = d ? link_by_name(io, link) : NULL;
     if (!d)
         st = STATUS_INVALID_DRIVER_OBJECT;
     else if (!device_by_name(io, target))
         st = STATUS_NO_SUCH_DEVICE;
-    else if (link_by_name(io, link))
+    else if (held) {
         st = STATUS_OBJECT_NAME_COLLISION; /* AxisOS overwrote silently */
-    else
+        snprintf(holder, sizeof holder, "%s (%s)", held->creator_name, held->target);
+        snprintf(asker, sizeof asker, "%s", d->name);
+    } else
         st = kx__ns_grow((void **)&io->links, &io->cap_links, io->n_links + 1,
                          sizeof *io->links);
     if (st == STATUS_SUCCESS) {
@@ -318,6 +331,10 @@ kx_status kx__chan_create_link(struct kx_io *io, uint64_t drv_id, const char *li
         l->creator = d->id;
     }
     pthread_mutex_unlock(&io->ns_lock);
+    if (*holder) /* two drivers can't own one link: say who has it */
+        kx__io_report(io, KX_LOG_WARN, asker,
+                      "%s can't link %s: STATUS_OBJECT_NAME_COLLISION, held by %s", asker, link,
+                      holder);
     return st;
 }
 

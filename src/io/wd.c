@@ -17,9 +17,9 @@
  * requests (STATUS_DRIVER_NOT_RESPONDING), the IRP in the routine and every IRP
  * still queued to it are answered STATUS_TIMEOUT, and the rest of the system
  * carries on. When the routine returns the driver is reported recovered.
- * A host process can be killed instead (hostproc.c, kx__hostproc_watch): its
- * requests are answered STATUS_DRIVER_NOT_RESPONDING and it is cleaned up
- * as any dead host.
+ * A host process is killed instead (hostwatch.c: a stall, or a missed
+ * heartbeat when idle): its requests are answered
+ * STATUS_DRIVER_NOT_RESPONDING and it is cleaned up as any dead host.
  */
 #include "io_int.h"
 
@@ -113,7 +113,8 @@ static void check_hangs(struct kx_io *io, uint64_t now)
         if (d->proc && d->state == KX_IO_DRIVER_RUNNING) {
             /* Starts and unloads have deadlines of their own. */
             struct hang_event *e = &ev[n_ev];
-            if ((e->ms = kx__hostproc_watch(d->proc, now, hang_ns, e->what, sizeof e->what))) {
+            if ((e->ms = kx__hostproc_watch(d->proc, now, hang_ns, e->what, sizeof e->what)) ||
+                (e->ms = kx__hostproc_heartbeat(d->proc, now, hang_ns, e->what, sizeof e->what))) {
                 e->d = d;
                 e->hung = 2;
                 atomic_store(&d->is_hung, 1); /* until it is gone: NOT_RESPONDING */
@@ -147,9 +148,7 @@ static void check_hangs(struct kx_io *io, uint64_t now)
         struct io_driver *d = ev[i].d;
         if (ev[i].hung == 2) { /* its death is reported when the reader sees it */
             kx__io_report(io, KX_LOG_ERROR, d->short_name,
-                          "%s has not returned after %llu ms: driver not responding; its host "
-                          "process is killed",
-                          ev[i].what, (unsigned long long)ev[i].ms);
+                          "%s: driver not responding; its host process is killed", ev[i].what);
             continue;
         }
         if (ev[i].hung < 0) {

@@ -13,6 +13,7 @@
 
 #include "core/plat_user.h"
 #include "verdict.h"
+#include "lua/lua_drv.h"
 
 #include "core/plat_dl.h"
 
@@ -206,7 +207,16 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
         free_loaded(l);
         return st;
     }
-    if (exe && !hosted) {
+    if (exe && !hosted && p->is_lua) {
+        /* A Lua driver in-process: the script goes to the Lua DriverEntry. */
+        st = kx_lua_stage(p->info.name, exe, line, sizeof line);
+        if (st != STATUS_SUCCESS) {
+            fprintf(report, "%s: %s\n", id, line);
+            set_why(why_out, why_len, "%s", line);
+            free_loaded(l);
+            return st;
+        }
+    } else if (exe && !hosted) {
         char *why = NULL;
         st = kx_plat_dl_open(exe, &l->dl, &why);
         if (st != STATUS_SUCCESS) {
@@ -231,17 +241,17 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
     if (p->has_entry) {
         const char *libs[64];
         size_t n_libs = hosted ? kx__kernel_host_libraries(k, l, libs, 0, 64) : 0;
+        kx_io_entry_fn entry = NULL; /* a hosted driver's is taken in its host */
+        if (!hosted)
+            entry = p->is_lua ? kx_lua_driver_entry
+                              : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry");
         struct kx_io_driver_params params = {
-            sizeof params,
-            &p->info,
-            hosted ? NULL : (kx_io_entry_fn)kx_plat_dl_sym(l->dl, "DriverEntry"),
-            NULL,
-            0,
-            hosted ? exe : NULL,
-            libs,
-            n_libs,
-            hosted && kx__kernel_wants_root(p->kext)};
+            sizeof params, &p->info, entry,
+            NULL,          0,        hosted ? exe : NULL,
+            libs,          n_libs,   hosted && kx__kernel_wants_root(p->kext)};
         st = kx_io_driver_start(k->io, &params, &l->driver);
+        if (p->is_lua && !hosted)
+            kx_lua_unstage(p->info.name); /* DriverEntry took it, or never ran */
         if (st == STATUS_SUCCESS && hosted) {
             kx_io_driver_host(k->io, l->driver, &l->host_pid, &l->address, &l->size);
             l->info = p->info;
@@ -255,7 +265,11 @@ static kx_status start_one(struct kx_kernel *k, struct kx_verdict_kext *p, FILE 
             set_why(why_out, why_len, "%s", line);
             kx_plat_dl_close(l->dl);
             free_loaded(l);
-            return st == STATUS_INSUFFICIENT_RESOURCES ? st : STATUS_KEXT_START_FAILED;
+            /* A host that hung or died says so: the caller did nothing wrong. */
+            return st == STATUS_INSUFFICIENT_RESOURCES || st == STATUS_DRIVER_NOT_RESPONDING ||
+                           st == STATUS_DRIVER_PROCESS_TERMINATED
+                       ? st
+                       : STATUS_KEXT_START_FAILED;
         }
     }
     pthread_mutex_lock(&k->state_lock);
@@ -274,12 +288,20 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
 {
     const char *id = kx_kext_id(l->kext);
     int keep_mapped = 0;
+    kx_status died = STATUS_SUCCESS;
     kx__runtime_remove_instances(k, id, NULL); /* its drivers let go of their nubs first */
     if (l->driver) {
         kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
         if (st == STATUS_INVALID_HANDLE)
             st = STATUS_SUCCESS; /* its host process died: the manager removed it already */
         kx__runtime_driver_gone(k, l->driver);
+        if (st == STATUS_DRIVER_NOT_RESPONDING || st == STATUS_DRIVER_PROCESS_TERMINATED) {
+            /* The driver is gone with its host; the kext unloads all the same. */
+            fprintf(report, "%s: DriverUnload: %s (%s); its devices and links were removed\n", id,
+                    kx_status_name(st), kx_status_string(st));
+            died = st;
+            st = STATUS_SUCCESS;
+        }
         if (st == STATUS_TIMEOUT) {
             /* The driver is gone from the namespace but its thread is stuck in
              * DriverUnload: its code must stay mapped until kx_io_free. */
@@ -301,7 +323,7 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
         kx_plat_dl_close(l->dl);
     kx__kernel_note(k, "unloaded %s (tag %u)", id, (unsigned)l->tag);
     free_loaded(l);
-    return STATUS_SUCCESS;
+    return died;
 }
 
 /* ---- load ------------------------------------------------------------------- */
@@ -681,9 +703,14 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what, const stru
                     id);
         st = STATUS_KEXT_IN_USE;
     }
+    kx_status died = STATUS_SUCCESS; /* a driver whose host hung or died in DriverUnload */
     for (size_t i = n; st == STATUS_SUCCESS && i > 0; i--) {
         struct kx_kext *x = set[i - 1]->kext; /* the record is freed by stop_one */
         st = stop_one(k, set[i - 1], 0, report);
+        if (st == STATUS_DRIVER_NOT_RESPONDING || st == STATUS_DRIVER_PROCESS_TERMINATED) {
+            died = st; /* unloaded all the same */
+            st = STATUS_SUCCESS;
+        }
         if (st == STATUS_SUCCESS) /* Apple's kextunload: "unloaded and personalities removed" */
             kx__runtime_catalog_remove(k, kx_kext_id(x));
         if (st == STATUS_SUCCESS)
@@ -693,7 +720,7 @@ static kx_status unload_locked(struct kx_kernel *k, const char *what, const stru
                     kx_kext_id(x));
     }
     free(set);
-    return st;
+    return st == STATUS_SUCCESS ? died : st;
 }
 
 kx_status kx_kernel_unload(struct kx_kernel *k, const char *kext, const struct kx_io_cred *cred,
@@ -707,7 +734,10 @@ kx_status kx__kernel_unload_unused(struct kx_kernel *k, struct kx_kext *x, FILE 
     struct kx_loaded *l = find_loaded_kext(k, x);
     if (!l || l->is_component || l->refs > 0)
         return STATUS_KEXT_IN_USE;
-    return stop_one(k, l, 0, report);
+    kx_status st = stop_one(k, l, 0, report);
+    return st == STATUS_DRIVER_NOT_RESPONDING || st == STATUS_DRIVER_PROCESS_TERMINATED
+               ? STATUS_SUCCESS /* unloaded; the report says how its driver ended */
+               : st;
 }
 
 void kx__kernel_unload_all(struct kx_kernel *k)
@@ -754,7 +784,9 @@ void kx__kernel_unload_idle(struct kx_kernel *k, uint64_t now_ns)
             continue;
         char id[256];
         snprintf(id, sizeof id, "%s", kx_kext_id(l->kext));
-        if (stop_one(k, l, 0, f) == STATUS_SUCCESS) {
+        kx_status st = stop_one(k, l, 0, f);
+        if (st == STATUS_SUCCESS || st == STATUS_DRIVER_NOT_RESPONDING ||
+            st == STATUS_DRIVER_PROCESS_TERMINATED) { /* unloaded either way */
             kx__kernel_note(k, "%s drove no nub for %llu s: unloaded", id,
                             (unsigned long long)(k->idle_unload_ns / 1000000000u));
             next = k->loaded; /* the list changed */

@@ -244,6 +244,28 @@ static struct kx_io_provider provider_of(const struct instance *in)
     return p;
 }
 
+/* provider_of(in) with strings of its own in *mem (freed by the caller): a
+ * host that dies during AddDevice has in freed on its reader's thread. */
+static kx_status provider_copy(const struct instance *in, struct kx_io_provider *p, char **mem)
+{
+    *p = provider_of(in);
+    const char **s[5] = {&p->ioclass, &p->personality, &p->nub_class, &p->nub_name,
+                         &p->nub_location};
+    size_t n = 0;
+    for (size_t i = 0; i < 5; i++)
+        n += strlen(*s[i]) + 1;
+    char *at = *mem = malloc(n);
+    if (!at)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    for (size_t i = 0; i < 5; i++) {
+        size_t len = strlen(*s[i]) + 1;
+        memcpy(at, *s[i], len);
+        *s[i] = at;
+        at += len;
+    }
+    return STATUS_SUCCESS;
+}
+
 /* kx_reg_terminate's callback: each entry it took, clients first. */
 static void on_terminated(void *ctx, kx_reg_id id)
 {
@@ -418,30 +440,45 @@ static kx_status attach(struct kx_runtime *rt, kx_reg_id nub, const struct kx_re
                        ? kx_reg_publish(rt->reg, nub, KX_REG_PLANE_BIT(KX_REG_SERVICE), in->ioclass,
                                         in->ioclass, NULL, props, &in->id)
                        : (plist_free(props), STATUS_INSUFFICIENT_RESOURCES);
+    struct kx_io_provider p;
+    char *p_mem = NULL;
+    if (st == STATUS_SUCCESS && (st = provider_copy(in, &p, &p_mem)) != STATUS_SUCCESS)
+        kx_reg_terminate(rt->reg, in->id, NULL, NULL);
     if (st != STATUS_SUCCESS) {
         instance_free(in);
         return st;
     }
+    kx_io_driver_id driver = in->driver;
+    kx_reg_id in_id = in->id;
     pthread_mutex_lock(&rt->lock);
     in->next = rt->instances;
     rt->instances = in;
     pthread_mutex_unlock(&rt->lock);
-    struct kx_io_provider p = provider_of(in);
+    /* From here a host death may free in: only p, driver and in_id are read. */
     p.score = (int32_t)c->score;
-    st = in->driver ? kx_io_driver_add_device(k->io, in->driver, &p, 0) : STATUS_SUCCESS;
+    st = driver ? kx_io_driver_add_device(k->io, driver, &p, 0) : STATUS_SUCCESS;
+    free(p_mem);
     if (st != STATUS_SUCCESS) {
-        /* Its devices are gone already; the entry goes without RemoveDevice. */
+        /* Its devices are gone already; the entry goes without RemoveDevice.
+         * A host that died meanwhile may have had the instance removed (and
+         * freed) by kx__kernel_driver_died: only one still listed is ours. */
+        kx_reg_id id = 0;
         pthread_mutex_lock(&rt->lock);
-        in->driver = 0;
+        for (struct instance *i = rt->instances; i; i = i->next)
+            if (i->id == in_id) {
+                i->driver = 0;
+                id = in_id;
+            }
         pthread_mutex_unlock(&rt->lock);
-        kx_reg_terminate(rt->reg, in->id, on_terminated, rt);
+        if (id && kx_reg_terminate(rt->reg, id, on_terminated, rt) != STATUS_SUCCESS)
+            on_terminated(rt, id);
         if (st != STATUS_NO_SUCH_DEVICE)
             kx__kernel_warn(k, "%s: %s (%s) failed to start - %s", ni->name, code,
                             kx_personality_ioclass(c->personality), kx_status_name(st));
         return st;
     }
     l->idle_since_ns = 0;
-    kx_reg_set_matched(rt->reg, in->id, 1); /* started, as ioreg shows IOKit's drivers */
+    kx_reg_set_matched(rt->reg, in_id, 1); /* started, as ioreg shows IOKit's drivers */
     kx__kernel_note(k, "%s matched %s: %s (%s, personality %s, score %lld)", ni->name,
                     ni->class_name, code, kx_personality_ioclass(c->personality),
                     kx_personality_name(c->personality), (long long)p.score);

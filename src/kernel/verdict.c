@@ -10,6 +10,7 @@
 #include "verdict.h"
 
 #include "kext/kext_int.h"
+#include "lua/lua_drv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,35 @@ static int exports_symbol(const struct kx_elf_dynsyms *syms, const char *name)
         if (strcmp(syms->exports[i].name, name) == 0)
             return 1;
     return 0;
+}
+
+/* The seed keeps the version in both places (the driver-info record or
+ * g_tDriverInfo, and Info.plist); they must agree. */
+static kx_status check_info_version(struct kx_verdict_kext *p, struct kx_diags *diags)
+{
+    const char *plist_version = kx_kext_version_string(p->kext);
+    kx_vers a = kx_vers_parse(p->info.version), b = kx_kext_version(p->kext);
+    if (a != KX_VERS_INVALID && a == b)
+        return STATUS_SUCCESS;
+    kx_diags_add(diags, KX_D_DRIVER_INFO_VERSION, kx_kext_path(p->kext), "CFBundleVersion",
+                 "driver-info record says %s, Info.plist says %s", p->info.version,
+                 plist_version ? plist_version : "(missing)");
+    return STATUS_KEXT_VALIDATION_FAILED;
+}
+
+/* A Lua driver: g_tDriverInfo by pre-inspection (no driver code runs) and
+ * its requires against the host's modules, in place of the ELF record and
+ * the link check. */
+static kx_status inspect_lua(const char *exe, struct kx_verdict_kext *p, struct kx_diags *diags)
+{
+    char why[256] = "";
+    p->is_lua = p->has_entry = 1;
+    kx_status st = kx_lua_inspect_file(exe, &p->info, why, sizeof why);
+    if (st != STATUS_SUCCESS) {
+        kx_diags_add(diags, KX_D_EXECUTABLE_BAD, kx_kext_path(p->kext), exe, "%s", why);
+        return STATUS_KEXT_VALIDATION_FAILED;
+    }
+    return check_info_version(p, diags);
 }
 
 /* Reads the executable statically: driver-info record, DriverEntry, UUID. */
@@ -44,16 +74,8 @@ static kx_status inspect_executable(const char *exe, struct kx_verdict_kext *p,
             kx_diags_add(diags, KX_D_EXECUTABLE_BAD, path, exe, "%s", why);
             goto done;
         }
-        /* The seed keeps the version in both places; they must agree. */
-        const char *plist_version = kx_kext_version_string(p->kext);
-        kx_vers a = kx_vers_parse(p->info.version), b = kx_kext_version(p->kext);
-        if (a == KX_VERS_INVALID || a != b) {
-            kx_diags_add(diags, KX_D_DRIVER_INFO_VERSION, path, "CFBundleVersion",
-                         "driver-info record says %s, Info.plist says %s", p->info.version,
-                         plist_version ? plist_version : "(missing)");
-            st = STATUS_KEXT_VALIDATION_FAILED;
+        if ((st = check_info_version(p, diags)) != STATUS_SUCCESS)
             goto done;
-        }
     }
     const uint8_t *id = NULL;
     size_t id_len = 0;
@@ -92,6 +114,8 @@ static kx_status check_one(struct kx_kext_resolution *res, kx_link_exec_fn exec,
     const char *exe = exec_of(exec, exec_arg, p->kext);
     if (!exe)
         return STATUS_SUCCESS; /* codeless: nothing to link or start */
+    if (kx__kext_is_lua(p->kext))
+        return inspect_lua(exe, p, diags);
     kx_status st = inspect_executable(exe, p, diags);
     if (st == STATUS_SUCCESS)
         st = kx_link_check(p->kext, p->libs, p->n_libs, exec, exec_arg, diags);

@@ -6,7 +6,9 @@
  * a dry run and a load can't disagree about a kext: the resolution, then for
  * every kext of the load list not yet loaded an executable for this machine,
  * its driver-info record (present when the executable exports DriverEntry,
- * and carrying CFBundleVersion), and the link check (link.c). What a load
+ * and carrying CFBundleVersion), and the link check (link.c). A Lua driver
+ * (a *.sys.lua executable) has g_tDriverInfo read by pre-inspection instead
+ * of the ELF record, and its requires checked instead of the link. What a load
  * learns on the way (chosen libraries, the record, the UUID) is kept for it.
  */
 #ifndef KX_KERNEL_VERDICT_H
@@ -24,6 +26,7 @@ struct kx_verdict_kext {
     size_t n_libs;
     struct kx_driver_info info;
     int has_entry; /* exports DriverEntry: a driver, not only a library */
+    int is_lua;    /* a Lua driver (src/lua): the script is staged, not dlopen'ed */
     char uuid[KX_ELF_UUID_LEN];
 };
 

@@ -24,6 +24,7 @@
 #include "core/plat.h"
 #include "core/plist.h"
 #include "elf.h"
+#include "lua/lua_drv.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,6 +72,10 @@ int32_t kx__boot_bytes_priority(const void *data, size_t len, int *has)
     struct kx_elf *e = NULL;
     struct kx_driver_info info;
     *has = 0;
+    if (len >= 4 && memcmp(data, "\177ELF", 4) != 0) { /* a Lua driver's script? */
+        *has = kx_lua_inspect(data, len, &info, NULL, 0) == STATUS_SUCCESS;
+        return *has ? info.load_priority : KX_BOOT_DEFAULT_PRIORITY;
+    }
     if (kx_elf_open_mem(data, len, &e, NULL, 0) != STATUS_SUCCESS)
         return KX_BOOT_DEFAULT_PRIORITY;
     *has = kx_elf_driver_info(e, &info, NULL, 0) == STATUS_SUCCESS;
@@ -83,6 +88,10 @@ int32_t kx__boot_exec_priority(const char *exec_path, int *has)
     struct kx_elf *e = NULL;
     struct kx_driver_info info;
     *has = 0;
+    if (kx_lua_script_path(exec_path)) {
+        *has = kx_lua_inspect_file(exec_path, &info, NULL, 0) == STATUS_SUCCESS;
+        return *has ? info.load_priority : KX_BOOT_DEFAULT_PRIORITY;
+    }
     if (!exec_path || kx_elf_open(exec_path, &e, NULL, 0) != STATUS_SUCCESS)
         return KX_BOOT_DEFAULT_PRIORITY;
     *has = kx_elf_driver_info(e, &info, NULL, 0) == STATUS_SUCCESS;

@@ -12,6 +12,9 @@
 #include "kext_int.h"
 
 #include "core/plat_fd.h"
+#include "core/plist.h"
+
+#include "lua/lua_drv.h"
 
 #include <gelf.h>
 #include <libelf.h>
@@ -71,8 +74,15 @@ static const char *relative(const struct kx_kext *k, const char *path)
     return strncmp(path, k->path, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
+int kx__kext_is_lua(const struct kx_kext *k)
+{
+    return kx_lua_script_path(kx_plist_string(kx__kext_info(k), "CFBundleExecutable", NULL));
+}
+
 int kx__kext_exec_check(struct kx_kext *k, const char *path, const char *arch)
 {
+    if (kx_lua_script_path(path))
+        return 1; /* a Lua driver runs on any machine; verdict.c inspects it */
     const struct arch_elf *want = arch_lookup(arch);
     const char *subject = relative(k, path);
     unsigned char magic[4] = {0};

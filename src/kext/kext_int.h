@@ -166,6 +166,8 @@ int kx__apple_copyright_valid(const char *s);
 /* Checks that path is an ELF shared object for arch; adds KX_D_FOREIGN_EXECUTABLE
  * (warning) or KX_D_EXECUTABLE_BAD. Returns 1 when the executable is usable. */
 int kx__kext_exec_check(struct kx_kext *k, const char *path, const char *arch);
+/* A Lua driver: CFBundleExecutable is a *.sys.lua script (src/lua). */
+int kx__kext_is_lua(const struct kx_kext *k);
 
 /* ---- auth.c ---- */
 kx_status kx__kext_authenticate(struct kx_kext *k, const struct kx_kext_options *opts);

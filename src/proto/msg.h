@@ -71,7 +71,8 @@
     XX(KX_MSG_FAULT_LIST, 42) /* (empty) -> FAULT_ENTRY* END; root or kxd's user */ \
     XX(KX_MSG_FAULT_ENTRY, 43) /* target str, rule words str, seen u64, fired u64 */ \
     XX(KX_MSG_DEVICE_PEEK, 55) /* component address str, offset u32, length u32 -> DATA; root or kxd's user */ \
-    XX(KX_MSG_DEVICE_POKE, 56) /* component address str, offset u32, data bytes -> OK(value = bytes written); root or kxd's user */
+    XX(KX_MSG_DEVICE_POKE, 56) /* component address str, offset u32, data bytes -> OK(value = bytes written); root or kxd's user */ \
+    XX(KX_MSG_RING, 60)       /* (empty) -> OK then the ring's descriptors: proto/ring_proto.h */
 
 enum kx_msg_type {
 #define KX_MSG_ENUM(name, value) name = value,

@@ -80,7 +80,7 @@ has -a ioreg -
 lacks -alrtx ioreg -
 
 # kxd: options from its --help, and their values.
-expect "$(lines --host-mode --host-sandbox --host-user)" kxd --ho
+expect "$(lines --host-mode --host-sandbox --host-transport --host-user)" kxd --ho
 has --version kxd --v
 has -V kxd -
 expect "$(lines inproc process)" kxd --host-mode ''
@@ -90,6 +90,7 @@ expect "$(lines linux)" kx match --platform li
 expect "$(lines inproc process)" kxd --host-mode =
 expect "$(lines process)" kxd --host-mode = p
 expect "$(lines none seccomp)" kxd --host-sandbox ''
+expect "$(lines ring socket)" kxd --host-transport ''
 
 # Subcommands and fixed values.
 expect "$(lines build list verify)" kx cache ''

@@ -64,6 +64,12 @@ int kxd_start_args(struct kxd_proc *p, const char *const *extra)
         }
         if (shared_folder)
             argv[n++] = "--no-cache";
+        /* CTest's *_socket entries run a test again over the other transport. */
+        const char *transport = getenv("KX_TEST_HOST_TRANSPORT");
+        if (transport && *transport) {
+            argv[n++] = "--host-transport";
+            argv[n++] = transport;
+        }
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
         argv[n] = NULL;

@@ -3,7 +3,8 @@
  * host; the IRP is answered STATUS_DRIVER_PROCESS_TERMINATED by the real
  * containment while kxd serves everything else; --list shows the rule and its
  * counters, --clear removes it. fail, never-complete, exit, abort and hang
- * act in hosts too. With drivers in kxd, the actions that would
+ * act in hosts too, and a host that writes nonsense into its transport's rings
+ * (corrupt-transport) is killed and named while kxd serves the others. With drivers in kxd, the actions that would
  * take kxd down are refused by name, and fail works through a kext's bundle
  * identifier. */
 #include <stdarg.h>
@@ -224,6 +225,37 @@ static void test_abort_and_hang_in_hosts(void **state)
     kx_client_disconnect(c);
 }
 
+static void test_a_host_that_corrupts_its_rings_is_killed(void **state)
+{
+    struct kxd_proc *p = *state;
+    const char *transport = getenv("KX_TEST_HOST_TRANSPORT");
+    if (transport && strcmp(transport, "ring") != 0)
+        skip(); /* a socket has no rings to corrupt */
+    expect_fault(p, "/dev/null --irp 2 --action corrupt-transport", 0,
+                 "^/dev/null: irp=2 action=corrupt-transport seed=1$");
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    uint64_t info = 0;
+    assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_write(c, h, 0, "x", 1, 0, &info), STATUS_DRIVER_PROCESS_TERMINATED);
+    /* named before its requests were answered, then its death as any other */
+    assert_true(log_has(p, "Null +\\[IO\\] Null broke its transport \\(STATUS_RING_CORRUPT: "
+                           "record type [0-9]+ of [0-9]+ bytes where a record was due\\); "
+                           "killing kx-host \\(pid [0-9]+\\)"));
+    T_WAIT_FOR(log_has(p, "Null +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by "
+                          "signal SIGKILL"));
+    assert_true(log_has(p, "Null +\\[IO\\] driver host kx-host \\(pid [0-9]+\\) killed by "
+                           "signal SIGKILL"));
+    /* kxd keeps serving the drivers in other hosts */
+    char buf[4];
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, sizeof buf);
+    assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
 /* In a child that became nobody: 0 when every fault request is refused. */
 static int nobody_is_refused(const struct kxd_proc *p)
 {
@@ -281,6 +313,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fail_never_complete_and_exit_in_hosts, host_setup,
                                         kxd_teardown),
         cmocka_unit_test_setup_teardown(test_abort_and_hang_in_hosts, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_a_host_that_corrupts_its_rings_is_killed, host_setup,
+                                        kxd_teardown),
         cmocka_unit_test_setup_teardown(test_in_kxd_refuses_what_would_kill_it_and_fails_by_kext,
                                         inproc_setup, kxd_teardown),
         KXD_TEST(test_non_root_may_not_inject),

@@ -1,7 +1,8 @@
 /* test_kxd_sandbox.c — kx-host processes drop privileges (issue 12): a host
  * runs as kxd's --host-user (nobody by default when kxd is root) with no
  * supplementary groups, no-new-privs, a seccomp filter (Seccomp: 2) and only
- * stdin, stdout, stderr and the transport open; a driver's refused syscall
+ * stdin, stdout, stderr and the transport (its socket, the rings' memfd and their two
+ * eventfds) open; a driver's refused syscall
  * fails with EPERM, a dangerous one kills the host (SIGSYS); a UMD driver may not even open a file;
  * a kext keeps root only when kxd allows it; a bundle the host's user can't read is named;
  * --host-sandbox none turns the filter off. What needs root is skipped
@@ -157,7 +158,8 @@ static void test_host_is_confined(void **state)
     status_field(pid, "NoNewPrivs", v, sizeof v);
     assert_string_equal(v, "1");
     fd_list(pid, v, sizeof v);
-    assert_string_equal(v, "0 1 2 3"); /* /dev/null, /dev/null, the stderr pipe, the transport */
+    /* /dev/null, /dev/null, the stderr pipe, the socket, the rings' memfd and eventfds */
+    assert_string_equal(v, "0 1 2 3 4 5 6");
     /* refused with EPERM, not killed; files are still the driver's */
     assert_int_equal(driver_errno(c, "/dev/Crash", IOCTL_CRASH_SOCKET), EPERM);
     assert_int_equal(driver_errno(c, "/dev/Crash", IOCTL_CRASH_OPEN), 0);

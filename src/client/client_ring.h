@@ -1,0 +1,23 @@
+/* client_ring.h — libkxclient's shared-memory ring to kxd (proto/ring_proto.h),
+ * used by client.c for reads, writes, ioctls and batches when kxd offers one. */
+#ifndef KX_CLIENT_RING_H
+#define KX_CLIENT_RING_H
+
+#include <kx/client.h>
+
+struct kx_client_ring;
+
+/* Asks kxd for a ring over the connected socket sock (nothing else may be
+ * in flight on it, nor buffered unread) and maps it. STATUS_SUCCESS with
+ * *out set; kxd's refusal (the socket stays usable); or a socket error
+ * (STATUS_CONNECTION_LOST: the connection is unusable). */
+kx_status kx_client_ring_open(int sock, uint32_t req_id, struct kx_client_ring **out);
+void kx_client_ring_close(struct kx_client_ring *cr); /* NULL is ignored */
+
+/* Sends ios (checked by the caller: known ops, lengths within
+ * KX_CLIENT_IO_MAX) and waits for every answer. STATUS_SUCCESS, or
+ * STATUS_CONNECTION_LOST (the unanswered keep STATUS_CONNECTION_LOST) when
+ * kxd went away or broke the ring; the ring is unusable after that. */
+kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n);
+
+#endif /* KX_CLIENT_RING_H */

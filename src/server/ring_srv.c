@@ -1,0 +1,536 @@
+/* ring_srv.c — serving clients' shared-memory rings (see ring_srv.h and
+ * proto/ring_proto.h).
+ *
+ * Each ring belongs to one ring thread, which alone consumes its requests;
+ * completions are produced by whichever thread completes a request, under
+ * the ring's tx_lock. A ring's memory lives while anyone refers to it: the
+ * connection (until kx_srv_ring_end), its thread (while it polls it) and
+ * each request in flight.
+ *
+ * Lock order: tx_lock, a thread's lock and the pool's lock are leaves.
+ */
+#include "ring_srv.h"
+
+#include "server_state.h"
+
+#include "core/plat.h"
+#include "core/plat_poll.h"
+#include "core/plat_sync.h"
+#include "core/ring.h"
+#include "proto/ring_proto.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THREAD_WAKER_KEY 1
+#define RECS_PER_ROUND   64
+#define ROUNDS_PER_TURN  4  /* then the thread's other rings get a turn */
+#define POOL_KEEP        64 /* free contexts kept per size class after a burst */
+#define STOP_WAIT_NS     ((uint64_t)2000 * 1000000u)
+
+/* Size classes: a request's context with room for this much output. */
+static const uint32_t class_out[] = {0, 4096, 65536, KX_CLIENT_IO_MAX};
+#define N_CLASSES (sizeof class_out / sizeof class_out[0])
+
+struct ring_op {
+    struct ring_op *next; /* in the pool's free list */
+    struct kx_srv_ring *r;
+    uint64_t tag;
+    uint64_t credit;
+    uint32_t cls, out_len;
+    struct ring_op *live_prev, *live_next; /* in r->live, under its tx_lock */
+    int answered;                          /* at shutdown, before its completion */
+    uint8_t out[]; /* READ and IOCTL results land here */
+};
+
+struct pool {
+    pthread_mutex_t lock;
+    struct ring_op *free[N_CLASSES];
+    unsigned n_free[N_CLASSES];
+};
+
+struct ring_thread {
+    struct kx_srv_rings *rs;
+    pthread_t tid;
+    int started;
+    int poller, waker;
+    pthread_mutex_t lock; /* guards starts, ends and stopping */
+    struct kx_srv_ring *starts, *ends;
+    int stopping;
+    struct kx_srv_ring *served; /* the thread's own */
+};
+
+struct kx_srv_rings {
+    struct kx_srv *srv;
+    struct kx_io *io;
+    const struct kx_logger *log;
+    struct pool pool;
+    _Atomic uint64_t ops_out; /* contexts taken from the pool, not yet back */
+    struct ring_thread *threads;
+    unsigned n_threads, next_thread; /* next_thread: kx-srv only */
+};
+
+struct kx_srv_ring {
+    struct kx_srv_rings *rs;
+    struct ring_thread *t; /* set by kx_srv_ring_start */
+    struct kx_ring *ring;
+    uint64_t conn_id;
+    struct kx_plat_cred cred;
+    struct kx_srv_files *files;
+    _Atomic unsigned refs;
+    _Atomic uint32_t in_flight;
+    _Atomic uint64_t credit;
+    pthread_mutex_t tx_lock;
+    int answering;                   /* under tx_lock: completions are written */
+    struct ring_op *live;            /* under tx_lock: requests in flight */
+    struct kx_srv_ring *cmd_next;    /* under t->lock */
+    struct kx_srv_ring *served_next; /* thread only, like the two below */
+    int served, ready;
+};
+
+/* ---- the pool ----------------------------------------------------------- */
+
+static struct ring_op *pool_get(struct kx_srv_rings *rs, uint32_t out_len)
+{
+    unsigned cls = 0;
+    while (class_out[cls] < out_len)
+        cls++;
+    struct pool *p = &rs->pool;
+    pthread_mutex_lock(&p->lock);
+    struct ring_op *op = p->free[cls];
+    if (op) {
+        p->free[cls] = op->next;
+        p->n_free[cls]--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!op && !(op = malloc(sizeof *op + class_out[cls])))
+        return NULL; /* grows only up to the peak in flight */
+    op->cls = cls;
+    atomic_fetch_add(&rs->ops_out, 1);
+    return op;
+}
+
+static void pool_put(struct kx_srv_rings *rs, struct ring_op *op)
+{
+    struct pool *p = &rs->pool;
+    pthread_mutex_lock(&p->lock);
+    if (p->n_free[op->cls] < POOL_KEEP) {
+        op->next = p->free[op->cls];
+        p->free[op->cls] = op;
+        p->n_free[op->cls]++;
+        op = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(op); /* past what the pool keeps: it shrinks after a burst */
+    atomic_fetch_sub(&rs->ops_out, 1);
+}
+
+/* ---- rings ---------------------------------------------------------------- */
+
+static void ring_unref(struct kx_srv_ring *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    kx_ring_close(r->ring);
+    kx_srv_files_unref(r->files);
+    pthread_mutex_destroy(&r->tx_lock);
+    free(r);
+}
+
+static void stop_answering(struct kx_srv_ring *r)
+{
+    pthread_mutex_lock(&r->tx_lock);
+    r->answering = 0;
+    pthread_mutex_unlock(&r->tx_lock);
+}
+
+/* Ring thread: stops polling r and drops the thread's reference. */
+static void unserve(struct ring_thread *t, struct kx_srv_ring *r)
+{
+    if (!r->served)
+        return;
+    kx_plat_poller_remove(t->poller, kx_ring_wake_fd(r->ring));
+    struct kx_srv_ring **pp = &t->served;
+    while (*pp != r)
+        pp = &(*pp)->served_next;
+    *pp = r->served_next;
+    r->served = 0;
+    ring_unref(r);
+}
+
+/* Any thread: r's client broke a rule; its connection goes. */
+static void hostile(struct kx_srv_ring *r, const char *why)
+{
+    kx_log_warnx(r->rs->log, "client pid %d uid %u: ring: %s; closing its connection",
+                 (int)r->cred.pid, (unsigned)r->cred.uid, why);
+    stop_answering(r);
+    kx_srv_disconnect(r->rs->srv, r->conn_id);
+}
+
+/* Under tx_lock: writes op's completion (published by the next commit);
+ * -1 when the ring has no room for it. */
+static int answer(struct kx_srv_ring *r, struct ring_op *op, kx_status status, uint32_t got,
+                  uint64_t information)
+{
+    void *p;
+    if (kx_ring_reserve(r->ring, KXR_DONE, op->tag, sizeof(struct kxr_done) + got,
+                        KX_RING_NOWAIT, &p) != STATUS_SUCCESS)
+        return -1;
+    struct kxr_done d = {status, got, information};
+    memcpy(p, &d, sizeof d);
+    if (got)
+        memcpy((uint8_t *)p + sizeof d, op->out, got);
+    return 0;
+}
+
+/* Any thread: the driver (or a deadline, or a cancel) finished a request. */
+static void op_done(void *arg, kx_status status, size_t information)
+{
+    struct ring_op *op = arg;
+    struct kx_srv_ring *r = op->r;
+    uint32_t got = 0;
+    if (status == STATUS_SUCCESS || status == STATUS_END_OF_FILE)
+        got = information < op->out_len ? (uint32_t)information : op->out_len;
+    /* Given back before the answer is published: a client may spend it
+     * again as soon as it sees the answer. */
+    atomic_fetch_sub(&r->credit, op->credit);
+    atomic_fetch_sub(&r->in_flight, 1);
+    pthread_mutex_lock(&r->tx_lock);
+    if (op->live_prev)
+        op->live_prev->live_next = op->live_next;
+    else
+        r->live = op->live_next;
+    if (op->live_next)
+        op->live_next->live_prev = op->live_prev;
+    /* Within its credit there is always room: a client without it doesn't reap. */
+    int refused = r->answering && !op->answered && answer(r, op, status, got, information) != 0;
+    if (!refused && r->answering && !op->answered)
+        kx_ring_commit(r->ring);
+    pthread_mutex_unlock(&r->tx_lock);
+    if (refused)
+        hostile(r, "its ring has no room for an answer within its credit");
+    pool_put(r->rs, op);
+    ring_unref(r);
+}
+
+/* Submits reqs (all on one handle) as one batch; a refused batch completes
+ * each request with the reason. */
+static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
+{
+    if (!n)
+        return;
+    kx_io_handle h = kx_srv_files_get(r->files, handle);
+    kx_status st = h ? kx_io_submit(r->rs->io, h, reqs, n) : STATUS_INVALID_HANDLE;
+    if (st != STATUS_SUCCESS)
+        for (size_t i = 0; i < n; i++)
+            op_done(reqs[i].arg, st, 0);
+}
+
+/* Turns one round of records into batches; NULL, or why r is hostile. */
+static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *recs, size_t n)
+{
+    static const uint8_t majors[] = {0, KX_IO_OP_READ, KX_IO_OP_WRITE, KX_IO_OP_DEVICE_CONTROL};
+    struct kx_io_req reqs[RECS_PER_ROUND];
+    size_t m = 0;
+    uint32_t batch_handle = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct kx_ring_rec *rec = &recs[i];
+        if (rec->type < KXR_READ || rec->type > KXR_IOCTL || rec->len < sizeof(struct kxr_req)) {
+            flush(r, batch_handle, reqs, m);
+            return "a record that is not a request";
+        }
+        struct kxr_req q; /* copied: the client may change shared memory at will */
+        memcpy(&q, rec->data, sizeof q);
+        size_t in_len = rec->len - sizeof q;
+        uint32_t out_len = rec->type == KXR_WRITE ? 0 : q.out_len;
+        uint64_t need = kxr_done_bytes(out_len);
+        if (out_len > KX_CLIENT_IO_MAX || in_len > KX_CLIENT_IO_MAX ||
+            (rec->type == KXR_READ && in_len)) {
+            flush(r, batch_handle, reqs, m);
+            return "a request with impossible lengths";
+        }
+        if (atomic_load(&r->in_flight) >= KXR_MAX_IN_FLIGHT ||
+            atomic_load(&r->credit) + need > KXR_CREDIT_BYTES) {
+            flush(r, batch_handle, reqs, m);
+            return "more requests in flight than its credit allows";
+        }
+        if (m && q.handle != batch_handle) {
+            flush(r, batch_handle, reqs, m);
+            m = 0;
+        }
+        struct ring_op *op = pool_get(r->rs, out_len);
+        if (!op) {
+            flush(r, batch_handle, reqs, m);
+            return "no memory for its requests";
+        }
+        *op = (struct ring_op){NULL, r, rec->id, need, op->cls, out_len, NULL, NULL, 0};
+        pthread_mutex_lock(&r->tx_lock);
+        op->live_next = r->live;
+        if (r->live)
+            r->live->live_prev = op;
+        r->live = op;
+        pthread_mutex_unlock(&r->tx_lock);
+        atomic_fetch_add(&r->in_flight, 1);
+        atomic_fetch_add(&r->credit, need);
+        atomic_fetch_add(&r->refs, 1);
+        reqs[m++] = (struct kx_io_req){
+            .op = majors[rec->type], .code = q.code,
+            .in = in_len ? (const uint8_t *)rec->data + sizeof q : NULL, .in_len = in_len,
+            .out = out_len ? op->out : NULL, .out_len = out_len, .offset = q.offset,
+            .timeout_ms = q.timeout_ms, .done = op_done, .arg = op};
+        batch_handle = q.handle;
+    }
+    flush(r, batch_handle, reqs, m); /* kx_io_submit copies the input: release may follow */
+    return NULL;
+}
+
+/* Ring thread: takes what r's client published, a few rounds at most. */
+static void serve(struct ring_thread *t, struct kx_srv_ring *r)
+{
+    for (int round = 0; round < ROUNDS_PER_TURN; round++) {
+        struct kx_ring_rec recs[RECS_PER_ROUND];
+        size_t n = 0;
+        kx_status st = kx_ring_recv(r->ring, recs, RECS_PER_ROUND, &n, KX_RING_NOWAIT);
+        if (st == STATUS_TIMEOUT) {
+            if (kx_ring_arm(r->ring))
+                continue;
+            r->ready = 0; /* asleep until the client's next commit */
+            return;
+        }
+        if (st == STATUS_RING_PEER_GONE) { /* its socket's hang-up ends the rest */
+            unserve(t, r);
+            return;
+        }
+        if (st != STATUS_SUCCESS) {
+            hostile(r, kx_ring_error(r->ring));
+            unserve(t, r);
+            return;
+        }
+        const char *why = submit_all(r, recs, n);
+        kx_ring_release(r->ring);
+        if (why) {
+            hostile(r, why);
+            unserve(t, r);
+            return;
+        }
+    }
+    r->ready = 1; /* more may be there: after the other rings' turn */
+}
+
+static void take_commands(struct ring_thread *t, int *stopping)
+{
+    pthread_mutex_lock(&t->lock);
+    struct kx_srv_ring *starts = t->starts, *ends = t->ends;
+    t->starts = t->ends = NULL;
+    *stopping = t->stopping;
+    pthread_mutex_unlock(&t->lock);
+    for (struct kx_srv_ring *r = starts, *next; r; r = next) {
+        next = r->cmd_next;
+        if (kx_plat_poller_set(t->poller, kx_ring_wake_fd(r->ring), (uint64_t)(uintptr_t)r,
+                               KX_POLL_IN, 1) != STATUS_SUCCESS) {
+            hostile(r, "kxd could not poll its ring");
+            ring_unref(r);
+            continue;
+        }
+        r->served = r->ready = 1;
+        r->served_next = t->served;
+        t->served = r;
+    }
+    for (struct kx_srv_ring *r = ends, *next; r; r = next) {
+        next = r->cmd_next;
+        unserve(t, r);
+        ring_unref(r); /* the connection's */
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    struct ring_thread *t = arg;
+    pthread_setname_np(pthread_self(), "kx-ring");
+    for (;;) {
+        int stopping;
+        take_commands(t, &stopping);
+        if (stopping)
+            break;
+        int any_ready = 0;
+        for (struct kx_srv_ring *r = t->served, *next; r; r = next) {
+            next = r->served_next;
+            if (r->ready)
+                serve(t, r);
+        }
+        for (struct kx_srv_ring *r = t->served; r; r = r->served_next)
+            any_ready |= r->ready;
+        struct kx_poll_event ev[64];
+        int n = 0;
+        if (kx_plat_poller_wait(t->poller, ev, 64, any_ready ? 0 : -1, &n) != STATUS_SUCCESS)
+            n = 0;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].key == THREAD_WAKER_KEY)
+                kx_plat_waker_drain(t->waker);
+            else
+                ((struct kx_srv_ring *)(uintptr_t)ev[i].key)->ready = 1;
+        }
+    }
+    while (t->served)
+        unserve(t, t->served);
+    return NULL;
+}
+
+/* ---- the API -------------------------------------------------------------- */
+
+kx_status kx_srv_ring_new(struct kx_srv_rings *rs, uint64_t conn_id,
+                          const struct kx_plat_cred *cred, struct kx_srv_files *files,
+                          struct kx_srv_ring **out)
+{
+    *out = NULL;
+    struct kx_srv_ring *r = calloc(1, sizeof *r);
+    if (!r)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    char name[48];
+    snprintf(name, sizeof name, "client pid %d", (int)cred->pid);
+    struct kx_ring_config cfg = {KXR_RING_BYTES, KXR_BULK_BYTES};
+    kx_status st = kx_ring_create(name, &cfg, &r->ring);
+    if (st != STATUS_SUCCESS) {
+        free(r);
+        return st;
+    }
+    r->rs = rs;
+    r->conn_id = conn_id;
+    r->cred = *cred;
+    r->files = files;
+    kx_srv_files_ref(files);
+    atomic_init(&r->refs, 1);
+    pthread_mutex_init(&r->tx_lock, NULL);
+    r->answering = 1;
+    *out = r;
+    return STATUS_SUCCESS;
+}
+
+kx_status kx_srv_ring_send(struct kx_srv_ring *r, int sock)
+{
+    return kx_ring_send_fds(r->ring, sock);
+}
+
+void kx_srv_ring_start(struct kx_srv_ring *r)
+{
+    struct kx_srv_rings *rs = r->rs;
+    struct ring_thread *t = &rs->threads[rs->next_thread++ % rs->n_threads];
+    r->t = t;
+    atomic_fetch_add(&r->refs, 1); /* the thread's */
+    pthread_mutex_lock(&t->lock);
+    r->cmd_next = t->starts;
+    t->starts = r;
+    pthread_mutex_unlock(&t->lock);
+    kx_plat_waker_signal(t->waker);
+}
+
+uint32_t kx_srv_ring_in_flight(const struct kx_srv_ring *r)
+{
+    return r ? atomic_load(&r->in_flight) : 0;
+}
+
+void kx_srv_ring_shutdown(struct kx_srv_ring *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->tx_lock);
+    for (struct ring_op *op = r->live; op && r->answering; op = op->live_next)
+        op->answered = answer(r, op, STATUS_SYSTEM_SHUTDOWN, 0, 0) == 0;
+    if (r->answering)
+        kx_ring_commit(r->ring);
+    r->answering = 0;
+    pthread_mutex_unlock(&r->tx_lock);
+}
+
+void kx_srv_ring_end(struct kx_srv_ring *r)
+{
+    if (!r)
+        return;
+    stop_answering(r);
+    struct ring_thread *t = r->t;
+    if (!t) {
+        ring_unref(r);
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    r->cmd_next = t->ends;
+    t->ends = r;
+    pthread_mutex_unlock(&t->lock);
+    kx_plat_waker_signal(t->waker);
+}
+
+kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx_logger *log,
+                           unsigned n_threads, struct kx_srv_rings **out)
+{
+    *out = NULL;
+    struct kx_srv_rings *rs = calloc(1, sizeof *rs);
+    if (!rs || !(rs->threads = calloc(n_threads, sizeof *rs->threads))) {
+        free(rs);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    rs->srv = srv;
+    rs->io = io;
+    rs->log = log;
+    pthread_mutex_init(&rs->pool.lock, NULL);
+    kx_status st = STATUS_SUCCESS;
+    for (; rs->n_threads < n_threads && st == STATUS_SUCCESS; rs->n_threads++) {
+        struct ring_thread *t = &rs->threads[rs->n_threads];
+        t->rs = rs;
+        t->poller = t->waker = -1;
+        pthread_mutex_init(&t->lock, NULL);
+        if ((st = kx_plat_poller_new(&t->poller)) != STATUS_SUCCESS ||
+            (st = kx_plat_waker_new(&t->waker)) != STATUS_SUCCESS ||
+            (st = kx_plat_poller_set(t->poller, t->waker, THREAD_WAKER_KEY, KX_POLL_IN, 1)) !=
+                STATUS_SUCCESS)
+            continue;
+        if (pthread_create(&t->tid, NULL, thread_main, t) != 0)
+            st = STATUS_INSUFFICIENT_RESOURCES;
+        else
+            t->started = 1;
+    }
+    if (st != STATUS_SUCCESS) {
+        kx_srv_rings_free(rs);
+        return st;
+    }
+    *out = rs;
+    return STATUS_SUCCESS;
+}
+
+void kx_srv_rings_free(struct kx_srv_rings *rs)
+{
+    if (!rs)
+        return;
+    for (unsigned i = 0; i < rs->n_threads; i++) {
+        struct ring_thread *t = &rs->threads[i];
+        pthread_mutex_lock(&t->lock);
+        t->stopping = 1;
+        pthread_mutex_unlock(&t->lock);
+        if (t->waker >= 0)
+            kx_plat_waker_signal(t->waker);
+        if (t->started)
+            pthread_join(t->tid, NULL);
+        kx_plat_close(t->waker);
+        kx_plat_close(t->poller);
+        pthread_mutex_destroy(&t->lock);
+    }
+    /* Requests still in flight return their contexts here: wait for them a
+     * while (their files were closed, which cancels them), then leak rather
+     * than free what a driver thread may still touch. */
+    uint64_t deadline = kx_plat_monotonic_ns() + STOP_WAIT_NS;
+    while (atomic_load(&rs->ops_out) && kx_plat_monotonic_ns() < deadline)
+        kx_plat_sleep_ns(1000000);
+    if (atomic_load(&rs->ops_out))
+        return;
+    for (unsigned c = 0; c < N_CLASSES; c++)
+        while (rs->pool.free[c]) {
+            struct ring_op *op = rs->pool.free[c];
+            rs->pool.free[c] = op->next;
+            free(op);
+        }
+    pthread_mutex_destroy(&rs->pool.lock);
+    free(rs->threads);
+    free(rs);
+}
