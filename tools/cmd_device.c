@@ -7,8 +7,10 @@
  * read here and sent, so kxd never opens the caller's path; kxd checks it and a bad one
  * publishes nothing, the error naming the file, the entry and the key. remove PATH
  * terminates the entry and everything above it (drivers' RemoveDevice runs, pending
- * requests complete STATUS_DEVICE_REMOVED). Both are root's. Exit status: 0, 1 refused or
- * failed, 2 usage.
+ * requests complete STATUS_DEVICE_REMOVED). peek ADDRESS OFFSET and poke ADDRESS OFFSET VALUE
+ * read and write the 32-bit little-endian register at OFFSET of the component with that
+ * address (its register file; a PCI function's configuration space, read-only), as drivers
+ * see it through their proxies. All are root's. Exit status: 0, 1 refused or failed, 2 usage.
  */
 #include "cli.h"
 #include "verbs.h"
@@ -16,6 +18,7 @@
 #include "core/plat.h"
 #include "core/plist.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -25,9 +28,50 @@
 static const char usage_text[] =
     "usage: kx device add [--socket PATH] [--json] PARENT-PATH FILE\n"
     "       kx device remove [--socket PATH] PATH\n"
+    "       kx device peek [--socket PATH] ADDRESS OFFSET\n"
+    "       kx device poke [--socket PATH] ADDRESS OFFSET VALUE\n"
     "add publishes the entries FILE describes (ioreg -a's XML: a dictionary, or an array of\n"
     "them) under the registry entry PARENT-PATH (IOService:/kx) and waits until kxd has\n"
-    "matched them; remove terminates the entry at PATH and every driver above it.\n";
+    "matched them; remove terminates the entry at PATH and every driver above it; peek and\n"
+    "poke read and write the 32-bit register at OFFSET of the component whose address\n"
+    "(a UUID) is ADDRESS.\n";
+
+/* A number in C's notation (0x1f, 31) that fits 32 bits; 0 if text is none. */
+static int parse_u32(const char *text, uint32_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno || end == text || *end || v > UINT32_MAX || text[0] == '-')
+        return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+static int register_access(kx_client *c, const char *verb, char **args)
+{
+    uint32_t offset = 0, value = 0;
+    if (!parse_u32(args[1], &offset) || (strcmp(verb, "poke") == 0 && !parse_u32(args[2], &value))) {
+        fprintf(stderr, "kx device %s: %s: not a 32-bit number\n", verb,
+                parse_u32(args[1], &offset) ? args[2] : args[1]);
+        return KX_EXIT_USAGE;
+    }
+    unsigned char b[4] = {(unsigned char)value, (unsigned char)(value >> 8),
+                          (unsigned char)(value >> 16), (unsigned char)(value >> 24)};
+    kx_status st = strcmp(verb, "peek") == 0
+                       ? kx_client_device_peek(c, args[0], offset, b, sizeof b)
+                       : kx_client_device_poke(c, args[0], offset, b, sizeof b);
+    if (st != STATUS_SUCCESS) {
+        char what[32];
+        snprintf(what, sizeof what, "kx device %s", verb);
+        kx_cli_report(what, args[0], st, c);
+        return KX_EXIT_FAIL;
+    }
+    if (strcmp(verb, "peek") == 0)
+        printf("0x%08x\n", (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                                 (uint32_t)b[3] << 24);
+    return KX_EXIT_OK;
+}
 
 static int add(kx_client *c, const char *parent, const char *file, int as_json)
 {
@@ -87,15 +131,21 @@ int kx_cmd_device(int argc, char **argv)
     int n = argc - optind;
     const char *verb = n > 0 ? argv[optind] : "";
     int is_add = strcmp(verb, "add") == 0, is_remove = strcmp(verb, "remove") == 0;
-    if (!(is_add && n == 3) && !(is_remove && n == 2)) {
+    int is_peek = strcmp(verb, "peek") == 0, is_poke = strcmp(verb, "poke") == 0;
+    if (!(is_add && n == 3) && !(is_remove && n == 2) && !(is_peek && n == 3) &&
+        !(is_poke && n == 4)) {
         fprintf(stderr, "%s", usage_text);
         return KX_EXIT_USAGE;
     }
-    kx_client *c = kx_cli_connect(is_add ? "kx device add" : "kx device remove", socket);
+    char what[32];
+    snprintf(what, sizeof what, "kx device %s", verb);
+    kx_client *c = kx_cli_connect(what, socket);
     if (!c)
         return KX_EXIT_FAIL;
     int rc = KX_EXIT_OK;
-    if (is_add) {
+    if (is_peek || is_poke) {
+        rc = register_access(c, verb, argv + optind + 1);
+    } else if (is_add) {
         rc = add(c, argv[optind + 1], argv[optind + 2], as_json);
     } else {
         kx_status st = kx_client_device_remove(c, argv[optind + 1]);

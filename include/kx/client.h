@@ -187,6 +187,14 @@ KX_API void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n);
  * nub above it (their drivers' RemoveDevice runs, pending requests complete
  * STATUS_DEVICE_REMOVED); returns once done. Root only. */
 KX_API kx_status kx_client_device_remove(kx_client *c, const char *path);
+/* kx device peek/poke: len bytes at offset of the component whose address is address (a
+ * simulated component's register file; a PCI function's configuration space, read-only).
+ * Root or kxd's own user. STATUS_NO_SUCH_DEVICE (no such component); STATUS_INVALID_PARAMETER
+ * (outside it, or more than 4096 bytes); STATUS_ACCESS_DENIED. */
+KX_API kx_status kx_client_device_peek(kx_client *c, const char *address, uint32_t offset,
+                                       void *buf, size_t len);
+KX_API kx_status kx_client_device_poke(kx_client *c, const char *address, uint32_t offset,
+                                       const void *data, size_t len);
 
 /* Asks kxd to serve its /dev links as files at dir, an absolute path to an
  * existing folder (kxd --mount's FUSE mount; a stale mount of a crashed kxd

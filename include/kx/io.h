@@ -184,6 +184,13 @@ enum kx_io_reg_op {
     KX_IO_REG_PUBLISH_RESOURCE, /* key: the resource's name */
     KX_IO_REG_OWN_INSTANCE,  /* entry: STATUS_SUCCESS if it is one of the driver's matches,
                               * else STATUS_ACCESS_DENIED */
+    /* Hardware proxies (kernel/component.c): values and answers are raw bytes. */
+    KX_IO_REG_PROXY_OPEN,    /* key: a component's address, entry: the instance being added
+                              * (0: none) -> *out_id: the proxy, *out: the component's entry
+                              * id (uint64_t) */
+    KX_IO_REG_PROXY_READ,    /* entry: the proxy; value: uint32_t offset, length -> *out */
+    KX_IO_REG_PROXY_WRITE,   /* entry: the proxy; value: uint32_t offset, then the bytes */
+    KX_IO_REG_PROXY_CLOSE,   /* entry: the proxy */
 };
 
 struct kx_io_reg_req {
@@ -435,6 +442,8 @@ struct kx_io_driver_stat {
  * where that process mapped the driver. STATUS_SUCCESS; STATUS_INVALID_HANDLE. */
 KX_API kx_status kx_io_driver_host(struct kx_io *io, kx_io_driver_id id, int32_t *pid,
                                    uint64_t *address, uint64_t *size);
+/* The DRIVER_TYPE_* driver id declared. STATUS_SUCCESS; STATUS_INVALID_HANDLE. */
+KX_API kx_status kx_io_driver_type(struct kx_io *io, kx_io_driver_id id, uint32_t *type);
 
 /* Links sorted by link name; devices sorted by name; drivers in start order. */
 KX_API kx_status kx_io_list_links(struct kx_io *io, struct kx_io_link_stat **out, size_t *n);

@@ -170,6 +170,13 @@ KX_API kx_status kx_kernel_publish_nubs(struct kx_kernel *k, uint64_t parent, pl
  * expert and IOResources. */
 KX_API kx_status kx_kernel_terminate_nub(struct kx_kernel *k, uint64_t nub);
 
+/* kx device peek/poke: len bytes at offset of the component at address (its register file,
+ * or a PCI function's configuration space, read-only). STATUS_NO_SUCH_DEVICE (no such
+ * component); STATUS_INVALID_PARAMETER (outside it, or len above 4096); STATUS_ACCESS_DENIED
+ * (writing configuration space). */
+KX_API kx_status kx_kernel_component_access(struct kx_kernel *k, const char *address,
+                                            uint32_t offset, void *buf, size_t len, int write);
+
 /* kx match's "loadable" for kxd: whether the kext with this bundle
  * identifier would load from the kernel's repository (loaded copies win, as
  * in a load). 1, or 0 with *reason (malloc'ed) saying why not. */

@@ -488,4 +488,50 @@ KX_API kx_status DkSetTimer(PDRIVER_OBJECT DriverObject, const char *EventName, 
  * that already fired). */
 KX_API kx_status DkCancelTimer(PDRIVER_OBJECT DriverObject, const char *EventName);
 
+/* ---- Components and hardware proxies ------------------------------------
+ * A component is a registry nub of class KXComponent with an "address" (a
+ * UUID) and a "type": simulated ones from platform files and kx device add,
+ * real ones beside each Linux PCI function. A CMD (component-mode) driver's
+ * personality matches components (IOProviderClass KXComponent, IOPropertyMatch
+ * on "type"); each match is one instance of the driver, with that component
+ * bound to it while its Probe, AddDevice and RemoveDevice run. */
+
+/* The bound component's address ("8-4-4-4-12" hex, 37 bytes with the NUL).
+ * STATUS_SUCCESS; STATUS_NO_COMPONENT_BOUND (not in AddDevice/RemoveDevice of
+ * a component match); STATUS_BUFFER_TOO_SMALL; STATUS_INVALID_PARAMETER. */
+KX_API kx_status DkGetComponentAddress(PDRIVER_OBJECT DriverObject, char *Buffer, size_t Size);
+
+/* The seed's helper: creates \Device\<Type>_<ShortAddr> (no extension) and
+ * links it as /dev/<Type>_<ShortAddr>_<Index>. ShortAddr is the address's
+ * first 6 hex digits; Index counts the devices this call created for the
+ * instance, from 0 (the device name carries "_<Index>" from the second on).
+ * When another component's device already has the name, ShortAddr grows to
+ * 8, 12, then all 32 digits; then STATUS_OBJECT_NAME_COLLISION. The link is
+ * deleted with the device (DkDeleteDevice, RemoveDevice, unload). Other
+ * statuses as DkGetComponentAddress, DkCreateDevice, DkCreateSymbolicLink. */
+KX_API kx_status DkCreateComponentDevice(PDRIVER_OBJECT DriverObject, const char *TypeName,
+                                         PDEVICE_OBJECT *DeviceObject);
+
+/* Typed access to a component's hardware: a simulated component's register
+ * file, a PCI function's configuration space. Privileged, checked by kx: a
+ * KMD may open any component; a CMD only the component bound to the instance
+ * whose Probe or AddDevice is running (so a CMD opens its proxy there and
+ * keeps it); a UMD none (STATUS_ACCESS_DENIED). STATUS_NO_SUCH_DEVICE (no
+ * component has the address). Released with DkReleaseHardwareProxy or at
+ * unload. */
+typedef struct _KX_HARDWARE_PROXY *PKX_HARDWARE_PROXY;
+KX_API kx_status DkGetHardwareProxy(PDRIVER_OBJECT DriverObject, const char *Address,
+                                    PKX_HARDWARE_PROXY *Proxy);
+/* Length bytes at Offset. STATUS_SUCCESS; STATUS_INVALID_PARAMETER (outside
+ * the register file or config space); STATUS_DEVICE_REMOVED (the component
+ * is gone); STATUS_ACCESS_DENIED (writing read-only config space). Any
+ * thread of the driver. */
+KX_API kx_status DkProxyRead(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, void *Buffer,
+                             size_t Length);
+KX_API kx_status DkProxyWrite(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, const void *Buffer,
+                              size_t Length);
+/* The component's registry entry, for DkGetProperty. */
+KX_API KX_REGISTRY_ID DkProxyEntry(PKX_HARDWARE_PROXY Proxy);
+KX_API void DkReleaseHardwareProxy(PKX_HARDWARE_PROXY Proxy);
+
 #endif /* KX_KMDF_H */

@@ -156,5 +156,25 @@ typedef void (*kx_platform_key_fn)(void *ctx, const char *path, uint16_t code, i
  * left. STATUS_DEVICE_REMOVED when the keyboard is gone (close it). */
 KX_API kx_status kx_platform_evdev_dispatch(struct kx_platform_evdev *e, kx_platform_key_fn fn,
                                             void *ctx);
+/* ---- Components (component.c) ----------------------------------------------------------------
+ * A KXComponent nub has "address" (a UUID string), "type" (a non-empty string) and, when it is
+ * simulated, "registers" (data: its register file, initial bytes and size). kx publishes one,
+ * of type "pci" with "pci-address", as a client of every Linux PCI function, and sets the
+ * function's KXComponentAddress to its address. */
+#define KX_COMPONENT_CLASS "KXComponent"
+/* The property of a PCI function's nub naming its component's address. */
+#define KX_COMPONENT_ADDRESS_KEY "KXComponentAddress"
+
+/* 1 if s is a UUID's text (8-4-4-4-12 hexadecimal digits). */
+KX_API int kx_platform_component_address_valid(const char *s);
+/* Checks a KXComponent's properties (a dictionary); why names file, path and the key.
+ * STATUS_SUCCESS or STATUS_DATA_ERROR. */
+KX_API kx_status kx_platform_component_check(plist_t props, const char *file, const char *path,
+                                             char *why, size_t why_len);
+/* len bytes at offset of the configuration space of the PCI function at sysfs_path (its
+ * KXSysfsPath) under sysfs_root. STATUS_INVALID_PARAMETER beyond what is readable (64 bytes
+ * without CAP_SYS_ADMIN); STATUS_DEVICE_REMOVED when the function is gone. */
+KX_API kx_status kx_platform_pci_config_read(const char *sysfs_root, const char *sysfs_path,
+                                             uint32_t offset, void *buf, size_t len);
 
 #endif /* KX_PLATFORM_H */

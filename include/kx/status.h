@@ -72,6 +72,7 @@
     XX(STATUS_OBJECT_NAME_NOT_FOUND, 617, "object name not found")                                 \
     XX(STATUS_EVENT_NOT_REGISTERED, 630, "no such event registration or timer")                    \
     XX(STATUS_EVENT_LIMIT, 631, "too many event registrations or timers")                          \
+    XX(STATUS_NO_COMPONENT_BOUND, 640, "no component is bound to the driver")                     \
     XX(STATUS_HANDLE_NOT_FOUND, 700, "handle not found")                                           \
     XX(STATUS_HANDLE_TABLE_FULL, 701, "handle table full")                                         \
     XX(STATUS_HANDLE_ALIAS_INVALID, 702, "handle alias invalid")                                   \

@@ -467,3 +467,28 @@ kx_status kx_client_unload(kx_client *c, const char *kext, uint32_t flags)
     return kxc_simple_call(c, id, NULL);
 }
 
+/* ---- kx device peek/poke: DATA, OK ------------------------------------- */
+
+kx_status kx_client_device_peek(kx_client *c, const char *address, uint32_t offset, void *buf,
+                                size_t len)
+{
+    if (len > UINT32_MAX)
+        return STATUS_INVALID_PARAMETER;
+    uint32_t id = kxc_begin(c, KX_MSG_DEVICE_PEEK);
+    kx_msg_put_str(&c->out, address);
+    kx_msg_put_u32(&c->out, offset);
+    kx_msg_put_u32(&c->out, (uint32_t)len);
+    size_t got = 0;
+    kx_status st = data_call(c, id, buf, len, &got, NULL);
+    return st == STATUS_SUCCESS && got != len ? STATUS_PROTOCOL_ERROR : st;
+}
+
+kx_status kx_client_device_poke(kx_client *c, const char *address, uint32_t offset,
+                                const void *data, size_t len)
+{
+    uint32_t id = kxc_begin(c, KX_MSG_DEVICE_POKE);
+    kx_msg_put_str(&c->out, address);
+    kx_msg_put_u32(&c->out, offset);
+    kx_msg_put_bytes(&c->out, data, len);
+    return kxc_simple_call(c, id, NULL);
+}

@@ -120,6 +120,9 @@ kx_status DkDeleteDevice(PDEVICE_OBJECT DeviceObject)
     if (DeviceObject->Flags & DO_DELETE_PENDING)
         return STATUS_NO_SUCH_DEVICE;
     struct kx_host *h = hd->host;
+    if (hd->auto_link[0]) /* DkCreateComponentDevice's link goes first, quietly */
+        kx__chan_delete_link(h->io, h->drv_id, hd->auto_link);
+    hd->auto_link[0] = 0;
     kx_status st = kx__chan_delete_device(h->io, h->drv_id, hd->dev_id);
     if (st != STATUS_SUCCESS)
         return st;
@@ -339,5 +342,12 @@ const struct kx_kpi_symbol kx__kmdf_symbols[] = {
     KPI(DkUnregisterInterrupt),
     KPI(DkSetTimer),
     KPI(DkCancelTimer),
+    KPI(DkGetComponentAddress),
+    KPI(DkCreateComponentDevice),
+    KPI(DkGetHardwareProxy),
+    KPI(DkProxyRead),
+    KPI(DkProxyWrite),
+    KPI(DkProxyEntry),
+    KPI(DkReleaseHardwareProxy),
     {NULL, NULL},
 };

@@ -202,6 +202,7 @@ static kx_status add_device(struct kx_host *h, struct kx_io_provider *p, KX_PROV
 {
     kx_status st = STATUS_SUCCESS;
     h->cur_instance = p->instance;
+    h->cur_nub = p->nub;
     if (h->obj.Probe) {
         int32_t score = p->score;
         st = h->obj.Probe(&h->obj, kp, &score);
@@ -213,13 +214,19 @@ static kx_status add_device(struct kx_host *h, struct kx_io_provider *p, KX_PROV
     if (st == STATUS_SUCCESS && h->obj.AddDevice)
         st = h->obj.AddDevice(&h->obj, kp);
     h->cur_instance = 0;
+    h->cur_nub = 0;
     return st;
 }
 
 static void remove_device(struct kx_host *h, KX_PROVIDER *kp)
 {
+    /* RemoveDevice still sees its component bound, as AddDevice did; the
+     * instance's device count goes with it. */
+    h->cur_nub = kp->Nub;
     if (h->obj.RemoveDevice)
         h->obj.RemoveDevice(&h->obj, kp);
+    h->cur_nub = 0;
+    kx__host_component_forget(h, kp->Instance);
 }
 
 /* Deletes the driver's devices of instance still alive; returns how many. */
@@ -497,6 +504,7 @@ void kx__host_free(struct kx_host *h)
         hd = next;
     }
     kx__host_events_free(h);
+    kx__host_component_free_all(h);
     pthread_mutex_destroy(&h->lock);
     kx__queue_destroy(&h->q);
     free(h);

@@ -42,6 +42,7 @@ struct kx_host {
     uint64_t max_spin_ns;         /* 0 on one CPU: never spin */
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
     uint64_t cur_instance;        /* dispatch thread: the match AddDevice runs for (0: none) */
+    uint64_t cur_nub;             /* dispatch thread: that match's nub (its bound component) */
     _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
     _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
     /* The running routine completed the IRP it was called for: the result,
@@ -52,6 +53,8 @@ struct kx_host {
     pthread_mutex_t lock;         /* guards devices, events (a leaf lock) */
     struct host_device *devices;  /* every device and proxy object not yet freed */
     struct host_events *events;   /* DkRegisterInterrupt's routines (kmdf_event.c); NULL: none yet */
+    struct host_component *components; /* DkCreateComponentDevice's counts per instance (lock) */
+    struct _KX_HARDWARE_PROXY *proxies; /* hardware proxies not yet released (lock) */
 };
 
 /* A device (or a proxy for another driver's device). Freed when both the
@@ -65,6 +68,7 @@ struct host_device {
     uint64_t instance;            /* the match it belongs to (0: none); dispatch thread */
     _Atomic int refs;
     char name[KX_IO_NAME_MAX];
+    char auto_link[KX_IO_NAME_MAX]; /* DkCreateComponentDevice's link, deleted with it ("") */
     struct host_device *next, *prev; /* host->devices, under host->lock */
     _Alignas(16) unsigned char ext[]; /* DeviceExtension */
 };
@@ -124,5 +128,9 @@ void kx__host_device_unref(struct host_device *hd);
  * routine table with the host. */
 void kx__host_event_run(struct kx_host *h, struct io_irp *rec, struct io_relbatch *rb);
 void kx__host_events_free(struct kx_host *h);
+/* kmdf_component.c: forgets instance's device count (its match went away);
+ * frees every count and proxy left at teardown. */
+void kx__host_component_forget(struct kx_host *h, uint64_t instance);
+void kx__host_component_free_all(struct kx_host *h);
 
 #endif /* KX_IO_KMDF_INT_H */

@@ -349,6 +349,15 @@ kx_status kx_io_driver_host(struct kx_io *io, kx_io_driver_id id, int32_t *pid,
     return d ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
 }
 
+kx_status kx_io_driver_type(struct kx_io *io, kx_io_driver_id id, uint32_t *type)
+{
+    pthread_mutex_lock(&io->ns_lock);
+    struct io_driver *d = kx__ns_driver_by_id(io, id);
+    *type = d ? (uint32_t)d->info.type : 0;
+    pthread_mutex_unlock(&io->ns_lock);
+    return d ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
+}
+
 /* ---- a host process that died ------------------------------------------------ */
 
 int kx__driver_host_died(struct kx_io *io, struct io_driver *d)

@@ -29,6 +29,7 @@
 #include <kx/io.h>
 #include <kx/kernel.h>
 #include <kx/kext.h>
+#include <kx/registry.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -185,5 +186,31 @@ void kx__runtime_catalog_add(struct kx_kernel *k, struct kx_kext *x);
 size_t kx__runtime_catalog_remove(struct kx_kernel *k, const char *kext_id);
 /* Queues kext_id's restart (kx__kernel_restart) for the monotonic time due_ns. */
 void kx__runtime_schedule_restart(struct kx_kernel *k, const char *kext_id, uint64_t due_ns);
+
+/* Proxies and hardware access were driver drv's (an unload or its host's death): its
+ * proxies go. */
+void kx__runtime_driver_gone(struct kx_kernel *k, kx_io_driver_id drv);
+
+/* ---- component.c: components' hardware ------------------------------------ */
+#define KX_COMPONENT_ACCESS_MAX 4096u /* bytes in one read */
+struct kx_components;
+kx_status kx__components_new(struct kx_components **out);
+void kx__components_free(struct kx_components *c);
+/* The KXComponent whose address is address (any case). STATUS_NO_SUCH_DEVICE. */
+kx_status kx__component_find(struct kx_reg *reg, const char *address, kx_reg_id *out);
+/* Reads or writes len bytes at off of nub's register file or configuration space. */
+kx_status kx__component_access(struct kx_components *c, struct kx_reg *reg,
+                               const char *sysfs_root, kx_reg_id nub, int write, uint32_t off,
+                               void *buf, size_t len);
+/* A proxy of driver drv on nub (privilege already checked). */
+kx_status kx__component_proxy_open(struct kx_components *c, kx_io_driver_id drv, kx_reg_id nub,
+                                   uint64_t *id);
+/* KX_IO_REG_PROXY_READ, _WRITE and _CLOSE from driver drv. */
+kx_status kx__component_proxy_request(struct kx_components *c, struct kx_reg *reg,
+                                      const char *sysfs_root, kx_io_driver_id drv,
+                                      const struct kx_io_reg_req *req, void **out,
+                                      size_t *out_len);
+/* Drops every proxy of drv; returns how many. */
+size_t kx__component_release_driver(struct kx_components *c, kx_io_driver_id drv);
 
 #endif /* KX_KERNEL_INT_H */

@@ -294,6 +294,7 @@ static kx_status stop_one(struct kx_kernel *k, struct kx_loaded *l, int force, F
         kx_status st = kx_io_driver_unload(k->io, l->driver, force ? KX_IO_UNLOAD_FORCE : 0);
         if (st == STATUS_INVALID_HANDLE)
             st = STATUS_SUCCESS; /* its host process died: the manager removed it already */
+        kx__runtime_driver_gone(k, l->driver);
         if (st == STATUS_DRIVER_NOT_RESPONDING || st == STATUS_DRIVER_PROCESS_TERMINATED) {
             /* The driver is gone with its host; the kext unloads all the same. */
             fprintf(report, "%s: DriverUnload: %s (%s); its devices and links were removed\n", id,

@@ -113,6 +113,7 @@ void kx__kernel_driver_died(void *ctx, kx_io_driver_id drv)
             snprintf(note, sizeof note, "%s", l->host_note);
         }
     pthread_mutex_unlock(&k->state_lock);
+    kx__runtime_driver_gone(k, drv);
     if (!id[0])
         return;
     kx__runtime_remove_instances(k, id, NULL);

@@ -81,6 +81,7 @@ struct kx_runtime {
     int busy, stop;
     struct instance *instances;
     struct published *published;
+    struct kx_components *comp; /* hardware proxies (component.c) */
     pthread_t thread;
     int started;
     /* The Linux platform: its sysfs root, and udev's monitor with the thread
@@ -677,6 +678,44 @@ static kx_status publish_nub(struct kx_runtime *rt, kx_io_driver_id drv,
     return STATUS_SUCCESS;
 }
 
+/* DkGetHardwareProxy: a KMD may open any component, a CMD only the one bound to the
+ * instance it is adding (req->entry). */
+static kx_status proxy_open(struct kx_runtime *rt, kx_io_driver_id drv,
+                            const struct kx_io_reg_req *req, uint64_t *out_id, void **out,
+                            size_t *out_len)
+{
+    uint32_t type = 0;
+    kx_reg_id nub = 0;
+    if (!req->key)
+        return STATUS_INVALID_PARAMETER;
+    kx_status st = kx_io_driver_type(rt->k->io, drv, &type);
+    if (st == STATUS_SUCCESS && type != DRIVER_TYPE_KMD && type != DRIVER_TYPE_CMD)
+        st = STATUS_ACCESS_DENIED;
+    if (st == STATUS_SUCCESS)
+        st = kx__component_find(rt->reg, req->key, &nub);
+    if (st == STATUS_SUCCESS && type == DRIVER_TYPE_CMD) {
+        int bound = 0;
+        pthread_mutex_lock(&rt->lock);
+        for (struct instance *in = rt->instances; in && !bound; in = in->next)
+            bound = req->entry && in->id == req->entry && in->driver == drv && in->nub == nub;
+        pthread_mutex_unlock(&rt->lock);
+        st = bound ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
+    }
+    uint64_t *entry = st == STATUS_SUCCESS ? malloc(sizeof *entry) : NULL;
+    if (st == STATUS_SUCCESS && !entry)
+        st = STATUS_INSUFFICIENT_RESOURCES;
+    if (st == STATUS_SUCCESS)
+        st = kx__component_proxy_open(rt->comp, drv, nub, out_id);
+    if (st != STATUS_SUCCESS) {
+        free(entry);
+        return st;
+    }
+    *entry = nub;
+    *out = entry;
+    *out_len = sizeof *entry;
+    return STATUS_SUCCESS;
+}
+
 static kx_status reg_request(void *ctx, kx_io_driver_id drv, const struct kx_io_reg_req *req,
                              uint64_t *out_id, void **out, size_t *out_len)
 {
@@ -718,6 +757,12 @@ static kx_status reg_request(void *ctx, kx_io_driver_id drv, const struct kx_io_
         return st;
     case KX_IO_REG_OWN_INSTANCE:
         return owns(rt, drv, req->entry, 1) ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
+    case KX_IO_REG_PROXY_OPEN: return proxy_open(rt, drv, req, out_id, out, out_len);
+    case KX_IO_REG_PROXY_READ:
+    case KX_IO_REG_PROXY_WRITE:
+    case KX_IO_REG_PROXY_CLOSE:
+        return kx__component_proxy_request(rt->comp, rt->reg, rt->sysfs_root, drv, req, out,
+                                           out_len);
     default: return STATUS_INVALID_PARAMETER;
     }
     if (st == STATUS_SUCCESS)
@@ -841,6 +886,26 @@ kx_status kx_kernel_publish_nubs(struct kx_kernel *k, uint64_t parent, plist_t t
     return STATUS_SUCCESS;
 }
 
+void kx__runtime_driver_gone(struct kx_kernel *k, kx_io_driver_id drv)
+{
+    if (k->rt && k->rt->comp)
+        kx__component_release_driver(k->rt->comp, drv);
+}
+
+kx_status kx_kernel_component_access(struct kx_kernel *k, const char *address, uint32_t offset,
+                                     void *buf, size_t len, int write)
+{
+    struct kx_runtime *rt = k->rt;
+    kx_reg_id nub = 0;
+    if (!rt || !address || (!buf && len) || len > KX_COMPONENT_ACCESS_MAX)
+        return STATUS_INVALID_PARAMETER;
+    kx_status st = kx__component_find(rt->reg, address, &nub);
+    if (st == STATUS_SUCCESS)
+        st = kx__component_access(rt->comp, rt->reg, rt->sysfs_root, nub, write, offset, buf,
+                                  len);
+    return st;
+}
+
 /* ---- life ------------------------------------------------------------------ */
 
 kx_status kx__runtime_new(struct kx_kernel *k)
@@ -860,6 +925,8 @@ kx_status kx__runtime_new(struct kx_kernel *k)
         st = kx__kernel_watch_components(k, rt->reg);
     if (st == STATUS_SUCCESS)
         st = kx_catalog_new(rt->classes, flags, &rt->cat);
+    if (st == STATUS_SUCCESS)
+        st = kx__components_new(&rt->comp);
     if (st != STATUS_SUCCESS)
         return st;
     for (size_t i = 0; i < kx_kext_repo_count(k->repo); i++)
@@ -920,6 +987,7 @@ void kx__runtime_free(struct kx_kernel *k)
         rt->published = p->next;
         free(p);
     }
+    kx__components_free(rt->comp);
     kx_catalog_free(rt->cat);
     kx_reg_free(rt->reg);
     kx_classes_free(rt->classes);

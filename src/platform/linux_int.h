@@ -71,6 +71,10 @@ kx_status lx_skip(struct lx *x, const char *path, const char *fmt, ...)
  * plane and, when dt is set, attaches it under dt in the IODeviceTree plane. path (may be
  * NULL) becomes KXSysfsPath and enters the map. A registry refusal (a name too long) skips
  * path; STATUS_INSUFFICIENT_RESOURCES is returned as is. */
+/* Publishes the KXComponent client of PCI function nub `function` (component.c). */
+kx_status lx_pci_component(struct lx *x, kx_reg_id function, unsigned domain, unsigned bus,
+                           unsigned dev, unsigned fn, uint32_t vendor, uint32_t device);
+
 kx_status lx_publish(struct lx *x, const char *path, kx_reg_id service, kx_reg_id dt,
                      const char *class_name, const char *name, const char *location, plist_t props,
                      kx_reg_id *out);

@@ -172,6 +172,8 @@ kx_status lx_pci_function(struct lx *x, const char *path, kx_reg_id *out)
     st = lx_publish(x, path, slot.service, slot.dt, "IOPCIDevice", has_acpi ? acpi_name : ioname,
                     location, properties(&c, ioname, has_acpi ? acpi_name : NULL, bus, dev, fn),
                     out);
+    if (st == STATUS_SUCCESS)
+        st = lx_pci_component(x, *out, domain, bus, dev, fn, c.vendor, c.device);
     if (st == STATUS_SUCCESS && (c.class_code >> 8) == 0x0604) {
         kx_reg_id iopp;
         st = lx_publish(x, NULL, *out, KX_REG_ID_NONE, "IOPCI2PCIBridge", "IOPP", NULL,

@@ -73,6 +73,8 @@
     XX(KX_MSG_EVENT_RAISE, 50) /* name str, source str, data bytes -> OK(value = drivers it was queued for); root or kxd's user */ \
     XX(KX_MSG_EVENT_LIST, 51) /* (empty) -> EVENT_ENTRY* END */ \
     XX(KX_MSG_EVENT_ENTRY, 52) /* driver str, names str, registrations u32, timers u32, queued u32, delivered u64, dropped u64 */ \
+    XX(KX_MSG_DEVICE_PEEK, 55) /* component address str, offset u32, length u32 -> DATA; root or kxd's user */ \
+    XX(KX_MSG_DEVICE_POKE, 56) /* component address str, offset u32, data bytes -> OK(value = bytes written); root or kxd's user */ \
     XX(KX_MSG_RING, 60)       /* (empty) -> OK then the ring's descriptors: proto/ring_proto.h */
 
 enum kx_msg_type {

@@ -8,6 +8,7 @@
  * which walk the registry, match or wait for drivers). Credentials always
  * come from the socket (SO_PEERCRED), never from the message.
  */
+#include "ops_component.h"
 #include "ops_event.h"
 #include "ops_fault.h"
 #include "server_int.h"
@@ -729,5 +730,7 @@ const struct kx_srv_op kx_srv_ops[] = {
     {KX_MSG_FAULT_LIST, kx_srv_op_fault_list},
     {KX_MSG_EVENT_RAISE, kx_srv_op_event_raise},
     {KX_MSG_EVENT_LIST, kx_srv_op_event_list},
+    {KX_MSG_DEVICE_PEEK, kx_srv_op_device_peek},
+    {KX_MSG_DEVICE_POKE, kx_srv_op_device_poke},
     {0, NULL},
 };

@@ -94,7 +94,7 @@ expect "$(lines ring socket)" kxd --host-transport ''
 
 # Subcommands and fixed values.
 expect "$(lines build list verify)" kx cache ''
-expect "$(lines add remove)" kx device ''
+expect "$(lines add peek poke remove)" kx device ''
 expect "$(lines KMD)" kx new --type K
 has macos-10.3.9 kx check --system macos-10.3.
 has list kextutil --system l

@@ -68,11 +68,12 @@ static void test_remove_of_a_bridge_takes_its_bus(void **state)
     kx_reg_id wifi = lxt_at(t, LXT_PCI "RP01@1C/IOPP/PXSX@0", "IOPCIDevice");
     /* sysfs is gone before udev says so: the handler reads only the registry */
     sfx_remove(t->root, SFX_RP01);
+    kx_reg_id wifi_component = lxt_at(t, LXT_PCI "RP01@1C/IOPP/PXSX@0/component", "KXComponent");
     assert_int_equal(event(t, "remove", "/" SFX_RP01, &o), STATUS_SUCCESS);
-    assert_int_equal(o.n, 3);
-    assert_int_equal(o.ids[0], wifi);
-    assert_int_equal(o.ids[1], iopp);
-    assert_int_equal(o.ids[2], rp);
+    assert_int_equal(o.n, 5); /* and the two functions' components */
+    assert_true(position(&o, wifi_component) < position(&o, wifi));
+    assert_true(position(&o, wifi) < position(&o, iopp));
+    assert_true(position(&o, iopp) < position(&o, rp));
     assert_int_equal(lxt_count(t, "IOPCIDevice"), 4);
 }
 
@@ -118,9 +119,9 @@ static void test_add_publishes_the_missing_parents(void **state)
     struct lxt *t = *state; /* nothing published yet */
     assert_int_equal(event(t, "add", "/" SFX_BT "/1-1:1.0", NULL), STATUS_SUCCESS);
     lxt_at(t, BT "/IOUSBHostInterface@0", "IOUSBHostInterface");
-    /* the chain: AppleACPIPlatformExpert, PCI0, AppleACPIPCI, the xHCI, the device, the
-     * interface */
-    assert_int_equal(t->rep.n_published, 6);
+    /* the chain: AppleACPIPlatformExpert, PCI0, AppleACPIPCI, the xHCI and its component,
+     * the device, the interface */
+    assert_int_equal(t->rep.n_published, 7);
     assert_int_equal(lxt_count(t, "IOPCIDevice"), 1);
     assert_int_equal(t->rep.n_skipped, 0);
 }
@@ -130,7 +131,7 @@ static void test_re_adding_a_pci_function_brings_back_its_acpi_devices(void **st
     struct lxt *t = *state;
     struct order o = {{0}, 0};
     assert_int_equal(event(t, "remove", "/" SFX_LPC, &o), STATUS_SUCCESS);
-    assert_int_equal(o.n, 3); /* BAT0, EC0, LPCB */
+    assert_int_equal(o.n, 4); /* BAT0, EC0, LPCB's component, LPCB */
     assert_int_equal(lxt_count(t, "IOACPIPlatformDevice"), 3);
     assert_int_equal(event(t, "add", "/" SFX_LPC, &o), STATUS_SUCCESS);
     lxt_at(t, LXT_PCI "LPCB@1F/EC0/BAT0", "IOACPIPlatformDevice");

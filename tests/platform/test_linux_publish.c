@@ -44,8 +44,18 @@ static void test_tree_follows_apple_and_sysfs(void **state)
     assert_int_equal(lxt_count(t, "IOUSBHostInterface"), 2);
     assert_int_equal(lxt_count(t, "IOPCI2PCIBridge"), 1);
     assert_int_equal(lxt_count(t, "AppleACPIPCI"), 1);
-    /* 17 entries: 14 nubs, AppleACPIPlatformExpert, AppleACPIPCI, IOPP */
-    assert_int_equal(t->rep.n_published, 17);
+    /* one KXComponent per PCI function, named by the function's identity */
+    assert_int_equal(lxt_count(t, "KXComponent"), 6);
+    kx_reg_id gige = lxt_at(t, LXT_PCI "GIGE@1F,6/component", "KXComponent");
+    lxt_str(t, gige, "type", "pci");
+    lxt_str(t, gige, "pci-address", "0000:00:1f.6");
+    /* RFC 9562's version 5 of "pci:0000:00:1f.6:8086:15b8" in kx's namespace (Python's
+     * uuid.uuid5 gives the same): the same function has it on every boot */
+    lxt_str(t, gige, "address", "9223f303-a8d3-5584-9382-fef5aa728318");
+    lxt_str(t, lxt_at(t, LXT_PCI "GIGE@1F,6", "IOPCIDevice"), "KXComponentAddress",
+            "9223f303-a8d3-5584-9382-fef5aa728318");
+    /* 23 entries: 14 nubs, 6 components, AppleACPIPlatformExpert, AppleACPIPCI, IOPP */
+    assert_int_equal(t->rep.n_published, 23);
 }
 
 static void test_device_tree_plane_skips_the_drivers(void **state)

@@ -252,6 +252,40 @@ static void test_malformed_files_are_refused_with_path_and_key(void **state)
                    "A/IORegistryEntryChildren: an entry must be a dictionary, not string");
 }
 
+#define COMPONENT(keys)                                                                    \
+    HEAD "<dict><key>IOObjectClass</key><string>KXComponent</string>"                      \
+         "<key>IORegistryEntryName</key><string>sensor</string>" keys "</dict>" TAIL
+#define GOOD_ADDRESS "<key>address</key><string>0A1B2C3D-0000-4000-8000-000000000001</string>"
+
+static void test_components_need_a_uuid_and_a_type(void **state)
+{
+    struct rfx *f = *state;
+    char why[256] = "";
+    assert_int_equal(read_text(f->reg,
+                               COMPONENT(GOOD_ADDRESS "<key>type</key><string>sensor</string>"
+                                                      "<key>registers</key><data>KgAAAA==</data>"),
+                               why, sizeof why),
+                     STATUS_SUCCESS);
+    kx_reg_id id = 0;
+    assert_int_equal(kx_reg_lookup_path(f->reg, "IOService:/kx/sensor", &id), STATUS_SUCCESS);
+    assert_true(kx_classes_conforms(kx_reg_classes(f->reg), "KXComponent", "IOService"));
+    expect_refused(f,
+                   COMPONENT("<key>address</key><string>0A1B2C3D-0000</string>"
+                             "<key>type</key><string>sensor</string>"),
+                   "sensor: address: a KXComponent needs a UUID string");
+    expect_refused(f,
+                   COMPONENT("<key>address</key><string>0A1B2C3D-0000-4000-8000-00000000000g</string>"
+                             "<key>type</key><string>sensor</string>"),
+                   "sensor: address: a KXComponent needs a UUID string");
+    expect_refused(f, COMPONENT(GOOD_ADDRESS), "sensor: type: a KXComponent needs a non-empty string");
+    expect_refused(f, COMPONENT(GOOD_ADDRESS "<key>type</key><string></string>"),
+                   "sensor: type: a KXComponent needs a non-empty string");
+    expect_refused(f,
+                   COMPONENT(GOOD_ADDRESS "<key>type</key><string>sensor</string>"
+                                          "<key>registers</key><integer>4</integer>"),
+                   "sensor: registers: must be data");
+}
+
 static void test_missing_file_says_so(void **state)
 {
     struct rfx *f = *state;
@@ -269,6 +303,7 @@ int main(void)
         T(test_write_then_read_gives_an_equal_tree),
         T(test_subtrees_go_under_the_platform_expert),
         T(test_malformed_files_are_refused_with_path_and_key),
+        T(test_components_need_a_uuid_and_a_type),
         T(test_missing_file_says_so),
     };
 #undef T

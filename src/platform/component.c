@@ -1,0 +1,101 @@
+/* component.c — KXComponent nubs: the keys a component must have, the component kx puts
+ * beside each Linux PCI function, and that function's configuration space.
+ *
+ * A component's address is a UUID. For a PCI function it is the version 5 UUID of its
+ * sysfs identity (domain:bus:device.function and vendor:device), so the same function in
+ * the same slot has the same address on every boot, and a different card in that slot a
+ * different one.
+ */
+#include "platform/linux_int.h"
+
+#include "core/plat.h"
+#include "core/plat_fd.h"
+#include "core/sha1.h"
+#include "core/why.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* kx's namespace for PCI identities (a fixed random UUID). */
+static const uint8_t pci_namespace[16] = {0x6b, 0x78, 0x2d, 0x70, 0x63, 0x69, 0x4e, 0x1a,
+                                          0x9d, 0x3c, 0x52, 0x0e, 0x77, 0xa4, 0x13, 0xc8};
+
+int kx_platform_component_address_valid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof shape - 1)
+        return 0;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+kx_status kx_platform_component_check(plist_t props, const char *file, const char *path,
+                                      char *why, size_t why_len)
+{
+    plist_t addr = plist_dict_get_item(props, "address");
+    plist_t type = plist_dict_get_item(props, "type");
+    plist_t regs = plist_dict_get_item(props, "registers");
+    if (plist_get_node_type(addr) != PLIST_STRING ||
+        !kx_platform_component_address_valid(plist_get_string_ptr(addr, NULL)))
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
+                      "%s: %s: address: a " KX_COMPONENT_CLASS
+                      " needs a UUID string (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                      file, path);
+    uint64_t n = 0;
+    if (plist_get_node_type(type) != PLIST_STRING || !plist_get_string_ptr(type, &n) || !n)
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
+                      "%s: %s: type: a " KX_COMPONENT_CLASS " needs a non-empty string", file,
+                      path);
+    if (regs && plist_get_node_type(regs) != PLIST_DATA)
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
+                      "%s: %s: registers: must be data (the register file's initial bytes)",
+                      file, path);
+    return STATUS_SUCCESS;
+}
+
+kx_status lx_pci_component(struct lx *x, kx_reg_id function, unsigned domain, unsigned bus,
+                           unsigned dev, unsigned fn, uint32_t vendor, uint32_t device)
+{
+    char pci[16], identity[64], address[37];
+    snprintf(pci, sizeof pci, "%04x:%02x:%02x.%x", domain, bus, dev, fn);
+    snprintf(identity, sizeof identity, "pci:%s:%04x:%04x", pci, vendor, device);
+    kx_uuid_v5(pci_namespace, identity, address);
+    plist_t p = plist_new_dict();
+    plist_dict_set_item(p, "address", plist_new_string(address));
+    plist_dict_set_item(p, "type", plist_new_string("pci"));
+    plist_dict_set_item(p, "pci-address", plist_new_string(pci));
+    kx_reg_id id;
+    kx_status st = lx_publish(x, NULL, function, KX_REG_ID_NONE, KX_COMPONENT_CLASS, "component",
+                              NULL, p, &id);
+    /* The function names its component, so a driver matched on it finds its proxy. */
+    if (st == STATUS_SUCCESS)
+        st = kx_reg_prop_set(x->reg, function, KX_COMPONENT_ADDRESS_KEY,
+                             plist_new_string(address));
+    return st;
+}
+
+kx_status kx_platform_pci_config_read(const char *sysfs_root, const char *sysfs_path,
+                                      uint32_t offset, void *buf, size_t len)
+{
+    char *file = NULL;
+    if (asprintf(&file, "%s%s/config", sysfs_root, sysfs_path) < 0)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    int fd = -1;
+    kx_status st = kx_plat_open_read(file, &fd);
+    free(file);
+    if (st == STATUS_NO_SUCH_FILE)
+        return STATUS_DEVICE_REMOVED;
+    if (st != STATUS_SUCCESS)
+        return st;
+    size_t got = 0;
+    st = kx_plat_pread(fd, buf, len, offset, &got);
+    kx_plat_close(fd);
+    /* Without CAP_SYS_ADMIN Linux shows only the first 64 bytes. */
+    if (st == STATUS_SUCCESS && got != len)
+        st = STATUS_INVALID_PARAMETER;
+    return st;
+}

@@ -1,0 +1,461 @@
+/* test_kxd_component.c — components in a running kxd: CMD drivers instantiated per
+ * component, DkCreateComponentDevice's names, hardware proxies and their privilege, and
+ * components going away under pending reads. Drivers run in kx-host processes (kxd's
+ * default), so every call crosses the host transport.
+ */
+#include "harness.h"
+#include "../patience.h"
+
+#include <kx/client.h>
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char platform[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><array>\n"
+    "<dict><key>IOObjectClass</key><string>IOService</string>"
+    "<key>IORegistryEntryName</key><string>board</string></dict>\n"
+    "</array></plist>\n";
+
+/* A private extensions folder: the sample kexts (Sensor) and the component test kexts. */
+static int setup(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    const char *build = getenv("KX_BUILD_DIR");
+    char file[600];
+    snprintf(p->dir, sizeof p->dir, "/tmp/kxd-component-XXXXXX");
+    if (!build || !mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
+        return -1;
+    snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
+    snprintf(file, sizeof file, "%s/platform.plist", p->dir);
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return -1;
+    fputs(platform, f);
+    fclose(f);
+    if (kxd_sh("mkdir %s && cp -a %s/extensions/. %s/ && cp -a %s/tests/test-extensions/Comp*.kext "
+               "%s/",
+               p->ext, build, p->ext, build, p->ext) != 0)
+        return -1;
+    const char *args[] = {"--platform", file, NULL};
+    if (kxd_start_args(p, args) != 0)
+        return -1;
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct kxd_proc *p = *state;
+    int rc = p->pid > 0 ? kxd_stop(p) : 0;
+    kxd_sh("rm -rf %s", p->dir);
+    free(p);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Appends one KXComponent entry (value: its first register, little-endian). */
+static void component(char *buf, size_t len, const char *name, unsigned loc, const char *type,
+                      const char *address, uint32_t value, const char *other)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char r[8] = {(unsigned char)value, (unsigned char)(value >> 8),
+                          (unsigned char)(value >> 16), (unsigned char)(value >> 24)};
+    char regs[16];
+    size_t k = 0;
+    for (size_t i = 0; i < 6; i += 3) { /* 8 bytes: two full groups and a tail */
+        uint32_t v = (uint32_t)r[i] << 16 | (uint32_t)r[i + 1] << 8 | r[i + 2];
+        for (int s = 18; s >= 0; s -= 6)
+            regs[k++] = b64[(v >> s) & 63];
+    }
+    uint32_t v = (uint32_t)r[6] << 16 | (uint32_t)r[7] << 8;
+    regs[k++] = b64[(v >> 18) & 63];
+    regs[k++] = b64[(v >> 12) & 63];
+    regs[k++] = b64[(v >> 6) & 63];
+    regs[k++] = '=';
+    regs[k] = 0;
+    size_t at = strlen(buf);
+    snprintf(buf + at, len - at,
+             "<dict><key>IOObjectClass</key><string>KXComponent</string>"
+             "<key>IORegistryEntryName</key><string>%s</string>"
+             "<key>IORegistryEntryLocation</key><string>%x</string>"
+             "<key>address</key><string>%s</string><key>type</key><string>%s</string>"
+             "<key>registers</key><data>%s</data>%s%s%s</dict>\n",
+             name, loc, address, type, regs, other ? "<key>other</key><string>" : "",
+             other ? other : "", other ? "</string>" : "");
+}
+
+static void add(const struct kxd_proc *p, const char *entries)
+{
+    size_t len = strlen(entries) + 128;
+    char *doc = malloc(len);
+    assert_non_null(doc);
+    snprintf(doc, len, "<?xml version=\"1.0\"?><plist version=\"1.0\"><array>%s</array></plist>",
+             entries);
+    kx_client *c = kxd_connect(p);
+    struct kx_client_nub *nubs = NULL;
+    size_t n = 0;
+    kx_status st = kx_client_device_add(c, "IOService:/kx/board", "components.plist", doc,
+                                        strlen(doc), &nubs, &n);
+    if (st != STATUS_SUCCESS)
+        fail_msg("device add: %s: %s", kx_status_name(st), kx_client_message(c));
+    kx_client_nubs_free(nubs, n);
+    kx_client_disconnect(c);
+    free(doc);
+}
+
+static void removed(const struct kxd_proc *p, const char *path)
+{
+    kx_client *c = kxd_connect(p);
+    assert_int_equal(kx_client_device_remove(c, path), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+/* The whole of a read at offset 0 of link, as text. */
+static kx_status read_text(const struct kxd_proc *p, const char *link, char *buf, size_t len)
+{
+    kx_client *c = kxd_connect(p);
+    uint32_t h = 0;
+    size_t got = 0;
+    kx_status st = kx_client_open(c, link, KX_ACCESS_READ, &h);
+    if (st == STATUS_SUCCESS)
+        st = kx_client_read(c, h, 0, buf, len - 1, 0, &got);
+    buf[st == STATUS_SUCCESS ? got : 0] = 0;
+    kx_client_disconnect(c);
+    return st;
+}
+
+static size_t links_with_prefix(const struct kxd_proc *p, const char *prefix)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_object *objs = NULL;
+    size_t n = 0, found = 0;
+    if (kx_client_ls(c, &objs, &n) == STATUS_SUCCESS)
+        for (size_t i = 0; i < n; i++)
+            found += !objs[i].is_device && strncmp(objs[i].name, prefix, strlen(prefix)) == 0;
+    kx_client_objects_free(objs, n);
+    kx_client_disconnect(c);
+    return found;
+}
+
+static void expect_text(const struct kxd_proc *p, const char *link, const char *text)
+{
+    char buf[256];
+    kx_status st = read_text(p, link, buf, sizeof buf);
+    if (st != STATUS_SUCCESS || strcmp(buf, text) != 0)
+        fail_msg("%s: %s \"%s\", wanted \"%s\"", link, kx_status_name(st), buf, text);
+}
+
+static void expect_count(const struct kxd_proc *p, const char *cls, const char *want)
+{
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "./ioclasscount --socket %s %s", p->socket, cls), 0);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+#define SENSOR_A "5e750a01-0000-4000-8000-00000000000a"
+
+static void test_sensor_instance_per_component_reads_its_register(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[2048] = "";
+    component(e, sizeof e, "sensor", 1, "sensor", SENSOR_A, 42, NULL);
+    component(e, sizeof e, "sensor", 2, "sensor", "5E750B02-0000-4000-8000-00000000000B", 7, NULL);
+    add(p, e);
+    expect_count(p, "KXSensor", "KXSensor = 2\n");
+    expect_text(p, "/dev/sensor_5e750a_0", "42\n");
+    expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    /* kx device poke drives the hardware the driver reads through its proxy */
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 0", p->socket), 0);
+    assert_string_equal(out, "0x0000002a\n");
+    free(out);
+    assert_int_equal(
+        kxd_run(NULL, "./kx device poke --socket %s " SENSOR_A " 0 0x1234", p->socket), 0);
+    expect_text(p, "/dev/sensor_5e750a_0", "4660\n");
+    assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 6 2>&1", p->socket),
+                     1);
+    KXD_ASSERT_MATCHES(out, "offset 0x6: invalid parameter");
+    free(out);
+    assert_int_equal(kxd_run(&out,
+                             "./kx device peek --socket %s 00000000-0000-4000-8000-000000000000 0 "
+                             "2>&1",
+                             p->socket),
+                     1);
+    KXD_ASSERT_MATCHES(out, "no component has that address");
+    free(out);
+    /* the component goes: its instance, device and link with it, the other stays */
+    removed(p, "IOService:/kx/board/sensor@1");
+    assert_int_equal(links_with_prefix(p, "/dev/sensor_5e750a"), 0);
+    expect_count(p, "KXSensor", "KXSensor = 1\n");
+    expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    char buf[64];
+    assert_int_equal(read_text(p, "/dev/sensor_5e750a_0", buf, sizeof buf), STATUS_NO_SUCH_FILE);
+    assert_int_equal(kxd_run(NULL, "./kx device peek --socket %s " SENSOR_A " 0 2>/dev/null",
+                             p->socket),
+                     1);
+}
+
+static void test_device_add_refuses_a_component_without_uuid(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[1024] = "", doc[1200];
+    component(e, sizeof e, "sensor", 9, "sensor", "not-a-uuid", 1, NULL);
+    snprintf(doc, sizeof doc, "<?xml version=\"1.0\"?><plist version=\"1.0\">%s</plist>", e);
+    kx_client *c = kxd_connect(p);
+    struct kx_client_nub *nubs = NULL;
+    size_t n = 0;
+    assert_int_equal(kx_client_device_add(c, "IOService:/kx/board", "bad.plist", doc,
+                                          strlen(doc), &nubs, &n),
+                     STATUS_DATA_ERROR);
+    KXD_ASSERT_MATCHES(kx_client_message(c), "bad.plist: sensor@9: address: a KXComponent needs");
+    kx_client_disconnect(c);
+    expect_count(p, "KXComponent", "KXComponent = 0\n");
+}
+
+static void test_proxy_privilege_follows_the_driver_type(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[2048] = "";
+    component(e, sizeof e, "probe", 1, "probe", "00c0ffee-0000-4000-8000-000000000001", 5,
+              "00decade-0000-4000-8000-000000000002");
+    component(e, sizeof e, "probe", 2, "probe", "00decade-0000-4000-8000-000000000002", 6,
+              "00c0ffee-0000-4000-8000-000000000001");
+    add(p, e);
+    /* a KMD may open any component, a CMD only its own, a UMD none */
+    expect_text(p, "/dev/compkmd_00c0ff_0", "own=STATUS_SUCCESS other=STATUS_SUCCESS value=5\n");
+    expect_text(p, "/dev/compcmd_00c0ff_0",
+                "own=STATUS_SUCCESS other=STATUS_ACCESS_DENIED value=5\n");
+    expect_text(p, "/dev/compcmd_00deca_0",
+                "own=STATUS_SUCCESS other=STATUS_ACCESS_DENIED value=6\n");
+    expect_text(p, "/dev/compumd_00c0ff_0",
+                "own=STATUS_ACCESS_DENIED other=STATUS_ACCESS_DENIED value=0\n");
+    /* DriverEntry checked that nothing is bound outside AddDevice (it fails otherwise) */
+    expect_count(p, "KXCompKMD KXCompCMD KXCompUMD",
+                 "KXCompKMD = 2\nKXCompCMD = 2\nKXCompUMD = 2\n");
+
+    /* the KMD on the first component keeps a proxy on the second: once that is gone, the
+     * proxy answers STATUS_DEVICE_REMOVED and nothing else breaks */
+    kx_client *c = kxd_connect(p);
+    uint32_t h = 0;
+    char buf[64];
+    size_t got = 0;
+    assert_int_equal(kx_client_open(c, "/dev/compkmd_00c0ff_0", KX_ACCESS_READ, &h),
+                     STATUS_SUCCESS);
+    assert_int_equal(kx_client_read(c, h, 8, buf, sizeof buf, 0, &got), STATUS_SUCCESS);
+    assert_memory_equal(buf, "other value=6\n", got);
+    removed(p, "IOService:/kx/board/probe@2");
+    assert_int_equal(kx_client_read(c, h, 8, buf, sizeof buf, 0, &got), STATUS_DEVICE_REMOVED);
+    kx_client_disconnect(c);
+    expect_text(p, "/dev/compkmd_00c0ff_0", "own=STATUS_SUCCESS other=STATUS_SUCCESS value=5\n");
+    expect_count(p, "KXCompKMD", "KXCompKMD = 1\n");
+}
+
+static void test_short_address_collisions_grow_the_name(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[4096] = "";
+    component(e, sizeof e, "sensor", 1, "sensor", "abcdef12-0000-4000-8000-000000000001", 1, NULL);
+    component(e, sizeof e, "sensor", 2, "sensor", "abcdef12-0000-4000-8000-000000000002", 2, NULL);
+    component(e, sizeof e, "sensor", 3, "sensor", "abcdef12-0000-4000-8000-000000000003", 3, NULL);
+    add(p, e);
+    /* matched in order: 6 digits, then 8, then 12; never one device taking another's name */
+    expect_text(p, "/dev/sensor_abcdef_0", "1\n");
+    expect_text(p, "/dev/sensor_abcdef12_0", "2\n");
+    expect_text(p, "/dev/sensor_abcdef120000_0", "3\n");
+    assert_int_equal(links_with_prefix(p, "/dev/sensor_abcdef"), 3);
+}
+
+#define BULK 100
+
+struct batch {
+    const struct kxd_proc *p;
+    kx_client *c;
+    uint32_t handles[BULK / 2];
+    struct kx_client_io ios[BULK / 2];
+    char bufs[BULK / 2][16];
+};
+
+static void *pend_reads(void *arg)
+{
+    struct batch *b = arg;
+    for (size_t i = 0; i < BULK / 2; i++)
+        b->ios[i] = (struct kx_client_io){.op = KX_CLIENT_OP_READ,
+                                          .handle = b->handles[i],
+                                          .offset = 4096, /* CompCMD pends it */
+                                          .timeout_ms = UINT32_MAX,
+                                          .out = b->bufs[i],
+                                          .out_len = sizeof b->bufs[i]};
+    kx_client_submit(b->c, b->ios, BULK / 2);
+    return NULL;
+}
+
+static int pending_requests(const struct kxd_proc *p)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_server s;
+    int n = 0;
+    if (c && kx_client_server(c, &s) == STATUS_SUCCESS)
+        for (size_t i = 0; i < s.n_listed; i++)
+            n += (int)s.conns[i].pending;
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    return n - 1; /* the SERVER request asking */
+}
+
+static void test_hundred_components_removed_under_pending_reads(void **state)
+{
+    struct kxd_proc *p = *state;
+    size_t len = BULK * 600;
+    char *e = calloc(1, len);
+    assert_non_null(e);
+    char addr[BULK][40], link[BULK][64];
+    for (unsigned i = 0; i < BULK; i++) {
+        snprintf(addr[i], sizeof addr[i], "%06x00-0000-4000-8000-%012x", 0xb00000 + i, i);
+        snprintf(link[i], sizeof link[i], "/dev/compcmd_%06x_0", 0xb00000 + i);
+        component(e, len, "bulk", i, "bulk", addr[i], 1000 + i, NULL);
+    }
+    add(p, e);
+    free(e);
+    expect_count(p, "KXCompCMD", "KXCompCMD = 100\n");
+    for (unsigned i = 0; i < BULK; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "own=STATUS_SUCCESS other=STATUS_NO_SUCH_DEVICE value=%u\n",
+                 1000 + i);
+        expect_text(p, link[i], want);
+    }
+    /* two connections, fifty reads each, all pending in the drivers */
+    struct batch b[2];
+    pthread_t t[2];
+    for (size_t k = 0; k < 2; k++) {
+        b[k].p = p;
+        b[k].c = kxd_connect(p);
+        for (size_t i = 0; i < BULK / 2; i++)
+            assert_int_equal(kx_client_open(b[k].c, link[k * (BULK / 2) + i], KX_ACCESS_READ,
+                                            &b[k].handles[i]),
+                             STATUS_SUCCESS);
+        assert_int_equal(pthread_create(&t[k], NULL, pend_reads, &b[k]), 0);
+    }
+    T_WAIT_FOR(pending_requests(p) == BULK);
+    assert_int_equal(pending_requests(p), BULK);
+    /* removed in a shuffled order (a fixed seed: the same order every run) */
+    unsigned order[BULK];
+    for (unsigned i = 0; i < BULK; i++)
+        order[i] = i;
+    unsigned seed = 14;
+    for (unsigned i = BULK - 1; i > 0; i--) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned j = (seed >> 16) % (i + 1), tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    for (unsigned i = 0; i < BULK; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "IOService:/kx/board/bulk@%x", order[i]);
+        removed(p, path);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        pthread_join(t[k], NULL);
+        for (size_t i = 0; i < BULK / 2; i++)
+            if (b[k].ios[i].status != STATUS_DEVICE_REMOVED)
+                fail_msg("read %zu: %s", k * (BULK / 2) + i, kx_status_name(b[k].ios[i].status));
+        kx_client_disconnect(b[k].c);
+    }
+    assert_int_equal(links_with_prefix(p, "/dev/compcmd_"), 0);
+    expect_count(p, "KXCompCMD KXComponent", "KXCompCMD = 0\nKXComponent = 0\n");
+    char buf[64];
+    assert_int_equal(read_text(p, link[0], buf, sizeof buf), STATUS_NO_SUCH_FILE);
+}
+
+/* kxd on this machine's own PCI functions, with PCIConfig alone. */
+static int setup_linux(void **state)
+{
+    struct kxd_proc *p = calloc(1, sizeof *p);
+    const char *build = getenv("KX_BUILD_DIR");
+    snprintf(p->dir, sizeof p->dir, "/tmp/kxd-pciconf-XXXXXX");
+    if (!build || !mkdtemp(p->dir) || chmod(p->dir, 0755) != 0)
+        return -1;
+    snprintf(p->ext, sizeof p->ext, "%s/ext", p->dir);
+    if (kxd_sh("mkdir %s && cp -a %s/extensions/PCIConfig.kext %s/", p->ext, build, p->ext) != 0)
+        return -1;
+    const char *args[] = {"--platform", "linux", NULL};
+    if (kxd_start_args(p, args) != 0)
+        return -1;
+    *state = p;
+    return 0;
+}
+
+/* The first PCI function of domain 0 whose configuration space this process reads whole. */
+static int readable_function(unsigned char config[4096], size_t *size, char link[64])
+{
+    FILE *ls = popen("ls /sys/bus/pci/devices 2>/dev/null", "r");
+    char name[64];
+    int found = 0;
+    while (ls && !found && fgets(name, sizeof name, ls)) {
+        unsigned bus, dev, fn;
+        name[strcspn(name, "\n")] = 0;
+        if (sscanf(name, "0000:%x:%x.%x", &bus, &dev, &fn) != 3)
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        *size = fread(config, 1, 4096, f);
+        fclose(f);
+        snprintf(link, 64, "/dev/pciconf_%02x_%02x_%x", bus, dev, fn);
+        found = *size > 64; /* more than an unprivileged reader sees */
+    }
+    if (ls)
+        pclose(ls);
+    return found;
+}
+
+static void test_pci_config_space_equals_sysfs(void **state)
+{
+    struct kxd_proc *p = *state;
+    unsigned char want[4096], got[4096];
+    size_t size = 0;
+    char link[64];
+    if (!readable_function(want, &size, link)) {
+        print_message("[  SKIPPED ] no PCI function with a readable configuration space here\n");
+        skip();
+    }
+    T_WAIT_FOR(links_with_prefix(p, link) == 1);
+    kx_client *c = kxd_connect(p);
+    uint32_t h = 0;
+    assert_int_equal(kx_client_open(c, link, KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    size_t total = 0, n = 0;
+    kx_status st;
+    do
+        st = kx_client_read(c, h, total, got + total, sizeof got - total, 0, &n);
+    while (st == STATUS_SUCCESS && n && (total += n) < sizeof got);
+    assert_int_equal(st, total == sizeof got ? STATUS_SUCCESS : STATUS_END_OF_FILE);
+    assert_int_equal(total, size);
+    assert_memory_equal(got, want, size);
+    kx_client_disconnect(c);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_sensor_instance_per_component_reads_its_register),
+        T(test_device_add_refuses_a_component_without_uuid),
+        T(test_proxy_privilege_follows_the_driver_type),
+        T(test_short_address_collisions_grow_the_name),
+        T(test_hundred_components_removed_under_pending_reads),
+        cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
+                                        teardown),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
