@@ -394,12 +394,12 @@ kx_status kx_client_fault_list(kx_client *c, struct kx_client_fault **faults, si
 kx_status kx_client_event_raise(kx_client *c, const char *name, const char *source,
                                 const void *data, size_t len, uint32_t *n_queued)
 {
-    uint32_t id = begin(c, KX_MSG_EVENT_RAISE);
+    uint32_t id = kxc_begin(c, KX_MSG_EVENT_RAISE);
     kx_msg_put_str(&c->out, name);
     kx_msg_put_str(&c->out, source);
     kx_msg_put_bytes(&c->out, data, len);
     uint64_t v = 0;
-    kx_status st = simple_call(c, id, &v);
+    kx_status st = kxc_simple_call(c, id, &v);
     if (n_queued)
         *n_queued = st == STATUS_SUCCESS ? (uint32_t)v : 0;
     return st;
@@ -431,7 +431,7 @@ static void free_event_stats(void *items, size_t n) { kx_client_event_stats_free
 
 kx_status kx_client_event_list(kx_client *c, struct kx_client_event_stat **stats, size_t *n)
 {
-    uint32_t id = begin(c, KX_MSG_EVENT_LIST);
+    uint32_t id = kxc_begin(c, KX_MSG_EVENT_LIST);
     return list_call(c, id, KX_MSG_EVENT_ENTRY, sizeof **stats, decode_event_stat,
                      free_event_stats, (void **)stats, n);
 }

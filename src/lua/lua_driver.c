@@ -4,9 +4,11 @@
  * global syscall("signal_pull") suspends it. DriverEntry resumes it until
  * its first signal_pull, then with ("driver_init", the DRIVER_OBJECT table)
  * and waits for "driver_init_complete"; each IRP resumes it with
- * ("irp_dispatch", the IRP table, a handler); unload with ("driver_unload"),
- * and calls fDriverUnload itself if the script's loop did not. All of it
- * runs on the driver's dispatch thread, one signal at a time.
+ * ("irp_dispatch", the IRP table, a handler); each event it registered for
+ * with ("hardware_interrupt", name, source, data, sequence); unload with
+ * ("driver_unload"), and calls fDriverUnload itself if the script's loop
+ * did not. All of it runs on the driver's dispatch thread, one signal at a
+ * time.
  *
  * Errors are contained per signal. The handler given with irp_dispatch wraps
  * the driver's tDispatch entry in a protected call: a Lua error there (or
@@ -310,6 +312,22 @@ static kx_status lua_dispatch(PDEVICE_OBJECT dev, PIRP irp)
     st = kx__lua_complete(L, -3, st);
     lua_pop(L, 3);
     return st;
+}
+
+/* An event the driver registered for: ("hardware_interrupt", sEventName,
+ * sSource, sData, nSequence), on the dispatch thread between IRPs. */
+void kx__lua_event(PDRIVER_OBJECT obj, const KX_EVENT *ev, void *ctx)
+{
+    struct lua_drv *d = ctx;
+    (void)obj;
+    if (d->dead)
+        return;
+    push_signal(d->co, "hardware_interrupt");
+    lua_pushstring(d->co, ev->Name);
+    lua_pushstring(d->co, ev->Source ? ev->Source : "");
+    lua_pushlstring(d->co, ev->Data ? ev->Data : "", ev->DataLength);
+    lua_pushinteger(d->co, (lua_Integer)ev->Sequence);
+    resume(d, 7, "hardware_interrupt");
 }
 
 static void lua_unload(PDRIVER_OBJECT obj)

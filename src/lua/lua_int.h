@@ -43,6 +43,12 @@ int kx__lua_traceback(lua_State *L);
 int kx__lua_open_errcheck(lua_State *L);
 int kx__lua_open_structs(lua_State *L);
 int kx__lua_open_kmd(lua_State *L);
+/* lua_hw.c: adds the hardware calls (events, component devices, proxies) to
+ * kmd_api's table on the top of the stack. */
+void kx__lua_open_hw(lua_State *L);
+/* lua_driver.c: an event the driver registered for, as "hardware_interrupt". */
+void kx__lua_event(PDRIVER_OBJECT DriverObject, const KX_EVENT *Event, void *Context);
+
 /* The PIRP of an IRP table the driver still owns, or NULL. */
 PIRP kx__lua_irp(lua_State *L, int idx);
 /* Pushes the device table of dev (made on first sight). */

@@ -291,18 +291,6 @@ static int dk_complete(lua_State *L)
     return 1;
 }
 
-/* ---- not yet wired -------------------------------------------------------
- * DkRegisterInterrupt, DkCreateComponentDevice and DkGetHardwareProxy are
- * being added to the C API (events and component issues); until they are
- * merged these bindings answer STATUS_NOT_IMPLEMENTED. Wire them here, and
- * deliver events as the "hardware_interrupt" signal (lua_driver.c). */
-static int dk_not_yet(lua_State *L)
-{
-    lua_pushinteger(L, STATUS_NOT_IMPLEMENTED);
-    lua_pushnil(L);
-    return 2;
-}
-
 int kx__lua_open_kmd(lua_State *L)
 {
     static const luaL_Reg calls[] = {
@@ -317,11 +305,9 @@ int kx__lua_open_kmd(lua_State *L)
         {"DkSetDeviceSecurity", dk_set_security},
         {"DkSetDeviceReady", dk_set_ready},
         {"DkStatusName", dk_status_name},
-        {"DkRegisterInterrupt", dk_not_yet},
-        {"DkCreateComponentDevice", dk_not_yet},
-        {"DkGetHardwareProxy", dk_not_yet},
         {NULL, NULL},
     };
     luaL_newlib(L, calls);
+    kx__lua_open_hw(L);
     return 1;
 }
