@@ -507,4 +507,14 @@ KX_API kx_status kx_io_fault_clear(struct kx_io *io, const char *target, size_t 
  * caller frees *out with free(). */
 KX_API kx_status kx_io_fault_list(struct kx_io *io, struct kx_fault_rule **out, size_t *n);
 
+/* The IRP pool's size: slabs of records_per_slab records; live ones hold
+ * memory, made is the high-water mark. It grows in a burst and the watchdog
+ * gives the memory of idle slabs back once the burst is over. */
+struct kx_io_pool_stats {
+    uint32_t slabs_live, slabs_made, records_per_slab;
+};
+KX_API void kx_io_pool_stats(struct kx_io *io, struct kx_io_pool_stats *out);
+/* Gives idle slabs back now rather than at the watchdog's next tick. */
+KX_API void kx_io_pool_trim(struct kx_io *io);
+
 #endif /* KX_IO_H */

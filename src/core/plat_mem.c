@@ -60,3 +60,20 @@ int kx_plat_fd_of_path(const char *path)
     long fd = strtol(path + len, &end, 10);
     return *end || end == path + len || fd < 0 || fd > INT_MAX ? -1 : (int)fd;
 }
+
+void *kx_plat_pages_alloc(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void kx_plat_pages_free(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len);
+}
+
+void kx_plat_pages_discard(void *p, size_t len)
+{
+    madvise(p, len, MADV_DONTNEED);
+}

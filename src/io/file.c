@@ -325,8 +325,8 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
     while (atomic_load_explicit(&f->submitting, memory_order_seq_cst))
         kx_plat_yield();
     /* Every IRP of the handle holds a reference: with only the handle's and
-     * ours left there is nothing to cancel, and the pool (which only grows)
-     * need not be scanned — the usual close after the I/O is done. */
+     * ours left there is nothing to cancel, and the pool need not be
+     * scanned — the usual close after the I/O is done. */
     int has_irps = (uint32_t)atomic_load_explicit(&f->gen_refs, memory_order_seq_cst) > 2;
     if (revoke && has_irps) /* the device is going away under the handle */
         kx__irp_foreach(io, revoke_one, f);

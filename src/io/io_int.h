@@ -19,7 +19,7 @@
  * Lock order (take downwards only):
  *   1. io->ns_lock    namespace arrays, driver/device records and their counts,
  *                     handle-table slots and free list, device refs
- *   2. io->pool_lock  IRP slab growth            (leaf)
+ *   2. io->pool_lock  IRP slab growth and trim   (leaf)
  *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
  *      io->fault_lock fault rules (leaf; fault_set.c; reports go out after it)
@@ -201,10 +201,20 @@ struct io_relbatch {
 #define IO_SLAB_SIZE  (1u << IO_SLAB_SHIFT)
 #define IO_MAX_SLABS  4096u /* 1M records */
 
+/* A slab stays mapped once made; after a burst, trimming discards the memory
+ * of wholly free slabs (reads then see zeros: no references, so lookups and
+ * scans pass over them) and growth revives them before making new ones. */
+#define IO_POOL_KEEP_SLABS 4u /* never trimmed below this many live slabs */
+
 struct io_pool {
     _Alignas(64) _Atomic uint64_t free_head; /* tag:32 | idx+1:32 (Treiber stack of magazines) */
-    _Alignas(64) _Atomic uint32_t n_slabs;
+    _Alignas(64) _Atomic uint32_t n_slabs;   /* slabs ever made (the high-water mark) */
+    _Atomic uint32_t n_live;                 /* slabs not discarded */
     _Atomic(struct io_irp *) slabs[IO_MAX_SLABS];
+    _Atomic uint8_t live[IO_MAX_SLABS]; /* scans skip discarded slabs */
+    /* pool_lock: a discarded slab's highest generation, which its records
+     * continue from when revived, so ids from before stay stale */
+    uint32_t idle_gen[IO_MAX_SLABS];
 };
 
 /* ---- Files (handles) ------------------------------------------------------ */
@@ -416,6 +426,11 @@ void kx__irp_cancel(struct kx_io *io, struct io_irp *r);
  * if it answered. Caller holds a reference. */
 int kx__irp_expire(struct kx_io *io, struct io_irp *r, kx_status st);
 void kx__irp_after_timeout(struct kx_io *io, struct io_irp *r);
+/* Discards the memory of wholly free slabs while the free records exceed
+ * twice those in use (and more than IO_POOL_KEEP_SLABS slabs are live). The
+ * watchdog calls it after a burst. */
+void kx__pool_trim(struct kx_io *io);
+int kx__pool_slab_live(struct kx_io *io, uint32_t slab);
 /* Calls fn for every live record (with a reference held during the call). */
 void kx__irp_foreach(struct kx_io *io, void (*fn)(struct kx_io *, struct io_irp *, void *),
                      void *arg);

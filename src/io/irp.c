@@ -2,11 +2,13 @@
  * requester exactly once, waiting for an answer, cancellation, and the
  * completion messages a host sends about them.
  *
- * Records live in slabs that are only freed with the manager, so any thread
- * may read a record it holds no reference to (the watchdog and close scan the
- * pool) and a stale id is harmless: the generation in the state word no longer
- * matches. The free list is a Treiber stack whose head carries a tag against
- * ABA. Nothing here takes a lock except slab growth.
+ * Records live in slabs that stay mapped until the manager goes, so any
+ * thread may read a record it holds no reference to (the watchdog and close
+ * scan the pool) and a stale id is harmless: the generation in the state word
+ * no longer matches. After a burst, trimming gives a wholly free slab's memory
+ * back (it then reads as zeros: no references) and remembers its generations
+ * for when it is revived. The free list is a Treiber stack whose head carries
+ * a tag against ABA. Nothing here takes a lock except slab growth and trim.
  *
  * Answer protocol: whoever sets REQ_DONE first answers (the driver's
  * completion, a deadline, a cancel, a hang, an unload); everyone else's result
@@ -17,6 +19,7 @@
 #include "io_int.h"
 
 #include "core/plat.h"
+#include "core/plat_mem.h"
 #include "core/plat_sync.h"
 
 #include <kx/kmdf.h>
@@ -32,8 +35,12 @@ kx_status kx__pool_init(struct kx_io *io)
 {
     atomic_init(&io->pool.free_head, 0);
     atomic_init(&io->pool.n_slabs, 0);
-    for (uint32_t i = 0; i < IO_MAX_SLABS; i++)
+    atomic_init(&io->pool.n_live, 0);
+    for (uint32_t i = 0; i < IO_MAX_SLABS; i++) {
         atomic_init(&io->pool.slabs[i], NULL);
+        atomic_init(&io->pool.live[i], 0);
+        io->pool.idle_gen[i] = 0;
+    }
     return STATUS_SUCCESS;
 }
 
@@ -46,7 +53,7 @@ void kx__pool_destroy(struct kx_io *io)
             if ((atomic_load(&slab[i].state) & IRP_REF_MASK) && slab[i].buf &&
                 slab[i].buf != slab[i].u.inline_buf)
                 free(slab[i].buf);
-        free(slab);
+        kx_plat_pages_free(slab, sizeof(struct io_irp) * IO_SLAB_SIZE);
     }
 }
 
@@ -107,6 +114,22 @@ static void pool_put(struct kx_io *io, struct io_irp **recs, size_t n)
     }
 }
 
+/* Puts slab s's records, fresh or revived, on the free list (pool_lock). */
+static void slab_fill(struct kx_io *io, uint32_t s, struct io_irp *slab)
+{
+    struct io_irp *recs[IO_SLAB_SIZE];
+    for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) {
+        slab[i].idx = s * IO_SLAB_SIZE + i;
+        atomic_store_explicit(&slab[i].state, (uint64_t)io->pool.idle_gen[s] << IRP_GEN_SHIFT,
+                              memory_order_relaxed);
+        atomic_store_explicit(&slab[i].free_next, 0, memory_order_relaxed);
+        recs[i] = &slab[i];
+    }
+    atomic_store_explicit(&io->pool.live[s], 1, memory_order_release);
+    atomic_fetch_add_explicit(&io->pool.n_live, 1, memory_order_relaxed);
+    pool_put(io, recs, IO_SLAB_SIZE);
+}
+
 static kx_status pool_grow(struct kx_io *io)
 {
     kx_status st = STATUS_SUCCESS;
@@ -115,29 +138,136 @@ static kx_status pool_grow(struct kx_io *io)
     if ((uint32_t)atomic_load(&io->pool.free_head) != 0)
         goto out;
     uint32_t n = atomic_load_explicit(&io->pool.n_slabs, memory_order_relaxed);
+    for (uint32_t s = 0; s < n; s++) /* a discarded slab first: it costs no address space */
+        if (!atomic_load_explicit(&io->pool.live[s], memory_order_relaxed)) {
+            slab_fill(io, s, atomic_load_explicit(&io->pool.slabs[s], memory_order_relaxed));
+            goto out;
+        }
     if (n == IO_MAX_SLABS) {
         st = STATUS_INSUFFICIENT_RESOURCES;
         goto out;
     }
-    struct io_irp *slab = aligned_alloc(64, sizeof(struct io_irp) * IO_SLAB_SIZE);
+    struct io_irp *slab = kx_plat_pages_alloc(sizeof(struct io_irp) * IO_SLAB_SIZE);
     if (!slab) {
         st = STATUS_INSUFFICIENT_RESOURCES;
         goto out;
     }
-    memset(slab, 0, sizeof(struct io_irp) * IO_SLAB_SIZE);
-    struct io_irp *recs[IO_SLAB_SIZE];
-    for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) {
-        slab[i].idx = n * IO_SLAB_SIZE + i;
-        atomic_init(&slab[i].state, 0);
-        atomic_init(&slab[i].free_next, 0);
-        recs[i] = &slab[i];
-    }
     atomic_store_explicit(&io->pool.slabs[n], slab, memory_order_release);
     atomic_store_explicit(&io->pool.n_slabs, n + 1, memory_order_release);
-    pool_put(io, recs, IO_SLAB_SIZE);
+    slab_fill(io, n, slab);
 out:
     pthread_mutex_unlock(&io->pool_lock);
     return st;
+}
+
+/* Takes the whole free list; the caller owns every record on it. */
+static uint32_t pool_take_all(struct kx_io *io)
+{
+    uint64_t h = atomic_load_explicit(&io->pool.free_head, memory_order_acquire);
+    while (!atomic_compare_exchange_weak_explicit(&io->pool.free_head, &h,
+                                                  ((h >> 32) + 1) << 32,
+                                                  memory_order_acq_rel, memory_order_acquire))
+        ;
+    return (uint32_t)h;
+}
+
+/* Calls fn(io, record, arg) for every record of the list taken from top;
+ * each magazine is read before fn sees its records, so fn may reuse them. */
+static void chain_walk(struct kx_io *io, uint32_t top,
+                       void (*fn)(struct kx_io *, struct io_irp *, void *), void *arg)
+{
+    while (top) {
+        struct io_irp *m = kx__irp_at(io, top - 1);
+        struct io_mag mg = m->u.mag;
+        top = atomic_load_explicit(&m->free_next, memory_order_relaxed);
+        fn(io, m, arg);
+        for (uint32_t i = 0; i < mg.n; i++)
+            fn(io, kx__irp_at(io, mg.e[i].idx), arg);
+    }
+}
+
+struct trim_scan {
+    uint16_t *n_free; /* per slab */
+    uint32_t total;
+    struct io_relbatch keep; /* records going back, IO_MAG + 1 at a time */
+};
+
+static void trim_count(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    struct trim_scan *t = arg;
+    (void)io;
+    t->n_free[r->idx >> IO_SLAB_SHIFT]++;
+    t->total++;
+}
+
+static void trim_keep(struct kx_io *io, struct io_irp *r, void *arg)
+{
+    struct trim_scan *t = arg;
+    if (!atomic_load_explicit(&io->pool.live[r->idx >> IO_SLAB_SHIFT], memory_order_relaxed))
+        return;
+    t->keep.recs[t->keep.n++] = r;
+    if (t->keep.n == IO_MAG + 1) {
+        pool_put(io, t->keep.recs, t->keep.n);
+        t->keep.n = 0;
+    }
+}
+
+void kx__pool_trim(struct kx_io *io)
+{
+    if (atomic_load_explicit(&io->pool.n_live, memory_order_relaxed) <= IO_POOL_KEEP_SLABS)
+        return;
+    pthread_mutex_lock(&io->pool_lock);
+    uint32_t n = atomic_load_explicit(&io->pool.n_slabs, memory_order_relaxed);
+    struct trim_scan t = {.n_free = calloc(n, sizeof(uint16_t))};
+    if (!t.n_free)
+        goto out;
+    /* Allocators that find the list empty meanwhile wait in pool_grow. */
+    uint32_t top = pool_take_all(io);
+    chain_walk(io, top, trim_count, &t);
+    uint32_t live = atomic_load_explicit(&io->pool.n_live, memory_order_relaxed);
+    uint32_t in_use = live * IO_SLAB_SIZE - t.total;
+    for (uint32_t s = 0; s < n && live > IO_POOL_KEEP_SLABS; s++) {
+        uint32_t free_after = t.total - IO_SLAB_SIZE;
+        if (t.n_free[s] != IO_SLAB_SIZE || free_after < 2 * in_use)
+            continue;
+        /* Every record of s is ours and unreferenced: nobody writes it. */
+        struct io_irp *slab = atomic_load_explicit(&io->pool.slabs[s], memory_order_relaxed);
+        uint32_t top_gen = 0;
+        for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) {
+            uint32_t g = gen_of(atomic_load_explicit(&slab[i].state, memory_order_relaxed));
+            top_gen = g > top_gen ? g : top_gen;
+        }
+        io->pool.idle_gen[s] = top_gen;
+        atomic_store_explicit(&io->pool.live[s], 0, memory_order_release);
+        atomic_fetch_sub_explicit(&io->pool.n_live, 1, memory_order_relaxed);
+        live--;
+        t.total -= IO_SLAB_SIZE;
+    }
+    chain_walk(io, top, trim_keep, &t);
+    if (t.keep.n)
+        pool_put(io, t.keep.recs, t.keep.n);
+    /* Only now: the walk above read magazines that lived in these slabs. */
+    for (uint32_t s = 0; s < n; s++)
+        if (t.n_free[s] == IO_SLAB_SIZE && !atomic_load(&io->pool.live[s]))
+            kx_plat_pages_discard(atomic_load_explicit(&io->pool.slabs[s], memory_order_relaxed),
+                                  sizeof(struct io_irp) * IO_SLAB_SIZE);
+    free(t.n_free);
+out:
+    pthread_mutex_unlock(&io->pool_lock);
+}
+
+void kx_io_pool_stats(struct kx_io *io, struct kx_io_pool_stats *out)
+{
+    out->slabs_live = atomic_load_explicit(&io->pool.n_live, memory_order_relaxed);
+    out->slabs_made = atomic_load_explicit(&io->pool.n_slabs, memory_order_relaxed);
+    out->records_per_slab = IO_SLAB_SIZE;
+}
+
+void kx_io_pool_trim(struct kx_io *io) { kx__pool_trim(io); }
+
+int kx__pool_slab_live(struct kx_io *io, uint32_t slab)
+{
+    return atomic_load_explicit(&io->pool.live[slab], memory_order_acquire);
 }
 
 /* old_gen: the record's last generation (from its magazine entry: reading
@@ -525,6 +655,10 @@ void kx__irp_foreach(struct kx_io *io, void (*fn)(struct kx_io *, struct io_irp 
 {
     uint32_t n = atomic_load_explicit(&io->pool.n_slabs, memory_order_acquire);
     for (uint32_t i = 0; i < n * IO_SLAB_SIZE; i++) {
+        if (!(i & (IO_SLAB_SIZE - 1)) && !kx__pool_slab_live(io, i >> IO_SLAB_SHIFT)) {
+            i += IO_SLAB_SIZE - 1;
+            continue;
+        }
         struct io_irp *r = kx__irp_at(io, i);
         uint64_t w = atomic_load_explicit(&r->state, memory_order_acquire);
         if (!refs_of(w) || !kx__irp_tryref(r, w))

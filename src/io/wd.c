@@ -1,6 +1,7 @@
 /* wd.c — the watchdog thread ("kx-io-wd"): answers asynchronous requests
  * whose deadline has passed (STATUS_TIMEOUT) and reports driver routines that
- * run longer than hang_ms.
+ * run longer than hang_ms. Once a tick it also trims the IRP pool after a
+ * burst (kx__pool_trim).
  *
  * It sleeps until the earliest deadline it knows of, or one tick (hang_ms/4,
  * 1 ms..1 s), whichever is sooner. A submitter whose deadline is earlier than
@@ -41,6 +42,10 @@ static uint64_t expire(struct kx_io *io, uint64_t now)
     uint64_t next = UINT64_MAX;
     uint32_t n = atomic_load_explicit(&io->pool.n_slabs, memory_order_acquire);
     for (uint32_t i = 0; i < n * IO_SLAB_SIZE; i++) {
+        if (!(i & (IO_SLAB_SIZE - 1)) && !kx__pool_slab_live(io, i >> IO_SLAB_SHIFT)) {
+            i += IO_SLAB_SIZE - 1; /* discarded: nothing in flight there */
+            continue;
+        }
         struct io_irp *r = kx__irp_at(io, i);
         uint64_t w = atomic_load_explicit(&r->state, memory_order_acquire);
         if (!(w & IRP_REF_MASK) || (w & IRP_REQ_DONE))
@@ -174,12 +179,17 @@ static void *wd_main(void *arg)
 {
     struct kx_io *io = arg;
     pthread_setname_np(pthread_self(), "kx-io-wd");
+    uint64_t trim_at = 0; /* once a tick: a trim takes the whole free list */
     while (!atomic_load(&io->wd.stop)) {
         uint32_t seq = atomic_load_explicit(&io->wd.word, memory_order_seq_cst);
         atomic_store_explicit(&io->wd.next_ns, UINT64_MAX, memory_order_seq_cst);
         uint64_t now = kx_plat_monotonic_ns();
         uint64_t next = expire(io, now);
         check_hangs(io, now);
+        if (now >= trim_at) {
+            kx__pool_trim(io);
+            trim_at = now + io->wd.tick_ns;
+        }
         if (next > now + io->wd.tick_ns)
             next = now + io->wd.tick_ns;
         atomic_store_explicit(&io->wd.next_ns, next, memory_order_seq_cst);
