@@ -275,6 +275,13 @@ enum kx_io_op {
 /* Runs exactly once per submitted request, on any thread; must not block. */
 typedef void (*kx_io_done_fn)(void *arg, kx_status status, size_t information);
 
+/* Instead of done, for a requester that wants no copy into req->out: out
+ * points at the request's own buffer (information bytes the driver wrote,
+ * NULL when it wrote none or failed), valid only during the call. The
+ * buffer is not zeroed first: a driver that reports more Information than
+ * it wrote answers with bytes of the manager's heap. */
+typedef void (*kx_io_view_fn)(void *arg, kx_status status, size_t information, const void *out);
+
 struct kx_io_req {
     uint8_t op;             /* enum kx_io_op */
     uint32_t code;          /* DEVICE_CONTROL: control code; QUERY_INFORMATION: class */
@@ -286,6 +293,7 @@ struct kx_io_req {
     uint32_t timeout_ms;    /* KX_IO_TIMEOUT_DEFAULT, KX_IO_TIMEOUT_NONE or ms */
     kx_io_done_fn done;     /* required for kx_io_submit; ignored by kx_io_call */
     void *arg;
+    kx_io_view_fn done_view; /* kx_io_submit: instead of done and out (out NULL) */
 };
 
 /* Largest in_len or out_len of one request, and most requests per submit. */

@@ -401,7 +401,7 @@ static kx_status provider_copy(struct io_irp *r, const struct kx_io_provider *pr
     size_t n = sizeof *prov;
     for (size_t i = 0; i < 5; i++)
         n += s[i] ? strlen(s[i]) + 1 : 0;
-    kx_status st = kx__irp_set_buffer(r, NULL, 0, n);
+    kx_status st = kx__irp_set_buffer(r, NULL, 0, n, 1);
     if (st != STATUS_SUCCESS)
         return st;
     struct kx_io_provider *c = r->buf;

@@ -350,6 +350,20 @@ static void end_disp(struct io_hostproc *hp, struct io_irp *r)
     atomic_fetch_add_explicit(&hp->n_ended, 1, memory_order_relaxed);
 }
 
+/* Takes a host's output bytes into r's buffer. A view request's buffer was
+ * not zeroed (kx_io_view_fn): what the host did not send is cleared, so an
+ * Information beyond it never shows kxd's heap. */
+static void take_output(struct io_irp *r, const unsigned char *p, uint32_t len)
+{
+    if (atomic_load(&r->state) & IRP_DRV_DONE)
+        return;
+    uint32_t n = len <= r->buf_len ? len : 0;
+    if (n)
+        memcpy(r->buf, p, n);
+    if (r->has_out && !r->req_out)
+        memset((char *)r->buf + n, 0, r->buf_len - n);
+}
+
 static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
                    struct io_relbatch *rb)
 {
@@ -359,16 +373,14 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
     case HX_COMPLETE:
         r = live(hp, x->id);
         if (!(x->flags & HF_END)) {
-            if (r && r->kind == K_IRP && x->len && (kx_status)x->a == STATUS_SUCCESS &&
-                !(atomic_load(&r->state) & IRP_DRV_DONE) && x->len <= r->buf_len)
-                memcpy(r->buf, p, x->len);
+            if (r && r->kind == K_IRP && (kx_status)x->a == STATUS_SUCCESS)
+                take_output(r, p, x->len);
             kx__chan_complete(io, x->id, (kx_status)x->a, x->b, x->c);
             break;
         }
         if (!r || r->kind != K_IRP || !atomic_load(&r->proc_disp))
             break; /* not a dispatch of ours: a confused host */
-        if (x->len && x->len <= r->buf_len && !(atomic_load(&r->state) & IRP_DRV_DONE))
-            memcpy(r->buf, p, x->len);
+        take_output(r, p, x->len);
         end_disp(hp, r);
         kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
         break;

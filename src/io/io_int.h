@@ -120,7 +120,10 @@ struct io_irp {
      * reads req_status and req_info: never both, so they share the space. */
     union {
         struct {
-            kx_io_done_fn done;
+            union {
+                kx_io_done_fn done;
+                kx_io_view_fn done_view; /* when has_out and req_out is NULL */
+            };
             void *done_arg;
         };
         struct {
@@ -390,7 +393,10 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n);
 /* Returns records that were never posted (refs ignored; file refs are not dropped). */
 void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n);
 /* Sets up the system buffer: copies in, zeroes output. */
-kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len);
+/* zero_out: clear the output-only bytes (a view request's driver owns them;
+ * only what it reports it wrote leaves the manager). */
+kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len,
+                             int zero_out);
 struct io_irp *kx__irp_at(struct kx_io *io, uint32_t idx);
 /* The record with that id if it is live (no reference taken). */
 struct io_irp *kx__irp_lookup(struct kx_io *io, uint64_t id, uint64_t *state);

@@ -371,7 +371,8 @@ void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n)
     pool_put(io, recs, n);
 }
 
-kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len)
+kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len,
+                             int zero_out)
 {
     size_t n = in_len > out_len ? in_len : out_len;
     if (!n)
@@ -382,7 +383,7 @@ kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, si
     r->buf_heap = n > IO_INLINE_BUF;
     if (in_len)
         memcpy(r->buf, in, in_len);
-    if (n > in_len) /* output-only bytes: never hand a driver stale pool memory */
+    if (zero_out && n > in_len) /* output-only bytes: never hand a driver stale pool memory */
         memset((char *)r->buf + in_len, 0, n - in_len);
     r->buf_len = (uint32_t)n;
     return STATUS_SUCCESS;
@@ -477,7 +478,12 @@ static uint64_t deliver(struct io_irp *r, kx_status st, size_t info, int from_dr
             kx_plat_futex_wake(&r->wake, 1);
         return 0;
     }
-    if (r->done) {
+    if (r->done && r->has_out && !r->req_out) { /* a view: no copy */
+        if (info > r->req_out_len)
+            info = r->req_out_len;
+        const void *out = from_driver && st == STATUS_SUCCESS && info ? r->buf : NULL;
+        r->done_view(r->done_arg, st, out ? info : 0, out);
+    } else if (r->done) {
         if (r->req_out_len) {
             if (info > r->req_out_len)
                 info = r->req_out_len;

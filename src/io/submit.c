@@ -23,13 +23,15 @@ int kx__post(struct kx_io *io, struct io_driver *d, struct io_irp **recs, size_t
 
 static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, int need_done)
 {
-    if (need_done && !q->done)
+    if (need_done && !q->done == !q->done_view)
+        return STATUS_INVALID_PARAMETER;
+    if (q->done_view && (!need_done || q->out || !q->out_len))
         return STATUS_INVALID_PARAMETER;
     if (q->op > IRP_MJ_MAXIMUM_FUNCTION || q->op == IRP_MJ_CREATE || q->op == IRP_MJ_CLEANUP ||
         q->op == IRP_MJ_CLOSE)
         return STATUS_INVALID_PARAMETER;
     if (q->in_len > KX_IO_MAX_TRANSFER || q->out_len > KX_IO_MAX_TRANSFER ||
-        (q->in_len && !q->in) || (q->out_len && !q->out))
+        (q->in_len && !q->in) || (q->out_len && !q->out && !q->done_view))
         return STATUS_INVALID_PARAMETER;
     switch (q->op) {
     case IRP_MJ_READ:
@@ -59,7 +61,7 @@ static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, i
 static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, struct io_device *dv,
                       struct io_driver *d, const struct kx_io_req *q)
 {
-    kx_status st = kx__irp_set_buffer(r, q->in, q->in_len, q->out_len);
+    kx_status st = kx__irp_set_buffer(r, q->in, q->in_len, q->out_len, !q->done_view);
     if (st != STATUS_SUCCESS)
         return st;
     r->major = q->op;
@@ -67,7 +69,10 @@ static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, str
     r->req_out = q->out;
     r->req_out_len = q->out_len;
     r->has_out = q->out_len != 0;
-    r->done = q->done;
+    if (q->done_view)
+        r->done_view = q->done_view;
+    else
+        r->done = q->done;
     r->done_arg = q->arg;
     atomic_store_explicit(&r->file, f, memory_order_relaxed);
     atomic_store_explicit(&r->dev, dv, memory_order_relaxed);

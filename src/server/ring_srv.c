@@ -28,28 +28,23 @@
 #define THREAD_WAKER_KEY 1
 #define RECS_PER_ROUND   64
 #define ROUNDS_PER_TURN  4  /* then the thread's other rings get a turn */
-#define POOL_KEEP        64 /* free contexts kept per size class after a burst */
+#define POOL_KEEP        256 /* free contexts kept after a burst */
 #define STOP_WAIT_NS     ((uint64_t)2000 * 1000000u)
-
-/* Size classes: a request's context with room for this much output. */
-static const uint32_t class_out[] = {0, 4096, 65536, KX_CLIENT_IO_MAX};
-#define N_CLASSES (sizeof class_out / sizeof class_out[0])
 
 struct ring_op {
     struct ring_op *next; /* in the pool's free list */
     struct kx_srv_ring *r;
     uint64_t tag;
     uint64_t credit;
-    uint32_t cls, out_len;
+    uint32_t out_len;
     struct ring_op *live_prev, *live_next; /* in r->live, under its tx_lock */
     int answered;                          /* at shutdown, before its completion */
-    uint8_t out[]; /* READ and IOCTL results land here */
 };
 
 struct pool {
     pthread_mutex_t lock;
-    struct ring_op *free[N_CLASSES];
-    unsigned n_free[N_CLASSES];
+    struct ring_op *free;
+    unsigned n_free;
 };
 
 struct ring_thread {
@@ -93,22 +88,18 @@ struct kx_srv_ring {
 
 /* ---- the pool ----------------------------------------------------------- */
 
-static struct ring_op *pool_get(struct kx_srv_rings *rs, uint32_t out_len)
+static struct ring_op *pool_get(struct kx_srv_rings *rs)
 {
-    unsigned cls = 0;
-    while (class_out[cls] < out_len)
-        cls++;
     struct pool *p = &rs->pool;
     pthread_mutex_lock(&p->lock);
-    struct ring_op *op = p->free[cls];
+    struct ring_op *op = p->free;
     if (op) {
-        p->free[cls] = op->next;
-        p->n_free[cls]--;
+        p->free = op->next;
+        p->n_free--;
     }
     pthread_mutex_unlock(&p->lock);
-    if (!op && !(op = malloc(sizeof *op + class_out[cls])))
+    if (!op && !(op = malloc(sizeof *op)))
         return NULL; /* grows only up to the peak in flight */
-    op->cls = cls;
     atomic_fetch_add(&rs->ops_out, 1);
     return op;
 }
@@ -117,10 +108,10 @@ static void pool_put(struct kx_srv_rings *rs, struct ring_op *op)
 {
     struct pool *p = &rs->pool;
     pthread_mutex_lock(&p->lock);
-    if (p->n_free[op->cls] < POOL_KEEP) {
-        op->next = p->free[op->cls];
-        p->free[op->cls] = op;
-        p->n_free[op->cls]++;
+    if (p->n_free < POOL_KEEP) {
+        op->next = p->free;
+        p->free = op;
+        p->n_free++;
         op = NULL;
     }
     pthread_mutex_unlock(&p->lock);
@@ -170,10 +161,11 @@ static void hostile(struct kx_srv_ring *r, const char *why)
     kx_srv_disconnect(r->rs->srv, r->conn_id);
 }
 
-/* Under tx_lock: writes op's completion (published by the next commit);
+/* Under tx_lock: writes op's completion with got bytes of out, straight
+ * from the IRP's buffer into shared memory (published by the next commit);
  * -1 when the ring has no room for it. */
 static int answer(struct kx_srv_ring *r, struct ring_op *op, kx_status status, uint32_t got,
-                  uint64_t information)
+                  uint64_t information, const void *out)
 {
     void *p;
     if (kx_ring_reserve(r->ring, KXR_DONE, op->tag, sizeof(struct kxr_done) + got,
@@ -182,17 +174,17 @@ static int answer(struct kx_srv_ring *r, struct ring_op *op, kx_status status, u
     struct kxr_done d = {status, got, information};
     memcpy(p, &d, sizeof d);
     if (got)
-        memcpy((uint8_t *)p + sizeof d, op->out, got);
+        memcpy((uint8_t *)p + sizeof d, out, got);
     return 0;
 }
 
 /* Any thread: the driver (or a deadline, or a cancel) finished a request. */
-static void op_done(void *arg, kx_status status, size_t information)
+static void op_done(void *arg, kx_status status, size_t information, const void *out)
 {
     struct ring_op *op = arg;
     struct kx_srv_ring *r = op->r;
     uint32_t got = 0;
-    if (status == STATUS_SUCCESS || status == STATUS_END_OF_FILE)
+    if (out && (status == STATUS_SUCCESS || status == STATUS_END_OF_FILE))
         got = information < op->out_len ? (uint32_t)information : op->out_len;
     /* Given back before the answer is published: a client may spend it
      * again as soon as it sees the answer. */
@@ -206,7 +198,7 @@ static void op_done(void *arg, kx_status status, size_t information)
     if (op->live_next)
         op->live_next->live_prev = op->live_prev;
     /* Within its credit there is always room: a client without it doesn't reap. */
-    int refused = r->answering && !op->answered && answer(r, op, status, got, information) != 0;
+    int refused = r->answering && !op->answered && answer(r, op, status, got, information, out) != 0;
     if (!refused && r->answering && !op->answered)
         kx_ring_commit(r->ring);
     pthread_mutex_unlock(&r->tx_lock);
@@ -214,6 +206,12 @@ static void op_done(void *arg, kx_status status, size_t information)
         hostile(r, "its ring has no room for an answer within its credit");
     pool_put(r->rs, op);
     ring_unref(r);
+}
+
+/* The completion of a request without output (a WRITE, an IOCTL with out_len 0). */
+static void write_done(void *arg, kx_status status, size_t information)
+{
+    op_done(arg, status, information, NULL);
 }
 
 /* Submits reqs (all on one handle) as one batch; a refused batch completes
@@ -226,7 +224,7 @@ static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs
     kx_status st = h ? kx_io_submit(r->rs->io, h, reqs, n) : STATUS_INVALID_HANDLE;
     if (st != STATUS_SUCCESS)
         for (size_t i = 0; i < n; i++)
-            op_done(reqs[i].arg, st, 0);
+            op_done(reqs[i].arg, st, 0, NULL);
 }
 
 /* Turns one round of records into batches; NULL, or why r is hostile. */
@@ -261,12 +259,12 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
             flush(r, batch_handle, reqs, m);
             m = 0;
         }
-        struct ring_op *op = pool_get(r->rs, out_len);
+        struct ring_op *op = pool_get(r->rs);
         if (!op) {
             flush(r, batch_handle, reqs, m);
             return "no memory for its requests";
         }
-        *op = (struct ring_op){NULL, r, rec->id, need, op->cls, out_len, NULL, NULL, 0};
+        *op = (struct ring_op){NULL, r, rec->id, need, out_len, NULL, NULL, 0};
         pthread_mutex_lock(&r->tx_lock);
         op->live_next = r->live;
         if (r->live)
@@ -279,8 +277,8 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
         reqs[m++] = (struct kx_io_req){
             .op = majors[rec->type], .code = q.code,
             .in = in_len ? (const uint8_t *)rec->data + sizeof q : NULL, .in_len = in_len,
-            .out = out_len ? op->out : NULL, .out_len = out_len, .offset = q.offset,
-            .timeout_ms = q.timeout_ms, .done = op_done, .arg = op};
+            .out_len = out_len, .offset = q.offset, .timeout_ms = q.timeout_ms,
+            .done = out_len ? NULL : write_done, .done_view = out_len ? op_done : NULL, .arg = op};
         batch_handle = q.handle;
     }
     flush(r, batch_handle, reqs, m); /* kx_io_submit copies the input: release may follow */
@@ -438,7 +436,7 @@ void kx_srv_ring_shutdown(struct kx_srv_ring *r)
         return;
     pthread_mutex_lock(&r->tx_lock);
     for (struct ring_op *op = r->live; op && r->answering; op = op->live_next)
-        op->answered = answer(r, op, STATUS_SYSTEM_SHUTDOWN, 0, 0) == 0;
+        op->answered = answer(r, op, STATUS_SYSTEM_SHUTDOWN, 0, 0, NULL) == 0;
     if (r->answering)
         kx_ring_commit(r->ring);
     r->answering = 0;
@@ -524,12 +522,11 @@ void kx_srv_rings_free(struct kx_srv_rings *rs)
         kx_plat_sleep_ns(1000000);
     if (atomic_load(&rs->ops_out))
         return;
-    for (unsigned c = 0; c < N_CLASSES; c++)
-        while (rs->pool.free[c]) {
-            struct ring_op *op = rs->pool.free[c];
-            rs->pool.free[c] = op->next;
-            free(op);
-        }
+    while (rs->pool.free) {
+        struct ring_op *op = rs->pool.free;
+        rs->pool.free = op->next;
+        free(op);
+    }
     pthread_mutex_destroy(&rs->pool.lock);
     free(rs->threads);
     free(rs);

@@ -377,6 +377,58 @@ static void test_output_is_copied_and_clamped(void **state)
     kx_io_free(io);
 }
 
+/* A view completion: what it was shown, copied while the call lasts. */
+struct view_seen {
+    atomic_int n;
+    kx_status status;
+    size_t info;
+    char first, last;
+};
+
+static void see_view(void *arg, kx_status st, size_t info, const void *out)
+{
+    struct view_seen *v = arg;
+    v->status = st;
+    v->info = info;
+    if (out && info) {
+        v->first = ((const char *)out)[0];
+        v->last = ((const char *)out)[info - 1];
+    }
+    atomic_fetch_add(&v->n, 1);
+}
+
+static void test_view_completion_sees_the_drivers_bytes_clamped(void **state)
+{
+    (void)state;
+    struct kx_io *io = t_io_new(NULL);
+    struct tdrv *t = tdrv_new("OverView");
+    t->mj[IRP_MJ_READ] = overreport;
+    assert_int_equal(tdrv_start(io, t, NULL), STATUS_SUCCESS);
+    kx_io_handle h;
+    assert_int_equal(kx_io_open(io, "/dev/OverView", &t_user, KX_IO_ACCESS_READ, 0, &h),
+                     STATUS_SUCCESS);
+    struct view_seen v = {0};
+    char buf[8];
+    struct kx_io_req bad[] = {
+        {.op = KX_IO_OP_READ, .out_len = 200, .done_view = see_view, .done = count_done,
+         .arg = &v},                                                              /* both */
+        {.op = KX_IO_OP_READ, .out = buf, .out_len = 8, .done_view = see_view, .arg = &v},
+        {.op = KX_IO_OP_READ, .done_view = see_view, .arg = &v}, /* nothing to view */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(kx_io_submit(io, h, &bad[i], 1), STATUS_INVALID_PARAMETER);
+    struct kx_io_req rd = {.op = KX_IO_OP_READ, .out_len = 200, .done_view = see_view, .arg = &v};
+    assert_int_equal(kx_io_submit(io, h, &rd, 1), STATUS_SUCCESS);
+    T_WAIT_FOR(atomic_load(&v.n) == 1);
+    assert_int_equal(atomic_load(&v.n), 1);
+    assert_int_equal(v.status, STATUS_SUCCESS);
+    assert_int_equal(v.info, 200); /* the driver's 1000, clamped to out_len */
+    assert_int_equal(v.first, 'r');
+    assert_int_equal(v.last, 'r');
+    kx_io_close(io, h);
+    kx_io_free(io);
+}
+
 /* Inverts every input byte into the output: the system buffer is shared by
  * both (METHOD_BUFFERED). */
 static kx_status invert(PDEVICE_OBJECT dev, PIRP irp)
@@ -563,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup(test_driver_sees_requester_and_per_open_context, setup),
         cmocka_unit_test_setup(test_batch_reaches_driver_in_order_once_each, setup),
         cmocka_unit_test_setup(test_output_is_copied_and_clamped, setup),
+        cmocka_unit_test_setup(test_view_completion_sees_the_drivers_bytes_clamped, setup),
         cmocka_unit_test_setup(test_every_payload_size_arrives_intact, setup),
         cmocka_unit_test_setup(test_slow_device_does_not_stall_another, setup),
         cmocka_unit_test_setup(test_many_requests_in_flight_from_many_threads, setup),
