@@ -161,7 +161,64 @@ static void expect_count(const struct kxd_proc *p, const char *cls, const char *
     free(out);
 }
 
+static int pending_requests(const struct kxd_proc *p)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_server s;
+    int n = 0;
+    if (c && kx_client_server(c, &s) == STATUS_SUCCESS)
+        for (size_t i = 0; i < s.n_listed; i++)
+            n += (int)s.conns[i].pending;
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    return n - 1; /* the SERVER request asking */
+}
+
 #define SENSOR_A "5e750a01-0000-4000-8000-00000000000a"
+
+struct sample_read {
+    const struct kxd_proc *p;
+    const char *link;
+    char text[64];
+    kx_status status;
+};
+
+static void *read_sample_thread(void *arg)
+{
+    struct sample_read *r = arg;
+    r->status = read_text(r->p, r->link, r->text, sizeof r->text);
+    return NULL;
+}
+
+static void raise_sample_ready(const struct kxd_proc *p, const char *address)
+{
+    kx_client *c = kxd_connect(p);
+    assert_int_equal(kx_client_event_raise(c, "sample_ready", address, NULL, 0, NULL),
+                     STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+/* A Sensor read pends until sample_ready names its component, then answers the value;
+ * waiting: the reads already pending elsewhere. */
+static void expect_sample_beside(const struct kxd_proc *p, int waiting, const char *link,
+                                 const char *address, const char *text)
+{
+    struct sample_read r = {.p = p, .link = link};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &r), 0);
+    T_WAIT_FOR(pending_requests(p) == waiting + 1);
+    assert_int_equal(pending_requests(p), waiting + 1);
+    raise_sample_ready(p, address);
+    pthread_join(t, NULL);
+    if (r.status != STATUS_SUCCESS || strcmp(r.text, text) != 0)
+        fail_msg("%s: %s \"%s\", wanted \"%s\"", link, kx_status_name(r.status), r.text, text);
+}
+
+static void expect_sample(const struct kxd_proc *p, const char *link, const char *address,
+                          const char *text)
+{
+    expect_sample_beside(p, 0, link, address, text);
+}
 
 static void test_sensor_instance_per_component_reads_its_register(void **state)
 {
@@ -171,8 +228,9 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     component(e, sizeof e, "sensor", 2, "sensor", "5E750B02-0000-4000-8000-00000000000B", 7, NULL);
     add(p, e);
     expect_count(p, "KXSensor", "KXSensor = 2\n");
-    expect_text(p, "/dev/sensor_5e750a_0", "42\n");
-    expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    expect_sample(p, "/dev/sensor_5e750a_0", SENSOR_A, "42\n");
+    /* the other component's address, in its own (upper) case: it wakes only its own reads */
+    expect_sample(p, "/dev/sensor_5e750b_0", "5E750B02-0000-4000-8000-00000000000B", "7\n");
     /* kx device poke drives the hardware the driver reads through its proxy */
     char *out = NULL;
     assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 0", p->socket), 0);
@@ -180,7 +238,17 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     free(out);
     assert_int_equal(
         kxd_run(NULL, "./kx device poke --socket %s " SENSOR_A " 0 0x1234", p->socket), 0);
-    expect_text(p, "/dev/sensor_5e750a_0", "4660\n");
+    expect_sample(p, "/dev/sensor_5e750a_0", SENSOR_A, "4660\n");
+    /* a read of the first sensor stays pending while sample_ready names only the second */
+    struct sample_read waiting = {.p = p, .link = "/dev/sensor_5e750a_0"};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &waiting), 0);
+    T_WAIT_FOR(pending_requests(p) == 1);
+    raise_sample_ready(p, "5e750b02-0000-4000-8000-00000000000b");
+    /* events reach the driver in order: once a later one was handled, so was that one */
+    expect_sample_beside(p, 1, "/dev/sensor_5e750b_0", "5e750b02-0000-4000-8000-00000000000b",
+                         "7\n");
+    assert_int_equal(pending_requests(p), 1);
     assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 6 2>&1", p->socket),
                      1);
     KXD_ASSERT_MATCHES(out, "offset 0x6: invalid parameter");
@@ -192,11 +260,14 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
                      1);
     KXD_ASSERT_MATCHES(out, "no component has that address");
     free(out);
-    /* the component goes: its instance, device and link with it, the other stays */
+    /* the component goes: its waiting read completes STATUS_DEVICE_REMOVED, its instance,
+     * device and link go with it, the other stays */
     removed(p, "IOService:/kx/board/sensor@1");
+    pthread_join(t, NULL);
+    assert_int_equal(waiting.status, STATUS_DEVICE_REMOVED);
     assert_int_equal(links_with_prefix(p, "/dev/sensor_5e750a"), 0);
     expect_count(p, "KXSensor", "KXSensor = 1\n");
-    expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    expect_sample(p, "/dev/sensor_5e750b_0", "5e750b02-0000-4000-8000-00000000000b", "7\n");
     char buf[64];
     assert_int_equal(read_text(p, "/dev/sensor_5e750a_0", buf, sizeof buf), STATUS_NO_SUCH_FILE);
     assert_int_equal(kxd_run(NULL, "./kx device peek --socket %s " SENSOR_A " 0 2>/dev/null",
@@ -268,9 +339,10 @@ static void test_short_address_collisions_grow_the_name(void **state)
     component(e, sizeof e, "sensor", 3, "sensor", "abcdef12-0000-4000-8000-000000000003", 3, NULL);
     add(p, e);
     /* matched in order: 6 digits, then 8, then 12; never one device taking another's name */
-    expect_text(p, "/dev/sensor_abcdef_0", "1\n");
-    expect_text(p, "/dev/sensor_abcdef12_0", "2\n");
-    expect_text(p, "/dev/sensor_abcdef120000_0", "3\n");
+    expect_sample(p, "/dev/sensor_abcdef_0", "abcdef12-0000-4000-8000-000000000001", "1\n");
+    expect_sample(p, "/dev/sensor_abcdef12_0", "abcdef12-0000-4000-8000-000000000002", "2\n");
+    expect_sample(p, "/dev/sensor_abcdef120000_0", "abcdef12-0000-4000-8000-000000000003",
+                  "3\n");
     assert_int_equal(links_with_prefix(p, "/dev/sensor_abcdef"), 3);
 }
 
@@ -296,19 +368,6 @@ static void *pend_reads(void *arg)
                                           .out_len = sizeof b->bufs[i]};
     kx_client_submit(b->c, b->ios, BULK / 2);
     return NULL;
-}
-
-static int pending_requests(const struct kxd_proc *p)
-{
-    kx_client *c = kxd_connect(p);
-    struct kx_client_server s;
-    int n = 0;
-    if (c && kx_client_server(c, &s) == STATUS_SUCCESS)
-        for (size_t i = 0; i < s.n_listed; i++)
-            n += (int)s.conns[i].pending;
-    kx_client_server_free(&s);
-    kx_client_disconnect(c);
-    return n - 1; /* the SERVER request asking */
 }
 
 static void test_hundred_components_removed_under_pending_reads(void **state)
