@@ -346,6 +346,42 @@ static void test_short_address_collisions_grow_the_name(void **state)
     assert_int_equal(links_with_prefix(p, "/dev/sensor_abcdef"), 3);
 }
 
+#define LUA_SENSOR "1a5e7501-0000-4000-8000-000000000001"
+
+static int log_has(const struct kxd_proc *p, const char *text)
+{
+    char *log = NULL;
+    kxd_run(&log, "KX_SOCKET=%s ./kx log", p->socket);
+    int found = log && strstr(log, text) != NULL;
+    free(log);
+    return found;
+}
+
+/* drivers/LuaSensor: a Lua CMD driver opens its own component's proxy in fAddDevice, and
+ * its DkRegisterInterrupt hears `kx event raise`. */
+static void test_lua_sensor_reads_its_register_and_hears_events(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[1024] = "";
+    component(e, sizeof e, "lsensor", 1, "lua-sensor", LUA_SENSOR, 99, NULL);
+    add(p, e);
+    expect_count(p, "KXLuaSensor", "KXLuaSensor = 1\n");
+    expect_text(p, "/dev/luasensor_1a5e75_0", "99\n");
+    assert_int_equal(
+        kxd_run(NULL, "./kx device poke --socket %s " LUA_SENSOR " 0 0x10", p->socket), 0);
+    expect_text(p, "/dev/luasensor_1a5e75_0", "16\n");
+    assert_false(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
+    assert_int_equal(kxd_run(NULL, "./kx event raise --socket %s sample_ready --source %s x",
+                             p->socket, LUA_SENSOR),
+                     0);
+    T_WAIT_FOR(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
+    assert_true(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
+    /* fRemoveDevice releases the proxy and deletes the device */
+    removed(p, "IOService:/kx/board/lsensor@1");
+    expect_count(p, "KXLuaSensor", "KXLuaSensor = 0\n");
+    assert_int_equal(links_with_prefix(p, "/dev/luasensor_"), 0);
+}
+
 #define BULK 100
 
 struct batch {
@@ -512,6 +548,7 @@ int main(void)
         T(test_proxy_privilege_follows_the_driver_type),
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
+        T(test_lua_sensor_reads_its_register_and_hears_events),
         cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
                                         teardown),
     };
