@@ -330,6 +330,62 @@ void kx__lua_event(PDRIVER_OBJECT obj, const KX_EVENT *ev, void *ctx)
     resume(d, 7, "hardware_interrupt");
 }
 
+/* pDriverObject.fAddDevice / fRemoveDevice (kx's, for CMD drivers): called
+ * protected with (pDriverObject, nInstance) while the instance's component is
+ * bound, so DkGetComponentAddress and DkGetHardwareProxy on it work there.
+ * fAddDevice returns the match's status. */
+static kx_status call_instance_hook(struct lua_drv *d, const char *hook, KX_REGISTRY_ID instance)
+{
+    lua_State *L = d->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, kx__lua_traceback);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kx__lua_key_drv);
+    if (lua_getfield(L, -1, hook) != LUA_TFUNCTION) {
+        lua_settop(L, top);
+        return STATUS_SUCCESS;
+    }
+    lua_insert(L, -2);
+    lua_pushinteger(L, (lua_Integer)instance);
+    kx__lua_budget_reset(d);
+    int rc = lua_pcall(L, 2, 1, top + 1);
+    kx_status st;
+    if (rc != LUA_OK) {
+        st = kx__lua_error_status(d, rc);
+        DkPrint("%s: Lua error in %s, %s: %s", d->name, hook, kx_status_name(st),
+                lua_tostring(L, -1));
+    } else {
+        st = lua_isinteger(L, -1) ? (kx_status)lua_tointeger(L, -1) : STATUS_DRIVER_INTERNAL_ERROR;
+    }
+    lua_settop(L, top);
+    return st;
+}
+
+static kx_status lua_add_device(PDRIVER_OBJECT obj, PKX_PROVIDER prov)
+{
+    struct lua_drv *d = obj->DriverExtension;
+    return d->dead ? d->dead_status : call_instance_hook(d, "fAddDevice", prov->Instance);
+}
+
+static void lua_remove_device(PDRIVER_OBJECT obj, PKX_PROVIDER prov)
+{
+    struct lua_drv *d = obj->DriverExtension;
+    if (!d->dead)
+        call_instance_hook(d, "fRemoveDevice", prov->Instance);
+}
+
+/* Drivers that set fAddDevice in DriverEntry get one instance per match;
+ * others keep doing their work in DriverEntry. */
+static void take_instance_hooks(struct lua_drv *d, PDRIVER_OBJECT obj)
+{
+    lua_State *L = d->L;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kx__lua_key_drv);
+    if (lua_getfield(L, -1, "fAddDevice") == LUA_TFUNCTION) {
+        obj->AddDevice = lua_add_device;
+        obj->RemoveDevice = lua_remove_device;
+    }
+    lua_pop(L, 2);
+}
+
 static void lua_unload(PDRIVER_OBJECT obj)
 {
     struct lua_drv *d = obj->DriverExtension;
@@ -426,6 +482,8 @@ kx_status kx_lua_driver_entry(PDRIVER_OBJECT obj)
     obj->DriverUnload = lua_unload;
     kx_status st = start(d, s);
     staged_free(s);
+    if (st == STATUS_SUCCESS)
+        take_instance_hooks(d, obj);
     if (st != STATUS_SUCCESS) {
         obj->DriverExtension = NULL;
         obj->DriverUnload = NULL;

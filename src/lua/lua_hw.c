@@ -52,6 +52,19 @@ static int dk_create_component_device(lua_State *L)
     return 2;
 }
 
+/* DkGetComponentAddress() -> nStatus, sAddress: the component bound while
+ * fAddDevice and fRemoveDevice run; STATUS_NO_COMPONENT_BOUND elsewhere. */
+static int dk_get_component_address(lua_State *L)
+{
+    char address[64];
+    kx_status st = DkGetComponentAddress(drv_of(L)->obj, address, sizeof address);
+    lua_pushinteger(L, st);
+    if (st != STATUS_SUCCESS)
+        return 1;
+    lua_pushstring(L, address);
+    return 2;
+}
+
 static PKX_HARDWARE_PROXY *proxy_slot(lua_State *L)
 {
     return luaL_checkudata(L, 1, PROXY_META);
@@ -134,6 +147,7 @@ void kx__lua_open_hw(lua_State *L)
         {"DkUnregisterInterrupt", dk_unregister_interrupt},
         {"DkCreateComponentDevice", dk_create_component_device},
         {"DkGetHardwareProxy", dk_get_hardware_proxy},
+        {"DkGetComponentAddress", dk_get_component_address},
         {NULL, NULL},
     };
     if (luaL_newmetatable(L, PROXY_META)) {

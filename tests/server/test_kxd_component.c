@@ -9,6 +9,7 @@
 #include <kx/client.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,7 +162,80 @@ static void expect_count(const struct kxd_proc *p, const char *cls, const char *
     free(out);
 }
 
+static int pending_requests(const struct kxd_proc *p)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_server s;
+    int n = 0;
+    if (c && kx_client_server(c, &s) == STATUS_SUCCESS)
+        for (size_t i = 0; i < s.n_listed; i++)
+            n += (int)s.conns[i].pending;
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    return n - 1; /* the SERVER request asking */
+}
+
 #define SENSOR_A "5e750a01-0000-4000-8000-00000000000a"
+
+struct sample_read {
+    const struct kxd_proc *p;
+    const char *link;
+    char text[64];
+    kx_status status;
+    atomic_int done;
+};
+
+static void *read_sample_thread(void *arg)
+{
+    struct sample_read *r = arg;
+    r->status = read_text(r->p, r->link, r->text, sizeof r->text);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static void raise_sample_ready(const struct kxd_proc *p, const char *address)
+{
+    kx_client *c = kxd_connect(p);
+    assert_int_equal(kx_client_event_raise(c, "sample_ready", address, NULL, 0, NULL),
+                     STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
+/* Events raised for Sensor that have not reached it yet. */
+static uint32_t sample_events_queued(const struct kxd_proc *p)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_event_stat *stats = NULL;
+    size_t n = 0;
+    uint32_t queued = 0;
+    assert_int_equal(kx_client_event_list(c, &stats, &n), STATUS_SUCCESS);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(stats[i].driver, "Sensor") && strstr(stats[i].names, "sample_ready"))
+            queued += stats[i].queued;
+    kx_client_event_stats_free(stats, n);
+    kx_client_disconnect(c);
+    return queued;
+}
+
+/* A Sensor read pends until sample_ready names its component, then answers the value. */
+static void expect_sample(const struct kxd_proc *p, const char *link, const char *address,
+                          const char *text)
+{
+    struct sample_read r = {.p = p, .link = link};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &r), 0);
+    /* the read may not have reached the driver yet, and an event may overtake it: raise
+     * the event again (as a sensor samples again) until the read is answered */
+    for (uint64_t start = t_now_ms(); !atomic_load(&r.done) && t_now_ms() - start < T_PATIENCE_MS;
+         t_sleep_ms(10))
+        raise_sample_ready(p, address);
+    pthread_join(t, NULL);
+    /* the extra events must not answer the next read: let them all reach the driver */
+    T_WAIT_FOR(sample_events_queued(p) == 0);
+    assert_int_equal(sample_events_queued(p), 0);
+    if (r.status != STATUS_SUCCESS || strcmp(r.text, text) != 0)
+        fail_msg("%s: %s \"%s\", wanted \"%s\"", link, kx_status_name(r.status), r.text, text);
+}
 
 static void test_sensor_instance_per_component_reads_its_register(void **state)
 {
@@ -171,8 +245,9 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     component(e, sizeof e, "sensor", 2, "sensor", "5E750B02-0000-4000-8000-00000000000B", 7, NULL);
     add(p, e);
     expect_count(p, "KXSensor", "KXSensor = 2\n");
-    expect_text(p, "/dev/sensor_5e750a_0", "42\n");
-    expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    expect_sample(p, "/dev/sensor_5e750a_0", SENSOR_A, "42\n");
+    /* the other component's address, in its own (upper) case: it wakes only its own reads */
+    expect_sample(p, "/dev/sensor_5e750b_0", "5E750B02-0000-4000-8000-00000000000B", "7\n");
     /* kx device poke drives the hardware the driver reads through its proxy */
     char *out = NULL;
     assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 0", p->socket), 0);
@@ -180,7 +255,16 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     free(out);
     assert_int_equal(
         kxd_run(NULL, "./kx device poke --socket %s " SENSOR_A " 0 0x1234", p->socket), 0);
-    expect_text(p, "/dev/sensor_5e750a_0", "4660\n");
+    expect_sample(p, "/dev/sensor_5e750a_0", SENSOR_A, "4660\n");
+    /* a read of the first sensor stays pending while sample_ready names only the second */
+    struct sample_read waiting = {.p = p, .link = "/dev/sensor_5e750a_0"};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &waiting), 0);
+    T_WAIT_FOR(pending_requests(p) == 1);
+    raise_sample_ready(p, "5e750b02-0000-4000-8000-00000000000b");
+    /* events reach the driver in order: once a later one was handled, so was that one */
+    expect_sample(p, "/dev/sensor_5e750b_0", "5e750b02-0000-4000-8000-00000000000b", "7\n");
+    assert_int_equal(pending_requests(p), 1);
     assert_int_equal(kxd_run(&out, "./kx device peek --socket %s " SENSOR_A " 6 2>&1", p->socket),
                      1);
     KXD_ASSERT_MATCHES(out, "offset 0x6: invalid parameter");
@@ -192,11 +276,14 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
                      1);
     KXD_ASSERT_MATCHES(out, "no component has that address");
     free(out);
-    /* the component goes: its instance, device and link with it, the other stays */
+    /* the component goes: its waiting read completes STATUS_DEVICE_REMOVED, its instance,
+     * device and link go with it, the other stays */
     removed(p, "IOService:/kx/board/sensor@1");
+    pthread_join(t, NULL);
+    assert_int_equal(waiting.status, STATUS_DEVICE_REMOVED);
     assert_int_equal(links_with_prefix(p, "/dev/sensor_5e750a"), 0);
     expect_count(p, "KXSensor", "KXSensor = 1\n");
-    expect_text(p, "/dev/sensor_5e750b_0", "7\n");
+    expect_sample(p, "/dev/sensor_5e750b_0", "5e750b02-0000-4000-8000-00000000000b", "7\n");
     char buf[64];
     assert_int_equal(read_text(p, "/dev/sensor_5e750a_0", buf, sizeof buf), STATUS_NO_SUCH_FILE);
     assert_int_equal(kxd_run(NULL, "./kx device peek --socket %s " SENSOR_A " 0 2>/dev/null",
@@ -268,10 +355,47 @@ static void test_short_address_collisions_grow_the_name(void **state)
     component(e, sizeof e, "sensor", 3, "sensor", "abcdef12-0000-4000-8000-000000000003", 3, NULL);
     add(p, e);
     /* matched in order: 6 digits, then 8, then 12; never one device taking another's name */
-    expect_text(p, "/dev/sensor_abcdef_0", "1\n");
-    expect_text(p, "/dev/sensor_abcdef12_0", "2\n");
-    expect_text(p, "/dev/sensor_abcdef120000_0", "3\n");
+    expect_sample(p, "/dev/sensor_abcdef_0", "abcdef12-0000-4000-8000-000000000001", "1\n");
+    expect_sample(p, "/dev/sensor_abcdef12_0", "abcdef12-0000-4000-8000-000000000002", "2\n");
+    expect_sample(p, "/dev/sensor_abcdef120000_0", "abcdef12-0000-4000-8000-000000000003",
+                  "3\n");
     assert_int_equal(links_with_prefix(p, "/dev/sensor_abcdef"), 3);
+}
+
+#define LUA_SENSOR "1a5e7501-0000-4000-8000-000000000001"
+
+static int log_has(const struct kxd_proc *p, const char *text)
+{
+    char *log = NULL;
+    kxd_run(&log, "KX_SOCKET=%s ./kx log", p->socket);
+    int found = log && strstr(log, text) != NULL;
+    free(log);
+    return found;
+}
+
+/* drivers/LuaSensor: a Lua CMD driver opens its own component's proxy in fAddDevice, and
+ * its DkRegisterInterrupt hears `kx event raise`. */
+static void test_lua_sensor_reads_its_register_and_hears_events(void **state)
+{
+    struct kxd_proc *p = *state;
+    char e[1024] = "";
+    component(e, sizeof e, "lsensor", 1, "lua-sensor", LUA_SENSOR, 99, NULL);
+    add(p, e);
+    expect_count(p, "KXLuaSensor", "KXLuaSensor = 1\n");
+    expect_text(p, "/dev/luasensor_1a5e75_0", "99\n");
+    assert_int_equal(
+        kxd_run(NULL, "./kx device poke --socket %s " LUA_SENSOR " 0 0x10", p->socket), 0);
+    expect_text(p, "/dev/luasensor_1a5e75_0", "16\n");
+    assert_false(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
+    assert_int_equal(kxd_run(NULL, "./kx event raise --socket %s sample_ready --source %s x",
+                             p->socket, LUA_SENSOR),
+                     0);
+    T_WAIT_FOR(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
+    assert_true(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
+    /* fRemoveDevice releases the proxy and deletes the device */
+    removed(p, "IOService:/kx/board/lsensor@1");
+    expect_count(p, "KXLuaSensor", "KXLuaSensor = 0\n");
+    assert_int_equal(links_with_prefix(p, "/dev/luasensor_"), 0);
 }
 
 #define BULK 100
@@ -296,19 +420,6 @@ static void *pend_reads(void *arg)
                                           .out_len = sizeof b->bufs[i]};
     kx_client_submit(b->c, b->ios, BULK / 2);
     return NULL;
-}
-
-static int pending_requests(const struct kxd_proc *p)
-{
-    kx_client *c = kxd_connect(p);
-    struct kx_client_server s;
-    int n = 0;
-    if (c && kx_client_server(c, &s) == STATUS_SUCCESS)
-        for (size_t i = 0; i < s.n_listed; i++)
-            n += (int)s.conns[i].pending;
-    kx_client_server_free(&s);
-    kx_client_disconnect(c);
-    return n - 1; /* the SERVER request asking */
 }
 
 static void test_hundred_components_removed_under_pending_reads(void **state)
@@ -453,6 +564,7 @@ int main(void)
         T(test_proxy_privilege_follows_the_driver_type),
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
+        T(test_lua_sensor_reads_its_register_and_hears_events),
         cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
                                         teardown),
     };
