@@ -547,7 +547,9 @@ static void *reader_main(void *arg)
 }
 
 /* The host's stderr into kxd's log, line by line; a sanitizer's SUMMARY
- * line is kept for the report of the host's death. */
+ * line is kept for the report of the host's death, and the start of its
+ * report marks the host as crashing (symbolising a report under load can
+ * outlast --hang-ms: that is a crash, not a hang). */
 static void *err_main(void *arg)
 {
     struct io_hostproc *hp = arg;
@@ -569,6 +571,9 @@ static void *err_main(void *arg)
             if (*start) {
                 kx_log(&hp->io->logger, KX_LOG_WARN, "%s (kx-host %d): %s", hp->d->short_name,
                        (int)hp->pid, start);
+                if (!atomic_load(&hp->report_ns) &&
+                    (strstr(start, "Sanitizer") || strstr(start, "runtime error:")))
+                    atomic_store(&hp->report_ns, kx_plat_monotonic_ns());
                 if (strncmp(start, "SUMMARY: ", 9) == 0) {
                     pthread_mutex_lock(&hp->lock);
                     snprintf(hp->summary, sizeof hp->summary, "%s", start + 9);

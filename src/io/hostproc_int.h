@@ -40,6 +40,9 @@ struct io_hostproc {
     _Atomic uint64_t pongs;  /* the last ping answered */
     _Atomic int hung;        /* killed by the watchdog: answers say NOT_RESPONDING */
     char hung_what[160];     /* why, for the report of its death; written before hung */
+    /* When the host's stderr began a sanitizer's fault report (0: never): it
+     * is crashing, slowly, not hung; the watchdog lets it finish. */
+    _Atomic uint64_t report_ns;
     char broke[200];         /* the reader's: how the host broke the transport */
 };
 

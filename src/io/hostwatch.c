@@ -15,7 +15,9 @@
  */
 #include "hostproc_int.h"
 
+#include "core/plat.h"
 #include "core/plat_proc.h"
+#include "core/plat_sync.h"
 #include "host_proto.h"
 
 #include <stdio.h>
@@ -54,9 +56,18 @@ int kx__hostproc_running(struct io_hostproc *hp, char *out, size_t len)
     return 1;
 }
 
+/* A host writing a sanitizer's report: not killed as hung for this long. */
+#define REPORT_GRACE_NS (30ull * 1000000000u)
+
+static int reporting(struct io_hostproc *hp)
+{
+    uint64_t since = atomic_load(&hp->report_ns);
+    return since && kx_plat_monotonic_ns() - since < REPORT_GRACE_NS;
+}
+
 int kx__hostproc_kill_locked(struct io_hostproc *hp, const char *why)
 {
-    if (hp->reaped || hp->dead || atomic_load(&hp->hung))
+    if (hp->reaped || hp->dead || atomic_load(&hp->hung) || reporting(hp))
         return 0;
     snprintf(hp->hung_what, sizeof hp->hung_what, "%s", why);
     atomic_store(&hp->hung, 1);
@@ -138,6 +149,11 @@ kx_status kx__hostproc_deadline(struct io_hostproc *hp, const char *routine, uin
     snprintf(why, sizeof why, "%s did not return within its deadline (%u ms)", routine,
              (unsigned)ms);
     pthread_mutex_lock(&hp->lock);
+    while (!hp->dead && !hp->reaped && reporting(hp)) { /* let the crash finish: its status */
+        pthread_mutex_unlock(&hp->lock);
+        kx_plat_sleep_ns(10000000u);
+        pthread_mutex_lock(&hp->lock);
+    }
     kx__hostproc_kill_locked(hp, why);
     pthread_mutex_unlock(&hp->lock);
     return atomic_load(&hp->hung) ? STATUS_DRIVER_NOT_RESPONDING : STATUS_DRIVER_PROCESS_TERMINATED;
