@@ -3,8 +3,9 @@
  * host). Data through Filter is Crash's data; a request Filter passed on is
  * answered exactly once when Crash completes it, when Crash's host dies with
  * it pending (STATUS_DRIVER_PROCESS_TERMINATED), when its requester's
- * deadline cancels it, and when Crash's device goes away. Both kexts unload
- * afterwards and kxd exits clean (its sanitizer finds no leaked IRP). */
+ * deadline cancels it (STATUS_TIMEOUT), and when Crash's device goes away
+ * (STATUS_DEVICE_REMOVED). Both kexts unload afterwards and kxd exits clean
+ * (its sanitizer finds no leaked IRP). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -196,7 +197,8 @@ static void test_deadline_cancels_a_passed_request(void **state)
     kx_client_disconnect(c);
 }
 
-/* Crash unloads (its device is deleted) under Filter's reference. */
+/* Crash unloads (its device is deleted) under Filter's reference, with a
+ * request Filter passed on pending in it. */
 static void test_lower_device_deleted(void **state)
 {
     struct kxd_proc *p = *state;
@@ -204,7 +206,13 @@ static void test_lower_device_deleted(void **state)
     load(c, p, "Crash");
     load(c, p, "Filter");
     assert_int_equal(ping(c, "/dev/Filter"), STATUS_SUCCESS);
+    /* a request Filter passed on is pending in Crash: the unload answers it */
+    struct pender pe = {p, UINT32_MAX, STATUS_PENDING};
+    pthread_t t;
+    start_pender(&t, &pe);
     assert_int_equal(kx_client_unload(c, "org.kx.test.Crash", 0), STATUS_SUCCESS);
+    pthread_join(t, NULL);
+    assert_int_equal(pe.st, STATUS_DEVICE_REMOVED);
     kx_status st = ping(c, "/dev/Filter");
     assert_true(st == STATUS_DEVICE_REMOVED || st == STATUS_NO_SUCH_DEVICE);
     assert_int_equal(kx_client_unload(c, "org.kx.test.Filter", 0), STATUS_SUCCESS);
