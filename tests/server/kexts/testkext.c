@@ -20,6 +20,9 @@
  *                 (/dev/Phoenix, restarted by the default policy), CrashUMD
  *                 (a UMD driver: the tightest profile) and KeepRoot
  *                 (KXHostKeepRoot).
+ *                 Its READ answers the bytes of its last WRITE (up to 64):
+ *                 the layered-driver tests (filter.c) compare data through
+ *                 Filter with data straight from Crash.
  */
 #include <kx/kmdf.h>
 
@@ -69,6 +72,27 @@ static kx_status answer_fd(PIRP irp, int fd)
         close(fd);
     errno = saved;
     return answer_errno(irp, fd >= 0);
+}
+
+static char stored[64];
+static size_t stored_len;
+
+static kx_status crash_write(PDEVICE_OBJECT dev, PIRP irp)
+{
+    (void)dev;
+    size_t n = irp->Parameters.Write.Length;
+    stored_len = n < sizeof stored ? n : sizeof stored;
+    memcpy(stored, irp->SystemBuffer, stored_len);
+    return DkCompleteRequest(irp, STATUS_SUCCESS, n);
+}
+
+static kx_status crash_read(PDEVICE_OBJECT dev, PIRP irp)
+{
+    (void)dev;
+    size_t n = irp->Parameters.Read.Length < stored_len ? irp->Parameters.Read.Length : stored_len;
+    if (n)
+        memcpy(irp->SystemBuffer, stored, n);
+    return DkCompleteRequest(irp, STATUS_SUCCESS, n);
 }
 
 static kx_status crash_control(PDEVICE_OBJECT dev, PIRP irp)
@@ -145,6 +169,8 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
     kx_status st = DkCreateDevice(drv, "\\Device\\" TESTKEXT_NAME "0", 0, &dev);
 #if TESTKEXT_MODE == 8
     drv->MajorFunction[IRP_MJ_DEVICE_CONTROL] = crash_control;
+    drv->MajorFunction[IRP_MJ_READ] = crash_read;
+    drv->MajorFunction[IRP_MJ_WRITE] = crash_write;
     if (st == STATUS_SUCCESS)
         st = DkSetDeviceSecurity(dev, 0, 0, 0666);
 #endif
