@@ -213,8 +213,8 @@ static void keys_remove_device(PDRIVER_OBJECT drv, PKX_PROVIDER prov)
         struct keyboard *k = kbd_of(d);
         if ((d->Flags & DO_DELETE_PENDING) || k->instance != prov->Instance)
             continue;
+        DkDeleteSymbolicLink(k->link); /* gone before a reader hears of the removal */
         fail_readers(k, STATUS_DEVICE_REMOVED);
-        DkDeleteSymbolicLink(k->link);
         DkDeleteDevice(d);
         return;
     }

@@ -128,25 +128,19 @@ static void raise_key(const struct kxd_proc *p, const char *source, const char *
     free(out);
 }
 
+/* A read on a handle opened before it starts, so the only request in flight is the read. */
 struct pending {
-    const struct kxd_proc *p;
-    const char *link;
+    kx_client *c;
+    uint32_t h;
     kx_status st;
 };
 
 static void *read_pending(void *arg)
 {
     struct pending *r = arg;
-    kx_client *c = NULL;
-    uint32_t h;
     size_t n = 0;
     char buf[64];
-    r->st = kx_client_connect(r->p->socket, &c);
-    if (r->st == STATUS_SUCCESS)
-        r->st = kx_client_open(c, r->link, KX_ACCESS_READ, &h);
-    if (r->st == STATUS_SUCCESS)
-        r->st = kx_client_read(c, h, 0, buf, sizeof buf, UINT32_MAX, &n);
-    kx_client_disconnect(c);
+    r->st = kx_client_read(r->c, r->h, 0, buf, sizeof buf, UINT32_MAX, &n);
     return NULL;
 }
 
@@ -193,14 +187,17 @@ static void test_each_keyboard_reads_only_its_own_keys(void **state)
     T_WAIT_FOR(keys_delivered(p) == 6);
     assert_int_equal(keys_delivered(p), 6);
 
-    struct pending r = {p, "/dev/keys_kbd-a", STATUS_PENDING};
+    struct pending r = {kxd_connect(p), 0, STATUS_PENDING};
+    assert_int_equal(kx_client_open(r.c, "/dev/keys_kbd-a", KX_ACCESS_READ, &r.h), STATUS_SUCCESS);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, read_pending, &r), 0);
     T_WAIT_FOR(pending_requests(p) == 1);
     assert_int_equal(pending_requests(p), 1);
     assert_int_equal(kx_client_device_remove(c, "IOService:/kx/keyboard@1"), STATUS_SUCCESS);
     pthread_join(t, NULL);
+    kx_client_disconnect(r.c);
     assert_int_equal(r.st, STATUS_DEVICE_REMOVED);
+    T_WAIT_FOR(open_status(p, "/dev/keys_kbd-a") == STATUS_NO_SUCH_FILE);
     assert_int_equal(open_status(p, "/dev/keys_kbd-a"), STATUS_NO_SUCH_FILE);
     /* the other keyboard still works */
     raise_key(p, "/dev/input/event7", "0x1f00");
