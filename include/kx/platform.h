@@ -162,7 +162,7 @@ KX_API kx_status kx_platform_evdev_dispatch(struct kx_platform_evdev *e, kx_plat
  * evdev path for a host keyboard, any name for a simulated one (a platform file or
  * `kx device add`, with "simulated" true). Host keyboards also carry "name" and
  * "vendor-id"/"product-id" (numbers) as evdev reports them. */
-#define KX_KEYBOARD_CLASS "IOHIDKeyboard"
+#define KX_KEYBOARD_CLASS      "IOHIDKeyboard"
 #define KX_KEYBOARD_SOURCE_KEY "source"
 /* Publishes e as an IOHIDKeyboard nub under parent (service plane); *out gets its id. */
 KX_API kx_status kx_platform_evdev_publish(struct kx_reg *r, kx_reg_id parent,

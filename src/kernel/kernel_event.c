@@ -122,8 +122,7 @@ void kx__kernel_keys_start(struct kx_kernel *k, struct kx_reg *reg)
             continue;
         /* its nub is what a driver matches; its events' source is the nub's "source" */
         kx_reg_id nub;
-        kx_status st =
-            kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[kk->n], &nub);
+        kx_status st = kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[kk->n], &nub);
         kx__kernel_note(k, "evdev: keyboard %s raises key_down/key_up%s%s", path,
                         st == STATUS_SUCCESS ? "" : "; no nub: ",
                         st == STATUS_SUCCESS ? "" : kx_status_string(st));

@@ -91,15 +91,14 @@ kx_status kx_platform_evdev_publish(struct kx_reg *r, kx_reg_id parent,
     plist_dict_set_item(p, KX_KEYBOARD_SOURCE_KEY, plist_new_string(e->path));
     plist_dict_set_item(p, "name", plist_new_string(name ? name : ""));
     plist_dict_set_item(p, "vendor-id", plist_new_uint((uint64_t)libevdev_get_id_vendor(e->dev)));
-    plist_dict_set_item(p, "product-id",
-                        plist_new_uint((uint64_t)libevdev_get_id_product(e->dev)));
+    plist_dict_set_item(p, "product-id", plist_new_uint((uint64_t)libevdev_get_id_product(e->dev)));
     plist_dict_set_item(p, "simulated", plist_new_bool(0));
     return kx_reg_publish(r, parent, KX_REG_PLANE_BIT(KX_REG_SERVICE), KX_KEYBOARD_CLASS,
                           "keyboard", slash ? slash + 1 : e->path, p, out);
 }
 
-kx_status kx_platform_keyboard_check(plist_t props, const char *file, const char *path,
-                                     char *why, size_t why_len)
+kx_status kx_platform_keyboard_check(plist_t props, const char *file, const char *path, char *why,
+                                     size_t why_len)
 {
     plist_t source = plist_dict_get_item(props, KX_KEYBOARD_SOURCE_KEY);
     uint64_t n = 0;

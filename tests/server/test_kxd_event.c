@@ -216,9 +216,9 @@ static void test_a_keyboard_needs_a_source(void **state)
     kx_client *c = kxd_connect(p);
     struct kx_client_nub *nubs = NULL;
     size_t n = 0;
-    assert_int_equal(kx_client_device_add(c, "IOService:/kx", "kbd.plist", doc, strlen(doc),
-                                          &nubs, &n),
-                     STATUS_DATA_ERROR);
+    assert_int_equal(
+        kx_client_device_add(c, "IOService:/kx", "kbd.plist", doc, strlen(doc), &nubs, &n),
+        STATUS_DATA_ERROR);
     assert_non_null(strstr(kx_client_message(c), "kbd.plist"));
     assert_non_null(strstr(kx_client_message(c), "source"));
     kx_client_disconnect(c);
