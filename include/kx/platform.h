@@ -156,6 +156,20 @@ typedef void (*kx_platform_key_fn)(void *ctx, const char *path, uint16_t code, i
  * left. STATUS_DEVICE_REMOVED when the keyboard is gone (close it). */
 KX_API kx_status kx_platform_evdev_dispatch(struct kx_platform_evdev *e, kx_platform_key_fn fn,
                                             void *ctx);
+
+/* Keyboards are published as IOHIDKeyboard nubs, which is what drivers (Keys) match. A
+ * nub's "source" (a non-empty string) is the Source of its key_down/key_up events: the
+ * evdev path for a host keyboard, any name for a simulated one (a platform file or
+ * `kx device add`, with "simulated" true). Host keyboards also carry "name" and
+ * "vendor-id"/"product-id" (numbers) as evdev reports them. */
+#define KX_KEYBOARD_CLASS      "IOHIDKeyboard"
+#define KX_KEYBOARD_SOURCE_KEY "source"
+/* Publishes e as an IOHIDKeyboard nub under parent (service plane); *out gets its id. */
+KX_API kx_status kx_platform_evdev_publish(struct kx_reg *r, kx_reg_id parent,
+                                           const struct kx_platform_evdev *e, kx_reg_id *out);
+/* Checks an IOHIDKeyboard's properties as kx_platform_component_check does a component's. */
+KX_API kx_status kx_platform_keyboard_check(plist_t props, const char *file, const char *path,
+                                            char *why, size_t why_len);
 /* ---- Components (component.c) ----------------------------------------------------------------
  * A KXComponent nub has "address" (a UUID string), "type" (a non-empty string) and, when it is
  * simulated, "registers" (data: its register file, initial bytes and size). kx publishes one,

@@ -59,9 +59,12 @@ void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_rep
 /* ---- keyboards: key_down / key_up ------------------------------------------
  * "kx-evdev" polls the host's keyboards (/dev/input/eventN that evdev calls
  * keyboards) and raises key_down / key_up with the key code (uint16_t, host
- * order) as payload and the device path as source. Started with the Linux
+ * order) as payload and the device path as source. Each keyboard is published
+ * as an IOHIDKeyboard nub whose "source" is that path, so the drivers matched
+ * on it (Keys) know which events are theirs. Started with the Linux
  * platform on the host's own /sys; nothing when /dev/input can't be read
- * (a container): `kx event raise key_down` simulates a keyboard then. */
+ * (a container): a simulated IOHIDKeyboard (`kx device add`) and
+ * `kx event raise key_down --source ITS-SOURCE` stand in for one then. */
 
 #define KEYS_MAX 16
 
@@ -105,7 +108,7 @@ static void *keys_main(void *arg)
     return NULL;
 }
 
-void kx__kernel_keys_start(struct kx_kernel *k)
+void kx__kernel_keys_start(struct kx_kernel *k, struct kx_reg *reg)
 {
     if (k->keys)
         return;
@@ -115,10 +118,15 @@ void kx__kernel_keys_start(struct kx_kernel *k)
     for (int i = 0; i < 64 && kk->n < KEYS_MAX; i++) {
         char path[32];
         snprintf(path, sizeof path, "/dev/input/event%d", i);
-        if (kx_platform_evdev_open(path, &kk->kbd[kk->n]) == STATUS_SUCCESS) {
-            kx__kernel_note(k, "evdev: keyboard %s raises key_down/key_up", path);
-            kk->n++;
-        }
+        if (kx_platform_evdev_open(path, &kk->kbd[kk->n]) != STATUS_SUCCESS)
+            continue;
+        /* its nub is what a driver matches; its events' source is the nub's "source" */
+        kx_reg_id nub;
+        kx_status st = kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[kk->n], &nub);
+        kx__kernel_note(k, "evdev: keyboard %s raises key_down/key_up%s%s", path,
+                        st == STATUS_SUCCESS ? "" : "; no nub: ",
+                        st == STATUS_SUCCESS ? "" : kx_status_string(st));
+        kk->n++;
     }
     atomic_init(&kk->stop, 0);
     k->keys = kk;

@@ -104,7 +104,8 @@ kx_status kx__kernel_watch_components(struct kx_kernel *k, struct kx_reg *reg);
 void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_report *rep);
 /* Starts raising key_down / key_up from the host's keyboards (none: nothing);
  * stop joins that thread and closes them. */
-void kx__kernel_keys_start(struct kx_kernel *k);
+/* Opens the host's evdev keyboards and publishes each as an IOHIDKeyboard nub in reg. */
+void kx__kernel_keys_start(struct kx_kernel *k, struct kx_reg *reg);
 void kx__kernel_keys_stop(struct kx_kernel *k);
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */

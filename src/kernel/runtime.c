@@ -824,7 +824,7 @@ static kx_status publish_linux(struct kx_runtime *rt, const char *root, char *wh
     report_platform(rt, &rep);
     if (strcmp(root, "/sys") != 0 || rt->udev)
         return STATUS_SUCCESS;
-    kx__kernel_keys_start(rt->k);
+    kx__kernel_keys_start(rt->k, rt->reg);
     st = kx_platform_udev_open(&rt->udev);
     if (st != STATUS_SUCCESS) { /* a container without netlink: no hot-plug, the rest works */
         kx_log_warnx(&rt->k->log, "udev: %s; devices plugged in later are not seen",

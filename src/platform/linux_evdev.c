@@ -8,6 +8,7 @@
  */
 #include "core/plat.h"
 #include "core/plat_fd.h"
+#include "core/why.h"
 
 #include <kx/platform.h>
 
@@ -78,5 +79,33 @@ kx_status kx_platform_evdev_dispatch(struct kx_platform_evdev *e, kx_platform_ke
         else if (ev.type == EV_KEY)
             fn(ctx, e->path, (uint16_t)ev.code, ev.value != 0);
     }
+    return STATUS_SUCCESS;
+}
+
+kx_status kx_platform_evdev_publish(struct kx_reg *r, kx_reg_id parent,
+                                    const struct kx_platform_evdev *e, kx_reg_id *out)
+{
+    const char *name = libevdev_get_name(e->dev);
+    const char *slash = strrchr(e->path, '/');
+    plist_t p = plist_new_dict();
+    plist_dict_set_item(p, KX_KEYBOARD_SOURCE_KEY, plist_new_string(e->path));
+    plist_dict_set_item(p, "name", plist_new_string(name ? name : ""));
+    plist_dict_set_item(p, "vendor-id", plist_new_uint((uint64_t)libevdev_get_id_vendor(e->dev)));
+    plist_dict_set_item(p, "product-id", plist_new_uint((uint64_t)libevdev_get_id_product(e->dev)));
+    plist_dict_set_item(p, "simulated", plist_new_bool(0));
+    return kx_reg_publish(r, parent, KX_REG_PLANE_BIT(KX_REG_SERVICE), KX_KEYBOARD_CLASS,
+                          "keyboard", slash ? slash + 1 : e->path, p, out);
+}
+
+kx_status kx_platform_keyboard_check(plist_t props, const char *file, const char *path, char *why,
+                                     size_t why_len)
+{
+    plist_t source = plist_dict_get_item(props, KX_KEYBOARD_SOURCE_KEY);
+    uint64_t n = 0;
+    if (plist_get_node_type(source) != PLIST_STRING || !plist_get_string_ptr(source, &n) || !n)
+        return kx_why(why, why_len, STATUS_DATA_ERROR,
+                      "%s: %s: " KX_KEYBOARD_SOURCE_KEY ": an " KX_KEYBOARD_CLASS
+                      " needs a non-empty string (the Source of its key events)",
+                      file, path);
     return STATUS_SUCCESS;
 }

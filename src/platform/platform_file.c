@@ -124,6 +124,8 @@ static kx_status check_entry(const struct load *l, plist_t node, const char *par
         st = check_string(l, node, path, K_LOCATION, 0);
     if (st == STATUS_SUCCESS && strcmp(string_of(node, K_CLASS), KX_COMPONENT_CLASS) == 0)
         st = kx_platform_component_check(node, l->file, path, l->why, l->why_len);
+    if (st == STATUS_SUCCESS && strcmp(string_of(node, K_CLASS), KX_KEYBOARD_CLASS) == 0)
+        st = kx_platform_keyboard_check(node, l->file, path, l->why, l->why_len);
     if (st != STATUS_SUCCESS)
         return st;
     plist_t kids = plist_dict_get_item(node, K_CHILDREN);
