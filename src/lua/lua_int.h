@@ -24,9 +24,9 @@ struct lua_drv {
 };
 
 /* Registry keys (their addresses) for the driver's tables. */
-extern const char kx__lua_key_drv;  /* the DRIVER_OBJECT table */
-extern const char kx__lua_key_irps; /* IRP table -> PIRP, while the driver owns it */
-extern const char kx__lua_key_devs; /* device table <-> PDEVICE_OBJECT */
+extern const char kx__lua_key_drv;     /* the DRIVER_OBJECT table */
+extern const char kx__lua_key_irps;    /* IRP table -> PIRP, while the driver owns it */
+extern const char kx__lua_key_devs;    /* device table <-> PDEVICE_OBJECT */
 extern const char kx__lua_key_cancels; /* PIRP -> {IRP table, cancel routine} */
 
 /* lua_state.c: a sandboxed state charged to d (memory, instructions), with
