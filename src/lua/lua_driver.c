@@ -455,6 +455,8 @@ static void push_driver_table(lua_State *L, PDRIVER_OBJECT obj, const char *name
     lua_rawsetp(L, LUA_REGISTRYINDEX, &kx__lua_key_irps);
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &kx__lua_key_devs);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kx__lua_key_cancels);
 }
 
 kx_status kx_lua_driver_entry(PDRIVER_OBJECT obj)

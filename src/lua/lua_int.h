@@ -24,9 +24,10 @@ struct lua_drv {
 };
 
 /* Registry keys (their addresses) for the driver's tables. */
-extern const char kx__lua_key_drv;  /* the DRIVER_OBJECT table */
-extern const char kx__lua_key_irps; /* IRP table -> PIRP, while the driver owns it */
-extern const char kx__lua_key_devs; /* device table <-> PDEVICE_OBJECT */
+extern const char kx__lua_key_drv;     /* the DRIVER_OBJECT table */
+extern const char kx__lua_key_irps;    /* IRP table -> PIRP, while the driver owns it */
+extern const char kx__lua_key_devs;    /* device table <-> PDEVICE_OBJECT */
+extern const char kx__lua_key_cancels; /* PIRP -> {IRP table, cancel routine} */
 
 /* lua_state.c: a sandboxed state charged to d (memory, instructions), with
  * base, string, table, math, utf8 and coroutine, the host's modules behind
@@ -46,6 +47,11 @@ int kx__lua_open_kmd(lua_State *L);
 /* lua_hw.c: adds the hardware calls (events, component devices, proxies) to
  * kmd_api's table on the top of the stack. */
 void kx__lua_open_hw(lua_State *L);
+/* lua_ext.c: adds cancel routines and properties to kmd_api's table on the
+ * top of the stack. */
+void kx__lua_open_ext(lua_State *L);
+/* Drops irp's cancel routine entry (the IRP was completed). */
+void kx__lua_cancel_forget(lua_State *L, PIRP irp);
 /* lua_driver.c: an event the driver registered for, as "hardware_interrupt". */
 void kx__lua_event(PDRIVER_OBJECT DriverObject, const KX_EVENT *Event, void *Context);
 

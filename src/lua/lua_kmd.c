@@ -280,6 +280,7 @@ kx_status kx__lua_complete(lua_State *L, int idx, kx_status st)
     lua_pushnil(L);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    kx__lua_cancel_forget(L, irp);
     return DkCompleteRequest(irp, st, info);
 }
 
@@ -309,5 +310,6 @@ int kx__lua_open_kmd(lua_State *L)
     };
     luaL_newlib(L, calls);
     kx__lua_open_hw(L);
+    kx__lua_open_ext(L);
     return 1;
 }

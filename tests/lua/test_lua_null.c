@@ -4,7 +4,9 @@
  * fails cleanly naming the holder; after C Null is unloaded it loads, a
  * write returns its length, a read returns end of file, the seed's [DK]
  * lines reach the kernel log in order, and unload deletes link and device.
- * Skipped (exit 77) without the seed. */
+ * Where FUSE is usable, the same through kx's mount (DIR/null): a write
+ * returns its length, a read end of file; otherwise that part is skipped,
+ * saying why. Skipped (exit 77) without the seed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,9 +15,14 @@
 #include "lua_kext.h"
 #include "server/harness.h"
 
+#include "patience.h"
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char *seed;
 
@@ -47,6 +54,46 @@ static int host_setup(void **state)
 static int inproc_setup(void **state)
 {
     return start_with(state, "inproc");
+}
+
+/* Why kx's FUSE mount can't be used here, or NULL (as tests/fuse does). */
+static const char *fuse_unusable(void)
+{
+    struct stat st;
+    if (stat("/dev/fuse", &st) != 0 || !S_ISCHR(st.st_mode))
+        return "no /dev/fuse";
+    if (getuid() != 0 && kxd_sh("command -v fusermount3 >/dev/null") != 0)
+        return "not root and no fusermount3";
+    return NULL;
+}
+
+/* The seed's null through kx's mount: DIR/null takes a write whole and reads
+ * as end of file. The mount is taken down again before kxd stops. */
+static void check_null_through_fuse(struct kxd_proc *p, kx_client *c)
+{
+    const char *why = fuse_unusable();
+    if (why) {
+        fprintf(stderr, "skipped the FUSE part: %s\n", why);
+        return;
+    }
+    char mnt[300], file[320];
+    snprintf(mnt, sizeof mnt, "%s/mnt", p->dir);
+    snprintf(file, sizeof file, "%s/null", mnt);
+    assert_int_equal(mkdir(mnt, 0755), 0);
+    kx_status st = kx_client_mount(c, mnt);
+    if (st != STATUS_SUCCESS) {
+        fprintf(stderr, "skipped the FUSE part: kx mount %s: %s: %s\n", mnt, kx_status_name(st),
+                kx_client_message(c));
+        return;
+    }
+    T_WAIT_FOR(access(file, F_OK) == 0);
+    int fd = open(file, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "hello", 5), 5);
+    char buf[16];
+    assert_int_equal(read(fd, buf, sizeof buf), 0);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(kxd_sh("umount -l %s 2>/dev/null || fusermount3 -u -z %s", mnt, mnt), 0);
 }
 
 static void run_seed_null(struct kxd_proc *p)
@@ -82,6 +129,7 @@ static void run_seed_null(struct kxd_proc *p)
     assert_int_equal(kx_client_read(c, h, 0, buf, sizeof buf, 0, &got), STATUS_END_OF_FILE);
     assert_int_equal(got, 0);
     assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    check_null_through_fuse(p, c);
 
     assert_int_equal(kx_client_unload(c, "org.kx.test.AxisNull", 0), STATUS_SUCCESS);
     assert_int_equal(kx_client_open(c, "/dev/null", KX_ACCESS_WRITE, &h), STATUS_NO_SUCH_FILE);

@@ -363,6 +363,7 @@ static void test_short_address_collisions_grow_the_name(void **state)
 }
 
 #define LUA_SENSOR "1a5e7501-0000-4000-8000-000000000001"
+#define LUA_SENSOR_B "2b5e7502-0000-4000-8000-000000000002"
 
 static int log_has(const struct kxd_proc *p, const char *text)
 {
@@ -373,27 +374,49 @@ static int log_has(const struct kxd_proc *p, const char *text)
     return found;
 }
 
-/* drivers/LuaSensor: a Lua CMD driver opens its own component's proxy in fAddDevice, and
- * its DkRegisterInterrupt hears `kx event raise`. */
-static void test_lua_sensor_reads_its_register_and_hears_events(void **state)
+/* drivers/LuaSensor: a Lua CMD driver opens its own component's proxy in fAddDevice; its
+ * reads pend until DkRegisterInterrupt hears sample_ready for its own component, and it
+ * counts samples in its instance's registry property (DkGetProperty/DkSetProperty). */
+static void test_lua_sensor_reads_its_register_on_its_own_events(void **state)
 {
     struct kxd_proc *p = *state;
-    char e[1024] = "";
+    char e[2048] = "";
     component(e, sizeof e, "lsensor", 1, "lua-sensor", LUA_SENSOR, 99, NULL);
+    component(e, sizeof e, "lsensor", 2, "lua-sensor", LUA_SENSOR_B, 5, NULL);
     add(p, e);
-    expect_count(p, "KXLuaSensor", "KXLuaSensor = 1\n");
-    expect_text(p, "/dev/luasensor_1a5e75_0", "99\n");
+    expect_count(p, "KXLuaSensor", "KXLuaSensor = 2\n");
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "./ioreg -l -w0 --socket %s", p->socket), 0);
+    assert_int_equal(kxd_count_matches(out, "\"KXLuaSensorSamples\" = 0"), 2);
+    free(out);
+    expect_sample(p, "/dev/luasensor_1a5e75_0", LUA_SENSOR, "99\n");
+    T_WAIT_FOR(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1, sample 1"));
+    assert_true(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1, sample 1"));
     assert_int_equal(
         kxd_run(NULL, "./kx device poke --socket %s " LUA_SENSOR " 0 0x10", p->socket), 0);
-    expect_text(p, "/dev/luasensor_1a5e75_0", "16\n");
-    assert_false(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
-    assert_int_equal(kxd_run(NULL, "./kx event raise --socket %s sample_ready --source %s x",
-                             p->socket, LUA_SENSOR),
-                     0);
-    T_WAIT_FOR(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
-    assert_true(log_has(p, "LuaSensor: sample_ready from " LUA_SENSOR " #1"));
-    /* fRemoveDevice releases the proxy and deletes the device */
+    expect_sample(p, "/dev/luasensor_1a5e75_0", LUA_SENSOR, "16\n");
+    /* the other component's events (in upper case) wake only its own reads */
+    expect_sample(p, "/dev/luasensor_2b5e75_0", "2B5E7502-0000-4000-8000-000000000002", "5\n");
+
+    out = NULL;
+    assert_int_equal(kxd_run(&out, "./ioreg -l -w0 --socket %s", p->socket), 0);
+    /* expect_sample raises events until the read is answered: each counted at least one */
+    assert_int_equal(kxd_count_matches(out, "\"KXLuaSensorSamples\" = [1-9]"), 2);
+    free(out);
+
+    /* a waiting read: fRemoveDevice completes it STATUS_DEVICE_REMOVED, releases the proxy
+     * and deletes the device */
+    struct sample_read waiting = {.p = p, .link = "/dev/luasensor_1a5e75_0"};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &waiting), 0);
+    T_WAIT_FOR(pending_requests(p) == 1);
+    assert_int_equal(pending_requests(p), 1);
     removed(p, "IOService:/kx/board/lsensor@1");
+    pthread_join(t, NULL);
+    assert_int_equal(waiting.status, STATUS_DEVICE_REMOVED);
+    expect_count(p, "KXLuaSensor", "KXLuaSensor = 1\n");
+    assert_int_equal(links_with_prefix(p, "/dev/luasensor_1a5e75"), 0);
+    removed(p, "IOService:/kx/board/lsensor@2");
     expect_count(p, "KXLuaSensor", "KXLuaSensor = 0\n");
     assert_int_equal(links_with_prefix(p, "/dev/luasensor_"), 0);
 }
@@ -564,7 +587,7 @@ int main(void)
         T(test_proxy_privilege_follows_the_driver_type),
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
-        T(test_lua_sensor_reads_its_register_and_hears_events),
+        T(test_lua_sensor_reads_its_register_on_its_own_events),
         cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
                                         teardown),
     };
