@@ -175,6 +175,27 @@ static int pending_requests(const struct kxd_proc *p)
     return n - 1; /* the SERVER request asking */
 }
 
+/* Open handles on every device: a reader's open has finished when it counts. */
+static int open_handles(const struct kxd_proc *p)
+{
+    kx_client *c = kxd_connect(p);
+    struct kx_client_object *objs = NULL;
+    size_t n = 0;
+    int total = 0;
+    if (c && kx_client_ls(c, &objs, &n) == STATUS_SUCCESS)
+        for (size_t i = 0; i < n; i++)
+            total += objs[i].is_device ? (int)objs[i].handles : 0;
+    kx_client_objects_free(objs, n);
+    kx_client_disconnect(c);
+    return total;
+}
+
+/* One reader's READ (not its OPEN) is waiting in kxd. */
+static int one_read_waiting(const struct kxd_proc *p)
+{
+    return open_handles(p) == 1 && pending_requests(p) == 1;
+}
+
 #define SENSOR_A "5e750a01-0000-4000-8000-00000000000a"
 
 struct sample_read {
@@ -260,7 +281,7 @@ static void test_sensor_instance_per_component_reads_its_register(void **state)
     struct sample_read waiting = {.p = p, .link = "/dev/sensor_5e750a_0"};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &waiting), 0);
-    T_WAIT_FOR(pending_requests(p) == 1);
+    T_WAIT_FOR(one_read_waiting(p));
     raise_sample_ready(p, "5e750b02-0000-4000-8000-00000000000b");
     /* events reach the driver in order: once a later one was handled, so was that one */
     expect_sample(p, "/dev/sensor_5e750b_0", "5e750b02-0000-4000-8000-00000000000b", "7\n");
@@ -409,7 +430,7 @@ static void test_lua_sensor_reads_its_register_on_its_own_events(void **state)
     struct sample_read waiting = {.p = p, .link = "/dev/luasensor_1a5e75_0"};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, read_sample_thread, &waiting), 0);
-    T_WAIT_FOR(pending_requests(p) == 1);
+    T_WAIT_FOR(one_read_waiting(p));
     assert_int_equal(pending_requests(p), 1);
     removed(p, "IOService:/kx/board/lsensor@1");
     pthread_join(t, NULL);
