@@ -37,14 +37,18 @@
 #define SOURCE_BUCKETS 256
 #define TIMER_BATCH    64
 
-struct ev_reg {
+/* Whose, and which: registrations and timers are found by it alike. */
+struct ev_key {
     uint64_t drv_id;
     char name[KX_IO_EVENT_NAME_MAX];
 };
 
+struct ev_reg {
+    struct ev_key key;
+};
+
 struct ev_timer {
-    uint64_t drv_id;
-    char name[KX_IO_EVENT_NAME_MAX];
+    struct ev_key key;
     uint64_t due_ns, period_ns; /* period 0: one-shot */
 };
 
@@ -199,7 +203,7 @@ kx_status kx_io_event_raise(struct kx_io *io, const char *name, const char *sour
         int wants = 0;
         pthread_mutex_lock(&ev->lock);
         for (size_t k = 0; k < ev->n_regs && !wants; k++)
-            wants = ev->regs[k].drv_id == d->id && strcmp(ev->regs[k].name, name) == 0;
+            wants = ev->regs[k].key.drv_id == d->id && strcmp(ev->regs[k].key.name, name) == 0;
         pthread_mutex_unlock(&ev->lock);
         if (wants)
             n += (uint32_t)post_event(io, d, source, &b);
@@ -232,10 +236,7 @@ static void *timer_main(void *arg)
     struct kx_io *io = arg;
     struct io_events *ev = io->events;
     pthread_setname_np(pthread_self(), "kx-io-timer");
-    struct {
-        uint64_t drv_id;
-        char name[KX_IO_EVENT_NAME_MAX];
-    } due[TIMER_BATCH];
+    struct ev_key due[TIMER_BATCH];
     while (!atomic_load(&ev->stop)) {
         uint32_t word = atomic_load(&ev->word);
         uint64_t now = kx_plat_monotonic_ns(), next = 0;
@@ -244,8 +245,7 @@ static void *timer_main(void *arg)
         for (size_t i = 0; i < ev->n_timers;) {
             struct ev_timer *t = &ev->timers[i];
             if (t->due_ns <= now && n < TIMER_BATCH) {
-                due[n].drv_id = t->drv_id;
-                memcpy(due[n].name, t->name, sizeof due[n].name);
+                due[n] = t->key;
                 n++;
                 if (!t->period_ns) {
                     ev->timers[i] = ev->timers[--ev->n_timers];
@@ -284,25 +284,52 @@ static struct io_driver *live_driver(struct kx_io *io, uint64_t drv_id)
     return d && (d->state == KX_IO_DRIVER_STARTING || d->state == KX_IO_DRIVER_RUNNING) ? d : NULL;
 }
 
-kx_status kx__chan_event_register(struct kx_io *io, uint64_t drv_id, const char *name, int is_on)
+/* Takes ns_lock and ev->lock if drv_id is a live driver (its registrations
+ * can't outlive it); STATUS_INVALID_DRIVER_OBJECT, holding nothing, if not. */
+static kx_status lock_live(struct kx_io *io, uint64_t drv_id)
 {
-    if (!name_ok(name))
-        return STATUS_INVALID_PARAMETER;
-    struct io_events *ev = io->events;
-    kx_status st = STATUS_SUCCESS;
     pthread_mutex_lock(&io->ns_lock);
     if (!live_driver(io, drv_id)) {
         pthread_mutex_unlock(&io->ns_lock);
         return STATUS_INVALID_DRIVER_OBJECT;
     }
-    pthread_mutex_lock(&ev->lock);
-    size_t mine = 0, at = ev->n_regs;
-    for (size_t i = 0; i < ev->n_regs; i++)
-        if (ev->regs[i].drv_id == drv_id) {
-            mine++;
-            if (strcmp(ev->regs[i].name, name) == 0)
+    pthread_mutex_lock(&io->events->lock);
+    return STATUS_SUCCESS;
+}
+
+static void unlock_live(struct kx_io *io)
+{
+    pthread_mutex_unlock(&io->events->lock);
+    pthread_mutex_unlock(&io->ns_lock);
+}
+
+/* In n entries of stride bytes, each beginning with its ev_key: the index
+ * of drv_id's entry named name (n if none), and *mine how many drv_id has. */
+static size_t find_key(const void *entries, size_t n, size_t stride, uint64_t drv_id,
+                       const char *name, size_t *mine)
+{
+    size_t at = n;
+    *mine = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ev_key *k = (const void *)((const char *)entries + i * stride);
+        if (k->drv_id == drv_id) {
+            ++*mine;
+            if (strcmp(k->name, name) == 0)
                 at = i;
         }
+    }
+    return at;
+}
+
+kx_status kx__chan_event_register(struct kx_io *io, uint64_t drv_id, const char *name, int is_on)
+{
+    if (!name_ok(name))
+        return STATUS_INVALID_PARAMETER;
+    struct io_events *ev = io->events;
+    kx_status st = lock_live(io, drv_id);
+    if (st != STATUS_SUCCESS)
+        return st;
+    size_t mine, at = find_key(ev->regs, ev->n_regs, sizeof ev->regs[0], drv_id, name, &mine);
     if (!is_on) {
         if (at == ev->n_regs)
             st = STATUS_EVENT_NOT_REGISTERED;
@@ -313,13 +340,12 @@ kx_status kx__chan_event_register(struct kx_io *io, uint64_t drv_id, const char 
             st = STATUS_EVENT_LIMIT;
         else if ((st = kx__ns_grow((void **)&ev->regs, &ev->cap_regs, ev->n_regs + 1,
                                    sizeof ev->regs[0])) == STATUS_SUCCESS) {
-            ev->regs[ev->n_regs].drv_id = drv_id;
-            snprintf(ev->regs[ev->n_regs].name, KX_IO_EVENT_NAME_MAX, "%s", name);
+            ev->regs[ev->n_regs].key.drv_id = drv_id;
+            snprintf(ev->regs[ev->n_regs].key.name, KX_IO_EVENT_NAME_MAX, "%s", name);
             ev->n_regs++;
         }
     }
-    pthread_mutex_unlock(&ev->lock);
-    pthread_mutex_unlock(&io->ns_lock);
+    unlock_live(io);
     return st;
 }
 
@@ -329,20 +355,10 @@ kx_status kx__chan_event_timer(struct kx_io *io, uint64_t drv_id, const char *na
     if (!name_ok(name))
         return STATUS_INVALID_PARAMETER;
     struct io_events *ev = io->events;
-    kx_status st = STATUS_SUCCESS;
-    pthread_mutex_lock(&io->ns_lock);
-    if (!live_driver(io, drv_id)) {
-        pthread_mutex_unlock(&io->ns_lock);
-        return STATUS_INVALID_DRIVER_OBJECT;
-    }
-    pthread_mutex_lock(&ev->lock);
-    size_t mine = 0, at = ev->n_timers;
-    for (size_t i = 0; i < ev->n_timers; i++)
-        if (ev->timers[i].drv_id == drv_id) {
-            mine++;
-            if (strcmp(ev->timers[i].name, name) == 0)
-                at = i;
-        }
+    kx_status st = lock_live(io, drv_id);
+    if (st != STATUS_SUCCESS)
+        return st;
+    size_t mine, at = find_key(ev->timers, ev->n_timers, sizeof ev->timers[0], drv_id, name, &mine);
     if (due_ms == UINT32_MAX) { /* cancel */
         if (at == ev->n_timers)
             st = STATUS_EVENT_NOT_REGISTERED;
@@ -358,14 +374,13 @@ kx_status kx__chan_event_timer(struct kx_io *io, uint64_t drv_id, const char *na
         }
         if (st == STATUS_SUCCESS) {
             struct ev_timer *t = &ev->timers[at];
-            t->drv_id = drv_id;
-            snprintf(t->name, sizeof t->name, "%s", name);
+            t->key.drv_id = drv_id;
+            snprintf(t->key.name, sizeof t->key.name, "%s", name);
             t->due_ns = kx_plat_monotonic_ns() + (uint64_t)due_ms * 1000000u;
             t->period_ns = (uint64_t)period_ms * 1000000u;
         }
     }
-    pthread_mutex_unlock(&ev->lock);
-    pthread_mutex_unlock(&io->ns_lock);
+    unlock_live(io);
     if (st == STATUS_SUCCESS)
         timers_changed(ev);
     return st;
@@ -379,12 +394,12 @@ void kx__event_drop_driver(struct kx_io *io, const struct io_driver *d)
     pthread_mutex_lock(&ev->lock);
     size_t k = 0;
     for (size_t i = 0; i < ev->n_regs; i++)
-        if (ev->regs[i].drv_id != d->id)
+        if (ev->regs[i].key.drv_id != d->id)
             ev->regs[k++] = ev->regs[i];
     ev->n_regs = k;
     k = 0;
     for (size_t i = 0; i < ev->n_timers; i++)
-        if (ev->timers[i].drv_id != d->id)
+        if (ev->timers[i].key.drv_id != d->id)
             ev->timers[k++] = ev->timers[i];
     ev->n_timers = k;
     for (size_t b = 0; b < SOURCE_BUCKETS; b++)
@@ -420,15 +435,15 @@ kx_status kx_io_event_list(struct kx_io *io, struct kx_io_event_stat **out, size
         struct kx_io_event_stat *s = &v[k];
         size_t used = 0;
         for (size_t r = 0; r < ev->n_regs; r++)
-            if (ev->regs[r].drv_id == d->id) {
+            if (ev->regs[r].key.drv_id == d->id) {
                 s->n_registrations++;
                 int w = snprintf(s->names + used, sizeof s->names - used, "%s%s", used ? "," : "",
-                                 ev->regs[r].name);
+                                 ev->regs[r].key.name);
                 used = w < 0 || (size_t)w >= sizeof s->names - used ? sizeof s->names - 1
                                                                     : used + (size_t)w;
             }
         for (size_t t = 0; t < ev->n_timers; t++)
-            s->n_timers += ev->timers[t].drv_id == d->id;
+            s->n_timers += ev->timers[t].key.drv_id == d->id;
         s->queued = atomic_load(&d->ev_queued);
         s->delivered = atomic_load(&d->ev_delivered);
         s->dropped = atomic_load(&d->ev_dropped);
