@@ -1,6 +1,8 @@
 /* lua_kext.c — see lua_kext.h. */
 #include "lua_kext.h"
 
+#include "server/harness.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,4 +98,27 @@ kx_status lua_kext_load(kx_client *c, const char *kext)
     if (st != STATUS_SUCCESS)
         fprintf(stderr, "load %s: %s\n%s\n", kext, kx_status_name(st), kx_client_message(c));
     return st;
+}
+
+static int setup_mode(void **state, const char *mode)
+{
+    const char *args[] = {"--host-mode", mode, NULL};
+    return kxd_setup_args(state, args);
+}
+
+int lua_setup_host(void **state)
+{
+    return setup_mode(state, "process");
+}
+
+int lua_setup_inproc(void **state)
+{
+    return setup_mode(state, "inproc");
+}
+
+char *lua_kernel_log(const struct kxd_proc *p)
+{
+    char *out = NULL;
+    kxd_run(&out, "KX_SOCKET=%s ./kx log", p->socket);
+    return out;
 }

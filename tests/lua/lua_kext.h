@@ -19,4 +19,11 @@ kx_status lua_kext_load(kx_client *c, const char *kext);
 /* Where successive patterns appear in order in text: 1 if they do. */
 int lua_in_order(const char *text, const char *const *needles, size_t n);
 
+/* cmocka setups: a fresh kxd with drivers in kx-host processes, or in kxd. */
+int lua_setup_host(void **state);
+int lua_setup_inproc(void **state);
+/* kxd's kernel log (kx log) so far (malloc'ed). */
+struct kxd_proc;
+char *lua_kernel_log(const struct kxd_proc *p);
+
 #endif

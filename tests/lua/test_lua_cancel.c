@@ -67,28 +67,6 @@ static const char pender[] =
     "  elseif sSig == \"irp_dispatch\" then p2(g_pDev, p1) end\n"
     "end\n";
 
-static int start_with(void **state, const char *mode)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    const char *args[] = {"--host-mode", mode, NULL};
-    if (!p || kxd_start_args(p, args) != 0) {
-        if (p)
-            kxd_cleanup(p);
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-static int host_setup(void **state)
-{
-    return start_with(state, "process");
-}
-static int inproc_setup(void **state)
-{
-    return start_with(state, "inproc");
-}
-
 static int log_count(const struct kxd_proc *p, const char *pattern)
 {
     char *log = NULL;
@@ -174,8 +152,8 @@ static void test_cancel_in_process(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cancel_in_host_process, host_setup, kxd_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_in_process, inproc_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_in_host_process, lua_setup_host, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_in_process, lua_setup_inproc, kxd_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,36 +26,6 @@
 
 static char *seed;
 
-static char *kernel_log(const struct kxd_proc *p)
-{
-    char *out = NULL;
-    kxd_run(&out, "KX_SOCKET=%s ./kx log", p->socket);
-    return out;
-}
-
-static int start_with(void **state, const char *mode)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    const char *args[] = {"--host-mode", mode, NULL};
-    if (!p || kxd_start_args(p, args) != 0) {
-        if (p)
-            kxd_cleanup(p);
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int host_setup(void **state)
-{
-    return start_with(state, "process");
-}
-static int inproc_setup(void **state)
-{
-    return start_with(state, "inproc");
-}
-
 /* Why kx's FUSE mount can't be used here, or NULL (as tests/fuse does). */
 static const char *fuse_unusable(void)
 {
@@ -106,7 +76,7 @@ static void run_seed_null(struct kxd_proc *p)
     assert_true(kxd_tag_of(c, "org.kx.driver.Null") != 0);
     assert_int_equal(lua_kext_load(c, kext), STATUS_KEXT_START_FAILED);
     assert_int_equal(kxd_tag_of(c, "org.kx.test.AxisNull"), 0);
-    char *log = kernel_log(p);
+    char *log = lua_kernel_log(p);
     KXD_ASSERT_MATCHES(log, "AxisNull can't create \\\\Device\\\\Null0: "
                             "STATUS_DEVICE_ALREADY_EXISTS, held by \\\\Driver\\\\Null");
     free(log);
@@ -139,7 +109,7 @@ static void run_seed_null(struct kxd_proc *p)
     assert_null(strstr(ls, "Null0"));
     free(ls);
 
-    log = kernel_log(p);
+    log = lua_kernel_log(p);
     const char *order[] = {
         "[DK] AxisNull DriverEntry starting.",
         "[DK] AxisNull DriverEntry completed successfully.",
@@ -177,8 +147,8 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_seed_null_in_host_process, host_setup, kxd_teardown),
-        cmocka_unit_test_setup_teardown(test_seed_null_in_process, inproc_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_null_in_host_process, lua_setup_host, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_null_in_process, lua_setup_inproc, kxd_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(seed);

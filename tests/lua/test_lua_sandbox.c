@@ -87,36 +87,6 @@ static const char bad_entry[] = "local oKMD = require(\"kmd_api\")\n"
                                 "\"driver_init_complete\", DriverEntry(p1), p1) end\n"
                                 "end\n";
 
-static char *kernel_log(const struct kxd_proc *p)
-{
-    char *out = NULL;
-    kxd_run(&out, "KX_SOCKET=%s ./kx log", p->socket);
-    return out;
-}
-
-static int start_with(void **state, const char *mode)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    const char *args[] = {"--host-mode", mode, NULL};
-    if (!p || kxd_start_args(p, args) != 0) {
-        if (p)
-            kxd_cleanup(p);
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int host_setup(void **state)
-{
-    return start_with(state, "process");
-}
-static int inproc_setup(void **state)
-{
-    return start_with(state, "inproc");
-}
-
 /* The driver and another driver (C Zero) still serve. */
 static void still_serving(kx_client *c, uint32_t h)
 {
@@ -138,7 +108,7 @@ static void attempt(const struct kxd_proc *p, kx_client *c, uint32_t h, const ch
 {
     uint64_t info = 0;
     assert_int_equal(kx_client_write(c, h, 0, what, strlen(what), 0, &info), want);
-    char *log = kernel_log(p);
+    char *log = lua_kernel_log(p);
     char pattern[512];
     snprintf(pattern, sizeof pattern,
              "LuaHostile: Lua error in the IRP_MJ_WRITE handler, IRP completed %s: .*%s",
@@ -190,7 +160,7 @@ static void run_sandbox(struct kxd_proc *p)
                      STATUS_DRIVER_INTERNAL_ERROR);
     assert_int_equal(kx_client_write(c, h, 0, "fail:close", 10, 0, &info), STATUS_SUCCESS);
     assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
-    char *log = kernel_log(p);
+    char *log = lua_kernel_log(p);
     const char *const handlers[] = {"IRP_MJ_READ", "IRP_MJ_DEVICE_CONTROL", "IRP_MJ_CREATE",
                                     "IRP_MJ_CLOSE"};
     for (size_t i = 0; i < 4; i++) {
@@ -214,7 +184,7 @@ static void run_sandbox(struct kxd_proc *p)
     assert_non_null(kext);
     assert_int_equal(lua_kext_load(c, kext), STATUS_KEXT_START_FAILED);
     assert_int_equal(kxd_tag_of(c, "org.kx.test.LuaBadEntry"), 0);
-    log = kernel_log(p);
+    log = lua_kernel_log(p);
     KXD_ASSERT_MATCHES(log, "LuaBadEntry: Lua error in the main loop during driver_init, "
                             "STATUS_DRIVER_INTERNAL_ERROR: bad.sys.lua:5: entry went wrong");
     free(log);
@@ -249,8 +219,8 @@ static void test_sandbox_in_process(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sandbox_in_host_process, host_setup, kxd_teardown),
-        cmocka_unit_test_setup_teardown(test_sandbox_in_process, inproc_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_sandbox_in_host_process, lua_setup_host, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_sandbox_in_process, lua_setup_inproc, kxd_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,17 +144,25 @@ char *kxd_read_log(const struct kxd_proc *p)
     return buf;
 }
 
-int kxd_setup(void **state)
+int kxd_setup_args(void **state, const char *const *extra)
 {
     struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start(p) != 0) {
+    if (!p || kxd_start_args(p, extra) != 0) {
         if (p)
             kxd_cleanup(p);
         free(p);
         return -1;
     }
-    setenv("KX_SOCKET", p->socket, 1); /* for the kx tools a test runs */
     *state = p;
+    return 0;
+}
+
+int kxd_setup(void **state)
+{
+    if (kxd_setup_args(state, NULL) != 0)
+        return -1;
+    struct kxd_proc *p = *state;
+    setenv("KX_SOCKET", p->socket, 1); /* for the kx tools a test runs */
     return 0;
 }
 

@@ -31,6 +31,9 @@ char *kxd_read_log(const struct kxd_proc *p);
  * test unless kxd exits 0 on SIGTERM (under ASan/LSan: no leak, no error). */
 int kxd_setup(void **state);
 int kxd_teardown(void **state);
+/* The same with kxd's extra arguments (NULL-terminated), and without setting
+ * KX_SOCKET. */
+int kxd_setup_args(void **state, const char *const *extra);
 #define KXD_TEST(fn) cmocka_unit_test_setup_teardown(fn, kxd_setup, kxd_teardown)
 
 /* Tag of a loaded kext, 0 if not loaded. */

@@ -26,30 +26,17 @@
 #include <string.h>
 #include <unistd.h>
 
-static int start_with(void **state, const char *const *args)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start_args(p, args) != 0) {
-        if (p)
-            kxd_cleanup(p);
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
 static int host_setup(void **state)
 {
     const char *args[] = {"--host-mode", "process", NULL};
-    return start_with(state, args);
+    return kxd_setup_args(state, args);
 }
 
 /* A short hang deadline: the watchdog tests. */
 static int hang_setup(void **state)
 {
     const char *args[] = {"--host-mode", "process", "--hang-ms", "1000", NULL};
-    return start_with(state, args);
+    return kxd_setup_args(state, args);
 }
 
 static size_t count_dir(const char *fmt, int pid)

@@ -25,32 +25,19 @@
 
 #define LIFECYCLE_ID "org.kx.test.Lifecycle"
 
-static int start_with(void **state, const char *const *args)
-{
-    struct kxd_proc *p = calloc(1, sizeof *p);
-    if (!p || kxd_start_args(p, args) != 0) {
-        if (p)
-            kxd_cleanup(p);
-        free(p);
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
 /* Deaths: the default deadline (5 s), so that a sanitizer's report of a
  * crash is never taken for a hang. */
 static int death_setup(void **state)
 {
     const char *args[] = {"--host-mode", "process", NULL};
-    return start_with(state, args);
+    return kxd_setup_args(state, args);
 }
 
 /* Hangs and heartbeats: a short deadline. */
 static int hang_setup(void **state)
 {
     const char *args[] = {"--host-mode", "process", "--hang-ms", "1000", NULL};
-    return start_with(state, args);
+    return kxd_setup_args(state, args);
 }
 
 static int lifecycle_teardown(void **state)
