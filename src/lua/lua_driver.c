@@ -130,10 +130,7 @@ static int resume(struct lua_drv *d, int nargs, const char *what)
 
 static int l_syscall(lua_State *L)
 {
-    struct lua_drv *d;
-    void *ud;
-    lua_getallocf(L, &ud);
-    d = ud;
+    struct lua_drv *d = kx__lua_drv(L);
     const char *call = luaL_checkstring(L, 1);
     if (strcmp(call, "signal_pull") == 0) {
         if (L != d->co)
@@ -159,10 +156,7 @@ static int l_syscall(lua_State *L)
  * (upvalue 1), called protected. Upvalue 2 names the major for the log. */
 static int guarded_handler(lua_State *L)
 {
-    struct lua_drv *d;
-    void *ud;
-    lua_getallocf(L, &ud);
-    d = ud;
+    struct lua_drv *d = kx__lua_drv(L);
     lua_settop(L, 2);
     lua_pushcfunction(L, kx__lua_traceback);
     lua_pushvalue(L, lua_upvalueindex(1));

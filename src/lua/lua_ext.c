@@ -20,13 +20,6 @@
 
 const char kx__lua_key_cancels = 'C';
 
-static struct lua_drv *drv_of(lua_State *L)
-{
-    void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
-}
-
 /* Drops irp's cancel entry (completion, or a routine cleared). */
 void kx__lua_cancel_forget(lua_State *L, PIRP irp)
 {
@@ -110,7 +103,7 @@ static int dk_set_cancel_routine(lua_State *L)
 
 static int dk_get_property(lua_State *L)
 {
-    struct lua_drv *d = drv_of(L);
+    struct lua_drv *d = kx__lua_drv(L);
     KX_REGISTRY_ID entry = (KX_REGISTRY_ID)luaL_checkinteger(L, 1);
     const char *key = luaL_checkstring(L, 2);
     char small[256];
@@ -143,7 +136,7 @@ static int dk_get_property(lua_State *L)
 
 static int dk_set_property(lua_State *L)
 {
-    struct lua_drv *d = drv_of(L);
+    struct lua_drv *d = kx__lua_drv(L);
     KX_REGISTRY_ID entry = (KX_REGISTRY_ID)luaL_checkinteger(L, 1);
     const char *key = luaL_checkstring(L, 2);
     kx_status st;

@@ -18,23 +18,16 @@
 #define PROXY_META "kx.hardware_proxy"
 #define PROXY_READ_MAX (64u << 10) /* one read's bytes: a register file, a config space */
 
-static struct lua_drv *drv_of(lua_State *L)
-{
-    void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
-}
-
 static int dk_register_interrupt(lua_State *L)
 {
-    struct lua_drv *d = drv_of(L);
+    struct lua_drv *d = kx__lua_drv(L);
     lua_pushinteger(L, DkRegisterInterrupt(d->obj, luaL_checkstring(L, 1), kx__lua_event, d));
     return 1;
 }
 
 static int dk_unregister_interrupt(lua_State *L)
 {
-    lua_pushinteger(L, DkUnregisterInterrupt(drv_of(L)->obj, luaL_checkstring(L, 1)));
+    lua_pushinteger(L, DkUnregisterInterrupt(kx__lua_drv(L)->obj, luaL_checkstring(L, 1)));
     return 1;
 }
 
@@ -42,7 +35,7 @@ static int dk_unregister_interrupt(lua_State *L)
  * is the script's own (one per state), so the first argument is not read. */
 static int dk_create_component_device(lua_State *L)
 {
-    struct lua_drv *d = drv_of(L);
+    struct lua_drv *d = kx__lua_drv(L);
     PDEVICE_OBJECT dev = NULL;
     kx_status st = DkCreateComponentDevice(d->obj, luaL_checkstring(L, 2), &dev);
     lua_pushinteger(L, st);
@@ -57,7 +50,7 @@ static int dk_create_component_device(lua_State *L)
 static int dk_get_component_address(lua_State *L)
 {
     char address[64];
-    kx_status st = DkGetComponentAddress(drv_of(L)->obj, address, sizeof address);
+    kx_status st = DkGetComponentAddress(kx__lua_drv(L)->obj, address, sizeof address);
     lua_pushinteger(L, st);
     if (st != STATUS_SUCCESS)
         return 1;
@@ -119,7 +112,7 @@ static int proxy_release(lua_State *L)
 
 static int dk_get_hardware_proxy(lua_State *L)
 {
-    struct lua_drv *d = drv_of(L);
+    struct lua_drv *d = kx__lua_drv(L);
     const char *address = luaL_checkstring(L, 1);
     PKX_HARDWARE_PROXY *slot = lua_newuserdatauv(L, sizeof *slot, 0);
     *slot = NULL;

@@ -23,6 +23,14 @@ struct lua_drv {
     char name[KX_DRIVER_INFO_TEXT_MAX];
 };
 
+/* The driver a state belongs to: its allocator's user data (lua_state.c). */
+static inline struct lua_drv *kx__lua_drv(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
 /* Registry keys (their addresses) for the driver's tables. */
 extern const char kx__lua_key_drv;     /* the DRIVER_OBJECT table */
 extern const char kx__lua_key_irps;    /* IRP table -> PIRP, while the driver owns it */

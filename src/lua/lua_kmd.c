@@ -25,13 +25,6 @@ const char kx__lua_key_drv = 'D';
 const char kx__lua_key_irps = 'I';
 const char kx__lua_key_devs = 'V';
 
-static struct lua_drv *drv_of(lua_State *L)
-{
-    void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
-}
-
 int kx__lua_open_errcheck(lua_State *L)
 {
     lua_newtable(L);
@@ -151,7 +144,7 @@ static int dk_print(lua_State *L)
 
 static int dk_create_device(lua_State *L)
 {
-    struct lua_drv *d = drv_of(L);
+    struct lua_drv *d = kx__lua_drv(L);
     const char *name = luaL_checkstring(L, 2);
     PDEVICE_OBJECT dev = NULL;
     kx_status st = DkCreateDevice(d->obj, name, 0, &dev);

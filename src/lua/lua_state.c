@@ -35,9 +35,7 @@ static void *charged_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    void *ud;
-    lua_getallocf(L, &ud);
-    struct lua_drv *d = ud;
+    struct lua_drv *d = kx__lua_drv(L);
     d->steps += HOOK_EVERY;
     if (d->steps > d->step_limit) {
         d->over_budget = 1;
