@@ -175,6 +175,15 @@ int kxd_teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
+int kxd_teardown_tree(void **state)
+{
+    struct kxd_proc *p = *state;
+    int rc = p->pid > 0 ? kxd_stop(p) : 0;
+    kxd_sh("rm -rf %s", p->dir);
+    free(p);
+    return rc == 0 ? 0 : -1;
+}
+
 unsigned kxd_tag_of(kx_client *c, const char *id)
 {
     struct kx_client_kext *ks = NULL;

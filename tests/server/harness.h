@@ -34,6 +34,8 @@ int kxd_teardown(void **state);
 /* The same with kxd's extra arguments (NULL-terminated), and without setting
  * KX_SOCKET. */
 int kxd_setup_args(void **state, const char *const *extra);
+/* kxd_teardown for a setup that put files of its own in kxd's folder: removes it all. */
+int kxd_teardown_tree(void **state);
 #define KXD_TEST(fn) cmocka_unit_test_setup_teardown(fn, kxd_setup, kxd_teardown)
 
 /* Tag of a loaded kext, 0 if not loaded. */

@@ -53,15 +53,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = p->pid > 0 ? kxd_stop(p) : 0;
-    kxd_sh("rm -rf %s", p->dir);
-    free(p);
-    return rc == 0 ? 0 : -1;
-}
-
 /* Appends one KXComponent entry (value: its first register, little-endian). */
 static void component(char *buf, size_t len, const char *name, unsigned loc, const char *type,
                       const char *address, uint32_t value, const char *other)
@@ -601,7 +592,7 @@ static void test_pci_config_space_equals_sysfs(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, kxd_teardown_tree)
     const struct CMUnitTest tests[] = {
         T(test_sensor_instance_per_component_reads_its_register),
         T(test_device_add_refuses_a_component_without_uuid),
@@ -610,7 +601,7 @@ int main(void)
         T(test_hundred_components_removed_under_pending_reads),
         T(test_lua_sensor_reads_its_register_on_its_own_events),
         cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
-                                        teardown),
+                                        kxd_teardown_tree),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,15 +57,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    struct kxd_proc *p = *state;
-    int rc = p->pid > 0 ? kxd_stop(p) : 0;
-    kxd_sh("rm -rf %s", p->dir);
-    free(p);
-    return rc == 0 ? 0 : -1;
-}
-
 static json_t *run_json(const char *fmt, const char *socket)
 {
     char *out = NULL;
@@ -408,18 +399,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ioreg_shows_kxds_nubs_instances_ids_and_states, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_ioclasscount_counts_kxds_instances, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kx_match_reports_kxds_decisions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kx_catalog_lists_kxds_personalities, setup, teardown),
+                                        kxd_teardown_tree),
+        cmocka_unit_test_setup_teardown(test_ioclasscount_counts_kxds_instances, setup, kxd_teardown_tree),
+        cmocka_unit_test_setup_teardown(test_kx_match_reports_kxds_decisions, setup, kxd_teardown_tree),
+        cmocka_unit_test_setup_teardown(test_kx_catalog_lists_kxds_personalities, setup, kxd_teardown_tree),
         cmocka_unit_test_setup_teardown(test_device_add_matches_and_remove_answers_pending_reads,
-                                        setup, teardown),
+                                        setup, kxd_teardown_tree),
         cmocka_unit_test_setup_teardown(test_malformed_device_file_names_the_file_and_key, setup,
-                                        teardown),
+                                        kxd_teardown_tree),
         cmocka_unit_test_setup_teardown(test_only_root_changes_the_registry_everyone_reads_it,
-                                        setup, teardown),
+                                        setup, kxd_teardown_tree),
         cmocka_unit_test_setup_teardown(test_boot_plan_names_the_nub_each_kext_loads_for, setup,
-                                        teardown),
+                                        kxd_teardown_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
