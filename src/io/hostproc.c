@@ -437,13 +437,33 @@ static void reap(struct io_hostproc *hp, uint32_t wait_ms)
         kx_plat_child_reap(hp->pid, wait_ms, hp->how, sizeof hp->how, &code, &sig);
 }
 
-/* After the host died: every record it held, answered. */
+/* Whether r was sent to a device of hp's driver (the file it was opened on). */
+static int opened_on(struct io_hostproc *hp, struct io_irp *r)
+{
+    struct io_file *f = atomic_load_explicit(&r->file, memory_order_acquire);
+    if (!f || !r->holds_file)
+        return 0;
+    pthread_mutex_lock(&hp->io->ns_lock);
+    int mine = f->dev->drv == hp->d;
+    pthread_mutex_unlock(&hp->io->ns_lock);
+    return mine;
+}
+
+/* After the host died: every record it held, answered, and every request
+ * sent to its devices that it had passed on. */
 static void reclaim(struct kx_io *io, struct io_irp *r, void *arg)
 {
     struct io_hostproc *hp = ((void **)arg)[0];
     size_t *n = ((void **)arg)[1];
-    if (atomic_load_explicit(&r->drv, memory_order_acquire) != hp->d)
+    if (atomic_load_explicit(&r->drv, memory_order_acquire) != hp->d) {
+        /* Sent to one of its devices and passed on to another driver: the
+         * requester is answered now, as for the requests it held itself;
+         * the lower driver's completion later finds it answered. */
+        if (r->kind == K_IRP && opened_on(hp, r) &&
+            kx__irp_answer_if_first(hp->io, r, dead_status(hp), 0, NULL))
+            (*n)++;
         return;
+    }
     uint32_t disp = atomic_exchange_explicit(&r->proc_disp, 0, memory_order_acq_rel);
     uint64_t w = atomic_load_explicit(&r->state, memory_order_acquire);
     if (r->kind != K_IRP) {

@@ -2,7 +2,8 @@
  * own host) passes every request of /dev/Filter to /dev/Crash (another
  * host). Data through Filter is Crash's data; a request Filter passed on is
  * answered exactly once when Crash completes it, when Crash's host dies with
- * it pending (STATUS_DRIVER_PROCESS_TERMINATED), when its requester's
+ * it pending (STATUS_DRIVER_PROCESS_TERMINATED), when Filter's host dies
+ * after passing it on (the same status; Crash serves on), when its requester's
  * deadline cancels it (STATUS_TIMEOUT), and when Crash's device goes away
  * (STATUS_DEVICE_REMOVED). Both kexts unload afterwards and kxd exits clean
  * (its sanitizer finds no leaked IRP). */
@@ -177,6 +178,40 @@ static void test_lower_host_dies_with_a_request(void **state)
     kx_client_disconnect(c);
 }
 
+/* Filter's host dies while a request it passed on is pending in Crash: the
+ * requester is answered once (STATUS_DRIVER_PROCESS_TERMINATED), Crash's host
+ * lives on and serves, and Crash letting the orphaned request go later (its
+ * unload) answers nobody twice. */
+static void test_upper_host_dies_mid_forward(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    load(c, p, "Crash");
+    load(c, p, "Filter");
+    struct pender pe = {p, UINT32_MAX, STATUS_PENDING};
+    pthread_t t;
+    start_pender(&t, &pe);
+    int32_t crash_pid = host_of(c, "\\Device\\Crash0");
+    assert_true(crash_pid > 0);
+
+    /* the next request to Filter (this open) crashes its host */
+    assert_int_equal(kx_client_fault_set(c, "org.kx.test.Filter", "irp=1 action=crash"),
+                     STATUS_SUCCESS);
+    uint32_t h;
+    assert_int_not_equal(kx_client_open(c, "/dev/Filter", KX_ACCESS_READ, &h), STATUS_SUCCESS);
+    pthread_join(t, NULL);
+    assert_int_equal(pe.st, STATUS_DRIVER_PROCESS_TERMINATED);
+
+    T_WAIT_FOR(log_has(p, "Filter.*driver host kx-host .pid [0-9]+. .*answered"));
+    assert_true(log_has(p, "Filter.*driver host kx-host .pid [0-9]+. .*answered"));
+    assert_int_equal(host_of(c, "\\Device\\Crash0"), crash_pid);
+    assert_int_equal(ping(c, "/dev/Crash"), STATUS_SUCCESS);
+
+    kx_client_unload(c, "org.kx.test.Filter", 0);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.Crash", 0), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+}
+
 /* The requester's deadline passes while Crash holds the request: it is
  * answered once, and both drivers go on serving. */
 static void test_deadline_cancels_a_passed_request(void **state)
@@ -224,6 +259,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_data_through_the_filter, layered_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_lower_host_dies_with_a_request, layered_setup,
+                                        kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_upper_host_dies_mid_forward, layered_setup,
                                         kxd_teardown),
         cmocka_unit_test_setup_teardown(test_deadline_cancels_a_passed_request, layered_setup,
                                         kxd_teardown),
