@@ -50,6 +50,7 @@ static kx_status slot_alloc(struct kx_io *io, struct io_file **out)
             atomic_init(&c[i].gen_refs, 0);
             atomic_init(&c[i].state, F_FREE);
             atomic_init(&c[i].submitting, 0);
+            atomic_init(&c[i].slabs, 0);
             atomic_init(&c[i].driver_opened, 0);
             atomic_init(&c[i].n_ctx, 0);
             c[i].free_next = t->free;
@@ -70,6 +71,7 @@ static kx_status slot_alloc(struct kx_io *io, struct io_file **out)
     atomic_store_explicit(&f->driver_opened, 0, memory_order_relaxed);
     atomic_store_explicit(&f->n_ctx, 0, memory_order_relaxed);
     atomic_store_explicit(&f->submitting, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->slabs, 0, memory_order_relaxed);
     atomic_store_explicit(&f->state, F_OPENING, memory_order_relaxed);
     atomic_store_explicit(&f->gen_refs, ((uint64_t)gen << 32) | 1, memory_order_release);
     *out = f;
@@ -326,30 +328,32 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
         kx_plat_yield();
     /* Every IRP of the handle holds a reference: with only the handle's and
      * ours left there is nothing to cancel, and the pool need not be
-     * scanned — the usual close after the I/O is done. */
+     * scanned — the usual close after the I/O is done. Otherwise only the
+     * slabs the handle's requests came from are (seen after the wait above). */
     int has_irps = (uint32_t)atomic_load_explicit(&f->gen_refs, memory_order_seq_cst) > 2;
+    uint64_t slabs = atomic_load_explicit(&f->slabs, memory_order_relaxed);
     if (revoke && has_irps) /* the device is going away under the handle */
-        kx__irp_foreach(io, revoke_one, f);
+        kx__irp_foreach_in(io, slabs, revoke_one, f);
 
     /* 1. Cancel: cancel routines run on the driver's thread; without one the
      * requester is answered STATUS_CANCELLED now. Past the deadline every
      * remaining request is answered, whatever the driver does. */
     uint64_t deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
     if (has_irps)
-        kx__irp_foreach(io, cancel_one, f);
+        kx__irp_foreach_in(io, slabs, cancel_one, f);
     for (uint64_t nap = 10000; has_irps; nap = nap < 1000000 ? nap * 2 : nap) {
         struct {
             struct io_file *f;
             size_t n;
         } c = {f, 0};
-        kx__irp_foreach(io, count_one, &c);
+        kx__irp_foreach_in(io, slabs, count_one, &c);
         if (!c.n)
             break;
         if (kx_plat_monotonic_ns() >= deadline) {
             kx__io_report(io, KX_LOG_WARN, f->dev->driver_name,
                           "%s: %zu request(s) not cancelled in time; answered STATUS_CANCELLED",
                           f->dev->name, c.n);
-            kx__irp_foreach(io, force_one, f);
+            kx__irp_foreach_in(io, slabs, force_one, f);
             break;
         }
         kx_plat_sleep_ns(nap);

@@ -238,6 +238,9 @@ struct io_file {
     _Atomic uint64_t gen_refs;   /* gen:32 | refs:32; lookups add refs against the gen */
     _Atomic int state;           /* enum io_file_state */
     _Atomic uint32_t submitting; /* submissions between their state check and their push */
+    /* Bit s % 64 for each pool slab s its requests came from: close looks
+     * for the handle's requests in those slabs only (kx__irp_foreach_in). */
+    _Atomic uint64_t slabs;
     uint32_t idx;
     struct kx_io *io; /* the manager the slot belongs to */
     kx_io_handle handle;
@@ -437,9 +440,17 @@ void kx__irp_after_timeout(struct kx_io *io, struct io_irp *r);
  * watchdog calls it after a burst. */
 void kx__pool_trim(struct kx_io *io);
 int kx__pool_slab_live(struct kx_io *io, uint32_t slab);
+/* The slab bit of record idx in io_file.slabs. */
+static inline uint64_t kx__irp_slab_bit(uint32_t idx)
+{
+    return (uint64_t)1 << ((idx >> IO_SLAB_SHIFT) & 63);
+}
 /* Calls fn for every live record (with a reference held during the call). */
 void kx__irp_foreach(struct kx_io *io, void (*fn)(struct kx_io *, struct io_irp *, void *),
                      void *arg);
+/* The same over the slabs whose bit is set in slabs. */
+void kx__irp_foreach_in(struct kx_io *io, uint64_t slabs,
+                        void (*fn)(struct kx_io *, struct io_irp *, void *), void *arg);
 uint64_t kx__deadline(struct kx_io *io, uint32_t timeout_ms, uint32_t dflt_ms);
 
 /* ---- file.c ----------------------------------------------------------------- */

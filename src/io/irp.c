@@ -659,9 +659,16 @@ int kx__irp_expire(struct kx_io *io, struct io_irp *r, kx_status st)
 void kx__irp_foreach(struct kx_io *io, void (*fn)(struct kx_io *, struct io_irp *, void *),
                      void *arg)
 {
+    kx__irp_foreach_in(io, UINT64_MAX, fn, arg);
+}
+
+void kx__irp_foreach_in(struct kx_io *io, uint64_t slabs,
+                        void (*fn)(struct kx_io *, struct io_irp *, void *), void *arg)
+{
     uint32_t n = atomic_load_explicit(&io->pool.n_slabs, memory_order_acquire);
     for (uint32_t i = 0; i < n * IO_SLAB_SIZE; i++) {
-        if (!(i & (IO_SLAB_SIZE - 1)) && !kx__pool_slab_live(io, i >> IO_SLAB_SHIFT)) {
+        if (!(i & (IO_SLAB_SIZE - 1)) &&
+            (!(slabs & kx__irp_slab_bit(i)) || !kx__pool_slab_live(io, i >> IO_SLAB_SHIFT))) {
             i += IO_SLAB_SIZE - 1;
             continue;
         }

@@ -178,7 +178,8 @@ kx_status kx_io_cancel(struct kx_io *io, kx_io_handle h, void *arg)
     while (atomic_load_explicit(&f->submitting, memory_order_seq_cst))
         kx_plat_yield();
     struct cancel_match m = {f, arg};
-    kx__irp_foreach(io, cancel_if_match, &m);
+    kx__irp_foreach_in(io, atomic_load_explicit(&f->slabs, memory_order_relaxed), cancel_if_match,
+                       &m);
     kx__file_unref(io, f, 1);
     return STATUS_SUCCESS;
 }

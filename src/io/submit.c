@@ -74,6 +74,9 @@ static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, str
     else
         r->done = q->done;
     r->done_arg = q->arg;
+    uint64_t bit = kx__irp_slab_bit(r->idx);
+    if (!(atomic_load_explicit(&f->slabs, memory_order_relaxed) & bit))
+        atomic_fetch_or_explicit(&f->slabs, bit, memory_order_relaxed);
     atomic_store_explicit(&r->file, f, memory_order_relaxed);
     atomic_store_explicit(&r->dev, dv, memory_order_relaxed);
     atomic_store_explicit(&r->drv, d, memory_order_relaxed);
