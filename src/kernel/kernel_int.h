@@ -108,6 +108,9 @@ void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_rep
 /* Opens the host's evdev keyboards and publishes each as an IOHIDKeyboard nub in reg. */
 void kx__kernel_keys_start(struct kx_kernel *k, struct kx_reg *reg);
 void kx__kernel_keys_stop(struct kx_kernel *k);
+/* A hot-plug event's ACTION and path: a keyboard's eventN added is opened and published;
+ * removed, its real (not simulated) IOHIDKeyboard nubs are terminated. */
+void kx__kernel_keys_hotplug(struct kx_kernel *k, const char *action, const char *path);
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -192,6 +195,10 @@ void kx__runtime_schedule_restart(struct kx_kernel *k, const char *kext_id, uint
 /* Proxies and hardware access were driver drv's (an unload or its host's death): its
  * proxies go. */
 void kx__runtime_driver_gone(struct kx_kernel *k, kx_io_driver_id drv);
+/* Queue nub's termination (its drivers' RemoveDevice) or matching on the runtime thread,
+ * without waiting: for threads the runtime may itself wait for (kx-evdev). */
+void kx__runtime_terminate_later(struct kx_kernel *k, kx_reg_id nub);
+void kx__runtime_match_later(struct kx_kernel *k, kx_reg_id nub);
 
 /* ---- component.c: components' hardware ------------------------------------ */
 #define KX_COMPONENT_ACCESS_MAX 4096u /* bytes in one read */

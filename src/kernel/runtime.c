@@ -893,6 +893,16 @@ void kx__runtime_driver_gone(struct kx_kernel *k, kx_io_driver_id drv)
         kx__component_release_driver(k->rt->comp, drv);
 }
 
+void kx__runtime_terminate_later(struct kx_kernel *k, kx_reg_id nub)
+{
+    queue(k->rt, W_TERMINATE, nub);
+}
+
+void kx__runtime_match_later(struct kx_kernel *k, kx_reg_id nub)
+{
+    queue(k->rt, W_MATCH, nub);
+}
+
 kx_status kx_kernel_component_access(struct kx_kernel *k, const char *address, uint32_t offset,
                                      void *buf, size_t len, int write)
 {

@@ -17,6 +17,7 @@
 #include <kx/kmdf.h>
 #include <pthread.h>
 #include <kx/registry.h>
+#include <plist/plist.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,49 @@ static void test_hot_plug_raises_device_events(void **state)
     sfx_free(root);
 }
 
+/* A real keyboard's nub goes when udev removes its event device, taking the Keys device
+ * made for it; a simulated keyboard's stays (issue 14). */
+static void test_keyboard_nub_goes_with_its_event_device(void **state)
+{
+    (void)state;
+    static const char keyboards[] =
+        "<?xml version=\"1.0\"?><plist version=\"1.0\"><array>"
+        "<dict><key>IOObjectClass</key><string>IOHIDKeyboard</string>"
+        "<key>IORegistryEntryName</key><string>keyboard</string>"
+        "<key>IORegistryEntryLocation</key><string>event7</string>"
+        "<key>source</key><string>/dev/input/event7</string><key>simulated</key><false/></dict>"
+        "<dict><key>IOObjectClass</key><string>IOHIDKeyboard</string>"
+        "<key>IORegistryEntryName</key><string>keyboard</string>"
+        "<key>IORegistryEntryLocation</key><string>sim1</string>"
+        "<key>source</key><string>/dev/input/sim1</string><key>simulated</key><true/></dict>"
+        "</array></plist>";
+    char *root = sfx_new();
+    sfx_machine(root);
+    char platform[600], why[256];
+    snprintf(platform, sizeof platform, "linux:%s", root);
+    struct kx_kernel *k = boot_on(0, platform);
+    plist_t tree = NULL;
+    plist_from_xml(keyboards, sizeof keyboards - 1, &tree);
+    assert_non_null(tree);
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    assert_int_equal(kx_kernel_publish_nubs(k, kx_reg_platform(kx_kernel_registry(k)), tree,
+                                            "keyboards.plist", &ids, &n, why, sizeof why),
+                     STATUS_SUCCESS);
+    plist_free(tree);
+    free(ids);
+    assert_true(exists(k, "/dev/keys_event7"));
+    assert_true(exists(k, "/dev/keys_sim1"));
+    assert_int_equal(kx_kernel_platform_event(
+                         k, "remove", "/devices/platform/i8042/serio0/input/input7/event7"),
+                     STATUS_SUCCESS);
+    T_WAIT_FOR(!exists(k, "/dev/keys_event7"));
+    assert_false(exists(k, "/dev/keys_event7"));
+    assert_true(exists(k, "/dev/keys_sim1"));
+    kx_kernel_free(k);
+    sfx_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_kextunload_waits_for_open_devices_then_takes_everything),
         cmocka_unit_test(test_idle_kexts_unload),
         cmocka_unit_test(test_hot_unplug_and_replug_on_linux),
+        cmocka_unit_test(test_keyboard_nub_goes_with_its_event_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

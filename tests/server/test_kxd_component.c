@@ -8,6 +8,7 @@
 
 #include <kx/client.h>
 
+#include <plist/plist.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -457,6 +458,52 @@ static void *pend_reads(void *arg)
     return NULL;
 }
 
+/* Entries below (and with) entry in a registry dump. */
+static size_t entries_below(plist_t entry)
+{
+    size_t n = 1;
+    plist_t kids = plist_dict_get_item(entry, "IORegistryEntryChildren");
+    for (uint32_t i = 0; kids && i < plist_array_get_size(kids); i++)
+        n += entries_below(plist_array_get_item(kids, i));
+    return n;
+}
+
+/* What kxd holds that a component's life could leave behind: registry entries in both
+ * planes, descriptors, bytes charged to clients. */
+struct holdings {
+    size_t entries[2], fds;
+    uint64_t bytes_held;
+};
+
+static struct holdings holdings(const struct kxd_proc *p)
+{
+    struct holdings h = {{0, 0}, 0, 0};
+    kx_client *c = kxd_connect(p);
+    for (uint32_t plane = 0; plane < 2; plane++) {
+        void *data = NULL;
+        size_t len = 0;
+        plist_t root = NULL;
+        assert_int_equal(kx_client_registry(c, plane, &data, &len), STATUS_SUCCESS);
+        plist_from_bin(data, (uint32_t)len, &root);
+        free(data);
+        assert_non_null(root);
+        h.entries[plane] = entries_below(root);
+        plist_free(root);
+    }
+    struct kx_client_server s;
+    assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+    h.bytes_held = s.bytes_held;
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "ls /proc/%d/fd | wc -l", (int)p->pid);
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "%s", cmd), 0);
+    h.fds = (size_t)strtoul(out, NULL, 10);
+    free(out);
+    return h;
+}
+
 static void test_hundred_components_removed_under_pending_reads(void **state)
 {
     struct kxd_proc *p = *state;
@@ -464,6 +511,13 @@ static void test_hundred_components_removed_under_pending_reads(void **state)
     char *e = calloc(1, len);
     assert_non_null(e);
     char addr[BULK][40], link[BULK][64];
+    /* the baseline: CompCMD loaded (its host's transport is kxd's too) and idle again */
+    component(e, len, "warmup", 0, "bulk", "0ddba11c-0000-4000-8000-000000000000", 1, NULL);
+    add(p, e);
+    removed(p, "IOService:/kx/board/warmup@0");
+    e[0] = 0;
+    T_WAIT_FOR(links_with_prefix(p, "/dev/compcmd_") == 0);
+    const struct holdings before = holdings(p);
     for (unsigned i = 0; i < BULK; i++) {
         snprintf(addr[i], sizeof addr[i], "%06x00-0000-4000-8000-%012x", 0xb00000 + i, i);
         snprintf(link[i], sizeof link[i], "/dev/compcmd_%06x_0", 0xb00000 + i);
@@ -519,6 +573,12 @@ static void test_hundred_components_removed_under_pending_reads(void **state)
     expect_count(p, "KXCompCMD KXComponent", "KXCompCMD = 0\nKXComponent = 0\n");
     char buf[64];
     assert_int_equal(read_text(p, link[0], buf, sizeof buf), STATUS_NO_SUCH_FILE);
+    /* memory back to the baseline: every entry, descriptor and charged byte given back */
+    const struct holdings after = holdings(p);
+    assert_int_equal(after.entries[0], before.entries[0]);
+    assert_int_equal(after.entries[1], before.entries[1]);
+    assert_int_equal(after.fds, before.fds);
+    assert_int_equal(after.bytes_held, before.bytes_held);
 }
 
 /* kxd on this machine's own PCI functions, with PCIConfig alone. */
