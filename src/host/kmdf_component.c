@@ -279,9 +279,8 @@ kx_status DkProxyMapBar(PKX_HARDWARE_PROXY Proxy, uint32_t Index, int Write,
     size_t n = 0;
     kx_status st = proxy_call(p->host, KX_IO_REG_PROXY_MAP, p->id, NULL, args, sizeof args, NULL,
                               &out, &n);
-    const char *file = (const char *)out + sizeof m;
-    if (st == STATUS_SUCCESS &&
-        (n <= sizeof m || ((const char *)out)[n - 1] || memchr(file, 0, n - sizeof m - 1)))
+    const char *file = st == STATUS_SUCCESS && n > sizeof m ? (const char *)out + sizeof m : NULL;
+    if (st == STATUS_SUCCESS && (!file || file[n - sizeof m - 1] || memchr(file, 0, n - sizeof m - 1)))
         st = STATUS_DATA_ERROR;
     if (st == STATUS_SUCCESS) {
         memcpy(&m, out, sizeof m);

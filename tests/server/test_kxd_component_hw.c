@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFIG_BASE 0x1000u
@@ -76,8 +77,10 @@ static int start(void **state, const char *kext, int allow)
 {
     struct hw *h = calloc(1, sizeof *h);
     const char *build = getenv("KX_BUILD_DIR");
+    if (!h)
+        return -1;
     snprintf(h->p.dir, sizeof h->p.dir, "/tmp/kxd-hw-XXXXXX");
-    if (!h || !build || !mkdtemp(h->p.dir) || chmod(h->p.dir, 0755) != 0)
+    if (!build || !mkdtemp(h->p.dir) || chmod(h->p.dir, 0755) != 0)
         return -1;
     setenv("TMPDIR", h->p.dir, 1);
     h->sysfs = machine();

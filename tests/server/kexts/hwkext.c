@@ -57,7 +57,7 @@ static kx_status hw_io(PDEVICE_OBJECT dev, PIRP irp, int write)
         return DkCompleteRequest(irp, select_component(dev->DriverObject, (char *)buf, len),
                                  len);
     if (!proxy)
-        return DkCompleteRequest(irp, STATUS_INVALID_DEVICE_STATE, 0);
+        return DkCompleteRequest(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     kx_status st = STATUS_INVALID_PARAMETER;
     if (off >= BAR_STRIDE) {
         volatile unsigned char *at = NULL;
