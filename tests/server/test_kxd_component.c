@@ -599,8 +599,35 @@ static int setup_linux(void **state)
     return 0;
 }
 
+/* `lspci -xxx`'s bytes of function pci (its "OO: xx xx ..." lines, 256 bytes as root):
+ * how many it gave, 0 when lspci isn't installed or says nothing. */
+static size_t lspci_bytes(const char *pci, unsigned char *out, size_t cap)
+{
+    char cmd[128], line[256];
+    snprintf(cmd, sizeof cmd, "lspci -xxx -s %s 2>/dev/null", pci);
+    FILE *f = popen(cmd, "r");
+    size_t n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned off = 0;
+        int used = 0;
+        if (sscanf(line, "%x:%n", &off, &used) != 1 || line[used] != ' ' || off != n)
+            continue; /* the title line */
+        const char *p = line + used;
+        unsigned byte = 0;
+        int k = 0;
+        while (n < cap && sscanf(p, " %2x%n", &byte, &k) == 1) {
+            out[n++] = (unsigned char)byte;
+            p += k;
+        }
+    }
+    if (f)
+        pclose(f);
+    return n;
+}
+
 /* The first PCI function of domain 0 whose configuration space this process reads whole. */
-static int readable_function(unsigned char config[4096], size_t *size, char link[64])
+static int readable_function(unsigned char config[4096], size_t *size, char link[64],
+                             char pci[16])
 {
     FILE *ls = popen("ls /sys/bus/pci/devices 2>/dev/null", "r");
     char name[64];
@@ -618,6 +645,7 @@ static int readable_function(unsigned char config[4096], size_t *size, char link
         *size = fread(config, 1, 4096, f);
         fclose(f);
         snprintf(link, 64, "/dev/pciconf_%02x_%02x_%x", bus, dev, fn);
+        snprintf(pci, 16, "0000:%02x:%02x.%x", bus, dev, fn);
         found = *size > 64; /* more than an unprivileged reader sees */
     }
     if (ls)
@@ -625,13 +653,13 @@ static int readable_function(unsigned char config[4096], size_t *size, char link
     return found;
 }
 
-static void test_pci_config_space_equals_sysfs(void **state)
+static void test_pci_config_space_equals_sysfs_and_lspci(void **state)
 {
     struct kxd_proc *p = *state;
     unsigned char want[4096], got[4096];
     size_t size = 0;
-    char link[64];
-    if (!readable_function(want, &size, link)) {
+    char link[64], pci[16];
+    if (!readable_function(want, &size, link, pci)) {
         print_message("[  SKIPPED ] no PCI function with a readable configuration space here\n");
         skip();
     }
@@ -648,6 +676,16 @@ static void test_pci_config_space_equals_sysfs(void **state)
     assert_int_equal(total, size);
     assert_memory_equal(got, want, size);
     kx_client_disconnect(c);
+    /* and what lspci shows (its 256 bytes as root), where it is installed */
+    unsigned char shown[256];
+    size_t shown_len = lspci_bytes(pci, shown, sizeof shown);
+    if (!shown_len) {
+        print_message("[  SKIPPED ] lspci -xxx: not installed or silent here; compared with "
+                      "sysfs only\n");
+        return;
+    }
+    assert_true(shown_len <= total);
+    assert_memory_equal(got, shown, shown_len);
 }
 
 int main(void)
@@ -660,7 +698,7 @@ int main(void)
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
         T(test_lua_sensor_reads_its_register_on_its_own_events),
-        cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
+        cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs_and_lspci, setup_linux,
                                         kxd_teardown_tree),
     };
 #undef T
