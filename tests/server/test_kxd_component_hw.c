@@ -4,7 +4,7 @@
  * kext asks (KXAllowHardwareWrite), refusals naming the kext, the component and the
  * reason; read-only BAR maps otherwise; access after the component's removal. The driver
  * (tests/server/kexts/hwkext.c) runs in a kx-host process, so the host maps the BAR
- * itself after kxd said yes.
+ * itself after kxd said yes, and once inside kxd.
  */
 #include "harness.h"
 #include "../platform/sysfs_fixture.h"
@@ -73,7 +73,7 @@ static char *machine(void)
     return root;
 }
 
-static int start(void **state, const char *kext, int allow)
+static int start(void **state, const char *kext, int allow, int inproc)
 {
     struct hw *h = calloc(1, sizeof *h);
     const char *build = getenv("KX_BUILD_DIR");
@@ -93,7 +93,8 @@ static int start(void **state, const char *kext, int allow)
         return -1;
     char platform[400];
     snprintf(platform, sizeof platform, "linux:%s", h->sysfs);
-    const char *args[] = {"--platform", platform, allow ? "--allow-hardware-write" : NULL, NULL};
+    const char *args[] = {"--platform", platform, "--host-mode", inproc ? "inproc" : "process",
+                          allow ? "--allow-hardware-write" : NULL, NULL};
     if (kxd_start_args(&h->p, args) != 0)
         return -1;
     *state = h;
@@ -102,15 +103,20 @@ static int start(void **state, const char *kext, int allow)
 
 static int setup_not_told(void **state)
 {
-    return start(state, "CompHW", 0);
+    return start(state, "CompHW", 0, 0);
 }
 static int setup_kext_not_allowed(void **state)
 {
-    return start(state, "CompHWPlain", 1);
+    return start(state, "CompHWPlain", 1, 0);
 }
 static int setup_allowed(void **state)
 {
-    return start(state, "CompHW", 1);
+    return start(state, "CompHW", 1, 0);
+}
+/* The same driver inside kxd: the same calls, kxd maps the BAR itself. */
+static int setup_allowed_inproc(void **state)
+{
+    return start(state, "CompHW", 1, 1);
 }
 
 static int teardown(void **state)
@@ -236,7 +242,15 @@ static void expect_read_only(const struct hw *h, const char *reason)
 
 static void test_writes_refused_unless_kxd_is_told(void **state)
 {
-    expect_read_only(*state, "--allow-hardware-write");
+    struct hw *h = *state;
+    expect_read_only(h, "--allow-hardware-write");
+    /* kx device poke too, saying what it needs */
+    char address[37], path[1024];
+    gige(h, address, path, sizeof path);
+    kx_client *c = kxd_connect(&h->p);
+    assert_int_equal(kx_client_device_poke(c, address, 0x48, "\x01", 1), STATUS_ACCESS_DENIED);
+    assert_non_null(strstr(kx_client_message(c), "--allow-hardware-write"));
+    kx_client_disconnect(c);
 }
 
 static void test_writes_refused_unless_the_kext_asks(void **state)
@@ -258,6 +272,11 @@ static void test_writes_reach_config_space_and_the_bar_when_allowed(void **state
     assert_memory_equal(got, poke, sizeof poke);
     assert_int_equal(get(c, handle, CONFIG_BASE + 0x44, got, sizeof got), STATUS_SUCCESS);
     assert_memory_equal(got, poke, sizeof poke);
+    char address[37];
+    gige(h, address, path, sizeof path);
+    assert_int_equal(kx_client_device_poke(c, address, 0x44, "\x5a", 1), STATUS_SUCCESS);
+    file_bytes(h->sysfs, SFX_GIGE "/config", 0x44, got, 1);
+    assert_int_equal(got[0], 0x5a);
     /* through the host's shared map, into the file */
     assert_int_equal(put(c, handle, BAR0 + 0x200, poke, sizeof poke), STATUS_SUCCESS);
     file_bytes(h->sysfs, SFX_GIGE "/resource0", 0x200, got, sizeof got);
@@ -284,6 +303,8 @@ int main(void)
                                         setup_kext_not_allowed, teardown),
         cmocka_unit_test_setup_teardown(test_writes_reach_config_space_and_the_bar_when_allowed,
                                         setup_allowed, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_reach_config_space_and_the_bar_when_allowed,
+                                        setup_allowed_inproc, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
