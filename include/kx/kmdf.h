@@ -513,7 +513,7 @@ KX_API kx_status DkCreateComponentDevice(PDRIVER_OBJECT DriverObject, const char
                                          PDEVICE_OBJECT *DeviceObject);
 
 /* Typed access to a component's hardware: a simulated component's register
- * file, a PCI function's configuration space. Privileged, checked by kx: a
+ * file, a PCI function's configuration space and BARs. Privileged, checked by kx: a
  * KMD may open any component; a CMD only the component bound to the instance
  * whose Probe or AddDevice is running (so a CMD opens its proxy there and
  * keeps it); a UMD none (STATUS_ACCESS_DENIED). STATUS_NO_SUCH_DEVICE (no
@@ -524,8 +524,9 @@ KX_API kx_status DkGetHardwareProxy(PDRIVER_OBJECT DriverObject, const char *Add
                                     PKX_HARDWARE_PROXY *Proxy);
 /* Length bytes at Offset. STATUS_SUCCESS; STATUS_INVALID_PARAMETER (outside
  * the register file or config space); STATUS_DEVICE_REMOVED (the component
- * is gone); STATUS_ACCESS_DENIED (writing read-only config space). Any
- * thread of the driver. */
+ * is gone); STATUS_ACCESS_DENIED (writing config space without kxd
+ * --allow-hardware-write, kxd running as root and KXAllowHardwareWrite =
+ * true in the kext's Info.plist). Any thread of the driver. */
 KX_API kx_status DkProxyRead(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, void *Buffer,
                              size_t Length);
 KX_API kx_status DkProxyWrite(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, const void *Buffer,
