@@ -201,7 +201,7 @@ KX_API kx_status kx_platform_pci_config_write(const char *sysfs_root, const char
  * and *size its length, from the function's resource file. STATUS_INVALID_PARAMETER (no
  * such BAR); STATUS_NOT_SUPPORTED (an I/O port BAR: Linux maps only memory BARs);
  * STATUS_DEVICE_REMOVED (the function is gone). */
-KX_API kx_status kx_platform_pci_bar(const char *sysfs_root, const char *sysfs_path,
-                                     unsigned index, char **file, uint64_t *size);
+KX_API kx_status kx_platform_pci_bar(const char *sysfs_root, const char *sysfs_path, unsigned index,
+                                     char **file, uint64_t *size);
 
 #endif /* KX_PLATFORM_H */

@@ -149,14 +149,14 @@ static void keyboard_open(struct kx_kernel *k, struct kernel_keys *kk, const cha
     if (slot == KEYS_MAX || kx_platform_evdev_open(path, &kk->kbd[slot]) != STATUS_SUCCESS)
         return;
     struct kx_reg *reg = kx_kernel_registry(k);
-    kx_status st = kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[slot],
-                                             &kk->nub[slot]);
+    kx_status st =
+        kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[slot], &kk->nub[slot]);
     if (st == STATUS_SUCCESS)
         kx__runtime_match_later(k, kk->nub[slot]);
     kx_plat_poller_set(kk->poller, kx_platform_evdev_fd(kk->kbd[slot]), slot, KX_POLL_IN, 1);
-    kx__kernel_note(k, "evdev: keyboard %s raises key_down/key_up%s%s", path,
-                    st == STATUS_SUCCESS ? "" : "; no nub: ",
-                    st == STATUS_SUCCESS ? "" : kx_status_string(st));
+    kx__kernel_note(
+        k, "evdev: keyboard %s raises key_down/key_up%s%s", path,
+        st == STATUS_SUCCESS ? "" : "; no nub: ", st == STATUS_SUCCESS ? "" : kx_status_string(st));
 }
 
 static void *keys_main(void *arg)

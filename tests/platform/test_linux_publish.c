@@ -216,8 +216,8 @@ static void test_usb_devices_get_components_named_by_their_identity(void **state
                    NULL, NULL);
     lxt_publish(t);
     assert_int_equal(lxt_count(t, "KXComponent"), 8);
-    kx_reg_id plain = lxt_at(t, LXT_PCI "pci8086,a12f@14/IOUSBHostDevice@14200000/component",
-                             "KXComponent");
+    kx_reg_id plain =
+        lxt_at(t, LXT_PCI "pci8086,a12f@14/IOUSBHostDevice@14200000/component", "KXComponent");
     lxt_str(t, plain, "usb-port", "1-2");
     lxt_absent(t, plain, "usb-serial");
     lxt_str(t, plain, "address", "ba68927c-bb78-5ce4-982a-7170c3799443");

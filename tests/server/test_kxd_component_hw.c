@@ -93,8 +93,12 @@ static int start(void **state, const char *kext, int allow, int inproc)
         return -1;
     char platform[400];
     snprintf(platform, sizeof platform, "linux:%s", h->sysfs);
-    const char *args[] = {"--platform", platform, "--host-mode", inproc ? "inproc" : "process",
-                          allow ? "--allow-hardware-write" : NULL, NULL};
+    const char *args[] = {"--platform",
+                          platform,
+                          "--host-mode",
+                          inproc ? "inproc" : "process",
+                          allow ? "--allow-hardware-write" : NULL,
+                          NULL};
     if (kxd_start_args(&h->p, args) != 0)
         return -1;
     *state = h;

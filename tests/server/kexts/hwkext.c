@@ -54,8 +54,7 @@ static kx_status hw_io(PDEVICE_OBJECT dev, PIRP irp, int write)
     size_t len = write ? irp->Parameters.Write.Length : irp->Parameters.Read.Length;
     unsigned char *buf = irp->SystemBuffer;
     if (write && off == 0)
-        return DkCompleteRequest(irp, select_component(dev->DriverObject, (char *)buf, len),
-                                 len);
+        return DkCompleteRequest(irp, select_component(dev->DriverObject, (char *)buf, len), len);
     if (!proxy)
         return DkCompleteRequest(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     kx_status st = STATUS_INVALID_PARAMETER;
