@@ -31,6 +31,7 @@
 struct hw {
     struct kxd_proc p; /* first: kxd_teardown_tree takes the state as a kxd_proc */
     char *sysfs;
+    int inproc; /* the driver runs inside kxd */
 };
 
 /* A regular file of n bytes, byte i being seed + i, readable and writable by a host's
@@ -101,6 +102,7 @@ static int start(void **state, const char *kext, int allow, int inproc)
                           NULL};
     if (kxd_start_args(&h->p, args) != 0)
         return -1;
+    h->inproc = inproc;
     *state = h;
     return 0;
 }
@@ -219,6 +221,17 @@ static int log_says(const struct hw *h, const char *a, const char *b)
     return found;
 }
 
+/* Whether kxd's own memory maps GIGE's BAR file now. */
+static int kxd_maps_the_bar(const struct hw *h)
+{
+    char *out = NULL;
+    int rc = kxd_run(&out, "grep -c '%s/%s/resource0' /proc/%d/maps", h->sysfs, SFX_GIGE,
+                     (int)h->p.pid);
+    int n = rc == 0 && out ? atoi(out) : 0;
+    free(out);
+    return n > 0;
+}
+
 /* Reads always work, writes never: config space and the BAR stay as they were. */
 static void expect_read_only(const struct hw *h, const char *reason)
 {
@@ -295,6 +308,11 @@ static void test_writes_reach_config_space_and_the_bar_when_allowed(void **state
     assert_int_equal(put(c, handle, CONFIG_BASE, poke, sizeof poke), STATUS_DEVICE_REMOVED);
     assert_int_equal(get(c, handle, BAR0, got, sizeof got), STATUS_DEVICE_REMOVED);
     assert_int_equal(put(c, handle, BAR0, poke, sizeof poke), STATUS_DEVICE_REMOVED);
+    /* the map made before stays until the driver lets its proxy go: at unload here */
+    assert_int_equal(kxd_maps_the_bar(h), h->inproc);
+    assert_int_equal(kx_client_close(c, handle), STATUS_SUCCESS);
+    assert_int_equal(kx_client_unload(c, "org.kx.test.CompHW", 0), STATUS_SUCCESS);
+    assert_false(kxd_maps_the_bar(h));
     kx_client_disconnect(c);
 }
 
