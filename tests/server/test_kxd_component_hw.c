@@ -225,8 +225,8 @@ static int log_says(const struct hw *h, const char *a, const char *b)
 static int kxd_maps_the_bar(const struct hw *h)
 {
     char *out = NULL;
-    int rc = kxd_run(&out, "grep -c '%s/%s/resource0' /proc/%d/maps", h->sysfs, SFX_GIGE,
-                     (int)h->p.pid);
+    int rc =
+        kxd_run(&out, "grep -c '%s/%s/resource0' /proc/%d/maps", h->sysfs, SFX_GIGE, (int)h->p.pid);
     int n = rc == 0 && out ? atoi(out) : 0;
     free(out);
     return n > 0;
@@ -316,6 +316,43 @@ static void test_writes_reach_config_space_and_the_bar_when_allowed(void **state
     kx_client_disconnect(c);
 }
 
+/* component_added / component_removed reach a driver registered for them, in order, with
+ * the component's address as source. */
+static void test_component_events_name_the_address(void **state)
+{
+    struct hw *h = *state;
+    static const char doc[] =
+        "<?xml version=\"1.0\"?><plist version=\"1.0\"><array>"
+        "<dict><key>IOObjectClass</key><string>KXComponent</string>"
+        "<key>IORegistryEntryName</key><string>probe</string>"
+        "<key>IORegistryEntryLocation</key><string>7</string>"
+        "<key>address</key><string>feedface-0000-4000-8000-000000000007</string>"
+        "<key>type</key><string>unclaimed</string></dict></array></plist>";
+    kx_client *c = kxd_connect(&h->p);
+    struct kx_client_nub *nubs = NULL;
+    size_t n = 0;
+    assert_int_equal(
+        kx_client_device_add(c, "IOService:/kx", "probe.plist", doc, sizeof doc - 1, &nubs, &n),
+        STATUS_SUCCESS);
+    kx_client_nubs_free(nubs, n);
+    assert_int_equal(kx_client_device_remove(c, "IOService:/kx/probe@7"), STATUS_SUCCESS);
+    uint32_t handle = 0;
+    assert_int_equal(kx_client_open(c, "/dev/comphw", KX_ACCESS_READ, &handle), STATUS_SUCCESS);
+    static const char want[] = "added feedface-0000-4000-8000-000000000007\n"
+                               "removed feedface-0000-4000-8000-000000000007\n";
+    char got[512] = "";
+    size_t len = 0;
+    for (int tries = 0; tries < 500 && strcmp(got, want) != 0; tries++) {
+        if (tries)
+            usleep(10000); /* events are queued: they may trail the answers */
+        assert_int_equal(kx_client_read(c, handle, 0x2000, got, sizeof got - 1, 0, &len),
+                         STATUS_SUCCESS);
+        got[len] = 0;
+    }
+    assert_string_equal(got, want);
+    kx_client_disconnect(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +364,8 @@ int main(void)
                                         setup_allowed, teardown),
         cmocka_unit_test_setup_teardown(test_writes_reach_config_space_and_the_bar_when_allowed,
                                         setup_allowed_inproc, teardown),
+        cmocka_unit_test_setup_teardown(test_component_events_name_the_address, setup_not_told,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,17 +8,33 @@
  *   read/write at 0x1000 + o: configuration space at o (DkProxyRead / DkProxyWrite)
  *   read/write at (n + 1) * 0x100000 + o: BAR n at o, through DkProxyMapBar (read-only for
  *                             reads, writable for writes), asked for again on every request
+ *   read at 0x2000:           the component_added / component_removed events heard since
+ *                             DriverEntry, a line each: "added ADDRESS" / "removed ADDRESS"
  */
 #include <kx/kmdf.h>
 
+#include <stdio.h>
 #include <string.h>
 
 KX_DRIVER_INFO(HWKEXT_NAME, DRIVER_TYPE_KMD, 500, KX_KEXT_VERSION);
 
 #define CONFIG_BASE 0x1000u
+#define EVENT_LOG   0x2000u
 #define BAR_STRIDE  0x100000u
 
-static PKX_HARDWARE_PROXY proxy; /* requests run one at a time on the dispatch thread */
+/* Requests and event routines run one at a time on the dispatch thread: no lock. */
+static PKX_HARDWARE_PROXY proxy;
+static char heard[4096];
+static size_t heard_len;
+
+static void on_component(PDRIVER_OBJECT drv, const KX_EVENT *ev, void *ctx)
+{
+    (void)drv;
+    int n = snprintf(heard + heard_len, sizeof heard - heard_len, "%s %s\n", (const char *)ctx,
+                     ev->Source);
+    if (n > 0 && (size_t)n < sizeof heard - heard_len)
+        heard_len += (size_t)n;
+}
 
 static kx_status select_component(PDRIVER_OBJECT drv, const char *data, size_t len)
 {
@@ -55,6 +71,11 @@ static kx_status hw_io(PDEVICE_OBJECT dev, PIRP irp, int write)
     unsigned char *buf = irp->SystemBuffer;
     if (write && off == 0)
         return DkCompleteRequest(irp, select_component(dev->DriverObject, (char *)buf, len), len);
+    if (!write && off == EVENT_LOG) {
+        size_t n = len < heard_len ? len : heard_len;
+        memcpy(buf, heard, n);
+        return DkCompleteRequest(irp, STATUS_SUCCESS, n);
+    }
     if (!proxy)
         return DkCompleteRequest(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     kx_status st = STATUS_INVALID_PARAMETER;
@@ -101,8 +122,13 @@ KX_DRIVER_EXPORT kx_status DriverEntry(PDRIVER_OBJECT drv)
     drv->MajorFunction[IRP_MJ_WRITE] = hw_write;
     drv->AddDevice = hw_add_device;
     drv->DriverUnload = hw_unload;
+    kx_status st = DkRegisterInterrupt(drv, "component_added", on_component, "added");
+    if (st == STATUS_SUCCESS)
+        st = DkRegisterInterrupt(drv, "component_removed", on_component, "removed");
+    if (st != STATUS_SUCCESS)
+        return st;
     PDEVICE_OBJECT dev;
-    kx_status st = DkCreateDevice(drv, "\\Device\\CompHW", 0, &dev);
+    st = DkCreateDevice(drv, "\\Device\\CompHW", 0, &dev);
     if (st != STATUS_SUCCESS)
         return st;
     DkSetDeviceSecurity(dev, 0, 0, 0600);
