@@ -75,9 +75,8 @@ void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_rep
 #define KEYS_MAX 16
 
 struct kernel_keys {
-    pthread_mutex_t lock; /* kbd[] and nub[]: the hot-plug side changes them */
+    pthread_mutex_t lock; /* kbd[]: the hot-plug side changes it */
     struct kx_platform_evdev *kbd[KEYS_MAX];
-    kx_reg_id nub[KEYS_MAX];
     int poller;
     pthread_t thread;
     _Atomic int stop;
@@ -133,7 +132,6 @@ static void keyboard_close(struct kernel_keys *kk, size_t i)
     kx_plat_poller_remove(kk->poller, kx_platform_evdev_fd(kk->kbd[i]));
     kx_platform_evdev_close(kk->kbd[i]);
     kk->kbd[i] = NULL;
-    kk->nub[i] = KX_REG_ID_NONE;
 }
 
 /* Opens path if it is a keyboard, publishes its nub and polls it (under kk->lock). */
@@ -149,10 +147,10 @@ static void keyboard_open(struct kx_kernel *k, struct kernel_keys *kk, const cha
     if (slot == KEYS_MAX || kx_platform_evdev_open(path, &kk->kbd[slot]) != STATUS_SUCCESS)
         return;
     struct kx_reg *reg = kx_kernel_registry(k);
-    kx_status st =
-        kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[slot], &kk->nub[slot]);
-    if (st == STATUS_SUCCESS)
-        kx__runtime_match_later(k, kk->nub[slot]);
+    kx_reg_id nub = KX_REG_ID_NONE;
+    kx_status st = kx_platform_evdev_publish(reg, kx_reg_platform(reg), kk->kbd[slot], &nub);
+    if (st == STATUS_SUCCESS) /* a keyboard plugged in later is matched like any new nub */
+        kx__runtime_match_later(k, nub);
     kx_plat_poller_set(kk->poller, kx_platform_evdev_fd(kk->kbd[slot]), slot, KX_POLL_IN, 1);
     kx__kernel_note(
         k, "evdev: keyboard %s raises key_down/key_up%s%s", path,
