@@ -19,6 +19,8 @@
 #include <kx/registry.h>
 #include <plist/plist.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -497,6 +499,75 @@ static void test_keyboard_nub_goes_with_its_event_device(void **state)
     sfx_free(root);
 }
 
+/* What the kernel logged, for the hardware-write refusal's words. */
+static char hw_log[4096];
+static void hw_logger(void *arg, enum kx_log_level level, const char *msg)
+{
+    (void)arg;
+    (void)level;
+    size_t at = strlen(hw_log);
+    snprintf(hw_log + at, sizeof hw_log - at, "%s\n", msg);
+}
+
+/* As a user other than root, config space writes are refused even with writes allowed: the
+ * kernel (not Linux's permissions: the fake config file is anyone's) says kxd isn't root.
+ * Runs in a child that becomes nobody. */
+static int poke_as_nobody(const char *root)
+{
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 10;
+    struct kx_logger lg = {hw_logger, NULL, KX_LOG_DEBUG};
+    struct kx_kernel_config cfg = {sizeof cfg, &lg, NULL, 0, 1, NULL, KX_BOOT_LOCAL, NULL,
+                                   KX_BOOT_NO_CACHE, 0};
+    struct kx_kernel *k = NULL;
+    char platform[600], why[256];
+    snprintf(platform, sizeof platform, "linux:%s", root);
+    if (kx_kernel_new(&cfg, &k) != STATUS_SUCCESS ||
+        kx_kernel_publish_platform(k, platform, why, sizeof why) != STATUS_SUCCESS)
+        return 11;
+    kx_kernel_set_hardware_write(k, 1);
+    unsigned char b = 0x5a;
+    /* GIGE's component (its address is asserted in test_linux_publish) */
+    kx_status st = kx_kernel_component_access(k, "9223f303-a8d3-5584-9382-fef5aa728318", 0x40,
+                                              &b, 1, 1);
+    kx_kernel_free(k);
+    if (st != STATUS_ACCESS_DENIED)
+        return 12;
+    return strstr(hw_log, "does not run as root") ? 0 : 13;
+}
+
+static void test_config_writes_need_root(void **state)
+{
+    (void)state;
+    if (getuid() != 0)
+        skip(); /* needs root to become nobody */
+    char *root = sfx_new();
+    sfx_machine(root);
+    char config[600], cmd[700];
+    snprintf(config, sizeof config, "%s/%s/config", root, SFX_GIGE);
+    FILE *f = fopen(config, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 256; i++)
+        fputc(0, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "chmod -R a+rX %s && chmod 0666 %s", root, config);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(poke_as_nobody(root));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    f = fopen(config, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0x40, SEEK_SET), 0);
+    assert_int_equal(fgetc(f), 0); /* unchanged */
+    fclose(f);
+    sfx_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_idle_kexts_unload),
         cmocka_unit_test(test_hot_unplug_and_replug_on_linux),
         cmocka_unit_test(test_keyboard_nub_goes_with_its_event_device),
+        cmocka_unit_test(test_config_writes_need_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
