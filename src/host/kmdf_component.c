@@ -279,8 +279,10 @@ kx_status DkProxyMapBar(PKX_HARDWARE_PROXY Proxy, uint32_t Index, int Write,
     size_t n = 0;
     kx_status st = proxy_call(p->host, KX_IO_REG_PROXY_MAP, p->id, NULL, args, sizeof args, NULL,
                               &out, &n);
-    const char *file = st == STATUS_SUCCESS && n > sizeof m ? (const char *)out + sizeof m : NULL;
-    if (st == STATUS_SUCCESS && (!file || file[n - sizeof m - 1] || memchr(file, 0, n - sizeof m - 1)))
+    /* the answer: struct kx_io_proxy_map, then the file's path ending in its one NUL */
+    size_t path_len = st == STATUS_SUCCESS && n > sizeof m ? n - sizeof m : 0;
+    const char *file = path_len ? (const char *)out + sizeof m : NULL;
+    if (st == STATUS_SUCCESS && (!file || strnlen(file, path_len) != path_len - 1))
         st = STATUS_DATA_ERROR;
     if (st == STATUS_SUCCESS) {
         memcpy(&m, out, sizeof m);
