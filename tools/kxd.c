@@ -191,7 +191,7 @@ static const char usage_text[] =
     "           [--mount DIR]\n"
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "           [--host-user USER] [--allow-host-root] [--host-sandbox seccomp|none]\n"
-    "           [--host-transport ring|socket]\n"
+    "           [--host-transport ring|socket] [--allow-hardware-write]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --socket-group GROUP  the socket is mode 0660: root and GROUP's members connect\n"
@@ -231,6 +231,9 @@ static const char usage_text[] =
     "                    if the system has it); a kext's Info.plist may ask to keep root\n"
     "                    (KXHostKeepRoot = true) only with --allow-host-root\n"
     "  --allow-host-root let kexts whose Info.plist says KXHostKeepRoot = true keep root\n"
+    "  --allow-hardware-write  when kxd is root, let kexts whose Info.plist says\n"
+    "                    KXAllowHardwareWrite = true write PCI configuration space and map\n"
+    "                    BARs writable (default: real hardware is read-only)\n"
     "  --host-sandbox S  seccomp (the default: a filter per host, tightest for UMD drivers)\n"
     "                    or none (for debugging)\n"
     "  --host-transport T  how kxd and kx-host processes talk: ring (the default: shared-\n"
@@ -261,6 +264,7 @@ struct kxd_opts {
     const char *mount_dir;
     int has_socket_gid;
     uint32_t socket_gid;
+    int allow_hardware_write; /* --allow-hardware-write */
 };
 
 /* Everything after the options: the kernel, the device policy, the server,
@@ -283,6 +287,7 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
         report_start(ready_fd, 1, msg);
         return 1;
     }
+    kx_kernel_set_hardware_write(k, o->allow_hardware_write);
 
     if (o->policy_path) {
         struct kx_io_device_rule *rules = NULL;
@@ -433,6 +438,7 @@ int main(int argc, char **argv)
         OPT_LOG_FILE,
         OPT_HOST_USER,
         OPT_ALLOW_HOST_ROOT,
+        OPT_ALLOW_HARDWARE_WRITE,
         OPT_HOST_SANDBOX,
         OPT_HOST_TRANSPORT
     };
@@ -465,6 +471,7 @@ int main(int argc, char **argv)
         {"log-file", required_argument, NULL, OPT_LOG_FILE},
         {"host-user", required_argument, NULL, OPT_HOST_USER},
         {"allow-host-root", no_argument, NULL, OPT_ALLOW_HOST_ROOT},
+        {"allow-hardware-write", no_argument, NULL, OPT_ALLOW_HARDWARE_WRITE},
         {"host-sandbox", required_argument, NULL, OPT_HOST_SANDBOX},
         {"host-transport", required_argument, NULL, OPT_HOST_TRANSPORT},
         {NULL, 0, NULL, 0}};
@@ -482,6 +489,7 @@ int main(int argc, char **argv)
     int host_mode_given = 0;
     const char *host_user = NULL;
     uint32_t host_flags = 0, host_ids[2];
+    int allow_hardware_write = 0;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "fhV", opts, NULL)) != -1) {
@@ -522,6 +530,7 @@ int main(int argc, char **argv)
         case OPT_LOG_FILE: log_file = optarg; break;
         case OPT_HOST_USER: host_user = optarg; break;
         case OPT_ALLOW_HOST_ROOT: host_flags |= KX_IO_HOST_ALLOW_ROOT; break;
+        case OPT_ALLOW_HARDWARE_WRITE: allow_hardware_write = 1; break;
         case OPT_HOST_TRANSPORT:
             if (strcmp(optarg, "socket") == 0)
                 host_flags |= KX_IO_HOST_SOCKET;
@@ -679,7 +688,7 @@ int main(int argc, char **argv)
                          mode,           boot_flags,    no_auth,     check,       limits,
                          log_public,     has_log_group, log_gid,     platform,    idle_unload_s,
                          hang_ms,        host_program,  host_user,   host_flags,  mount_dir,
-                         has_socket_gid, socket_gid};
+                         has_socket_gid, socket_gid,    allow_hardware_write};
     rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);

@@ -188,7 +188,8 @@ KX_API void kx_client_nubs_free(struct kx_client_nub *nubs, size_t n);
  * STATUS_DEVICE_REMOVED); returns once done. Root only. */
 KX_API kx_status kx_client_device_remove(kx_client *c, const char *path);
 /* kx device peek/poke: len bytes at offset of the component whose address is address (a
- * simulated component's register file; a PCI function's configuration space, read-only).
+ * simulated component's register file; a PCI function's configuration space, written only
+ * when kxd runs as root with --allow-hardware-write).
  * Root or kxd's own user. STATUS_NO_SUCH_DEVICE (no such component); STATUS_INVALID_PARAMETER
  * (outside it, or more than 4096 bytes); STATUS_ACCESS_DENIED. */
 KX_API kx_status kx_client_device_peek(kx_client *c, const char *address, uint32_t offset,

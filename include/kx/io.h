@@ -191,6 +191,16 @@ enum kx_io_reg_op {
     KX_IO_REG_PROXY_READ,    /* entry: the proxy; value: uint32_t offset, length -> *out */
     KX_IO_REG_PROXY_WRITE,   /* entry: the proxy; value: uint32_t offset, then the bytes */
     KX_IO_REG_PROXY_CLOSE,   /* entry: the proxy */
+    KX_IO_REG_PROXY_MAP,     /* entry: the proxy; value: uint32_t BAR index, uint32_t write
+                              * -> *out: struct kx_io_proxy_map, then the file's path (NUL) */
+};
+
+/* What KX_IO_REG_PROXY_MAP grants: the driver's side maps the file itself (kxd checked the
+ * policy; a kx-host needs the file readable, or writable, as its own user). */
+struct kx_io_proxy_map {
+    uint64_t size;     /* the BAR's length */
+    uint32_t writable; /* map it read-write */
+    uint32_t reserved;
 };
 
 struct kx_io_reg_req {

@@ -50,6 +50,11 @@ struct kx_kernel_config {
  * Loads nothing else. */
 KX_API kx_status kx_kernel_new(const struct kx_kernel_config *cfg, struct kx_kernel **out);
 
+/* Lets kexts whose Info.plist says KXAllowHardwareWrite = true write real hardware (PCI
+ * configuration space, BARs mapped writable) when kxd runs as root (kxd
+ * --allow-hardware-write). Off by default: their writes fail STATUS_ACCESS_DENIED. */
+KX_API void kx_kernel_set_hardware_write(struct kx_kernel *k, int allowed);
+
 /* Unloads every kext in reverse load order (DriverUnload called, links then
  * devices removed) and frees the kernel. NULL is ignored. */
 KX_API void kx_kernel_free(struct kx_kernel *k);

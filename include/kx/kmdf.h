@@ -513,7 +513,7 @@ KX_API kx_status DkCreateComponentDevice(PDRIVER_OBJECT DriverObject, const char
                                          PDEVICE_OBJECT *DeviceObject);
 
 /* Typed access to a component's hardware: a simulated component's register
- * file, a PCI function's configuration space. Privileged, checked by kx: a
+ * file, a PCI function's configuration space and BARs. Privileged, checked by kx: a
  * KMD may open any component; a CMD only the component bound to the instance
  * whose Probe or AddDevice is running (so a CMD opens its proxy there and
  * keeps it); a UMD none (STATUS_ACCESS_DENIED). STATUS_NO_SUCH_DEVICE (no
@@ -524,12 +524,25 @@ KX_API kx_status DkGetHardwareProxy(PDRIVER_OBJECT DriverObject, const char *Add
                                     PKX_HARDWARE_PROXY *Proxy);
 /* Length bytes at Offset. STATUS_SUCCESS; STATUS_INVALID_PARAMETER (outside
  * the register file or config space); STATUS_DEVICE_REMOVED (the component
- * is gone); STATUS_ACCESS_DENIED (writing read-only config space). Any
- * thread of the driver. */
+ * is gone); STATUS_ACCESS_DENIED (writing config space without kxd
+ * --allow-hardware-write, kxd running as root and KXAllowHardwareWrite =
+ * true in the kext's Info.plist). Any thread of the driver. */
 KX_API kx_status DkProxyRead(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, void *Buffer,
                              size_t Length);
 KX_API kx_status DkProxyWrite(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, const void *Buffer,
                               size_t Length);
+/* Maps BAR Index (0-5) of a PCI function's component into the driver's memory, shared:
+ * read-only, or read-write when Write is non-zero, which, as configuration space writes,
+ * needs all of kxd --allow-hardware-write, kxd running as root and KXAllowHardwareWrite =
+ * true in the kext's Info.plist (else STATUS_ACCESS_DENIED, logged naming the kext, the
+ * component and the reason). *Length is the BAR's size. kxd checks, the driver's own
+ * process maps the function's sysfs resourceN (a kx-host as its own user). Each call asks
+ * kxd again and then gives the map made before, if any; maps stay until the proxy is
+ * released (at unload at the latest). STATUS_NOT_SUPPORTED (a simulated component, an I/O
+ * port BAR); STATUS_INVALID_PARAMETER (no such BAR); STATUS_DEVICE_REMOVED (the component
+ * is gone). */
+KX_API kx_status DkProxyMapBar(PKX_HARDWARE_PROXY Proxy, uint32_t Index, int Write,
+                               volatile void **Address, size_t *Length);
 /* The component's registry entry, for DkGetProperty. */
 KX_API KX_REGISTRY_ID DkProxyEntry(PKX_HARDWARE_PROXY Proxy);
 KX_API void DkReleaseHardwareProxy(PKX_HARDWARE_PROXY Proxy);

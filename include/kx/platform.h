@@ -191,4 +191,17 @@ KX_API kx_status kx_platform_component_check(plist_t props, const char *file, co
 KX_API kx_status kx_platform_pci_config_read(const char *sysfs_root, const char *sysfs_path,
                                              uint32_t offset, void *buf, size_t len);
 
+/* Writes len bytes at offset of that configuration space (kx's policy was checked by the
+ * caller). STATUS_DEVICE_REMOVED when the function is gone; STATUS_ACCESS_DENIED when Linux
+ * refuses (not root). */
+KX_API kx_status kx_platform_pci_config_write(const char *sysfs_root, const char *sysfs_path,
+                                              uint32_t offset, const void *buf, size_t len);
+
+/* BAR index (0-5) of the PCI function at sysfs_path: *file (malloc'ed) is its resourceN
+ * and *size its length, from the function's resource file. STATUS_INVALID_PARAMETER (no
+ * such BAR); STATUS_NOT_SUPPORTED (an I/O port BAR: Linux maps only memory BARs);
+ * STATUS_DEVICE_REMOVED (the function is gone). */
+KX_API kx_status kx_platform_pci_bar(const char *sysfs_root, const char *sysfs_path, unsigned index,
+                                     char **file, uint64_t *size);
+
 #endif /* KX_PLATFORM_H */

@@ -17,5 +17,10 @@ kx_status kx_plat_open_read(const char *path, int *fd);
 /* pread(2) until len bytes or end of file; *got is how many were read. */
 kx_status kx_plat_pread(int fd, void *buf, size_t len, uint64_t offset, size_t *got);
 
+/* open(2) read-write, close-on-exec (a device file kx writes in place: PCI config space). */
+kx_status kx_plat_open_rw(const char *path, int *fd);
+/* pwrite(2) until all len bytes are written; a short write is STATUS_INVALID_PARAMETER. */
+kx_status kx_plat_pwrite(int fd, const void *buf, size_t len, uint64_t offset);
+
 
 #endif /* KX_CORE_PLAT_FD_H */

@@ -220,3 +220,33 @@ kx_status kx_plat_sock_recv_fds(int sock, void *data, size_t cap, size_t *got, i
     *n = count;
     return STATUS_SUCCESS;
 }
+
+kx_status kx_plat_map_file(const char *path, size_t len, int writable, void **out)
+{
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return kx_status_from_errno(errno);
+    struct stat sb;
+    kx_status st = STATUS_SUCCESS;
+    /* Touching a page past a regular file's end raises SIGBUS: refuse instead. */
+    if (fstat(fd, &sb) != 0)
+        st = kx_status_from_errno(errno);
+    else if (!len || (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < len))
+        st = STATUS_INVALID_PARAMETER;
+    void *p = MAP_FAILED;
+    if (st == STATUS_SUCCESS) {
+        p = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+            st = kx_status_from_errno(errno);
+    }
+    close(fd);
+    if (st == STATUS_SUCCESS)
+        *out = p;
+    return st;
+}
+
+void kx_plat_unmap_file(void *addr, size_t len)
+{
+    if (addr)
+        munmap(addr, len);
+}

@@ -63,4 +63,9 @@ kx_status kx_plat_sock_send_fds(int sock, const void *data, size_t len, const in
 kx_status kx_plat_sock_recv_fds(int sock, void *data, size_t cap, size_t *got, int *fds, int max,
                                 int *n);
 
+/* Maps the first len bytes of path shared (read-only, or read-write when writable): a
+ * PCI BAR's resourceN. STATUS_INVALID_PARAMETER when the file is shorter than len. */
+kx_status kx_plat_map_file(const char *path, size_t len, int writable, void **out);
+void kx_plat_unmap_file(void *addr, size_t len);
+
 #endif /* KX_CORE_PLAT_SHM_H */

@@ -348,6 +348,7 @@ const struct kx_kpi_symbol kx__kmdf_symbols[] = {
     KPI(DkProxyRead),
     KPI(DkProxyWrite),
     KPI(DkProxyEntry),
+    KPI(DkProxyMapBar),
     KPI(DkReleaseHardwareProxy),
     {NULL, NULL},
 };

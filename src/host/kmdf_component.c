@@ -1,13 +1,16 @@
 /* kmdf_component.c — the Dk* calls for components: the bound address,
- * DkCreateComponentDevice's names, and hardware proxies.
+ * DkCreateComponentDevice's names, and hardware proxies with their BAR maps.
  *
  * The bound component is the nub of the match whose Probe, AddDevice or
  * RemoveDevice runs on the dispatch thread (kmdf_host.c sets cur_nub). Proxy
  * calls travel as registry requests (KX_IO_REG_PROXY_*), so they work the same
  * in kxd and in a kx-host process; the kernel checks privilege and does the
- * access (src/kernel/component.c).
+ * access (src/kernel/component.c). A BAR is mapped here, in the driver's own
+ * process, from the sysfs file kxd names once it has checked the policy.
  */
 #include "kmdf_int.h"
+
+#include "core/plat_shm.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #define PROXY_MAGIC 0x4B585058u /* "KXPX" */
+#define PROXY_BARS  6
 
 /* How many devices DkCreateComponentDevice made for one instance. */
 struct host_component {
@@ -29,6 +33,10 @@ struct _KX_HARDWARE_PROXY {
     uint64_t id;    /* the kernel's */
     uint64_t entry; /* the component's registry entry */
     struct _KX_HARDWARE_PROXY *next;
+    struct {
+        void *addr;
+        size_t len;
+    } maps[PROXY_BARS][2]; /* per BAR: read-only, read-write; under the host's lock */
 };
 
 static struct kx_host *host_of(PDRIVER_OBJECT d)
@@ -259,6 +267,54 @@ kx_status DkProxyWrite(PKX_HARDWARE_PROXY Proxy, uint32_t Offset, const void *Bu
     return st;
 }
 
+kx_status DkProxyMapBar(PKX_HARDWARE_PROXY Proxy, uint32_t Index, int Write,
+                        volatile void **Address, size_t *Length)
+{
+    struct _KX_HARDWARE_PROXY *p = proxy_of(Proxy);
+    if (!p || Index >= PROXY_BARS || !Address || !Length)
+        return STATUS_INVALID_PARAMETER;
+    uint32_t args[2] = {Index, Write != 0};
+    struct kx_io_proxy_map m;
+    void *out = NULL;
+    size_t n = 0;
+    kx_status st = proxy_call(p->host, KX_IO_REG_PROXY_MAP, p->id, NULL, args, sizeof args, NULL,
+                              &out, &n);
+    /* the answer: struct kx_io_proxy_map, then the file's path ending in its one NUL */
+    size_t path_len = st == STATUS_SUCCESS && n > sizeof m ? n - sizeof m : 0;
+    const char *file = path_len ? (const char *)out + sizeof m : NULL;
+    if (st == STATUS_SUCCESS && (!file || strnlen(file, path_len) != path_len - 1))
+        st = STATUS_DATA_ERROR;
+    if (st == STATUS_SUCCESS) {
+        memcpy(&m, out, sizeof m);
+        if (!m.size || m.size > SIZE_MAX || m.writable != (uint32_t)(Write != 0))
+            st = STATUS_DATA_ERROR;
+    }
+    int rw = Write != 0;
+    pthread_mutex_lock(&p->host->lock);
+    if (st == STATUS_SUCCESS && !p->maps[Index][rw].addr) {
+        void *addr = NULL;
+        st = kx_plat_map_file(file, (size_t)m.size, rw, &addr);
+        if (st == STATUS_SUCCESS) {
+            p->maps[Index][rw].addr = addr;
+            p->maps[Index][rw].len = (size_t)m.size;
+        }
+    }
+    if (st == STATUS_SUCCESS) {
+        *Address = p->maps[Index][rw].addr;
+        *Length = p->maps[Index][rw].len;
+    }
+    pthread_mutex_unlock(&p->host->lock);
+    free(out);
+    return st;
+}
+
+static void unmap_all(struct _KX_HARDWARE_PROXY *p)
+{
+    for (size_t i = 0; i < PROXY_BARS; i++)
+        for (size_t rw = 0; rw < 2; rw++)
+            kx_plat_unmap_file(p->maps[i][rw].addr, p->maps[i][rw].len);
+}
+
 KX_REGISTRY_ID DkProxyEntry(PKX_HARDWARE_PROXY Proxy)
 {
     struct _KX_HARDWARE_PROXY *p = proxy_of(Proxy);
@@ -279,6 +335,7 @@ void DkReleaseHardwareProxy(PKX_HARDWARE_PROXY Proxy)
         }
     pthread_mutex_unlock(&h->lock);
     proxy_call(h, KX_IO_REG_PROXY_CLOSE, p->id, NULL, NULL, 0, NULL, NULL, NULL);
+    unmap_all(p);
     p->magic = 0;
     free(p);
 }
@@ -295,6 +352,7 @@ void kx__host_component_free_all(struct kx_host *h)
     while (h->proxies) {
         struct _KX_HARDWARE_PROXY *p = h->proxies;
         h->proxies = p->next;
+        unmap_all(p);
         p->magic = 0;
         free(p);
     }

@@ -5,8 +5,14 @@
  * A simulated component's register file is its "registers" data property: reads copy it,
  * writes replace it under the components' lock, so ioreg shows the current values and a
  * removed component takes its registers with it. A PCI function's component carries its
- * "pci-address"; the platform reads its configuration space. Every access first asks the
- * registry whether the entry still exists: after removal, STATUS_DEVICE_REMOVED.
+ * "pci-address"; the platform reads its configuration space and finds its BARs. Every
+ * access first asks the registry whether the entry still exists: after removal,
+ * STATUS_DEVICE_REMOVED.
+ *
+ * Real hardware is written (configuration space, a BAR mapped writable) only when three
+ * agree: kxd was told (--allow-hardware-write), kxd is root, and the driver's kext asks
+ * for it (KXAllowHardwareWrite = true in its Info.plist). Simulated register files are
+ * anyone's with a proxy.
  */
 #include "kernel_int.h"
 
@@ -16,9 +22,13 @@
 
 #include <plist/plist.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#define ALLOW_WRITE_KEY "KXAllowHardwareWrite"
 
 struct proxy {
     struct proxy *next;
@@ -28,16 +38,24 @@ struct proxy {
 };
 
 struct kx_components {
+    struct kx_kernel *k;  /* the policy's settings, the loaded kexts, the log */
     pthread_mutex_t lock; /* proxies, and every register file's read-modify-write */
     struct proxy *proxies;
     uint64_t last_id;
 };
 
-kx_status kx__components_new(struct kx_components **out)
+void kx_kernel_set_hardware_write(struct kx_kernel *k, int allowed)
+{
+    if (k)
+        k->hardware_write = allowed != 0;
+}
+
+kx_status kx__components_new(struct kx_kernel *k, struct kx_components **out)
 {
     struct kx_components *c = calloc(1, sizeof *c);
     if (!c)
         return STATUS_INSUFFICIENT_RESOURCES;
+    c->k = k;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
     return STATUS_SUCCESS;
@@ -126,30 +144,123 @@ static kx_status registers_access(struct kx_components *c, struct kx_reg *reg, k
     return st;
 }
 
-kx_status kx__component_access(struct kx_components *c, struct kx_reg *reg,
-                               const char *sysfs_root, kx_reg_id nub, int write, uint32_t off,
-                               void *buf, size_t len)
+/* Whether driver drv (0: kx device poke) may change nub's real hardware; a refusal is
+ * logged naming the kext, the component and the reason. */
+static kx_status hardware_write_allowed(struct kx_components *c, struct kx_reg *reg,
+                                        kx_io_driver_id drv, kx_reg_id nub, const char *what)
 {
-    struct kx_reg_info info;
-    if (kx_reg_info(reg, nub, &info) != STATUS_SUCCESS || (info.state & KX_REG_TERMINATED))
-        return STATUS_DEVICE_REMOVED;
-    char *pci = string_prop(reg, nub, "pci-address");
-    if (!pci)
-        return registers_access(c, reg, nub, write, off, buf, len);
-    free(pci);
-    /* Configuration space stays read-only: kx grants no kext config writes. */
-    if (write)
-        return STATUS_ACCESS_DENIED;
+    struct kx_kernel *k = c->k;
+    char kext[128] = "kx device poke";
+    int kext_allows = drv == 0;
+    if (drv) {
+        snprintf(kext, sizeof kext, "driver %llu", (unsigned long long)drv);
+        pthread_mutex_lock(&k->state_lock);
+        for (struct kx_loaded *l = k->loaded; l; l = l->next)
+            if (l->driver == drv) {
+                const char *id = kx_kext_id(l->kext);
+                uint8_t b = 0;
+                plist_t v = plist_dict_get_item(kx_kext_info(l->kext), ALLOW_WRITE_KEY);
+                if (v && plist_get_node_type(v) == PLIST_BOOLEAN)
+                    plist_get_bool_val(v, &b);
+                kext_allows = b != 0;
+                if (id)
+                    snprintf(kext, sizeof kext, "%s", id);
+                break;
+            }
+        pthread_mutex_unlock(&k->state_lock);
+    }
+    const char *reason = NULL;
+    if (!k->hardware_write)
+        reason = "kxd was not started with --allow-hardware-write";
+    else if (geteuid() != 0)
+        reason = "kxd does not run as root";
+    else if (!kext_allows)
+        reason = "its Info.plist does not say " ALLOW_WRITE_KEY " = true";
+    if (!reason)
+        return STATUS_SUCCESS;
+    char *address = string_prop(reg, nub, "address");
+    kx__kernel_warn(k, "%s: %s of component %s refused: %s", kext, what,
+                    address ? address : "(gone)", reason);
+    free(address);
+    return STATUS_ACCESS_DENIED;
+}
+
+/* The KXSysfsPath of the PCI function nub belongs to (malloc'ed), or NULL. */
+static char *function_path(struct kx_reg *reg, kx_reg_id nub)
+{
     kx_reg_id *parents = NULL;
     size_t n = 0;
     char *sysfs_path = NULL;
     if (kx_reg_parents(reg, nub, KX_REG_SERVICE, &parents, &n) == STATUS_SUCCESS && n)
         sysfs_path = string_prop(reg, parents[0], KX_PLATFORM_SYSFS_PATH_KEY);
     free(parents);
-    kx_status st = sysfs_root && sysfs_path
-                       ? kx_platform_pci_config_read(sysfs_root, sysfs_path, off, buf, len)
-                       : STATUS_DEVICE_REMOVED;
+    return sysfs_path;
+}
+
+static int removed(struct kx_reg *reg, kx_reg_id nub)
+{
+    struct kx_reg_info info;
+    return kx_reg_info(reg, nub, &info) != STATUS_SUCCESS || (info.state & KX_REG_TERMINATED);
+}
+
+kx_status kx__component_access(struct kx_components *c, struct kx_reg *reg,
+                               const char *sysfs_root, kx_io_driver_id drv, kx_reg_id nub,
+                               int write, uint32_t off, void *buf, size_t len)
+{
+    if (removed(reg, nub))
+        return STATUS_DEVICE_REMOVED;
+    char *pci = string_prop(reg, nub, "pci-address");
+    if (!pci)
+        return registers_access(c, reg, nub, write, off, buf, len);
+    free(pci);
+    kx_status st = write ? hardware_write_allowed(c, reg, drv, nub, "a configuration space write")
+                         : STATUS_SUCCESS;
+    if (st != STATUS_SUCCESS)
+        return st;
+    char *sysfs_path = function_path(reg, nub);
+    if (!sysfs_root || !sysfs_path)
+        st = STATUS_DEVICE_REMOVED;
+    else if (write)
+        st = kx_platform_pci_config_write(sysfs_root, sysfs_path, off, buf, len);
+    else
+        st = kx_platform_pci_config_read(sysfs_root, sysfs_path, off, buf, len);
     free(sysfs_path);
+    return st;
+}
+
+/* KX_IO_REG_PROXY_MAP: where BAR index of nub's PCI function is, and whether drv may map
+ * it writable. */
+static kx_status map_bar(struct kx_components *c, struct kx_reg *reg, const char *sysfs_root,
+                         kx_io_driver_id drv, kx_reg_id nub, uint32_t index, uint32_t write,
+                         void **out, size_t *out_len)
+{
+    if (removed(reg, nub))
+        return STATUS_DEVICE_REMOVED;
+    char *pci = string_prop(reg, nub, "pci-address");
+    if (!pci)
+        return STATUS_NOT_SUPPORTED; /* a simulated component has no BARs */
+    free(pci);
+    kx_status st = write ? hardware_write_allowed(c, reg, drv, nub, "a writable BAR map")
+                         : STATUS_SUCCESS;
+    char *sysfs_path = st == STATUS_SUCCESS ? function_path(reg, nub) : NULL;
+    char *file = NULL;
+    struct kx_io_proxy_map m = {0, write != 0, 0};
+    if (st == STATUS_SUCCESS)
+        st = sysfs_root && sysfs_path
+                 ? kx_platform_pci_bar(sysfs_root, sysfs_path, index, &file, &m.size)
+                 : STATUS_DEVICE_REMOVED;
+    free(sysfs_path);
+    size_t n = file ? strlen(file) + 1 : 0;
+    unsigned char *answer = st == STATUS_SUCCESS ? malloc(sizeof m + n) : NULL;
+    if (st == STATUS_SUCCESS && !answer)
+        st = STATUS_INSUFFICIENT_RESOURCES;
+    if (st == STATUS_SUCCESS) {
+        memcpy(answer, &m, sizeof m);
+        memcpy(answer + sizeof m, file, n);
+        *out = answer;
+        *out_len = sizeof m + n;
+    }
+    free(file);
     return st;
 }
 
@@ -205,12 +316,14 @@ kx_status kx__component_proxy_request(struct kx_components *c, struct kx_reg *re
     if (!nub)
         return STATUS_INVALID_HANDLE;
     uint32_t args[2];
-    if (!req->value || req->value_len < (req->op == KX_IO_REG_PROXY_READ ? sizeof args
-                                                                         : sizeof args[0]))
+    size_t n_args = req->op == KX_IO_REG_PROXY_WRITE ? sizeof args[0] : sizeof args;
+    if (!req->value || req->value_len < n_args)
         return STATUS_INVALID_PARAMETER;
-    memcpy(args, req->value, req->op == KX_IO_REG_PROXY_READ ? sizeof args : sizeof args[0]);
+    memcpy(args, req->value, n_args);
+    if (req->op == KX_IO_REG_PROXY_MAP)
+        return map_bar(c, reg, sysfs_root, drv, nub, args[0], args[1], out, out_len);
     if (req->op == KX_IO_REG_PROXY_WRITE)
-        return kx__component_access(c, reg, sysfs_root, nub, 1, args[0],
+        return kx__component_access(c, reg, sysfs_root, drv, nub, 1, args[0],
                                     (char *)(uintptr_t)req->value + sizeof args[0],
                                     req->value_len - sizeof args[0]);
     if (args[1] > KX_COMPONENT_ACCESS_MAX)
@@ -218,7 +331,7 @@ kx_status kx__component_proxy_request(struct kx_components *c, struct kx_reg *re
     void *buf = malloc(args[1] ? args[1] : 1);
     if (!buf)
         return STATUS_INSUFFICIENT_RESOURCES;
-    kx_status st = kx__component_access(c, reg, sysfs_root, nub, 0, args[0], buf, args[1]);
+    kx_status st = kx__component_access(c, reg, sysfs_root, drv, nub, 0, args[0], buf, args[1]);
     if (st != STATUS_SUCCESS) {
         free(buf);
         return st;

@@ -93,6 +93,7 @@ struct kx_kernel {
     uint64_t idle_unload_ns;   /* 0: kexts loaded by matching stay */
     int host_process;          /* drivers run in kx-host processes (the I/O manager has one) */
     int host_allow_root;       /* a kext may keep root in its host (KXHostKeepRoot) */
+    int hardware_write;        /* kexts may write real hardware (KXAllowHardwareWrite) */
     struct kernel_keys *keys;  /* keyboards raising key events (kernel_event.c); NULL: none */
 };
 
@@ -107,6 +108,9 @@ void kx__kernel_hotplug_events(struct kx_kernel *k, const struct kx_platform_rep
 /* Opens the host's evdev keyboards and publishes each as an IOHIDKeyboard nub in reg. */
 void kx__kernel_keys_start(struct kx_kernel *k, struct kx_reg *reg);
 void kx__kernel_keys_stop(struct kx_kernel *k);
+/* A hot-plug event's ACTION and path: a keyboard's eventN added is opened and published;
+ * removed, its real (not simulated) IOHIDKeyboard nubs are terminated. */
+void kx__kernel_keys_hotplug(struct kx_kernel *k, const char *action, const char *path);
 
 /* A kext lifecycle event: to the logger and to the kernel log (`kx log`). */
 void kx__kernel_note(struct kx_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -191,22 +195,29 @@ void kx__runtime_schedule_restart(struct kx_kernel *k, const char *kext_id, uint
 /* Proxies and hardware access were driver drv's (an unload or its host's death): its
  * proxies go. */
 void kx__runtime_driver_gone(struct kx_kernel *k, kx_io_driver_id drv);
+/* Queue nub's termination (its drivers' RemoveDevice) or matching on the runtime thread,
+ * without waiting: for threads the runtime may itself wait for (kx-evdev). */
+void kx__runtime_terminate_later(struct kx_kernel *k, kx_reg_id nub);
+void kx__runtime_match_later(struct kx_kernel *k, kx_reg_id nub);
 
 /* ---- component.c: components' hardware ------------------------------------ */
 #define KX_COMPONENT_ACCESS_MAX 4096u /* bytes in one read */
 struct kx_components;
-kx_status kx__components_new(struct kx_components **out);
+kx_status kx__components_new(struct kx_kernel *k, struct kx_components **out);
 void kx__components_free(struct kx_components *c);
 /* The KXComponent whose address is address (any case). STATUS_NO_SUCH_DEVICE. */
 kx_status kx__component_find(struct kx_reg *reg, const char *address, kx_reg_id *out);
-/* Reads or writes len bytes at off of nub's register file or configuration space. */
+/* Reads or writes len bytes at off of nub's register file or configuration space, for
+ * driver drv (0: kx device poke). Real hardware is written only when kx_kernel_set_hardware
+ * _write allowed it, kxd is root and drv's kext says KXAllowHardwareWrite = true; a refusal
+ * (STATUS_ACCESS_DENIED) is logged naming the kext, the component and the reason. */
 kx_status kx__component_access(struct kx_components *c, struct kx_reg *reg,
-                               const char *sysfs_root, kx_reg_id nub, int write, uint32_t off,
-                               void *buf, size_t len);
+                               const char *sysfs_root, kx_io_driver_id drv, kx_reg_id nub,
+                               int write, uint32_t off, void *buf, size_t len);
 /* A proxy of driver drv on nub (privilege already checked). */
 kx_status kx__component_proxy_open(struct kx_components *c, kx_io_driver_id drv, kx_reg_id nub,
                                    uint64_t *id);
-/* KX_IO_REG_PROXY_READ, _WRITE and _CLOSE from driver drv. */
+/* KX_IO_REG_PROXY_READ, _WRITE, _MAP and _CLOSE from driver drv. */
 kx_status kx__component_proxy_request(struct kx_components *c, struct kx_reg *reg,
                                       const char *sysfs_root, kx_io_driver_id drv,
                                       const struct kx_io_reg_req *req, void **out,

@@ -760,6 +760,7 @@ static kx_status reg_request(void *ctx, kx_io_driver_id drv, const struct kx_io_
     case KX_IO_REG_PROXY_OPEN: return proxy_open(rt, drv, req, out_id, out, out_len);
     case KX_IO_REG_PROXY_READ:
     case KX_IO_REG_PROXY_WRITE:
+    case KX_IO_REG_PROXY_MAP:
     case KX_IO_REG_PROXY_CLOSE:
         return kx__component_proxy_request(rt->comp, rt->reg, rt->sysfs_root, drv, req, out,
                                            out_len);
@@ -892,6 +893,16 @@ void kx__runtime_driver_gone(struct kx_kernel *k, kx_io_driver_id drv)
         kx__component_release_driver(k->rt->comp, drv);
 }
 
+void kx__runtime_terminate_later(struct kx_kernel *k, kx_reg_id nub)
+{
+    queue(k->rt, W_TERMINATE, nub);
+}
+
+void kx__runtime_match_later(struct kx_kernel *k, kx_reg_id nub)
+{
+    queue(k->rt, W_MATCH, nub);
+}
+
 kx_status kx_kernel_component_access(struct kx_kernel *k, const char *address, uint32_t offset,
                                      void *buf, size_t len, int write)
 {
@@ -901,8 +912,8 @@ kx_status kx_kernel_component_access(struct kx_kernel *k, const char *address, u
         return STATUS_INVALID_PARAMETER;
     kx_status st = kx__component_find(rt->reg, address, &nub);
     if (st == STATUS_SUCCESS)
-        st = kx__component_access(rt->comp, rt->reg, rt->sysfs_root, nub, write, offset, buf,
-                                  len);
+        st = kx__component_access(rt->comp, rt->reg, rt->sysfs_root, 0, nub, write, offset,
+                                  buf, len);
     return st;
 }
 
@@ -926,7 +937,7 @@ kx_status kx__runtime_new(struct kx_kernel *k)
     if (st == STATUS_SUCCESS)
         st = kx_catalog_new(rt->classes, flags, &rt->cat);
     if (st == STATUS_SUCCESS)
-        st = kx__components_new(&rt->comp);
+        st = kx__components_new(k, &rt->comp);
     if (st != STATUS_SUCCESS)
         return st;
     for (size_t i = 0; i < kx_kext_repo_count(k->repo); i++)

@@ -74,6 +74,10 @@ kx_status lx_skip(struct lx *x, const char *path, const char *fmt, ...)
 /* Publishes the KXComponent client of PCI function nub `function` (component.c). */
 kx_status lx_pci_component(struct lx *x, kx_reg_id function, unsigned domain, unsigned bus,
                            unsigned dev, unsigned fn, uint32_t vendor, uint32_t device);
+/* The same for a USB device (component.c): port is its sysfs name ("1-1.2"), serial its
+ * serial number (NULL or "" when it has none). */
+kx_status lx_usb_component(struct lx *x, kx_reg_id device, const char *port, uint32_t vendor,
+                           uint32_t product, const char *serial);
 
 kx_status lx_publish(struct lx *x, const char *path, kx_reg_id service, kx_reg_id dt,
                      const char *class_name, const char *name, const char *location, plist_t props,

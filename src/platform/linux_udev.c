@@ -19,7 +19,7 @@ struct kx_platform_udev {
     struct udev_monitor *monitor;
 };
 
-static const char *const subsystems[] = {"pci", "usb", "acpi"};
+static const char *const subsystems[] = {"pci", "usb", "acpi", "input"}; /* input: keyboards */
 
 kx_status kx_platform_udev_open(struct kx_platform_udev **out)
 {

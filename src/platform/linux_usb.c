@@ -18,7 +18,8 @@
  * PCI device number (XHC@14 -> 0x14), or the USB bus number when the controller isn't PCI.
  * Linux's root hubs (usbN, their N-0:1.0 interfaces) are the controller's own ports on a
  * Mac, not nubs: they are transparent, so devices hang under the controller's IOPCIDevice.
- * USB nubs are in the IOService plane only, as on a Mac.
+ * USB nubs are in the IOService plane only, as on a Mac. Beside each device kx publishes
+ * its KXComponent of type "usb" (component.c).
  */
 #include "platform/linux_int.h"
 
@@ -152,8 +153,13 @@ static kx_status device(struct lx *x, const char *path, kx_reg_id *out)
     else
         opt_str(x, path, "product", p, "USB Product Name", "kUSBProductString");
     snprintf(location, sizeof location, "%x", loc);
-    return lx_publish(x, path, slot.service, KX_REG_ID_NONE, "IOUSBHostDevice", s, location, p,
-                      out);
+    char serial[256];
+    if (lx_attr(x, path, "serial", serial, sizeof serial) != STATUS_SUCCESS)
+        serial[0] = 0;
+    st = lx_publish(x, path, slot.service, KX_REG_ID_NONE, "IOUSBHostDevice", s, location, p, out);
+    if (st == STATUS_SUCCESS)
+        st = lx_usb_component(x, *out, lx_base(path), v[0], v[1], serial);
+    return st;
 }
 
 static kx_status interface(struct lx *x, const char *path, kx_reg_id *out)

@@ -4,7 +4,8 @@
  *
  * Both answer at once on kx-srv: an access takes only the registry's and the components'
  * locks, never one held while driver code runs. Hardware is everyone's, so both are root's
- * or kxd's own user's.
+ * or kxd's own user's; a poke of a PCI function's configuration space also needs kxd
+ * --allow-hardware-write and kxd running as root (src/kernel/component.c).
  */
 #include "ops_component.h"
 
@@ -29,10 +30,13 @@ static int refused(struct kx_srv_req *req, const char *what)
 static void reply_failure(struct kx_srv_req *req, kx_status st, const char *address,
                           uint32_t offset)
 {
-    char why[200];
+    char why[240];
     snprintf(why, sizeof why, "component %s, offset 0x%x: %s", address, offset,
              st == STATUS_NO_SUCH_DEVICE ? "no component has that address"
-                                         : kx_status_string(st));
+             : st == STATUS_ACCESS_DENIED
+                 ? "writing real hardware needs kxd --allow-hardware-write and kxd running as "
+                   "root (kxd's log says which is missing)"
+                 : kx_status_string(st));
     kx_srv_reply_error(req->srv, req->conn_id, req->req_id, st, why);
 }
 

@@ -17,7 +17,10 @@
 #include <kx/kmdf.h>
 #include <pthread.h>
 #include <kx/registry.h>
+#include <plist/plist.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -453,6 +456,118 @@ static void test_hot_plug_raises_device_events(void **state)
     sfx_free(root);
 }
 
+/* A real keyboard's nub goes when udev removes its event device, taking the Keys device
+ * made for it; a simulated keyboard's stays (issue 14). */
+static void test_keyboard_nub_goes_with_its_event_device(void **state)
+{
+    (void)state;
+    static const char keyboards[] =
+        "<?xml version=\"1.0\"?><plist version=\"1.0\"><array>"
+        "<dict><key>IOObjectClass</key><string>IOHIDKeyboard</string>"
+        "<key>IORegistryEntryName</key><string>keyboard</string>"
+        "<key>IORegistryEntryLocation</key><string>event7</string>"
+        "<key>source</key><string>/dev/input/event7</string><key>simulated</key><false/></dict>"
+        "<dict><key>IOObjectClass</key><string>IOHIDKeyboard</string>"
+        "<key>IORegistryEntryName</key><string>keyboard</string>"
+        "<key>IORegistryEntryLocation</key><string>sim1</string>"
+        "<key>source</key><string>/dev/input/sim1</string><key>simulated</key><true/></dict>"
+        "</array></plist>";
+    char *root = sfx_new();
+    sfx_machine(root);
+    char platform[600], why[256];
+    snprintf(platform, sizeof platform, "linux:%s", root);
+    struct kx_kernel *k = boot_on(0, platform);
+    plist_t tree = NULL;
+    plist_from_xml(keyboards, sizeof keyboards - 1, &tree);
+    assert_non_null(tree);
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    assert_int_equal(kx_kernel_publish_nubs(k, kx_reg_platform(kx_kernel_registry(k)), tree,
+                                            "keyboards.plist", &ids, &n, why, sizeof why),
+                     STATUS_SUCCESS);
+    plist_free(tree);
+    free(ids);
+    assert_true(exists(k, "/dev/keys_event7"));
+    assert_true(exists(k, "/dev/keys_sim1"));
+    assert_int_equal(kx_kernel_platform_event(
+                         k, "remove", "/devices/platform/i8042/serio0/input/input7/event7"),
+                     STATUS_SUCCESS);
+    T_WAIT_FOR(!exists(k, "/dev/keys_event7"));
+    assert_false(exists(k, "/dev/keys_event7"));
+    assert_true(exists(k, "/dev/keys_sim1"));
+    kx_kernel_free(k);
+    sfx_free(root);
+}
+
+/* What the kernel logged, for the hardware-write refusal's words. */
+static char hw_log[4096];
+static void hw_logger(void *arg, enum kx_log_level level, const char *msg)
+{
+    (void)arg;
+    (void)level;
+    size_t at = strlen(hw_log);
+    snprintf(hw_log + at, sizeof hw_log - at, "%s\n", msg);
+}
+
+/* As a user other than root, config space writes are refused even with writes allowed: the
+ * kernel (not Linux's permissions: the fake config file is anyone's) says kxd isn't root.
+ * Runs in a child that becomes nobody. */
+static int poke_as_nobody(const char *root)
+{
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 10;
+    struct kx_logger lg = {hw_logger, NULL, KX_LOG_DEBUG};
+    struct kx_kernel_config cfg = {sizeof cfg, &lg, NULL, 0, 1, NULL, KX_BOOT_LOCAL, NULL,
+                                   KX_BOOT_NO_CACHE, 0};
+    struct kx_kernel *k = NULL;
+    char platform[600], why[256];
+    snprintf(platform, sizeof platform, "linux:%s", root);
+    if (kx_kernel_new(&cfg, &k) != STATUS_SUCCESS ||
+        kx_kernel_publish_platform(k, platform, why, sizeof why) != STATUS_SUCCESS)
+        return 11;
+    kx_kernel_set_hardware_write(k, 1);
+    unsigned char b = 0x5a;
+    /* GIGE's component (its address is asserted in test_linux_publish) */
+    kx_status st = kx_kernel_component_access(k, "9223f303-a8d3-5584-9382-fef5aa728318", 0x40,
+                                              &b, 1, 1);
+    kx_kernel_free(k);
+    if (st != STATUS_ACCESS_DENIED)
+        return 12;
+    return strstr(hw_log, "does not run as root") ? 0 : 13;
+}
+
+static void test_config_writes_need_root(void **state)
+{
+    (void)state;
+    if (getuid() != 0)
+        skip(); /* needs root to become nobody */
+    char *root = sfx_new();
+    sfx_machine(root);
+    char config[600], cmd[700];
+    snprintf(config, sizeof config, "%s/%s/config", root, SFX_GIGE);
+    FILE *f = fopen(config, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 256; i++)
+        fputc(0, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "chmod -R a+rX %s && chmod 0666 %s", root, config);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(poke_as_nobody(root));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    f = fopen(config, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0x40, SEEK_SET), 0);
+    assert_int_equal(fgetc(f), 0); /* unchanged */
+    fclose(f);
+    sfx_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +581,8 @@ int main(void)
         cmocka_unit_test(test_kextunload_waits_for_open_devices_then_takes_everything),
         cmocka_unit_test(test_idle_kexts_unload),
         cmocka_unit_test(test_hot_unplug_and_replug_on_linux),
+        cmocka_unit_test(test_keyboard_nub_goes_with_its_event_device),
+        cmocka_unit_test(test_config_writes_need_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,8 +44,8 @@ static void test_tree_follows_apple_and_sysfs(void **state)
     assert_int_equal(lxt_count(t, "IOUSBHostInterface"), 2);
     assert_int_equal(lxt_count(t, "IOPCI2PCIBridge"), 1);
     assert_int_equal(lxt_count(t, "AppleACPIPCI"), 1);
-    /* one KXComponent per PCI function, named by the function's identity */
-    assert_int_equal(lxt_count(t, "KXComponent"), 6);
+    /* one KXComponent per PCI function and per USB device, named by its identity */
+    assert_int_equal(lxt_count(t, "KXComponent"), 7);
     kx_reg_id gige = lxt_at(t, LXT_PCI "GIGE@1F,6/component", "KXComponent");
     lxt_str(t, gige, "type", "pci");
     lxt_str(t, gige, "pci-address", "0000:00:1f.6");
@@ -54,8 +54,8 @@ static void test_tree_follows_apple_and_sysfs(void **state)
     lxt_str(t, gige, "address", "9223f303-a8d3-5584-9382-fef5aa728318");
     lxt_str(t, lxt_at(t, LXT_PCI "GIGE@1F,6", "IOPCIDevice"), "KXComponentAddress",
             "9223f303-a8d3-5584-9382-fef5aa728318");
-    /* 23 entries: 14 nubs, 6 components, AppleACPIPlatformExpert, AppleACPIPCI, IOPP */
-    assert_int_equal(t->rep.n_published, 23);
+    /* 24 entries: 14 nubs, 7 components, AppleACPIPlatformExpert, AppleACPIPCI, IOPP */
+    assert_int_equal(t->rep.n_published, 24);
 }
 
 static void test_device_tree_plane_skips_the_drivers(void **state)
@@ -197,6 +197,32 @@ static void test_publishing_again_adds_nothing(void **state)
     assert_int_equal(lxt_count(t, "IOUSBHostInterface"), 2);
 }
 
+#define LXT_BT LXT_PCI "pci8086,a12f@14/BCM20702A0@14100000"
+
+static void test_usb_devices_get_components_named_by_their_identity(void **state)
+{
+    struct lxt *t = *state;
+    /* a device with a serial number: the UUID 5 of "usb:0a5c:21e8:serial:5CF37095A1B2"
+     * (Python's uuid.uuid5 in kx's namespace gives the same), whatever port it is on */
+    kx_reg_id bt = lxt_at(t, LXT_BT "/component", "KXComponent");
+    lxt_str(t, bt, "type", "usb");
+    lxt_str(t, bt, "usb-port", "1-1");
+    lxt_str(t, bt, "usb-serial", "5CF37095A1B2");
+    lxt_str(t, bt, "address", "a39f2bd2-84dd-5000-8c49-562801541f44");
+    lxt_str(t, lxt_at(t, LXT_BT, "IOUSBHostDevice"), "KXComponentAddress",
+            "a39f2bd2-84dd-5000-8c49-562801541f44");
+    /* one without: named by its port ("usb:0a5c:21e8:port:1-2"), as a PCI slot is */
+    sfx_usb_device(t->root, SFX_XHC "/usb1/1-2", 0x0a5c, 0x21e8, 0x0112, 0xff, 0x01, 0x01, NULL,
+                   NULL, NULL);
+    lxt_publish(t);
+    assert_int_equal(lxt_count(t, "KXComponent"), 8);
+    kx_reg_id plain =
+        lxt_at(t, LXT_PCI "pci8086,a12f@14/IOUSBHostDevice@14200000/component", "KXComponent");
+    lxt_str(t, plain, "usb-port", "1-2");
+    lxt_absent(t, plain, "usb-serial");
+    lxt_str(t, plain, "address", "ba68927c-bb78-5ce4-982a-7170c3799443");
+}
+
 static void test_a_tree_without_acpi_gets_a_pci0_bridge(void **state)
 {
     struct lxt *t = *state;
@@ -231,6 +257,8 @@ int main(void)
                                         lxt_teardown),
         cmocka_unit_test_setup_teardown(test_usb_properties_are_iousbhostfamilys, lxt_setup,
                                         lxt_teardown),
+        cmocka_unit_test_setup_teardown(test_usb_devices_get_components_named_by_their_identity,
+                                        lxt_setup, lxt_teardown),
         cmocka_unit_test_setup_teardown(test_acpi_properties_name_hid_and_cids, lxt_setup,
                                         lxt_teardown),
         cmocka_unit_test_setup_teardown(test_publishing_again_adds_nothing, lxt_setup,

@@ -8,6 +8,7 @@
 
 #include <kx/client.h>
 
+#include <plist/plist.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -457,6 +458,58 @@ static void *pend_reads(void *arg)
     return NULL;
 }
 
+/* Entries below (and with) entry in a registry dump. */
+static size_t entries_below(plist_t entry)
+{
+    size_t n = 1;
+    plist_t kids = plist_dict_get_item(entry, "IORegistryEntryChildren");
+    for (uint32_t i = 0; kids && i < plist_array_get_size(kids); i++)
+        n += entries_below(plist_array_get_item(kids, i));
+    return n;
+}
+
+/* What kxd holds that a component's life could leave behind: registry entries in both
+ * planes, descriptors, bytes charged to clients. */
+struct holdings {
+    size_t entries[2], fds;
+    uint64_t bytes_held;
+};
+
+static struct holdings holdings(const struct kxd_proc *p)
+{
+    struct holdings h = {{0, 0}, 0, 0};
+    kx_client *c = kxd_connect(p);
+    for (uint32_t plane = 0; plane < 2; plane++) {
+        void *data = NULL;
+        size_t len = 0;
+        plist_t root = NULL;
+        assert_int_equal(kx_client_registry(c, plane, &data, &len), STATUS_SUCCESS);
+        plist_from_bin(data, (uint32_t)len, &root);
+        free(data);
+        assert_non_null(root);
+        h.entries[plane] = entries_below(root);
+        plist_free(root);
+    }
+    struct kx_client_server s;
+    assert_int_equal(kx_client_server(c, &s), STATUS_SUCCESS);
+    h.bytes_held = s.bytes_held;
+    kx_client_server_free(&s);
+    kx_client_disconnect(c);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "ls /proc/%d/fd | wc -l", (int)p->pid);
+    char *out = NULL;
+    assert_int_equal(kxd_run(&out, "%s", cmd), 0);
+    h.fds = (size_t)strtoul(out, NULL, 10);
+    free(out);
+    return h;
+}
+
+static int same_holdings(const struct holdings *a, const struct holdings *b)
+{
+    return a->entries[0] == b->entries[0] && a->entries[1] == b->entries[1] &&
+           a->fds == b->fds && a->bytes_held == b->bytes_held;
+}
+
 static void test_hundred_components_removed_under_pending_reads(void **state)
 {
     struct kxd_proc *p = *state;
@@ -464,6 +517,13 @@ static void test_hundred_components_removed_under_pending_reads(void **state)
     char *e = calloc(1, len);
     assert_non_null(e);
     char addr[BULK][40], link[BULK][64];
+    /* the baseline: CompCMD loaded (its host's transport is kxd's too) and idle again */
+    component(e, len, "warmup", 0, "bulk", "0ddba11c-0000-4000-8000-000000000000", 1, NULL);
+    add(p, e);
+    removed(p, "IOService:/kx/board/warmup@0");
+    e[0] = 0;
+    T_WAIT_FOR(links_with_prefix(p, "/dev/compcmd_") == 0);
+    const struct holdings before = holdings(p);
     for (unsigned i = 0; i < BULK; i++) {
         snprintf(addr[i], sizeof addr[i], "%06x00-0000-4000-8000-%012x", 0xb00000 + i, i);
         snprintf(link[i], sizeof link[i], "/dev/compcmd_%06x_0", 0xb00000 + i);
@@ -519,6 +579,14 @@ static void test_hundred_components_removed_under_pending_reads(void **state)
     expect_count(p, "KXCompCMD KXComponent", "KXCompCMD = 0\nKXComponent = 0\n");
     char buf[64];
     assert_int_equal(read_text(p, link[0], buf, sizeof buf), STATUS_NO_SUCH_FILE);
+    /* memory back to the baseline: every entry, descriptor and charged byte given back
+     * (closing connections may lag the last answer a little) */
+    struct holdings after;
+    T_WAIT_FOR((after = holdings(p), same_holdings(&after, &before)));
+    assert_int_equal(after.entries[0], before.entries[0]);
+    assert_int_equal(after.entries[1], before.entries[1]);
+    assert_int_equal(after.fds, before.fds);
+    assert_int_equal(after.bytes_held, before.bytes_held);
 }
 
 /* kxd on this machine's own PCI functions, with PCIConfig alone. */
@@ -539,8 +607,35 @@ static int setup_linux(void **state)
     return 0;
 }
 
+/* `lspci -xxx`'s bytes of function pci (its "OO: xx xx ..." lines, 256 bytes as root):
+ * how many it gave, 0 when lspci isn't installed or says nothing. */
+static size_t lspci_bytes(const char *pci, unsigned char *out, size_t cap)
+{
+    char cmd[128], line[256];
+    snprintf(cmd, sizeof cmd, "lspci -xxx -s %s 2>/dev/null", pci);
+    FILE *f = popen(cmd, "r");
+    size_t n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned off = 0;
+        int used = 0;
+        if (sscanf(line, "%x:%n", &off, &used) != 1 || line[used] != ' ' || off != n)
+            continue; /* the title line */
+        const char *p = line + used;
+        unsigned byte = 0;
+        int k = 0;
+        while (n < cap && sscanf(p, " %2x%n", &byte, &k) == 1) {
+            out[n++] = (unsigned char)byte;
+            p += k;
+        }
+    }
+    if (f)
+        pclose(f);
+    return n;
+}
+
 /* The first PCI function of domain 0 whose configuration space this process reads whole. */
-static int readable_function(unsigned char config[4096], size_t *size, char link[64])
+static int readable_function(unsigned char config[4096], size_t *size, char link[64],
+                             char pci[16])
 {
     FILE *ls = popen("ls /sys/bus/pci/devices 2>/dev/null", "r");
     char name[64];
@@ -558,6 +653,7 @@ static int readable_function(unsigned char config[4096], size_t *size, char link
         *size = fread(config, 1, 4096, f);
         fclose(f);
         snprintf(link, 64, "/dev/pciconf_%02x_%02x_%x", bus, dev, fn);
+        snprintf(pci, 16, "0000:%02x:%02x.%x", bus, dev, fn);
         found = *size > 64; /* more than an unprivileged reader sees */
     }
     if (ls)
@@ -565,13 +661,13 @@ static int readable_function(unsigned char config[4096], size_t *size, char link
     return found;
 }
 
-static void test_pci_config_space_equals_sysfs(void **state)
+static void test_pci_config_space_equals_sysfs_and_lspci(void **state)
 {
     struct kxd_proc *p = *state;
     unsigned char want[4096], got[4096];
     size_t size = 0;
-    char link[64];
-    if (!readable_function(want, &size, link)) {
+    char link[64], pci[16];
+    if (!readable_function(want, &size, link, pci)) {
         print_message("[  SKIPPED ] no PCI function with a readable configuration space here\n");
         skip();
     }
@@ -588,6 +684,16 @@ static void test_pci_config_space_equals_sysfs(void **state)
     assert_int_equal(total, size);
     assert_memory_equal(got, want, size);
     kx_client_disconnect(c);
+    /* and what lspci shows (its 256 bytes as root), where it is installed */
+    unsigned char shown[256];
+    size_t shown_len = lspci_bytes(pci, shown, sizeof shown);
+    if (!shown_len) {
+        print_message("[  SKIPPED ] lspci -xxx: not installed or silent here; compared with "
+                      "sysfs only\n");
+        return;
+    }
+    assert_true(shown_len <= total);
+    assert_memory_equal(got, shown, shown_len);
 }
 
 int main(void)
@@ -600,7 +706,7 @@ int main(void)
         T(test_short_address_collisions_grow_the_name),
         T(test_hundred_components_removed_under_pending_reads),
         T(test_lua_sensor_reads_its_register_on_its_own_events),
-        cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs, setup_linux,
+        cmocka_unit_test_setup_teardown(test_pci_config_space_equals_sysfs_and_lspci, setup_linux,
                                         kxd_teardown_tree),
     };
 #undef T
