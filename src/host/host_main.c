@@ -247,6 +247,10 @@ static int idle_poll(void *arg)
         }
         if (st != STATUS_TIMEOUT)
             break; /* kxd went, or broke the rings: the main thread's to see */
+        if (kx__queue_peek(&ep->h->q, 0)) {
+            found = 1; /* the main thread had the turn and posted */
+            break;
+        }
         kx_plat_cpu_relax();
         if (i % 32 == 0) {
             uint64_t now = kx_plat_monotonic_ns();
