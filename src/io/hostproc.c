@@ -4,10 +4,15 @@
  *
  *   sender  "kx-hs-<name>"  pops the records the manager posts (the same
  *           queue and records as an in-process host's dispatch thread),
- *           marks each dispatched (kx__chan_irp_begin) and sends the batch
+ *           marks each dispatched (kx__chan_irp_begin) and sends the batch;
+ *           on the rings only what a submitter could not send itself
+ *           (post_direct: control records, large ones, a full ring, or
+ *           anything while earlier posts still wait here)
  *   reader  "kx-hr-<name>"  receives batches and turns them back into
  *           kx__chan_* calls: completions, ends, control answers, and the
- *           driver's synchronous calls (answered with HX_REPLY)
+ *           driver's synchronous calls (answered with HX_REPLY); on the
+ *           rings a synchronous caller receives in its place while it
+ *           waits (kx__hostproc_await), and the reader sleeps meanwhile
  *   stderr  "kx-he-<name>"  copies the host's stderr to kxd's log, keeping
  *           a sanitizer's SUMMARY line for the report of its death
  *

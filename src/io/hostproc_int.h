@@ -28,7 +28,7 @@ struct io_hostproc {
     char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
     char how[128];                /* how the process ended */
     uint64_t address, size;       /* where the driver is mapped in the host */
-    /* Progress: sends (sender, under lock) and ended dispatches (reader);
+    /* Progress: sends (under lock) and ended dispatches (the consumer);
      * sent[seq % SENT_RING] says what the seq-th send was (kind, major,
      * control code) so the watchdog can name the routine stuck. */
     _Atomic uint64_t n_sent, n_ended;
