@@ -587,6 +587,23 @@ int kx_ring_wake_fd(const struct kx_ring *r)
     return r->efd[r->side];
 }
 
+int kx_ring_arm_keep(struct kx_ring *r)
+{
+    if (r->broken != STATUS_SUCCESS || r->rx.head != r->rx.tail)
+        return 1;
+    atomic_store_explicit(&r->rx.d->cons_sleep, KX_RING_SLEEP_EVENT, memory_order_seq_cst);
+    if (rx_ready(r, NULL) || peer_gone(r)) {
+        atomic_store_explicit(&r->rx.d->cons_sleep, KX_RING_AWAKE, memory_order_relaxed);
+        return 1;
+    }
+    return 0;
+}
+
+void kx_ring_disarm(struct kx_ring *r)
+{
+    atomic_store_explicit(&r->rx.d->cons_sleep, KX_RING_AWAKE, memory_order_relaxed);
+}
+
 /* ---- the producer -------------------------------------------------------- */
 
 /* Room for need[0] ring bytes and need[1] bulk bytes? Re-reads the
@@ -615,6 +632,16 @@ static int tx_ready(struct kx_ring *r, const uint64_t need[2])
         x->head = h;
         x->bulk_head = bh;
     }
+}
+
+size_t kx_ring_tx_room(struct kx_ring *r)
+{
+    struct tx *x = &r->tx;
+    /* More than the ring can ever hold: tx_ready re-reads and checks head. */
+    const uint64_t everything[2] = {(uint64_t)r->ring_bytes + 1, 0};
+    if (r->broken != STATUS_SUCCESS || tx_ready(r, everything) < 0)
+        return 0;
+    return r->ring_bytes - (size_t)(x->tail - x->head);
 }
 
 static void put_hdr(uint8_t *at, uint32_t type, uint32_t len, uint64_t id)

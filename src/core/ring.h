@@ -192,6 +192,20 @@ void kx_ring_release(struct kx_ring *r);
  * again before each poll; the descriptor is the ring's, don't close it. */
 int kx_ring_arm(struct kx_ring *r);
 int kx_ring_wake_fd(const struct kx_ring *r);
+/* kx_ring_arm without draining the wake descriptor first, for a sleeper
+ * that drains it itself whenever poll finds it readable (so a re-arm by
+ * another thread costs no system call). */
+int kx_ring_arm_keep(struct kx_ring *r);
+/* Withdraws an armed EVENT sleep: the peer's commits stop signalling the
+ * wake descriptor (one already on its way may still arrive). For consumers
+ * that take turns: the one polling says nobody needs waking. */
+void kx_ring_disarm(struct kx_ring *r);
+
+/* Bytes the producer could reserve now without waiting (the consumer's
+ * head is re-read). A record of k bytes (its header and payload, rounded
+ * up to 16) surely fits in 2k of them: the end of the ring may be skipped.
+ * 0 when the ring is broken. Producer thread. */
+size_t kx_ring_tx_room(struct kx_ring *r);
 
 /* Why the ring is broken ("ring 'host 3': ..."), or "" while it is not. */
 const char *kx_ring_error(const struct kx_ring *r);

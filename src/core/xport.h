@@ -63,7 +63,31 @@ struct kx_xport_ops {
     /* Why the transport failed for good ("" if it did not, or the carrier
      * can't tell): after STATUS_RING_CORRUPT, what the peer broke. */
     const char *(*error)(struct kx_xport *x);
+    /* Consumers taking turns (the ring transport; NULL on the socket). A
+     * thread that waits for an answer may receive in place of the receiving
+     * thread while it waits: poll_begin says one more such thread polls (the
+     * receiving thread then sleeps without asking the peer for wake-ups),
+     * poll takes whatever has arrived (STATUS_TIMEOUT: nothing, or another
+     * consumer has its turn; any other failure: leave it to recv), and the
+     * records are its to handle, in order, until poll_done; poll_end hands
+     * the receiving back. recv likewise keeps its turn while its caller
+     * handles the batch, until its next recv: one consumer at a time, so
+     * records are handled in the order they were sent. */
+    void (*poll_begin)(struct kx_xport *x);
+    kx_status (*poll)(struct kx_xport *x, struct kx_xbatch *b);
+    void (*poll_done)(struct kx_xport *x);
+    void (*poll_end)(struct kx_xport *x);
+    /* Makes a sleeping recv return STATUS_TIMEOUT once (its caller has
+     * something else to look at). */
+    void (*kick)(struct kx_xport *x);
+    /* How many records of at most KX_XPORT_ROOM_RECORD bytes (header and
+     * payload) send would take now without waiting. Senders may race for
+     * the room: a sender that must not wait leaves some over. */
+    size_t (*room)(struct kx_xport *x);
 };
+
+/* The largest record room() counts: one that travels inline in a ring. */
+#define KX_XPORT_ROOM_RECORD 1024u
 
 struct kx_xport {
     const struct kx_xport_ops *ops;

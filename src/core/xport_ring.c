@@ -16,6 +16,15 @@
  * can take each other's wake-up) but retries with a growing pause, looking
  * at the socket for the peer's death in between. A full ring is the back
  * pressure of a peer that stopped reading, not the common case.
+ *
+ * Consumers taking turns (xport.h poll_*): a thread waiting for an answer
+ * polls the ring itself, so the answer needs no wake-up of the receiving
+ * thread and no hop through it. One turn word says who receives and
+ * handles now (recv's caller, or a poller); while pollers poll, the
+ * receiving thread sleeps on its eventfd without asking the peer to signal
+ * it (the ring is disarmed), and the last poller to leave re-arms the ring,
+ * signalling the eventfd itself if records came meanwhile. The receiving
+ * thread always watches the socket, so the peer's death wakes it anyway.
  */
 #include "ring.h"
 #include "xport.h"
@@ -46,7 +55,41 @@ struct xring {
     pthread_mutex_t send_lock; /* the ring has one producer; the senders take turns */
     char why[160];             /* a malformed record (the ring's own checks say the rest) */
     kx_status failed;          /* the receiver's: the next recv says so */
+    _Atomic uintptr_t turn;    /* the consumer receiving and handling now (0: none) */
+    int recv_turn;             /* recv's caller still has the turn (its batch) */
+    _Atomic uint32_t pollers;  /* threads polling in place of the receiving one */
+    _Atomic int kicked;
 };
+
+/* A thread's token for the turn word: the address of something of its own. */
+static _Thread_local char turn_token;
+
+static int turn_try(struct xring *s)
+{
+    uintptr_t free_turn = 0;
+    return atomic_compare_exchange_strong(&s->turn, &free_turn, (uintptr_t)&turn_token);
+}
+
+static int turn_mine(struct xring *s)
+{
+    return atomic_load_explicit(&s->turn, memory_order_relaxed) == (uintptr_t)&turn_token;
+}
+
+/* Turns are short (one batch handled), so a waiter spins, yielding now and then. */
+static void turn_take(struct xring *s)
+{
+    for (unsigned i = 1; !turn_try(s); i++) {
+        if (i % 64)
+            kx_plat_cpu_relax();
+        else
+            kx_plat_yield();
+    }
+}
+
+static void turn_give(struct xring *s)
+{
+    atomic_store_explicit(&s->turn, 0, memory_order_seq_cst);
+}
 
 static size_t padded(size_t n)
 {
@@ -220,24 +263,34 @@ static kx_status lost(struct xring *s, kx_status st)
     return STATUS_CONNECTION_LOST;
 }
 
-static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
+/* Empties b for a new batch (a buffer grown large for one record is let go). */
+static kx_status batch_reset(struct kx_xbatch *b)
 {
-    struct xring *s = (struct xring *)x;
     if (b->cap > BATCH_KEEP) {
         free(b->buf);
         b->buf = NULL;
         b->cap = 0;
     }
     b->len = b->off = 0;
+    return room(b, BATCH_MIN / 2) ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
+/* What has arrived, into b: STATUS_TIMEOUT when nothing has. A record that
+ * came in part is waited for whole. The caller has the turn. */
+static kx_status receive(struct xring *s, struct kx_xbatch *b)
+{
     if (s->failed != STATUS_SUCCESS)
         return s->failed;
-    if (!room(b, BATCH_MIN / 2))
-        return STATUS_INSUFFICIENT_RESOURCES;
+    kx_status st = batch_reset(b);
+    if (st != STATUS_SUCCESS)
+        return st;
     struct joining j = {0, 0, 0};
     for (;;) {
         struct kx_ring_rec recs[RECV_MAX];
         size_t n;
-        kx_status st = kx_ring_recv(s->r, recs, RECV_MAX, &n, KX_RING_FOREVER);
+        st = kx_ring_recv(s->r, recs, RECV_MAX, &n, j.missing ? KX_RING_FOREVER : KX_RING_NOWAIT);
+        if (st == STATUS_TIMEOUT && !j.missing)
+            return st;
         if (st != STATUS_SUCCESS)
             return lost(s, st);
         for (size_t i = 0; i < n && st == STATUS_SUCCESS; i++)
@@ -255,9 +308,113 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
     }
 }
 
+/* Sleeps until the eventfd is signalled or the peer's socket hangs up. */
+static void sleep_ring(struct xring *s)
+{
+    int fds[2] = {kx_ring_wake_fd(s->r), s->sock};
+    uint32_t ev[2] = {KX_POLL_IN, KX_POLL_HUP}, rev[2] = {0, 0};
+    kx_plat_wait_fds(fds, ev, rev, 2, 0);
+    if (rev[0])
+        kx_plat_waker_drain(fds[0]);
+    if (rev[1])
+        kx_ring_peer_lost(s->r);
+}
+
+static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
+{
+    struct xring *s = (struct xring *)x;
+    for (;;) {
+        if (!s->recv_turn)
+            turn_take(s);
+        s->recv_turn = 1;
+        kx_status st = receive(s, b);
+        if (st == STATUS_SUCCESS)
+            return st; /* the turn stays with the caller while it handles b */
+        int armed = 0;
+        if (st == STATUS_TIMEOUT && !atomic_load(&s->pollers)) {
+            if (kx_ring_arm_keep(s->r))
+                continue; /* records came, or the peer went: look again */
+            armed = 1;
+        }
+        s->recv_turn = 0;
+        turn_give(s);
+        if (st != STATUS_TIMEOUT)
+            return st;
+        if (atomic_exchange(&s->kicked, 0))
+            return STATUS_TIMEOUT;
+        /* The last poller may have left between the look and the give,
+         * finding the turn taken: then arming is this thread's job. */
+        if (!armed && !atomic_load(&s->pollers))
+            continue;
+        sleep_ring(s);
+        if (atomic_exchange(&s->kicked, 0))
+            return STATUS_TIMEOUT;
+    }
+}
+
+static void xr_poll_begin(struct kx_xport *x)
+{
+    struct xring *s = (struct xring *)x;
+    /* The receiving thread arms the ring only when it sees no pollers: an
+     * arm that crosses this disarm costs one spurious wake-up, no more. */
+    atomic_fetch_add(&s->pollers, 1);
+    kx_ring_disarm(s->r);
+}
+
+static kx_status xr_poll(struct kx_xport *x, struct kx_xbatch *b)
+{
+    struct xring *s = (struct xring *)x;
+    if (!turn_try(s))
+        return STATUS_TIMEOUT; /* another consumer's turn (or this thread's, further up) */
+    kx_status st = receive(s, b);
+    if (st != STATUS_SUCCESS)
+        turn_give(s);
+    return st;
+}
+
+static void xr_poll_done(struct kx_xport *x)
+{
+    turn_give((struct xring *)x);
+}
+
+static void xr_poll_end(struct kx_xport *x)
+{
+    struct xring *s = (struct xring *)x;
+    if (atomic_fetch_sub(&s->pollers, 1) != 1 || turn_mine(s))
+        return;
+    /* The last one: the receiving thread must be woken by the peer again.
+     * Who has the turn now (recv's caller) arms the ring before it sleeps. */
+    if (!turn_try(s))
+        return;
+    int ready = !atomic_load(&s->pollers) && kx_ring_arm_keep(s->r);
+    turn_give(s);
+    if (ready)
+        kx_plat_waker_signal(kx_ring_wake_fd(s->r));
+}
+
+static void xr_kick(struct kx_xport *x)
+{
+    struct xring *s = (struct xring *)x;
+    atomic_store(&s->kicked, 1);
+    kx_plat_waker_signal(kx_ring_wake_fd(s->r));
+}
+
+static size_t xr_room(struct kx_xport *x)
+{
+    struct xring *s = (struct xring *)x;
+    pthread_mutex_lock(&s->send_lock);
+    size_t bytes = kx_ring_tx_room(s->r);
+    pthread_mutex_unlock(&s->send_lock);
+    /* A ring record: its 16-byte header, the record, rounded to 16; twice
+     * that, for the end of the ring it may have to skip. */
+    return bytes / (2 * (16 + KX_XPORT_ROOM_RECORD));
+}
+
 static void xr_wake(struct kx_xport *x)
 {
-    kx_ring_peer_lost(((struct xring *)x)->r);
+    struct xring *s = (struct xring *)x;
+    kx_ring_peer_lost(s->r);
+    kx_plat_waker_signal(kx_ring_wake_fd(s->r)); /* also a recv asleep unarmed */
 }
 
 static void xr_free(struct kx_xport *x)
@@ -277,7 +434,9 @@ static const char *xr_error(struct kx_xport *x)
     return s->why[0] ? s->why : kx_ring_error(s->r);
 }
 
-static const struct kx_xport_ops xring_ops = {xr_send, xr_recv, xr_wake, xr_free, xr_error};
+static const struct kx_xport_ops xring_ops = {
+    xr_send, xr_recv,      xr_wake,     xr_free, xr_error, xr_poll_begin,
+    xr_poll, xr_poll_done, xr_poll_end, xr_kick, xr_room};
 
 kx_status kx_xport_ring_new(struct kx_ring *r, int sock, struct kx_xport **out)
 {

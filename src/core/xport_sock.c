@@ -203,7 +203,8 @@ static void xs_free(struct kx_xport *x)
     free(s);
 }
 
-static const struct kx_xport_ops xsock_ops = {xs_send, xs_recv, xs_wake, xs_free, NULL};
+static const struct kx_xport_ops xsock_ops = {
+    .send = xs_send, .recv = xs_recv, .wake = xs_wake, .free = xs_free}; /* no polling: recv only */
 
 kx_status kx_xport_sock_new(int fd, struct kx_xport **out)
 {

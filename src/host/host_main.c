@@ -15,6 +15,12 @@
  * calls wake their callers. When kxd says stop (K_STOP), or goes away, the
  * process ends: nothing of the driver outlives its manager.
  *
+ * On the rings the dispatch thread, when idle, receives too (xport.h's
+ * turns) for up to --poll-us, and runs what it finds itself: a request
+ * then crosses no thread in this process, and no wake-up while busy. The
+ * main thread sleeps meanwhile, and takes over when the dispatch thread
+ * runs driver code or sleeps (a reply for a driver's call, a ping).
+ *
  * Confinement (issue 12; the manager's side is src/io/hostsandbox.c): the
  * host closes any descriptor past the transport, drops to the user kxd names
  * (--uid, --gid) before it reads anything of the driver, and installs the
@@ -27,6 +33,7 @@
 #include "core/plat_dl.h"
 #include "core/plat_proc.h"
 #include "core/plat_sandbox.h"
+#include "core/plat_sync.h"
 #include "core/ring.h"
 #include "lua/lua_drv.h"
 
@@ -182,6 +189,82 @@ static struct io_irp *take_event(struct kx_hostep *ep, const struct kx_xrec *x,
     return &hr->r;
 }
 
+/* Turns a batch from kxd into local records for the dispatch thread (one
+ * queue push per POST_MAX); answers replies and pings at once. Whoever has
+ * the receiving turn. */
+static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
+{
+    struct io_irp *post[POST_MAX];
+    size_t n = 0;
+    const struct kx_xrec *x;
+    const unsigned char *p;
+    int stopping = atomic_load(&ep->stopping);
+    while (kx_xport_next(b, &x, &p)) {
+        struct io_irp *r = NULL;
+        switch (x->type) {
+        case HX_IRP: r = take_irp(ep, x, p); break;
+        case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, ep->entry); break;
+        case HX_EVENT: r = stopping ? NULL : take_event(ep, x, p); break;
+        case HX_REPLY: kx__hp_reply(ep, x, p); break;
+        case HX_PING: { /* answered here, whatever the dispatch thread does */
+            struct kx_xout o = {{HX_PONG, 0, 0, x->id, 0, 0, 0}, NULL, 0, NULL, 0};
+            kx__hp_send(ep, &o);
+            break;
+        }
+        default: break; /* nothing else comes this way */
+        }
+        if (!r)
+            continue;
+        stopping |= r->kind == K_STOP;
+        post[n++] = r;
+        if (n == POST_MAX) {
+            kx__host_post(ep->h, post, n);
+            n = 0;
+        }
+    }
+    if (n)
+        kx__host_post(ep->h, post, n);
+    if (stopping && !atomic_exchange(&ep->stopping, 1) && ep->x->ops->kick)
+        ep->x->ops->kick(ep->x); /* the main thread, if asleep, ends its loop */
+}
+
+/* The dispatch thread's idle hook: receives for up to poll_ns; 1 if it
+ * posted records (to itself). */
+static int idle_poll(void *arg)
+{
+    struct kx_hostep *ep = arg;
+    struct kx_xport *x = ep->x;
+    int found = 0;
+    uint64_t until = 0;
+    x->ops->poll_begin(x);
+    for (unsigned i = 1; !found; i++) {
+        kx_status st = x->ops->poll(x, &ep->pbatch);
+        if (st == STATUS_SUCCESS) {
+            take_batch(ep, &ep->pbatch);
+            x->ops->poll_done(x);
+            found = 1;
+            break;
+        }
+        if (st != STATUS_TIMEOUT)
+            break; /* kxd went, or broke the rings: the main thread's to see */
+        if (kx__queue_peek(&ep->h->q, 0)) {
+            found = 1; /* the main thread had the turn and posted */
+            break;
+        }
+        kx_plat_cpu_relax();
+        if (i % 32 == 0) {
+            uint64_t now = kx_plat_monotonic_ns();
+            if (!until)
+                until = now + ep->poll_ns;
+            else if (now >= until)
+                break;
+        }
+    }
+    /* Driver code runs next, or sleep: the main thread receives meanwhile. */
+    x->ops->poll_end(x);
+    return found;
+}
+
 /* What kxd asked of this host's confinement, and whether the start of it
  * (the user drop) worked. */
 struct confine {
@@ -190,6 +273,7 @@ struct confine {
     enum kx_sandbox_profile profile;
     uint32_t n_fds; /* executables kxd passed as fds 4.. (from its kext cache) */
     int ring;       /* --transport ring: the rings' descriptors come first on fd 3 */
+    uint32_t poll_us; /* --poll-us: the dispatch thread's idle poll of the rings */
     kx_status st;
     char why[256];
 };
@@ -205,7 +289,7 @@ static int parse_u32(const char *s, uint32_t *out)
 }
 
 /* kx-host [--profile none|driver|umd] [--uid N --gid N] [--fds N]
- * [--transport ring|socket]; a host started without arguments gets the
+ * [--transport ring|socket] [--poll-us N]; a host started without arguments gets the
  * tightest profile a KMD driver works with, and the socket transport. */
 static void parse_args(int argc, char **argv, struct confine *c)
 {
@@ -222,6 +306,8 @@ static void parse_args(int argc, char **argv, struct confine *c)
             has_gid = 1;
         else if (strcmp(argv[i], "--fds") == 0 && parse_u32(v, &c->n_fds) &&
                  c->n_fds <= KX_HOST_PASS_MAX)
+            continue;
+        else if (strcmp(argv[i], "--poll-us") == 0 && parse_u32(v, &c->poll_us))
             continue;
         else if (strcmp(argv[i], "--transport") == 0 && v &&
                  (!strcmp(v, "ring") || !strcmp(v, "socket")))
@@ -348,37 +434,17 @@ int main(int argc, char **argv)
         hello(ep, x, p, &hh, &entry, &c) != STATUS_SUCCESS)
         return 2; /* kxd has the reason */
 
-    int stopping = 0;
-    while (!stopping && kx_xport_recv(ep->x, &b) == STATUS_SUCCESS) {
-        struct io_irp *post[POST_MAX];
-        size_t n = 0;
-        while (kx_xport_next(&b, &x, &p)) {
-            struct io_irp *r = NULL;
-            switch (x->type) {
-            case HX_IRP: r = take_irp(ep, x, p); break;
-            case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, entry); break;
-            case HX_EVENT: r = stopping ? NULL : take_event(ep, x, p); break;
-            case HX_REPLY: kx__hp_reply(ep, x, p); break;
-            case HX_PING: { /* answered here, whatever the dispatch thread does */
-                struct kx_xout o = {{HX_PONG, 0, 0, x->id, 0, 0, 0}, NULL, 0, NULL, 0};
-                kx__hp_send(ep, &o);
-                break;
-            }
-            default: break; /* nothing else comes this way */
-            }
-            if (!r)
-                continue;
-            stopping |= r->kind == K_STOP;
-            post[n++] = r;
-            if (n == POST_MAX) {
-                kx__host_post(ep->h, post, n);
-                n = 0;
-            }
-        }
-        if (n)
-            kx__host_post(ep->h, post, n);
+    ep->entry = entry;
+    if (c.poll_us && ep->x->ops->poll) {
+        ep->poll_ns = (uint64_t)c.poll_us * 1000u;
+        kx__host_set_idle(ep->h, idle_poll, ep);
     }
-    if (!stopping) {
+    kx_status st;
+    while (!atomic_load(&ep->stopping) &&
+           ((st = kx_xport_recv(ep->x, &b)) == STATUS_SUCCESS || st == STATUS_TIMEOUT))
+        if (st == STATUS_SUCCESS)
+            take_batch(ep, &b);
+    if (!atomic_load(&ep->stopping)) {
         /* kxd went away: nobody is left to answer. */
         _Exit(0);
     }
@@ -392,6 +458,7 @@ int main(int argc, char **argv)
         free(ep->slabs[i]);
     }
     kx_xbatch_free(&b);
+    kx_xbatch_free(&ep->pbatch);
     pthread_mutex_destroy(&ep->lock);
     free(ep);
     return 0;

@@ -66,6 +66,12 @@ struct kx_hostep {
     struct hrec *hash[HP_HASH]; /* IRPs by manager id */
     struct hcall *calls;        /* waiting for HX_REPLY */
     uint64_t next_seq;
+    /* Receiving (host_main.c): the main thread, and the dispatch thread
+     * while idle for up to poll_ns (pbatch is its own), take turns. */
+    kx_io_entry_fn entry;
+    _Atomic int stopping; /* K_STOP received: nothing new is taken */
+    uint64_t poll_ns;
+    struct kx_xbatch pbatch;
     /* Dispatch thread only: answers sent at kx__chan_flush, one batch. */
     struct hp_defer defer[HP_DEFER];
     size_t n_defer;

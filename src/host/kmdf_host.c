@@ -14,7 +14,9 @@
  *   K_EVENT   the event routine the driver registered (kmdf_event.c)
  *   K_STOP    leave the loop
  * When the queue runs dry it spins for a while (the next batch usually comes
- * within microseconds) and then sleeps on the queue's futex word.
+ * within microseconds) and then sleeps on the queue's futex word. In a
+ * kx-host it polls the transport instead (kx__host_set_idle): the records
+ * it finds it dispatches itself, without a hop through the reader thread.
  *
  * Releases of IRP records are batched per pass through the queue, so the
  * pool's free list sees one push per batch, not one per IRP.
@@ -366,6 +368,16 @@ static void drain(struct kx_host *h, struct io_relbatch *rb)
     }
 }
 
+/* Sleeps until a record is posted (the transport's reader posts them while
+ * this thread sleeps). */
+static void sleep_idle(struct kx_host *h)
+{
+    atomic_store_explicit(&h->q.sleeping, 1, memory_order_seq_cst);
+    if (kx__queue_idle(&h->q))
+        kx_plat_futex_wait(&h->q.sleeping, 1, 0);
+    atomic_store_explicit(&h->q.sleeping, 0, memory_order_relaxed);
+}
+
 static void *host_main(void *arg)
 {
     struct kx_host *h = arg;
@@ -404,6 +416,13 @@ static void *host_main(void *arg)
          * Yield once at once: a waiter on this CPU gets its answer now. */
         kx__chan_flush(h->io, &rb);
         since_flush = 0;
+        kx_host_idle_fn idle = atomic_load_explicit(&h->idle, memory_order_acquire);
+        if (idle) {
+            if (idle(h->idle_arg))
+                continue;
+            sleep_idle(h);
+            continue;
+        }
         if (!spin_until && !spins) {
             atomic_store_explicit(&h->q.consumer_cpu, kx_plat_cpu(), memory_order_relaxed);
             kx_plat_yield();
@@ -488,6 +507,13 @@ int kx__host_post(struct kx_host *h, struct io_irp **recs, size_t n)
         atomic_exchange_explicit(&h->q.sleeping, 0, memory_order_seq_cst))
         kx_plat_futex_wake(&h->q.sleeping, 1);
     return atomic_load_explicit(&h->q.consumer_cpu, memory_order_relaxed);
+}
+
+void kx__host_set_idle(struct kx_host *h, kx_host_idle_fn fn, void *arg)
+{
+    h->idle_arg = arg;
+    atomic_store_explicit(&h->idle, fn, memory_order_release);
+    /* A thread already asleep looks at the hook the next time it wakes. */
 }
 
 void kx__host_free(struct kx_host *h)

@@ -28,6 +28,8 @@ struct host_device;
 
 /* One driver instance. Created by kx__host_new, freed by kx__host_free after
  * its thread has returned. */
+typedef int (*kx_host_idle_fn)(void *arg);
+
 struct kx_host {
     DRIVER_OBJECT obj;            /* first: what DriverEntry receives */
     uint32_t magic;
@@ -55,7 +57,16 @@ struct kx_host {
     struct host_events *events;   /* DkRegisterInterrupt's routines (kmdf_event.c); NULL: none yet */
     struct host_component *components; /* DkCreateComponentDevice's counts per instance (lock) */
     struct _KX_HARDWARE_PROXY *proxies; /* hardware proxies not yet released (lock) */
+    /* What the dispatch thread does when its queue runs dry, instead of its
+     * own spin (kx__host_set_idle); NULL: spin, then sleep. */
+    _Atomic(kx_host_idle_fn) idle;
+    void *idle_arg;
 };
+
+/* Called by the dispatch thread when its queue is empty: looks for work
+ * elsewhere for a while (a kx-host's ring) and posts what it finds to the
+ * queue; 1 if it did, 0 when the thread may go to sleep. */
+void kx__host_set_idle(struct kx_host *h, kx_host_idle_fn fn, void *arg);
 
 /* A device (or a proxy for another driver's device). Freed when both the
  * driver (DkDeleteDevice / DkDereferenceDeviceObject) and the manager

@@ -4,10 +4,15 @@
  *
  *   sender  "kx-hs-<name>"  pops the records the manager posts (the same
  *           queue and records as an in-process host's dispatch thread),
- *           marks each dispatched (kx__chan_irp_begin) and sends the batch
+ *           marks each dispatched (kx__chan_irp_begin) and sends the batch;
+ *           on the rings only what a submitter could not send itself
+ *           (post_direct: control records, large ones, a full ring, or
+ *           anything while earlier posts still wait here)
  *   reader  "kx-hr-<name>"  receives batches and turns them back into
  *           kx__chan_* calls: completions, ends, control answers, and the
- *           driver's synchronous calls (answered with HX_REPLY)
+ *           driver's synchronous calls (answered with HX_REPLY); on the
+ *           rings a synchronous caller receives in its place while it
+ *           waits (kx__hostproc_await), and the reader sleeps meanwhile
  *   stderr  "kx-he-<name>"  copies the host's stderr to kxd's log, keeping
  *           a sanitizer's SUMMARY line for the report of its death
  *
@@ -144,13 +149,13 @@ static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, 
     return 1;
 }
 
-static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
+/* Marks and sends recs (the caller holds hp->lock); sent[0..k) are the
+ * records sent, each to be unreferenced, and heap[0..k) freed, afterwards. */
+static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n,
+                          struct io_irp **sent, void **heap)
 {
     struct kx_xout out[SEND_MAX];
-    void *heap[SEND_MAX];
-    struct io_irp *sent[SEND_MAX];
     size_t k = 0;
-    pthread_mutex_lock(&hp->lock);
     int dead = hp->dead;
     for (size_t i = 0; i < n; i++) {
         if (dead) {
@@ -175,11 +180,56 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
      * marked (it takes this lock before it looks). */
     if (k)
         kx_xport_send(hp->x, out, k);
-    pthread_mutex_unlock(&hp->lock);
+    return k;
+}
+
+static void sent_done(struct io_hostproc *hp, struct io_irp **sent, void **heap, size_t k)
+{
     for (size_t i = 0; i < k; i++) {
         free(heap[i]);
         kx__irp_unref(hp->io, sent[i], 1, NULL);
     }
+}
+
+static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
+{
+    void *heap[SEND_MAX];
+    struct io_irp *sent[SEND_MAX];
+    pthread_mutex_lock(&hp->lock);
+    size_t k = send_locked(hp, recs, n, sent, heap);
+    atomic_fetch_sub_explicit(&hp->queued, n, memory_order_release);
+    pthread_mutex_unlock(&hp->lock);
+    sent_done(hp, sent, heap, k);
+}
+
+/* The submitter sends small IRPs itself when that can't wait: nothing is
+ * queued before them (order), the ring has room, and the lock is free (a
+ * submitter may hold ns_lock, which the sender can need under this lock).
+ * 0: post them to the sender instead. */
+static int post_direct(struct io_hostproc *hp, struct io_irp **recs, size_t n)
+{
+    if ((hp->io->host_flags & KX_IO_HOST_SOCKET) || n > SEND_MAX)
+        return 0; /* the socket transport keeps the sender */
+    for (size_t i = 0; i < n; i++)
+        if (recs[i]->kind != K_IRP ||
+            sizeof(struct kx_xrec) + sizeof recs[i]->u.msg + recs[i]->u.msg.in_len >
+                KX_XPORT_ROOM_RECORD)
+            return 0;
+    if (atomic_load_explicit(&hp->queued, memory_order_acquire) ||
+        pthread_mutex_trylock(&hp->lock) != 0)
+        return 0;
+    /* Under the lock the transport is still there: death sets dead first. */
+    if (hp->dead || atomic_load_explicit(&hp->queued, memory_order_acquire) ||
+        hp->x->ops->room(hp->x) < n) {
+        pthread_mutex_unlock(&hp->lock);
+        return 0;
+    }
+    void *heap[SEND_MAX];
+    struct io_irp *sent[SEND_MAX];
+    size_t k = send_locked(hp, recs, n, sent, heap);
+    pthread_mutex_unlock(&hp->lock);
+    sent_done(hp, sent, heap, k);
+    return 1;
 }
 
 static void *sender_main(void *arg)
@@ -222,6 +272,9 @@ static void *sender_main(void *arg)
 
 int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n)
 {
+    if (post_direct(hp, recs, n))
+        return -1;
+    atomic_fetch_add_explicit(&hp->queued, n, memory_order_seq_cst);
     if (kx__queue_push(&hp->q, recs, n) &&
         atomic_exchange_explicit(&hp->q.sleeping, 0, memory_order_seq_cst))
         kx_plat_futex_wake(&hp->q.sleeping, 1);
@@ -229,6 +282,58 @@ int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n)
 }
 
 /* ==== receiving ============================================================= */
+
+static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
+                   struct io_relbatch *rb);
+
+/* Until no poller is inside the transport, and none will enter: it may go. */
+static void polls_stop(struct io_hostproc *hp)
+{
+    atomic_store_explicit(&hp->no_poll, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&hp->poll_users, memory_order_seq_cst))
+        kx_plat_yield();
+}
+
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
+{
+    if (!hp->poll_ns || (hp->io->host_flags & KX_IO_HOST_SOCKET))
+        return;
+    atomic_fetch_add_explicit(&hp->poll_users, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&hp->no_poll, memory_order_seq_cst)) {
+        atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
+        return;
+    }
+    struct kx_xport *x = hp->x;
+    x->ops->poll_begin(x);
+    uint64_t until = 0;
+    for (unsigned i = 1; atomic_load_explicit(&r->wake, memory_order_acquire) != 2; i++) {
+        kx_status st = x->ops->poll(x, &hp->pbatch);
+        if (st == STATUS_SUCCESS) {
+            /* Answers for anyone, this one's among them perhaps: handled as
+             * the reader would, in order. */
+            struct io_relbatch rb = {0};
+            const struct kx_xrec *rec;
+            const unsigned char *p;
+            while (kx_xport_next(&hp->pbatch, &rec, &p))
+                handle(hp, rec, p, &rb);
+            kx__relbatch_flush(hp->io, &rb);
+            x->ops->poll_done(x);
+            continue;
+        }
+        if (st != STATUS_TIMEOUT)
+            break; /* the peer went or broke the rings: the reader's to handle */
+        kx_plat_cpu_relax();
+        if (i % 32 == 0) {
+            uint64_t now = kx_plat_monotonic_ns();
+            if (!until)
+                until = now + hp->poll_ns;
+            else if (now >= until)
+                break;
+        }
+    }
+    x->ops->poll_end(x);
+    atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
+}
 
 static void reply(struct io_hostproc *hp, uint64_t seq, kx_status st, uint64_t id, const void *p,
                   size_t len)
@@ -531,6 +636,7 @@ static void died(struct io_hostproc *hp)
         hp->has_sender = 0;
         /* Nothing sends or receives any more: the descriptors go now, the
          * record (which late posts may still reach) with the manager. */
+        polls_stop(hp);
         hp->x->ops->free(hp->x);
         hp->x = NULL;
         kx_plat_close(hp->err_fd);
@@ -616,6 +722,8 @@ static void *err_main(void *arg)
 
 static void hp_free(struct io_hostproc *hp)
 {
+    polls_stop(hp);
+    kx_xbatch_free(&hp->pbatch);
     if (hp->x)
         hp->x->ops->free(hp->x);
     kx_plat_close(hp->err_fd);
@@ -719,6 +827,17 @@ static kx_status ring_new(struct io_hostproc *hp, int sock)
     return st;
 }
 
+/* KX_HOST_POLL_US, or the default; at most a second. */
+static uint64_t poll_window_ns(void)
+{
+    const char *v = getenv(KX_HOST_POLL_ENV);
+    char *end;
+    unsigned long us = v && *v ? strtoul(v, &end, 10) : KX_HOST_POLL_DEFAULT_US;
+    if (v && *v && (*end || us > 1000000))
+        us = KX_HOST_POLL_DEFAULT_US;
+    return (uint64_t)us * 1000u;
+}
+
 kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out)
 {
@@ -730,6 +849,7 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     hp->d = d;
     hp->pid = -1;
     hp->err_fd = -1;
+    hp->poll_ns = poll_window_ns();
     if (kx__queue_init(&hp->q)) {
         free(hp);
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -753,8 +873,9 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     if (st == STATUS_SUCCESS) {
         int pass[KX_HOST_PASS_MAX];
         size_t n_pass = passed_fds(p, pass, KX_HOST_PASS_MAX), n_args = 0;
-        const char *args[14];
-        char n_text[16];
+        const char *args[16];
+        char n_text[16], poll_text[16];
+        snprintf(poll_text, sizeof poll_text, "%llu", (unsigned long long)(hp->poll_ns / 1000));
         for (; sb.args[n_args] && n_args < 8; n_args++)
             args[n_args] = sb.args[n_args];
         snprintf(n_text, sizeof n_text, "%zu", n_pass);
@@ -762,6 +883,8 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
         args[n_args++] = n_text;
         args[n_args++] = "--transport";
         args[n_args++] = (io->host_flags & KX_IO_HOST_SOCKET) ? "socket" : "ring";
+        args[n_args++] = "--poll-us";
+        args[n_args++] = poll_text;
         args[n_args] = NULL;
         st = kx_plat_host_spawn(io->host_program, "kx-host", args, fds[1], pass, n_pass, &pid,
                                 &hp->err_fd);

@@ -28,7 +28,7 @@ struct io_hostproc {
     char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
     char how[128];                /* how the process ended */
     uint64_t address, size;       /* where the driver is mapped in the host */
-    /* Progress: sends (sender, under lock) and ended dispatches (reader);
+    /* Progress: sends (under lock) and ended dispatches (the consumer);
      * sent[seq % SENT_RING] says what the seq-th send was (kind, major,
      * control code) so the watchdog can name the routine stuck. */
     _Atomic uint64_t n_sent, n_ended;
@@ -44,7 +44,23 @@ struct io_hostproc {
      * is crashing, slowly, not hung; the watchdog lets it finish. */
     _Atomic uint64_t report_ns;
     char broke[200];         /* the reader's: how the host broke the transport */
+    /* The fast path (ring transport): a submitter sends its IRPs itself while
+     * nothing waits in q (queued counts what does, under lock for the
+     * sender's part), and a synchronous caller receives in place of the
+     * reader for up to poll_ns while it waits (pbatch is the turn holder's:
+     * xport.h). poll_users are inside that; no_poll, set at death, keeps new
+     * ones out so the transport can go once they have left. */
+    _Atomic size_t queued;
+    uint64_t poll_ns;
+    _Atomic uint32_t poll_users;
+    _Atomic int no_poll;
+    struct kx_xbatch pbatch;
 };
+
+/* How long a waiter polls, and a host's dispatch thread polls when idle,
+ * before they sleep: microseconds in KX_HOST_POLL_US (0: never). */
+#define KX_HOST_POLL_ENV        "KX_HOST_POLL_US"
+#define KX_HOST_POLL_DEFAULT_US 20u
 
 /* The routine the host was running (dispatches end in the order they were
  * sent, so it is the one after the last ended): 1 and its name in out, or

@@ -515,6 +515,9 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out);
 /* As kx__host_post, for a host process (returns -1: no CPU to share). */
 int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
+/* A synchronous caller's wait for r, posted to hp: receives the host's
+ * answers itself for a while (returns when r is answered or it stops). */
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r);
 /* After K_STOP was posted: waits for the process to end (killing it if it
  * does not) and for its threads; frees hp. */
 void kx__hostproc_free(struct io_hostproc *hp);

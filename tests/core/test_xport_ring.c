@@ -3,7 +3,9 @@
  * larger than a ring record travels in pieces and is joined, with the records
  * after it still in order; a record the transport never sends makes the
  * receiver say STATUS_RING_CORRUPT and name it, after the good records before
- * it; a peer that goes reads as STATUS_CONNECTION_LOST. */
+ * it; a peer that goes reads as STATUS_CONNECTION_LOST; a poller and the
+ * receiving thread take turns, each record handled once and in order, and a
+ * record sent after the last poller left still wakes the receiving thread. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,7 +15,10 @@
 #include "ring_fixture.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 
 struct pair {
     struct kx_ring *ra, *rb;
@@ -172,6 +177,90 @@ static void test_a_peer_that_goes_is_connection_lost(void **state)
     p.b->ops->free(p.b);
 }
 
+#define TURN_RECORDS 3000
+
+/* The ids handled, by whichever consumer had the turn (so log needs no lock). */
+struct turns {
+    struct kx_xport *x;
+    uint64_t log[TURN_RECORDS + 1];
+    size_t n;
+    _Atomic int polling, received_last;
+};
+
+static void log_batch(struct turns *t, struct kx_xbatch *b)
+{
+    const struct kx_xrec *h;
+    const unsigned char *p;
+    while (kx_xport_next(b, &h, &p)) {
+        assert_true(t->n <= TURN_RECORDS);
+        t->log[t->n++] = h->id;
+        if (h->id == TURN_RECORDS)
+            atomic_store(&t->received_last, 1);
+    }
+}
+
+static void *turn_receiver(void *arg)
+{
+    struct turns *t = arg;
+    struct kx_xbatch b = {0};
+    while (!atomic_load(&t->received_last)) {
+        kx_status st = kx_xport_recv(t->x, &b);
+        assert_int_equal(st, STATUS_SUCCESS);
+        log_batch(t, &b);
+    }
+    kx_xbatch_free(&b);
+    return NULL;
+}
+
+static void *turn_poller(void *arg)
+{
+    struct turns *t = arg;
+    struct kx_xbatch b = {0};
+    t->x->ops->poll_begin(t->x);
+    while (atomic_load(&t->polling)) {
+        if (t->x->ops->poll(t->x, &b) == STATUS_SUCCESS) {
+            log_batch(t, &b);
+            t->x->ops->poll_done(t->x);
+        }
+    }
+    t->x->ops->poll_end(t->x);
+    kx_xbatch_free(&b);
+    return NULL;
+}
+
+static void test_pollers_and_the_receiver_take_turns(void **state)
+{
+    (void)state;
+    struct pair p;
+    make_pair(&p, 64u << 10, 0);
+    struct turns *t = calloc(1, sizeof *t);
+    t->x = p.b;
+    atomic_store(&t->polling, 1);
+    pthread_t rt, pt;
+    assert_int_equal(pthread_create(&rt, NULL, turn_receiver, t), 0);
+    assert_int_equal(pthread_create(&pt, NULL, turn_poller, t), 0);
+    for (uint64_t i = 0; i < TURN_RECORDS; i++) {
+        struct kx_xout o = {{7, 0, 0, i, 0, 0, 0}, NULL, 0, NULL, 0};
+        assert_int_equal(kx_xport_send(p.a, &o, 1), STATUS_SUCCESS);
+        if (i % 64 == 0)
+            sched_yield();
+    }
+    atomic_store(&t->polling, 0);
+    pthread_join(pt, NULL);
+    /* Nobody polls now: the receiving thread must be woken for this one. */
+    struct kx_xout last = {{7, 0, 0, TURN_RECORDS, 0, 0, 0}, NULL, 0, NULL, 0};
+    assert_int_equal(kx_xport_send(p.a, &last, 1), STATUS_SUCCESS);
+    for (int ms = 0; ms < 10000 && !atomic_load(&t->received_last); ms++)
+        usleep(1000);
+    assert_true(atomic_load(&t->received_last));
+    pthread_join(rt, NULL);
+    assert_int_equal(t->n, TURN_RECORDS + 1);
+    for (size_t i = 0; i < t->n; i++)
+        assert_int_equal(t->log[i], i);
+    free(t);
+    free_pair(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_a_large_record_goes_in_pieces),
         cmocka_unit_test(test_a_bad_record_is_corruption),
         cmocka_unit_test(test_a_peer_that_goes_is_connection_lost),
+        cmocka_unit_test(test_pollers_and_the_receiver_take_turns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
