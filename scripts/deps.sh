@@ -5,7 +5,7 @@ set -eu
 
 packages="build-essential cmake pkg-config clang llvm libclang-rt-dev clang-tidy clang-format cppcheck
           libplist-dev libelf-dev zlib1g-dev libssl-dev libjansson-dev libcmocka-dev libfuse3-dev fuse3 libudev-dev libevdev-dev
-          libsystemd-dev libseccomp-dev liblua5.4-dev"
+          libsystemd-dev libseccomp-dev liblua5.4-dev pciutils"
 
 missing=""
 for p in $packages; do
