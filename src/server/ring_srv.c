@@ -89,8 +89,10 @@ struct kx_srv_ring {
     int answering;                   /* under tx_lock: completions are written */
     struct ring_op *live;            /* under tx_lock: requests in flight */
     struct kx_srv_ring *cmd_next;    /* under t->lock */
-    struct kx_srv_ring *served_next; /* thread only, like the two below */
+    struct kx_srv_ring *served_next; /* thread only, like the four below */
     int served, ready;
+    int cpu;        /* the CPU last announced in the ring's header */
+    int commit_due; /* answers written during flush, not yet published */
 };
 
 /* ---- the pool ----------------------------------------------------------- */
@@ -185,6 +187,9 @@ static int answer(struct kx_srv_ring *r, struct ring_op *op, kx_status status, u
     return 0;
 }
 
+/* The ring whose batch this thread is submitting (flush), if any. */
+static _Thread_local struct kx_srv_ring *flushing;
+
 /* Any thread: the driver (or a deadline, or a cancel) finished a request. */
 static void op_done(void *arg, kx_status status, size_t information, const void *out)
 {
@@ -206,8 +211,12 @@ static void op_done(void *arg, kx_status status, size_t information, const void 
         op->live_next->live_prev = op->live_prev;
     /* Within its credit there is always room: a client without it doesn't reap. */
     int refused = r->answering && !op->answered && answer(r, op, status, got, information, out) != 0;
-    if (!refused && r->answering && !op->answered)
-        kx_ring_commit(r->ring);
+    if (!refused && r->answering && !op->answered) {
+        if (flushing == r)
+            r->commit_due = 1; /* the batch's answers go out together, after it */
+        else
+            kx_ring_commit(r->ring);
+    }
     pthread_mutex_unlock(&r->tx_lock);
     if (refused)
         hostile(r, "its ring has no room for an answer within its credit");
@@ -221,12 +230,10 @@ static void write_done(void *arg, kx_status status, size_t information)
     op_done(arg, status, information, NULL);
 }
 
-/* Submits reqs (all on one handle) as one batch; a refused batch completes
- * each request with the reason. */
-static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
+/* reqs (all on one handle) to the driver; a refused batch completes each
+ * request with the reason. */
+static void submit_batch(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
 {
-    if (!n)
-        return;
     kx_io_handle h = kx_srv_files_get(r->files, handle);
     kx_status st = !h                   ? STATUS_INVALID_HANDLE
                    : r->rs->run_here ? kx_io_submit_here(r->rs->io, h, reqs, n)
@@ -234,6 +241,24 @@ static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs
     if (st != STATUS_SUCCESS)
         for (size_t i = 0; i < n; i++)
             op_done(reqs[i].arg, st, 0, NULL);
+}
+
+/* Submits reqs as one batch. Answers the ring thread writes itself (a
+ * driver run here, a refusal) are published with one commit at the end. */
+static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
+{
+    if (!n)
+        return;
+    flushing = r;
+    submit_batch(r, handle, reqs, n);
+    flushing = NULL;
+    if (!r->commit_due)
+        return;
+    r->commit_due = 0;
+    pthread_mutex_lock(&r->tx_lock);
+    if (r->answering)
+        kx_ring_commit(r->ring);
+    pthread_mutex_unlock(&r->tx_lock);
 }
 
 /* Ring thread: OPEN with the connection's credentials — kx_io_open's access
@@ -352,6 +377,14 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
  * commits without a wake-up. */
 static size_t serve(struct ring_thread *t, struct kx_srv_ring *r, int arm)
 {
+    /* Where kxd's side waits, as a ring's own waiter says it (ring.h): a
+     * client spinning on the same CPU yields to this thread instead of
+     * spinning out its window. Stored only when it changes. */
+    int cpu = kx_plat_cpu();
+    if (cpu != r->cpu) {
+        atomic_store_explicit(&kx_ring_shared(r->ring)->dir[0].cpu, cpu, memory_order_relaxed);
+        r->cpu = cpu;
+    }
     size_t took = 0;
     for (int round = 0; round < ROUNDS_PER_TURN; round++) {
         struct kx_ring_rec recs[RECS_PER_ROUND];
@@ -490,6 +523,7 @@ kx_status kx_srv_ring_new(struct kx_srv_rings *rs, uint64_t conn_id,
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->tx_lock, NULL);
     r->answering = 1;
+    r->cpu = -1;
     *out = r;
     return STATUS_SUCCESS;
 }
