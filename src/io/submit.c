@@ -152,8 +152,8 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     }
     if (sync) /* before the push: after it, the record may be answered at any moment */
         *sync = recs[0];
-    int cpu = here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1
-                                                                     : kx__post(io, d, recs, n);
+    int cpu =
+        here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1 : kx__post(io, d, recs, n);
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (sync)
         *spin = kx__spin_worthwhile(io, cpu);

@@ -235,7 +235,7 @@ static void write_done(void *arg, kx_status status, size_t information)
 static void submit_batch(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
 {
     kx_io_handle h = kx_srv_files_get(r->files, handle);
-    kx_status st = !h                   ? STATUS_INVALID_HANDLE
+    kx_status st = !h                ? STATUS_INVALID_HANDLE
                    : r->rs->run_here ? kx_io_submit_here(r->rs->io, h, reqs, n)
                                      : kx_io_submit(r->rs->io, h, reqs, n);
     if (st != STATUS_SUCCESS)
