@@ -1,6 +1,7 @@
 /* bench_client.c — issue 13's figures in one run: kx's own client path
  * (libkxclient over kxd's socket, and over its shared-memory ring), with the
- * zero driver in a kx-host process (kxd's default) and in kxd itself, and
+ * zero driver in a kx-host process (kxd's default) and in kxd itself (also
+ * with the ring threads' polling and inline dispatch turned off), and
  * kx's FUSE mount, against peers this
  * benchmark sets up itself: an AF_UNIX echo between two processes, a
  * do-nothing libfuse3 null/zero server (fuse_peer.c) and the kernel's
@@ -325,17 +326,24 @@ static double echo_p50_ns(void)
     return best;
 }
 
-/* A second kxd with its drivers in-process (no mount), on its own socket in
- * m's folder; its pid, or -1. */
-static pid_t start_inproc_kxd(const struct bench_mounts *m, char *sock, size_t size)
+/* Another kxd with its drivers in-process (no mount), on its own socket
+ * (name.sock) in m's folder; its pid, or -1. no_polling: its ring threads
+ * sleep between records and queue every request to the driver's thread
+ * (KXD_RING_POLL_US=0 KXD_RING_INLINE=0), to show what polling buys. */
+static pid_t start_inproc_kxd(const struct bench_mounts *m, const char *name, int no_polling,
+                              char *sock, size_t size)
 {
     char kxd[1024], ext[1024], log[192];
     snprintf(kxd, sizeof kxd, "%s/kxd", KX_BENCH_BUILD_DIR);
     snprintf(ext, sizeof ext, "%s/extensions", KX_BENCH_BUILD_DIR);
-    snprintf(sock, size, "%s/inproc.sock", m->dir);
-    snprintf(log, sizeof log, "%s/inproc.log", m->dir);
+    snprintf(sock, size, "%s/%s.sock", m->dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", m->dir, name);
     pid_t pid = fork();
     if (pid == 0) {
+        if (no_polling) {
+            setenv("KXD_RING_POLL_US", "0", 1);
+            setenv("KXD_RING_INLINE", "0", 1);
+        }
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -378,9 +386,12 @@ int main(void)
     struct bench_mounts m;
     int mounted = bench_mounts_start(&m, "client", KX_BENCH_BUILD_DIR);
     const char *peer_zero = m.peer_zero, *kx_zero = m.kx_zero, *sock = m.sock;
-    char inproc_sock[192] = "";
-    pid_t inproc = mounted ? start_inproc_kxd(&m, inproc_sock, sizeof inproc_sock) : -1;
-    enum { N_PATHS = 7 };
+    char inproc_sock[192] = "", sleepy_sock[192] = "";
+    pid_t inproc =
+        mounted ? start_inproc_kxd(&m, "inproc", 0, inproc_sock, sizeof inproc_sock) : -1;
+    pid_t sleepy =
+        inproc > 0 ? start_inproc_kxd(&m, "sleepy", 1, sleepy_sock, sizeof sleepy_sock) : -1;
+    enum { N_PATHS = 8 };
     const struct path paths[N_PATHS] = {
         {"kernel /dev/zero", "/dev/zero", NULL, 1, 0},
         {"libfuse3 null/zero peer", peer_zero, NULL, 0, 0},
@@ -388,11 +399,12 @@ int main(void)
         {"kx ring, host process", NULL, sock, 1, 1},
         {"kx socket, in kxd", NULL, inproc_sock, 1, 0},
         {"kx ring, in kxd", NULL, inproc_sock, 1, 1},
+        {"kx ring, in kxd, no poll", NULL, sleepy_sock, 1, 1},
         {"kx FUSE mount", kx_zero, NULL, 0, 0},
     };
     struct figures f[N_PATHS] = {0};
-    int ok = mounted && inproc > 0;
-    if (mounted && inproc <= 0)
+    int ok = mounted && inproc > 0 && sleepy > 0;
+    if (mounted && (inproc <= 0 || sleepy <= 0))
         fprintf(stderr, "bench_client: the in-process kxd did not come up (see %s)\n", m.dir);
     for (int i = 0; i < N_PATHS && ok; i++)
         if (measure(&paths[i], &f[i]) != 0) {
@@ -401,12 +413,16 @@ int main(void)
             ok = 0;
         }
     double echo = ok ? echo_p50_ns() : 0;
-    if (inproc > 0) {
-        kill(inproc, SIGTERM);
-        waitpid(inproc, NULL, 0);
+    const pid_t extra[] = {inproc, sleepy};
+    const char *const extra_name[] = {"inproc", "sleepy"};
+    for (int i = 0; i < 2; i++) {
+        if (extra[i] <= 0)
+            continue;
+        kill(extra[i], SIGTERM);
+        waitpid(extra[i], NULL, 0);
         if (ok) {
             char log[192];
-            snprintf(log, sizeof log, "%s/inproc.log", m.dir);
+            snprintf(log, sizeof log, "%s/%s.log", m.dir, extra_name[i]);
             unlink(log);
         }
     }

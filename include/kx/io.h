@@ -323,6 +323,15 @@ struct kx_io_req {
 KX_API kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs,
                               size_t n);
 
+/* kx_io_submit, except that when the driver runs in this process and its
+ * dispatch thread is idle, the routines run on the calling thread before
+ * this returns (completions too, when the driver completes at once): one
+ * thread hop fewer. A driver's routines still never run two at a time. For a
+ * serving thread that holds no lock and may wait as long as a routine runs
+ * (kxd's ring threads). */
+KX_API kx_status kx_io_submit_here(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs,
+                                   size_t n);
+
 /* Submits one request and waits for its completion: spins briefly (yielding
  * now and then, and only yielding when the driver's thread shares this CPU),
  * then sleeps, so a fast driver answers without a syscall. Returns the

@@ -93,14 +93,15 @@ static uint32_t out_len_of(const struct kx_client_io *io)
     return io->op == KX_CLIENT_OP_WRITE ? 0 : (uint32_t)io->out_len;
 }
 
-/* Writes io's request into the ring (published by the next commit). */
-static kx_status put_request(struct kx_client_ring *cr, struct kx_client_io *io)
+/* Writes io's request into the ring (published by the next commit); type 0:
+ * the record type of io's op. */
+static kx_status put_request(struct kx_client_ring *cr, struct kx_client_io *io, uint32_t type)
 {
     static const uint32_t types[] = {0, KXR_READ, KXR_WRITE, KXR_IOCTL};
     size_t in_len = io->op == KX_CLIENT_OP_READ ? 0 : io->in_len;
     uint32_t s = cr->free_slot[cr->n_free - 1];
     void *p;
-    if (kx_ring_reserve(cr->ring, types[io->op], s, sizeof(struct kxr_req) + in_len,
+    if (kx_ring_reserve(cr->ring, type ? type : types[io->op], s, sizeof(struct kxr_req) + in_len,
                         KX_RING_FOREVER, &p) != STATUS_SUCCESS)
         return ring_dead(cr);
     struct kxr_req q = {io->handle, io->code, io->offset, out_len_of(io), io->timeout_ms};
@@ -155,7 +156,8 @@ static kx_status reap(struct kx_client_ring *cr)
     return st;
 }
 
-kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n)
+/* Sends ios as records of type (0: each one's op) and reaps every answer. */
+static kx_status run(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n, uint32_t type)
 {
     if (cr->dead)
         return STATUS_CONNECTION_LOST;
@@ -164,7 +166,7 @@ kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *
         int queued = 0;
         while (next < n && cr->n_free &&
                cr->credit + kxr_done_bytes(out_len_of(&ios[next])) <= KXR_CREDIT_BYTES) {
-            if (put_request(cr, &ios[next]) != STATUS_SUCCESS)
+            if (put_request(cr, &ios[next], type) != STATUS_SUCCESS)
                 return STATUS_CONNECTION_LOST;
             next++;
             queued = 1;
@@ -175,4 +177,30 @@ kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *
             return STATUS_CONNECTION_LOST;
     }
     return STATUS_SUCCESS;
+}
+
+kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n)
+{
+    return run(cr, ios, n, 0);
+}
+
+kx_status kx_client_ring_open_file(struct kx_client_ring *cr, const char *path, uint32_t access,
+                                   kx_status *status, uint32_t *handle)
+{
+    /* A request without output, as a WRITE is: the path is its input. */
+    struct kx_client_io io = {.op = KX_CLIENT_OP_WRITE, .code = access, .in = path,
+                              .in_len = strlen(path), .status = STATUS_CONNECTION_LOST};
+    kx_status st = run(cr, &io, 1, KXR_OPEN);
+    *status = io.status;
+    *handle = io.status == STATUS_SUCCESS ? (uint32_t)io.information : 0;
+    return st;
+}
+
+kx_status kx_client_ring_close_file(struct kx_client_ring *cr, uint32_t handle, kx_status *status)
+{
+    struct kx_client_io io = {.op = KX_CLIENT_OP_WRITE, .handle = handle,
+                              .status = STATUS_CONNECTION_LOST};
+    kx_status st = run(cr, &io, 1, KXR_CLOSE);
+    *status = io.status;
+    return st;
 }

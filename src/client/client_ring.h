@@ -20,4 +20,12 @@ void kx_client_ring_close(struct kx_client_ring *cr); /* NULL is ignored */
  * kxd went away or broke the ring; the ring is unusable after that. */
 kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n);
 
+/* Opens path (access: KX_ACCESS_*; at most KXR_PATH_MAX bytes) or closes
+ * handle through the ring: the same checks and handle numbers as over the
+ * socket. Return as
+ * kx_client_ring_submit; the answer's status in *status. */
+kx_status kx_client_ring_open_file(struct kx_client_ring *cr, const char *path, uint32_t access,
+                                   kx_status *status, uint32_t *handle);
+kx_status kx_client_ring_close_file(struct kx_client_ring *cr, uint32_t handle, kx_status *status);
+
 #endif /* KX_CLIENT_RING_H */

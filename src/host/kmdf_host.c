@@ -389,8 +389,13 @@ static void *host_main(void *arg)
     unsigned since_flush = 0;
     uint64_t spin_until = 0;
     unsigned spins = 0;
+    int locked = 0;
     for (;;) {
         struct io_irp *rec = NULL;
+        if (!locked) {
+            pthread_mutex_lock(&h->run_lock);
+            locked = 1;
+        }
         int r = kx__queue_pop(&h->q, &rec);
         if (r == IO_Q_NODE) {
             prefetch_coming(&h->q);
@@ -412,8 +417,11 @@ static void *host_main(void *arg)
             kx_plat_cpu_relax();
             continue;
         }
-        /* Empty: give back what this pass released, then spin, then sleep.
-         * Yield once at once: a waiter on this CPU gets its answer now. */
+        /* Empty: let kx__host_run_here in, give back what this pass
+         * released, then spin, then sleep. Yield once at once: a waiter on
+         * this CPU gets its answer now. */
+        pthread_mutex_unlock(&h->run_lock);
+        locked = 0;
         kx__chan_flush(h->io, &rb);
         since_flush = 0;
         kx_host_idle_fn idle = atomic_load_explicit(&h->idle, memory_order_acquire);
@@ -451,10 +459,33 @@ static void *host_main(void *arg)
             h->spin_ns = h->max_spin_ns;
         spin_until = 0;
     }
+    h->stopped = 1;
     drain(h, &rb);
+    pthread_mutex_unlock(&h->run_lock);
     kx__chan_flush(h->io, &rb);
     tls_host = NULL;
     return NULL;
+}
+
+int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n)
+{
+    if (pthread_mutex_trylock(&h->run_lock) != 0)
+        return 0;
+    /* Under the lock the queue's consumer side is still: records queued
+     * earlier would run after these, out of order. */
+    if (h->stopped || !kx__queue_idle(&h->q)) {
+        pthread_mutex_unlock(&h->run_lock);
+        return 0;
+    }
+    struct kx_host *outer = tls_host;
+    tls_host = h; /* the routines' Dk* calls find their driver */
+    struct io_relbatch rb = {0};
+    for (size_t i = 0; i < n; i++)
+        handle(h, recs[i], &rb);
+    tls_host = outer;
+    pthread_mutex_unlock(&h->run_lock);
+    kx__chan_flush(h->io, &rb);
+    return 1;
 }
 
 /* ==== manager -> host ===================================================== */
@@ -491,7 +522,14 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
         free(h);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
+    if (pthread_mutex_init(&h->run_lock, NULL)) {
+        pthread_mutex_destroy(&h->lock);
+        kx__queue_destroy(&h->q);
+        free(h);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
     if (pthread_create(&h->thread, NULL, host_main, h) != 0) {
+        pthread_mutex_destroy(&h->run_lock);
         pthread_mutex_destroy(&h->lock);
         kx__queue_destroy(&h->q);
         free(h);
@@ -531,6 +569,7 @@ void kx__host_free(struct kx_host *h)
     }
     kx__host_events_free(h);
     kx__host_component_free_all(h);
+    pthread_mutex_destroy(&h->run_lock);
     pthread_mutex_destroy(&h->lock);
     kx__queue_destroy(&h->q);
     free(h);

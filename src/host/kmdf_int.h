@@ -40,6 +40,10 @@ struct kx_host {
     struct kx_driver_info info;
     struct io_queue q;            /* the dispatch queue: many producers, this thread consumes */
     pthread_t thread;
+    /* Held while driver code runs: by the dispatch thread over each pass
+     * through its queue, by kx__host_run_here over the routines it runs. */
+    pthread_mutex_t run_lock;
+    int stopped;                  /* under run_lock: K_STOP was handled */
     uint64_t spin_ns;             /* how long the idle thread spins before sleeping (adapts) */
     uint64_t max_spin_ns;         /* 0 on one CPU: never spin */
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */

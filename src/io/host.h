@@ -85,6 +85,14 @@ kx_status kx__host_new(struct kx_io *io, uint64_t drv_id, const char *full_name,
  * unknown): a waiter sharing it should yield, not spin. */
 int kx__host_post(struct kx_host *h, struct io_irp **recs, size_t n);
 
+/* Runs recs[0..n) (K_IRP records) on the calling thread, now, when the
+ * dispatch thread is idle and nothing is queued before them: returns 1 then,
+ * 0 (nothing done; post them) otherwise. The driver's routines still never
+ * run two at a time: both sides hold the host's run lock while driver code
+ * runs. For a thread that holds no lock and may wait as long as a routine
+ * takes. */
+int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n);
+
 /* Joins the dispatch thread (after a K_STOP record was posted) and frees the
  * host and every object the driver saw. Blocks until the thread returns. */
 void kx__host_free(struct kx_host *h);

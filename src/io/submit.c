@@ -98,9 +98,10 @@ static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, str
 }
 
 /* Checks, builds and queues n requests; with sync != NULL (n == 1) the
- * record is returned for the caller to wait on instead of having a done. */
+ * record is returned for the caller to wait on instead of having a done.
+ * here: an in-process driver may run them on this thread (kx_io_submit_here). */
 static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs, size_t n,
-                        struct io_irp **sync, int *spin)
+                        struct io_irp **sync, int *spin, int here)
 {
     if (!io || !reqs || !n || n > KX_IO_MAX_BATCH)
         return STATUS_INVALID_PARAMETER;
@@ -154,7 +155,8 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     }
     if (sync) /* before the push: after it, the record may be answered at any moment */
         *sync = recs[0];
-    int cpu = kx__post(io, d, recs, n);
+    int cpu =
+        here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1 : kx__post(io, d, recs, n);
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (sync && d->proc)
         kx__hostproc_await(d->proc, recs[0]); /* the answer, without the reader's hop */
@@ -171,7 +173,13 @@ fail:
 
 kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs, size_t n)
 {
-    return submit(io, h, reqs, n, NULL, NULL);
+    return submit(io, h, reqs, n, NULL, NULL, 0);
+}
+
+kx_status kx_io_submit_here(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs,
+                            size_t n)
+{
+    return submit(io, h, reqs, n, NULL, NULL, 1);
 }
 
 kx_status kx_io_call(struct kx_io *io, kx_io_handle h, const struct kx_io_req *req,
@@ -185,7 +193,7 @@ kx_status kx_io_call(struct kx_io *io, kx_io_handle h, const struct kx_io_req *r
     uint64_t deadline = kx__deadline(io, req->timeout_ms, io ? io->irp_timeout_ms : 0);
     struct io_irp *r = NULL;
     int spin = 1;
-    kx_status st = submit(io, h, req, 1, &r, &spin);
+    kx_status st = submit(io, h, req, 1, &r, &spin, 0);
     if (st != STATUS_SUCCESS)
         return st;
     return kx__irp_wait(io, r, deadline, req->out, req->out_len, information, spin);

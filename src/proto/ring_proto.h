@@ -13,6 +13,12 @@
  * (WRITE's data, IOCTL's input). kxd -> client: one KXR_DONE record per
  * request, payload a struct kxr_done then `got` output bytes.
  *
+ * KXR_OPEN opens a path (the input bytes, no NUL, at most KXR_PATH_MAX) with
+ * the access bits in `code`, checked with the connection's credentials as
+ * KX_MSG_OPEN is; its answer's `information` is the new handle, the same
+ * number the socket's requests use. KXR_CLOSE closes `handle` (CLEANUP and
+ * CLOSE reach the driver). Both have out_len 0.
+ *
  * Credit: a client keeps at most KXR_MAX_IN_FLIGHT requests unanswered, and
  * the completions they may need (kxr_done_bytes of each out_len) within
  * kxr_credit(region) bytes, so kxd always finds room for an answer without
@@ -29,11 +35,20 @@
 #define KXR_MAX_IN_FLIGHT   128u
 #define KXR_SETUP_REPLY_LEN 36u /* header 20 + status 4 + value 8 + text 4 */
 
-enum kxr_type { KXR_READ = 1, KXR_WRITE = 2, KXR_IOCTL = 3, KXR_DONE = 4 };
+enum kxr_type {
+    KXR_READ = 1,
+    KXR_WRITE = 2,
+    KXR_IOCTL = 3,
+    KXR_DONE = 4,
+    KXR_OPEN = 5,
+    KXR_CLOSE = 6,
+};
+
+#define KXR_PATH_MAX 4096u /* an OPEN's path bytes, as KX_MSG_OPEN's */
 
 struct kxr_req {
     uint32_t handle;
-    uint32_t code; /* IOCTL */
+    uint32_t code; /* IOCTL: the control code; OPEN: the access bits */
     uint64_t offset;
     uint32_t out_len; /* READ, IOCTL: the most bytes to answer with */
     uint32_t timeout_ms;

@@ -30,6 +30,11 @@
 #define ROUNDS_PER_TURN  4  /* then the thread's other rings get a turn */
 #define POOL_KEEP        256 /* free contexts kept after a burst */
 #define STOP_WAIT_NS     ((uint64_t)2000 * 1000000u)
+/* How long a ring thread polls after its last record, unless KXD_RING_POLL_US
+ * says otherwise (0: never). About a round trip's worth: a client that sends
+ * its next request within it finds the thread awake. */
+#define POLL_DEFAULT_US 50u
+#define POLL_MAX_US     10000u
 
 struct ring_op {
     struct ring_op *next; /* in the pool's free list */
@@ -64,6 +69,8 @@ struct kx_srv_rings {
     const struct kx_logger *log;
     struct pool pool;
     _Atomic uint64_t ops_out; /* contexts taken from the pool, not yet back */
+    uint64_t poll_ns;         /* how long a thread polls after work (KXD_RING_POLL_US) */
+    int run_here;             /* run idle in-kxd drivers' routines on the ring thread */
     struct ring_thread *threads;
     unsigned n_threads, next_thread; /* next_thread: kx-srv only */
 };
@@ -82,8 +89,10 @@ struct kx_srv_ring {
     int answering;                   /* under tx_lock: completions are written */
     struct ring_op *live;            /* under tx_lock: requests in flight */
     struct kx_srv_ring *cmd_next;    /* under t->lock */
-    struct kx_srv_ring *served_next; /* thread only, like the two below */
+    struct kx_srv_ring *served_next; /* thread only, like the four below */
     int served, ready;
+    int cpu;        /* the CPU last announced in the ring's header */
+    int commit_due; /* answers written during flush, not yet published */
 };
 
 /* ---- the pool ----------------------------------------------------------- */
@@ -178,6 +187,9 @@ static int answer(struct kx_srv_ring *r, struct ring_op *op, kx_status status, u
     return 0;
 }
 
+/* The ring whose batch this thread is submitting (flush), if any. */
+static _Thread_local struct kx_srv_ring *flushing;
+
 /* Any thread: the driver (or a deadline, or a cancel) finished a request. */
 static void op_done(void *arg, kx_status status, size_t information, const void *out)
 {
@@ -199,8 +211,12 @@ static void op_done(void *arg, kx_status status, size_t information, const void 
         op->live_next->live_prev = op->live_prev;
     /* Within its credit there is always room: a client without it doesn't reap. */
     int refused = r->answering && !op->answered && answer(r, op, status, got, information, out) != 0;
-    if (!refused && r->answering && !op->answered)
-        kx_ring_commit(r->ring);
+    if (!refused && r->answering && !op->answered) {
+        if (flushing == r)
+            r->commit_due = 1; /* the batch's answers go out together, after it */
+        else
+            kx_ring_commit(r->ring);
+    }
     pthread_mutex_unlock(&r->tx_lock);
     if (refused)
         hostile(r, "its ring has no room for an answer within its credit");
@@ -214,20 +230,80 @@ static void write_done(void *arg, kx_status status, size_t information)
     op_done(arg, status, information, NULL);
 }
 
-/* Submits reqs (all on one handle) as one batch; a refused batch completes
- * each request with the reason. */
-static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
+/* reqs (all on one handle) to the driver; a refused batch completes each
+ * request with the reason. */
+static void submit_batch(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
 {
-    if (!n)
-        return;
     kx_io_handle h = kx_srv_files_get(r->files, handle);
-    kx_status st = h ? kx_io_submit(r->rs->io, h, reqs, n) : STATUS_INVALID_HANDLE;
+    kx_status st = !h                ? STATUS_INVALID_HANDLE
+                   : r->rs->run_here ? kx_io_submit_here(r->rs->io, h, reqs, n)
+                                     : kx_io_submit(r->rs->io, h, reqs, n);
     if (st != STATUS_SUCCESS)
         for (size_t i = 0; i < n; i++)
             op_done(reqs[i].arg, st, 0, NULL);
 }
 
-/* Turns one round of records into batches; NULL, or why r is hostile. */
+/* Submits reqs as one batch. Answers the ring thread writes itself (a
+ * driver run here, a refusal) are published with one commit at the end. */
+static void flush(struct kx_srv_ring *r, uint32_t handle, struct kx_io_req *reqs, size_t n)
+{
+    if (!n)
+        return;
+    flushing = r;
+    submit_batch(r, handle, reqs, n);
+    flushing = NULL;
+    if (!r->commit_due)
+        return;
+    r->commit_due = 0;
+    pthread_mutex_lock(&r->tx_lock);
+    if (r->answering)
+        kx_ring_commit(r->ring);
+    pthread_mutex_unlock(&r->tx_lock);
+}
+
+/* Ring thread: OPEN with the connection's credentials — kx_io_open's access
+ * check, as the socket's KX_MSG_OPEN — and the handle into the connection's
+ * table. A connection that ended meanwhile has had its table emptied: the
+ * new handle is closed again. */
+static kx_status open_file(struct kx_srv_ring *r, uint32_t access, const void *bytes, size_t len,
+                           uint64_t *handle)
+{
+    char path[KXR_PATH_MAX + 1];
+    memcpy(path, bytes, len); /* copied: the client may change shared memory at will */
+    path[len] = '\0';
+    if (memchr(path, '\0', len))
+        return STATUS_OBJECT_NAME_INVALID;
+    struct kx_io_cred cred = {r->cred.pid, r->cred.uid, r->cred.gid};
+    kx_io_handle h;
+    kx_status st = kx_io_open(r->rs->io, path, &cred, access, KX_IO_TIMEOUT_DEFAULT, &h);
+    if (st != STATUS_SUCCESS)
+        return st;
+    uint32_t n;
+    if (kx_srv_files_add(r->files, h, &n) != STATUS_SUCCESS) {
+        kx_io_close(r->rs->io, h);
+        return STATUS_HANDLE_TABLE_FULL;
+    }
+    pthread_mutex_lock(&r->tx_lock);
+    int alive = r->answering;
+    pthread_mutex_unlock(&r->tx_lock);
+    if (!alive) {
+        kx_io_handle again = kx_srv_files_remove(r->files, n);
+        if (again)
+            kx_io_close(r->rs->io, again);
+        return STATUS_CANCELLED;
+    }
+    *handle = n;
+    return STATUS_SUCCESS;
+}
+
+static kx_status close_file(struct kx_srv_ring *r, uint32_t handle)
+{
+    kx_io_handle h = kx_srv_files_remove(r->files, handle);
+    return h ? kx_io_close(r->rs->io, h) : STATUS_INVALID_HANDLE;
+}
+
+/* Turns one round of records into batches; NULL, or why r is hostile. An
+ * OPEN or CLOSE ends the batch before it and runs here, in order. */
 static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *recs, size_t n)
 {
     static const uint8_t majors[] = {0, KX_IO_OP_READ, KX_IO_OP_WRITE, KX_IO_OP_DEVICE_CONTROL};
@@ -236,17 +312,20 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
     uint32_t batch_handle = 0;
     for (size_t i = 0; i < n; i++) {
         const struct kx_ring_rec *rec = &recs[i];
-        if (rec->type < KXR_READ || rec->type > KXR_IOCTL || rec->len < sizeof(struct kxr_req)) {
+        int is_io = rec->type >= KXR_READ && rec->type <= KXR_IOCTL;
+        if ((!is_io && rec->type != KXR_OPEN && rec->type != KXR_CLOSE) ||
+            rec->len < sizeof(struct kxr_req)) {
             flush(r, batch_handle, reqs, m);
             return "a record that is not a request";
         }
         struct kxr_req q; /* copied: the client may change shared memory at will */
         memcpy(&q, rec->data, sizeof q);
         size_t in_len = rec->len - sizeof q;
-        uint32_t out_len = rec->type == KXR_WRITE ? 0 : q.out_len;
+        uint32_t out_len = is_io && rec->type != KXR_WRITE ? q.out_len : 0;
         uint64_t need = kxr_done_bytes(out_len);
         if (out_len > KX_CLIENT_IO_MAX || in_len > KX_CLIENT_IO_MAX ||
-            (rec->type == KXR_READ && in_len)) {
+            ((rec->type == KXR_READ || rec->type == KXR_CLOSE) && in_len) ||
+            (!is_io && q.out_len) || (rec->type == KXR_OPEN && in_len > KXR_PATH_MAX)) {
             flush(r, batch_handle, reqs, m);
             return "a request with impossible lengths";
         }
@@ -255,7 +334,7 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
             flush(r, batch_handle, reqs, m);
             return "more requests in flight than its credit allows";
         }
-        if (m && q.handle != batch_handle) {
+        if (m && (!is_io || q.handle != batch_handle)) {
             flush(r, batch_handle, reqs, m);
             m = 0;
         }
@@ -274,9 +353,16 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
         atomic_fetch_add(&r->in_flight, 1);
         atomic_fetch_add(&r->credit, need);
         atomic_fetch_add(&r->refs, 1);
+        const uint8_t *in = (const uint8_t *)rec->data + sizeof q;
+        if (!is_io) {
+            uint64_t handle = 0;
+            kx_status st = rec->type == KXR_OPEN ? open_file(r, q.code, in, in_len, &handle)
+                                                 : close_file(r, q.handle);
+            op_done(op, st, handle, NULL);
+            continue;
+        }
         reqs[m++] = (struct kx_io_req){
-            .op = majors[rec->type], .code = q.code,
-            .in = in_len ? (const uint8_t *)rec->data + sizeof q : NULL, .in_len = in_len,
+            .op = majors[rec->type], .code = q.code, .in = in_len ? in : NULL, .in_len = in_len,
             .out_len = out_len, .offset = q.offset, .timeout_ms = q.timeout_ms,
             .done = out_len ? NULL : write_done, .done_view = out_len ? op_done : NULL, .arg = op};
         batch_handle = q.handle;
@@ -285,37 +371,51 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
     return NULL;
 }
 
-/* Ring thread: takes what r's client published, a few rounds at most. */
-static void serve(struct ring_thread *t, struct kx_srv_ring *r)
+/* Ring thread: takes what r's client published, a few rounds at most; how
+ * many records it took. An empty ring is armed (its client's next commit
+ * wakes the thread) only when arm is set: while the thread polls, a client
+ * commits without a wake-up. */
+static size_t serve(struct ring_thread *t, struct kx_srv_ring *r, int arm)
 {
+    /* Where kxd's side waits, as a ring's own waiter says it (ring.h): a
+     * client spinning on the same CPU yields to this thread instead of
+     * spinning out its window. Stored only when it changes. */
+    int cpu = kx_plat_cpu();
+    if (cpu != r->cpu) {
+        atomic_store_explicit(&kx_ring_shared(r->ring)->dir[0].cpu, cpu, memory_order_relaxed);
+        r->cpu = cpu;
+    }
+    size_t took = 0;
     for (int round = 0; round < ROUNDS_PER_TURN; round++) {
         struct kx_ring_rec recs[RECS_PER_ROUND];
         size_t n = 0;
         kx_status st = kx_ring_recv(r->ring, recs, RECS_PER_ROUND, &n, KX_RING_NOWAIT);
         if (st == STATUS_TIMEOUT) {
-            if (kx_ring_arm(r->ring))
-                continue;
-            r->ready = 0; /* asleep until the client's next commit */
-            return;
+            if (!arm || kx_ring_arm(r->ring))
+                return took; /* polled again on the thread's next round */
+            r->ready = 0;    /* asleep until the client's next commit */
+            return took;
         }
         if (st == STATUS_RING_PEER_GONE) { /* its socket's hang-up ends the rest */
             unserve(t, r);
-            return;
+            return took;
         }
         if (st != STATUS_SUCCESS) {
             hostile(r, kx_ring_error(r->ring));
             unserve(t, r);
-            return;
+            return took;
         }
+        took += n;
         const char *why = submit_all(r, recs, n);
         kx_ring_release(r->ring);
         if (why) {
             hostile(r, why);
             unserve(t, r);
-            return;
+            return took;
         }
     }
     r->ready = 1; /* more may be there: after the other rings' turn */
+    return took;
 }
 
 static void take_commands(struct ring_thread *t, int *stopping)
@@ -344,21 +444,41 @@ static void take_commands(struct ring_thread *t, int *stopping)
     }
 }
 
+/* The thread polls its rings for poll_ns after the last record it found
+ * before it arms them and sleeps: a client that commits within that window
+ * costs neither side a wake-up. Between polls it yields, so that on a busy
+ * machine the threads it waits for get the CPU. */
 static void *thread_main(void *arg)
 {
     struct ring_thread *t = arg;
     pthread_setname_np(pthread_self(), "kx-ring");
+    uint64_t idle_since = 0; /* 0: the last round found work */
     for (;;) {
         int stopping;
         take_commands(t, &stopping);
         if (stopping)
             break;
-        int any_ready = 0;
+        uint64_t poll_ns = t->rs->poll_ns;
+        int polling = 0;
+        if (idle_since && t->served)
+            polling = kx_plat_monotonic_ns() - idle_since < poll_ns;
+        size_t took = 0;
         for (struct kx_srv_ring *r = t->served, *next; r; r = next) {
             next = r->served_next;
-            if (r->ready)
-                serve(t, r);
+            if (r->ready || polling)
+                took += serve(t, r, !polling && idle_since);
         }
+        if (took) {
+            idle_since = 0;
+        } else if (!idle_since) {
+            idle_since = kx_plat_monotonic_ns();
+            continue; /* the next round polls, or arms when poll_ns is 0 */
+        }
+        if (polling || (took && poll_ns)) {
+            kx_plat_yield();
+            continue;
+        }
+        int any_ready = 0;
         for (struct kx_srv_ring *r = t->served; r; r = r->served_next)
             any_ready |= r->ready;
         struct kx_poll_event ev[64];
@@ -403,6 +523,7 @@ kx_status kx_srv_ring_new(struct kx_srv_rings *rs, uint64_t conn_id,
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->tx_lock, NULL);
     r->answering = 1;
+    r->cpu = -1;
     *out = r;
     return STATUS_SUCCESS;
 }
@@ -460,6 +581,25 @@ void kx_srv_ring_end(struct kx_srv_ring *r)
     kx_plat_waker_signal(t->waker);
 }
 
+/* KXD_RING_POLL_US, or the default; never on one CPU, where polling only
+ * delays the client it waits for. */
+static unsigned poll_us_from_env(const struct kx_logger *log)
+{
+    if (kx_plat_ncpus() < 2)
+        return 0;
+    const char *env = getenv("KXD_RING_POLL_US");
+    if (!env || !*env)
+        return POLL_DEFAULT_US;
+    char *end;
+    unsigned long us = strtoul(env, &end, 10);
+    if (*end || us > POLL_MAX_US) {
+        kx_log_warnx(log, "KXD_RING_POLL_US=%s: not a number of microseconds up to %u; using %u",
+                     env, POLL_MAX_US, POLL_DEFAULT_US);
+        return POLL_DEFAULT_US;
+    }
+    return (unsigned)us;
+}
+
 kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx_logger *log,
                            unsigned n_threads, struct kx_srv_rings **out)
 {
@@ -472,6 +612,9 @@ kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx
     rs->srv = srv;
     rs->io = io;
     rs->log = log;
+    rs->poll_ns = (uint64_t)poll_us_from_env(log) * 1000u;
+    const char *here = getenv("KXD_RING_INLINE");
+    rs->run_here = !here || strcmp(here, "0") != 0;
     pthread_mutex_init(&rs->pool.lock, NULL);
     kx_status st = STATUS_SUCCESS;
     for (; rs->n_threads < n_threads && st == STATUS_SUCCESS; rs->n_threads++) {

@@ -603,6 +603,89 @@ static void test_overflowing_the_queue_keeps_order(void **state)
     tdrv_no_failures(t);
 }
 
+/* kx_io_submit_here: the routines may run on the submitting thread, but
+ * never beside another routine of the same driver — whether that one runs
+ * on the driver's own thread (the CREATEs and CLOSEs of a thread opening and
+ * closing, kx_io_submit's writes) or on another submitter's. */
+static atomic_int here_inside, here_ran_on_submitter;
+static _Thread_local int here_is_submitter;
+
+static kx_status exclusive(PDEVICE_OBJECT dev, PIRP irp)
+{
+    struct tdrv *t = tdrv_of(dev);
+    TDRV_CHECK(t, atomic_fetch_add(&here_inside, 1) == 0);
+    for (volatile int i = 0; i < 200; i++)
+        ; /* long enough for an overlap to show */
+    if (here_is_submitter)
+        atomic_fetch_add(&here_ran_on_submitter, 1);
+    atomic_fetch_sub(&here_inside, 1);
+    size_t len = irp->MajorFunction == IRP_MJ_WRITE ? irp->Parameters.Write.Length : 0;
+    return DkCompleteRequest(irp, STATUS_SUCCESS, len);
+}
+
+struct here_client {
+    struct kx_io *io;
+    kx_io_handle h;
+    int here; /* 1: kx_io_submit_here; 0: kx_io_submit; -1: opens and closes */
+    struct done_count c;
+    pthread_t thread;
+};
+
+static void *here_main(void *arg)
+{
+    struct here_client *k = arg;
+    here_is_submitter = k->here == 1;
+    struct kx_io_req q = {.op = KX_IO_OP_WRITE, .in = "z", .in_len = 1, .done = count_done,
+                          .arg = &k->c};
+    for (int i = 0; i < 300; i++) {
+        if (k->here < 0) {
+            kx_io_handle h;
+            if (kx_io_open(k->io, "/dev/Here", &t_user, KX_IO_ACCESS_WRITE, 0, &h) ==
+                STATUS_SUCCESS)
+                kx_io_close(k->io, h);
+            continue;
+        }
+        kx_status st = k->here ? kx_io_submit_here(k->io, k->h, &q, 1)
+                               : kx_io_submit(k->io, k->h, &q, 1);
+        if (st != STATUS_SUCCESS)
+            atomic_fetch_add(&k->c.n, 1000000);
+        /* One at a time, as a ring client's round trip: the driver's thread
+         * is often idle when the next one comes. */
+        T_WAIT_FOR(atomic_load(&k->c.n) > i);
+    }
+    return NULL;
+}
+
+static void test_routines_run_here_never_overlap(void **state)
+{
+    (void)state;
+    struct kx_io *io = t_io_new(NULL);
+    struct tdrv *t = tdrv_new("Here");
+    t->mj[IRP_MJ_WRITE] = t->mj[IRP_MJ_CREATE] = t->mj[IRP_MJ_CLOSE] = exclusive;
+    assert_int_equal(tdrv_start(io, t, NULL), STATUS_SUCCESS);
+    atomic_store(&here_inside, 0);
+    atomic_store(&here_ran_on_submitter, 0);
+    struct here_client k[4] = {{.here = 1}, {.here = 1}, {.here = 0}, {.here = -1}};
+    for (int i = 0; i < 4; i++) {
+        k[i].io = io;
+        if (k[i].here >= 0)
+            assert_int_equal(kx_io_open(io, "/dev/Here", &t_user, KX_IO_ACCESS_WRITE, 0, &k[i].h),
+                             STATUS_SUCCESS);
+        pthread_create(&k[i].thread, NULL, here_main, &k[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(k[i].thread, NULL);
+        if (k[i].here < 0)
+            continue;
+        assert_int_equal(atomic_load(&k[i].c.n), 300);
+        assert_int_equal(atomic_load(&k[i].c.status), STATUS_SUCCESS);
+        assert_int_equal(kx_io_close(io, k[i].h), STATUS_SUCCESS);
+    }
+    assert_true(atomic_load(&here_ran_on_submitter) > 0); /* it did run here */
+    kx_io_free(io);
+    tdrv_no_failures(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup(test_slow_device_does_not_stall_another, setup),
         cmocka_unit_test_setup(test_many_requests_in_flight_from_many_threads, setup),
         cmocka_unit_test_setup(test_overflowing_the_queue_keeps_order, setup),
+        cmocka_unit_test_setup(test_routines_run_here_never_overlap, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_kxd_ring.c — a client's shared-memory ring to kxd (proto/ring_proto.h):
- * reads, writes, ioctls and batches go through it (the client maps kxd's
- * region); 1 MiB reads arrive whole; KX_CLIENT_RING=0 keeps I/O on the
+ * opens, closes, reads, writes, ioctls and batches go through it (the client
+ * maps kxd's region), opens with the socket's access check; 1 MiB reads
+ * arrive whole; KX_CLIENT_RING=0 keeps I/O on the
  * socket; a ring with garbage in it, or a client leaving mid-batch, costs
  * that client its connection (logged with its pid and uid) and leaves kxd's
  * ring threads asleep and serving everyone else. */
@@ -42,10 +43,10 @@ static void test_reads_writes_and_ioctls_go_through_the_ring(void **state)
 {
     struct kxd_proc *p = *state;
     kx_client *c = kxd_connect(p);
+    assert_false(ring_mapped()); /* set up at the first open or I/O, not at connect */
     uint32_t h;
     assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &h),
                      STATUS_SUCCESS);
-    assert_false(ring_mapped()); /* set up at the first I/O, not at connect */
     static unsigned char out[2 * RAMDISK_SECTOR_SIZE], in[2 * RAMDISK_SECTOR_SIZE];
     for (size_t i = 0; i < sizeof out; i++)
         out[i] = (unsigned char)(i * 7 + 3);
@@ -325,6 +326,130 @@ static void test_past_the_credit_drops_the_client(void **state)
     assert_kxd_still_serves(p);
 }
 
+/* One request on a raw ring and its answer. */
+static struct kxr_done raw_call(struct kx_ring *r, uint32_t type, const struct kxr_req *q,
+                                const void *in, size_t in_len)
+{
+    void *payload;
+    assert_int_equal(kx_ring_reserve(r, type, 3, sizeof *q + in_len, KX_RING_FOREVER, &payload),
+                     STATUS_SUCCESS);
+    memcpy(payload, q, sizeof *q);
+    if (in_len)
+        memcpy((uint8_t *)payload + sizeof *q, in, in_len);
+    assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+    struct kx_ring_rec rec;
+    size_t n = 0;
+    assert_int_equal(kx_ring_recv(r, &rec, 1, &n, KX_RING_FOREVER), STATUS_SUCCESS);
+    assert_int_equal(rec.type, KXR_DONE);
+    assert_int_equal(rec.id, 3);
+    struct kxr_done d;
+    assert_int_equal(rec.len, sizeof d);
+    memcpy(&d, rec.data, sizeof d);
+    kx_ring_release(r);
+    return d;
+}
+
+/* OPEN gives a handle the socket's requests know too; CLOSE ends it. */
+static void test_open_and_close_through_the_ring(void **state)
+{
+    struct kxd_proc *p = *state;
+    int sock;
+    struct kx_ring *r = raw_ring(p, &sock);
+    struct kxr_req open_q = {0, KX_ACCESS_WRITE, 0, 0, 0};
+    struct kxr_done d = raw_call(r, KXR_OPEN, &open_q, "/dev/null", 9);
+    assert_int_equal(d.status, STATUS_SUCCESS);
+    assert_int_not_equal(d.information, 0);
+    uint32_t h = (uint32_t)d.information;
+    struct kxr_req wq = {h, 0, 0, 0, 0};
+    d = raw_call(r, KXR_WRITE, &wq, "abc", 3);
+    assert_int_equal(d.status, STATUS_SUCCESS);
+    assert_int_equal(d.information, 3);
+    d = raw_call(r, KXR_CLOSE, &wq, NULL, 0);
+    assert_int_equal(d.status, STATUS_SUCCESS);
+    d = raw_call(r, KXR_CLOSE, &wq, NULL, 0); /* closed already */
+    assert_int_equal(d.status, STATUS_INVALID_HANDLE);
+    d = raw_call(r, KXR_WRITE, &wq, "abc", 3);
+    assert_int_equal(d.status, STATUS_INVALID_HANDLE);
+    /* A path with a NUL in it is no name, and the ring goes on. */
+    d = raw_call(r, KXR_OPEN, &open_q, "/dev/null\0x", 11);
+    assert_int_equal(d.status, STATUS_OBJECT_NAME_INVALID);
+    d = raw_call(r, KXR_OPEN, &open_q, "/dev/null", 9);
+    assert_int_equal(d.status, STATUS_SUCCESS);
+    kx_ring_close(r);
+    kx_plat_close(sock);
+    assert_kxd_still_serves(p);
+}
+
+/* The status of opening path with access over the ring, or the socket. */
+static kx_status open_status(const struct kxd_proc *p, const char *ring, const char *path,
+                             uint32_t access)
+{
+    setenv("KX_CLIENT_RING", ring, 1);
+    kx_client *c = kxd_connect(p);
+    uint32_t h = 0;
+    kx_status st = kx_client_open(c, path, access, &h);
+    assert_int_equal(ring_mapped(), strcmp(ring, "1") == 0);
+    if (st == STATUS_SUCCESS)
+        assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
+    kx_client_disconnect(c);
+    unsetenv("KX_CLIENT_RING");
+    return st;
+}
+
+/* Opens over the ring are checked as over the socket: the same answer for
+ * every case, and a denial where the caller may not have the access. */
+static void test_ring_opens_are_checked_as_the_sockets(void **state)
+{
+    struct kxd_proc *p = *state;
+    static const struct {
+        const char *path;
+        uint32_t access;
+    } cases[] = {{"/dev/null", KX_ACCESS_WRITE},
+                 {"/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE}, /* root:disk 0660 */
+                 {"/dev/no-such-device", KX_ACCESS_READ},
+                 {"/dev/null", 0x80}}; /* no such access bit */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kx_status ring = open_status(p, "1", cases[i].path, cases[i].access);
+        kx_status sock = open_status(p, "0", cases[i].path, cases[i].access);
+        assert_int_equal(ring, sock);
+    }
+    if (getuid() != 0 && getgid() != 6 /* disk */)
+        assert_int_equal(open_status(p, "1", "/dev/ram0", KX_ACCESS_WRITE), STATUS_ACCESS_DENIED);
+    assert_int_not_equal(open_status(p, "1", "/dev/no-such-device", KX_ACCESS_READ),
+                         STATUS_SUCCESS);
+}
+
+/* An OPEN longer than a path may be, or asking for output, or a CLOSE
+ * with input: not requests kxd decodes. */
+static void test_a_bad_open_or_close_drops_the_client(void **state)
+{
+    struct kxd_proc *p = *state;
+    static char long_path[KXR_PATH_MAX + 2];
+    memset(long_path, 'a', sizeof long_path);
+    struct {
+        uint32_t type;
+        struct kxr_req q;
+        size_t in_len;
+    } bad[] = {{KXR_OPEN, {0, KX_ACCESS_READ, 0, 0, 0}, KXR_PATH_MAX + 1},
+               {KXR_OPEN, {0, KX_ACCESS_READ, 0, 16, 0}, 9},
+               {KXR_CLOSE, {1, 0, 0, 0, 0}, 4}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int sock;
+        struct kx_ring *r = raw_ring(p, &sock);
+        void *payload;
+        size_t len = sizeof bad[i].q + bad[i].in_len;
+        assert_int_equal(kx_ring_reserve(r, bad[i].type, 1, len, KX_RING_FOREVER, &payload),
+                         STATUS_SUCCESS);
+        memcpy(payload, &bad[i].q, sizeof bad[i].q);
+        memcpy((uint8_t *)payload + sizeof bad[i].q, long_path, bad[i].in_len);
+        assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+        assert_dropped_for(p, sock, "impossible lengths");
+        kx_ring_close(r);
+        kx_plat_close(sock);
+    }
+    assert_kxd_still_serves(p);
+}
+
 /* A client that dies with a batch pending on a pipe: its connection and
  * ring go, its reads are cancelled, and nothing keeps a thread busy. The
  * same on the socket (ring 0). */
@@ -385,6 +510,9 @@ int main(void)
         KXD_TEST(test_a_corrupt_ring_drops_the_client),
         KXD_TEST(test_past_the_credit_drops_the_client),
         KXD_TEST(test_leaving_mid_batch_leaves_kxd_idle),
+        KXD_TEST(test_open_and_close_through_the_ring),
+        KXD_TEST(test_ring_opens_are_checked_as_the_sockets),
+        KXD_TEST(test_a_bad_open_or_close_drops_the_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
