@@ -12,7 +12,7 @@
 #define KX_IO_KMDF_INT_H
 
 #include "io/host.h"
-#include "io/io_int.h" /* struct io_irp: the in-process transport record */
+#include "io/irp_rec.h"
 #include "io/queue.h"
 
 #include <kx/kmdf.h>

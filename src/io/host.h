@@ -1,9 +1,9 @@
 /* host.h — the line between the I/O manager and a driver host.
  *
  * A host runs one driver instance: it owns the objects the driver sees
- * (DRIVER_OBJECT, DEVICE_OBJECTs, IRPs; src/io/kmdf_host.c) and the driver's
+ * (DRIVER_OBJECT, DEVICE_OBJECTs, IRPs; src/host/kmdf_host.c) and the driver's
  * dispatch thread. The manager owns names, handles and the IRP state machine
- * (src/io/io_int.h). They talk in messages made of ids, names, statuses and
+ * (src/io/io_int.h; the record itself: irp_rec.h). They talk in messages made of ids, names, statuses and
  * byte counts, in two directions:
  *
  *   manager -> host  kx__host_*: start, post a batch of records to the
@@ -115,6 +115,10 @@ kx_host_fn kx__host_irp_cancel(struct io_irp *rec);
  * driver code runs) and the id of the IRP being dispatched (0 if none). */
 uint64_t kx__host_busy_seq(struct kx_host *h);
 uint64_t kx__host_busy_irp(struct kx_host *h);
+
+/* "READ", "DEVICE_CONTROL", ...: a major function's name for messages, on
+ * either side (major.c). */
+const char *kx__major_name(uint8_t major);
 
 /* ---- host -> manager (the channel) -------------------------------------
  * drv_id names the calling driver; every call checks it is still registered

@@ -1,6 +1,6 @@
 /* major.c — IRP major function names for messages; shared by the manager
  * and the host side (kx-host builds it too). */
-#include "io_int.h"
+#include "host.h"
 
 #include <kx/kmdf.h>
 
