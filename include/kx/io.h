@@ -268,6 +268,15 @@ KX_API kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_
  * Blocks. */
 KX_API kx_status kx_io_close(struct kx_io *io, kx_io_handle h);
 
+/* kx_io_open and kx_io_close, except that when the driver runs in this
+ * process and its dispatch thread is idle, IRP_MJ_CREATE (CLEANUP, CLOSE)
+ * runs on the calling thread: no thread hop for each. The same rules and
+ * caller as kx_io_submit_here (kxd's ring threads). */
+KX_API kx_status kx_io_open_here(struct kx_io *io, const char *path,
+                                 const struct kx_io_cred *cred, uint32_t access,
+                                 uint32_t timeout_ms, kx_io_handle *out);
+KX_API kx_status kx_io_close_here(struct kx_io *io, kx_io_handle h);
+
 /* ---- Requests ----------------------------------------------------------- */
 
 /* Operations a requester may submit: the IRP_MJ_* values. Other majors up to

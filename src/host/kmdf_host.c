@@ -467,7 +467,7 @@ static void *host_main(void *arg)
     return NULL;
 }
 
-int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n)
+int kx__host_enter(struct kx_host *h)
 {
     if (pthread_mutex_trylock(&h->run_lock) != 0)
         return 0;
@@ -477,6 +477,19 @@ int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n)
         pthread_mutex_unlock(&h->run_lock);
         return 0;
     }
+    return 1;
+}
+
+int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n)
+{
+    if (!kx__host_enter(h))
+        return 0;
+    kx__host_run_entered(h, recs, n);
+    return 1;
+}
+
+void kx__host_run_entered(struct kx_host *h, struct io_irp **recs, size_t n)
+{
     struct kx_host *outer = tls_host;
     tls_host = h; /* the routines' Dk* calls find their driver */
     struct io_relbatch rb = {0};
@@ -485,7 +498,6 @@ int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n)
     tls_host = outer;
     pthread_mutex_unlock(&h->run_lock);
     kx__chan_flush(h->io, &rb);
-    return 1;
 }
 
 /* ==== manager -> host ===================================================== */

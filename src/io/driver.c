@@ -275,7 +275,7 @@ kx_status kx_io_driver_unload(struct kx_io *io, kx_io_driver_id id, unsigned fla
     /* What is left open is revoked: opens for no access (which never hold
      * a driver) always, every handle when forced. */
     for (size_t i = 0; i < nh; i++)
-        kx__file_close(io, hs[i].handle, 1);
+        kx__file_close(io, hs[i].handle, 1, 0);
     if (nh)
         kx__io_report(io, KX_LOG_WARN, d->short_name, "%s unload revoked %zu handle(s)",
                       force ? "forced" : "the", nh);
@@ -375,7 +375,7 @@ int kx__driver_host_died(struct kx_io *io, struct io_driver *d)
     pthread_mutex_unlock(&io->ns_lock);
     /* Their requests are answered by the dead host's sender; the handles go. */
     for (size_t i = 0; st == STATUS_SUCCESS && i < nh; i++)
-        kx__file_close(io, hs[i].handle, 1);
+        kx__file_close(io, hs[i].handle, 1, 0);
     free(hs);
     pthread_mutex_lock(&io->ns_lock);
     size_t n = kx__ns_remove_driver_objects(io, d, "its host process died");
@@ -485,7 +485,7 @@ kx_status kx_io_driver_remove_instance(struct kx_io *io, kx_io_driver_id drv,
     if (st != STATUS_SUCCESS)
         return st;
     for (size_t i = 0; i < nh; i++)
-        kx__file_close(io, hs[i].handle, 1);
+        kx__file_close(io, hs[i].handle, 1, 0);
     if (nh)
         kx__io_report(io, KX_LOG_WARN, d->short_name, "%s on %s removed: revoked %zu handle(s)",
                       prov->ioclass, prov->nub_name ? prov->nub_name : "?", nh);

@@ -123,15 +123,15 @@ static void close_done(void *arg, kx_status st, size_t info)
 
 /* The last reference is gone: the handle was closed (or the open failed) and
  * the driver holds no IRP of it any more. */
-static void last_ref(struct kx_io *io, struct io_file *f, int wait)
+static void last_ref(struct kx_io *io, struct io_file *f, int wait, int here)
 {
     if (!atomic_load_explicit(&f->driver_opened, memory_order_acquire)) {
         file_free(io, f);
         return;
     }
     uint64_t deadline = kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms);
-    kx_status st = wait ? kx__send_file_irp(io, f, IRP_MJ_CLOSE, 0, deadline, NULL, NULL)
-                        : kx__send_file_irp(io, f, IRP_MJ_CLOSE, 0, deadline, close_done, f);
+    kx_status st = wait ? kx__send_file_irp(io, f, IRP_MJ_CLOSE, 0, deadline, NULL, NULL, here)
+                        : kx__send_file_irp(io, f, IRP_MJ_CLOSE, 0, deadline, close_done, f, 0);
     if (st != STATUS_SUCCESS && st != STATUS_TIMEOUT && !wait) {
         file_free(io, f); /* the driver is gone: nobody to tell */
         return;
@@ -147,7 +147,7 @@ void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n)
 {
     uint64_t w = atomic_fetch_sub_explicit(&f->gen_refs, n, memory_order_acq_rel);
     if ((uint32_t)w == n)
-        last_ref(io, f, 0);
+        last_ref(io, f, 0, 0);
 }
 
 uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id)
@@ -203,8 +203,8 @@ static int mode_allows(const struct kx_io *io, const struct io_device *dv,
     return 1;
 }
 
-kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred *cred,
-                     uint32_t access, uint32_t timeout_ms, kx_io_handle *out)
+static kx_status open_file(struct kx_io *io, const char *path, const struct kx_io_cred *cred,
+                           uint32_t access, uint32_t timeout_ms, kx_io_handle *out, int here)
 {
     if (out)
         *out = 0;
@@ -246,7 +246,7 @@ kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred
     /* CREATE holds a reference of its own: if it times out and the driver
      * accepts the open later, the last reference then sends CLOSE. */
     st = kx__send_file_irp(io, f, IRP_MJ_CREATE, 1,
-                           kx__deadline(io, timeout_ms, io->irp_timeout_ms), NULL, NULL);
+                           kx__deadline(io, timeout_ms, io->irp_timeout_ms), NULL, NULL, here);
     if (st == STATUS_SUCCESS) {
         /* Under ns_lock, so that an unload (which stops the driver accepting
          * under the same lock, then collects open handles) either sees this
@@ -268,6 +268,18 @@ kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred
 fail_locked:
     pthread_mutex_unlock(&io->ns_lock);
     return st;
+}
+
+kx_status kx_io_open(struct kx_io *io, const char *path, const struct kx_io_cred *cred,
+                     uint32_t access, uint32_t timeout_ms, kx_io_handle *out)
+{
+    return open_file(io, path, cred, access, timeout_ms, out, 0);
+}
+
+kx_status kx_io_open_here(struct kx_io *io, const char *path, const struct kx_io_cred *cred,
+                          uint32_t access, uint32_t timeout_ms, kx_io_handle *out)
+{
+    return open_file(io, path, cred, access, timeout_ms, out, 1);
 }
 
 /* ---- close ------------------------------------------------------------- */
@@ -312,7 +324,7 @@ static void revoke_one(struct kx_io *io, struct io_irp *r, void *arg)
         kx__irp_expire(io, r, STATUS_DEVICE_REMOVED);
 }
 
-kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
+kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke, int here)
 {
     struct io_file *f = kx__file_ref(io, h, 1);
     if (!f)
@@ -362,7 +374,7 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
     /* 2. CLEANUP: the handle is gone (Windows: last handle closed). */
     kx_status st = kx__send_file_irp(
         io, f, IRP_MJ_CLEANUP, 1, kx__deadline(io, io->unload_timeout_ms, io->unload_timeout_ms),
-        NULL, NULL);
+        NULL, NULL, here);
     if (st == STATUS_TIMEOUT)
         kx__io_report(io, KX_LOG_WARN, f->dev->driver_name, "%s: IRP_MJ_CLEANUP timed out",
                       f->dev->name);
@@ -383,7 +395,7 @@ kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke)
     }
     uint64_t w = atomic_fetch_sub_explicit(&f->gen_refs, 2, memory_order_acq_rel);
     if ((uint32_t)w == 2)
-        last_ref(io, f, 1);
+        last_ref(io, f, 1, here);
     return STATUS_SUCCESS;
 }
 
@@ -391,7 +403,14 @@ kx_status kx_io_close(struct kx_io *io, kx_io_handle h)
 {
     if (!io)
         return STATUS_INVALID_PARAMETER;
-    return kx__file_close(io, h, 0);
+    return kx__file_close(io, h, 0, 0);
+}
+
+kx_status kx_io_close_here(struct kx_io *io, kx_io_handle h)
+{
+    if (!io)
+        return STATUS_INVALID_PARAMETER;
+    return kx__file_close(io, h, 0, 1);
 }
 
 /* ---- listings -----------------------------------------------------------

@@ -93,6 +93,13 @@ int kx__host_post(struct kx_host *h, struct io_irp **recs, size_t n);
  * takes. */
 int kx__host_run_here(struct kx_host *h, struct io_irp **recs, size_t n);
 
+/* kx__host_run_here in two steps, for a caller that must decide under a lock
+ * of its own (the manager's ns_lock, which driver code takes: so only a
+ * try): enter returns 1 with the run lock held when the routines could run
+ * here now; run_entered then runs them and lets go of the lock. */
+int kx__host_enter(struct kx_host *h);
+void kx__host_run_entered(struct kx_host *h, struct io_irp **recs, size_t n);
+
 /* Joins the dispatch thread (after a K_STOP record was posted) and frees the
  * host and every object the driver saw. Blocks until the thread returns. */
 void kx__host_free(struct kx_host *h);

@@ -335,8 +335,9 @@ void kx__ftab_destroy(struct kx_io *io);
 struct io_file *kx__file_ref(struct kx_io *io, kx_io_handle h, uint32_t n);
 void kx__file_unref(struct kx_io *io, struct io_file *f, uint32_t n);
 /* kx_io_close; with revoke, the handle's pending requests are answered
- * STATUS_DEVICE_REMOVED first (its device is going away under it). */
-kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke);
+ * STATUS_DEVICE_REMOVED first (its device is going away under it); with
+ * here, as kx_io_close_here. */
+kx_status kx__file_close(struct kx_io *io, kx_io_handle h, int revoke, int here);
 uint64_t kx__file_cookie(struct io_file *f, uint64_t dev_id);
 /* Under ns_lock: the handles open on devices of driver d (NULL: any), of
  * device dv (NULL: any) and of instance (0: any); holders_only: only those
@@ -353,9 +354,10 @@ void kx__file_set_cookie(struct kx_io *io, struct io_file *f, uint64_t dev_id, u
 
 /* ---- submit.c ---------------------------------------------------------------- */
 /* Sends an internal IRP (CREATE, CLEANUP, CLOSE) for file f. Sync when done is
- * NULL: waits until deadline_ns and returns the answer. */
+ * NULL: waits until deadline_ns and returns the answer; with here, an idle
+ * in-process driver's routine runs on this thread (kx_io_open_here). */
 kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, int hold_ref,
-                            uint64_t deadline_ns, kx_io_done_fn done, void *arg);
+                            uint64_t deadline_ns, kx_io_done_fn done, void *arg, int here);
 /* Sends a control record to a driver's host and waits for it. */
 kx_status kx__send_ctl(struct kx_io *io, struct io_driver *d, struct io_irp *r,
                        uint64_t deadline_ns, size_t *info);

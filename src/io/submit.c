@@ -227,7 +227,7 @@ kx_status kx_io_ioctl(struct kx_io *io, kx_io_handle h, uint32_t code, const voi
 /* ---- IRPs and control records the manager sends itself ------------------ */
 
 kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, int hold_ref,
-                            uint64_t deadline_ns, kx_io_done_fn done, void *arg)
+                            uint64_t deadline_ns, kx_io_done_fn done, void *arg, int here)
 {
     struct io_irp *r;
     kx_status st = kx__irp_alloc(io, &r, 1);
@@ -267,8 +267,16 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         kx__fault_mark(io, dv, d, &r->u.msg);
     if (done)
         atomic_store_explicit(&r->deadline_ns, deadline_ns, memory_order_release);
-    /* Posted under the lock so an unload that has just stopped the driver
-     * cannot miss it. */
+    /* Posted (or the host entered) under the lock so an unload that has just
+     * stopped the driver cannot miss it. Run here only while the driver runs:
+     * during an unload the manager's own CLEANUPs and CLOSEs keep the queue's
+     * order. */
+    if (here && !done && !d->proc && d->state == KX_IO_DRIVER_RUNNING && kx__host_enter(d->host)) {
+        struct kx_host *host = d->host;
+        pthread_mutex_unlock(&io->ns_lock);
+        kx__host_run_entered(host, &r, 1);
+        return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, 1);
+    }
     int cpu = kx__post(io, d, &r, 1);
     pthread_mutex_unlock(&io->ns_lock);
     if (done) {

@@ -275,7 +275,9 @@ static kx_status open_file(struct kx_srv_ring *r, uint32_t access, const void *b
         return STATUS_OBJECT_NAME_INVALID;
     struct kx_io_cred cred = {r->cred.pid, r->cred.uid, r->cred.gid};
     kx_io_handle h;
-    kx_status st = kx_io_open(r->rs->io, path, &cred, access, KX_IO_TIMEOUT_DEFAULT, &h);
+    kx_status st = r->rs->run_here
+                       ? kx_io_open_here(r->rs->io, path, &cred, access, KX_IO_TIMEOUT_DEFAULT, &h)
+                       : kx_io_open(r->rs->io, path, &cred, access, KX_IO_TIMEOUT_DEFAULT, &h);
     if (st != STATUS_SUCCESS)
         return st;
     uint32_t n;
@@ -299,7 +301,9 @@ static kx_status open_file(struct kx_srv_ring *r, uint32_t access, const void *b
 static kx_status close_file(struct kx_srv_ring *r, uint32_t handle)
 {
     kx_io_handle h = kx_srv_files_remove(r->files, handle);
-    return h ? kx_io_close(r->rs->io, h) : STATUS_INVALID_HANDLE;
+    if (!h)
+        return STATUS_INVALID_HANDLE;
+    return r->rs->run_here ? kx_io_close_here(r->rs->io, h) : kx_io_close(r->rs->io, h);
 }
 
 /* Turns one round of records into batches; NULL, or why r is hostile. An

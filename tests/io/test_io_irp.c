@@ -603,12 +603,13 @@ static void test_overflowing_the_queue_keeps_order(void **state)
     tdrv_no_failures(t);
 }
 
-/* kx_io_submit_here: the routines may run on the submitting thread, but
- * never beside another routine of the same driver — whether that one runs
- * on the driver's own thread (the CREATEs and CLOSEs of a thread opening and
- * closing, kx_io_submit's writes) or on another submitter's. */
-static atomic_int here_inside, here_ran_on_submitter;
-static _Thread_local int here_is_submitter;
+/* kx_io_submit_here, kx_io_open_here and kx_io_close_here: the routines may
+ * run on the calling thread, but never beside another routine of the same
+ * driver — whether that one runs on the driver's own thread (the CREATEs,
+ * CLEANUPs and CLOSEs of a thread opening and closing, kx_io_submit's
+ * writes) or on another caller's. */
+static atomic_int here_inside, here_ran_on_submitter, here_ran_on_opener;
+static _Thread_local int here_is_submitter; /* 1: submits here; 2: opens and closes here */
 
 static kx_status exclusive(PDEVICE_OBJECT dev, PIRP irp)
 {
@@ -617,7 +618,7 @@ static kx_status exclusive(PDEVICE_OBJECT dev, PIRP irp)
     for (volatile int i = 0; i < 200; i++)
         ; /* long enough for an overlap to show */
     if (here_is_submitter)
-        atomic_fetch_add(&here_ran_on_submitter, 1);
+        atomic_fetch_add(here_is_submitter == 1 ? &here_ran_on_submitter : &here_ran_on_opener, 1);
     atomic_fetch_sub(&here_inside, 1);
     size_t len = irp->MajorFunction == IRP_MJ_WRITE ? irp->Parameters.Write.Length : 0;
     return DkCompleteRequest(irp, STATUS_SUCCESS, len);
@@ -626,7 +627,7 @@ static kx_status exclusive(PDEVICE_OBJECT dev, PIRP irp)
 struct here_client {
     struct kx_io *io;
     kx_io_handle h;
-    int here; /* 1: kx_io_submit_here; 0: kx_io_submit; -1: opens and closes */
+    int here; /* 1: kx_io_submit_here; 0: kx_io_submit; -1: opens and closes; -2: the same, here */
     struct done_count c;
     pthread_t thread;
 };
@@ -634,15 +635,22 @@ struct here_client {
 static void *here_main(void *arg)
 {
     struct here_client *k = arg;
-    here_is_submitter = k->here == 1;
+    here_is_submitter = k->here == 1 ? 1 : k->here == -2 ? 2 : 0;
     struct kx_io_req q = {.op = KX_IO_OP_WRITE, .in = "z", .in_len = 1, .done = count_done,
                           .arg = &k->c};
     for (int i = 0; i < 300; i++) {
-        if (k->here < 0) {
+        if (k->here == -1) {
             kx_io_handle h;
             if (kx_io_open(k->io, "/dev/Here", &t_user, KX_IO_ACCESS_WRITE, 0, &h) ==
                 STATUS_SUCCESS)
                 kx_io_close(k->io, h);
+            continue;
+        }
+        if (k->here == -2) {
+            kx_io_handle h;
+            kx_status st = kx_io_open_here(k->io, "/dev/Here", &t_user, KX_IO_ACCESS_WRITE, 0, &h);
+            if (st != STATUS_SUCCESS || kx_io_close_here(k->io, h) != STATUS_SUCCESS)
+                atomic_fetch_add(&k->c.n, 1000000);
             continue;
         }
         kx_status st = k->here ? kx_io_submit_here(k->io, k->h, &q, 1)
@@ -661,20 +669,24 @@ static void test_routines_run_here_never_overlap(void **state)
     (void)state;
     struct kx_io *io = t_io_new(NULL);
     struct tdrv *t = tdrv_new("Here");
-    t->mj[IRP_MJ_WRITE] = t->mj[IRP_MJ_CREATE] = t->mj[IRP_MJ_CLOSE] = exclusive;
+    t->mj[IRP_MJ_WRITE] = t->mj[IRP_MJ_CREATE] = t->mj[IRP_MJ_CLEANUP] = t->mj[IRP_MJ_CLOSE] =
+        exclusive;
     assert_int_equal(tdrv_start(io, t, NULL), STATUS_SUCCESS);
     atomic_store(&here_inside, 0);
     atomic_store(&here_ran_on_submitter, 0);
-    struct here_client k[4] = {{.here = 1}, {.here = 1}, {.here = 0}, {.here = -1}};
-    for (int i = 0; i < 4; i++) {
+    atomic_store(&here_ran_on_opener, 0);
+    struct here_client k[5] = {{.here = 1}, {.here = 1}, {.here = 0}, {.here = -1}, {.here = -2}};
+    for (int i = 0; i < 5; i++) {
         k[i].io = io;
         if (k[i].here >= 0)
             assert_int_equal(kx_io_open(io, "/dev/Here", &t_user, KX_IO_ACCESS_WRITE, 0, &k[i].h),
                              STATUS_SUCCESS);
         pthread_create(&k[i].thread, NULL, here_main, &k[i]);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         pthread_join(k[i].thread, NULL);
+        if (k[i].here == -2)
+            assert_int_equal(atomic_load(&k[i].c.n), 0); /* every open and close succeeded */
         if (k[i].here < 0)
             continue;
         assert_int_equal(atomic_load(&k[i].c.n), 300);
@@ -682,6 +694,7 @@ static void test_routines_run_here_never_overlap(void **state)
         assert_int_equal(kx_io_close(io, k[i].h), STATUS_SUCCESS);
     }
     assert_true(atomic_load(&here_ran_on_submitter) > 0); /* it did run here */
+    assert_true(atomic_load(&here_ran_on_opener) > 0);
     kx_io_free(io);
     tdrv_no_failures(t);
 }
