@@ -3,7 +3,8 @@
  * A kx_client is one connection to kxd over its AF_UNIX socket; its device
  * I/O goes through a shared-memory ring kxd sets up at the first read,
  * write, ioctl or batch (not with KX_CLIENT_RING=0 in the environment; see
- * docs/client.md). Calls are synchronous and return the real kx_status the driver or the kernel produced:
+ * docs/client.md); reads of 64 KiB to 1 MiB land in shared read slots that
+ * the driver fills in place (not with KX_CLIENT_READ_SLOTS=0). Calls are synchronous and return the real kx_status the driver or the kernel produced:
  * a read at end of file returns STATUS_END_OF_FILE with *got = 0, which is
  * distinguishable from every error. kxd knows who you are from the socket
  * (SO_PEERCRED); nothing the client sends can change that.
