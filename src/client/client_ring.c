@@ -44,6 +44,8 @@ struct kx_client_ring {
     unsigned rslot_head, n_rslots;
     struct kx_client_io *retry[KXR_MAX_IN_FLIGHT]; /* answered KXR_SLOT_BUSY */
     unsigned n_retry;
+    int lending;   /* kx_client_ring_read_lent's run: the slot stays lent */
+    int lent_slot; /* its slot once answered, -1 when it was busy */
     int dead;
 };
 
@@ -151,7 +153,7 @@ static int to_read_slot(const struct kx_client_ring *cr, const struct kx_client_
                         uint32_t type)
 {
     return !type && io->op == KX_CLIENT_OP_READ && cr->n_rslots &&
-           io->out_len >= SLOT_MIN_BYTES && io->out_len <= KXR_SLOT_BYTES;
+           (io->out_len >= SLOT_MIN_BYTES || cr->lending) && io->out_len <= KXR_SLOT_BYTES;
 }
 
 /* The credit io's answer needs: none for its bytes when they come in a slot. */
@@ -211,9 +213,14 @@ static int take_slot_answer(struct kx_client_ring *cr, struct kx_client_io *io, 
     if (rec->len != sizeof *d || d->got > out_len_of(io))
         return -1;
     if (rec->type == KXR_SLOT_BUSY) {
-        cr->retry[cr->n_retry++] = io;
+        if (!cr->lending) /* a lent read goes another way: its caller's choice */
+            cr->retry[cr->n_retry++] = io;
         rslot_put(cr, k);
         return 0;
+    }
+    if (cr->lending) { /* kept, bytes and all, until kx_client_ring_give_back */
+        cr->lent_slot = (int)k;
+        return 1;
     }
     if (d->got)
         memcpy(io->out, cr->rslots + (size_t)k * KXR_SLOT_BYTES, d->got);
@@ -309,6 +316,43 @@ static kx_status run(struct kx_client_ring *cr, struct kx_client_io *ios, size_t
 kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n)
 {
     return run(cr, ios, n, 0);
+}
+
+kx_status kx_client_ring_read_lent(struct kx_client_ring *cr, struct kx_client_io *io,
+                                   const void **data, int *answered)
+{
+    *data = NULL;
+    *answered = 0;
+    if (cr->dead)
+        return STATUS_CONNECTION_LOST;
+    if (!cr->n_rslots || !io->out_len || io->out_len > KXR_SLOT_BYTES)
+        return STATUS_SUCCESS;
+    cr->lending = 1;
+    cr->lent_slot = -1;
+    kx_status st = run(cr, io, 1, 0);
+    cr->lending = 0;
+    if (st != STATUS_SUCCESS || cr->lent_slot < 0)
+        return st;
+    *answered = 1;
+    const uint8_t *slot = cr->rslots + (size_t)cr->lent_slot * KXR_SLOT_BYTES;
+    if (io->status == STATUS_SUCCESS)
+        *data = slot;
+    else if (!kx_client_ring_give_back(cr, slot)) /* nothing worth lending */
+        return ring_dead(cr);
+    return cr->dead ? STATUS_CONNECTION_LOST : STATUS_SUCCESS;
+}
+
+int kx_client_ring_give_back(struct kx_client_ring *cr, const void *data)
+{
+    const uint8_t *p = data;
+    if (!cr->rslots || p < cr->rslots || p >= cr->rslots + SLOTS_BYTES)
+        return 0;
+    uint32_t k = (uint32_t)((size_t)(p - cr->rslots) / KXR_SLOT_BYTES);
+    struct kxr_req q = {0, k, 0, 0, 0};
+    if (kx_ring_send(cr->ring, KXR_SLOT_FREE, 0, &q, sizeof q, KX_RING_FOREVER) != STATUS_SUCCESS)
+        ring_dead(cr);
+    rslot_put(cr, k);
+    return 1;
 }
 
 kx_status kx_client_ring_open_file(struct kx_client_ring *cr, const char *path, uint32_t access,

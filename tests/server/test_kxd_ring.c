@@ -4,7 +4,11 @@
  * arrive whole; KX_CLIENT_RING=0 keeps I/O on the
  * socket; a ring with garbage in it, or a client leaving mid-batch, costs
  * that client its connection (logged with its pid and uid) and leaves kxd's
- * ring threads asleep and serving everyone else. */
+ * ring threads asleep and serving everyone else. Reads of 64 KiB to 1 MiB go
+ * through read slots the driver fills in place (with drivers in a kx-host
+ * process and in kxd), or are lent where they lie (kx_client_read_view);
+ * hostile slot use costs the client its connection, and a client leaving
+ * with slots held leaves nothing behind. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -647,6 +651,73 @@ static void test_read_slots_0_leaves_them_unmapped(void **state)
     unsetenv("KX_CLIENT_READ_SLOTS");
 }
 
+/* Whether address p lies in a mapping of a read slots' region. */
+static int in_read_slots(const void *p)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long from, to;
+        if (sscanf(line, "%lx-%lx ", &from, &to) == 2 && (uintptr_t)p >= from &&
+            (uintptr_t)p < to)
+            found = strstr(line, "kx-slots:") != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+/* kx_client_read_view lends the bytes where the driver put them, in a read
+ * slot; with every slot lent out (or slots off) it still answers, from a
+ * buffer of the library's; given back, the slots serve again. */
+static void test_a_read_view_lends_the_slot_itself(void **state)
+{
+    struct kxd_proc *p = *state;
+    for (int slots_on = 1; slots_on >= 0; slots_on--) {
+        if (!slots_on)
+            setenv("KX_CLIENT_READ_SLOTS", "0", 1);
+        kx_client *c = kxd_connect(p);
+        uint32_t ram;
+        assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &ram),
+                         STATUS_SUCCESS);
+        static unsigned char pattern[256 << 10];
+        for (size_t i = 0; i < sizeof pattern; i++)
+            pattern[i] = (unsigned char)(i * 7 + slots_on);
+        uint64_t info = 0;
+        assert_int_equal(kx_client_write(c, ram, 0, pattern, sizeof pattern, 0, &info),
+                         STATUS_SUCCESS);
+        const void *views[KXR_SLOTS + 1];
+        for (uint32_t i = 0; i < KXR_SLOTS + 1; i++) {
+            size_t got = 0, len = 4096 + i * RAMDISK_SECTOR_SIZE; /* whole sectors */
+            assert_int_equal(kx_client_read_view(c, ram, i * 512, len, 0, &views[i], &got),
+                             STATUS_SUCCESS);
+            assert_non_null(views[i]);
+            assert_int_equal(got, len);
+            assert_memory_equal(views[i], pattern + i * 512, len);
+            /* in place while a slot is free; the fifth from the library's buffer */
+            assert_int_equal(in_read_slots(views[i]), slots_on && i < KXR_SLOTS);
+        }
+        for (uint32_t i = 0; i < KXR_SLOTS + 1; i++)
+            kx_client_read_release(c, views[i]);
+        const void *again = NULL;
+        size_t got = 0;
+        assert_int_equal(kx_client_read_view(c, ram, 0, sizeof pattern, 0, &again, &got),
+                         STATUS_SUCCESS);
+        assert_int_equal(got, sizeof pattern);
+        assert_memory_equal(again, pattern, sizeof pattern);
+        assert_int_equal(in_read_slots(again), slots_on);
+        kx_client_read_release(c, again);
+        /* A failed read lends nothing. */
+        assert_int_equal(kx_client_read_view(c, ram + 1000, 0, 4096, 0, &again, &got),
+                         STATUS_INVALID_HANDLE);
+        assert_null(again);
+        kx_client_disconnect(c);
+        unsetenv("KX_CLIENT_READ_SLOTS");
+    }
+    assert_kxd_still_serves(p);
+}
+
 /* One READ_SLOT on a raw ring and its answer (a KXR_DONE without bytes). */
 static struct kxr_done raw_read_slot(struct kx_ring *r, uint32_t handle, uint32_t k, uint32_t len)
 {
@@ -840,6 +911,15 @@ static void test_a_client_leaving_with_slots_held_frees_them(void **state)
     kx_client_disconnect(c);
 }
 
+/* kxd with the drivers inside it: a read slot is the IRP's buffer the
+ * driver itself writes (no host transport between). */
+static int kxd_setup_inproc(void **state)
+{
+    static const char *const inproc[] = {"--host-mode", "inproc", NULL};
+    return kxd_setup_args(state, inproc);
+}
+#define KXD_TEST_INPROC(fn) cmocka_unit_test_setup_teardown(fn, kxd_setup_inproc, kxd_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -858,8 +938,13 @@ int main(void)
         KXD_TEST(test_large_reads_arrive_through_read_slots),
         KXD_TEST(test_read_slots_0_leaves_them_unmapped),
         KXD_TEST(test_a_read_slot_holds_the_drivers_bytes),
+        KXD_TEST(test_a_read_view_lends_the_slot_itself),
         KXD_TEST(test_hostile_slot_use_drops_the_client),
         KXD_TEST(test_a_client_leaving_with_slots_held_frees_them),
+        KXD_TEST_INPROC(test_large_reads_arrive_through_read_slots),
+        KXD_TEST_INPROC(test_a_read_slot_holds_the_drivers_bytes),
+        KXD_TEST_INPROC(test_a_read_view_lends_the_slot_itself),
+        KXD_TEST_INPROC(test_a_client_leaving_with_slots_held_frees_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
