@@ -35,7 +35,7 @@ struct kx_client_ring {
     struct kx_ring *ring;
     struct kx_client_io *slot[KXR_MAX_IN_FLIGHT]; /* NULL: free */
     uint64_t slot_credit[KXR_MAX_IN_FLIGHT];
-    int8_t read_slot[KXR_MAX_IN_FLIGHT]; /* the read slot a request fills, or -1 */
+    int16_t read_slot[KXR_MAX_IN_FLIGHT]; /* the read slot a request fills, or -1 */
     uint32_t free_slot[KXR_MAX_IN_FLIGHT];
     unsigned n_free;
     uint64_t credit; /* of the slots in use */
@@ -191,7 +191,7 @@ static kx_status put_request(struct kx_client_ring *cr, struct kx_client_io *io,
     }
     cr->n_free--;
     cr->slot[s] = io;
-    cr->read_slot[s] = (int8_t)rslot;
+    cr->read_slot[s] = (int16_t)rslot;
     cr->slot_credit[s] = credit;
     cr->credit += credit;
     return STATUS_SUCCESS;
