@@ -3,7 +3,8 @@
  * A kx_client is one connection to kxd over its AF_UNIX socket; its device
  * I/O goes through a shared-memory ring kxd sets up at the first read,
  * write, ioctl or batch (not with KX_CLIENT_RING=0 in the environment; see
- * docs/client.md). Calls are synchronous and return the real kx_status the driver or the kernel produced:
+ * docs/client.md); reads of 64 KiB to 1 MiB land in shared read slots that
+ * the driver fills in place (not with KX_CLIENT_READ_SLOTS=0). Calls are synchronous and return the real kx_status the driver or the kernel produced:
  * a read at end of file returns STATUS_END_OF_FILE with *got = 0, which is
  * distinguishable from every error. kxd knows who you are from the socket
  * (SO_PEERCRED); nothing the client sends can change that.
@@ -54,6 +55,19 @@ KX_API kx_status kx_client_close(kx_client *c, uint32_t handle);
 /* timeout_ms: 0 means kxd's default deadline; UINT32_MAX means none. */
 KX_API kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *buf,
                                 size_t len, uint32_t timeout_ms, size_t *got);
+/* kx_client_read without a buffer of the caller's: up to len bytes (at
+ * most KX_CLIENT_IO_MAX) are read into one of the connection's read slots,
+ * which the driver fills in place, and *data points at them there: no copy
+ * on the way when the driver runs in kxd, nor in this call. When no slot is
+ * free (every one lent out, KX_CLIENT_READ_SLOTS=0, no ring) the bytes are
+ * read into a buffer of the library's instead. *data is non-NULL exactly
+ * when this returns STATUS_SUCCESS; it stays valid until
+ * kx_client_read_release(c, *data) or kx_client_disconnect, and each one
+ * lent out leaves the connection's other large reads one slot fewer. */
+KX_API kx_status kx_client_read_view(kx_client *c, uint32_t handle, uint64_t offset, size_t len,
+                                     uint32_t timeout_ms, const void **data, size_t *got);
+/* Gives back what kx_client_read_view lent (NULL is ignored). */
+KX_API void kx_client_read_release(kx_client *c, const void *data);
 /* *information is what the driver reported (bytes written for WRITE). */
 KX_API kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const void *buf,
                                  size_t len, uint32_t timeout_ms, uint64_t *information);

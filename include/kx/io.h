@@ -313,6 +313,20 @@ struct kx_io_req {
     kx_io_done_fn done;     /* required for kx_io_submit; ignored by kx_io_call */
     void *arg;
     kx_io_view_fn done_view; /* kx_io_submit: instead of done and out (out NULL) */
+    /* A READ with done_view may bring its own buffer of out_len bytes: the
+     * IRP's buffer is out_buf itself (not zeroed, not copied: the driver, or
+     * a kx-host driver's transport, writes straight into it, and done_view's
+     * out points into it). The I/O manager lets go of it when the IRP's
+     * record is freed — after the completion and after the driver has let
+     * go, however late (a timed-out or cancelled IRP's driver may still be
+     * writing) — by calling out_release(out_release_arg) exactly once, on
+     * any thread; it must not block or call the I/O manager. If kx_io_submit
+     * refuses the batch, out_release never runs and out_buf stays the
+     * caller's. STATUS_INVALID_PARAMETER for out_buf on anything but a READ
+     * with done_view and out_release. */
+    void *out_buf;
+    void (*out_release)(void *out_release_arg);
+    void *out_release_arg;
 };
 
 /* Largest in_len or out_len of one request, and most requests per submit. */

@@ -338,6 +338,47 @@ kx_status kx_client_read(kx_client *c, uint32_t handle, uint64_t offset, void *b
     return data_call(c, id, buf, len, got, NULL);
 }
 
+kx_status kx_client_read_view(kx_client *c, uint32_t handle, uint64_t offset, size_t len,
+                              uint32_t timeout_ms, const void **data, size_t *got)
+{
+    *data = NULL;
+    *got = 0;
+    if (len > KX_CLIENT_IO_MAX)
+        len = KX_CLIENT_IO_MAX;
+    if (ring_of(c)) {
+        struct kx_client_io io = {.op = KX_CLIENT_OP_READ, .handle = handle, .offset = offset,
+                                  .timeout_ms = timeout_ms, .out_len = len,
+                                  .status = STATUS_CONNECTION_LOST};
+        int answered = 0;
+        if (kx_client_ring_read_lent(c->ring, &io, data, &answered) != STATUS_SUCCESS)
+            return kxc_fail_dead(c, STATUS_CONNECTION_LOST);
+        if (answered) {
+            if (c->message[0]) /* these answers carry no text */
+                kxc_set_message(c, strdup(""));
+            *got = *data ? io.got : 0;
+            return io.status;
+        }
+    }
+    void *buf = malloc(len ? len : 1); /* no slot to lend: a buffer of the library's */
+    if (!buf)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    kx_status st = kx_client_read(c, handle, offset, buf, len, timeout_ms, got);
+    if (st != STATUS_SUCCESS) {
+        free(buf);
+        *got = 0;
+        return st;
+    }
+    *data = buf;
+    return st;
+}
+
+void kx_client_read_release(kx_client *c, const void *data)
+{
+    if (!data || (c && c->ring && kx_client_ring_give_back(c->ring, data)))
+        return;
+    free((void *)data);
+}
+
 kx_status kx_client_write(kx_client *c, uint32_t handle, uint64_t offset, const void *buf,
                           size_t len, uint32_t timeout_ms, uint64_t *information)
 {

@@ -20,6 +20,17 @@ void kx_client_ring_close(struct kx_client_ring *cr); /* NULL is ignored */
  * kxd went away or broke the ring; the ring is unusable after that. */
 kx_status kx_client_ring_submit(struct kx_client_ring *cr, struct kx_client_io *ios, size_t n);
 
+/* Reads io (a READ of at most KXR_SLOT_BYTES) into a free read slot and
+ * keeps the slot lent: on success *data points at io->got bytes there
+ * (until kx_client_ring_give_back). *answered is 0 when io was not read
+ * (no free slot, or kxd found it still busy): read it another way. Returns
+ * as kx_client_ring_submit. */
+kx_status kx_client_ring_read_lent(struct kx_client_ring *cr, struct kx_client_io *io,
+                                   const void **data, int *answered);
+/* Gives back a slot kx_client_ring_read_lent lent; 0 when data is not in
+ * a read slot (then it is not the ring's). */
+int kx_client_ring_give_back(struct kx_client_ring *cr, const void *data);
+
 /* Opens path (access: KX_ACCESS_*; at most KXR_PATH_MAX bytes) or closes
  * handle through the ring: the same checks and handle numbers as over the
  * socket. Return as

@@ -276,6 +276,11 @@ void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n);
  * only what it reports it wrote leaves the manager). */
 kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len,
                              int zero_out);
+/* Makes the requester's buf (len bytes, not cleared) the system buffer;
+ * release(arg) runs once when the record is released (never on discard: an
+ * IRP never posted leaves buf with its owner). */
+void kx__irp_lend_buffer(struct io_irp *r, void *buf, size_t len, void (*release)(void *),
+                         void *arg);
 struct io_irp *kx__irp_at(struct kx_io *io, uint32_t idx);
 /* The record with that id if it is live (no reference taken). */
 struct io_irp *kx__irp_lookup(struct kx_io *io, uint64_t id, uint64_t *state);

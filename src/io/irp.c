@@ -288,7 +288,7 @@ static void irp_init(struct io_irp *r, uint32_t old_gen)
     r->req_out_len = 0;
     r->buf = NULL;
     r->buf_len = 0;
-    r->buf_heap = 0;
+    r->buf_kind = IO_BUF_OWN;
     r->has_out = 0;
     r->view_built = 0;
     atomic_store_explicit(&r->wake, 0, memory_order_relaxed);
@@ -352,18 +352,22 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
 
 /* Frees a malloc'ed system buffer. The stale pointer stays: the next
  * allocation resets it, and writing it here would only send the line back
- * and forth between the dispatch thread and the next submitter. */
-static void free_buffer(struct io_irp *r)
+ * and forth between the dispatch thread and the next submitter. A lent one
+ * goes back to its owner only when the record is released (is_release):
+ * a discarded record was never posted, and its owner still has the buffer. */
+static void free_buffer(struct io_irp *r, int is_release)
 {
-    if (r->buf_heap)
+    if (r->buf_kind == IO_BUF_HEAP)
         free(r->buf);
+    else if (r->buf_kind == IO_BUF_LENT && is_release)
+        r->lent_release(r->lent_arg);
 }
 
 void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct io_irp *r = recs[i];
-        free_buffer(r);
+        free_buffer(r, 0);
         uint64_t w = atomic_load_explicit(&r->state, memory_order_relaxed);
         atomic_store_explicit(&r->state, w & ~(((uint64_t)1 << IRP_GEN_SHIFT) - 1),
                               memory_order_release);
@@ -380,13 +384,23 @@ kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, si
     r->buf = n <= IO_INLINE_BUF ? (void *)r->u.inline_buf : malloc(n);
     if (!r->buf)
         return STATUS_INSUFFICIENT_RESOURCES;
-    r->buf_heap = n > IO_INLINE_BUF;
+    r->buf_kind = n > IO_INLINE_BUF ? IO_BUF_HEAP : IO_BUF_OWN;
     if (in_len)
         memcpy(r->buf, in, in_len);
     if (zero_out && n > in_len) /* output-only bytes: never hand a driver stale pool memory */
         memset((char *)r->buf + in_len, 0, n - in_len);
     r->buf_len = (uint32_t)n;
     return STATUS_SUCCESS;
+}
+
+void kx__irp_lend_buffer(struct io_irp *r, void *buf, size_t len, void (*release)(void *),
+                         void *arg)
+{
+    r->buf = buf;
+    r->buf_len = (uint32_t)len;
+    r->buf_kind = IO_BUF_LENT;
+    r->lent_release = release;
+    r->lent_arg = arg;
 }
 
 /* ==== references ========================================================= */
@@ -415,7 +429,7 @@ int kx__irp_tryref(struct io_irp *r, uint64_t seen)
 
 static void release(struct kx_io *io, struct io_irp *r, struct io_relbatch *rb)
 {
-    free_buffer(r);
+    free_buffer(r, 1);
     struct io_file *f = r->holds_file ? atomic_load_explicit(&r->file, memory_order_relaxed)
                                       : NULL;
     if (!rb) {

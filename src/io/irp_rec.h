@@ -44,6 +44,13 @@ struct io_file;
 struct io_device;
 struct io_driver;
 
+/* Whose memory an IRP's system buffer (io_irp.buf) is. */
+enum io_buf_kind {
+    IO_BUF_OWN = 0, /* the record's inline_buf, or none */
+    IO_BUF_HEAP,    /* malloc'ed: freed at release */
+    IO_BUF_LENT,    /* the requester's (kx_io_req.out_buf): lent_release at release */
+};
+
 /* The pool hands out records by magazine: a free record at the top of the
  * pool's stack lists up to IO_MAG more free records (in the space its
  * dispatch message used), so a batch of IRPs costs one compare-and-swap and
@@ -87,7 +94,7 @@ struct io_irp {
     uint8_t from_driver; /* the answer is the driver's (output may be copied) */
     uint8_t view_built;  /* the host has built its IRP from u.msg */
     /* Two facts of line 3 repeated here, so ending a request never reads it: */
-    uint8_t buf_heap; /* buf was malloc'ed (else inline_buf or none) */
+    uint8_t buf_kind; /* enum io_buf_kind */
     uint8_t has_out;  /* req_out_len != 0: output is copied to the requester */
     /* what travels to the host, or the pool's bookkeeping while the record
      * is free */
@@ -125,6 +132,9 @@ struct io_irp {
     /* line 7: sends to a separate host whose dispatch has not ended yet
      * (hostproc.c): what a host's death must give back */
     _Atomic uint32_t proc_disp;
+    /* a buffer lent by the requester (IO_BUF_LENT), given back at release */
+    void (*lent_release)(void *arg);
+    void *lent_arg;
 } __attribute__((aligned(128))); /* no 128-byte block holds lines of two records */
 
 /* Lines 0-1 form one 128-byte block (CPUs fetch such pairs together): the

@@ -27,6 +27,8 @@ static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, i
         return STATUS_INVALID_PARAMETER;
     if (q->done_view && (!need_done || q->out || !q->out_len))
         return STATUS_INVALID_PARAMETER;
+    if (q->out_buf && (!q->done_view || !q->out_release || q->op != IRP_MJ_READ))
+        return STATUS_INVALID_PARAMETER;
     if (q->op > IRP_MJ_MAXIMUM_FUNCTION || q->op == IRP_MJ_CREATE || q->op == IRP_MJ_CLEANUP ||
         q->op == IRP_MJ_CLOSE)
         return STATUS_INVALID_PARAMETER;
@@ -61,9 +63,13 @@ static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, i
 static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, struct io_device *dv,
                       struct io_driver *d, const struct kx_io_req *q)
 {
-    kx_status st = kx__irp_set_buffer(r, q->in, q->in_len, q->out_len, !q->done_view);
-    if (st != STATUS_SUCCESS)
-        return st;
+    if (q->out_buf) /* a READ: no input to copy, and the caller's bytes are not cleared */
+        kx__irp_lend_buffer(r, q->out_buf, q->out_len, q->out_release, q->out_release_arg);
+    else {
+        kx_status st = kx__irp_set_buffer(r, q->in, q->in_len, q->out_len, !q->done_view);
+        if (st != STATUS_SUCCESS)
+            return st;
+    }
     r->major = q->op;
     r->holds_file = 1;
     r->req_out = q->out;

@@ -19,6 +19,20 @@
  * number the socket's requests use. KXR_CLOSE closes `handle` (CLEANUP and
  * CLOSE reach the driver). Both have out_len 0.
  *
+ * Read slots. Right after the ring's descriptors kxd sends a second sealed
+ * memfd (one message: KXR_SLOTS_HELLO and the descriptor) of KXR_SLOTS slots
+ * of KXR_SLOT_BYTES each, mapped by both sides. KXR_READ_SLOT is a READ whose
+ * data the driver writes straight into slot `code` (the IRP's buffer is the
+ * slot): its KXR_DONE carries no bytes, `got` says how many are in the slot.
+ * The slot is then the client's until it sends KXR_SLOT_FREE naming it (no
+ * answer; out_len 0, no input). kxd reuses a slot only when the client has
+ * given it back and the IRP that filled it is gone (a timed-out IRP's driver
+ * may still write into it); a READ_SLOT naming a slot such an IRP still holds
+ * is answered KXR_SLOT_BUSY (a struct kxr_done, status STATUS_DEVICE_BUSY;
+ * nothing ran), and the client reads the ordinary way instead. A slot number
+ * out of range, a READ_SLOT naming a slot the client holds, or a SLOT_FREE
+ * naming one it does not, costs the client its connection.
+ *
  * Credit: a client keeps at most KXR_MAX_IN_FLIGHT requests unanswered, and
  * the completions they may need (kxr_done_bytes of each out_len) within
  * kxr_credit(region) bytes, so kxd always finds room for an answer without
@@ -42,7 +56,14 @@ enum kxr_type {
     KXR_DONE = 4,
     KXR_OPEN = 5,
     KXR_CLOSE = 6,
+    KXR_READ_SLOT = 7, /* a READ into read slot `code` */
+    KXR_SLOT_FREE = 8, /* the client gives read slot `code` back; not answered */
+    KXR_SLOT_BUSY = 9, /* kxd -> client: READ_SLOT's slot is still an IRP's */
 };
+
+#define KXR_SLOTS       4u
+#define KXR_SLOT_BYTES  ((uint32_t)1 << 20)
+#define KXR_SLOTS_HELLO "kx-slots 1" /* the payload of the slots' SCM_RIGHTS message */
 
 #define KXR_PATH_MAX 4096u /* an OPEN's path bytes, as KX_MSG_OPEN's */
 
@@ -60,7 +81,7 @@ struct kxr_done {
     uint64_t information;
 };
 
-/* Room a completion of out_len bytes may take: its header, payload and
+/* Room a completion of out_len bytes may take (a READ_SLOT's: of 0): its header, payload and
  * alignment, in the ring or the bulk area. Both counts are kept below a
  * quarter of their area (room for the padding at a wrap). */
 static inline uint64_t kxr_done_bytes(uint32_t out_len)

@@ -7,10 +7,17 @@
  * connection (until kx_srv_ring_end), its thread (while it polls it) and
  * each request in flight.
  *
- * Lock order: tx_lock, a thread's lock and the pool's lock are leaves.
+ * A READ_SLOT's IRP reads straight into one of the ring's read slots
+ * (ring_slots.h), lent to the I/O manager (kx_io_req.out_buf); the IRP holds
+ * a reference on the ring until the manager gives the slot back, so the
+ * slots outlive a driver that writes late.
+ *
+ * Lock order: tx_lock, then the slots' lock; a thread's lock and the pool's
+ * lock are leaves.
  */
 #include "ring_srv.h"
 
+#include "ring_slots.h"
 #include "server_state.h"
 
 #include "core/plat.h"
@@ -44,6 +51,14 @@ struct ring_op {
     uint32_t out_len;
     struct ring_op *live_prev, *live_next; /* in r->live, under its tx_lock */
     int answered;                          /* at shutdown, before its completion */
+    int32_t slot;                          /* a READ_SLOT's slot, else -1 */
+    int busy;                              /* a READ_SLOT refused: KXR_SLOT_BUSY */
+};
+
+/* What the I/O manager gives back when a READ_SLOT's IRP is gone. */
+struct slot_lend {
+    struct kx_srv_ring *r;
+    uint32_t k;
 };
 
 struct pool {
@@ -79,6 +94,9 @@ struct kx_srv_ring {
     struct kx_srv_rings *rs;
     struct ring_thread *t; /* set by kx_srv_ring_start */
     struct kx_ring *ring;
+    struct kx_srv_slots *slots;
+    struct slot_lend lend[KXR_SLOTS]; /* each slot's IRP's out_release_arg */
+    char why[96];                     /* ring thread: a hostile client's reason */
     uint64_t conn_id;
     struct kx_plat_cred cred;
     struct kx_srv_files *files;
@@ -135,6 +153,7 @@ static void ring_unref(struct kx_srv_ring *r)
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
     kx_ring_close(r->ring);
+    kx_srv_slots_free(r->slots);
     kx_srv_files_unref(r->files);
     pthread_mutex_destroy(&r->tx_lock);
     free(r);
@@ -172,18 +191,20 @@ static void hostile(struct kx_srv_ring *r, const char *why)
 
 /* Under tx_lock: writes op's completion with got bytes of out, straight
  * from the IRP's buffer into shared memory (published by the next commit);
+ * a READ_SLOT's bytes are in its slot already, and its answer carries none.
  * -1 when the ring has no room for it. */
 static int answer(struct kx_srv_ring *r, struct ring_op *op, kx_status status, uint32_t got,
                   uint64_t information, const void *out)
 {
+    uint32_t copied = op->slot >= 0 ? 0 : got;
     void *p;
-    if (kx_ring_reserve(r->ring, KXR_DONE, op->tag, sizeof(struct kxr_done) + got,
-                        KX_RING_NOWAIT, &p) != STATUS_SUCCESS)
+    if (kx_ring_reserve(r->ring, op->busy ? KXR_SLOT_BUSY : KXR_DONE, op->tag,
+                        sizeof(struct kxr_done) + copied, KX_RING_NOWAIT, &p) != STATUS_SUCCESS)
         return -1;
     struct kxr_done d = {status, got, information};
     memcpy(p, &d, sizeof d);
-    if (got)
-        memcpy((uint8_t *)p + sizeof d, out, got);
+    if (copied)
+        memcpy((uint8_t *)p + sizeof d, out, copied);
     return 0;
 }
 
@@ -202,6 +223,8 @@ static void op_done(void *arg, kx_status status, size_t information, const void 
      * again as soon as it sees the answer. */
     atomic_fetch_sub(&r->credit, op->credit);
     atomic_fetch_sub(&r->in_flight, 1);
+    if (op->slot >= 0) /* the client may give it back once it sees the answer */
+        kx_srv_slots_answered(r->slots, (uint32_t)op->slot);
     pthread_mutex_lock(&r->tx_lock);
     if (op->live_prev)
         op->live_prev->live_next = op->live_next;
@@ -224,6 +247,16 @@ static void op_done(void *arg, kx_status status, size_t information, const void 
     ring_unref(r);
 }
 
+/* The I/O manager let go of a READ_SLOT's IRP (kx_io_req.out_release), after
+ * its driver did: the slot may be filled again once the client gives it back. */
+static void slot_irp_gone(void *arg)
+{
+    struct slot_lend *l = arg;
+    struct kx_srv_ring *r = l->r;
+    kx_srv_slots_irp_gone(r->slots, l->k);
+    ring_unref(r);
+}
+
 /* The completion of a request without output (a WRITE, an IOCTL with out_len 0). */
 static void write_done(void *arg, kx_status status, size_t information)
 {
@@ -239,8 +272,11 @@ static void submit_batch(struct kx_srv_ring *r, uint32_t handle, struct kx_io_re
                    : r->rs->run_here ? kx_io_submit_here(r->rs->io, h, reqs, n)
                                      : kx_io_submit(r->rs->io, h, reqs, n);
     if (st != STATUS_SUCCESS)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             op_done(reqs[i].arg, st, 0, NULL);
+            if (reqs[i].out_release) /* refused: no IRP holds its slot */
+                reqs[i].out_release(reqs[i].out_release_arg);
+        }
 }
 
 /* Submits reqs as one batch. Answers the ring thread writes itself (a
@@ -306,8 +342,18 @@ static kx_status close_file(struct kx_srv_ring *r, uint32_t handle)
     return r->rs->run_here ? kx_io_close_here(r->rs->io, h) : kx_io_close(r->rs->io, h);
 }
 
+/* Ring thread: why a READ_SLOT or SLOT_FREE naming slot k is hostile, with
+ * the slot's number. */
+static const char *slot_why(struct kx_srv_ring *r, uint32_t k, const char *why)
+{
+    snprintf(r->why, sizeof r->why, "read slot %u: %s", (unsigned)k, why);
+    return r->why;
+}
+
 /* Turns one round of records into batches; NULL, or why r is hostile. An
- * OPEN or CLOSE ends the batch before it and runs here, in order. */
+ * OPEN or CLOSE ends the batch before it and runs here, in order. A
+ * SLOT_FREE takes effect at once: the slot's state is kxd's own record, kept
+ * in the order the client sent. */
 static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *recs, size_t n)
 {
     static const uint8_t majors[] = {0, KX_IO_OP_READ, KX_IO_OP_WRITE, KX_IO_OP_DEVICE_CONTROL};
@@ -316,8 +362,10 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
     uint32_t batch_handle = 0;
     for (size_t i = 0; i < n; i++) {
         const struct kx_ring_rec *rec = &recs[i];
-        int is_io = rec->type >= KXR_READ && rec->type <= KXR_IOCTL;
-        if ((!is_io && rec->type != KXR_OPEN && rec->type != KXR_CLOSE) ||
+        int is_slot = rec->type == KXR_READ_SLOT;
+        int is_io = (rec->type >= KXR_READ && rec->type <= KXR_IOCTL) || is_slot;
+        if ((!is_io && rec->type != KXR_OPEN && rec->type != KXR_CLOSE &&
+             rec->type != KXR_SLOT_FREE) ||
             rec->len < sizeof(struct kxr_req)) {
             flush(r, batch_handle, reqs, m);
             return "a record that is not a request";
@@ -325,11 +373,21 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
         struct kxr_req q; /* copied: the client may change shared memory at will */
         memcpy(&q, rec->data, sizeof q);
         size_t in_len = rec->len - sizeof q;
+        if (rec->type == KXR_SLOT_FREE) {
+            const char *why = in_len || q.out_len ? "a request with impossible lengths"
+                                                  : kx_srv_slots_give_back(r->slots, q.code);
+            if (why) {
+                flush(r, batch_handle, reqs, m);
+                return in_len || q.out_len ? why : slot_why(r, q.code, why);
+            }
+            continue;
+        }
         uint32_t out_len = is_io && rec->type != KXR_WRITE ? q.out_len : 0;
-        uint64_t need = kxr_done_bytes(out_len);
+        uint64_t need = kxr_done_bytes(is_slot ? 0 : out_len); /* a slot's answer: no bytes */
         if (out_len > KX_CLIENT_IO_MAX || in_len > KX_CLIENT_IO_MAX ||
-            ((rec->type == KXR_READ || rec->type == KXR_CLOSE) && in_len) ||
-            (!is_io && q.out_len) || (rec->type == KXR_OPEN && in_len > KXR_PATH_MAX)) {
+            ((rec->type == KXR_READ || rec->type == KXR_CLOSE || is_slot) && in_len) ||
+            (!is_io && q.out_len) || (rec->type == KXR_OPEN && in_len > KXR_PATH_MAX) ||
+            (is_slot && (!out_len || out_len > KXR_SLOT_BYTES))) {
             flush(r, batch_handle, reqs, m);
             return "a request with impossible lengths";
         }
@@ -342,12 +400,21 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
             flush(r, batch_handle, reqs, m);
             m = 0;
         }
+        void *slot = NULL;
+        if (is_slot) {
+            const char *why = kx_srv_slots_take(r->slots, q.code, &slot);
+            if (why) {
+                flush(r, batch_handle, reqs, m);
+                return slot_why(r, q.code, why);
+            }
+        }
         struct ring_op *op = pool_get(r->rs);
         if (!op) {
             flush(r, batch_handle, reqs, m);
             return "no memory for its requests";
         }
-        *op = (struct ring_op){NULL, r, rec->id, need, out_len, NULL, NULL, 0};
+        *op = (struct ring_op){.r = r, .tag = rec->id, .credit = need, .out_len = out_len,
+                               .slot = slot ? (int32_t)q.code : -1, .busy = is_slot && !slot};
         pthread_mutex_lock(&r->tx_lock);
         op->live_next = r->live;
         if (r->live)
@@ -363,6 +430,19 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
             kx_status st = rec->type == KXR_OPEN ? open_file(r, q.code, in, in_len, &handle)
                                                  : close_file(r, q.handle);
             op_done(op, st, handle, NULL);
+            continue;
+        }
+        if (op->busy) { /* an earlier IRP may still write into it: nothing runs */
+            op_done(op, STATUS_DEVICE_BUSY, 0, NULL);
+            continue;
+        }
+        if (slot) {
+            atomic_fetch_add(&r->refs, 1); /* the IRP's, until slot_irp_gone */
+            reqs[m++] = (struct kx_io_req){
+                .op = KX_IO_OP_READ, .out_len = out_len, .offset = q.offset,
+                .timeout_ms = q.timeout_ms, .done_view = op_done, .arg = op, .out_buf = slot,
+                .out_release = slot_irp_gone, .out_release_arg = &r->lend[q.code]};
+            batch_handle = q.handle;
             continue;
         }
         reqs[m++] = (struct kx_io_req){
@@ -515,10 +595,14 @@ kx_status kx_srv_ring_new(struct kx_srv_rings *rs, uint64_t conn_id,
     snprintf(name, sizeof name, "client pid %d", (int)cred->pid);
     struct kx_ring_config cfg = {KXR_RING_BYTES, KXR_BULK_BYTES};
     kx_status st = kx_ring_create(name, &cfg, &r->ring);
+    if (st == STATUS_SUCCESS && (st = kx_srv_slots_new(name, &r->slots)) != STATUS_SUCCESS)
+        kx_ring_close(r->ring);
     if (st != STATUS_SUCCESS) {
         free(r);
         return st;
     }
+    for (uint32_t k = 0; k < KXR_SLOTS; k++)
+        r->lend[k] = (struct slot_lend){r, k};
     r->rs = rs;
     r->conn_id = conn_id;
     r->cred = *cred;
@@ -534,7 +618,8 @@ kx_status kx_srv_ring_new(struct kx_srv_rings *rs, uint64_t conn_id,
 
 kx_status kx_srv_ring_send(struct kx_srv_ring *r, int sock)
 {
-    return kx_ring_send_fds(r->ring, sock);
+    kx_status st = kx_ring_send_fds(r->ring, sock);
+    return st == STATUS_SUCCESS ? kx_srv_slots_send(r->slots, sock) : st;
 }
 
 void kx_srv_ring_start(struct kx_srv_ring *r)
@@ -560,8 +645,11 @@ void kx_srv_ring_shutdown(struct kx_srv_ring *r)
     if (!r)
         return;
     pthread_mutex_lock(&r->tx_lock);
-    for (struct ring_op *op = r->live; op && r->answering; op = op->live_next)
+    for (struct ring_op *op = r->live; op && r->answering; op = op->live_next) {
+        if (op->slot >= 0)
+            kx_srv_slots_answered(r->slots, (uint32_t)op->slot);
         op->answered = answer(r, op, STATUS_SYSTEM_SHUTDOWN, 0, 0, NULL) == 0;
+    }
     if (r->answering)
         kx_ring_commit(r->ring);
     r->answering = 0;

@@ -30,8 +30,9 @@ kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx
 void kx_srv_rings_free(struct kx_srv_rings *rs);
 
 /* kx-srv: a ring for connection conn_id, serving files (a reference is
- * taken). kx_srv_ring_send hands its descriptors to the client over sock;
- * kx_srv_ring_start then gives it to a thread. */
+ * taken). kx_srv_ring_send hands its descriptors to the client over sock
+ * (the ring's, then its read slots'); kx_srv_ring_start then gives it to a
+ * thread. */
 kx_status kx_srv_ring_new(struct kx_srv_rings *rs, uint64_t conn_id,
                           const struct kx_plat_cred *cred, struct kx_srv_files *files,
                           struct kx_srv_ring **out);

@@ -4,7 +4,11 @@
  * arrive whole; KX_CLIENT_RING=0 keeps I/O on the
  * socket; a ring with garbage in it, or a client leaving mid-batch, costs
  * that client its connection (logged with its pid and uid) and leaves kxd's
- * ring threads asleep and serving everyone else. */
+ * ring threads asleep and serving everyone else. Reads of 64 KiB to 1 MiB go
+ * through read slots the driver fills in place (with drivers in a kx-host
+ * process and in kxd), or are lent where they lie (kx_client_read_view);
+ * hostile slot use costs the client its connection, and a client leaving
+ * with slots held leaves nothing behind. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +18,8 @@
 #include "patience.h"
 
 #include "../../drivers/RamDisk/ramdisk.h"
+#include "core/plat.h"
+#include "core/plat_shm.h"
 #include "core/plat_sock.h"
 #include "core/ring.h"
 #include "proto/msg.h"
@@ -151,9 +157,32 @@ static void test_ring_0_keeps_io_on_the_socket(void **state)
 
 /* ---- hostile clients ------------------------------------------------------- */
 
+/* The read slots' message that follows a ring's descriptors: the region
+ * mapped into *slots, or closed when slots is NULL. */
+static void raw_slots(int sock, uint8_t **slots)
+{
+    char msg[sizeof KXR_SLOTS_HELLO];
+    size_t got = 0;
+    int fd = -1, n = 0;
+    assert_int_equal(kx_plat_sock_recv_fds(sock, msg, sizeof msg, &got, &fd, 1, &n),
+                     STATUS_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(got, sizeof msg);
+    assert_memory_equal(msg, KXR_SLOTS_HELLO, sizeof msg);
+    size_t size = 0;
+    assert_int_equal(kx_plat_shm_check(fd, &size), STATUS_SUCCESS); /* sealed */
+    assert_int_equal(size, (size_t)KXR_SLOTS * KXR_SLOT_BYTES);
+    if (slots) {
+        void *at = NULL;
+        assert_int_equal(kx_plat_shm_map(fd, size, &at), STATUS_SUCCESS);
+        *slots = at;
+    }
+    kx_plat_close(fd);
+}
+
 /* A ring set up by hand on a raw connection: what a client that does not
- * use libkxclient holds. */
-static struct kx_ring *raw_ring(const struct kxd_proc *p, int *sock)
+ * use libkxclient holds. Its read slots are mapped into *slots (unless NULL). */
+static struct kx_ring *raw_ring_slots(const struct kxd_proc *p, int *sock, uint8_t **slots)
 {
     assert_int_equal(kx_plat_sock_connect(p->socket, sock), STATUS_SUCCESS);
     struct kx_msg_builder b = {0};
@@ -165,7 +194,13 @@ static struct kx_ring *raw_ring(const struct kxd_proc *p, int *sock)
     assert_int_equal(kx_plat_recv_all(*sock, reply, sizeof reply), STATUS_SUCCESS);
     struct kx_ring *r = NULL;
     assert_int_equal(kx_ring_attach_socket("test", *sock, &r, NULL), STATUS_SUCCESS);
+    raw_slots(*sock, slots);
     return r;
+}
+
+static struct kx_ring *raw_ring(const struct kxd_proc *p, int *sock)
+{
+    return raw_ring_slots(p, sock, NULL);
 }
 
 /* Every kx-ring thread of kxd, and its event loop (kx-srv), is asleep (not
@@ -498,6 +533,393 @@ static void test_leaving_mid_batch_leaves_kxd_idle(void **state)
     kx_client_disconnect(c);
 }
 
+/* ---- read slots ------------------------------------------------------------ */
+
+/* How many mappings of a read slots' region process pid has now; with rss,
+ * how many resident kilobytes they hold in it. */
+static int slot_maps(pid_t pid, long *rss)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    int n = 0, in_slots = 0;
+    if (rss)
+        *rss = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long from, to;
+        long kb;
+        if (sscanf(line, "%lx-%lx ", &from, &to) == 2) { /* a mapping's first line */
+            in_slots = strstr(line, "kx-slots:") != NULL;
+            n += in_slots;
+        } else if (in_slots && rss && sscanf(line, "Rss: %ld kB", &kb) == 1) {
+            *rss += kb;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Reads of 64 KiB to 1 MiB go to read slots that the driver fills in place:
+ * the client's pages of the slots are touched (it copies out of them), and
+ * what arrives is the device's, for the zero device and a RAM disk, one at
+ * a time and in batches with more reads than slots. */
+static void test_large_reads_arrive_through_read_slots(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    uint32_t z, ram;
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &z), STATUS_SUCCESS);
+    assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &ram),
+                     STATUS_SUCCESS);
+    long rss = 0;
+    assert_int_equal(slot_maps(getpid(), &rss), 1);
+    assert_int_equal(rss, 0); /* nothing read yet */
+    size_t len = KXR_SLOT_BYTES;
+    unsigned char *pattern = malloc(len), *buf = malloc(len);
+    assert_non_null(pattern);
+    assert_non_null(buf);
+    for (size_t i = 0; i < len; i++)
+        pattern[i] = (unsigned char)(i * 131 + (i >> 12));
+    uint64_t info = 0;
+    assert_int_equal(kx_client_write(c, ram, 0, pattern, len, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(info, len);
+    static const size_t sizes[] = {64 << 10, 100 << 10, 1 << 20};
+    for (int round = 0; round < 6; round++) { /* more rounds than slots */
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t n = sizes[s], got = 0;
+            memset(buf, 0xa5, len);
+            assert_int_equal(kx_client_read(c, z, 0, buf, n, 0, &got), STATUS_SUCCESS);
+            assert_int_equal(got, n);
+            for (size_t i = 0; i < n; i += 4093)
+                assert_int_equal(buf[i], 0);
+            assert_int_equal(buf[n - 1], 0);
+            if (n < len)
+                assert_int_equal(buf[n], 0xa5);
+            size_t off = (size_t)round * 512;
+            if (off + n > len)
+                off = 0;
+            assert_int_equal(kx_client_read(c, ram, off, buf, n, 0, &got), STATUS_SUCCESS);
+            assert_int_equal(got, n);
+            assert_memory_equal(buf, pattern + off, n);
+        }
+    }
+    assert_int_equal(slot_maps(getpid(), &rss), 1);
+    assert_true(rss > 0); /* the bytes came through the slots */
+    /* A batch of 12 reads of 80 KiB: 4 slots, the rest the ordinary way. */
+    enum { N = 12, LEN = 80 << 10 };
+    unsigned char *bufs = malloc((size_t)N * LEN);
+    assert_non_null(bufs);
+    memset(bufs, 0xa5, (size_t)N * LEN);
+    struct kx_client_io ios[N];
+    for (int i = 0; i < N; i++)
+        ios[i] = (struct kx_client_io){.op = KX_CLIENT_OP_READ, .handle = ram,
+                                       .offset = (uint64_t)i * 4096,
+                                       .out = bufs + (size_t)i * LEN, .out_len = LEN};
+    assert_int_equal(kx_client_submit(c, ios, N), STATUS_SUCCESS);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(ios[i].status, STATUS_SUCCESS);
+        assert_int_equal(ios[i].got, LEN);
+        assert_memory_equal(bufs + (size_t)i * LEN, pattern + (size_t)i * 4096, LEN);
+    }
+    free(bufs);
+    free(pattern);
+    free(buf);
+    kx_client_disconnect(c);
+    assert_int_equal(slot_maps(getpid(), NULL), 0);
+}
+
+static void test_read_slots_0_leaves_them_unmapped(void **state)
+{
+    struct kxd_proc *p = *state;
+    setenv("KX_CLIENT_READ_SLOTS", "0", 1);
+    kx_client *c = kxd_connect(p);
+    uint32_t z;
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_READ, &z), STATUS_SUCCESS);
+    assert_true(ring_mapped());
+    assert_int_equal(slot_maps(getpid(), NULL), 0);
+    size_t len = KXR_SLOT_BYTES, got = 0;
+    unsigned char *buf = malloc(len);
+    assert_non_null(buf);
+    memset(buf, 0xa5, len);
+    assert_int_equal(kx_client_read(c, z, 0, buf, len, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, len);
+    assert_int_equal(buf[0] | buf[len / 2] | buf[len - 1], 0);
+    free(buf);
+    kx_client_disconnect(c);
+    unsetenv("KX_CLIENT_READ_SLOTS");
+}
+
+/* Whether address p lies in a mapping of a read slots' region. */
+static int in_read_slots(const void *p)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long from, to;
+        if (sscanf(line, "%lx-%lx ", &from, &to) == 2 && (uintptr_t)p >= from &&
+            (uintptr_t)p < to)
+            found = strstr(line, "kx-slots:") != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+/* kx_client_read_view lends the bytes where the driver put them, in a read
+ * slot; with every slot lent out (or slots off) it still answers, from a
+ * buffer of the library's; given back, the slots serve again. */
+static void test_a_read_view_lends_the_slot_itself(void **state)
+{
+    struct kxd_proc *p = *state;
+    for (int slots_on = 1; slots_on >= 0; slots_on--) {
+        if (!slots_on)
+            setenv("KX_CLIENT_READ_SLOTS", "0", 1);
+        kx_client *c = kxd_connect(p);
+        uint32_t ram;
+        assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &ram),
+                         STATUS_SUCCESS);
+        static unsigned char pattern[256 << 10];
+        for (size_t i = 0; i < sizeof pattern; i++)
+            pattern[i] = (unsigned char)(i * 7 + slots_on);
+        uint64_t info = 0;
+        assert_int_equal(kx_client_write(c, ram, 0, pattern, sizeof pattern, 0, &info),
+                         STATUS_SUCCESS);
+        const void *views[KXR_SLOTS + 1];
+        for (uint32_t i = 0; i < KXR_SLOTS + 1; i++) {
+            size_t got = 0, len = 4096 + i * RAMDISK_SECTOR_SIZE; /* whole sectors */
+            assert_int_equal(kx_client_read_view(c, ram, i * 512, len, 0, &views[i], &got),
+                             STATUS_SUCCESS);
+            assert_non_null(views[i]);
+            assert_int_equal(got, len);
+            assert_memory_equal(views[i], pattern + i * 512, len);
+            /* in place while a slot is free; the fifth from the library's buffer */
+            assert_int_equal(in_read_slots(views[i]), slots_on && i < KXR_SLOTS);
+        }
+        for (uint32_t i = 0; i < KXR_SLOTS + 1; i++)
+            kx_client_read_release(c, views[i]);
+        const void *again = NULL;
+        size_t got = 0;
+        assert_int_equal(kx_client_read_view(c, ram, 0, sizeof pattern, 0, &again, &got),
+                         STATUS_SUCCESS);
+        assert_int_equal(got, sizeof pattern);
+        assert_memory_equal(again, pattern, sizeof pattern);
+        assert_int_equal(in_read_slots(again), slots_on);
+        kx_client_read_release(c, again);
+        /* A failed read lends nothing. */
+        assert_int_equal(kx_client_read_view(c, ram + 1000, 0, 4096, 0, &again, &got),
+                         STATUS_INVALID_HANDLE);
+        assert_null(again);
+        kx_client_disconnect(c);
+        unsetenv("KX_CLIENT_READ_SLOTS");
+    }
+    assert_kxd_still_serves(p);
+}
+
+/* One READ_SLOT on a raw ring and its answer (a KXR_DONE without bytes). */
+static struct kxr_done raw_read_slot(struct kx_ring *r, uint32_t handle, uint32_t k, uint32_t len)
+{
+    struct kxr_req q = {handle, k, 0, len, 0};
+    assert_int_equal(kx_ring_send(r, KXR_READ_SLOT, 4, &q, sizeof q, KX_RING_FOREVER),
+                     STATUS_SUCCESS);
+    assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+    struct kx_ring_rec rec;
+    size_t n = 0;
+    assert_int_equal(kx_ring_recv(r, &rec, 1, &n, KX_RING_FOREVER), STATUS_SUCCESS);
+    assert_int_equal(rec.type, KXR_DONE);
+    assert_int_equal(rec.id, 4);
+    struct kxr_done d;
+    assert_int_equal(rec.len, sizeof d); /* the bytes are in the slot */
+    memcpy(&d, rec.data, sizeof d);
+    kx_ring_release(r);
+    return d;
+}
+
+static void raw_slot_free(struct kx_ring *r, uint32_t k)
+{
+    struct kxr_req q = {0, k, 0, 0, 0};
+    assert_int_equal(kx_ring_send(r, KXR_SLOT_FREE, 0, &q, sizeof q, KX_RING_FOREVER),
+                     STATUS_SUCCESS);
+    assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+}
+
+/* The handle of path opened through a raw ring. */
+static uint32_t raw_open(struct kx_ring *r, const char *path, uint32_t access)
+{
+    struct kxr_req q = {0, access, 0, 0, 0};
+    struct kxr_done d = raw_call(r, KXR_OPEN, &q, path, strlen(path));
+    assert_int_equal(d.status, STATUS_SUCCESS);
+    return (uint32_t)d.information;
+}
+
+/* The protocol itself: the driver's bytes are in slot k when the answer
+ * comes, and a slot given back can be filled again. */
+static void test_a_read_slot_holds_the_drivers_bytes(void **state)
+{
+    struct kxd_proc *p = *state;
+    int sock;
+    uint8_t *slots = NULL;
+    struct kx_ring *r = raw_ring_slots(p, &sock, &slots);
+    uint32_t h = raw_open(r, "/dev/zero", KX_ACCESS_READ);
+    for (int round = 0; round < 3; round++) {
+        for (uint32_t k = 0; k < KXR_SLOTS; k++) {
+            uint8_t *slot = slots + (size_t)k * KXR_SLOT_BYTES;
+            memset(slot, 0xa5, KXR_SLOT_BYTES);
+            struct kxr_done d = raw_read_slot(r, h, k, 300000);
+            assert_int_equal(d.status, STATUS_SUCCESS);
+            assert_int_equal(d.got, 300000);
+            assert_int_equal(slot[0] | slot[150000] | slot[299999], 0);
+            assert_int_equal(slot[300000], 0xa5); /* nothing past what was asked */
+            raw_slot_free(r, k);
+        }
+    }
+    kx_plat_shm_unmap(slots, (size_t)KXR_SLOTS * KXR_SLOT_BYTES);
+    kx_ring_close(r);
+    kx_plat_close(sock);
+    assert_kxd_still_serves(p);
+}
+
+/* Bad slot numbers, a slot read into twice, a slot given back that the
+ * client does not hold (never read, still being read, given back twice),
+ * a slot read past a slot's size: each costs the client its connection,
+ * with the reason in kxd's log. */
+static void test_hostile_slot_use_drops_the_client(void **state)
+{
+    struct kxd_proc *p = *state;
+    enum { READ_BAD_NUMBER, FREE_BAD_NUMBER, FREE_UNREAD, READ_TWICE, FREE_TWICE, FREE_PENDING,
+           READ_TOO_LONG, N_CASES };
+    static const char *const why[N_CASES] = {
+        "read slot 4: no such slot",
+        "read slot 9: no such slot",
+        "read slot 0: gave back a slot it does not hold",
+        "read slot 1: a read into a slot it holds already",
+        "read slot 2: gave back a slot it does not hold",
+        "read slot 3: gave back a slot it does not hold",
+        "impossible lengths",
+    };
+    for (int c = 0; c < N_CASES; c++) {
+        int sock;
+        struct kx_ring *r = raw_ring(p, &sock);
+        uint32_t z = raw_open(r, "/dev/zero", KX_ACCESS_READ);
+        uint32_t pipe_h = raw_open(r, "/dev/pipe0", KX_ACCESS_READ);
+        struct kxr_req q = {z, 0, 0, 65536, 0};
+        switch (c) {
+        case READ_BAD_NUMBER:
+            q.code = KXR_SLOTS;
+            assert_int_equal(kx_ring_send(r, KXR_READ_SLOT, 1, &q, sizeof q, KX_RING_FOREVER),
+                             STATUS_SUCCESS);
+            break;
+        case FREE_BAD_NUMBER:
+            raw_slot_free(r, 9);
+            break;
+        case FREE_UNREAD:
+            raw_slot_free(r, 0);
+            break;
+        case READ_TWICE:
+            assert_int_equal(raw_read_slot(r, z, 1, 65536).status, STATUS_SUCCESS);
+            q.code = 1;
+            assert_int_equal(kx_ring_send(r, KXR_READ_SLOT, 1, &q, sizeof q, KX_RING_FOREVER),
+                             STATUS_SUCCESS);
+            break;
+        case FREE_TWICE:
+            assert_int_equal(raw_read_slot(r, z, 2, 65536).status, STATUS_SUCCESS);
+            raw_slot_free(r, 2);
+            raw_slot_free(r, 2);
+            break;
+        case FREE_PENDING: /* a read of an empty pipe: the slot is still being read into */
+            q = (struct kxr_req){pipe_h, 3, 0, 65536, UINT32_MAX};
+            assert_int_equal(kx_ring_send(r, KXR_READ_SLOT, 1, &q, sizeof q, KX_RING_FOREVER),
+                             STATUS_SUCCESS);
+            raw_slot_free(r, 3);
+            break;
+        case READ_TOO_LONG:
+            q.out_len = KXR_SLOT_BYTES + 1;
+            assert_int_equal(kx_ring_send(r, KXR_READ_SLOT, 1, &q, sizeof q, KX_RING_FOREVER),
+                             STATUS_SUCCESS);
+            break;
+        }
+        assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+        assert_dropped_for(p, sock, why[c]);
+        kx_ring_close(r);
+        kx_plat_close(sock);
+    }
+    T_WAIT_FOR(slot_maps(p->pid, NULL) == 0); /* every ring's slots freed */
+    assert_int_equal(slot_maps(p->pid, NULL), 0);
+    assert_kxd_still_serves(p);
+}
+
+/* A client that goes with read slots held — one answered and never given
+ * back, reads of an empty pipe pending in the others — leaves nothing behind:
+ * its reads are cancelled (answered once: kxd, built with ASan, would die
+ * of a second release), the slots and their memfd are freed, and the pipe
+ * serves the next reader. Once by closing its socket, once by dying. */
+static void test_a_client_leaving_with_slots_held_frees_them(void **state)
+{
+    struct kxd_proc *p = *state;
+    int sock;
+    struct kx_ring *r = raw_ring(p, &sock);
+    uint32_t z = raw_open(r, "/dev/zero", KX_ACCESS_READ);
+    uint32_t pipe_h = raw_open(r, "/dev/pipe0", KX_ACCESS_READ);
+    assert_int_equal(raw_read_slot(r, z, 0, 1 << 20).status, STATUS_SUCCESS); /* kept */
+    for (uint32_t k = 1; k < KXR_SLOTS; k++) {
+        struct kxr_req q = {pipe_h, k, 0, 65536, UINT32_MAX};
+        assert_int_equal(kx_ring_send(r, KXR_READ_SLOT, k, &q, sizeof q, KX_RING_FOREVER),
+                         STATUS_SUCCESS);
+    }
+    assert_int_equal(kx_ring_commit(r), STATUS_SUCCESS);
+    assert_int_equal(slot_maps(p->pid, NULL), 1);
+    kx_ring_close(r);
+    kx_plat_close(sock);
+    T_WAIT_FOR(slot_maps(p->pid, NULL) == 0);
+    assert_int_equal(slot_maps(p->pid, NULL), 0);
+
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        kx_client *c = kxd_connect(p);
+        uint32_t h;
+        if (!c || kx_client_open(c, "/dev/pipe0", KX_ACCESS_READ, &h) != STATUS_SUCCESS)
+            _exit(1);
+        static char bufs[6][65536];
+        struct kx_client_io ios[6];
+        for (int i = 0; i < 6; i++)
+            ios[i] = (struct kx_client_io){.op = KX_CLIENT_OP_READ, .handle = h, .out = bufs[i],
+                                           .out_len = sizeof bufs[i], .timeout_ms = UINT32_MAX};
+        alarm(1); /* ends the child with its reads pending, four in slots */
+        kx_client_submit(c, ios, 6);
+        _exit(2);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    T_WAIT_FOR(slot_maps(p->pid, NULL) == 0);
+    assert_int_equal(slot_maps(p->pid, NULL), 0);
+    assert_kxd_still_serves(p);
+    kx_client *c = kxd_connect(p);
+    uint32_t rd, wr;
+    assert_int_equal(kx_client_open(c, "/dev/pipe0", KX_ACCESS_READ, &rd), STATUS_SUCCESS);
+    assert_int_equal(kx_client_open(c, "/dev/pipe0", KX_ACCESS_WRITE, &wr), STATUS_SUCCESS);
+    uint64_t info = 0;
+    assert_int_equal(kx_client_write(c, wr, 0, "after", 5, 0, &info), STATUS_SUCCESS);
+    static char got[65536];
+    size_t n = 0;
+    assert_int_equal(kx_client_read(c, rd, 0, got, sizeof got, 0, &n), STATUS_SUCCESS);
+    assert_int_equal(n, 5);
+    assert_memory_equal(got, "after", 5);
+    kx_client_disconnect(c);
+}
+
+/* kxd with the drivers inside it: a read slot is the IRP's buffer the
+ * driver itself writes (no host transport between). */
+static int kxd_setup_inproc(void **state)
+{
+    static const char *const inproc[] = {"--host-mode", "inproc", NULL};
+    return kxd_setup_args(state, inproc);
+}
+#define KXD_TEST_INPROC(fn) cmocka_unit_test_setup_teardown(fn, kxd_setup_inproc, kxd_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +935,16 @@ int main(void)
         KXD_TEST(test_open_and_close_through_the_ring),
         KXD_TEST(test_ring_opens_are_checked_as_the_sockets),
         KXD_TEST(test_a_bad_open_or_close_drops_the_client),
+        KXD_TEST(test_large_reads_arrive_through_read_slots),
+        KXD_TEST(test_read_slots_0_leaves_them_unmapped),
+        KXD_TEST(test_a_read_slot_holds_the_drivers_bytes),
+        KXD_TEST(test_a_read_view_lends_the_slot_itself),
+        KXD_TEST(test_hostile_slot_use_drops_the_client),
+        KXD_TEST(test_a_client_leaving_with_slots_held_frees_them),
+        KXD_TEST_INPROC(test_large_reads_arrive_through_read_slots),
+        KXD_TEST_INPROC(test_a_read_slot_holds_the_drivers_bytes),
+        KXD_TEST_INPROC(test_a_read_view_lends_the_slot_itself),
+        KXD_TEST_INPROC(test_a_client_leaving_with_slots_held_frees_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
