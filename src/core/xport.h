@@ -84,6 +84,15 @@ struct kx_xport_ops {
      * payload) send would take now without waiting. Senders may race for
      * the room: a sender that must not wait leaves some over. */
     size_t (*room)(struct kx_xport *x);
+    /* A thread that has just sent takes whatever answers have already
+     * arrived, if no other consumer has the turn (STATUS_TIMEOUT: nothing,
+     * or another has it): as poll, but without poll_begin/poll_end, and
+     * ended by poll_done. While collects take records, the receiving
+     * thread sleeps without asking the peer for wake-ups and looks for
+     * itself every 5-100 us (longer while it finds nothing), so an answer
+     * no collect takes waits at most that long; once a look finds that no
+     * collect took anything, the peer wakes it again. NULL on the socket. */
+    kx_status (*collect)(struct kx_xport *x, struct kx_xbatch *b);
 };
 
 /* The largest record room() counts: one that travels inline in a ring. */

@@ -46,6 +46,14 @@ enum { PIECE_WHOLE = 1, PIECE_FIRST = 2, PIECE_MORE = 3 };
 #define BATCH_KEEP      (4u << 20) /* a buffer grown past this for a large record is let go */
 #define PAUSE_FIRST_NS  2000u
 #define PAUSE_MAX_NS    (1000u * 1000u)
+/* How often a receiving thread asleep unarmed looks for itself: a poller
+ * may keep its turn through a long routine (xport.h poll_begin). */
+#define UNARMED_LOOK_NS (1000u * 1000u)
+/* While collects take the records, the receiving thread sleeps unarmed and
+ * looks for itself after this long: shorter when it finds records left,
+ * longer when it finds none. */
+#define COLLECT_LOOK_MIN_NS 5000u
+#define COLLECT_LOOK_MAX_NS 100000u
 
 struct xring {
     struct kx_xport x; /* first */
@@ -59,6 +67,8 @@ struct xring {
     int recv_turn;             /* recv's caller still has the turn (its batch) */
     _Atomic uint32_t pollers;  /* threads polling in place of the receiving one */
     _Atomic int kicked;
+    _Atomic uint32_t collected; /* collects that took records since recv last looked */
+    uint64_t look_ns;           /* recv's: its next unarmed sleep while collects take records */
 };
 
 /* A thread's token for the turn word: the address of something of its own. */
@@ -308,12 +318,13 @@ static kx_status receive(struct xring *s, struct kx_xbatch *b)
     }
 }
 
-/* Sleeps until the eventfd is signalled or the peer's socket hangs up. */
-static void sleep_ring(struct xring *s)
+/* Sleeps until the eventfd is signalled, the peer's socket hangs up or
+ * deadline (0: none). */
+static void sleep_ring(struct xring *s, uint64_t deadline)
 {
     int fds[2] = {kx_ring_wake_fd(s->r), s->sock};
     uint32_t ev[2] = {KX_POLL_IN, KX_POLL_HUP}, rev[2] = {0, 0};
-    kx_plat_wait_fds(fds, ev, rev, 2, 0);
+    kx_plat_wait_fds(fds, ev, rev, 2, deadline);
     if (rev[0])
         kx_plat_waker_drain(fds[0]);
     if (rev[1])
@@ -323,18 +334,34 @@ static void sleep_ring(struct xring *s)
 static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
 {
     struct xring *s = (struct xring *)x;
+    int looked = 0; /* woken by its own timer while collects took the records */
     for (;;) {
         if (!s->recv_turn)
             turn_take(s);
         s->recv_turn = 1;
         kx_status st = receive(s, b);
+        if (looked) /* what the look found tunes the next one */
+            s->look_ns = st == STATUS_SUCCESS ? s->look_ns / 2 : s->look_ns * 2;
+        looked = 0;
         if (st == STATUS_SUCCESS)
             return st; /* the turn stays with the caller while it handles b */
         int armed = 0;
+        uint64_t look = 0;
         if (st == STATUS_TIMEOUT && !atomic_load(&s->pollers)) {
-            if (kx_ring_arm_keep(s->r))
+            if (atomic_exchange(&s->collected, 0)) {
+                /* Collects take the records: the peer need not wake this
+                 * thread for them, which looks now and then instead. */
+                kx_ring_disarm(s->r);
+                if (s->look_ns < COLLECT_LOOK_MIN_NS)
+                    s->look_ns = COLLECT_LOOK_MIN_NS;
+                if (s->look_ns > COLLECT_LOOK_MAX_NS)
+                    s->look_ns = COLLECT_LOOK_MAX_NS;
+                look = s->look_ns;
+            } else if (kx_ring_arm_keep(s->r)) {
                 continue; /* records came, or the peer went: look again */
-            armed = 1;
+            } else {
+                armed = 1;
+            }
         }
         s->recv_turn = 0;
         turn_give(s);
@@ -344,9 +371,11 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
             return STATUS_TIMEOUT;
         /* The last poller may have left between the look and the give,
          * finding the turn taken: then arming is this thread's job. */
-        if (!armed && !atomic_load(&s->pollers))
+        if (!armed && !look && !atomic_load(&s->pollers))
             continue;
-        sleep_ring(s);
+        uint64_t now = armed ? 0 : kx_plat_monotonic_ns();
+        sleep_ring(s, armed ? 0 : now + (look ? look : UNARMED_LOOK_NS));
+        looked = look && kx_plat_monotonic_ns() - now >= look;
         if (atomic_exchange(&s->kicked, 0))
             return STATUS_TIMEOUT;
     }
@@ -369,6 +398,20 @@ static kx_status xr_poll(struct kx_xport *x, struct kx_xbatch *b)
     kx_status st = receive(s, b);
     if (st != STATUS_SUCCESS)
         turn_give(s);
+    return st;
+}
+
+static kx_status xr_collect(struct kx_xport *x, struct kx_xbatch *b)
+{
+    struct xring *s = (struct xring *)x;
+    if (!turn_try(s))
+        return STATUS_TIMEOUT;
+    kx_status st = receive(s, b);
+    if (st != STATUS_SUCCESS) {
+        turn_give(s);
+        return st;
+    }
+    atomic_fetch_add_explicit(&s->collected, 1, memory_order_relaxed);
     return st;
 }
 
@@ -435,8 +478,8 @@ static const char *xr_error(struct kx_xport *x)
 }
 
 static const struct kx_xport_ops xring_ops = {
-    xr_send, xr_recv,      xr_wake,     xr_free, xr_error, xr_poll_begin,
-    xr_poll, xr_poll_done, xr_poll_end, xr_kick, xr_room};
+    xr_send,      xr_recv,     xr_wake, xr_free, xr_error,  xr_poll_begin, xr_poll,
+    xr_poll_done, xr_poll_end, xr_kick, xr_room, xr_collect};
 
 kx_status kx_xport_ring_new(struct kx_ring *r, int sock, struct kx_xport **out)
 {
