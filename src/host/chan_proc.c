@@ -35,15 +35,17 @@ static struct hrec *rec_by_local(struct kx_hostep *ep, uint64_t id)
 {
     pthread_mutex_lock(&ep->lock);
     struct hrec *hr = rec_at(ep, (uint32_t)id);
-    if (hr && (hr->gen != (uint32_t)(id >> 32) || !atomic_load(&hr->refs)))
+    if (hr && (atomic_load_explicit(&hr->gen, memory_order_relaxed) != (uint32_t)(id >> 32) ||
+               !atomic_load(&hr->refs)))
         hr = NULL;
     pthread_mutex_unlock(&ep->lock);
     return hr;
 }
 
-struct hrec *kx__hp_rec_get(struct kx_hostep *ep, int is_irp, uint64_t mgr_id)
+/* Moves up to HP_RX_TAKE free records to the receiver's own list, growing
+ * the pool by a slab if it is empty (caller holds ep->lock). */
+static void refill_locked(struct kx_hostep *ep)
 {
-    pthread_mutex_lock(&ep->lock);
     if (!ep->free && ep->n_slabs < HP_MAX_SLABS) {
         struct hrec *slab = aligned_alloc(128, HP_SLAB * sizeof *slab);
         if (slab) {
@@ -56,33 +58,56 @@ struct hrec *kx__hp_rec_get(struct kx_hostep *ep, int is_irp, uint64_t mgr_id)
             ep->slabs[ep->n_slabs++] = slab;
         }
     }
-    struct hrec *hr = ep->free;
-    if (hr) {
+    for (uint32_t n = 0; n < HP_RX_TAKE && ep->free; n++) {
+        struct hrec *hr = ep->free;
         ep->free = hr->next;
-        hr->gen++;
-        hr->mgr_id = mgr_id;
-        hr->next = NULL;
-        atomic_store(&hr->flags, 0);
-        atomic_store(&hr->refs, is_irp ? 2 : 1);
-        struct io_irp *r = &hr->r;
-        memset(r, 0, offsetof(struct io_irp, req_out));
-        r->buf = NULL;
-        r->buf_len = 0;
-        if (is_irp) {
-            struct hrec **b = &ep->hash[mgr_id % HP_HASH];
-            hr->next = *b;
-            *b = hr;
-        }
+        hr->next = ep->rx_free;
+        ep->rx_free = hr;
     }
-    pthread_mutex_unlock(&ep->lock);
+}
+
+struct hrec *kx__hp_rec_get(struct kx_hostep *ep, int is_irp, uint64_t mgr_id)
+{
+    if (!ep->rx_free) {
+        pthread_mutex_lock(&ep->lock);
+        refill_locked(ep);
+        pthread_mutex_unlock(&ep->lock);
+    }
+    struct hrec *hr = ep->rx_free;
+    if (!hr)
+        return NULL;
+    ep->rx_free = hr->next;
+    /* Nobody else holds it: a stale id's lookup (rec_by_local) sees no
+     * references, or a generation that is not its own. */
+    atomic_fetch_add_explicit(&hr->gen, 1, memory_order_relaxed);
+    hr->mgr_id = mgr_id;
+    hr->next = NULL;
+    atomic_store_explicit(&hr->flags, 0, memory_order_relaxed);
+    struct io_irp *r = &hr->r;
+    memset(r, 0, offsetof(struct io_irp, req_out));
+    r->buf = NULL;
+    r->buf_len = 0;
+    atomic_store_explicit(&hr->refs, is_irp ? 2 : 1, memory_order_release);
     return hr;
 }
 
-void kx__hp_rec_unref(struct kx_hostep *ep, struct hrec *hr, uint32_t n)
+void kx__hp_rec_publish(struct kx_hostep *ep, struct hrec **irps, size_t n)
 {
-    if (atomic_fetch_sub(&hr->refs, n) != n)
+    if (!n)
         return;
     pthread_mutex_lock(&ep->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct hrec **b = &ep->hash[irps[i]->mgr_id % HP_HASH];
+        irps[i]->next = *b;
+        *b = irps[i];
+    }
+    pthread_mutex_unlock(&ep->lock);
+}
+
+/* Returns records whose last reference went to the pool (caller holds
+ * ep->lock). */
+static void put_locked(struct kx_hostep *ep, struct hrec *hr)
+{
     if (hr->r.kind == K_IRP)
         for (struct hrec **p = &ep->hash[hr->mgr_id % HP_HASH]; *p; p = &(*p)->next)
             if (*p == hr) {
@@ -93,6 +118,14 @@ void kx__hp_rec_unref(struct kx_hostep *ep, struct hrec *hr, uint32_t n)
     hr->prov_mem = NULL;
     hr->next = ep->free;
     ep->free = hr;
+}
+
+void kx__hp_rec_unref(struct kx_hostep *ep, struct hrec *hr, uint32_t n)
+{
+    if (atomic_fetch_sub(&hr->refs, n) != n)
+        return;
+    pthread_mutex_lock(&ep->lock);
+    put_locked(ep, hr);
     pthread_mutex_unlock(&ep->lock);
 }
 
@@ -110,6 +143,14 @@ struct hrec *kx__hp_rec_by_mgr(struct kx_hostep *ep, uint64_t mgr_id)
 
 /* ==== sending ============================================================== */
 
+void kx__hp_poll_leave(struct kx_hostep *ep)
+{
+    if (!ep->polling)
+        return;
+    ep->polling = 0;
+    ep->x->ops->poll_end(ep->x);
+}
+
 kx_status kx__hp_send(struct kx_hostep *ep, const struct kx_xout *o)
 {
     return kx_xport_send(ep->x, o, 1);
@@ -125,7 +166,8 @@ int kx__hp_break_transport(struct kx_io *io)
     return kx_ring_commit(ep->ring) == STATUS_SUCCESS;
 }
 
-/* Sends what the dispatch thread deferred, then lets go of its records. */
+/* Sends what the dispatch thread deferred, then lets go of its records:
+ * those whose last reference this was go back to the pool under one lock. */
 static void flush(struct kx_hostep *ep)
 {
     if (!ep->n_defer)
@@ -135,10 +177,20 @@ static void flush(struct kx_hostep *ep)
         outs[i] = ep->defer[i].out;
     /* A manager that has gone can't be told; the process ends with it. */
     kx_xport_send(ep->x, outs, ep->n_defer);
-    for (size_t i = 0; i < ep->n_defer; i++)
-        if (ep->defer[i].rec)
-            kx__hp_rec_unref(ep, ep->defer[i].rec, ep->defer[i].drop);
+    struct hrec *gone[HP_DEFER];
+    size_t n_gone = 0;
+    for (size_t i = 0; i < ep->n_defer; i++) {
+        struct hrec *hr = ep->defer[i].rec;
+        if (hr && atomic_fetch_sub(&hr->refs, ep->defer[i].drop) == ep->defer[i].drop)
+            gone[n_gone++] = hr;
+    }
     ep->n_defer = 0;
+    if (!n_gone)
+        return;
+    pthread_mutex_lock(&ep->lock);
+    for (size_t i = 0; i < n_gone; i++)
+        put_locked(ep, gone[i]);
+    pthread_mutex_unlock(&ep->lock);
 }
 
 void kx__chan_flush(struct kx_io *io, struct io_relbatch *rb)
@@ -183,8 +235,10 @@ static kx_status call(struct kx_hostep *ep, uint32_t op, uint64_t b, uint64_t c,
                       size_t l1, const void *p2, size_t l2, uint64_t *out_id, void **out,
                       size_t *out_len)
 {
-    if (ep->h && kx__host_current() == ep->h)
+    if (ep->h && kx__host_current() == ep->h) {
         flush(ep); /* what the routine said before */
+        kx__hp_poll_leave(ep); /* the reply must wake the main thread */
+    }
     /* On the heap, not the stack: the reader thread reaches it through the
      * list. Calls are the driver's set-up path, not the I/O path. */
     struct hcall *hc = calloc(1, sizeof *hc);

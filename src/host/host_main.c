@@ -85,7 +85,8 @@ static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
     hr->r.kind = K_IRP;
     hr->r.major = m.major;
     hr->r.u.msg = m;
-    hr->r.u.msg.irp_id = (uint64_t)hr->gen << 32 | hr->idx; /* the driver's IRP names ours */
+    /* the driver's IRP names ours */
+    hr->r.u.msg.irp_id = (uint64_t)atomic_load_explicit(&hr->gen, memory_order_relaxed) << 32 | hr->idx;
     if (!set_buffer(hr, p + sizeof m, m.in_len, m.out_len)) {
         kx__hp_rec_unref(ep, hr, 2);
         return NULL;
@@ -189,21 +190,41 @@ static struct io_irp *take_event(struct kx_hostep *ep, const struct kx_xrec *x,
     return &hr->r;
 }
 
+/* Posts recs[0..*n) to the dispatch thread, its IRPs findable by the
+ * manager's id first (one lock for all). */
+static void post_taken(struct kx_hostep *ep, struct io_irp **recs, size_t *n, struct hrec **irps,
+                       size_t *n_irps)
+{
+    kx__hp_rec_publish(ep, irps, *n_irps);
+    *n_irps = 0;
+    if (*n)
+        kx__host_post(ep->h, recs, *n);
+    *n = 0;
+}
+
 /* Turns a batch from kxd into local records for the dispatch thread (one
  * queue push per POST_MAX); answers replies and pings at once. Whoever has
  * the receiving turn. */
 static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
 {
     struct io_irp *post[POST_MAX];
-    size_t n = 0;
+    struct hrec *irps[POST_MAX];
+    size_t n = 0, n_irps = 0;
     const struct kx_xrec *x;
     const unsigned char *p;
     int stopping = atomic_load(&ep->stopping);
     while (kx_xport_next(b, &x, &p)) {
         struct io_irp *r = NULL;
         switch (x->type) {
-        case HX_IRP: r = take_irp(ep, x, p); break;
-        case HX_CTL: r = stopping ? NULL : take_ctl(ep, x, p, ep->entry); break;
+        case HX_IRP:
+            if ((r = take_irp(ep, x, p)))
+                irps[n_irps++] = hrec_of(r);
+            break;
+        case HX_CTL: /* a cancel looks its IRP up: those taken so far go first */
+            if (!stopping && n_irps)
+                post_taken(ep, post, &n, irps, &n_irps);
+            r = stopping ? NULL : take_ctl(ep, x, p, ep->entry);
+            break;
         case HX_EVENT: r = stopping ? NULL : take_event(ep, x, p); break;
         case HX_REPLY: kx__hp_reply(ep, x, p); break;
         case HX_PING: { /* answered here, whatever the dispatch thread does */
@@ -217,40 +238,41 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
             continue;
         stopping |= r->kind == K_STOP;
         post[n++] = r;
-        if (n == POST_MAX) {
-            kx__host_post(ep->h, post, n);
-            n = 0;
-        }
+        if (n == POST_MAX)
+            post_taken(ep, post, &n, irps, &n_irps);
     }
-    if (n)
-        kx__host_post(ep->h, post, n);
+    post_taken(ep, post, &n, irps, &n_irps);
     if (stopping && !atomic_exchange(&ep->stopping, 1) && ep->x->ops->kick)
         ep->x->ops->kick(ep->x); /* the main thread, if asleep, ends its loop */
 }
 
 /* The dispatch thread's idle hook: receives for up to poll_ns; 1 if it
- * posted records (to itself). */
+ * posted records (to itself). A poll that finds records keeps its place
+ * among the pollers (ep->polling): while the thread runs them the ring stays
+ * disarmed, so kxd's next batch waits for it in the ring instead of waking
+ * the main thread, which looks in now and then (xport.h) in case a routine
+ * takes long. The place goes when the poll finds nothing (the thread
+ * sleeps next) or a routine waits for kxd's reply (kx__hp_poll_leave). */
 static int idle_poll(void *arg)
 {
     struct kx_hostep *ep = arg;
     struct kx_xport *x = ep->x;
-    int found = 0;
     uint64_t until = 0;
-    x->ops->poll_begin(x);
-    for (unsigned i = 1; !found; i++) {
+    if (!ep->polling) {
+        x->ops->poll_begin(x);
+        ep->polling = 1;
+    }
+    for (unsigned i = 1;; i++) {
         kx_status st = x->ops->poll(x, &ep->pbatch);
         if (st == STATUS_SUCCESS) {
             take_batch(ep, &ep->pbatch);
             x->ops->poll_done(x);
-            found = 1;
-            break;
+            return 1;
         }
         if (st != STATUS_TIMEOUT)
             break; /* kxd went, or broke the rings: the main thread's to see */
-        if (kx__queue_peek(&ep->h->q, 0)) {
-            found = 1; /* the main thread had the turn and posted */
-            break;
-        }
+        if (kx__queue_peek(&ep->h->q, 0))
+            return 1; /* the main thread had the turn and posted */
         kx_plat_cpu_relax();
         if (i % 32 == 0) {
             uint64_t now = kx_plat_monotonic_ns();
@@ -260,9 +282,9 @@ static int idle_poll(void *arg)
                 break;
         }
     }
-    /* Driver code runs next, or sleep: the main thread receives meanwhile. */
-    x->ops->poll_end(x);
-    return found;
+    /* Sleep next: the main thread receives meanwhile. */
+    kx__hp_poll_leave(ep);
+    return 0;
 }
 
 /* What kxd asked of this host's confinement, and whether the start of it

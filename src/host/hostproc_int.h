@@ -31,7 +31,8 @@
 struct hrec {
     struct io_irp r; /* first: what kmdf_host.c handles */
     uint64_t mgr_id; /* the manager's id of this IRP or control record */
-    uint32_t idx, gen;
+    uint32_t idx;
+    _Atomic uint32_t gen;   /* bumped by each taking: a stale local id no longer matches */
     _Atomic uint32_t refs;
     _Atomic uint32_t flags; /* HR_* */
     struct hrec *next;      /* free list, or hash chain while an IRP (ep->lock) */
@@ -45,6 +46,7 @@ struct hrec {
 #define HP_MAX_SLABS 4096u
 #define HP_HASH      4096u
 #define HP_DEFER     64u
+#define HP_RX_TAKE   64u /* free records the receiver takes from the pool at once */
 
 struct hcall;
 
@@ -64,6 +66,7 @@ struct kx_hostep {
     uint32_t n_slabs;
     struct hrec *free;
     struct hrec *hash[HP_HASH]; /* IRPs by manager id */
+    struct hrec *rx_free;       /* the receiving turn's: records taken from free, one lock for many */
     struct hcall *calls;        /* waiting for HX_REPLY */
     uint64_t next_seq;
     /* Receiving (host_main.c): the main thread, and the dispatch thread
@@ -72,13 +75,18 @@ struct kx_hostep {
     _Atomic int stopping; /* K_STOP received: nothing new is taken */
     uint64_t poll_ns;
     struct kx_xbatch pbatch;
+    int polling; /* dispatch thread's: it is among the transport's pollers */
     /* Dispatch thread only: answers sent at kx__chan_flush, one batch. */
     struct hp_defer defer[HP_DEFER];
     size_t n_defer;
 };
 
-/* Takes a fresh record (refs 2 for an IRP, 1 otherwise). NULL when out of memory. */
+/* Takes a fresh record (refs 2 for an IRP, 1 otherwise). NULL when out of
+ * memory. Whoever has the receiving turn (take_batch), one at a time. */
 struct hrec *kx__hp_rec_get(struct kx_hostep *ep, int is_irp, uint64_t mgr_id);
+/* Makes IRP records findable by manager id (kx__hp_rec_by_mgr), n under one
+ * lock; before they are posted. */
+void kx__hp_rec_publish(struct kx_hostep *ep, struct hrec **irps, size_t n);
 /* Drops n references; the last one returns the record to the pool. */
 void kx__hp_rec_unref(struct kx_hostep *ep, struct hrec *hr, uint32_t n);
 /* The live IRP with this manager id (newest), or NULL. */
@@ -89,6 +97,9 @@ struct hrec *kx__hp_rec_by_mgr(struct kx_hostep *ep, uint64_t mgr_id);
 int kx__hp_break_transport(struct kx_io *io);
 /* An HX_REPLY: wakes the caller waiting for it. */
 void kx__hp_reply(struct kx_hostep *ep, const struct kx_xrec *hdr, const unsigned char *payload);
+/* The dispatch thread gives up its place among the transport's pollers
+ * (if it has one): the main thread is woken by kxd's records again. */
+void kx__hp_poll_leave(struct kx_hostep *ep);
 /* Sends a record now (any thread). */
 kx_status kx__hp_send(struct kx_hostep *ep, const struct kx_xout *o);
 
