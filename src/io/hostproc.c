@@ -56,6 +56,7 @@
 #include <string.h>
 
 #define SEND_MAX     64
+#define COLLECT_ROUNDS 4 /* batches a submitter takes in the reader's place, at most */
 #define REAP_WAIT_MS 2000 /* a stopped host exits at once; a stuck one is killed */
 #define RING_BYTES (256u << 10) /* per direction: room for thousands of small records */
 #define BULK_BYTES (2u << 20)   /* per direction: large buffers, in 512 KiB pieces at most */
@@ -294,30 +295,49 @@ static void polls_stop(struct io_hostproc *hp)
         kx_plat_yield();
 }
 
-void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
+/* Handles the batch a poll or collect took (hp->pbatch, the turn
+ * holder's): answers for anyone, in order, as the reader would. */
+static void take_answers(struct io_hostproc *hp)
+{
+    struct io_relbatch rb = {0};
+    const struct kx_xrec *rec;
+    const unsigned char *p;
+    while (kx_xport_next(&hp->pbatch, &rec, &p))
+        handle(hp, rec, p, &rb);
+    kx__relbatch_flush(hp->io, &rb);
+    hp->x->ops->poll_done(hp->x);
+}
+
+/* 1 if this thread may receive in the reader's place now (then it must
+ * call polls_leave); 0 on the socket, with polling off, or after death. */
+static int polls_enter(struct io_hostproc *hp)
 {
     if (!hp->poll_ns || (hp->io->host_flags & KX_IO_HOST_SOCKET))
-        return;
+        return 0;
     atomic_fetch_add_explicit(&hp->poll_users, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&hp->no_poll, memory_order_seq_cst)) {
         atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
-        return;
+        return 0;
     }
+    return 1;
+}
+
+static void polls_leave(struct io_hostproc *hp)
+{
+    atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
+}
+
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
+{
+    if (!polls_enter(hp))
+        return;
     struct kx_xport *x = hp->x;
     x->ops->poll_begin(x);
     uint64_t until = 0;
     for (unsigned i = 1; atomic_load_explicit(&r->wake, memory_order_acquire) != 2; i++) {
         kx_status st = x->ops->poll(x, &hp->pbatch);
         if (st == STATUS_SUCCESS) {
-            /* Answers for anyone, this one's among them perhaps: handled as
-             * the reader would, in order. */
-            struct io_relbatch rb = {0};
-            const struct kx_xrec *rec;
-            const unsigned char *p;
-            while (kx_xport_next(&hp->pbatch, &rec, &p))
-                handle(hp, rec, p, &rb);
-            kx__relbatch_flush(hp->io, &rb);
-            x->ops->poll_done(x);
+            take_answers(hp); /* this one's among them, perhaps */
             continue;
         }
         if (st != STATUS_TIMEOUT)
@@ -332,7 +352,21 @@ void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
         }
     }
     x->ops->poll_end(x);
-    atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
+    polls_leave(hp);
+}
+
+void kx__hostproc_collect(struct io_hostproc *hp)
+{
+    if (!polls_enter(hp))
+        return;
+    /* A few turns at most: a submitter is not the reader, however fast
+     * the answers come. */
+    for (int i = 0; i < COLLECT_ROUNDS; i++) {
+        if (hp->x->ops->collect(hp->x, &hp->pbatch) != STATUS_SUCCESS)
+            break; /* nothing there, another consumer's turn, or a failure the reader sees */
+        take_answers(hp);
+    }
+    polls_leave(hp);
 }
 
 static void reply(struct io_hostproc *hp, uint64_t seq, kx_status st, uint64_t id, const void *p,

@@ -401,6 +401,11 @@ int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
 /* A synchronous caller's wait for r, posted to hp: receives the host's
  * answers itself for a while (returns when r is answered or it stops). */
 void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r);
+/* An async submitter, right after posting to hp: handles the answers that
+ * have already arrived (any requester's: their completions run on this
+ * thread), so a stream of batches needs no wake-up of the reader. Returns
+ * at once when another thread is receiving. */
+void kx__hostproc_collect(struct io_hostproc *hp);
 /* After K_STOP was posted: waits for the process to end (killing it if it
  * does not) and for its threads; frees hp. */
 void kx__hostproc_free(struct io_hostproc *hp);

@@ -166,6 +166,8 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (sync && d->proc)
         kx__hostproc_await(d->proc, recs[0]); /* the answer, without the reader's hop */
+    else if (d->proc)
+        kx__hostproc_collect(d->proc); /* earlier answers, without waking the reader */
     if (sync)
         *spin = kx__spin_worthwhile(io, cpu);
     kx__wd_note_deadline(io, first_deadline);
