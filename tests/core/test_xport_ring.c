@@ -5,12 +5,18 @@
  * receiver say STATUS_RING_CORRUPT and name it, after the good records before
  * it; a peer that goes reads as STATUS_CONNECTION_LOST; a poller and the
  * receiving thread take turns, each record handled once and in order, and a
- * record sent after the last poller left still wakes the receiving thread. */
+ * record sent after the last poller left still wakes the receiving thread;
+ * likewise a collecting sender and the receiving thread, and a record sent
+ * after the collects stopped reaches the receiving thread, which slept
+ * without being woken by the peer; a poller that keeps its turn without
+ * polling (a host's dispatch thread in a long routine) leaves the records to
+ * the receiving thread, which looks for itself. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "../patience.h"
 #include "core/xport.h"
 #include "ring_fixture.h"
 
@@ -184,6 +190,7 @@ struct turns {
     struct kx_xport *x;
     uint64_t log[TURN_RECORDS + 1];
     size_t n;
+    _Atomic size_t handled; /* n, for the sending thread to watch */
     _Atomic int polling, received_last;
 };
 
@@ -197,6 +204,7 @@ static void log_batch(struct turns *t, struct kx_xbatch *b)
         if (h->id == TURN_RECORDS)
             atomic_store(&t->received_last, 1);
     }
+    atomic_store(&t->handled, t->n);
 }
 
 static void *turn_receiver(void *arg)
@@ -261,6 +269,84 @@ static void test_pollers_and_the_receiver_take_turns(void **state)
     free_pair(&p);
 }
 
+/* A sender of side b that collects what side a sent, as a submitter does
+ * after each post, until told to stop. */
+static void *turn_collector(void *arg)
+{
+    struct turns *t = arg;
+    struct kx_xbatch b = {0};
+    while (atomic_load(&t->polling)) {
+        if (t->x->ops->collect(t->x, &b) == STATUS_SUCCESS) {
+            log_batch(t, &b);
+            t->x->ops->poll_done(t->x);
+        }
+        sched_yield();
+    }
+    kx_xbatch_free(&b);
+    return NULL;
+}
+
+static void test_collects_and_the_receiver_take_turns(void **state)
+{
+    (void)state;
+    struct pair p;
+    make_pair(&p, 64u << 10, 0);
+    struct turns *t = calloc(1, sizeof *t);
+    t->x = p.b;
+    atomic_store(&t->polling, 1);
+    pthread_t rt, ct;
+    assert_int_equal(pthread_create(&rt, NULL, turn_receiver, t), 0);
+    assert_int_equal(pthread_create(&ct, NULL, turn_collector, t), 0);
+    for (uint64_t i = 0; i < TURN_RECORDS; i++) {
+        struct kx_xout o = {{7, 0, 0, i, 0, 0, 0}, NULL, 0, NULL, 0};
+        assert_int_equal(kx_xport_send(p.a, &o, 1), STATUS_SUCCESS);
+        if (i % 64 == 0)
+            sched_yield();
+    }
+    /* Wait until every record was handled, so the collects had their share. */
+    T_WAIT_FOR(atomic_load(&t->handled) == TURN_RECORDS);
+    atomic_store(&t->polling, 0);
+    pthread_join(ct, NULL);
+    /* Nobody collects now: the receiving thread, perhaps asleep without
+     * asking the peer for wake-ups, finds this one itself. */
+    struct kx_xout last = {{7, 0, 0, TURN_RECORDS, 0, 0, 0}, NULL, 0, NULL, 0};
+    assert_int_equal(kx_xport_send(p.a, &last, 1), STATUS_SUCCESS);
+    T_WAIT_FOR(atomic_load(&t->received_last));
+    assert_true(atomic_load(&t->received_last));
+    pthread_join(rt, NULL);
+    assert_int_equal(t->n, TURN_RECORDS + 1);
+    for (size_t i = 0; i < t->n; i++)
+        assert_int_equal(t->log[i], i);
+    free(t);
+    free_pair(&p);
+}
+
+static void test_a_poller_that_keeps_its_turn_leaves_records_to_the_receiver(void **state)
+{
+    (void)state;
+    struct pair p;
+    make_pair(&p, 64u << 10, 0);
+    struct turns *t = calloc(1, sizeof *t);
+    t->x = p.b;
+    pthread_t rt;
+    assert_int_equal(pthread_create(&rt, NULL, turn_receiver, t), 0);
+    /* A poller that never polls: the ring stays disarmed throughout. */
+    p.b->ops->poll_begin(p.b);
+    for (uint64_t i = 0; i <= TURN_RECORDS; i += TURN_RECORDS / 4) {
+        struct kx_xout o = {{7, 0, 0, i, 0, 0, 0}, NULL, 0, NULL, 0};
+        assert_int_equal(kx_xport_send(p.a, &o, 1), STATUS_SUCCESS);
+        size_t want = i / (TURN_RECORDS / 4) + 1;
+        T_WAIT_FOR(atomic_load(&t->handled) == want);
+        assert_int_equal(atomic_load(&t->handled), want);
+        assert_int_equal(t->log[want - 1], i);
+    }
+    assert_true(atomic_load(&t->received_last));
+    pthread_join(rt, NULL);
+    p.b->ops->poll_end(p.b);
+    free(t);
+    free_pair(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +355,8 @@ int main(void)
         cmocka_unit_test(test_a_bad_record_is_corruption),
         cmocka_unit_test(test_a_peer_that_goes_is_connection_lost),
         cmocka_unit_test(test_pollers_and_the_receiver_take_turns),
+        cmocka_unit_test(test_collects_and_the_receiver_take_turns),
+        cmocka_unit_test(test_a_poller_that_keeps_its_turn_leaves_records_to_the_receiver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

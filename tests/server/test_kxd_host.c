@@ -9,7 +9,10 @@
  * gets its host killed by the watchdog (STATUS_DRIVER_NOT_RESPONDING). By its
  * kext's restart policy a driver whose host died is started again and its
  * device comes back; past the policy's limit it stays stopped, and kextstat
- * and kx ls say so. */
+ * and kx ls say so. Batches from many clients at once through one host are
+ * each answered once with their own result, also the answers that arrive
+ * after kxd stopped submitting (nobody collects them then: kxd's reader
+ * thread must). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -151,6 +154,72 @@ static void test_samples_run_in_hosts(void **state)
     assert_int_equal(kx_client_close(c, h), STATUS_SUCCESS);
     /* DkPrint lines travel too */
     assert_true(log_has(p, "Null +\\[DK\\] NULL: IRP_MJ_WRITE"));
+    kx_client_disconnect(c);
+}
+
+#define BATCH_CLIENTS 4
+#define BATCH_ROUNDS  60
+#define BATCH_SIZE    KX_CLIENT_BATCH_MAX
+
+struct batcher {
+    const struct kxd_proc *p;
+    int id;
+    kx_status st;
+    size_t wrong; /* requests whose answer was not their own */
+};
+
+/* Batches of writes to /dev/zero, whose driver answers each with its length;
+ * now and then a pause, so the last answers arrive while nothing is sent. */
+static void *write_batches(void *arg)
+{
+    struct batcher *b = arg;
+    static const char bytes[BATCH_SIZE];
+    kx_client *c = NULL;
+    uint32_t h;
+    b->st = kx_client_connect(b->p->socket, &c);
+    if (b->st == STATUS_SUCCESS)
+        b->st = kx_client_open(c, "/dev/zero", KX_ACCESS_WRITE, &h);
+    for (int round = 0; round < BATCH_ROUNDS && b->st == STATUS_SUCCESS; round++) {
+        struct kx_client_io ios[BATCH_SIZE];
+        memset(ios, 0, sizeof ios);
+        for (size_t i = 0; i < BATCH_SIZE; i++) {
+            ios[i].op = KX_CLIENT_OP_WRITE;
+            ios[i].handle = h;
+            ios[i].in = bytes;
+            ios[i].in_len = (i + (size_t)b->id + (size_t)round) % BATCH_SIZE;
+            ios[i].status = STATUS_PENDING;
+        }
+        b->st = kx_client_submit(c, ios, BATCH_SIZE);
+        for (size_t i = 0; i < BATCH_SIZE; i++)
+            b->wrong += ios[i].status != STATUS_SUCCESS || ios[i].information != ios[i].in_len;
+        if (round % 8 == 7)
+            t_sleep_ms(2);
+    }
+    kx_client_disconnect(c);
+    return NULL;
+}
+
+static void test_batches_through_a_host_are_answered_once_each(void **state)
+{
+    struct kxd_proc *p = *state;
+    pthread_t t[BATCH_CLIENTS];
+    struct batcher b[BATCH_CLIENTS];
+    for (int i = 0; i < BATCH_CLIENTS; i++) {
+        b[i] = (struct batcher){p, i, STATUS_SUCCESS, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, write_batches, &b[i]), 0);
+    }
+    for (int i = 0; i < BATCH_CLIENTS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(b[i].st, STATUS_SUCCESS);
+        assert_int_equal(b[i].wrong, 0);
+    }
+    /* kxd and the host are still well: a plain request goes through. */
+    kx_client *c = kxd_connect(p);
+    uint32_t h;
+    uint64_t info = 0;
+    assert_int_equal(kx_client_open(c, "/dev/zero", KX_ACCESS_WRITE, &h), STATUS_SUCCESS);
+    assert_int_equal(kx_client_write(c, h, 0, "abc", 3, 0, &info), STATUS_SUCCESS);
+    assert_int_equal(info, 3);
     kx_client_disconnect(c);
 }
 
@@ -447,6 +516,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_samples_run_in_hosts, host_setup, kxd_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_through_a_host_are_answered_once_each,
+                                        host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_crash_is_contained, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_abort_is_contained, host_setup, kxd_teardown),
         cmocka_unit_test_setup_teardown(test_host_exit_is_contained, host_setup, kxd_teardown),
