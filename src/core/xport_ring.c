@@ -24,7 +24,13 @@
  * receiving thread sleeps on its eventfd without asking the peer to signal
  * it (the ring is disarmed), and the last poller to leave re-arms the ring,
  * signalling the eventfd itself if records came meanwhile. The receiving
- * thread always watches the socket, so the peer's death wakes it anyway.
+ * thread always watches the socket, so the peer's death wakes it anyway;
+ * asleep unarmed it also looks for itself every millisecond, as a poller
+ * may keep its place through a long routine. A sender that collects after
+ * sending (xport.h collect) takes the turn without disarming; while
+ * collects find records the receiving thread disarms the ring and looks
+ * every 5-100 us instead of being woken, and arms it again once a look
+ * finds that no collect took anything.
  */
 #include "ring.h"
 #include "xport.h"

@@ -17,9 +17,11 @@
  *
  * On the rings the dispatch thread, when idle, receives too (xport.h's
  * turns) for up to --poll-us, and runs what it finds itself: a request
- * then crosses no thread in this process, and no wake-up while busy. The
- * main thread sleeps meanwhile, and takes over when the dispatch thread
- * runs driver code or sleeps (a reply for a driver's call, a ping).
+ * then crosses no thread in this process, and no wake-up while busy. It
+ * stays a poller while it runs what it found, so the main thread sleeps
+ * meanwhile (looking in every millisecond, for a routine that runs long),
+ * and takes over when the dispatch thread sleeps or calls kxd and waits
+ * for the reply.
  *
  * Confinement (issue 12; the manager's side is src/io/hostsandbox.c): the
  * host closes any descriptor past the transport, drops to the user kxd names

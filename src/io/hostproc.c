@@ -12,7 +12,9 @@
  *           kx__chan_* calls: completions, ends, control answers, and the
  *           driver's synchronous calls (answered with HX_REPLY); on the
  *           rings a synchronous caller receives in its place while it
- *           waits (kx__hostproc_await), and the reader sleeps meanwhile
+ *           waits (kx__hostproc_await), an async submitter takes the
+ *           answers already there after posting (kx__hostproc_collect),
+ *           and the reader sleeps meanwhile
  *   stderr  "kx-he-<name>"  copies the host's stderr to kxd's log, keeping
  *           a sanitizer's SUMMARY line for the report of its death
  *
