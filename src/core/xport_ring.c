@@ -54,7 +54,7 @@ enum { PIECE_WHOLE = 1, PIECE_FIRST = 2, PIECE_MORE = 3 };
 #define PAUSE_MAX_NS    (1000u * 1000u)
 /* How often a receiving thread asleep unarmed looks for itself: a poller
  * may keep its turn through a long routine (xport.h poll_begin). */
-#define UNARMED_LOOK_NS (1000u * 1000u)
+#define UNARMED_LOOK_NS 1000000u /* 1 ms */
 /* While collects take the records, the receiving thread sleeps unarmed and
  * looks for itself after this long: shorter when it finds records left,
  * longer when it finds none. */
