@@ -236,39 +236,6 @@ static void *turn_poller(void *arg)
     return NULL;
 }
 
-static void test_pollers_and_the_receiver_take_turns(void **state)
-{
-    (void)state;
-    struct pair p;
-    make_pair(&p, 64u << 10, 0);
-    struct turns *t = calloc(1, sizeof *t);
-    t->x = p.b;
-    atomic_store(&t->polling, 1);
-    pthread_t rt, pt;
-    assert_int_equal(pthread_create(&rt, NULL, turn_receiver, t), 0);
-    assert_int_equal(pthread_create(&pt, NULL, turn_poller, t), 0);
-    for (uint64_t i = 0; i < TURN_RECORDS; i++) {
-        struct kx_xout o = {{7, 0, 0, i, 0, 0, 0}, NULL, 0, NULL, 0};
-        assert_int_equal(kx_xport_send(p.a, &o, 1), STATUS_SUCCESS);
-        if (i % 64 == 0)
-            sched_yield();
-    }
-    atomic_store(&t->polling, 0);
-    pthread_join(pt, NULL);
-    /* Nobody polls now: the receiving thread must be woken for this one. */
-    struct kx_xout last = {{7, 0, 0, TURN_RECORDS, 0, 0, 0}, NULL, 0, NULL, 0};
-    assert_int_equal(kx_xport_send(p.a, &last, 1), STATUS_SUCCESS);
-    for (int ms = 0; ms < 10000 && !atomic_load(&t->received_last); ms++)
-        usleep(1000);
-    assert_true(atomic_load(&t->received_last));
-    pthread_join(rt, NULL);
-    assert_int_equal(t->n, TURN_RECORDS + 1);
-    for (size_t i = 0; i < t->n; i++)
-        assert_int_equal(t->log[i], i);
-    free(t);
-    free_pair(&p);
-}
-
 /* A sender of side b that collects what side a sent, as a submitter does
  * after each post, until told to stop. */
 static void *turn_collector(void *arg)
@@ -286,29 +253,30 @@ static void *turn_collector(void *arg)
     return NULL;
 }
 
-static void test_collects_and_the_receiver_take_turns(void **state)
+/* Sends TURN_RECORDS records while taker (a poller or a collector) and the
+ * receiving thread share them, then stops the taker and sends one more, which
+ * the receiving thread must get by itself (woken, or looking while unarmed).
+ * Every record is handled once, in order. */
+static void run_turns(void *(*taker)(void *))
 {
-    (void)state;
     struct pair p;
     make_pair(&p, 64u << 10, 0);
     struct turns *t = calloc(1, sizeof *t);
     t->x = p.b;
     atomic_store(&t->polling, 1);
-    pthread_t rt, ct;
+    pthread_t rt, tt;
     assert_int_equal(pthread_create(&rt, NULL, turn_receiver, t), 0);
-    assert_int_equal(pthread_create(&ct, NULL, turn_collector, t), 0);
+    assert_int_equal(pthread_create(&tt, NULL, taker, t), 0);
     for (uint64_t i = 0; i < TURN_RECORDS; i++) {
         struct kx_xout o = {{7, 0, 0, i, 0, 0, 0}, NULL, 0, NULL, 0};
         assert_int_equal(kx_xport_send(p.a, &o, 1), STATUS_SUCCESS);
         if (i % 64 == 0)
             sched_yield();
     }
-    /* Wait until every record was handled, so the collects had their share. */
+    /* Wait until every record was handled, so the taker had its share. */
     T_WAIT_FOR(atomic_load(&t->handled) == TURN_RECORDS);
     atomic_store(&t->polling, 0);
-    pthread_join(ct, NULL);
-    /* Nobody collects now: the receiving thread, perhaps asleep without
-     * asking the peer for wake-ups, finds this one itself. */
+    pthread_join(tt, NULL);
     struct kx_xout last = {{7, 0, 0, TURN_RECORDS, 0, 0, 0}, NULL, 0, NULL, 0};
     assert_int_equal(kx_xport_send(p.a, &last, 1), STATUS_SUCCESS);
     T_WAIT_FOR(atomic_load(&t->received_last));
@@ -319,6 +287,18 @@ static void test_collects_and_the_receiver_take_turns(void **state)
         assert_int_equal(t->log[i], i);
     free(t);
     free_pair(&p);
+}
+
+static void test_pollers_and_the_receiver_take_turns(void **state)
+{
+    (void)state;
+    run_turns(turn_poller);
+}
+
+static void test_collects_and_the_receiver_take_turns(void **state)
+{
+    (void)state;
+    run_turns(turn_collector);
 }
 
 static void test_a_poller_that_keeps_its_turn_leaves_records_to_the_receiver(void **state)
