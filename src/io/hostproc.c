@@ -310,9 +310,7 @@ static void take_answers(struct io_hostproc *hp)
     hp->x->ops->poll_done(hp->x);
 }
 
-/* 1 if this thread may receive in the reader's place now (then it must
- * call polls_leave); 0 on the socket, with polling off, or after death. */
-static int polls_enter(struct io_hostproc *hp)
+int kx__hostproc_enter(struct io_hostproc *hp)
 {
     if (!hp->poll_ns || (hp->io->host_flags & KX_IO_HOST_SOCKET))
         return 0;
@@ -331,8 +329,6 @@ static void polls_leave(struct io_hostproc *hp)
 
 void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
 {
-    if (!polls_enter(hp))
-        return;
     struct kx_xport *x = hp->x;
     x->ops->poll_begin(x);
     uint64_t until = 0;
@@ -359,8 +355,6 @@ void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
 
 void kx__hostproc_collect(struct io_hostproc *hp)
 {
-    if (!polls_enter(hp))
-        return;
     /* A few turns at most: a submitter is not the reader, however fast
      * the answers come. */
     for (int i = 0; i < COLLECT_ROUNDS; i++) {

@@ -398,6 +398,12 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out);
 /* As kx__host_post, for a host process (returns -1: no CPU to share). */
 int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
+/* 1 if this thread may receive hp's answers in the reader's place now: then
+ * it calls kx__hostproc_await or kx__hostproc_collect, which end its turn.
+ * 0 on the socket, with polling off, or after the host's death. Called
+ * while something keeps hp from being freed (ns_lock, or a submission in
+ * progress on one of its files); once entered, hp stays until the turn ends. */
+int kx__hostproc_enter(struct io_hostproc *hp);
 /* A synchronous caller's wait for r, posted to hp: receives the host's
  * answers itself for a while (returns when r is answered or it stops). */
 void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r);

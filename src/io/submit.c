@@ -163,11 +163,14 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
         *sync = recs[0];
     int cpu =
         here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1 : kx__post(io, d, recs, n);
+    /* Entered while this submission keeps the host from going (a close
+     * waits for `submitting`), so hp outlives the turn. */
+    struct io_hostproc *hp = d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
-    if (sync && d->proc)
-        kx__hostproc_await(d->proc, recs[0]); /* the answer, without the reader's hop */
-    else if (d->proc)
-        kx__hostproc_collect(d->proc); /* earlier answers, without waking the reader */
+    if (hp && sync)
+        kx__hostproc_await(hp, recs[0]); /* the answer, without the reader's hop */
+    else if (hp)
+        kx__hostproc_collect(hp); /* earlier answers, without waking the reader */
     if (sync)
         *spin = kx__spin_worthwhile(io, cpu);
     kx__wd_note_deadline(io, first_deadline);
@@ -286,11 +289,14 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, 1);
     }
     int cpu = kx__post(io, d, &r, 1);
+    struct io_hostproc *hp = !done && d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
     pthread_mutex_unlock(&io->ns_lock);
     if (done) {
         kx__wd_note_deadline(io, deadline_ns);
         return STATUS_SUCCESS;
     }
+    if (hp)
+        kx__hostproc_await(hp, r); /* the answer, without the reader's hop */
     return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, kx__spin_worthwhile(io, cpu));
 }
 
