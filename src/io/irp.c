@@ -50,9 +50,8 @@ void kx__pool_destroy(struct kx_io *io)
     for (uint32_t s = 0; s < n; s++) {
         struct io_irp *slab = atomic_load(&io->pool.slabs[s]);
         for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) /* free records keep stale pointers */
-            if ((atomic_load(&slab[i].state) & IRP_REF_MASK) && slab[i].buf &&
-                slab[i].buf != slab[i].u.inline_buf)
-                free(slab[i].buf);
+            if ((atomic_load(&slab[i].state) & IRP_REF_MASK) && slab[i].buf_kind == IO_BUF_HEAP)
+                free(slab[i].buf); /* a lent one is not ours to free */
         kx_plat_pages_free(slab, sizeof(struct io_irp) * IO_SLAB_SIZE);
     }
 }
