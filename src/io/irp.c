@@ -44,6 +44,16 @@ kx_status kx__pool_init(struct kx_io *io)
     return STATUS_SUCCESS;
 }
 
+/* Frees the cache buffers of a slab's records, before the slab goes or its
+ * pages are discarded (which would lose the pointers). */
+static void slab_drop_buffers(struct io_irp *slab)
+{
+    for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) {
+        free(slab[i].cache_buf);
+        slab[i].cache_buf = NULL;
+    }
+}
+
 void kx__pool_destroy(struct kx_io *io)
 {
     uint32_t n = atomic_load(&io->pool.n_slabs);
@@ -52,6 +62,7 @@ void kx__pool_destroy(struct kx_io *io)
         for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) /* free records keep stale pointers */
             if ((atomic_load(&slab[i].state) & IRP_REF_MASK) && slab[i].buf_kind == IO_BUF_HEAP)
                 free(slab[i].buf); /* a lent one is not ours to free */
+        slab_drop_buffers(slab);
         kx_plat_pages_free(slab, sizeof(struct io_irp) * IO_SLAB_SIZE);
     }
 }
@@ -247,9 +258,11 @@ void kx__pool_trim(struct kx_io *io)
         pool_put(io, t.keep.recs, t.keep.n);
     /* Only now: the walk above read magazines that lived in these slabs. */
     for (uint32_t s = 0; s < n; s++)
-        if (t.n_free[s] == IO_SLAB_SIZE && !atomic_load(&io->pool.live[s]))
-            kx_plat_pages_discard(atomic_load_explicit(&io->pool.slabs[s], memory_order_relaxed),
-                                  sizeof(struct io_irp) * IO_SLAB_SIZE);
+        if (t.n_free[s] == IO_SLAB_SIZE && !atomic_load(&io->pool.live[s])) {
+            struct io_irp *slab = atomic_load_explicit(&io->pool.slabs[s], memory_order_relaxed);
+            slab_drop_buffers(slab);
+            kx_plat_pages_discard(slab, sizeof(struct io_irp) * IO_SLAB_SIZE);
+        }
     free(t.n_free);
 out:
     pthread_mutex_unlock(&io->pool_lock);
@@ -380,10 +393,16 @@ kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, si
     size_t n = in_len > out_len ? in_len : out_len;
     if (!n)
         return STATUS_SUCCESS;
-    r->buf = n <= IO_INLINE_BUF ? (void *)r->u.inline_buf : malloc(n);
-    if (!r->buf)
+    if (n <= IO_INLINE_BUF) {
+        r->buf = r->u.inline_buf;
+    } else if (n <= IO_CACHE_BUF) {
+        if (!r->cache_buf && !(r->cache_buf = malloc(IO_CACHE_BUF)))
+            return STATUS_INSUFFICIENT_RESOURCES;
+        r->buf = r->cache_buf;
+    } else if (!(r->buf = malloc(n))) {
         return STATUS_INSUFFICIENT_RESOURCES;
-    r->buf_kind = n > IO_INLINE_BUF ? IO_BUF_HEAP : IO_BUF_OWN;
+    }
+    r->buf_kind = n > IO_CACHE_BUF ? IO_BUF_HEAP : IO_BUF_OWN;
     if (in_len)
         memcpy(r->buf, in, in_len);
     if (zero_out && n > in_len) /* output-only bytes: never hand a driver stale pool memory */

@@ -39,6 +39,10 @@ enum io_kind {
 #define IRP_GEN_SHIFT  32
 
 #define IO_INLINE_BUF 64
+/* A system buffer of up to this many bytes is the record's own cache_buf,
+ * allocated the first time the record needs one and kept until its slab is
+ * trimmed: the small writes and ioctls of a steady stream allocate nothing. */
+#define IO_CACHE_BUF 4096
 
 struct io_file;
 struct io_device;
@@ -46,7 +50,7 @@ struct io_driver;
 
 /* Whose memory an IRP's system buffer (io_irp.buf) is. */
 enum io_buf_kind {
-    IO_BUF_OWN = 0, /* the record's inline_buf, or none */
+    IO_BUF_OWN = 0, /* the record's own (inline_buf or cache_buf), or none */
     IO_BUF_HEAP,    /* malloc'ed: freed at release */
     IO_BUF_LENT,    /* the requester's (kx_io_req.out_buf): lent_release at release */
 };
@@ -135,6 +139,7 @@ struct io_irp {
     /* a buffer lent by the requester (IO_BUF_LENT), given back at release */
     void (*lent_release)(void *arg);
     void *lent_arg;
+    void *cache_buf; /* IO_CACHE_BUF bytes, or NULL until first needed */
 } __attribute__((aligned(128))); /* no 128-byte block holds lines of two records */
 
 /* Lines 0-1 form one 128-byte block (CPUs fetch such pairs together): the
