@@ -161,6 +161,10 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     }
     if (sync) /* before the push: after it, the record may be answered at any moment */
         *sync = recs[0];
+    /* The last request's id, taken before the push: after it, its record
+     * may be answered and reused at any moment. */
+    uint64_t last_id = io_irp_id(recs[n - 1], atomic_load_explicit(&recs[n - 1]->state,
+                                                                   memory_order_relaxed));
     int cpu =
         here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1 : kx__post(io, d, recs, n);
     /* Entered while this submission keeps the host from going (a close
@@ -169,6 +173,8 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (hp && sync)
         kx__hostproc_await(hp, recs[0]); /* the answer, without the reader's hop */
+    else if (hp && here)
+        kx__hostproc_await_id(hp, recs[n - 1], last_id); /* the batch's answers, likewise */
     else if (hp)
         kx__hostproc_collect(hp); /* earlier answers, without waking the reader */
     if (sync)
