@@ -203,6 +203,16 @@ static void rslot_put(struct kx_client_ring *cr, uint32_t k)
     cr->rslot_q[(cr->rslot_head + cr->n_rslots++) % KXR_SLOTS] = k;
 }
 
+/* Gives read slot k back to kxd (KXR_SLOT_FREE, sent with the next commit)
+ * and takes it back into this side's queue. */
+static kx_status rslot_give_back(struct kx_client_ring *cr, uint32_t k)
+{
+    struct kxr_req q = {0, k, 0, 0, 0};
+    kx_status st = kx_ring_send(cr->ring, KXR_SLOT_FREE, 0, &q, sizeof q, KX_RING_FOREVER);
+    rslot_put(cr, k);
+    return st;
+}
+
 /* A read slot's answer: its bytes copied out of the slot, the slot given
  * back with the next commit; or, when kxd found the slot still an IRP's,
  * the read queued to go again the ordinary way. -1 for an answer kxd could
@@ -224,11 +234,7 @@ static int take_slot_answer(struct kx_client_ring *cr, struct kx_client_io *io, 
     }
     if (d->got)
         memcpy(io->out, cr->rslots + (size_t)k * KXR_SLOT_BYTES, d->got);
-    struct kxr_req q = {0, k, 0, 0, 0};
-    if (kx_ring_send(cr->ring, KXR_SLOT_FREE, 0, &q, sizeof q, KX_RING_FOREVER) != STATUS_SUCCESS)
-        return -1;
-    rslot_put(cr, k);
-    return 1;
+    return rslot_give_back(cr, k) == STATUS_SUCCESS ? 1 : -1;
 }
 
 /* Waits for answers and takes every one published; their slots and credit
@@ -292,7 +298,7 @@ static kx_status run(struct kx_client_ring *cr, struct kx_client_io *ios, size_t
     while (next < n || cr->n_retry || cr->n_free < KXR_MAX_IN_FLIGHT) {
         int queued = 0;
         while (cr->n_retry && cr->n_free &&
-               cr->credit + kxr_done_bytes(out_len_of(cr->retry[cr->n_retry - 1])) <=
+               cr->credit + credit_of(cr, cr->retry[cr->n_retry - 1], KXR_READ) <=
                    KXR_CREDIT_BYTES) {
             if (put_request(cr, cr->retry[--cr->n_retry], KXR_READ) != STATUS_SUCCESS)
                 return STATUS_CONNECTION_LOST;
@@ -348,10 +354,8 @@ int kx_client_ring_give_back(struct kx_client_ring *cr, const void *data)
     if (!cr->rslots || p < cr->rslots || p >= cr->rslots + SLOTS_BYTES)
         return 0;
     uint32_t k = (uint32_t)((size_t)(p - cr->rslots) / KXR_SLOT_BYTES);
-    struct kxr_req q = {0, k, 0, 0, 0};
-    if (kx_ring_send(cr->ring, KXR_SLOT_FREE, 0, &q, sizeof q, KX_RING_FOREVER) != STATUS_SUCCESS)
+    if (rslot_give_back(cr, k) != STATUS_SUCCESS)
         ring_dead(cr);
-    rslot_put(cr, k);
     return 1;
 }
 

@@ -87,8 +87,8 @@ static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
     hr->r.kind = K_IRP;
     hr->r.major = m.major;
     hr->r.u.msg = m;
-    /* the driver's IRP names ours */
-    hr->r.u.msg.irp_id = (uint64_t)atomic_load_explicit(&hr->gen, memory_order_relaxed) << 32 | hr->idx;
+    uint64_t gen = atomic_load_explicit(&hr->gen, memory_order_relaxed);
+    hr->r.u.msg.irp_id = gen << 32 | hr->idx; /* the driver's IRP names ours */
     if (!set_buffer(hr, p + sizeof m, m.in_len, m.out_len)) {
         kx__hp_rec_unref(ep, hr, 2);
         return NULL;

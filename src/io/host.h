@@ -3,8 +3,8 @@
  * A host runs one driver instance: it owns the objects the driver sees
  * (DRIVER_OBJECT, DEVICE_OBJECTs, IRPs; src/host/kmdf_host.c) and the driver's
  * dispatch thread. The manager owns names, handles and the IRP state machine
- * (src/io/io_int.h; the record itself: irp_rec.h). They talk in messages made of ids, names, statuses and
- * byte counts, in two directions:
+ * (src/io/io_int.h; the record itself: irp_rec.h). They talk in messages
+ * made of ids, names, statuses and byte counts, in two directions:
  *
  *   manager -> host  kx__host_*: start, post a batch of records to the
  *                    dispatch queue (IRPs and control messages), prepare or

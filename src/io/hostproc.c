@@ -327,18 +327,16 @@ static void polls_leave(struct io_hostproc *hp)
     atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
 }
 
-/* Whether r has its answer: a sync request's waiter word says so (id 0);
- * an async one's record is claimed, or is no longer the request id names
- * (answered and released: pool records stay mapped, so reading is safe). */
+/* Whether the request id, posted as r, has its answer: its record is
+ * claimed, or is no longer the request id names (answered and released:
+ * pool records stay mapped, so reading is safe). */
 static int answered(const struct io_irp *r, uint64_t id)
 {
-    if (!id)
-        return atomic_load_explicit(&r->wake, memory_order_acquire) == 2;
     uint64_t w = atomic_load_explicit(&r->state, memory_order_acquire);
     return (w >> IRP_GEN_SHIFT) != (id >> IRP_GEN_SHIFT) || (w & IRP_REQ_DONE);
 }
 
-static void await_answer(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
 {
     struct kx_xport *x = hp->x;
     x->ops->poll_begin(x);
@@ -362,16 +360,6 @@ static void await_answer(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
     }
     x->ops->poll_end(x);
     polls_leave(hp);
-}
-
-void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r)
-{
-    await_answer(hp, r, 0);
-}
-
-void kx__hostproc_await_id(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
-{
-    await_answer(hp, r, id);
 }
 
 void kx__hostproc_collect(struct io_hostproc *hp)

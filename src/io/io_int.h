@@ -404,13 +404,12 @@ int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
  * while something keeps hp from being freed (ns_lock, or a submission in
  * progress on one of its files); once entered, hp stays until the turn ends. */
 int kx__hostproc_enter(struct io_hostproc *hp);
-/* A synchronous caller's wait for r, posted to hp: receives the host's
- * answers itself for a while (returns when r is answered or it stops). */
-void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r);
-/* kx__hostproc_await for the async request id, posted as r: for a serving
- * thread that may wait (kx_io_submit_here), so that the answers reach their
- * requesters without the reader's hop. */
-void kx__hostproc_await_id(struct io_hostproc *hp, struct io_irp *r, uint64_t id);
+/* Waits for the answer to request id, posted to hp as r, receiving the
+ * host's answers itself for a while (returns when it is answered or the
+ * poll window ends): for a synchronous caller, or a serving thread that may
+ * wait (kx_io_submit_here), so that answers reach their requesters without
+ * the reader's hop. */
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id);
 /* An async submitter, right after posting to hp: handles the answers that
  * have already arrived (any requester's: their completions run on this
  * thread), so a stream of batches needs no wake-up of the reader. Returns

@@ -161,20 +161,17 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
     }
     if (sync) /* before the push: after it, the record may be answered at any moment */
         *sync = recs[0];
-    /* The last request's id, taken before the push: after it, its record
-     * may be answered and reused at any moment. */
-    uint64_t last_id = io_irp_id(recs[n - 1], atomic_load_explicit(&recs[n - 1]->state,
-                                                                   memory_order_relaxed));
+    /* Read before the push: after it, the record may be answered and reused
+     * at any moment. */
+    uint64_t last_id = recs[n - 1]->u.msg.irp_id;
     int cpu =
         here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1 : kx__post(io, d, recs, n);
     /* Entered while this submission keeps the host from going (a close
      * waits for `submitting`), so hp outlives the turn. */
     struct io_hostproc *hp = d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
-    if (hp && sync)
-        kx__hostproc_await(hp, recs[0]); /* the answer, without the reader's hop */
-    else if (hp && here)
-        kx__hostproc_await_id(hp, recs[n - 1], last_id); /* the batch's answers, likewise */
+    if (hp && (sync || here))
+        kx__hostproc_await(hp, recs[n - 1], last_id); /* answers without the reader's hop */
     else if (hp)
         kx__hostproc_collect(hp); /* earlier answers, without waking the reader */
     if (sync)
@@ -294,6 +291,7 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         kx__host_run_entered(host, &r, 1);
         return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, 1);
     }
+    uint64_t id = r->u.msg.irp_id; /* before the push, as in submit() */
     int cpu = kx__post(io, d, &r, 1);
     struct io_hostproc *hp = !done && d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
     pthread_mutex_unlock(&io->ns_lock);
@@ -302,7 +300,7 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         return STATUS_SUCCESS;
     }
     if (hp)
-        kx__hostproc_await(hp, r); /* the answer, without the reader's hop */
+        kx__hostproc_await(hp, r, id); /* the answer, without the reader's hop */
     return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, kx__spin_worthwhile(io, cpu));
 }
 

@@ -374,11 +374,12 @@ static const char *submit_all(struct kx_srv_ring *r, const struct kx_ring_rec *r
         memcpy(&q, rec->data, sizeof q);
         size_t in_len = rec->len - sizeof q;
         if (rec->type == KXR_SLOT_FREE) {
-            const char *why = in_len || q.out_len ? "a request with impossible lengths"
-                                                  : kx_srv_slots_give_back(r->slots, q.code);
+            const char *why = in_len || q.out_len ? "a request with impossible lengths" : NULL;
+            if (!why && (why = kx_srv_slots_give_back(r->slots, q.code)))
+                why = slot_why(r, q.code, why);
             if (why) {
                 flush(r, batch_handle, reqs, m);
-                return in_len || q.out_len ? why : slot_why(r, q.code, why);
+                return why;
             }
             continue;
         }
