@@ -157,12 +157,14 @@ static void check_hangs(struct kx_io *io, uint64_t now)
             continue;
         }
         if (ev[i].hung < 0) {
+            /* Said first: whoever sees the driver take work again finds it
+             * in the log. */
+            kx__io_report(io, KX_LOG_WARN, d->short_name, "recovered: the routine returned");
             atomic_store(&d->is_hung, 0);
             pthread_mutex_lock(&io->ns_lock);
             if (d->state == KX_IO_DRIVER_RUNNING)
                 atomic_store(&d->accepting, 1);
             pthread_mutex_unlock(&io->ns_lock);
-            kx__io_report(io, KX_LOG_WARN, d->short_name, "recovered: the routine returned");
             continue;
         }
         atomic_store(&d->is_hung, 1);
