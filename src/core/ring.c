@@ -689,6 +689,9 @@ kx_status kx_ring_reserve(struct kx_ring *r, uint32_t type, uint64_t id, size_t 
         off = 0;
     }
     uint8_t *rec = x->buf + off;
+    /* The consumer read these lines last: ask for them ahead of the stores
+     * that would otherwise each wait for a line from its CPU. */
+    kx_plat_prefetch_write(x->buf + ((off + 256) & ((uint64_t)r->ring_bytes - 1)));
     if (bulk) {
         x->bulk_tail += bpad;
         struct kx_ring_bulk_ref ref = {x->bulk_tail, (uint32_t)len, 0};

@@ -494,8 +494,8 @@ int kx__chan_irp_begin(struct kx_io *io, struct io_irp *rec, struct io_relbatch 
     (void)io;
     (void)rb;
     struct hrec *hr = hrec_of(rec);
-    /* Pairs with the reader's fence in cancel(): one of the two sees the other. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* No fence: cancel() changes flags too, and of two read-modify-writes of
+     * one word the later sees the earlier (with the view built before it). */
     uint32_t f = atomic_fetch_or(&hr->flags, HR_IN_DISP);
     return (f & HR_CANCEL) ? 2 : 1;
 }
@@ -519,8 +519,11 @@ void kx__chan_irp_end_answer(struct kx_io *io, struct io_irp *rec, kx_status sta
 {
     struct kx_hostep *ep = ep_of(io);
     struct hrec *hr = hrec_of(rec);
-    atomic_fetch_and(&hr->flags, ~HR_IN_DISP);
-    if (atomic_fetch_or(&hr->flags, HR_DRV_DONE) & HR_DRV_DONE) {
+    /* Out of the routine and completed, in one change of the word. */
+    uint32_t f = atomic_load_explicit(&hr->flags, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak(&hr->flags, &f, (f & ~HR_IN_DISP) | HR_DRV_DONE))
+        ;
+    if (f & HR_DRV_DONE) {
         char msg[120];
         snprintf(msg, sizeof msg, "%s IRP completed twice (second: %s); ignored",
                  kx__major_name(rec->u.msg.major), kx_status_name(status));

@@ -121,8 +121,10 @@ static struct io_irp *cancel(struct kx_hostep *ep, const struct kx_xrec *x)
     struct hrec *t = kx__hp_rec_by_mgr(ep, x->b);
     kx_host_fn fn = NULL;
     if (t) {
+        /* No fence: kx__chan_irp_begin marks the dispatch with a
+         * read-modify-write of flags after building the view, so one of the
+         * two sees the other. */
         atomic_fetch_or(&t->flags, HR_CANCEL);
-        atomic_thread_fence(memory_order_seq_cst);
         if (__atomic_load_n(&t->r.view_built, __ATOMIC_ACQUIRE) &&
             !(atomic_load(&t->flags) & HR_DRV_DONE))
             fn = kx__host_irp_cancel(&t->r);
