@@ -12,7 +12,8 @@
  * of writes batched x32 (kx_client_submit; the kernel's yardstick is 32 write(2)s);
  * 1 MiB reads of zero (GB/s); open+close p50. Then the issue's goals as
  * ratios, each marked met or not. A path without a figure (a file can't
- * batch) prints n/a.
+ * batch) prints n/a. BENCH_CLIENT_ONLY=TEXT measures only the kx paths whose
+ * name contains TEXT (and the peers), for a profiler.
  */
 #include "fuse_peer.h"
 
@@ -406,8 +407,12 @@ int main(void)
     int ok = mounted && inproc > 0 && sleepy > 0;
     if (mounted && (inproc <= 0 || sleepy <= 0))
         fprintf(stderr, "bench_client: the in-process kxd did not come up (see %s)\n", m.dir);
+    const char *only = getenv("BENCH_CLIENT_ONLY");
+    int skip[N_PATHS] = {0};
+    for (int i = 2; i < N_PATHS && only; i++)
+        skip[i] = !strstr(paths[i].name, only);
     for (int i = 0; i < N_PATHS && ok; i++)
-        if (measure(&paths[i], &f[i]) != 0) {
+        if (!skip[i] && measure(&paths[i], &f[i]) != 0) {
             fprintf(stderr, "bench_client: %s: a measurement failed (logs in %s)\n", paths[i].name,
                     m.dir);
             ok = 0;
@@ -436,10 +441,13 @@ int main(void)
     printf("  %-24s %9s %10s %9s %8s %10s\n", "", "p50 us", "ops/s x16", "ns/op x32", "GB/s",
            "open us");
     for (int i = 0; i < N_PATHS; i++)
-        row(paths[i].name, &f[i]);
+        if (!skip[i])
+            row(paths[i].name, &f[i]);
     printf("  AF_UNIX echo round trip p50: %.1f us\n", echo / 1e3);
     const struct figures *kernel = &f[0], *fuse = &f[1];
     for (int i = 2; i < N_PATHS; i++) {
+        if (skip[i])
+            continue;
         printf(" %s:\n", paths[i].name);
         goal("unbatched round trip p50 / AF_UNIX echo", f[i].write_p50_ns / echo, 0.25, 1);
         goal("ops/s at 16 clients / FUSE peer", f[i].ops_16 / fuse->ops_16, 2.0, 0);

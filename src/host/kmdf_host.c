@@ -378,6 +378,13 @@ static void sleep_idle(struct kx_host *h)
     atomic_store_explicit(&h->q.sleeping, 0, memory_order_relaxed);
 }
 
+/* Whether a record waits in q: the dispatch thread's look while it spins,
+ * without the run lock (only this thread moves the queue's head). */
+static int queue_waiting(struct io_queue *q)
+{
+    return kx__queue_peek(q, 0) || atomic_load_explicit(&q->ovf_count, memory_order_relaxed);
+}
+
 static void *host_main(void *arg)
 {
     struct kx_host *h = arg;
@@ -435,10 +442,16 @@ static void *host_main(void *arg)
             atomic_store_explicit(&h->q.consumer_cpu, kx_plat_cpu(), memory_order_relaxed);
             kx_plat_yield();
         }
-        if (++spins & 31) {
+        /* Spin looking at the queue without the run lock: a ring thread
+         * that finds it free runs its routines itself meanwhile
+         * (kx__host_enter); a spinner that took it for every look kept
+         * them out, then took their requests from the queue. */
+        int found = 0;
+        for (unsigned k = 0; k < 31 && !(found = queue_waiting(&h->q)); k++)
             kx_plat_cpu_relax();
+        spins += 32;
+        if (found)
             continue;
-        }
         kx_plat_yield(); /* a submitter may share this CPU (see kx__irp_wait) */
         atomic_store_explicit(&h->q.consumer_cpu, kx_plat_cpu(), memory_order_relaxed);
         uint64_t now = kx_plat_monotonic_ns();
