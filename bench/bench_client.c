@@ -330,7 +330,7 @@ static double echo_p50_ns(void)
 /* Another kxd with its drivers in-process (no mount), on its own socket
  * (name.sock) in m's folder; its pid, or -1. no_polling: its ring threads
  * sleep between records and queue every request to the driver's thread
- * (KXD_RING_POLL_US=0 KXD_RING_INLINE=0), to show what polling buys. */
+ * (--ring-poll-us 0 --ring-inline off), to show what polling buys. */
 static pid_t start_inproc_kxd(const struct bench_mounts *m, const char *name, int no_polling,
                               char *sock, size_t size)
 {
@@ -341,17 +341,14 @@ static pid_t start_inproc_kxd(const struct bench_mounts *m, const char *name, in
     snprintf(log, sizeof log, "%s/%s.log", m->dir, name);
     pid_t pid = fork();
     if (pid == 0) {
-        if (no_polling) {
-            setenv("KXD_RING_POLL_US", "0", 1);
-            setenv("KXD_RING_INLINE", "0", 1);
-        }
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
         }
         execl(kxd, kxd, "--foreground", "--no-auth", "--no-cache", "--platform", "none",
-              "--extensions", ext, "--socket", sock, "--host-mode", "inproc", (char *)NULL);
+              "--extensions", ext, "--socket", sock, "--host-mode", "inproc", "--ring-poll-us",
+              no_polling ? "0" : "50", "--ring-inline", no_polling ? "off" : "on", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 6000 && pid > 0; i++, usleep(10000)) {

@@ -11,7 +11,7 @@
  * when requests come 30 us apart (from /proc's schedstat: an idle thread
  * that spins after each request burns tens of microseconds there). The rings are measured twice:
  * with the default poll window (a waiting caller and an idle host dispatch
- * thread receive for a while before sleeping) and with KX_HOST_POLL_US=0
+ * thread receive for a while before sleeping) and with KX_IO_HOST_NO_POLL
  * (every answer through the reader threads' wake-ups). Then the goals as ratios:
  * ring p50 <= 2 us and <= 0.25x the echo, batched <= 100 ns per IRP.
  * BENCH_HOST_RING_ONLY=1 measures the rings alone (for perf record).
@@ -255,7 +255,9 @@ static struct figures measure(const char *what, enum mode mode)
     int in_process = mode == IN_PROCESS;
     struct kx_io_config cfg = {.size = sizeof cfg,
                                .host_program = BENCH_KX_HOST,
-                               .host_flags = mode == SOCKET ? KX_IO_HOST_SOCKET : 0};
+                               .host_flags = mode == SOCKET         ? KX_IO_HOST_SOCKET
+                                             : mode == RING_NO_POLL ? KX_IO_HOST_NO_POLL
+                                                                    : 0};
     struct kx_io *io;
     must(kx_io_new(&cfg, &io), "kx_io_new");
     void *dl = in_process ? dlopen(BENCH_NULL_DRIVER, RTLD_NOW | RTLD_LOCAL) : NULL;
@@ -276,10 +278,7 @@ static struct figures measure(const char *what, enum mode mode)
         NULL,     0,     in_process ? NULL : BENCH_NULL_DRIVER,
         NULL,     0,     0};
     kx_io_driver_id id;
-    if (mode == RING_NO_POLL)
-        setenv("KX_HOST_POLL_US", "0", 1); /* read when the host starts */
     must(kx_io_driver_start(io, &p, &id), "start");
-    unsetenv("KX_HOST_POLL_US");
     const struct kx_io_cred cred = {(int32_t)getpid(), 1000, 1000};
     kx_io_handle h;
     must(kx_io_open(io, "\\Device\\BenchNull0", &cred, KX_IO_ACCESS_WRITE, 0, &h), "open");

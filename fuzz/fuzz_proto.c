@@ -105,9 +105,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!mkdtemp(dir))
         abort();
     snprintf(sock, sizeof sock, "%s/kxd.sock", dir);
-    struct kx_io_config io = {sizeof io, NULL, 200, 1000, 1000, 1000, 64, NULL, NULL, 0};
+    struct kx_io_config io = {sizeof io, NULL, 200, 1000, 1000, 1000, 64, NULL, NULL, 0, 0};
     struct kx_kernel_config kc = {sizeof kc, NULL, NULL, 0, 1, &io, KX_BOOT_LOCAL, NULL, 0, 0};
-    struct kx_srv_config sc = {sock, 0600, NULL, NULL, 2, {0}, 0, 0, 0, 0, 0};
+    struct kx_srv_config sc = {sock, 0600, NULL, NULL, 2, {0}, 0, 0, 0, 0, 0, {0}};
     if (kx_kernel_new(&kc, &kernel) != STATUS_SUCCESS)
         abort();
     start_driver("Null", null_entry);

@@ -117,6 +117,19 @@ static int parse_amount(const char *text, int with_suffix, uint64_t *out)
     return 0;
 }
 
+/* A number from 0 to max (microseconds: 0 means never poll). */
+static int parse_micros(const char *text, uint32_t max, uint32_t *out)
+{
+    char *end;
+    if (*text < '0' || *text > '9')
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
 /* kx-host sits beside kxd (malloc'ed path; NULL when it doesn't). */
 static char *host_program_path(void)
 {
@@ -192,6 +205,7 @@ static const char usage_text[] =
     "           [--socket-group GROUP] [--pidfile PATH] [--log-file PATH]\n"
     "           [--host-user USER] [--allow-host-root] [--host-sandbox seccomp|none]\n"
     "           [--host-transport ring|socket] [--allow-hardware-write]\n"
+    "           [--host-poll-us US] [--ring-poll-us US] [--ring-inline on|off]\n"
     "  --extensions DIR  load every kext in DIR that has an executable (repeatable)\n"
     "  --socket PATH     listen here (default: $KX_SOCKET, else " KX_DEFAULT_SOCKET ")\n"
     "  --socket-group GROUP  the socket is mode 0660: root and GROUP's members connect\n"
@@ -238,6 +252,12 @@ static const char usage_text[] =
     "                    or none (for debugging)\n"
     "  --host-transport T  how kxd and kx-host processes talk: ring (the default: shared-\n"
     "                    memory rings, the socket kept to see the host die) or socket\n"
+    "  --host-poll-us US a caller waiting for a kx-host's answer, and an idle host, poll the\n"
+    "                    rings this long before sleeping (default 20; 0: never)\n"
+    "  --ring-poll-us US a thread serving clients' rings polls them this long after its\n"
+    "                    last request (default 50, at most 10000; 0: never; never on one CPU)\n"
+    "  --ring-inline on|off  whether those threads run an idle in-kxd driver's routines\n"
+    "                    themselves (default on) or hand every request to its thread\n"
     "  --hang-ms MS      a driver routine running longer is hung (default 5000): reported,\n"
     "                    and a kx-host process is killed (its requests answered\n"
     "                    STATUS_DRIVER_NOT_RESPONDING) and restarted by its kext's policy\n"
@@ -261,6 +281,8 @@ struct kxd_opts {
     const char *host_program; /* --host-mode process: kx-host beside kxd */
     const char *host_user;    /* hosts drop to it (NULL: kxd's own user) */
     uint32_t host_flags;      /* KX_IO_HOST_* */
+    uint32_t host_poll_us;    /* --host-poll-us (0 with KX_IO_HOST_NO_POLL) */
+    struct kx_srv_ring_opts rings;
     const char *mount_dir;
     int has_socket_gid;
     uint32_t socket_gid;
@@ -276,7 +298,8 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
                                   .hang_ms = o->hang_ms,
                                   .host_program = o->host_program,
                                   .host_user = o->host_user,
-                                  .host_flags = o->host_flags};
+                                  .host_flags = o->host_flags,
+                                  .host_poll_us = o->host_poll_us};
     struct kx_kernel_config kcfg = {
         sizeof kcfg, log,     o->dirs,       o->n_dirs,     o->no_auth,
         &io_cfg,     o->mode, o->cache_path, o->boot_flags, o->idle_unload_s};
@@ -335,7 +358,8 @@ static int boot_and_serve(const struct kxd_opts *o, const struct kx_logger *log,
                                  o->has_log_group,
                                  o->log_gid,
                                  o->has_socket_gid,
-                                 o->socket_gid};
+                                 o->socket_gid,
+                                 o->rings};
     struct kx_srv *srv = NULL;
     st = kx_srv_new(&scfg, &srv);
     if (st != STATUS_SUCCESS) {
@@ -440,7 +464,10 @@ int main(int argc, char **argv)
         OPT_ALLOW_HOST_ROOT,
         OPT_ALLOW_HARDWARE_WRITE,
         OPT_HOST_SANDBOX,
-        OPT_HOST_TRANSPORT
+        OPT_HOST_TRANSPORT,
+        OPT_HOST_POLL_US,
+        OPT_RING_POLL_US,
+        OPT_RING_INLINE
     };
     static const struct option opts[] = {
         {"foreground", no_argument, NULL, OPT_FG},
@@ -474,6 +501,9 @@ int main(int argc, char **argv)
         {"allow-hardware-write", no_argument, NULL, OPT_ALLOW_HARDWARE_WRITE},
         {"host-sandbox", required_argument, NULL, OPT_HOST_SANDBOX},
         {"host-transport", required_argument, NULL, OPT_HOST_TRANSPORT},
+        {"host-poll-us", required_argument, NULL, OPT_HOST_POLL_US},
+        {"ring-poll-us", required_argument, NULL, OPT_RING_POLL_US},
+        {"ring-inline", required_argument, NULL, OPT_RING_INLINE},
         {NULL, 0, NULL, 0}};
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     size_t n_dirs = 0;
@@ -488,7 +518,8 @@ int main(int argc, char **argv)
     char *host_program = NULL;
     int host_mode_given = 0;
     const char *host_user = NULL;
-    uint32_t host_flags = 0, host_ids[2];
+    uint32_t host_flags = 0, host_ids[2], host_poll_us = 0;
+    struct kx_srv_ring_opts rings = {0};
     int allow_hardware_write = 0;
     uint64_t n;
     int foreground = 0, no_auth = 0, verbose = 0, check = 0, c;
@@ -541,6 +572,34 @@ int main(int argc, char **argv)
                 free(dirs);
                 return 2;
             }
+            break;
+        case OPT_HOST_POLL_US:
+        case OPT_RING_POLL_US: {
+            uint32_t max = c == OPT_HOST_POLL_US ? KX_IO_HOST_POLL_MAX_US : KX_SRV_RING_POLL_MAX_US;
+            uint32_t us;
+            if (parse_micros(optarg, max, &us) != 0) {
+                fprintf(stderr, "kxd: --%s: not a number of microseconds up to %u: '%s'\n",
+                        c == OPT_HOST_POLL_US ? "host-poll-us" : "ring-poll-us", (unsigned)max,
+                        optarg);
+                free(dirs);
+                return 2;
+            }
+            if (c == OPT_HOST_POLL_US) {
+                host_poll_us = us;
+                host_flags = us ? host_flags & ~KX_IO_HOST_NO_POLL : host_flags | KX_IO_HOST_NO_POLL;
+            } else {
+                rings.poll_us = us;
+                rings.no_poll = us == 0;
+            }
+            break;
+        }
+        case OPT_RING_INLINE:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                fprintf(stderr, "kxd: --ring-inline: on or off\n");
+                free(dirs);
+                return 2;
+            }
+            rings.no_inline = strcmp(optarg, "off") == 0;
             break;
         case OPT_HOST_SANDBOX:
             if (strcmp(optarg, "none") == 0)
@@ -687,8 +746,9 @@ int main(int argc, char **argv)
     struct kxd_opts o = {dirs,           n_dirs,        socket_path, policy_path, cache_path,
                          mode,           boot_flags,    no_auth,     check,       limits,
                          log_public,     has_log_group, log_gid,     platform,    idle_unload_s,
-                         hang_ms,        host_program,  host_user,   host_flags,  mount_dir,
-                         has_socket_gid, socket_gid,    allow_hardware_write};
+                         hang_ms,        host_program,  host_user,   host_flags,  host_poll_us,
+                         rings,          mount_dir,     has_socket_gid, socket_gid,
+                         allow_hardware_write};
     rc = boot_and_serve(&o, &log, &ready_fd);
     free(host_program);
     kx_log_fold_free(fold);

@@ -68,10 +68,16 @@ struct kx_io_config {
      * KX_IO_HOST_* flags. */
     const char *host_user;
     uint32_t host_flags;
+    /* How long, in microseconds, a caller waiting for a kx-host's answer and
+     * an idle host's dispatch thread poll the rings before they sleep
+     * (0: the default, 20; KX_IO_HOST_NO_POLL: never). */
+    uint32_t host_poll_us;
 };
 #define KX_IO_HOST_NO_SANDBOX 0x1u /* no seccomp filter in hosts (debugging) */
 #define KX_IO_HOST_ALLOW_ROOT 0x2u /* a driver may ask to keep root (host_keep_root) */
 #define KX_IO_HOST_SOCKET     0x4u /* hosts talk over their socket, not shared-memory rings */
+#define KX_IO_HOST_NO_POLL    0x8u /* every answer wakes its receiver (host_poll_us) */
+#define KX_IO_HOST_POLL_MAX_US 1000000u
 
 /* A fresh manager (milliseconds: one thread is started). cfg may be NULL for
  * the defaults; zero fields take their default. STATUS_SUCCESS;

@@ -866,17 +866,6 @@ static kx_status ring_new(struct io_hostproc *hp, int sock)
     return st;
 }
 
-/* KX_HOST_POLL_US, or the default; at most a second. */
-static uint64_t poll_window_ns(void)
-{
-    const char *v = getenv(KX_HOST_POLL_ENV);
-    char *end;
-    unsigned long us = v && *v ? strtoul(v, &end, 10) : KX_HOST_POLL_DEFAULT_US;
-    if (v && *v && (*end || us > 1000000))
-        us = KX_HOST_POLL_DEFAULT_US;
-    return (uint64_t)us * 1000u;
-}
-
 kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out)
 {
@@ -888,7 +877,7 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
     hp->d = d;
     hp->pid = -1;
     hp->err_fd = -1;
-    hp->poll_ns = poll_window_ns();
+    hp->poll_ns = io->host_poll_ns;
     if (kx__queue_init(&hp->q)) {
         free(hp);
         return STATUS_INSUFFICIENT_RESOURCES;

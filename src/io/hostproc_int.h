@@ -57,11 +57,6 @@ struct io_hostproc {
     struct kx_xbatch pbatch;
 };
 
-/* How long a waiter polls, and a host's dispatch thread polls when idle,
- * before they sleep: microseconds in KX_HOST_POLL_US (0: never). */
-#define KX_HOST_POLL_ENV        "KX_HOST_POLL_US"
-#define KX_HOST_POLL_DEFAULT_US 20u
-
 /* The routine the host was running (dispatches end in the order they were
  * sent, so it is the one after the last ended): 1 and its name in out, or
  * 0 when nothing was outstanding. */

@@ -22,7 +22,7 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     if (!out || (cfg && (!cfg->size || cfg->size > sizeof *cfg)))
         return STATUS_INVALID_PARAMETER;
     *out = NULL;
-    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024, NULL, NULL, 0};
+    struct kx_io_config c = {sizeof c, NULL, 30000, 5000, 5000, 5000, 1024, NULL, NULL, 0, 20};
     if (cfg) {
         struct kx_io_config given = {0};
         memcpy(&given, cfg, cfg->size);
@@ -43,7 +43,12 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
             c.host_user = given.host_user;
             c.host_flags = given.host_flags;
         }
+        if (cfg->size >= offsetof(struct kx_io_config, host_poll_us) + sizeof(uint32_t) &&
+            given.host_poll_us)
+            c.host_poll_us = given.host_poll_us;
     }
+    if (c.host_poll_us > KX_IO_HOST_POLL_MAX_US)
+        return STATUS_INVALID_PARAMETER;
     if (c.irp_timeout_ms == KX_IO_TIMEOUT_NONE || c.entry_timeout_ms == KX_IO_TIMEOUT_NONE ||
         c.unload_timeout_ms == KX_IO_TIMEOUT_NONE)
         return STATUS_INVALID_PARAMETER;
@@ -71,6 +76,8 @@ kx_status kx_io_new(const struct kx_io_config *cfg, struct kx_io **out)
     }
     kx_status st = STATUS_SUCCESS;
     io->host_flags = c.host_flags;
+    io->host_poll_ns =
+        c.host_flags & KX_IO_HOST_NO_POLL ? 0 : (uint64_t)c.host_poll_us * 1000u;
     if (c.host_user &&
         ((st = kx_plat_user_ids(c.host_user, &io->host_uid, &io->host_gid)) != STATUS_SUCCESS ||
          !(io->host_user = strdup(c.host_user)))) {

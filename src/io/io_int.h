@@ -245,6 +245,7 @@ struct kx_io {
     char *host_program;    /* kx-host, for drivers in processes of their own */
     char *host_user;       /* hosts drop to it (NULL: they keep this process's user) */
     uint32_t host_uid, host_gid, host_flags;
+    uint64_t host_poll_ns; /* kx_io_config.host_poll_us (0: never) */
     kx_io_died_fn died_fn; /* kx_io_set_died_fn */
     void *died_ctx;
     pthread_mutex_t ready_lock; /* ready_watch; held while a watcher runs */

@@ -37,11 +37,10 @@
 #define ROUNDS_PER_TURN  4  /* then the thread's other rings get a turn */
 #define POOL_KEEP        256 /* free contexts kept after a burst */
 #define STOP_WAIT_NS     ((uint64_t)2000 * 1000000u)
-/* How long a ring thread polls after its last record, unless KXD_RING_POLL_US
- * says otherwise (0: never). About a round trip's worth: a client that sends
- * its next request within it finds the thread awake. */
+/* How long a ring thread polls after its last record, unless kxd is told
+ * otherwise (kx_srv_ring_opts). About a round trip's worth: a client that
+ * sends its next request within it finds the thread awake. */
 #define POLL_DEFAULT_US 50u
-#define POLL_MAX_US     10000u
 
 struct ring_op {
     struct ring_op *next; /* in the pool's free list */
@@ -84,7 +83,7 @@ struct kx_srv_rings {
     const struct kx_logger *log;
     struct pool pool;
     _Atomic uint64_t ops_out; /* contexts taken from the pool, not yet back */
-    uint64_t poll_ns;         /* how long a thread polls after work (KXD_RING_POLL_US) */
+    uint64_t poll_ns;         /* how long a thread polls after work (0: never) */
     int run_here;             /* run idle in-kxd drivers' routines on the ring thread */
     struct ring_thread *threads;
     unsigned n_threads, next_thread; /* next_thread: kx-srv only */
@@ -674,27 +673,21 @@ void kx_srv_ring_end(struct kx_srv_ring *r)
     kx_plat_waker_signal(t->waker);
 }
 
-/* KXD_RING_POLL_US, or the default; never on one CPU, where polling only
- * delays the client it waits for. */
-static unsigned poll_us_from_env(const struct kx_logger *log)
+/* The poll window; never on one CPU, where polling only delays the client
+ * it waits for. */
+static uint64_t poll_ns_of(const struct kx_srv_ring_opts *o)
 {
-    if (kx_plat_ncpus() < 2)
+    if (o->no_poll || kx_plat_ncpus() < 2)
         return 0;
-    const char *env = getenv("KXD_RING_POLL_US");
-    if (!env || !*env)
-        return POLL_DEFAULT_US;
-    char *end;
-    unsigned long us = strtoul(env, &end, 10);
-    if (*end || us > POLL_MAX_US) {
-        kx_log_warnx(log, "KXD_RING_POLL_US=%s: not a number of microseconds up to %u; using %u",
-                     env, POLL_MAX_US, POLL_DEFAULT_US);
-        return POLL_DEFAULT_US;
-    }
-    return (unsigned)us;
+    uint32_t us = !o->poll_us                          ? POLL_DEFAULT_US
+                  : o->poll_us > KX_SRV_RING_POLL_MAX_US ? KX_SRV_RING_POLL_MAX_US
+                                                       : o->poll_us;
+    return (uint64_t)us * 1000u;
 }
 
 kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx_logger *log,
-                           unsigned n_threads, struct kx_srv_rings **out)
+                           const struct kx_srv_ring_opts *opts, unsigned n_threads,
+                           struct kx_srv_rings **out)
 {
     *out = NULL;
     struct kx_srv_rings *rs = calloc(1, sizeof *rs);
@@ -705,9 +698,8 @@ kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx
     rs->srv = srv;
     rs->io = io;
     rs->log = log;
-    rs->poll_ns = (uint64_t)poll_us_from_env(log) * 1000u;
-    const char *here = getenv("KXD_RING_INLINE");
-    rs->run_here = !here || strcmp(here, "0") != 0;
+    rs->poll_ns = poll_ns_of(opts);
+    rs->run_here = !opts->no_inline;
     pthread_mutex_init(&rs->pool.lock, NULL);
     kx_status st = STATUS_SUCCESS;
     for (; rs->n_threads < n_threads && st == STATUS_SUCCESS; rs->n_threads++) {

@@ -23,9 +23,11 @@ struct kx_srv;
 struct kx_srv_files;
 struct kx_srv_rings;
 struct kx_srv_ring;
+struct kx_srv_ring_opts;
 
 kx_status kx_srv_rings_new(struct kx_srv *srv, struct kx_io *io, const struct kx_logger *log,
-                           unsigned n_threads, struct kx_srv_rings **out);
+                           const struct kx_srv_ring_opts *opts, unsigned n_threads,
+                           struct kx_srv_rings **out);
 /* Stops the threads; rings still open are ended first. NULL is ignored. */
 void kx_srv_rings_free(struct kx_srv_rings *rs);
 

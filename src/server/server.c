@@ -233,7 +233,7 @@ kx_status kx_srv_new(const struct kx_srv_config *cfg, struct kx_srv **out)
     if ((st = kx_plat_poller_set(srv->poller, srv->listen_fd, KEY_LISTEN, KX_POLL_IN, 1)) !=
         STATUS_SUCCESS)
         goto fail;
-    if ((st = kx_srv_rings_new(srv, srv->io, &srv->log, 2, &srv->rings)) != STATUS_SUCCESS)
+    if ((st = kx_srv_rings_new(srv, srv->io, &srv->log, &cfg->rings, 2, &srv->rings)) != STATUS_SUCCESS)
         goto fail;
     unsigned n = cfg->n_workers ? cfg->n_workers : 4;
     if (!(srv->workers = calloc(n, sizeof *srv->workers))) {

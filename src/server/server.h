@@ -24,6 +24,17 @@ struct kx_srv_limits {
     uint32_t max_conns_per_user; /* per uid other than root and kxd's own (64) */
 };
 
+/* The client rings' threads (docs/client.md). */
+struct kx_srv_ring_opts {
+    /* How long a thread polls its rings after its last record, in
+     * microseconds (0: the default, 50; at most KX_SRV_RING_POLL_MAX_US);
+     * never with no_poll, nor on one CPU. */
+    uint32_t poll_us;
+    int no_poll;
+    int no_inline; /* never run an idle in-kxd driver's routines on the ring thread */
+};
+#define KX_SRV_RING_POLL_MAX_US 10000u
+
 struct kx_srv_config {
     const char *socket_path;
     mode_t socket_mode;         /* 0 means 0660: root and socket_gid's members connect */
@@ -41,6 +52,7 @@ struct kx_srv_config {
      * connect is decided here; what each request may do, per request. */
     int has_socket_gid;
     uint32_t socket_gid;
+    struct kx_srv_ring_opts rings;
 };
 
 /* Creates the socket (replacing a stale one, refusing a live one) and starts

@@ -234,7 +234,7 @@ static void test_open_io_close_while_drivers_come_and_go(void **state)
     /* Deadlines far above what the work takes: a loaded machine must slow
      * the churn down, not fail it. */
     struct kx_logger lg = {t_logcap_fn, &cap, KX_LOG_WARN};
-    struct kx_io_config cfg = {sizeof cfg, &lg, 30000, 30000, 30000, 10000, 64, NULL, NULL, 0};
+    struct kx_io_config cfg = {sizeof cfg, &lg, 30000, 30000, 30000, 10000, 64, NULL, NULL, 0, 0};
     assert_int_equal(kx_io_new(&cfg, &c.io), STATUS_SUCCESS);
     for (int i = 0; i < 2; i++)
         assert_int_equal(t_start(c.io, churn_names[i], churn_entry, NULL), STATUS_SUCCESS);

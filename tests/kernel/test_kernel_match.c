@@ -34,7 +34,7 @@ static struct kx_kernel *boot_on(uint32_t idle_unload_s, const char *platform)
     snprintf(dir, sizeof dir, "%s/tests/match-extensions", getenv("KX_BUILD_DIR"));
     snprintf(samples, sizeof samples, "%s/extensions", getenv("KX_BUILD_DIR"));
     const char *dirs[] = {dir, samples};
-    struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024, NULL, NULL, 0};
+    struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024, NULL, NULL, 0, 0};
     struct kx_kernel_config cfg = {
         sizeof cfg, NULL, dirs, 2, 1, &io, KX_BOOT_LOCAL, NULL, KX_BOOT_NO_CACHE, idle_unload_s};
     struct kx_kernel *k = NULL;

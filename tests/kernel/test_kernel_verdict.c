@@ -71,7 +71,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(e->tmp));
     make_macho(e->tmp);
     const char *dirs[] = {e->verdict_dir, e->samples_dir};
-    struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024, NULL, NULL, 0};
+    struct kx_io_config io = {sizeof io, NULL, 60000, 60000, 60000, 60000, 1024, NULL, NULL, 0, 0};
     struct kx_kernel_config cfg = {sizeof cfg,       NULL, dirs, 2, 1, &io, KX_BOOT_LOCAL, NULL,
                                    KX_BOOT_NO_CACHE, 0};
     assert_int_equal(kx_kernel_new(&cfg, &e->k), STATUS_SUCCESS);
