@@ -1,0 +1,136 @@
+/* hostbulk.c — the bulk slots kxd shares with one kx-host process: large
+ * system buffers that cross to the host without a copy.
+ *
+ * Next to the rings, kxd makes a sealed memfd of HX_BULK_SLOTS slots of
+ * HX_BULK_SLOT_BYTES (host_proto.h) and passes it to the host, which maps
+ * it too. An IRP to the host's driver whose buffer is over IO_CACHE_BUF
+ * and fits a slot takes a free slot as its system buffer at submission:
+ * kxd copies the requester's input into it — the one copy on kx's side,
+ * which also keeps a client from changing bytes under the driver — and
+ * HX_IRP names only the slot (HF_SLOT). The host's IRP points at its own
+ * mapping of the slot; its driver reads the input and writes the output in
+ * place, and the answer says only how many bytes (HF_SLOT again). A READ
+ * that brings its own buffer (kx_io_req.out_buf, a client's read slot)
+ * takes a host slot beside it, copied into the requester's buffer once at
+ * completion.
+ *
+ * A slot is the record's until the record is released (irp.c's
+ * free_buffer), however late the driver lets go, and wherever the IRP was
+ * forwarded: a lower driver in kxd uses it as memory like any buffer, one in
+ * another host gets its bytes the ordinary way. The region is counted: the
+ * hostproc holds one reference and each slot taken one more, so a host that
+ * died, or a driver unloaded, with slots still held by records leaves the
+ * mapping until the last of them is released. With every slot taken, a
+ * request falls back to a buffer of kxd's own and the bytes travel in the
+ * transport's records, as they do on the socket transport.
+ */
+#include "io_int.h"
+
+#include "core/plat.h"
+#include "core/plat_shm.h"
+#include "host_proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REGION_BYTES ((size_t)HX_BULK_SLOTS * HX_BULK_SLOT_BYTES)
+
+struct io_bulk {
+    _Atomic uint64_t free;    /* bit k: slot k is free */
+    _Atomic uint32_t refs;    /* the hostproc's, and one per slot taken */
+    _Atomic uint32_t *n_lent; /* the manager's count of slots taken (kx_io_pool_stats) */
+    int fd;
+    unsigned char *base;
+};
+_Static_assert(HX_BULK_SLOTS <= 64, "the free slots are bits of one word");
+
+kx_status kx__bulk_new(struct kx_io *io, const char *name, struct io_bulk **out)
+{
+    *out = NULL;
+    struct io_bulk *b = calloc(1, sizeof *b);
+    if (!b)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    char mname[64];
+    snprintf(mname, sizeof mname, "kx-bulk:%.48s", name);
+    void *p = NULL;
+    kx_status st = kx_plat_shm_create(mname, REGION_BYTES, &b->fd);
+    if (st == STATUS_SUCCESS && (st = kx_plat_shm_map(b->fd, REGION_BYTES, &p)) != STATUS_SUCCESS)
+        kx_plat_close(b->fd);
+    if (st != STATUS_SUCCESS) {
+        free(b);
+        return st;
+    }
+    b->base = p;
+    b->n_lent = &io->bulk_lent;
+    atomic_init(&b->free, HX_BULK_SLOTS == 64 ? UINT64_MAX : ((uint64_t)1 << HX_BULK_SLOTS) - 1);
+    atomic_init(&b->refs, 1);
+    *out = b;
+    return STATUS_SUCCESS;
+}
+
+kx_status kx__bulk_send(const struct io_bulk *b, int sock)
+{
+    return kx_plat_sock_send_fds(sock, HX_BULK_HELLO, sizeof HX_BULK_HELLO, &b->fd, 1);
+}
+
+void kx__bulk_unref(struct io_bulk *b)
+{
+    if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    kx_plat_shm_unmap(b->base, REGION_BYTES);
+    kx_plat_close(b->fd);
+    free(b);
+}
+
+/* A free slot, taken: its number in *k and its memory; NULL when none is. */
+static void *take(struct io_bulk *b, uint32_t *k)
+{
+    uint64_t f = atomic_load_explicit(&b->free, memory_order_acquire);
+    do {
+        if (!f)
+            return NULL;
+        *k = (uint32_t)__builtin_ctzll(f);
+    } while (!atomic_compare_exchange_weak_explicit(&b->free, &f, f & ~((uint64_t)1 << *k),
+                                                    memory_order_acq_rel, memory_order_acquire));
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(b->n_lent, 1, memory_order_relaxed);
+    return b->base + (size_t)*k * HX_BULK_SLOT_BYTES;
+}
+
+void kx__bulk_give(struct io_bulk *b, uint32_t k)
+{
+    atomic_fetch_sub_explicit(b->n_lent, 1, memory_order_relaxed);
+    atomic_fetch_or_explicit(&b->free, (uint64_t)1 << k, memory_order_release);
+    kx__bulk_unref(b);
+}
+
+void *kx__bulk_at(const struct io_irp *r)
+{
+    return r->bulk->base + (size_t)r->bulk_slot * HX_BULK_SLOT_BYTES;
+}
+
+int kx__bulk_lend(struct io_bulk *b, struct io_irp *r, const struct kx_io_req *q, int zero_out)
+{
+    size_t n = q->in_len > q->out_len ? q->in_len : q->out_len;
+    if (!b || n <= IO_CACHE_BUF || n > HX_BULK_SLOT_BYTES)
+        return 0;
+    uint32_t k;
+    unsigned char *slot = take(b, &k);
+    if (!slot)
+        return 0;
+    r->bulk = b;
+    r->bulk_slot = k;
+    if (r->buf_kind == IO_BUF_LENT) { /* the output is copied to the lender's buffer at the end */
+        r->buf_kind = IO_BUF_LENT | IO_BUF_SLOT;
+        return 1;
+    }
+    if (q->in_len)
+        memcpy(slot, q->in, q->in_len);
+    if (zero_out && n > q->in_len) /* as kx__irp_set_buffer: no stale bytes for the driver */
+        memset(slot + q->in_len, 0, n - q->in_len);
+    r->buf = slot;
+    r->buf_len = (uint32_t)n;
+    r->buf_kind = IO_BUF_SLOT;
+    return 1;
+}
