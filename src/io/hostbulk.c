@@ -20,7 +20,10 @@
  * another host gets its bytes the ordinary way. The region is counted: the
  * hostproc holds one reference and each slot taken one more, so a host that
  * died, or a driver unloaded, with slots still held by records leaves the
- * mapping until the last of them is released. With every slot taken, a
+ * mapping until the last of them is released; a dead host's region takes
+ * no more requests and its pages are given back at once (kx__bulk_retire).
+ * kxd keeps no descriptor of the region once the host has it. With every
+ * slot taken, a
  * request falls back to a buffer of kxd's own and the bytes travel in the
  * transport's records, as they do on the socket transport.
  */
@@ -40,7 +43,8 @@ struct io_bulk {
     _Atomic uint64_t free;    /* bit k: slot k is free */
     _Atomic uint32_t refs;    /* the hostproc's, and one per slot taken */
     _Atomic uint32_t *n_lent; /* the manager's count of slots taken (kx_io_pool_stats) */
-    int fd;
+    _Atomic int retired;      /* the host died: no slot is taken any more */
+    int fd;                   /* until it is sent */
     unsigned char *base;
 };
 _Static_assert(HX_BULK_SLOTS <= 64, "the free slots are bits of one word");
@@ -69,9 +73,21 @@ kx_status kx__bulk_new(struct kx_io *io, const char *name, struct io_bulk **out)
     return STATUS_SUCCESS;
 }
 
-kx_status kx__bulk_send(const struct io_bulk *b, int sock)
+kx_status kx__bulk_send(struct io_bulk *b, int sock)
 {
-    return kx_plat_sock_send_fds(sock, HX_BULK_HELLO, sizeof HX_BULK_HELLO, &b->fd, 1);
+    kx_status st = kx_plat_sock_send_fds(sock, HX_BULK_HELLO, sizeof HX_BULK_HELLO, &b->fd, 1);
+    kx_plat_close(b->fd); /* the mapping is all kxd needs from now on */
+    b->fd = -1;
+    return st;
+}
+
+void kx__bulk_retire(struct io_bulk *b)
+{
+    if (!b)
+        return;
+    atomic_store_explicit(&b->retired, 1, memory_order_seq_cst);
+    /* Whatever records still hold belongs to requests already answered. */
+    kx_plat_shm_discard(b->base, REGION_BYTES);
 }
 
 void kx__bulk_unref(struct io_bulk *b)
@@ -86,6 +102,8 @@ void kx__bulk_unref(struct io_bulk *b)
 /* A free slot, taken: its number in *k and its memory; NULL when none is. */
 static void *take(struct io_bulk *b, uint32_t *k)
 {
+    if (atomic_load_explicit(&b->retired, memory_order_relaxed))
+        return NULL;
     uint64_t f = atomic_load_explicit(&b->free, memory_order_acquire);
     do {
         if (!f)

@@ -674,6 +674,7 @@ static void died(struct io_hostproc *hp)
         pthread_join(hp->errthr, NULL);
         hp->has_errthr = 0;
     }
+    kx__bulk_retire(hp->bulk); /* the region stays mapped while records hold slots */
     size_t n = 0;
     void *args[2] = {hp, &n};
     kx__irp_foreach(io, reclaim, args);

@@ -294,8 +294,11 @@ void kx__buf_trim(struct kx_io *io);
 /* ---- hostbulk.c ------------------------------------------------------------- */
 /* A fresh region of bulk slots for a host (one reference, the caller's). */
 kx_status kx__bulk_new(struct kx_io *io, const char *name, struct io_bulk **out);
-/* Passes the region's descriptor to the host, after the rings' (one message). */
-kx_status kx__bulk_send(const struct io_bulk *b, int sock);
+/* Passes the region's descriptor to the host, after the rings' (one
+ * message), and closes kxd's. */
+kx_status kx__bulk_send(struct io_bulk *b, int sock);
+/* The host died: no more slots are taken and the pages go (NULL is ignored). */
+void kx__bulk_retire(struct io_bulk *b);
 /* Drops a reference (NULL is ignored); the last one unmaps the region. */
 void kx__bulk_unref(struct io_bulk *b);
 /* Gives r a free slot of b for request q (b may be NULL): the slot becomes
