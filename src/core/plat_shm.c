@@ -66,11 +66,6 @@ void kx_plat_shm_unmap(void *addr, size_t size)
         munmap(addr, size);
 }
 
-void kx_plat_shm_discard(void *addr, size_t size)
-{
-    madvise(addr, size, MADV_REMOVE);
-}
-
 kx_status kx_plat_futex_wait_shared(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns)
 {
     struct timespec ts, *tp = NULL;

@@ -29,9 +29,6 @@ kx_status kx_plat_shm_check(int fd, size_t *size);
 /* mmap(2) of the whole region, shared, read-write; kx_plat_shm_unmap undoes it. */
 kx_status kx_plat_shm_map(int fd, size_t size, void **addr);
 void kx_plat_shm_unmap(void *addr, size_t size);
-/* Gives the pages of [addr, addr + size) of a mapped region back to the
- * system; they read as zeros next time (MADV_REMOVE). */
-void kx_plat_shm_discard(void *addr, size_t size);
 
 /* Futex wait and wake on a word in shared memory (no FUTEX_PRIVATE_FLAG: the
  * kernel keys the word by file and offset, so both processes meet on it

@@ -21,7 +21,8 @@
  * hostproc holds one reference and each slot taken one more, so a host that
  * died, or a driver unloaded, with slots still held by records leaves the
  * mapping until the last of them is released; a dead host's region takes
- * no more requests and its pages are given back at once (kx__bulk_retire).
+ * no more requests and is unmapped once no record holds a slot
+ * (kx__bulk_retire), so dead hosts kept for the manager's end cost none.
  * kxd keeps no descriptor of the region once the host has it. With every
  * slot taken, a
  * request falls back to a buffer of kxd's own and the bytes travel in the
@@ -39,11 +40,14 @@
 
 #define REGION_BYTES ((size_t)HX_BULK_SLOTS * HX_BULK_SLOT_BYTES)
 
+#define ALL_FREE (HX_BULK_SLOTS == 64 ? UINT64_MAX : ((uint64_t)1 << HX_BULK_SLOTS) - 1)
+
 struct io_bulk {
     _Atomic uint64_t free;    /* bit k: slot k is free */
     _Atomic uint32_t refs;    /* the hostproc's, and one per slot taken */
     _Atomic uint32_t *n_lent; /* the manager's count of slots taken (kx_io_pool_stats) */
     _Atomic int retired;      /* the host died: no slot is taken any more */
+    _Atomic int unmapped;     /* retired and every slot back: the memory went */
     int fd;                   /* until it is sent */
     unsigned char *base;
 };
@@ -67,7 +71,7 @@ kx_status kx__bulk_new(struct kx_io *io, const char *name, struct io_bulk **out)
     }
     b->base = p;
     b->n_lent = &io->bulk_lent;
-    atomic_init(&b->free, HX_BULK_SLOTS == 64 ? UINT64_MAX : ((uint64_t)1 << HX_BULK_SLOTS) - 1);
+    atomic_init(&b->free, ALL_FREE);
     atomic_init(&b->refs, 1);
     *out = b;
     return STATUS_SUCCESS;
@@ -81,22 +85,40 @@ kx_status kx__bulk_send(struct io_bulk *b, int sock)
     return st;
 }
 
-void kx__bulk_retire(struct io_bulk *b)
+static void unmap_once(struct io_bulk *b)
 {
-    if (!b)
-        return;
-    atomic_store_explicit(&b->retired, 1, memory_order_seq_cst);
-    /* Whatever records still hold belongs to requests already answered. */
-    kx_plat_shm_discard(b->base, REGION_BYTES);
+    if (!atomic_exchange(&b->unmapped, 1))
+        kx_plat_shm_unmap(b->base, REGION_BYTES);
 }
 
 void kx__bulk_unref(struct io_bulk *b)
 {
     if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
-    kx_plat_shm_unmap(b->base, REGION_BYTES);
+    unmap_once(b);
     kx_plat_close(b->fd);
     free(b);
+}
+
+/* Slot k is free again; a retired region's last one takes the memory. */
+static void put(struct io_bulk *b, uint32_t k)
+{
+    uint64_t f = atomic_fetch_or(&b->free, (uint64_t)1 << k) | (uint64_t)1 << k;
+    if (f == ALL_FREE && atomic_load(&b->retired))
+        unmap_once(b);
+}
+
+/* The host died: the region takes no more requests, and goes as soon as no
+ * record holds a slot (now, or at the last give). Its taker and this look
+ * at each other's word after writing their own (both sequentially
+ * consistent): either the taker sees retired, or this sees the slot taken. */
+void kx__bulk_retire(struct io_bulk *b)
+{
+    if (!b)
+        return;
+    atomic_store(&b->retired, 1);
+    if (atomic_load(&b->free) == ALL_FREE)
+        unmap_once(b);
 }
 
 /* A free slot, taken: its number in *k and its memory; NULL when none is. */
@@ -109,8 +131,11 @@ static void *take(struct io_bulk *b, uint32_t *k)
         if (!f)
             return NULL;
         *k = (uint32_t)__builtin_ctzll(f);
-    } while (!atomic_compare_exchange_weak_explicit(&b->free, &f, f & ~((uint64_t)1 << *k),
-                                                    memory_order_acq_rel, memory_order_acquire));
+    } while (!atomic_compare_exchange_weak(&b->free, &f, f & ~((uint64_t)1 << *k)));
+    if (atomic_load(&b->retired)) { /* retired meanwhile: its memory may be going */
+        put(b, *k);
+        return NULL;
+    }
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(b->n_lent, 1, memory_order_relaxed);
     return b->base + (size_t)*k * HX_BULK_SLOT_BYTES;
@@ -119,7 +144,7 @@ static void *take(struct io_bulk *b, uint32_t *k)
 void kx__bulk_give(struct io_bulk *b, uint32_t k)
 {
     atomic_fetch_sub_explicit(b->n_lent, 1, memory_order_relaxed);
-    atomic_fetch_or_explicit(&b->free, (uint64_t)1 << k, memory_order_release);
+    put(b, k);
     kx__bulk_unref(b);
 }
 

@@ -297,7 +297,8 @@ kx_status kx__bulk_new(struct kx_io *io, const char *name, struct io_bulk **out)
 /* Passes the region's descriptor to the host, after the rings' (one
  * message), and closes kxd's. */
 kx_status kx__bulk_send(struct io_bulk *b, int sock);
-/* The host died: no more slots are taken and the pages go (NULL is ignored). */
+/* The host died: no more slots are taken, and the memory goes once no
+ * record holds a slot (NULL is ignored). */
 void kx__bulk_retire(struct io_bulk *b);
 /* Drops a reference (NULL is ignored); the last one unmaps the region. */
 void kx__bulk_unref(struct io_bulk *b);
