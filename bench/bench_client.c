@@ -7,10 +7,10 @@
  * do-nothing libfuse3 null/zero server (fuse_peer.c) and the kernel's
  * /dev/null and /dev/zero.
  *
- * Five figures per path: unbatched 1-byte write p50; writes/s with 16
+ * Six figures per path: unbatched 1-byte write p50; writes/s with 16
  * clients (one connection or descriptor each, on threads); the per-op cost
  * of writes batched x32 (kx_client_submit; the kernel's yardstick is 32 write(2)s);
- * 1 MiB reads of zero (GB/s); open+close p50. Then the issue's goals as
+ * 1 MiB reads of zero and 1 MiB writes (GB/s); open+close p50. Then the issue's goals as
  * ratios, each marked met or not. A path without a figure (a file can't
  * batch) prints n/a. BENCH_CLIENT_ONLY=TEXT measures only the kx paths whose
  * name contains TEXT (and the peers), for a profiler.
@@ -121,7 +121,7 @@ static ssize_t conn_read(struct conn *k, void *buf, size_t n)
 /* ---- the figures --------------------------------------------------------- */
 
 struct figures {
-    double write_p50_ns, ops_16, batch_ns_per_op, read_gb_s, open_p50_ns;
+    double write_p50_ns, ops_16, batch_ns_per_op, read_gb_s, write_gb_s, open_p50_ns;
 };
 
 static int measure_writes(const struct path *p, struct figures *f)
@@ -247,6 +247,39 @@ static int measure_reads(const struct path *p, struct figures *f)
     return got == READ_TOTAL ? 0 : -1;
 }
 
+static ssize_t conn_write(struct conn *k, const void *buf, size_t n)
+{
+    if (k->fd >= 0)
+        return write(k->fd, buf, n);
+    uint64_t info = 0;
+    return kx_client_write(k->c, k->h, 0, buf, n, 0, &info) == STATUS_SUCCESS ? (ssize_t)info
+                                                                                : -1;
+}
+
+/* READ_TOTAL bytes in 1 MiB writes (the zero devices discard them). */
+static int measure_big_writes(const struct path *p, struct figures *f)
+{
+    char *buf = malloc(READ_SIZE);
+    struct conn k;
+    if (!buf || conn_open(p, &k, O_WRONLY) != 0) {
+        free(buf);
+        return -1;
+    }
+    memset(buf, 0x5a, READ_SIZE);
+    size_t put = 0;
+    uint64_t start = now_ns();
+    while (put < READ_TOTAL) {
+        ssize_t n = conn_write(&k, buf, READ_SIZE);
+        if (n <= 0)
+            break;
+        put += (size_t)n;
+    }
+    f->write_gb_s = put / ((now_ns() - start) / 1e9) / 1e9;
+    conn_close(&k);
+    free(buf);
+    return put == READ_TOTAL ? 0 : -1;
+}
+
 /* open+close of the device; kx's client keeps one connection, as a
  * program would, and opens and closes a handle on it. */
 static int measure_opens(const struct path *p, struct figures *f)
@@ -280,7 +313,7 @@ static int measure(const struct path *p, struct figures *f)
 {
     setenv("KX_CLIENT_RING", p->ring ? "1" : "0", 1); /* read at a client's first I/O */
     return measure_writes(p, f) || measure_clients(p, f) || (p->batch && measure_batch(p, f)) ||
-           measure_reads(p, f) || measure_opens(p, f);
+           measure_reads(p, f) || measure_big_writes(p, f) || measure_opens(p, f);
 }
 
 /* The faster of an AF_UNIX echo on two CPUs and on one: the floor for any
@@ -368,8 +401,8 @@ static void row(const char *name, const struct figures *f)
     char batch[32] = "n/a";
     if (f->batch_ns_per_op > 0)
         snprintf(batch, sizeof batch, "%.0f", f->batch_ns_per_op);
-    printf("  %-24s %9.1f %10.0f %9s %8.2f %10.1f\n", name, f->write_p50_ns / 1e3, f->ops_16, batch,
-           f->read_gb_s, f->open_p50_ns / 1e3);
+    printf("  %-24s %9.1f %10.0f %9s %8.2f %8.2f %10.1f\n", name, f->write_p50_ns / 1e3, f->ops_16,
+           batch, f->read_gb_s, f->write_gb_s, f->open_p50_ns / 1e3);
 }
 
 static void goal(const char *what, double ratio, double target, int at_most)
@@ -433,10 +466,10 @@ int main(void)
         return 0;
 
     printf("bench_client: %d unbatched 1-byte writes, %d clients x %d writes, x%d batches, "
-           "%zu MiB in 1 MiB reads, %d open+close; zero devices\n",
+           "%zu MiB in 1 MiB reads and in 1 MiB writes, %d open+close; zero devices\n",
            N_WRITES, N_CLIENTS, N_PER_CLIENT, BATCH, READ_TOTAL >> 20, N_OPENS);
-    printf("  %-24s %9s %10s %9s %8s %10s\n", "", "p50 us", "ops/s x16", "ns/op x32", "GB/s",
-           "open us");
+    printf("  %-24s %9s %10s %9s %8s %8s %10s\n", "", "p50 us", "ops/s x16", "ns/op x32", "rd GB/s",
+           "wr GB/s", "open us");
     for (int i = 0; i < N_PATHS; i++)
         if (!skip[i])
             row(paths[i].name, &f[i]);
@@ -455,6 +488,7 @@ int main(void)
             printf("  %-52s     n/a  (files can't batch)\n",
                    "batched x32 per op / kernel write(2)");
         goal("1 MiB reads of zero / FUSE peer", f[i].read_gb_s / fuse->read_gb_s, 1.0, 0);
+        goal("1 MiB writes / FUSE peer", f[i].write_gb_s / fuse->write_gb_s, 1.0, 0);
         goal("open+close p50 / FUSE peer", f[i].open_p50_ns / fuse->open_p50_ns, 1.0, 1);
     }
     return 0;

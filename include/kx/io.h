@@ -565,9 +565,14 @@ KX_API kx_status kx_io_fault_list(struct kx_io *io, struct kx_fault_rule **out, 
 
 /* The IRP pool's size: slabs of records_per_slab records; live ones hold
  * memory, made is the high-water mark. It grows in a burst and the watchdog
- * gives the memory of idle slabs back once the burst is over. */
+ * gives the memory of idle slabs back once the burst is over. System
+ * buffers over 4 KiB come from a cache of their own, trimmed the same way:
+ * buf_mallocs counts the ones it had to allocate (a steady stream of large
+ * requests adds none). bulk_lent: kx-host bulk slots held by IRPs now. */
 struct kx_io_pool_stats {
     uint32_t slabs_live, slabs_made, records_per_slab;
+    uint32_t bulk_lent;
+    uint64_t buf_mallocs;
 };
 KX_API void kx_io_pool_stats(struct kx_io *io, struct kx_io_pool_stats *out);
 /* Gives idle slabs back now rather than at the watchdog's next tick. */

@@ -85,6 +85,7 @@ struct hrec *kx__hp_rec_get(struct kx_hostep *ep, int is_irp, uint64_t mgr_id)
     atomic_store_explicit(&hr->flags, 0, memory_order_relaxed);
     struct io_irp *r = &hr->r;
     memset(r, 0, offsetof(struct io_irp, req_out));
+    hr->in_slot = 0;
     r->buf = NULL;
     r->buf_len = 0;
     atomic_store_explicit(&hr->refs, is_irp ? 2 : 1, memory_order_release);
@@ -214,6 +215,10 @@ static void out_bytes(struct hrec *hr, kx_status status, uint64_t info, struct k
     const struct io_msg_irp *m = &hr->r.u.msg;
     if (status != STATUS_SUCCESS || !m->out_len || !info)
         return;
+    if (hr->in_slot) { /* kxd reads them where the driver wrote them */
+        o->hdr.flags |= HF_SLOT;
+        return;
+    }
     o->payload = m->buf_inline ? (const void *)hr->r.u.inline_buf : hr->r.buf;
     o->payload_len = info < m->out_len ? (size_t)info : m->out_len;
 }

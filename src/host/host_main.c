@@ -35,6 +35,7 @@
 #include "core/plat_dl.h"
 #include "core/plat_proc.h"
 #include "core/plat_sandbox.h"
+#include "core/plat_shm.h"
 #include "core/plat_sync.h"
 #include "core/ring.h"
 #include "lua/lua_drv.h"
@@ -79,7 +80,13 @@ static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
     if (x->len < sizeof m)
         return NULL;
     memcpy(&m, p, sizeof m);
-    if (m.in_len != x->len - sizeof m || m.out_len > KX_IO_MAX_TRANSFER)
+    size_t n = m.in_len > m.out_len ? m.in_len : m.out_len;
+    int in_slot = (x->flags & HF_SLOT) != 0;
+    /* A slot's number and length are checked as any other field: a bad one
+     * drops the request, never reaches past the mapping. */
+    if (in_slot ? !ep->bulk || x->len != sizeof m || x->a >= HX_BULK_SLOTS ||
+                      n > HX_BULK_SLOT_BYTES
+                : m.in_len != x->len - sizeof m || m.out_len > KX_IO_MAX_TRANSFER)
         return NULL;
     struct hrec *hr = kx__hp_rec_get(ep, 1, x->id);
     if (!hr)
@@ -89,6 +96,13 @@ static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
     hr->r.u.msg = m;
     uint64_t gen = atomic_load_explicit(&hr->gen, memory_order_relaxed);
     hr->r.u.msg.irp_id = gen << 32 | hr->idx; /* the driver's IRP names ours */
+    if (in_slot) { /* kxd put the input there and cleared what needed it */
+        hr->in_slot = 1;
+        hr->r.u.msg.buf_inline = 0;
+        hr->r.buf = ep->bulk + (size_t)x->a * HX_BULK_SLOT_BYTES;
+        hr->r.buf_len = (uint32_t)n;
+        return &hr->r;
+    }
     if (!set_buffer(hr, p + sizeof m, m.in_len, m.out_len)) {
         kx__hp_rec_unref(ep, hr, 2);
         return NULL;
@@ -421,6 +435,31 @@ static kx_status hello(struct kx_hostep *ep, const struct kx_xrec *x, const unsi
     return st;
 }
 
+/* kxd's bulk slots, whose descriptor follows the rings' on fd 3: mapped
+ * once its size is sealed as the protocol says (a region that could shrink
+ * would turn an access into SIGBUS). */
+static kx_status map_bulk(struct kx_hostep *ep)
+{
+    char hello[sizeof HX_BULK_HELLO];
+    size_t got = 0, size = 0;
+    int fd = -1, n = 0;
+    kx_status st =
+        kx_plat_sock_recv_fds(KX_HOST_XPORT_FD, hello, sizeof hello, &got, &fd, 1, &n);
+    if (st != STATUS_SUCCESS)
+        return st;
+    void *p = NULL;
+    if (n != 1 || got != sizeof hello || memcmp(hello, HX_BULK_HELLO, sizeof hello))
+        st = STATUS_PROTOCOL_ERROR;
+    else if ((st = kx_plat_shm_check(fd, &size)) == STATUS_SUCCESS &&
+             size != (size_t)HX_BULK_SLOTS * HX_BULK_SLOT_BYTES)
+        st = STATUS_PROTOCOL_ERROR;
+    if (st == STATUS_SUCCESS && (st = kx_plat_shm_map(fd, size, &p)) == STATUS_SUCCESS)
+        ep->bulk = p; /* mapped until the process ends */
+    if (n)
+        kx_plat_close(fd);
+    return st;
+}
+
 /* The socket on fd 3, or the rings whose descriptors arrive on it. */
 static kx_status transport(struct kx_hostep *ep, const struct confine *c)
 {
@@ -431,6 +470,11 @@ static kx_status transport(struct kx_hostep *ep, const struct confine *c)
     if (st != STATUS_SUCCESS) {
         fprintf(stderr, "kx-host: %s\n", why ? why : kx_status_name(st));
         free(why);
+        return st;
+    }
+    if ((st = map_bulk(ep)) != STATUS_SUCCESS) {
+        fprintf(stderr, "kx-host: no bulk slots: %s\n", kx_status_name(st));
+        kx_ring_close(ep->ring);
         return st;
     }
     return kx_xport_ring_new(ep->ring, KX_HOST_XPORT_FD, &ep->x);

@@ -38,6 +38,7 @@ struct hrec {
     struct hrec *next;      /* free list, or hash chain while an IRP (ep->lock) */
     void *heap;             /* a system buffer kept for reuse */
     size_t heap_cap;
+    int in_slot;            /* the system buffer is a bulk slot: the output stays there */
     struct kx_io_provider prov; /* K_ADDDEV, K_REMOVEDEV */
     char *prov_mem;
 };
@@ -59,6 +60,7 @@ struct hp_defer {
 struct kx_hostep {
     struct kx_xport *x;
     struct kx_ring *ring; /* the transport's rings (NULL on a socket), for fault injection */
+    unsigned char *bulk;  /* kxd's bulk slots, mapped (NULL on a socket; host_proto.h) */
     struct kx_host *h;
     uint64_t drv_id;
     pthread_mutex_t lock; /* guards slabs, free, hash, calls, next_seq */

@@ -394,14 +394,15 @@ int kx__driver_host_died(struct kx_io *io, struct io_driver *d)
 /* prov with its strings, copied into r's system buffer: the host reads it
  * (and Probe writes its score into it) whenever it gets there, which may be
  * after the waiter gave up and its provider is gone. */
-static kx_status provider_copy(struct io_irp *r, const struct kx_io_provider *prov)
+static kx_status provider_copy(struct kx_io *io, struct io_irp *r,
+                               const struct kx_io_provider *prov)
 {
     const char *s[5] = {prov->ioclass, prov->nub_class, prov->nub_name, prov->nub_location,
                         prov->personality};
     size_t n = sizeof *prov;
     for (size_t i = 0; i < 5; i++)
         n += s[i] ? strlen(s[i]) + 1 : 0;
-    kx_status st = kx__irp_set_buffer(r, NULL, 0, n, 1);
+    kx_status st = kx__irp_set_buffer(io, r, NULL, 0, n, 1);
     if (st != STATUS_SUCCESS)
         return st;
     struct kx_io_provider *c = r->buf;
@@ -436,7 +437,7 @@ static kx_status send_match(struct kx_io *io, kx_io_driver_id drv, struct kx_io_
     if (st != STATUS_SUCCESS)
         return st;
     r->kind = (uint8_t)kind;
-    if ((st = provider_copy(r, prov)) != STATUS_SUCCESS) {
+    if ((st = provider_copy(io, r, prov)) != STATUS_SUCCESS) {
         kx__irp_discard(io, &r, 1);
         return st;
     }

@@ -160,7 +160,7 @@ static int post_event(struct kx_io *io, struct io_driver *d, const char *source,
         ev_done(d, STATUS_INSUFFICIENT_RESOURCES, 0);
         return 0;
     }
-    if (kx__irp_set_buffer(r, b->p, total, 0, 1) != STATUS_SUCCESS) {
+    if (kx__irp_set_buffer(io, r, b->p, total, 0, 1) != STATUS_SUCCESS) {
         kx__irp_discard(io, &r, 1);
         ev_done(d, STATUS_INSUFFICIENT_RESOURCES, 0);
         return 0;

@@ -5,6 +5,7 @@
  * manager -> host
  *   HX_HELLO     once, first: the driver to load (hx_hello + paths)
  *   HX_IRP       id = IRP id; payload: the dispatch message, then the input
+ *                (HF_SLOT: a = the bulk slot holding it, nothing after the message)
  *   HX_CTL       id = control record id; a = enum io_kind; b = its argument
  *                (K_DEVREL: device cookie; K_CANCEL: target IRP id);
  *                K_ADDDEV/K_REMOVEDEV: payload hx_provider + strings
@@ -19,7 +20,7 @@
  *   HX_COMPLETE  id = IRP id; a = status; b = information; c = FileContext
  *                (CREATE); HF_END: the routine called for it returned with it
  *                (the end of the dispatch travels with the answer); payload:
- *                the output bytes
+ *                the output bytes (HF_SLOT: none, they are in the IRP's slot)
  *   HX_END       id = IRP id: its dispatch ended without completing it here
  *                (pended, passed on, or completed from another thread)
  *   HX_CTL_DONE  id = control record id; a = status; b = information;
@@ -62,7 +63,16 @@ enum hx_type {
     HX_PONG = 48, /* host -> manager: id = the ping's sequence */
 };
 
-#define HF_END 0x1u
+#define HF_END  0x1u
+#define HF_SLOT 0x2u /* HX_IRP: a = the bulk slot holding the system buffer, and no bytes
+                      * follow the message; HX_COMPLETE: the output is in that slot */
+
+/* Bulk slots (ring transport; src/io/hostbulk.c): right after the rings'
+ * descriptors kxd sends one message, HX_BULK_HELLO and a sealed memfd of
+ * HX_BULK_SLOTS slots of HX_BULK_SLOT_BYTES, which both sides map. */
+#define HX_BULK_HELLO      "kx-bulk"
+#define HX_BULK_SLOTS      8u
+#define HX_BULK_SLOT_BYTES ((uint32_t)1 << 20)
 
 enum hx_op {
     HXO_CREATE_DEVICE = 1, /* b = cookie, c = instance, payload name; reply b = device id */

@@ -122,6 +122,11 @@ static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, 
         if (!kx__chan_irp_begin(io, r, NULL))
             return 0; /* answered while queued */
         const struct io_msg_irp *m = &r->u.msg;
+        if ((r->buf_kind & IO_BUF_SLOT) && r->bulk == hp->bulk) { /* the bytes are there */
+            *o = (struct kx_xout){{HX_IRP, HF_SLOT, 0, id, r->bulk_slot, 0, 0}, m, sizeof *m,
+                                  NULL, 0};
+            return 1;
+        }
         *o = (struct kx_xout){{HX_IRP, 0, 0, id, 0, 0, 0},
                               m,
                               sizeof *m,
@@ -205,19 +210,23 @@ static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
     sent_done(hp, sent, heap, k);
 }
 
-/* The submitter sends small IRPs itself when that can't wait: nothing is
- * queued before them (order), the ring has room, and the lock is free (a
- * submitter may hold ns_lock, which the sender can need under this lock).
+/* The submitter sends small IRPs (or ones whose bytes are in a bulk slot)
+ * itself when that can't wait: nothing is queued before them (order), the
+ * ring has room, and the lock is free (a submitter may hold ns_lock, which
+ * the sender can need under this lock).
  * 0: post them to the sender instead. */
 static int post_direct(struct io_hostproc *hp, struct io_irp **recs, size_t n)
 {
     if ((hp->io->host_flags & KX_IO_HOST_SOCKET) || n > SEND_MAX)
         return 0; /* the socket transport keeps the sender */
-    for (size_t i = 0; i < n; i++)
-        if (recs[i]->kind != K_IRP ||
-            sizeof(struct kx_xrec) + sizeof recs[i]->u.msg + recs[i]->u.msg.in_len >
+    for (size_t i = 0; i < n; i++) {
+        const struct io_irp *r = recs[i];
+        int in_slot = (r->buf_kind & IO_BUF_SLOT) && r->bulk == hp->bulk; /* no bytes travel */
+        if (r->kind != K_IRP ||
+            sizeof(struct kx_xrec) + sizeof r->u.msg + (in_slot ? 0 : r->u.msg.in_len) >
                 KX_XPORT_ROOM_RECORD)
             return 0;
+    }
     if (atomic_load_explicit(&hp->queued, memory_order_acquire) ||
         pthread_mutex_trylock(&hp->lock) != 0)
         return 0;
@@ -496,11 +505,23 @@ static void end_disp(struct io_hostproc *hp, struct io_irp *r)
 
 /* Takes a host's output bytes into r's buffer. A view request's buffer was
  * not zeroed (kx_io_view_fn): what the host did not send is cleared, so an
- * Information beyond it never shows kxd's heap. */
-static void take_output(struct io_irp *r, const unsigned char *p, uint32_t len)
+ * Information beyond it never shows kxd's heap. Output the host left in r's
+ * bulk slot (HF_SLOT) is in place already, or is copied into a lent buffer;
+ * a slot is the driver's to fill up to the Information it reports. */
+static void take_output(struct io_hostproc *hp, struct io_irp *r, const struct kx_xrec *x,
+                        const unsigned char *p)
 {
     if (atomic_load(&r->state) & IRP_DRV_DONE)
         return;
+    uint32_t len = x->len;
+    if (x->flags & HF_SLOT) {
+        if (!(r->buf_kind & IO_BUF_SLOT) || r->bulk != hp->bulk || x->len)
+            len = 0; /* a confused host: no output */
+        else if ((p = kx__bulk_at(r)) == r->buf)
+            return;
+        else
+            len = x->b < r->buf_len ? (uint32_t)x->b : r->buf_len;
+    }
     uint32_t n = len <= r->buf_len ? len : 0;
     if (n)
         memcpy(r->buf, p, n);
@@ -518,13 +539,13 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
         r = live(hp, x->id);
         if (!(x->flags & HF_END)) {
             if (r && r->kind == K_IRP && (kx_status)x->a == STATUS_SUCCESS)
-                take_output(r, p, x->len);
+                take_output(hp, r, x, p);
             kx__chan_complete(io, x->id, (kx_status)x->a, x->b, x->c);
             break;
         }
         if (!r || r->kind != K_IRP || !atomic_load(&r->proc_disp))
             break; /* not a dispatch of ours: a confused host */
-        take_output(r, p, x->len);
+        take_output(hp, r, x, p);
         end_disp(hp, r);
         kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
         break;
@@ -653,6 +674,7 @@ static void died(struct io_hostproc *hp)
         pthread_join(hp->errthr, NULL);
         hp->has_errthr = 0;
     }
+    kx__bulk_retire(hp->bulk); /* the region stays mapped while records hold slots */
     size_t n = 0;
     void *args[2] = {hp, &n};
     kx__irp_foreach(io, reclaim, args);
@@ -762,6 +784,7 @@ static void *err_main(void *arg)
 static void hp_free(struct io_hostproc *hp)
 {
     polls_stop(hp);
+    kx__bulk_unref(hp->bulk); /* records holding slots keep the region */
     kx_xbatch_free(&hp->pbatch);
     if (hp->x)
         hp->x->ops->free(hp->x);
@@ -844,8 +867,8 @@ static kx_status hello(struct io_hostproc *hp, const struct kx_io_driver_params 
     return st;
 }
 
-/* The rings for a fresh host, their descriptors sent on sock (which the
- * transport owns from now on, also on failure). */
+/* The rings for a fresh host and its bulk slots, their descriptors sent on
+ * sock (which the transport owns from now on, also on failure). */
 static kx_status ring_new(struct io_hostproc *hp, int sock)
 {
     char name[48];
@@ -858,8 +881,12 @@ static kx_status ring_new(struct io_hostproc *hp, int sock)
         return st;
     }
     /* The transport first: it reads the geometry before the host can touch it. */
-    if ((st = kx_xport_ring_new(r, sock, &hp->x)) == STATUS_SUCCESS &&
-        (st = kx_ring_send_fds(r, sock)) != STATUS_SUCCESS) {
+    if ((st = kx_xport_ring_new(r, sock, &hp->x)) != STATUS_SUCCESS)
+        return st;
+    if ((st = kx_ring_send_fds(r, sock)) == STATUS_SUCCESS &&
+        (st = kx__bulk_new(hp->io, name, &hp->bulk)) == STATUS_SUCCESS)
+        st = kx__bulk_send(hp->bulk, sock);
+    if (st != STATUS_SUCCESS) {
         hp->x->ops->free(hp->x);
         hp->x = NULL;
     }
@@ -997,6 +1024,11 @@ void kx__hostproc_free(struct io_hostproc *hp)
 }
 
 void kx__hostproc_cancel_mark(void) {}
+
+struct io_bulk *kx__hostproc_bulk(const struct io_hostproc *hp)
+{
+    return hp->bulk;
+}
 
 int32_t kx__hostproc_pid(const struct io_hostproc *hp)
 {

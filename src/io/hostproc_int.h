@@ -14,6 +14,7 @@ struct io_hostproc {
     struct kx_io *io;
     struct io_driver *d;
     struct kx_xport *x;
+    struct io_bulk *bulk; /* the bulk slots shared with it (hostbulk.c); NULL on a socket */
     int32_t pid;
     int err_fd;
     struct io_queue q; /* posts: many producers, the sender consumes */

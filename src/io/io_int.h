@@ -5,6 +5,8 @@
  *   klog.c       the kernel log ring
  *   names.c      object namespace (\Driver, \Device, links) and the device/link messages
  *   irp.c        IRP pool, the IRP state word, answering requesters, waiting
+ *   bufcache.c   system buffers over IO_CACHE_BUF, kept by size class
+ *   hostbulk.c   bulk slots shared with a kx-host: large buffers crossing uncopied
  *   queue.c      a driver's dispatch queue: a ring of slots and an overflow list
  *   file.c       handle table, open, close, access checks
  *   submit.c     request submission and the synchronous calls
@@ -22,6 +24,7 @@
  *   2. io->pool_lock  IRP slab growth and trim   (leaf)
  *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
+      io->bufs.lock  large system buffers kept for reuse (leaf; bufcache.c)
  *      io->fault_lock fault rules (leaf; fault_set.c; reports go out after it)
  *      host->lock     a host's device list       (leaf, src/host/kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is
@@ -205,6 +208,18 @@ struct io_wd {
 
 struct io_klog_entry;
 
+/* Free system buffers over IO_CACHE_BUF bytes by power-of-two class
+ * (bufcache.c): class c holds IO_CACHE_BUF << (c + 1) bytes, up to
+ * KX_IO_MAX_TRANSFER. */
+#define IO_BUF_CLASSES 14
+struct io_bufcache {
+    pthread_mutex_t lock;          /* guards free, taken, bytes (leaf) */
+    void *free[IO_BUF_CLASSES];    /* each free buffer's first word links the next */
+    uint8_t taken[IO_BUF_CLASSES]; /* a buffer was taken since the last trim */
+    size_t bytes;                  /* held in free[] */
+    _Atomic uint64_t n_malloc;     /* buffers malloc'ed: what the cache could not serve */
+};
+
 struct kx_io {
     struct kx_logger logger;
     uint32_t irp_timeout_ms, entry_timeout_ms, unload_timeout_ms, hang_ms;
@@ -234,6 +249,8 @@ struct kx_io {
 
     pthread_mutex_t pool_lock;
     struct io_pool pool;
+    struct io_bufcache bufs;
+    _Atomic uint32_t bulk_lent; /* host bulk slots held by records (hostbulk.c) */
 
     pthread_mutex_t klog_lock;
     struct io_klog_entry *klog; /* klog_lock */
@@ -265,6 +282,38 @@ struct kx_io {
     struct io_events *events; /* event.c: registrations, timers, sources */
 };
 
+/* ---- bufcache.c ------------------------------------------------------------- */
+kx_status kx__buf_init(struct kx_io *io);
+void kx__buf_destroy(struct kx_io *io);
+/* A buffer of at least n bytes (IO_CACHE_BUF < n <= KX_IO_MAX_TRANSFER), not
+ * cleared; NULL when out of memory. Give it back with the same n. */
+void *kx__buf_get(struct kx_io *io, size_t n);
+void kx__buf_put(struct kx_io *io, void *p, size_t n);
+/* Frees the kept buffers of sizes nobody asked for since the last trim. */
+void kx__buf_trim(struct kx_io *io);
+
+/* ---- hostbulk.c ------------------------------------------------------------- */
+/* A fresh region of bulk slots for a host (one reference, the caller's). */
+kx_status kx__bulk_new(struct kx_io *io, const char *name, struct io_bulk **out);
+/* Passes the region's descriptor to the host, after the rings' (one
+ * message), and closes kxd's. */
+kx_status kx__bulk_send(struct io_bulk *b, int sock);
+/* The host died: no more slots are taken, and the memory goes once no
+ * record holds a slot (NULL is ignored). */
+void kx__bulk_retire(struct io_bulk *b);
+/* Drops a reference (NULL is ignored); the last one unmaps the region. */
+void kx__bulk_unref(struct io_bulk *b);
+/* Gives r a free slot of b for request q (b may be NULL): the slot becomes
+ * the system buffer with q's input copied in (output-only bytes cleared if
+ * zero_out), or, when r already has a lent buffer, the place the host's
+ * output lands. 1 if it did; 0 (nothing changed) when q's buffer is
+ * IO_CACHE_BUF or less, larger than a slot, or no slot is free. */
+int kx__bulk_lend(struct io_bulk *b, struct io_irp *r, const struct kx_io_req *q, int zero_out);
+/* The memory of the slot r holds. */
+void *kx__bulk_at(const struct io_irp *r);
+/* Gives slot k back (at the record's release) and drops its reference. */
+void kx__bulk_give(struct io_bulk *b, uint32_t k);
+
 /* ---- irp.c ------------------------------------------------------------------ */
 kx_status kx__pool_init(struct kx_io *io);
 void kx__pool_destroy(struct kx_io *io);
@@ -275,8 +324,8 @@ void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n);
 /* Sets up the system buffer: copies in, zeroes output. */
 /* zero_out: clear the output-only bytes (a view request's driver owns them;
  * only what it reports it wrote leaves the manager). */
-kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len,
-                             int zero_out);
+kx_status kx__irp_set_buffer(struct kx_io *io, struct io_irp *r, const void *in, size_t in_len,
+                             size_t out_len, int zero_out);
 /* Makes the requester's buf (len bytes, not cleared) the system buffer;
  * release(arg) runs once when the record is released (never on discard: an
  * IRP never posted leaves buf with its owner). */
@@ -399,6 +448,8 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
                            const struct kx_io_driver_params *p, struct io_hostproc **out);
 /* As kx__host_post, for a host process (returns -1: no CPU to share). */
 int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
+/* The host's bulk slots (NULL on the socket transport). */
+struct io_bulk *kx__hostproc_bulk(const struct io_hostproc *hp);
 /* 1 if this thread may receive hp's answers in the reader's place now: then
  * it calls kx__hostproc_await or kx__hostproc_collect, which end its turn.
  * 0 on the socket, with polling off, or after the host's death. Called

@@ -41,7 +41,7 @@ kx_status kx__pool_init(struct kx_io *io)
         atomic_init(&io->pool.live[i], 0);
         io->pool.idle_gen[i] = 0;
     }
-    return STATUS_SUCCESS;
+    return kx__buf_init(io);
 }
 
 /* Frees the cache buffers of a slab's records, before the slab goes or its
@@ -54,17 +54,34 @@ static void slab_drop_buffers(struct io_irp *slab)
     }
 }
 
+/* Gives a system buffer over IO_CACHE_BUF back to the cache. The stale
+ * pointer stays: the next allocation resets it, and writing it here would
+ * only send the line back and forth between the dispatch thread and the
+ * next submitter. A host's bulk slot goes back to the host's region. A lent one goes back to its owner only when the record is
+ * released (is_release): a discarded record was never posted, and its owner
+ * still has the buffer. */
+static void free_buffer(struct kx_io *io, struct io_irp *r, int is_release)
+{
+    if (r->buf_kind & IO_BUF_SLOT)
+        kx__bulk_give(r->bulk, r->bulk_slot);
+    if ((r->buf_kind & IO_BUF_OWNER) == IO_BUF_HEAP)
+        kx__buf_put(io, r->buf, r->buf_len);
+    else if ((r->buf_kind & IO_BUF_OWNER) == IO_BUF_LENT && is_release)
+        r->lent_release(r->lent_arg);
+}
+
 void kx__pool_destroy(struct kx_io *io)
 {
     uint32_t n = atomic_load(&io->pool.n_slabs);
     for (uint32_t s = 0; s < n; s++) {
         struct io_irp *slab = atomic_load(&io->pool.slabs[s]);
         for (uint32_t i = 0; i < IO_SLAB_SIZE; i++) /* free records keep stale pointers */
-            if ((atomic_load(&slab[i].state) & IRP_REF_MASK) && slab[i].buf_kind == IO_BUF_HEAP)
-                free(slab[i].buf); /* a lent one is not ours to free */
+            if (atomic_load(&slab[i].state) & IRP_REF_MASK)
+                free_buffer(io, &slab[i], 0); /* a lent one is not ours to free */
         slab_drop_buffers(slab);
         kx_plat_pages_free(slab, sizeof(struct io_irp) * IO_SLAB_SIZE);
     }
+    kx__buf_destroy(io);
 }
 
 struct io_irp *kx__irp_at(struct kx_io *io, uint32_t idx)
@@ -273,9 +290,15 @@ void kx_io_pool_stats(struct kx_io *io, struct kx_io_pool_stats *out)
     out->slabs_live = atomic_load_explicit(&io->pool.n_live, memory_order_relaxed);
     out->slabs_made = atomic_load_explicit(&io->pool.n_slabs, memory_order_relaxed);
     out->records_per_slab = IO_SLAB_SIZE;
+    out->bulk_lent = atomic_load_explicit(&io->bulk_lent, memory_order_relaxed);
+    out->buf_mallocs = atomic_load_explicit(&io->bufs.n_malloc, memory_order_relaxed);
 }
 
-void kx_io_pool_trim(struct kx_io *io) { kx__pool_trim(io); }
+void kx_io_pool_trim(struct kx_io *io)
+{
+    kx__pool_trim(io);
+    kx__buf_trim(io);
+}
 
 int kx__pool_slab_live(struct kx_io *io, uint32_t slab)
 {
@@ -362,24 +385,11 @@ kx_status kx__irp_alloc(struct kx_io *io, struct io_irp **out, size_t n)
     return STATUS_SUCCESS;
 }
 
-/* Frees a malloc'ed system buffer. The stale pointer stays: the next
- * allocation resets it, and writing it here would only send the line back
- * and forth between the dispatch thread and the next submitter. A lent one
- * goes back to its owner only when the record is released (is_release):
- * a discarded record was never posted, and its owner still has the buffer. */
-static void free_buffer(struct io_irp *r, int is_release)
-{
-    if (r->buf_kind == IO_BUF_HEAP)
-        free(r->buf);
-    else if (r->buf_kind == IO_BUF_LENT && is_release)
-        r->lent_release(r->lent_arg);
-}
-
 void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct io_irp *r = recs[i];
-        free_buffer(r, 0);
+        free_buffer(io, r, 0);
         uint64_t w = atomic_load_explicit(&r->state, memory_order_relaxed);
         atomic_store_explicit(&r->state, w & ~(((uint64_t)1 << IRP_GEN_SHIFT) - 1),
                               memory_order_release);
@@ -387,8 +397,8 @@ void kx__irp_discard(struct kx_io *io, struct io_irp **recs, size_t n)
     pool_put(io, recs, n);
 }
 
-kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, size_t out_len,
-                             int zero_out)
+kx_status kx__irp_set_buffer(struct kx_io *io, struct io_irp *r, const void *in, size_t in_len,
+                             size_t out_len, int zero_out)
 {
     size_t n = in_len > out_len ? in_len : out_len;
     if (!n)
@@ -399,7 +409,7 @@ kx_status kx__irp_set_buffer(struct io_irp *r, const void *in, size_t in_len, si
         if (!r->cache_buf && !(r->cache_buf = malloc(IO_CACHE_BUF)))
             return STATUS_INSUFFICIENT_RESOURCES;
         r->buf = r->cache_buf;
-    } else if (!(r->buf = malloc(n))) {
+    } else if (!(r->buf = kx__buf_get(io, n))) {
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     r->buf_kind = n > IO_CACHE_BUF ? IO_BUF_HEAP : IO_BUF_OWN;
@@ -447,7 +457,7 @@ int kx__irp_tryref(struct io_irp *r, uint64_t seen)
 
 static void release(struct kx_io *io, struct io_irp *r, struct io_relbatch *rb)
 {
-    free_buffer(r, 1);
+    free_buffer(io, r, 1);
     struct io_file *f = r->holds_file ? atomic_load_explicit(&r->file, memory_order_relaxed)
                                       : NULL;
     if (!rb) {

@@ -51,9 +51,16 @@ struct io_driver;
 /* Whose memory an IRP's system buffer (io_irp.buf) is. */
 enum io_buf_kind {
     IO_BUF_OWN = 0, /* the record's own (inline_buf or cache_buf), or none */
-    IO_BUF_HEAP,    /* malloc'ed: freed at release */
+    IO_BUF_HEAP,    /* from the manager's buffer cache: back to it at release */
     IO_BUF_LENT,    /* the requester's (kx_io_req.out_buf): lent_release at release */
+    /* The record holds a host's bulk slot (bulk, bulk_slot; hostbulk.c), given
+     * back at release: alone, the slot is the buffer; with IO_BUF_LENT, the
+     * host's output lands in the slot and is copied into the lent buffer. */
+    IO_BUF_SLOT = 4,
 };
+#define IO_BUF_OWNER 3 /* buf_kind's bits that say whose buf is */
+
+struct io_bulk;
 
 /* The pool hands out records by magazine: a free record at the top of the
  * pool's stack lists up to IO_MAG more free records (in the space its
@@ -140,6 +147,8 @@ struct io_irp {
     void (*lent_release)(void *arg);
     void *lent_arg;
     void *cache_buf; /* IO_CACHE_BUF bytes, or NULL until first needed */
+    struct io_bulk *bulk; /* IO_BUF_SLOT: whose slot, and which */
+    uint32_t bulk_slot;
 } __attribute__((aligned(128))); /* no 128-byte block holds lines of two records */
 
 /* Lines 0-1 form one 128-byte block (CPUs fetch such pairs together): the

@@ -63,10 +63,13 @@ static kx_status check_req(const struct io_file *f, const struct kx_io_req *q, i
 static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, struct io_device *dv,
                       struct io_driver *d, const struct kx_io_req *q)
 {
-    if (q->out_buf) /* a READ: no input to copy, and the caller's bytes are not cleared */
+    /* A large buffer for a kx-host driver: one of its bulk slots, if free. */
+    struct io_bulk *bulk = d->proc ? kx__hostproc_bulk(d->proc) : NULL;
+    if (q->out_buf) { /* a READ: no input to copy, and the caller's bytes are not cleared */
         kx__irp_lend_buffer(r, q->out_buf, q->out_len, q->out_release, q->out_release_arg);
-    else {
-        kx_status st = kx__irp_set_buffer(r, q->in, q->in_len, q->out_len, !q->done_view);
+        kx__bulk_lend(bulk, r, q, 0);
+    } else if (!kx__bulk_lend(bulk, r, q, !q->done_view)) {
+        kx_status st = kx__irp_set_buffer(io, r, q->in, q->in_len, q->out_len, !q->done_view);
         if (st != STATUS_SUCCESS)
             return st;
     }

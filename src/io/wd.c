@@ -190,6 +190,7 @@ static void *wd_main(void *arg)
         check_hangs(io, now);
         if (now >= trim_at) {
             kx__pool_trim(io);
+            kx__buf_trim(io);
             trim_at = now + io->wd.tick_ns;
         }
         if (next > now + io->wd.tick_ns)

@@ -7,6 +7,7 @@
  * ring threads asleep and serving everyone else. Reads of 64 KiB to 1 MiB go
  * through read slots the driver fills in place (with drivers in a kx-host
  * process and in kxd), or are lent where they lie (kx_client_read_view);
+ * large writes, alone and batched past a host's bulk slots, arrive whole;
  * hostile slot use costs the client its connection, and a client leaving
  * with slots held leaves nothing behind. */
 #include <stdarg.h>
@@ -649,6 +650,53 @@ static void test_large_reads_arrive_through_read_slots(void **state)
     assert_int_equal(slot_maps(getpid(), NULL), 0);
 }
 
+/* Writes of 4.5 KiB to 1 MiB, alone and in a batch of more than a host has
+ * bulk slots (8), reach the driver byte for byte: read back, they match. */
+static void test_large_writes_arrive_whole(void **state)
+{
+    struct kxd_proc *p = *state;
+    kx_client *c = kxd_connect(p);
+    uint32_t ram;
+    assert_int_equal(kx_client_open(c, "/dev/ram0", KX_ACCESS_READ | KX_ACCESS_WRITE, &ram),
+                     STATUS_SUCCESS);
+    size_t len = KXR_SLOT_BYTES;
+    unsigned char *pattern = malloc(len), *buf = malloc(len);
+    assert_non_null(pattern);
+    assert_non_null(buf);
+    static const size_t sizes[] = {9 << 9, 64 << 10, 333 << 9, 1 << 20};
+    for (int round = 0; round < 3; round++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t n = sizes[s], off = sizes[s] == len ? 0 : (size_t)(round * 7 + 1) * 512;
+            for (size_t i = 0; i < n; i++)
+                pattern[i] = (unsigned char)(i * 131 + (i >> 12) + s * 17 + (size_t)round);
+            uint64_t info = 0;
+            assert_int_equal(kx_client_write(c, ram, off, pattern, n, 0, &info), STATUS_SUCCESS);
+            assert_int_equal(info, n);
+            size_t got = 0;
+            assert_int_equal(kx_client_read(c, ram, off, buf, n, 0, &got), STATUS_SUCCESS);
+            assert_int_equal(got, n);
+            assert_memory_equal(buf, pattern, n);
+        }
+    enum { N = 12, LEN = 80 << 10 };
+    for (size_t i = 0; i < len; i++)
+        pattern[i] = (unsigned char)(i * 7 + (i >> 9));
+    struct kx_client_io ios[N];
+    for (int i = 0; i < N; i++)
+        ios[i] = (struct kx_client_io){.op = KX_CLIENT_OP_WRITE, .handle = ram,
+                                       .offset = (uint64_t)i * LEN,
+                                       .in = pattern + (size_t)i * LEN, .in_len = LEN};
+    assert_int_equal(kx_client_submit(c, ios, N), STATUS_SUCCESS);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ios[i].status, STATUS_SUCCESS);
+    size_t got = 0;
+    assert_int_equal(kx_client_read(c, ram, 0, buf, (size_t)N * LEN, 0, &got), STATUS_SUCCESS);
+    assert_int_equal(got, (size_t)N * LEN);
+    assert_memory_equal(buf, pattern, (size_t)N * LEN);
+    free(pattern);
+    free(buf);
+    kx_client_disconnect(c);
+}
+
 static void test_read_slots_0_leaves_them_unmapped(void **state)
 {
     struct kxd_proc *p = *state;
@@ -955,12 +1003,14 @@ int main(void)
         KXD_TEST(test_ring_opens_are_checked_as_the_sockets),
         KXD_TEST(test_a_bad_open_or_close_drops_the_client),
         KXD_TEST(test_large_reads_arrive_through_read_slots),
+        KXD_TEST(test_large_writes_arrive_whole),
         KXD_TEST(test_read_slots_0_leaves_them_unmapped),
         KXD_TEST(test_a_read_slot_holds_the_drivers_bytes),
         KXD_TEST(test_a_read_view_lends_the_slot_itself),
         KXD_TEST(test_hostile_slot_use_drops_the_client),
         KXD_TEST(test_a_client_leaving_with_slots_held_frees_them),
         KXD_TEST_INPROC(test_large_reads_arrive_through_read_slots),
+        KXD_TEST_INPROC(test_large_writes_arrive_whole),
         KXD_TEST_INPROC(test_a_read_slot_holds_the_drivers_bytes),
         KXD_TEST_INPROC(test_a_read_view_lends_the_slot_itself),
         KXD_TEST_INPROC(test_a_client_leaving_with_slots_held_frees_them),
