@@ -16,6 +16,7 @@
 #include "io_int.h"
 
 #include "core/plat.h"
+#include "core/plat_sync.h"
 
 #include <kx/kmdf.h>
 #include <stdio.h>
@@ -504,13 +505,15 @@ void kx__driver_unload_all(struct kx_io *io)
         if (!id)
             return;
         kx_status st = kx_io_driver_unload(io, id, KX_IO_UNLOAD_FORCE);
-        if (st == STATUS_DEVICE_BUSY) { /* still starting: wait for DriverEntry's verdict */
+        if (st == STATUS_DEVICE_BUSY) {
+            /* Still starting (DriverEntry's verdict comes), or another thread
+             * unloads it (a dead host's reader closing its files): wait until
+             * that is done, since what follows frees what they use. */
             pthread_mutex_lock(&io->ns_lock);
-            struct io_driver *d = kx__ns_driver_by_id(io, id);
-            int starting = d && d->state == KX_IO_DRIVER_STARTING;
+            int busy = kx__ns_driver_by_id(io, id) != NULL;
             pthread_mutex_unlock(&io->ns_lock);
-            if (!starting)
-                return; /* XXX(#3): a concurrent unload owns it */
+            if (busy)
+                kx_plat_sleep_ns(1000000);
         }
     }
 }

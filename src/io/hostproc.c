@@ -691,6 +691,9 @@ static void died(struct io_hostproc *hp)
                   "driver host kx-host (pid %d) %s%s%s%s; %zu request(s) answered %s%s",
                   (int)hp->pid, hp->how, hung, summary[0] ? ": " : "", summary, n,
                   kx_status_name(dead_status(hp)), running);
+    /* Whoever frees this record waits until the reader knows whether it
+     * tears the driver down (then it lets itself go: nobody joins it). */
+    atomic_store(&hp->tearing, 1);
     if (kx__driver_host_died(io, hp->d)) {
         /* This thread tore the driver down: nobody will join it. */
         pthread_join(hp->sender, NULL);
@@ -705,6 +708,7 @@ static void died(struct io_hostproc *hp)
         atomic_store(&hp->reader_detached, 1);
         pthread_detach(pthread_self());
     }
+    atomic_store(&hp->tearing, 0);
 }
 
 static void *reader_main(void *arg)
@@ -997,6 +1001,8 @@ void kx__hostproc_free(struct io_hostproc *hp)
 {
     if (!hp)
         return;
+    while (atomic_load(&hp->tearing))
+        kx_plat_sleep_ns(1000000);
     if (atomic_load(&hp->reader_detached)) {
         while (!atomic_load_explicit(&hp->reader_done, memory_order_acquire))
             kx_plat_futex_wait(&hp->reader_done, 0, 0);

@@ -25,6 +25,7 @@ struct io_hostproc {
     int reaped;                   /* lock: its exit status was collected */
     _Atomic int stopped;          /* K_STOP answered: the coming hang-up is expected */
     _Atomic int reader_detached;  /* the reader tore the driver down and let itself go */
+    _Atomic int tearing;          /* the reader is deciding that (died): wait, then look */
     _Atomic uint32_t reader_done; /* futex word: the reader has returned */
     char summary[256];            /* lock: the host's last sanitizer SUMMARY line */
     char how[128];                /* how the process ended */

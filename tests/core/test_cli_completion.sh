@@ -83,7 +83,7 @@ has -a ioreg -
 lacks -alrtx ioreg -
 
 # kxd: options from its --help, and their values.
-expect "$(lines --host-mode --host-sandbox --host-transport --host-user)" kxd --ho
+expect "$(lines --host-mode --host-poll-us --host-sandbox --host-transport --host-user)" kxd --ho
 has --version kxd --v
 has -V kxd -
 expect "$(lines inproc process)" kxd --host-mode ''

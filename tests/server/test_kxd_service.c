@@ -138,6 +138,32 @@ static void unknown_socket_group_exits_nouser(void **state)
     svc_cleanup(&s);
 }
 
+/* The polling options take microseconds within their limit (0: never), and
+ * --ring-inline on or off; anything else is a usage error naming the option. */
+static void polling_options_say_what_is_wrong(void **state)
+{
+    (void)state;
+    struct svc s;
+    svc_init(&s);
+    const char *bad[][3] = {{"--ring-poll-us", "10001", "--ring-poll-us"},
+                            {"--ring-poll-us", "-1", "--ring-poll-us"},
+                            {"--host-poll-us", "1000001", "--host-poll-us"},
+                            {"--host-poll-us", "20us", "--host-poll-us"},
+                            {"--ring-inline", "maybe", "--ring-inline"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *extra[] = {"--foreground", bad[i][0], bad[i][1], NULL};
+        assert_int_equal(svc_run(&s, extra), 2);
+        char *err = slurp(s.err);
+        assert_non_null(strstr(err, bad[i][2]));
+        free(err);
+        assert_false(exists(s.socket));
+    }
+    const char *good[] = {"--foreground", "--check",      "--ring-poll-us", "0", "--host-poll-us",
+                          "0",            "--ring-inline", "off",          NULL};
+    assert_int_equal(svc_run(&s, good), 0);
+    svc_cleanup(&s);
+}
+
 /* Detached: logs to the file, holds the pid file; a second kxd on the same
  * pid file is refused naming the first's pid; SIGTERM removes the file. */
 static void detached_logs_to_file_and_holds_pidfile(void **state)
@@ -289,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_extensions_folder_exits_noinput),
         cmocka_unit_test(unknown_socket_group_exits_nouser),
+        cmocka_unit_test(polling_options_say_what_is_wrong),
         cmocka_unit_test(detached_logs_to_file_and_holds_pidfile),
         cmocka_unit_test(stale_pidfile_is_replaced),
         cmocka_unit_test(ready_is_notified_after_boot),
