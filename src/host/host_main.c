@@ -73,21 +73,25 @@ static int set_buffer(struct hrec *hr, const unsigned char *in, size_t in_len, s
     return 1;
 }
 
+/* The IRP's local record, or NULL with *why set: the request can't be
+ * taken and is answered at once with that status. */
 static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
-                               const unsigned char *p)
+                               const unsigned char *p, kx_status *why)
 {
     struct io_msg_irp m;
+    *why = STATUS_INVALID_PARAMETER;
     if (x->len < sizeof m)
         return NULL;
     memcpy(&m, p, sizeof m);
     size_t n = m.in_len > m.out_len ? m.in_len : m.out_len;
     int in_slot = (x->flags & HF_SLOT) != 0;
     /* A slot's number and length are checked as any other field: a bad one
-     * drops the request, never reaches past the mapping. */
+     * never reaches past the mapping. */
     if (in_slot ? !ep->bulk || x->len != sizeof m || x->a >= HX_BULK_SLOTS ||
                       n > HX_BULK_SLOT_BYTES
                 : m.in_len != x->len - sizeof m || m.out_len > KX_IO_MAX_TRANSFER)
         return NULL;
+    *why = STATUS_INSUFFICIENT_RESOURCES;
     struct hrec *hr = kx__hp_rec_get(ep, 1, x->id);
     if (!hr)
         return NULL;
@@ -234,10 +238,19 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
     while (kx_xport_next(b, &x, &p)) {
         struct io_irp *r = NULL;
         switch (x->type) {
-        case HX_IRP:
-            if ((r = take_irp(ep, x, p)))
+        case HX_IRP: {
+            kx_status why;
+            if ((r = take_irp(ep, x, p, &why))) {
                 irps[n_irps++] = hrec_of(r);
+                break;
+            }
+            /* Answered and ended at once: kxd never waits for a request
+             * the driver will not see. */
+            struct kx_xout o = {{HX_COMPLETE, HF_END, 0, x->id, (uint64_t)why, 0, 0}, NULL, 0,
+                                NULL, 0};
+            kx__hp_send(ep, &o);
             break;
+        }
         case HX_CTL: /* a cancel looks its IRP up: those taken so far go first */
             if (!stopping && n_irps)
                 post_taken(ep, post, &n, irps, &n_irps);
