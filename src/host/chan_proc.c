@@ -167,17 +167,44 @@ int kx__hp_break_transport(struct kx_io *io)
     return kx_ring_commit(ep->ring) == STATUS_SUCCESS;
 }
 
+/* An answer that can travel packed in HX_DONES: the routine's own, no bytes. */
+static int packable(const struct kx_xout *o)
+{
+    return o->hdr.type == HX_COMPLETE && o->hdr.flags == HF_END && !o->payload_len &&
+           !o->payload2_len;
+}
+
 /* Sends what the dispatch thread deferred, then lets go of its records:
- * those whose last reference this was go back to the pool under one lock. */
+ * those whose last reference this was go back to the pool under one lock.
+ * Runs of answers without bytes go packed, one record for the run. */
 static void flush(struct kx_hostep *ep)
 {
     if (!ep->n_defer)
         return;
     struct kx_xout outs[HP_DEFER];
-    for (size_t i = 0; i < ep->n_defer; i++)
-        outs[i] = ep->defer[i].out;
+    size_t n = 0, packed = 0;
+    for (size_t i = 0; i < ep->n_defer;) {
+        const struct kx_xout *o = &ep->defer[i].out;
+        size_t run = 0;
+        while (i + run < ep->n_defer && packable(&ep->defer[i + run].out))
+            run++;
+        if (run < 2) {
+            outs[n++] = *o;
+            i++;
+            continue;
+        }
+        struct hx_done *d = &ep->dones[packed];
+        for (size_t k = 0; k < run; k++) {
+            const struct kx_xrec *h = &ep->defer[i + k].out.hdr;
+            d[k] = (struct hx_done){h->id, h->b, h->c, (int32_t)h->a, 0};
+        }
+        outs[n++] = (struct kx_xout){
+            {HX_DONES, 0, 0, 0, run, 0, 0}, d, run * sizeof *d, NULL, 0};
+        packed += run;
+        i += run;
+    }
     /* A manager that has gone can't be told; the process ends with it. */
-    kx_xport_send(ep->x, outs, ep->n_defer);
+    kx_xport_send(ep->x, outs, n);
     struct hrec *gone[HP_DEFER];
     size_t n_gone = 0;
     for (size_t i = 0; i < ep->n_defer; i++) {

@@ -74,25 +74,23 @@ static int set_buffer(struct hrec *hr, const unsigned char *in, size_t in_len, s
 }
 
 /* The IRP's local record, or NULL with *why set: the request can't be
- * taken and is answered at once with that status. */
-static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
-                               const unsigned char *p, kx_status *why)
+ * taken and is answered at once with that status. m came with in_avail
+ * bytes after it (HF_SLOT in flags: its buffer is bulk slot `slot`). */
+static struct io_irp *take_irp(struct kx_hostep *ep, uint64_t id, uint32_t flags, uint64_t slot,
+                               const struct io_msg_irp *msg, const unsigned char *in,
+                               size_t in_avail, kx_status *why)
 {
-    struct io_msg_irp m;
+    struct io_msg_irp m = *msg;
     *why = STATUS_INVALID_PARAMETER;
-    if (x->len < sizeof m)
-        return NULL;
-    memcpy(&m, p, sizeof m);
     size_t n = m.in_len > m.out_len ? m.in_len : m.out_len;
-    int in_slot = (x->flags & HF_SLOT) != 0;
+    int in_slot = (flags & HF_SLOT) != 0;
     /* A slot's number and length are checked as any other field: a bad one
      * never reaches past the mapping. */
-    if (in_slot ? !ep->bulk || x->len != sizeof m || x->a >= HX_BULK_SLOTS ||
-                      n > HX_BULK_SLOT_BYTES
-                : m.in_len != x->len - sizeof m || m.out_len > KX_IO_MAX_TRANSFER)
+    if (in_slot ? !ep->bulk || in_avail || slot >= HX_BULK_SLOTS || n > HX_BULK_SLOT_BYTES
+                : m.in_len != in_avail || m.out_len > KX_IO_MAX_TRANSFER)
         return NULL;
     *why = STATUS_INSUFFICIENT_RESOURCES;
-    struct hrec *hr = kx__hp_rec_get(ep, 1, x->id);
+    struct hrec *hr = kx__hp_rec_get(ep, 1, id);
     if (!hr)
         return NULL;
     hr->r.kind = K_IRP;
@@ -103,11 +101,11 @@ static struct io_irp *take_irp(struct kx_hostep *ep, const struct kx_xrec *x,
     if (in_slot) { /* kxd put the input there and cleared what needed it */
         hr->in_slot = 1;
         hr->r.u.msg.buf_inline = 0;
-        hr->r.buf = ep->bulk + (size_t)x->a * HX_BULK_SLOT_BYTES;
+        hr->r.buf = ep->bulk + (size_t)slot * HX_BULK_SLOT_BYTES;
         hr->r.buf_len = (uint32_t)n;
         return &hr->r;
     }
-    if (!set_buffer(hr, p + sizeof m, m.in_len, m.out_len)) {
+    if (!set_buffer(hr, in, m.in_len, m.out_len)) {
         kx__hp_rec_unref(ep, hr, 2);
         return NULL;
     }
@@ -212,6 +210,22 @@ static struct io_irp *take_event(struct kx_hostep *ep, const struct kx_xrec *x,
     return &hr->r;
 }
 
+/* Takes the IRP m (id), or answers it at once with why it can't be taken
+ * (m NULL: its record was too short to hold it): kxd never waits for a
+ * request the driver will not see. */
+static struct io_irp *take_or_refuse(struct kx_hostep *ep, uint64_t id, uint32_t flags,
+                                     uint64_t slot, const struct io_msg_irp *m,
+                                     const unsigned char *in, size_t in_avail)
+{
+    kx_status why = STATUS_INVALID_PARAMETER;
+    struct io_irp *r = m ? take_irp(ep, id, flags, slot, m, in, in_avail, &why) : NULL;
+    if (!r) {
+        struct kx_xout o = {{HX_COMPLETE, HF_END, 0, id, (uint64_t)why, 0, 0}, NULL, 0, NULL, 0};
+        kx__hp_send(ep, &o);
+    }
+    return r;
+}
+
 /* Posts recs[0..*n) to the dispatch thread, its IRPs findable by the
  * manager's id first (one lock for all). */
 static void post_taken(struct kx_hostep *ep, struct io_irp **recs, size_t *n, struct hrec **irps,
@@ -239,18 +253,30 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
         struct io_irp *r = NULL;
         switch (x->type) {
         case HX_IRP: {
-            kx_status why;
-            if ((r = take_irp(ep, x, p, &why))) {
+            struct io_msg_irp m;
+            int whole = x->len >= sizeof m; /* else refused: no message */
+            if (whole)
+                memcpy(&m, p, sizeof m);
+            if ((r = take_or_refuse(ep, x->id, x->flags, x->a, whole ? &m : NULL,
+                                    p + sizeof m, whole ? x->len - sizeof m : 0)))
                 irps[n_irps++] = hrec_of(r);
-                break;
-            }
-            /* Answered and ended at once: kxd never waits for a request
-             * the driver will not see. */
-            struct kx_xout o = {{HX_COMPLETE, HF_END, 0, x->id, (uint64_t)why, 0, 0}, NULL, 0,
-                                NULL, 0};
-            kx__hp_send(ep, &o);
             break;
         }
+        case HX_IRPS: /* each as the HX_IRP it stands for */
+            for (size_t off = 0, k = 0; k < x->a && x->len - off >= sizeof(struct hx_irp); k++) {
+                struct hx_irp e;
+                memcpy(&e, p + off, sizeof e);
+                off += sizeof e;
+                size_t in = e.msg.in_len <= x->len - off ? e.msg.in_len : x->len - off;
+                if ((r = take_or_refuse(ep, e.id, 0, 0, &e.msg, p + off, in))) {
+                    irps[n_irps++] = hrec_of(r);
+                    post[n++] = r;
+                }
+                off += HX_PADDED(in) < x->len - off ? HX_PADDED(in) : x->len - off;
+                if (n == POST_MAX)
+                    post_taken(ep, post, &n, irps, &n_irps);
+            }
+            continue;
         case HX_CTL: /* a cancel looks its IRP up: those taken so far go first */
             if (!stopping && n_irps)
                 post_taken(ep, post, &n, irps, &n_irps);

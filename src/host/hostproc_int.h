@@ -81,6 +81,7 @@ struct kx_hostep {
     /* Dispatch thread only: answers sent at kx__chan_flush, one batch. */
     struct hp_defer defer[HP_DEFER];
     size_t n_defer;
+    struct hx_done dones[HP_DEFER]; /* flush's: the deferred answers it packs */
 };
 
 /* Takes a fresh record (refs 2 for an IRP, 1 otherwise). NULL when out of

@@ -6,6 +6,9 @@
  *   HX_HELLO     once, first: the driver to load (hx_hello + paths)
  *   HX_IRP       id = IRP id; payload: the dispatch message, then the input
  *                (HF_SLOT: a = the bulk slot holding it, nothing after the message)
+ *   HX_IRPS      a = n; payload: n hx_irp, each followed by its input padded
+ *                to 8 bytes: small IRPs packed (HX_IRPS_BYTES at most), several
+ *                to a ring line where each of their own took two
  *   HX_CTL       id = control record id; a = enum io_kind; b = its argument
  *                (K_DEVREL: device cookie; K_CANCEL: target IRP id);
  *                K_ADDDEV/K_REMOVEDEV: payload hx_provider + strings
@@ -21,6 +24,9 @@
  *                (CREATE); HF_END: the routine called for it returned with it
  *                (the end of the dispatch travels with the answer); payload:
  *                the output bytes (HF_SLOT: none, they are in the IRP's slot)
+ *   HX_DONES     a = n; payload: n hx_done, each an HX_COMPLETE with HF_END and
+ *                no output bytes (a batch's answers, packed: 32 bytes each where
+ *                a record of their own takes a 64-byte ring line)
  *   HX_END       id = IRP id: its dispatch ended without completing it here
  *                (pended, passed on, or completed from another thread)
  *   HX_CTL_DONE  id = control record id; a = status; b = information;
@@ -52,6 +58,7 @@ enum hx_type {
     HX_CTL,
     HX_REPLY,
     HX_EVENT = 10,
+    HX_IRPS = 11,
     HX_HELLO_DONE = 32,
     HX_COMPLETE,
     HX_END,
@@ -61,6 +68,7 @@ enum hx_type {
     HX_REPORT,
     HX_PING = 8,  /* manager -> host: id = sequence; the host's transport thread answers */
     HX_PONG = 48, /* host -> manager: id = the ping's sequence */
+    HX_DONES = 49, /* host -> manager: answers packed (struct hx_done) */
 };
 
 #define HF_END  0x1u
@@ -89,6 +97,22 @@ enum hx_op {
     HXO_SET_CONTROLS,      /* b = device id, payload kx_io_control_decl[] */
     HXO_EVENT_REGISTER = 32, /* b = 1 subscribe, 0 end; payload name NUL */
     HXO_EVENT_TIMER = 33,    /* b = due ms (UINT32_MAX: cancel), c = period ms; payload name NUL */
+};
+
+struct hx_irp {
+    uint64_t id; /* the IRP */
+    struct io_msg_irp msg;
+};
+#define HX_IRPS_BYTES    984u /* a packed record stays within one ring record */
+#define HX_IRPS_INPUT    64u  /* the largest input that travels packed */
+#define HX_PADDED(n)     (((size_t)(n) + 7) & ~(size_t)7)
+
+struct hx_done {
+    uint64_t id;          /* the IRP */
+    uint64_t information;
+    uint64_t file_cookie; /* FileContext (CREATE) */
+    int32_t status;
+    uint32_t reserved;    /* 0 */
 };
 
 struct hx_hello {

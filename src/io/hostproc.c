@@ -157,6 +157,44 @@ static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, 
     return 1;
 }
 
+/* Whether a marshalled record can travel packed in HX_IRPS. */
+static int packable(const struct kx_xout *o)
+{
+    return o->hdr.type == HX_IRP && !o->hdr.flags && o->payload2_len <= HX_IRPS_INPUT;
+}
+
+/* Packs runs of small IRPs in out[0..*n) into HX_IRPS records laid out in
+ * stage (room for every record of out packed), in place. */
+static void pack(struct kx_xout *out, size_t *n, unsigned char *stage)
+{
+    size_t w = 0, used = 0;
+    for (size_t i = 0; i < *n;) {
+        size_t run = 0, bytes = 0;
+        while (i + run < *n && packable(&out[i + run]) &&
+               bytes + sizeof(struct hx_irp) + HX_PADDED(out[i + run].payload2_len) <= HX_IRPS_BYTES)
+            bytes += sizeof(struct hx_irp) + HX_PADDED(out[i + run].payload2_len), run++;
+        if (run < 2) {
+            out[w++] = out[i++];
+            continue;
+        }
+        unsigned char *at = stage + used;
+        for (size_t k = 0, off = 0; k < run; k++) {
+            const struct kx_xout *o = &out[i + k];
+            struct hx_irp e = {o->hdr.id, *(const struct io_msg_irp *)o->payload};
+            memcpy(at + off, &e, sizeof e);
+            if (o->payload2_len)
+                memcpy(at + off + sizeof e, o->payload2, o->payload2_len);
+            memset(at + off + sizeof e + o->payload2_len, 0,
+                   HX_PADDED(o->payload2_len) - o->payload2_len);
+            off += sizeof e + HX_PADDED(o->payload2_len);
+        }
+        out[w++] = (struct kx_xout){{HX_IRPS, 0, 0, 0, run, 0, 0}, at, bytes, NULL, 0};
+        used += bytes;
+        i += run;
+    }
+    *n = w;
+}
+
 /* Marks and sends recs (the caller holds hp->lock); sent[0..k) are the
  * records sent, each to be unreferenced, and heap[0..k) freed, afterwards. */
 static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n,
@@ -186,8 +224,11 @@ static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n
     }
     /* A send to a host that just died fails; the reader answers what was
      * marked (it takes this lock before it looks). */
-    if (k)
-        kx_xport_send(hp->x, out, k);
+    unsigned char stage[SEND_MAX * (sizeof(struct hx_irp) + HX_IRPS_INPUT)];
+    size_t n_out = k;
+    pack(out, &n_out, stage);
+    if (n_out)
+        kx_xport_send(hp->x, out, n_out);
     return k;
 }
 
@@ -529,6 +570,40 @@ static void take_output(struct io_hostproc *hp, struct io_irp *r, const struct k
         memset((char *)r->buf + n, 0, r->buf_len - n);
 }
 
+static void complete(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
+                     struct io_relbatch *rb)
+{
+    struct kx_io *io = hp->io;
+    struct io_irp *r = live(hp, x->id);
+    if (!(x->flags & HF_END)) {
+        if (r && r->kind == K_IRP && (kx_status)x->a == STATUS_SUCCESS)
+            take_output(hp, r, x, p);
+        kx__chan_complete(io, x->id, (kx_status)x->a, x->b, x->c);
+        return;
+    }
+    if (!r || r->kind != K_IRP || !atomic_load(&r->proc_disp))
+        return; /* not a dispatch of ours: a confused host */
+    take_output(hp, r, x, p);
+    end_disp(hp, r);
+    kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
+}
+
+/* HX_DONES: each as the HX_COMPLETE it stands for; a count the payload
+ * does not hold is a confused host's, and nothing of it is taken. */
+static void complete_packed(struct io_hostproc *hp, const struct kx_xrec *x,
+                            const unsigned char *p, struct io_relbatch *rb)
+{
+    if (x->a != x->len / sizeof(struct hx_done) || x->len % sizeof(struct hx_done))
+        return;
+    for (uint64_t i = 0; i < x->a; i++) {
+        struct hx_done d;
+        memcpy(&d, p + i * sizeof d, sizeof d);
+        const struct kx_xrec one = {HX_COMPLETE, HF_END, 0, d.id, (uint64_t)(uint32_t)d.status,
+                                    d.information, d.file_cookie};
+        complete(hp, &one, NULL, rb);
+    }
+}
+
 static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
                    struct io_relbatch *rb)
 {
@@ -536,18 +611,10 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
     struct io_irp *r;
     switch (x->type) {
     case HX_COMPLETE:
-        r = live(hp, x->id);
-        if (!(x->flags & HF_END)) {
-            if (r && r->kind == K_IRP && (kx_status)x->a == STATUS_SUCCESS)
-                take_output(hp, r, x, p);
-            kx__chan_complete(io, x->id, (kx_status)x->a, x->b, x->c);
-            break;
-        }
-        if (!r || r->kind != K_IRP || !atomic_load(&r->proc_disp))
-            break; /* not a dispatch of ours: a confused host */
-        take_output(hp, r, x, p);
-        end_disp(hp, r);
-        kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
+        complete(hp, x, p, rb);
+        break;
+    case HX_DONES:
+        complete_packed(hp, x, p, rb);
         break;
     case HX_END:
         r = live(hp, x->id);
