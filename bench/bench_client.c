@@ -226,59 +226,37 @@ static int measure_batch(const struct path *p, struct figures *f)
     return 0;
 }
 
-static int measure_reads(const struct path *p, struct figures *f)
-{
-    char *buf = malloc(READ_SIZE);
-    struct conn k;
-    if (!buf || conn_open(p, &k, O_RDONLY) != 0) {
-        free(buf);
-        return -1;
-    }
-    size_t got = 0;
-    uint64_t start = now_ns();
-    while (got < READ_TOTAL) {
-        ssize_t n = conn_read(&k, buf, READ_SIZE);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    f->read_gb_s = got / ((now_ns() - start) / 1e9) / 1e9;
-    conn_close(&k);
-    free(buf);
-    return got == READ_TOTAL ? 0 : -1;
-}
-
 static ssize_t conn_write(struct conn *k, const void *buf, size_t n)
 {
     if (k->fd >= 0)
         return write(k->fd, buf, n);
     uint64_t info = 0;
-    return kx_client_write(k->c, k->h, 0, buf, n, 0, &info) == STATUS_SUCCESS ? (ssize_t)info
-                                                                                : -1;
+    return kx_client_write(k->c, k->h, 0, buf, n, 0, &info) == STATUS_SUCCESS ? (ssize_t)info : -1;
 }
 
-/* READ_TOTAL bytes in 1 MiB writes (the zero devices discard them). */
-static int measure_big_writes(const struct path *p, struct figures *f)
+/* READ_TOTAL bytes in 1 MiB reads, or writes (the zero devices discard
+ * them); GB/s into *gb_s. */
+static int measure_bulk(const struct path *p, int writing, double *gb_s)
 {
     char *buf = malloc(READ_SIZE);
     struct conn k;
-    if (!buf || conn_open(p, &k, O_WRONLY) != 0) {
+    if (!buf || conn_open(p, &k, writing ? O_WRONLY : O_RDONLY) != 0) {
         free(buf);
         return -1;
     }
     memset(buf, 0x5a, READ_SIZE);
-    size_t put = 0;
+    size_t moved = 0;
     uint64_t start = now_ns();
-    while (put < READ_TOTAL) {
-        ssize_t n = conn_write(&k, buf, READ_SIZE);
+    while (moved < READ_TOTAL) {
+        ssize_t n = writing ? conn_write(&k, buf, READ_SIZE) : conn_read(&k, buf, READ_SIZE);
         if (n <= 0)
             break;
-        put += (size_t)n;
+        moved += (size_t)n;
     }
-    f->write_gb_s = put / ((now_ns() - start) / 1e9) / 1e9;
+    *gb_s = moved / ((now_ns() - start) / 1e9) / 1e9;
     conn_close(&k);
     free(buf);
-    return put == READ_TOTAL ? 0 : -1;
+    return moved == READ_TOTAL ? 0 : -1;
 }
 
 /* open+close of the device; kx's client keeps one connection, as a
@@ -314,7 +292,8 @@ static int measure(const struct path *p, struct figures *f)
 {
     setenv("KX_CLIENT_RING", p->ring ? "1" : "0", 1); /* read at a client's first I/O */
     return measure_writes(p, f) || measure_clients(p, f) || (p->batch && measure_batch(p, f)) ||
-           measure_reads(p, f) || measure_big_writes(p, f) || measure_opens(p, f);
+           measure_bulk(p, 0, &f->read_gb_s) || measure_bulk(p, 1, &f->write_gb_s) ||
+           measure_opens(p, f);
 }
 
 /* The faster of an AF_UNIX echo on two CPUs and on one: the floor for any
