@@ -487,7 +487,7 @@ static kx_status map_bulk(struct kx_hostep *ep)
     if (st != STATUS_SUCCESS)
         return st;
     void *p = NULL;
-    if (n != 1 || got != sizeof hello || memcmp(hello, HX_BULK_HELLO, sizeof hello))
+    if (n != 1 || got != sizeof hello || memcmp(hello, HX_BULK_HELLO, sizeof hello) != 0)
         st = STATUS_PROTOCOL_ERROR;
     else if ((st = kx_plat_shm_check(fd, &size)) == STATUS_SUCCESS &&
              size != (size_t)HX_BULK_SLOTS * HX_BULK_SLOT_BYTES)

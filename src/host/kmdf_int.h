@@ -33,29 +33,28 @@ typedef int (*kx_host_idle_fn)(void *arg);
 struct kx_host {
     DRIVER_OBJECT obj;            /* first: what DriverEntry receives */
     uint32_t magic;
+    int stopped;                  /* under run_lock: K_STOP was handled */
     struct kx_io *io;             /* the manager endpoint; never shown to the driver */
     uint64_t drv_id;
     char name[KX_IO_NAME_MAX];    /* "\Driver\<short>" */
     char short_name[64];
     struct kx_driver_info info;
-    struct io_queue q;            /* the dispatch queue: many producers, this thread consumes */
     pthread_t thread;
     /* Held while driver code runs: by the dispatch thread over each pass
      * through its queue, by kx__host_run_here over the routines it runs. */
     pthread_mutex_t run_lock;
-    int stopped;                  /* under run_lock: K_STOP was handled */
     uint64_t spin_ns;             /* how long the idle thread spins before sleeping (adapts) */
     uint64_t max_spin_ns;         /* 0 on one CPU: never spin */
     _Atomic int in_entry;         /* DriverEntry running: new devices are initializing */
-    uint64_t cur_instance;        /* dispatch thread: the match AddDevice runs for (0: none) */
-    uint64_t cur_nub;             /* dispatch thread: that match's nub (its bound component) */
-    _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
-    _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
     /* The running routine completed the IRP it was called for: the result,
      * sent with the end of the dispatch. Dispatch thread only. */
     int def_set;
     kx_status def_status;
     size_t def_info;
+    uint64_t cur_instance;        /* dispatch thread: the match AddDevice runs for (0: none) */
+    uint64_t cur_nub;             /* dispatch thread: that match's nub (its bound component) */
+    _Atomic uint64_t busy_seq;    /* routine entries + exits: odd while driver code runs */
+    _Atomic uint64_t busy_irp;    /* id of the record whose routine runs */
     pthread_mutex_t lock;         /* guards devices, events (a leaf lock) */
     struct host_device *devices;  /* every device and proxy object not yet freed */
     struct host_events *events;   /* DkRegisterInterrupt's routines (kmdf_event.c); NULL: none yet */
@@ -65,6 +64,8 @@ struct kx_host {
      * own spin (kx__host_set_idle); NULL: spin, then sleep. */
     _Atomic(kx_host_idle_fn) idle;
     void *idle_arg;
+    struct io_queue q;            /* last (its lines are 64-aligned): the dispatch queue, many
+                                   * producers, this thread consumes */
 };
 
 /* Called by the dispatch thread when its queue is empty: looks for work

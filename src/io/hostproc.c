@@ -1002,7 +1002,7 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
         const char *args[16];
         char n_text[16], poll_text[16];
         snprintf(poll_text, sizeof poll_text, "%llu", (unsigned long long)(hp->poll_ns / 1000));
-        for (; sb.args[n_args] && n_args < 8; n_args++)
+        for (; n_args < 8 && sb.args[n_args]; n_args++)
             args[n_args] = sb.args[n_args];
         snprintf(n_text, sizeof n_text, "%zu", n_pass);
         args[n_args++] = "--fds";

@@ -523,8 +523,8 @@ static void take_commands(struct ring_thread *t, int *stopping)
     }
     for (struct kx_srv_ring *r = ends, *next; r; r = next) {
         next = r->cmd_next;
-        unserve(t, r);
-        ring_unref(r); /* the connection's */
+        unserve(t, r); /* drops the thread's reference only; the connection's is held */
+        ring_unref(r); /* NOLINT(clang-analyzer-unix.Malloc): the connection's reference */
     }
 }
 
@@ -570,10 +570,14 @@ static void *thread_main(void *arg)
         if (kx_plat_poller_wait(t->poller, ev, 64, any_ready ? 0 : -1, &n) != STATUS_SUCCESS)
             n = 0;
         for (int i = 0; i < n; i++) {
-            if (ev[i].key == THREAD_WAKER_KEY)
+            if (ev[i].key == THREAD_WAKER_KEY) {
                 kx_plat_waker_drain(t->waker);
-            else
-                ((struct kx_srv_ring *)(uintptr_t)ev[i].key)->ready = 1;
+                continue;
+            }
+            /* The key is the ring's address, given by this thread. */
+            struct kx_srv_ring *r =
+                (struct kx_srv_ring *)(uintptr_t)ev[i].key; /* NOLINT(performance-no-int-to-ptr) */
+            r->ready = 1;
         }
     }
     while (t->served)
