@@ -46,8 +46,9 @@ static long payload(const char *arg, unsigned char **out)
     if (n > 2 && arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X')) {
         if ((n - 2) % 2)
             return -1;
-        *out = malloc((n - 2) / 2 + 1);
-        for (size_t i = 2; *out && i < n; i += 2) {
+        if (!(*out = malloc((n - 2) / 2 + 1)))
+            return -1;
+        for (size_t i = 2; i < n; i += 2) {
             int hi = hex_digit(arg[i]), lo = hex_digit(arg[i + 1]);
             if (hi < 0 || lo < 0) {
                 free(*out);
@@ -56,7 +57,7 @@ static long payload(const char *arg, unsigned char **out)
             }
             (*out)[(i - 2) / 2] = (unsigned char)(hi << 4 | lo);
         }
-        return *out ? (long)((n - 2) / 2) : -1;
+        return (long)((n - 2) / 2);
     }
     *out = (unsigned char *)strdup(arg);
     return *out ? (long)n : -1;

@@ -33,6 +33,24 @@ static kx_status string_prop(PDRIVER_OBJECT drv, KX_REGISTRY_ID nub, const char 
     return st == STATUS_SUCCESS && type != KxPropertyString ? STATUS_OBJECT_NAME_NOT_FOUND : st;
 }
 
+/* "bus:dev:fn" in decimal: 1 if where is exactly that. */
+static int parse_bdf(const char *where, unsigned *bus, unsigned *slot, unsigned *fn)
+{
+    unsigned *v[3] = {bus, slot, fn};
+    const char *at = where;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        if (*at < '0' || *at > '9')
+            return 0;
+        unsigned long n = strtoul(at, &end, 10);
+        if (n > 0xFFFF || *end != (i < 2 ? ':' : '\0'))
+            return 0;
+        *v[i] = (unsigned)n;
+        at = end + (i < 2);
+    }
+    return 1;
+}
+
 static kx_status pciconf_probe(PDRIVER_OBJECT drv, PKX_PROVIDER prov, int32_t *score)
 {
     (void)score;
@@ -60,7 +78,7 @@ static kx_status pciconf_add_device(PDRIVER_OBJECT drv, PKX_PROVIDER prov)
     kx_status st = string_prop(drv, prov->Nub, "KXComponentAddress", address, sizeof address);
     if (st == STATUS_SUCCESS)
         st = string_prop(drv, prov->Nub, "pcidebug", where, sizeof where); /* "bus:dev:fn" */
-    if (st == STATUS_SUCCESS && sscanf(where, "%u:%u:%u", &bus, &slot, &fn) != 3)
+    if (st == STATUS_SUCCESS && !parse_bdf(where, &bus, &slot, &fn))
         st = STATUS_DATA_ERROR;
     if (st != STATUS_SUCCESS)
         return st;

@@ -247,9 +247,9 @@ static kx_status document_call(kx_client *c, uint32_t req_id, char **out, size_t
         memcpy(doc + len, p, n);
         len += n;
     }
-    if (st != STATUS_SUCCESS) {
+    if (st != STATUS_SUCCESS || !doc) { /* the end always leaves a document */
         free(doc);
-        return st;
+        return st != STATUS_SUCCESS ? st : STATUS_INSUFFICIENT_RESOURCES;
     }
     doc[len] = '\0';
     kxc_set_message(c, strdup(""));

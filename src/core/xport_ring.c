@@ -51,7 +51,7 @@ enum { PIECE_WHOLE = 1, PIECE_FIRST = 2, PIECE_MORE = 3 };
 #define BATCH_MIN       (64u << 10)
 #define BATCH_KEEP      (4u << 20) /* a buffer grown past this for a large record is let go */
 #define PAUSE_FIRST_NS  2000u
-#define PAUSE_MAX_NS    (1000u * 1000u)
+#define PAUSE_MAX_NS    ((uint64_t)1000 * 1000)
 /* How often a receiving thread asleep unarmed looks for itself: a poller
  * may keep its turn through a long routine (xport.h poll_begin). */
 #define UNARMED_LOOK_NS 1000000u /* 1 ms */
@@ -456,7 +456,7 @@ static size_t xr_room(struct kx_xport *x)
     pthread_mutex_unlock(&s->send_lock);
     /* A ring record: its 16-byte header, the record, rounded to 16; twice
      * that, for the end of the ring it may have to skip. */
-    return bytes / (2 * (16 + KX_XPORT_ROOM_RECORD));
+    return bytes / ((size_t)2 * (16 + KX_XPORT_ROOM_RECORD));
 }
 
 static void xr_wake(struct kx_xport *x)

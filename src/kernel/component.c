@@ -256,7 +256,8 @@ static kx_status map_bar(struct kx_components *c, struct kx_reg *reg, const char
         st = STATUS_INSUFFICIENT_RESOURCES;
     if (st == STATUS_SUCCESS) {
         memcpy(answer, &m, sizeof m);
-        memcpy(answer + sizeof m, file, n);
+        if (n)
+            memcpy(answer + sizeof m, file, n);
         *out = answer;
         *out_len = sizeof m + n;
     }
@@ -324,7 +325,9 @@ kx_status kx__component_proxy_request(struct kx_components *c, struct kx_reg *re
         return map_bar(c, reg, sysfs_root, drv, nub, args[0], args[1], out, out_len);
     if (req->op == KX_IO_REG_PROXY_WRITE)
         return kx__component_access(c, reg, sysfs_root, drv, nub, 1, args[0],
-                                    (char *)(uintptr_t)req->value + sizeof args[0],
+                                    /* a write only reads the buffer */
+                                    (char *)(uintptr_t)req->value + /* NOLINT(performance-no-int-to-ptr) */
+                                        sizeof args[0],
                                     req->value_len - sizeof args[0]);
     if (args[1] > KX_COMPONENT_ACCESS_MAX)
         return STATUS_INVALID_PARAMETER;

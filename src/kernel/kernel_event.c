@@ -92,11 +92,13 @@ static void on_key(void *ctx, const char *path, uint16_t code, int is_down)
 static int evdev_source(const char *path, char *out, size_t len)
 {
     const char *base = strrchr(path, '/');
-    unsigned n = 0;
-    char end = 0;
-    if (!base || sscanf(base + 1, "event%u%c", &n, &end) != 1)
+    char *end;
+    if (!base || strncmp(base + 1, "event", 5) != 0 || base[6] < '0' || base[6] > '9')
         return 0;
-    snprintf(out, len, "/dev/input/event%u", n);
+    unsigned long n = strtoul(base + 6, &end, 10);
+    if (*end || n > UINT32_MAX)
+        return 0;
+    snprintf(out, len, "/dev/input/event%lu", n);
     return 1;
 }
 

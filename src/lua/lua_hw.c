@@ -114,7 +114,9 @@ static int dk_get_hardware_proxy(lua_State *L)
 {
     struct lua_drv *d = kx__lua_drv(L);
     const char *address = luaL_checkstring(L, 1);
-    PKX_HARDWARE_PROXY *slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    /* The userdata holds the proxy's pointer. */
+    PKX_HARDWARE_PROXY *slot =
+        lua_newuserdatauv(L, sizeof *slot, 0); /* NOLINT(bugprone-sizeof-expression) */
     *slot = NULL;
     luaL_setmetatable(L, PROXY_META);
     kx_status st = DkGetHardwareProxy(d->obj, address, slot);

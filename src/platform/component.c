@@ -149,6 +149,22 @@ kx_status kx_platform_pci_config_write(const char *sysfs_root, const char *sysfs
 #define RESOURCE_IO  0x100u
 #define RESOURCE_MEM 0x200u
 
+/* "0x<start> 0x<end> 0x<flags>": 1 if the line holds the three numbers. */
+static int parse_resource(const char *line, unsigned long long *start, unsigned long long *end,
+                          unsigned long long *flags)
+{
+    unsigned long long *v[3] = {start, end, flags};
+    const char *at = line;
+    char *next;
+    for (int i = 0; i < 3; i++) {
+        *v[i] = strtoull(at, &next, 16);
+        if (next == at)
+            return 0;
+        at = next;
+    }
+    return 1;
+}
+
 kx_status kx_platform_pci_bar(const char *sysfs_root, const char *sysfs_path, unsigned index,
                               char **file, uint64_t *size)
 {
@@ -169,7 +185,7 @@ kx_status kx_platform_pci_bar(const char *sysfs_root, const char *sysfs_path, un
     int found = 0;
     while (!found && fgets(line, sizeof line, f))
         if (at++ == index)
-            found = sscanf(line, "%llx %llx %llx", &start, &end, &flags) == 3;
+            found = parse_resource(line, &start, &end, &flags);
     fclose(f);
     if (!found)
         return STATUS_DATA_ERROR;
