@@ -2,7 +2,8 @@
  * with the caller's pid, uid and gid (so kx's access check decides and the
  * driver's IRP names the real requester); release is kx_io_close (CLEANUP,
  * then CLOSE); read, write and ioctl are IRPs answered from the driver's
- * thread; fsync is FLUSH; poll follows DkSetDeviceReady.
+ * thread (a read replies straight from the IRP's own buffer); fsync is
+ * FLUSH; poll follows DkSetDeviceReady.
  *
  * A request handed to a driver (struct fuse_io) waits without a deadline, as
  * a read of a Linux pipe waits: a blocked caller that is interrupted (a
@@ -66,7 +67,9 @@ static void io_unref(struct fuse_io *q)
         free(q);
 }
 
-static void reply(struct fuse_io *q, kx_status st, size_t n)
+/* out: what FUSE replies with, q->out unless the completion shows the
+ * IRP's own buffer (a READ). */
+static void reply(struct fuse_io *q, kx_status st, size_t n, const void *out)
 {
     if (st == STATUS_END_OF_FILE && q->op == KX_IO_OP_READ)
         st = STATUS_SUCCESS, n = 0; /* end of file is a short read */
@@ -79,14 +82,17 @@ static void reply(struct fuse_io *q, kx_status st, size_t n)
         return;
     }
     switch (q->op) {
-    case KX_IO_OP_READ: fuse_reply_buf(q->req, (const char *)q->out, n); break;
+    case KX_IO_OP_READ: fuse_reply_buf(q->req, out, out ? n : 0); break;
     case KX_IO_OP_WRITE: fuse_reply_write(q->req, n); break;
     default: fuse_reply_ioctl(q->req, 0, n ? q->out : NULL, n); break;
     }
 }
 
-/* The IRP's completion: any thread, must not block. */
-static void io_done(void *arg, kx_status st, size_t n)
+/* The IRP's completion: any thread, must not block. A READ's shows the
+ * IRP's own buffer (done_view), which FUSE copies out at once: the driver,
+ * or a kx-host driver's transport, wrote into what FUSE replies from, with
+ * no zeroing and no copy on kxd's side. */
+static void view_done(void *arg, kx_status st, size_t n, const void *out)
 {
     struct fuse_io *q = arg;
     struct kx_fuse *fs = q->fs;
@@ -94,9 +100,14 @@ static void io_done(void *arg, kx_status st, size_t n)
                  pthread_equal(q->cancel_thread, pthread_self());
     if (!inside)
         fuse_req_interrupt_func(q->req, NULL, NULL);
-    reply(q, st, n);
+    reply(q, st, n, out);
     io_unref(q);
     atomic_fetch_sub(&fs->n_inflight, 1);
+}
+
+static void io_done(void *arg, kx_status st, size_t n)
+{
+    view_done(arg, st, n, ((struct fuse_io *)arg)->out);
 }
 
 /* libfuse's interrupt callback (under the request's lock). */
@@ -137,7 +148,8 @@ static void submit(fuse_req_t req, struct kx_fuse_file *f, struct fuse_io *q, st
     struct kx_fuse *fs = f->fs;
     kx_io_handle h = f->h;
     r->timeout_ms = KX_IO_TIMEOUT_NONE;
-    r->done = io_done;
+    if (!r->done_view)
+        r->done = io_done;
     r->arg = q;
     atomic_fetch_add(&fs->n_inflight, 1);
     fuse_req_interrupt_func(req, on_interrupt, q);
@@ -265,13 +277,14 @@ void kx__fuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_err(req, EAGAIN);
         return;
     }
-    struct fuse_io *q = io_new(f->fs, req, f, KX_IO_OP_READ, size);
+    struct fuse_io *q = io_new(f->fs, req, f, KX_IO_OP_READ, 0);
     if (!q) {
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    struct kx_io_req r = {.op = KX_IO_OP_READ, .out = size ? q->out : NULL, .out_len = size,
-                          .offset = (uint64_t)off};
+    /* An empty read has no buffer to show: it completes as the others. */
+    struct kx_io_req r = {.op = KX_IO_OP_READ, .out_len = size, .offset = (uint64_t)off,
+                          .done_view = size ? view_done : NULL};
     submit(req, f, q, &r);
 }
 
