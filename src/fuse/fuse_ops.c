@@ -40,6 +40,7 @@ struct fuse_io {
     uint8_t op;                 /* enum kx_io_op */
     _Atomic int refs;           /* the submitter's and the completion's */
     _Atomic int interrupted;
+    _Atomic int in_submit;      /* the submitter is inside kx_io_submit_here: it cancels */
     _Atomic int in_cancel;      /* the interrupt callback cancels on cancel_thread */
     pthread_t cancel_thread;
     unsigned char out[];        /* READ and DEVICE_CONTROL output */
@@ -118,6 +119,13 @@ static void on_interrupt(fuse_req_t req, void *data)
     struct kx_fuse *fs = q->fs;
     kx_io_handle h = q->h;
     atomic_store(&q->interrupted, 1);
+    /* A submission in progress may be running the request's routine, and
+     * its completion waits for this callback: kx_io_cancel, which waits for
+     * the file's submissions, would never return. The submitter cancels
+     * once it is out (both flags are sequentially consistent: one of the two
+     * sees the other). */
+    if (atomic_load(&q->in_submit))
+        return;
     q->cancel_thread = pthread_self();
     atomic_store_explicit(&q->in_cancel, 1, memory_order_release);
     kx_io_cancel(fs->io, h, q); /* q may be gone once this returns */
@@ -135,12 +143,15 @@ static struct fuse_io *io_new(struct kx_fuse *fs, fuse_req_t req, struct kx_fuse
     q->op = op;
     atomic_init(&q->refs, 2);
     atomic_init(&q->interrupted, 0);
+    atomic_init(&q->in_submit, 0);
     atomic_init(&q->in_cancel, 0);
     return q;
 }
 
 /* Hands r (done and arg are filled in here) to the driver; the reply comes
- * from io_done. */
+ * from io_done (or view_done). A driver in kxd that is idle runs the routine
+ * on this thread, and a kx-host driver's answer is awaited here for the host
+ * poll window (kx_io_submit_here): no hop to another thread and back. */
 static void submit(fuse_req_t req, struct kx_fuse_file *f, struct fuse_io *q, struct kx_io_req *r)
 {
     /* Once the IRP is submitted its reply may be sent, the file closed and
@@ -152,8 +163,10 @@ static void submit(fuse_req_t req, struct kx_fuse_file *f, struct fuse_io *q, st
         r->done = io_done;
     r->arg = q;
     atomic_fetch_add(&fs->n_inflight, 1);
+    atomic_store(&q->in_submit, 1); /* before the callback can run */
     fuse_req_interrupt_func(req, on_interrupt, q);
-    kx_status st = kx_io_submit(fs->io, h, r, 1);
+    kx_status st = kx_io_submit_here(fs->io, h, r, 1);
+    atomic_store(&q->in_submit, 0);
     if (st != STATUS_SUCCESS) {
         fuse_req_interrupt_func(req, NULL, NULL);
         fuse_reply_err(req, err_of(st));
@@ -161,7 +174,7 @@ static void submit(fuse_req_t req, struct kx_fuse_file *f, struct fuse_io *q, st
         atomic_fetch_sub(&fs->n_inflight, 1);
         return;
     }
-    if (atomic_load(&q->interrupted)) /* before the IRP existed: nothing was cancelled */
+    if (atomic_load(&q->interrupted)) /* while submitting: the callback left it to us */
         kx_io_cancel(fs->io, h, q);
     io_unref(q);
 }
