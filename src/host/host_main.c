@@ -226,16 +226,32 @@ static struct io_irp *take_or_refuse(struct kx_hostep *ep, uint64_t id, uint32_t
     return r;
 }
 
-/* Posts recs[0..*n) to the dispatch thread, its IRPs findable by the
- * manager's id first (one lock for all). */
-static void post_taken(struct kx_hostep *ep, struct io_irp **recs, size_t *n, struct hrec **irps,
-                       size_t *n_irps)
+/* What a batch has taken and not yet posted to the dispatch thread. */
+struct taken {
+    struct io_irp *recs[POST_MAX];
+    struct hrec *irps[POST_MAX]; /* those of recs that are IRPs */
+    size_t n, n_irps;
+};
+
+/* Posts what t holds, its IRPs findable by the manager's id first (one lock
+ * for all). */
+static void post_taken(struct kx_hostep *ep, struct taken *t)
 {
-    kx__hp_rec_publish(ep, irps, *n_irps);
-    *n_irps = 0;
-    if (*n)
-        kx__host_post(ep->h, recs, *n);
-    *n = 0;
+    kx__hp_rec_publish(ep, t->irps, t->n_irps);
+    t->n_irps = 0;
+    if (t->n)
+        kx__host_post(ep->h, t->recs, t->n);
+    t->n = 0;
+}
+
+/* Adds r to t, posting the lot when it is full. */
+static void add_taken(struct kx_hostep *ep, struct taken *t, struct io_irp *r)
+{
+    if (r->kind == K_IRP)
+        t->irps[t->n_irps++] = hrec_of(r);
+    t->recs[t->n++] = r;
+    if (t->n == POST_MAX)
+        post_taken(ep, t);
 }
 
 /* Turns a batch from kxd into local records for the dispatch thread (one
@@ -243,9 +259,8 @@ static void post_taken(struct kx_hostep *ep, struct io_irp **recs, size_t *n, st
  * the receiving turn. */
 static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
 {
-    struct io_irp *post[POST_MAX];
-    struct hrec *irps[POST_MAX];
-    size_t n = 0, n_irps = 0;
+    struct taken t;
+    t.n = t.n_irps = 0;
     const struct kx_xrec *x;
     const unsigned char *p;
     int stopping = atomic_load(&ep->stopping);
@@ -257,9 +272,8 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
             int whole = x->len >= sizeof m; /* else refused: no message */
             if (whole)
                 memcpy(&m, p, sizeof m);
-            if ((r = take_or_refuse(ep, x->id, x->flags, x->a, whole ? &m : NULL,
-                                    p + sizeof m, whole ? x->len - sizeof m : 0)))
-                irps[n_irps++] = hrec_of(r);
+            r = take_or_refuse(ep, x->id, x->flags, x->a, whole ? &m : NULL, p + sizeof m,
+                               whole ? x->len - sizeof m : 0);
             break;
         }
         case HX_IRPS: /* each as the HX_IRP it stands for */
@@ -267,19 +281,16 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
                 struct hx_irp e;
                 memcpy(&e, p + off, sizeof e);
                 off += sizeof e;
-                size_t in = e.msg.in_len <= x->len - off ? e.msg.in_len : x->len - off;
-                if ((r = take_or_refuse(ep, e.id, 0, 0, &e.msg, p + off, in))) {
-                    irps[n_irps++] = hrec_of(r);
-                    post[n++] = r;
-                }
-                off += HX_PADDED(in) < x->len - off ? HX_PADDED(in) : x->len - off;
-                if (n == POST_MAX)
-                    post_taken(ep, post, &n, irps, &n_irps);
+                size_t left = x->len - off;
+                size_t in = e.msg.in_len <= left ? e.msg.in_len : left;
+                if ((r = take_or_refuse(ep, e.id, 0, 0, &e.msg, p + off, in)))
+                    add_taken(ep, &t, r);
+                off += HX_PADDED(in) < left ? HX_PADDED(in) : left;
             }
             continue;
         case HX_CTL: /* a cancel looks its IRP up: those taken so far go first */
-            if (!stopping && n_irps)
-                post_taken(ep, post, &n, irps, &n_irps);
+            if (!stopping && t.n_irps)
+                post_taken(ep, &t);
             r = stopping ? NULL : take_ctl(ep, x, p, ep->entry);
             break;
         case HX_EVENT: r = stopping ? NULL : take_event(ep, x, p); break;
@@ -294,11 +305,9 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
         if (!r)
             continue;
         stopping |= r->kind == K_STOP;
-        post[n++] = r;
-        if (n == POST_MAX)
-            post_taken(ep, post, &n, irps, &n_irps);
+        add_taken(ep, &t, r);
     }
-    post_taken(ep, post, &n, irps, &n_irps);
+    post_taken(ep, &t);
     if (stopping && !atomic_exchange(&ep->stopping, 1) && ep->x->ops->kick)
         ep->x->ops->kick(ep->x); /* the main thread, if asleep, ends its loop */
 }

@@ -112,6 +112,13 @@ static void *provider_payload(const struct kx_io_provider *p, size_t *len)
     return buf;
 }
 
+/* Whether r's system buffer is one of hp's bulk slots: its bytes need not
+ * travel. */
+static int in_host_slot(const struct io_hostproc *hp, const struct io_irp *r)
+{
+    return (r->buf_kind & IO_BUF_SLOT) && r->bulk == hp->bulk;
+}
+
 /* Adds r to the batch; returns 0 when r needs nothing sent. */
 static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, void **heap)
 {
@@ -122,7 +129,7 @@ static int marshal(struct io_hostproc *hp, struct io_irp *r, struct kx_xout *o, 
         if (!kx__chan_irp_begin(io, r, NULL))
             return 0; /* answered while queued */
         const struct io_msg_irp *m = &r->u.msg;
-        if ((r->buf_kind & IO_BUF_SLOT) && r->bulk == hp->bulk) { /* the bytes are there */
+        if (in_host_slot(hp, r)) { /* the bytes are there */
             *o = (struct kx_xout){{HX_IRP, HF_SLOT, 0, id, r->bulk_slot, 0, 0}, m, sizeof *m,
                                   NULL, 0};
             return 1;
@@ -262,10 +269,9 @@ static int post_direct(struct io_hostproc *hp, struct io_irp **recs, size_t n)
         return 0; /* the socket transport keeps the sender */
     for (size_t i = 0; i < n; i++) {
         const struct io_irp *r = recs[i];
-        int in_slot = (r->buf_kind & IO_BUF_SLOT) && r->bulk == hp->bulk; /* no bytes travel */
-        if (r->kind != K_IRP ||
-            sizeof(struct kx_xrec) + sizeof r->u.msg + (in_slot ? 0 : r->u.msg.in_len) >
-                KX_XPORT_ROOM_RECORD)
+        size_t bytes = in_host_slot(hp, r) ? 0 : r->u.msg.in_len; /* what travels */
+        if (r->kind != K_IRP || sizeof(struct kx_xrec) + sizeof r->u.msg + bytes >
+                                    KX_XPORT_ROOM_RECORD)
             return 0;
     }
     if (atomic_load_explicit(&hp->queued, memory_order_acquire) ||
@@ -556,7 +562,7 @@ static void take_output(struct io_hostproc *hp, struct io_irp *r, const struct k
         return;
     uint32_t len = x->len;
     if (x->flags & HF_SLOT) {
-        if (!(r->buf_kind & IO_BUF_SLOT) || r->bulk != hp->bulk || x->len)
+        if (!in_host_slot(hp, r) || x->len)
             len = 0; /* a confused host: no output */
         else if ((p = kx__bulk_at(r)) == r->buf)
             return;

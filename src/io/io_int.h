@@ -24,7 +24,7 @@
  *   2. io->pool_lock  IRP slab growth and trim   (leaf)
  *      io->ready_lock readiness watchers, held while one runs (leaf; ready.c)
  *      io->klog_lock  kernel log ring            (leaf)
-      io->bufs.lock  large system buffers kept for reuse (leaf; bufcache.c)
+ *      io->bufs.lock  large system buffers kept for reuse (leaf; bufcache.c)
  *      io->fault_lock fault rules (leaf; fault_set.c; reports go out after it)
  *      host->lock     a host's device list       (leaf, src/host/kmdf_host.c)
  *      q->ovf_lock    a dispatch queue's overflow list, only when its ring is

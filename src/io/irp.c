@@ -57,9 +57,9 @@ static void slab_drop_buffers(struct io_irp *slab)
 /* Gives a system buffer over IO_CACHE_BUF back to the cache. The stale
  * pointer stays: the next allocation resets it, and writing it here would
  * only send the line back and forth between the dispatch thread and the
- * next submitter. A host's bulk slot goes back to the host's region. A lent one goes back to its owner only when the record is
- * released (is_release): a discarded record was never posted, and its owner
- * still has the buffer. */
+ * next submitter. A host's bulk slot goes back to the host's region. A lent
+ * one goes back to its owner only when the record is released (is_release):
+ * a discarded record was never posted, and its owner still has the buffer. */
 static void free_buffer(struct kx_io *io, struct io_irp *r, int is_release)
 {
     if (r->buf_kind & IO_BUF_SLOT)
