@@ -361,6 +361,15 @@ KX_API kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_
 KX_API kx_status kx_io_submit_here(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs,
                                    size_t n);
 
+/* Runs on the calling thread the completions of h's requests (and of any
+ * other requests to its driver) whose answers have arrived from a driver in
+ * a kx-host, so that a thread waiting for its batches (io_uring's wait for
+ * completions) takes them without a wake-up of kxd's reader. Returns at
+ * once when another thread is taking them, and for in-process drivers.
+ * *n (may be NULL): how many answer batches it took; 0 means none had
+ * arrived, and the caller may yield. STATUS_SUCCESS; STATUS_INVALID_HANDLE. */
+KX_API kx_status kx_io_reap(struct kx_io *io, kx_io_handle h, size_t *n);
+
 /* Submits one request and waits for its completion: spins briefly (yielding
  * now and then, and only yielding when the driver's thread shares this CPU),
  * then sleeps, so a fast driver answers without a syscall. Returns the

@@ -60,6 +60,11 @@ enum { PIECE_WHOLE = 1, PIECE_FIRST = 2, PIECE_MORE = 3 };
  * longer when it finds none. */
 #define COLLECT_LOOK_MIN_NS 5000u
 #define COLLECT_LOOK_MAX_NS 100000u
+/* A look that finds records shortens the next one only when collects took
+ * fewer batches than this meanwhile: a thread that collects steadily leaves
+ * a few for the look (it runs on that thread's CPU, which is then not
+ * collecting), and looking sooner would only take its CPU more often. */
+#define COLLECTS_PER_LOOK 4u
 
 struct xring {
     struct kx_xport x; /* first */
@@ -346,8 +351,11 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
             turn_take(s);
         s->recv_turn = 1;
         kx_status st = receive(s, b);
-        if (looked) /* what the look found tunes the next one */
-            s->look_ns = st == STATUS_SUCCESS ? s->look_ns / 2 : s->look_ns * 2;
+        if (looked) { /* what the look found, against what collects took meanwhile, tunes the next one */
+            uint32_t c = atomic_load_explicit(&s->collected, memory_order_relaxed);
+            s->look_ns = st == STATUS_SUCCESS && c < COLLECTS_PER_LOOK ? s->look_ns / 2
+                                                                        : s->look_ns * 2;
+        }
         looked = 0;
         if (st == STATUS_SUCCESS)
             return st; /* the turn stays with the caller while it handles b */

@@ -418,16 +418,18 @@ void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
     polls_leave(hp);
 }
 
-void kx__hostproc_collect(struct io_hostproc *hp)
+size_t kx__hostproc_collect(struct io_hostproc *hp)
 {
     /* A few turns at most: a submitter is not the reader, however fast
      * the answers come. */
-    for (int i = 0; i < COLLECT_ROUNDS; i++) {
+    size_t i = 0;
+    for (; i < COLLECT_ROUNDS; i++) {
         if (hp->x->ops->collect(hp->x, &hp->pbatch) != STATUS_SUCCESS)
             break; /* nothing there, another consumer's turn, or a failure the reader sees */
         take_answers(hp);
     }
     polls_leave(hp);
+    return i;
 }
 
 static void reply(struct io_hostproc *hp, uint64_t seq, kx_status st, uint64_t id, const void *p,

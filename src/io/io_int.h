@@ -465,8 +465,8 @@ void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id);
 /* An async submitter, right after posting to hp: handles the answers that
  * have already arrived (any requester's: their completions run on this
  * thread), so a stream of batches needs no wake-up of the reader. Returns
- * at once when another thread is receiving. */
-void kx__hostproc_collect(struct io_hostproc *hp);
+ * at once when another thread is receiving. Returns the batches taken. */
+size_t kx__hostproc_collect(struct io_hostproc *hp);
 /* After K_STOP was posted: waits for the process to end (killing it if it
  * does not) and for its threads; frees hp. */
 void kx__hostproc_free(struct io_hostproc *hp);

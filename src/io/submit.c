@@ -188,6 +188,28 @@ fail:
     return st;
 }
 
+kx_status kx_io_reap(struct kx_io *io, kx_io_handle h, size_t *n)
+{
+    size_t taken = 0;
+    struct io_file *f = io ? kx__file_ref(io, h, 1) : NULL;
+    if (!f)
+        return STATUS_INVALID_HANDLE;
+    /* As a submission: a close waits for it, so the host stays. */
+    atomic_fetch_add_explicit(&f->submitting, 1, memory_order_seq_cst);
+    struct io_driver *d = f->dev->drv;
+    struct io_hostproc *hp = atomic_load_explicit(&f->state, memory_order_seq_cst) == F_OPEN &&
+                                     d->proc && kx__hostproc_enter(d->proc)
+                                 ? d->proc
+                                 : NULL;
+    atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
+    if (hp)
+        taken = kx__hostproc_collect(hp);
+    kx__file_unref(io, f, 1);
+    if (n)
+        *n = taken;
+    return STATUS_SUCCESS;
+}
+
 kx_status kx_io_submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req *reqs, size_t n)
 {
     return submit(io, h, reqs, n, NULL, NULL, 0);
