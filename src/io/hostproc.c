@@ -202,10 +202,13 @@ static void pack(struct kx_xout *out, size_t *n, unsigned char *stage)
     *n = w;
 }
 
-/* Marks and sends recs (the caller holds hp->lock); sent[0..k) are the
- * records sent, each to be unreferenced, and heap[0..k) freed, afterwards. */
-static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n,
-                          struct io_irp **sent, void **heap)
+/* Marks and sends recs (the caller holds hp->lock); heap[0..k) are to be
+ * freed afterwards. A record sent needs no reference of the sender's while
+ * the send reads it: the host, which holds its dispatch and driver
+ * references, can answer a record only once the send has committed all of
+ * it, and the send never reads a record it has committed; a host's death
+ * is answered under hp->lock. */
+static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n, void **heap)
 {
     struct kx_xout out[SEND_MAX];
     size_t k = 0;
@@ -217,9 +220,6 @@ static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n
         }
         if (!marshal(hp, recs[i], &out[k], &heap[k]))
             continue;
-        /* The host may answer before the send returns: the reference keeps
-         * the message and the bytes it points at until then. */
-        atomic_fetch_add_explicit(&recs[i]->state, IRP_REF, memory_order_relaxed);
         atomic_fetch_add_explicit(&recs[i]->proc_disp, 1, memory_order_relaxed);
         uint64_t seq = atomic_load_explicit(&hp->n_sent, memory_order_relaxed);
         uint64_t what = (uint64_t)recs[i]->kind << 40;
@@ -227,7 +227,7 @@ static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n
             what |= (uint64_t)recs[i]->u.msg.major << 32 | recs[i]->u.msg.code;
         atomic_store_explicit(&hp->sent[seq % SENT_RING], what, memory_order_relaxed);
         atomic_store_explicit(&hp->n_sent, seq + 1, memory_order_release);
-        sent[k++] = recs[i];
+        k++;
     }
     /* A send to a host that just died fails; the reader answers what was
      * marked (it takes this lock before it looks). */
@@ -239,23 +239,20 @@ static size_t send_locked(struct io_hostproc *hp, struct io_irp **recs, size_t n
     return k;
 }
 
-static void sent_done(struct io_hostproc *hp, struct io_irp **sent, void **heap, size_t k)
+static void heap_free(void **heap, size_t k)
 {
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; i < k; i++)
         free(heap[i]);
-        kx__irp_unref(hp->io, sent[i], 1, NULL);
-    }
 }
 
 static void send_batch(struct io_hostproc *hp, struct io_irp **recs, size_t n)
 {
     void *heap[SEND_MAX];
-    struct io_irp *sent[SEND_MAX];
     pthread_mutex_lock(&hp->lock);
-    size_t k = send_locked(hp, recs, n, sent, heap);
+    size_t k = send_locked(hp, recs, n, heap);
     atomic_fetch_sub_explicit(&hp->queued, n, memory_order_release);
     pthread_mutex_unlock(&hp->lock);
-    sent_done(hp, sent, heap, k);
+    heap_free(heap, k);
 }
 
 /* The submitter sends small IRPs (or ones whose bytes are in a bulk slot)
@@ -284,10 +281,9 @@ static int post_direct(struct io_hostproc *hp, struct io_irp **recs, size_t n)
         return 0;
     }
     void *heap[SEND_MAX];
-    struct io_irp *sent[SEND_MAX];
-    size_t k = send_locked(hp, recs, n, sent, heap);
+    size_t k = send_locked(hp, recs, n, heap);
     pthread_mutex_unlock(&hp->lock);
-    sent_done(hp, sent, heap, k);
+    heap_free(heap, k);
     return 1;
 }
 
@@ -546,6 +542,7 @@ static struct io_irp *live(struct io_hostproc *hp, uint64_t id)
     return r;
 }
 
+
 static void end_disp(struct io_hostproc *hp, struct io_irp *r)
 {
     atomic_fetch_sub_explicit(&r->proc_disp, 1, memory_order_relaxed);
@@ -578,8 +575,10 @@ static void take_output(struct io_hostproc *hp, struct io_irp *r, const struct k
         memset((char *)r->buf + n, 0, r->buf_len - n);
 }
 
-static void complete(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
-                     struct io_relbatch *rb)
+/* Returns 1 when x ended a dispatch: the caller counts it in n_ended (a
+ * packed run's once), as end_disp would. */
+static int complete(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
+                    struct io_relbatch *rb)
 {
     struct kx_io *io = hp->io;
     struct io_irp *r = live(hp, x->id);
@@ -587,13 +586,14 @@ static void complete(struct io_hostproc *hp, const struct kx_xrec *x, const unsi
         if (r && r->kind == K_IRP && (kx_status)x->a == STATUS_SUCCESS)
             take_output(hp, r, x, p);
         kx__chan_complete(io, x->id, (kx_status)x->a, x->b, x->c);
-        return;
+        return 0;
     }
     if (!r || r->kind != K_IRP || !atomic_load(&r->proc_disp))
-        return; /* not a dispatch of ours: a confused host */
+        return 0; /* not a dispatch of ours: a confused host */
     take_output(hp, r, x, p);
-    end_disp(hp, r);
+    atomic_fetch_sub_explicit(&r->proc_disp, 1, memory_order_relaxed);
     kx__chan_irp_end_answer(io, r, (kx_status)x->a, x->b, x->c, rb);
+    return 1;
 }
 
 /* HX_DONES: each as the HX_COMPLETE it stands for; a count the payload
@@ -603,13 +603,15 @@ static void complete_packed(struct io_hostproc *hp, const struct kx_xrec *x,
 {
     if (x->a != x->len / sizeof(struct hx_done) || x->len % sizeof(struct hx_done))
         return;
+    uint64_t ended = 0;
     for (uint64_t i = 0; i < x->a; i++) {
         struct hx_done d;
         memcpy(&d, p + i * sizeof d, sizeof d);
         const struct kx_xrec one = {HX_COMPLETE, HF_END, 0, d.id, (uint64_t)(uint32_t)d.status,
                                     d.information, d.file_cookie};
-        complete(hp, &one, NULL, rb);
+        ended += (uint64_t)complete(hp, &one, NULL, rb);
     }
+    atomic_fetch_add_explicit(&hp->n_ended, ended, memory_order_relaxed); /* once a run */
 }
 
 static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsigned char *p,
@@ -619,7 +621,8 @@ static void handle(struct io_hostproc *hp, const struct kx_xrec *x, const unsign
     struct io_irp *r;
     switch (x->type) {
     case HX_COMPLETE:
-        complete(hp, x, p, rb);
+        if (complete(hp, x, p, rb))
+            atomic_fetch_add_explicit(&hp->n_ended, 1, memory_order_relaxed);
         break;
     case HX_DONES:
         complete_packed(hp, x, p, rb);
