@@ -99,6 +99,7 @@ static struct io_irp *take_irp(struct kx_hostep *ep, uint64_t id, uint32_t flags
     uint64_t gen = atomic_load_explicit(&hr->gen, memory_order_relaxed);
     hr->r.u.msg.irp_id = gen << 32 | hr->idx; /* the driver's IRP names ours */
     if (in_slot) { /* kxd put the input there and cleared what needed it */
+        atomic_fetch_add_explicit(&ep->moved, n, memory_order_relaxed);
         hr->in_slot = 1;
         hr->r.u.msg.buf_inline = 0;
         hr->r.buf = ep->bulk + (size_t)slot * HX_BULK_SLOT_BYTES;
@@ -312,7 +313,8 @@ static void take_batch(struct kx_hostep *ep, struct kx_xbatch *b)
         ep->x->ops->kick(ep->x); /* the main thread, if asleep, ends its loop */
 }
 
-/* The dispatch thread's idle hook: receives for up to poll_ns; 1 if it
+/* The dispatch thread's idle hook: receives for up to poll_ns (longer
+ * after requests that moved bytes through the bulk slots); 1 if it
  * posted records (to itself). A poll that finds records keeps its place
  * among the pollers (ep->polling): while the thread runs them the ring stays
  * disarmed, so kxd's next batch waits for it in the ring instead of waking
@@ -323,6 +325,10 @@ static int idle_poll(void *arg)
 {
     struct kx_hostep *ep = arg;
     struct kx_xport *x = ep->x;
+    /* A small request between large ones (a read into an unaligned buffer
+     * ends in one) halves the reach of the large ones instead of ending it. */
+    uint64_t moved = atomic_exchange_explicit(&ep->moved, 0, memory_order_relaxed);
+    ep->poll_moved = moved > ep->poll_moved / 2 ? moved : ep->poll_moved / 2;
     uint64_t until = 0;
     if (!ep->polling) {
         x->ops->poll_begin(x);
@@ -343,7 +349,7 @@ static int idle_poll(void *arg)
         if (i % 32 == 0) {
             uint64_t now = kx_plat_monotonic_ns();
             if (!until)
-                until = now + ep->poll_ns;
+                until = now + ep->poll_ns + HX_BULK_POLL_NS(ep->poll_moved);
             else if (now >= until)
                 break;
         }

@@ -76,6 +76,10 @@ struct kx_hostep {
     kx_io_entry_fn entry;
     _Atomic int stopping; /* K_STOP received: nothing new is taken */
     uint64_t poll_ns;
+    /* Bytes the IRPs taken since the dispatch thread last went idle move
+     * (whoever took them): its next idle poll is longer by HX_BULK_POLL_NS. */
+    _Atomic uint64_t moved;
+    uint64_t poll_moved; /* dispatch thread's: what its idle polls allow for */
     struct kx_xbatch pbatch;
     int polling; /* dispatch thread's: it is among the transport's pollers */
     /* Dispatch thread only: answers sent at kx__chan_flush, one batch. */

@@ -81,6 +81,14 @@ enum hx_type {
 #define HX_BULK_HELLO      "kx-bulk"
 #define HX_BULK_SLOTS      8u
 #define HX_BULK_SLOT_BYTES ((uint32_t)1 << 20)
+/* A side that waits for its peer after a request that moves bytes polls
+ * longer by the time moving them again takes at memory speed (4 bytes a
+ * nanosecond): kxd waiting for a large read's answer while the driver fills
+ * it, kx-host waiting for a streaming reader's next read while kxd hands
+ * the last one on. Beyond the poll window each wait ends in a wake-up,
+ * which costs more than the spin on a loaded VM; small requests keep the
+ * plain window. */
+#define HX_BULK_POLL_NS(bytes) ((uint64_t)(bytes) / 4u)
 
 enum hx_op {
     HXO_CREATE_DEVICE = 1, /* b = cookie, c = instance, payload name; reply b = device id */

@@ -388,7 +388,7 @@ static int answered(const struct io_irp *r, uint64_t id)
     return (w >> IRP_GEN_SHIFT) != (id >> IRP_GEN_SHIFT) || (w & IRP_REQ_DONE);
 }
 
-void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id, uint64_t bytes)
 {
     struct kx_xport *x = hp->x;
     x->ops->poll_begin(x);
@@ -405,9 +405,11 @@ void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id)
         if (i % 32 == 0) {
             uint64_t now = kx_plat_monotonic_ns();
             if (!until)
-                until = now + hp->poll_ns;
+                until = now + hp->poll_ns + HX_BULK_POLL_NS(bytes);
             else if (now >= until)
                 break;
+            else /* the host's thread may be waiting for this CPU */
+                kx_plat_yield();
         }
     }
     x->ops->poll_end(x);

@@ -460,8 +460,9 @@ int kx__hostproc_enter(struct io_hostproc *hp);
  * host's answers itself for a while (returns when it is answered or the
  * poll window ends): for a synchronous caller, or a serving thread that may
  * wait (kx_io_submit_here), so that answers reach their requesters without
- * the reader's hop. */
-void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id);
+ * the reader's hop. bytes: what the requests move (a longer window,
+ * HX_BULK_POLL_NS). */
+void kx__hostproc_await(struct io_hostproc *hp, struct io_irp *r, uint64_t id, uint64_t bytes);
 /* An async submitter, right after posting to hp: handles the answers that
  * have already arrived (any requester's: their completions run on this
  * thread), so a stream of batches needs no wake-up of the reader. Returns

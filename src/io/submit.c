@@ -106,6 +106,15 @@ static kx_status fill(struct kx_io *io, struct io_irp *r, struct io_file *f, str
     return STATUS_SUCCESS;
 }
 
+/* The bytes n requests move, both ways. */
+static uint64_t bytes_moved(const struct kx_io_req *reqs, size_t n)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += reqs[i].in_len + reqs[i].out_len;
+    return bytes;
+}
+
 /* Checks, builds and queues n requests; with sync != NULL (n == 1) the
  * record is returned for the caller to wait on instead of having a done.
  * here: an in-process driver may run them on this thread (kx_io_submit_here). */
@@ -173,8 +182,8 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
      * waits for `submitting`), so hp outlives the turn. */
     struct io_hostproc *hp = d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
-    if (hp && (sync || here))
-        kx__hostproc_await(hp, recs[n - 1], last_id); /* answers without the reader's hop */
+    if (hp && (sync || here)) /* answers without the reader's hop */
+        kx__hostproc_await(hp, recs[n - 1], last_id, bytes_moved(reqs, n));
     else if (hp)
         kx__hostproc_collect(hp); /* earlier answers, without waking the reader */
     if (sync)
@@ -325,7 +334,7 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
         return STATUS_SUCCESS;
     }
     if (hp)
-        kx__hostproc_await(hp, r, id); /* the answer, without the reader's hop */
+        kx__hostproc_await(hp, r, id, 0); /* the answer, without the reader's hop */
     return kx__irp_wait(io, r, deadline_ns, NULL, 0, NULL, kx__spin_worthwhile(io, cpu));
 }
 
