@@ -465,7 +465,8 @@ int main(void)
         return 0;
 
     printf("bench_client: %d unbatched 1-byte writes, %d clients x %d writes, %d writes in x%d "
-           "batches (median of %d runs), %zu MiB in 1 MiB reads and in 1 MiB writes, %d open+close; zero devices\n",
+           "batches (median of %d runs), %zu MiB in 1 MiB reads and in 1 MiB writes, %d "
+           "open+close; zero devices\n",
            N_WRITES, N_CLIENTS, N_PER_CLIENT, N_BATCHED, BATCH, BATCH_RUNS, READ_TOTAL >> 20,
            N_OPENS);
     printf("  %-24s %9s %10s %9s %8s %8s %10s\n", "", "p50 us", "ops/s x16", "ns/op x32", "rd GB/s",

@@ -351,7 +351,7 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
             turn_take(s);
         s->recv_turn = 1;
         kx_status st = receive(s, b);
-        if (looked) { /* what the look found, against what collects took meanwhile, tunes the next one */
+        if (looked) { /* what the look found, and what collects took meanwhile, tune the next */
             uint32_t c = atomic_load_explicit(&s->collected, memory_order_relaxed);
             s->look_ns = st == STATUS_SUCCESS && c < COLLECTS_PER_LOOK ? s->look_ns / 2
                                                                         : s->look_ns * 2;

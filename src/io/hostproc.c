@@ -544,7 +544,6 @@ static struct io_irp *live(struct io_hostproc *hp, uint64_t id)
     return r;
 }
 
-
 static void end_disp(struct io_hostproc *hp, struct io_irp *r)
 {
     atomic_fetch_sub_explicit(&r->proc_disp, 1, memory_order_relaxed);
