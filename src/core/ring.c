@@ -599,6 +599,12 @@ int kx_ring_arm_keep(struct kx_ring *r)
     return 0;
 }
 
+int kx_ring_armed(const struct kx_ring *r)
+{
+    return atomic_load_explicit(&r->rx.d->cons_sleep, memory_order_seq_cst) ==
+           KX_RING_SLEEP_EVENT;
+}
+
 void kx_ring_disarm(struct kx_ring *r)
 {
     atomic_store_explicit(&r->rx.d->cons_sleep, KX_RING_AWAKE, memory_order_relaxed);

@@ -200,6 +200,9 @@ int kx_ring_arm_keep(struct kx_ring *r);
  * wake descriptor (one already on its way may still arrive). For consumers
  * that take turns: the one polling says nobody needs waking. */
 void kx_ring_disarm(struct kx_ring *r);
+/* Whether the ring is still armed: not disarmed since, and no commit has
+ * taken the arming (and signalled) since. */
+int kx_ring_armed(const struct kx_ring *r);
 
 /* Bytes the producer could reserve now without waiting (the consumer's
  * head is re-read). A record of k bytes (its header and payload, rounded

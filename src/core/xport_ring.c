@@ -387,6 +387,13 @@ static kx_status xr_recv(struct kx_xport *x, struct kx_xbatch *b)
          * finding the turn taken: then arming is this thread's job. */
         if (!armed && !look && !atomic_load(&s->pollers))
             continue;
+        /* A poller that came between this thread's arming and the give
+         * disarmed the ring, and may have left again finding the turn taken,
+         * leaving the arming to this thread: an armed sleep without a
+         * timeout would then never be woken (found by tests/soak: hosts
+         * killed as hung with requests waiting in their ring). */
+        if (armed && !kx_ring_armed(s->r))
+            continue;
         uint64_t now = armed ? 0 : kx_plat_monotonic_ns();
         sleep_ring(s, armed ? 0 : now + (look ? look : UNARMED_LOOK_NS));
         looked = look && kx_plat_monotonic_ns() - now >= look;
