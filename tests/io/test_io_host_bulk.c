@@ -5,7 +5,7 @@
  * large requests in flight than slots the rest fall back and nothing is
  * lost; slots held by IRPs come back when the host dies; and a steady stream
  * of large requests allocates no buffers. */
-#include "io_test.h"
+#include "store_host.h"
 
 #include "fixtures/store_driver.h"
 
@@ -14,40 +14,6 @@
 #include <stdlib.h>
 
 #define N_SLOTS 8 /* HX_BULK_SLOTS */
-
-struct host {
-    struct kx_io *io;
-    kx_io_driver_id id;
-    kx_io_handle h;
-};
-
-static struct host host_start(uint32_t host_flags)
-{
-    static const struct kx_logger none = {NULL, NULL, KX_LOG_DEBUG};
-    struct kx_io_config cfg = {.size = sizeof cfg,
-                               .logger = &none,
-                               .irp_timeout_ms = T_PATIENCE_MS,
-                               .entry_timeout_ms = T_PATIENCE_MS,
-                               .unload_timeout_ms = T_PATIENCE_MS,
-                               .hang_ms = T_PATIENCE_MS,
-                               .host_program = TEST_KX_HOST,
-                               .host_flags = host_flags};
-    struct host t = {0};
-    assert_int_equal(kx_io_new(&cfg, &t.io), STATUS_SUCCESS);
-    struct kx_driver_info info = t_info("Store");
-    struct kx_io_driver_params p = {.size = sizeof p, .info = &info, .host_exe = TEST_STORE_DRIVER};
-    assert_int_equal(kx_io_driver_start(t.io, &p, &t.id), STATUS_SUCCESS);
-    assert_int_equal(kx_io_open(t.io, "\\Device\\Store0", &t_user,
-                                KX_IO_ACCESS_READ | KX_IO_ACCESS_WRITE, 0, &t.h),
-                     STATUS_SUCCESS);
-    return t;
-}
-
-static void host_stop(struct host *t)
-{
-    kx_io_close(t->io, t->h);
-    kx_io_free(t->io);
-}
 
 static uint32_t slots_lent(struct kx_io *io)
 {

@@ -3,7 +3,7 @@
  * completion runs exactly once whoever takes it (reaper, submitter or kxd's
  * reader); a reaper of a handle that is not open, of an in-process driver,
  * of a host without polling or of a dead host gets nothing and no harm. */
-#include "io_test.h"
+#include "store_host.h"
 #include "tdrv.h"
 
 #include "fixtures/store_driver.h"
@@ -14,33 +14,6 @@
 #define N_REQS 20000u
 #define BATCH  32u
 #define WINDOW 512u
-
-struct host {
-    struct kx_io *io;
-    kx_io_driver_id id;
-    kx_io_handle h;
-};
-
-static struct host host_start(uint32_t host_flags)
-{
-    static const struct kx_logger none = {NULL, NULL, KX_LOG_DEBUG};
-    struct kx_io_config cfg = {.size = sizeof cfg,
-                               .logger = &none,
-                               .irp_timeout_ms = T_PATIENCE_MS,
-                               .entry_timeout_ms = T_PATIENCE_MS,
-                               .unload_timeout_ms = T_PATIENCE_MS,
-                               .hang_ms = T_PATIENCE_MS,
-                               .host_program = TEST_KX_HOST,
-                               .host_flags = host_flags};
-    struct host t = {0};
-    assert_int_equal(kx_io_new(&cfg, &t.io), STATUS_SUCCESS);
-    struct kx_driver_info info = t_info("Store");
-    struct kx_io_driver_params p = {.size = sizeof p, .info = &info, .host_exe = TEST_STORE_DRIVER};
-    assert_int_equal(kx_io_driver_start(t.io, &p, &t.id), STATUS_SUCCESS);
-    assert_int_equal(kx_io_open(t.io, "\\Device\\Store0", &t_user, KX_IO_ACCESS_WRITE, 0, &t.h),
-                     STATUS_SUCCESS);
-    return t;
-}
 
 /* Each request's completions, counted by request, and where they ran. */
 static atomic_uint times_done[N_REQS];
@@ -110,8 +83,7 @@ static void reaping_completes_each_request_once(void **state)
     size_t reaped = stream(&t);
     /* Whatever reaping took ran here; what it did not, ran elsewhere. */
     assert_true(reaped > 0 || atomic_load(&n_on_reaper) == 0);
-    kx_io_close(t.io, t.h);
-    kx_io_free(t.io);
+    host_stop(&t);
 }
 
 static void without_polling_the_reader_takes_everything(void **state)
@@ -120,8 +92,7 @@ static void without_polling_the_reader_takes_everything(void **state)
     struct host t = host_start(KX_IO_HOST_NO_POLL);
     assert_int_equal(stream(&t), 0);
     assert_int_equal(atomic_load(&n_on_reaper), 0);
-    kx_io_close(t.io, t.h);
-    kx_io_free(t.io);
+    host_stop(&t);
 }
 
 static void reaping_what_is_not_a_host_gets_nothing(void **state)
@@ -177,8 +148,7 @@ static void reaping_a_dead_host_gets_nothing(void **state)
     assert_true(st == STATUS_SUCCESS || st == STATUS_INVALID_HANDLE);
     if (st == STATUS_SUCCESS)
         assert_int_equal(n, 0);
-    kx_io_close(t.io, t.h);
-    kx_io_free(t.io);
+    host_stop(&t);
 }
 
 int main(void)
