@@ -23,7 +23,9 @@
  * handles now (recv's caller, or a poller); while pollers poll, the
  * receiving thread sleeps on its eventfd without asking the peer to signal
  * it (the ring is disarmed), and the last poller to leave re-arms the ring,
- * signalling the eventfd itself if records came meanwhile. The receiving
+ * signalling the eventfd itself if records came meanwhile (when it finds
+ * the turn taken, the turn's holder arms; a receiving thread that armed
+ * looks again if a poller disarmed the ring before it slept). The receiving
  * thread always watches the socket, so the peer's death wakes it anyway;
  * asleep unarmed it also looks for itself every millisecond, as a poller
  * may keep its place through a long routine. A sender that collects after
