@@ -74,28 +74,28 @@ static int set_buffer(struct hrec *hr, const unsigned char *in, size_t in_len, s
 }
 
 /* The IRP's local record, or NULL with *why set: the request can't be
- * taken and is answered at once with that status. m came with in_avail
- * bytes after it (HF_SLOT in flags: its buffer is bulk slot `slot`). */
+ * taken and is answered at once with that status. m (the caller's aligned
+ * copy) came with in_avail bytes after it (HF_SLOT in flags: its buffer is
+ * bulk slot `slot`). */
 static struct io_irp *take_irp(struct kx_hostep *ep, uint64_t id, uint32_t flags, uint64_t slot,
-                               const struct io_msg_irp *msg, const unsigned char *in,
+                               const struct io_msg_irp *m, const unsigned char *in,
                                size_t in_avail, kx_status *why)
 {
-    struct io_msg_irp m = *msg;
     *why = STATUS_INVALID_PARAMETER;
-    size_t n = m.in_len > m.out_len ? m.in_len : m.out_len;
+    size_t n = m->in_len > m->out_len ? m->in_len : m->out_len;
     int in_slot = (flags & HF_SLOT) != 0;
     /* A slot's number and length are checked as any other field: a bad one
      * never reaches past the mapping. */
     if (in_slot ? !ep->bulk || in_avail || slot >= HX_BULK_SLOTS || n > HX_BULK_SLOT_BYTES
-                : m.in_len != in_avail || m.out_len > KX_IO_MAX_TRANSFER)
+                : m->in_len != in_avail || m->out_len > KX_IO_MAX_TRANSFER)
         return NULL;
     *why = STATUS_INSUFFICIENT_RESOURCES;
     struct hrec *hr = kx__hp_rec_get(ep, 1, id);
     if (!hr)
         return NULL;
     hr->r.kind = K_IRP;
-    hr->r.major = m.major;
-    hr->r.u.msg = m;
+    hr->r.major = m->major;
+    hr->r.u.msg = *m;
     uint64_t gen = atomic_load_explicit(&hr->gen, memory_order_relaxed);
     hr->r.u.msg.irp_id = gen << 32 | hr->idx; /* the driver's IRP names ours */
     if (in_slot) { /* kxd put the input there and cleared what needed it */
@@ -106,7 +106,7 @@ static struct io_irp *take_irp(struct kx_hostep *ep, uint64_t id, uint32_t flags
         hr->r.buf_len = (uint32_t)n;
         return &hr->r;
     }
-    if (!set_buffer(hr, in, m.in_len, m.out_len)) {
+    if (!set_buffer(hr, in, m->in_len, m->out_len)) {
         kx__hp_rec_unref(ep, hr, 2);
         return NULL;
     }

@@ -362,16 +362,16 @@ static void take_answers(struct io_hostproc *hp)
     hp->x->ops->poll_done(hp->x);
 }
 
-int kx__hostproc_enter(struct io_hostproc *hp)
+struct io_hostproc *kx__hostproc_enter(struct io_hostproc *hp)
 {
-    if (!hp->poll_ns || (hp->io->host_flags & KX_IO_HOST_SOCKET))
-        return 0;
+    if (!hp || !hp->poll_ns || (hp->io->host_flags & KX_IO_HOST_SOCKET))
+        return NULL;
     atomic_fetch_add_explicit(&hp->poll_users, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&hp->no_poll, memory_order_seq_cst)) {
         atomic_fetch_sub_explicit(&hp->poll_users, 1, memory_order_release);
-        return 0;
+        return NULL;
     }
-    return 1;
+    return hp;
 }
 
 static void polls_leave(struct io_hostproc *hp)

@@ -450,12 +450,13 @@ kx_status kx__hostproc_new(struct kx_io *io, struct io_driver *d,
 int kx__hostproc_post(struct io_hostproc *hp, struct io_irp **recs, size_t n);
 /* The host's bulk slots (NULL on the socket transport). */
 struct io_bulk *kx__hostproc_bulk(const struct io_hostproc *hp);
-/* 1 if this thread may receive hp's answers in the reader's place now: then
+/* hp if this thread may receive hp's answers in the reader's place now: then
  * it calls kx__hostproc_await or kx__hostproc_collect, which end its turn.
- * 0 on the socket, with polling off, or after the host's death. Called
+ * NULL for no host process (hp NULL), on the socket, with polling off, or
+ * after the host's death. Called
  * while something keeps hp from being freed (ns_lock, or a submission in
  * progress on one of its files); once entered, hp stays until the turn ends. */
-int kx__hostproc_enter(struct io_hostproc *hp);
+struct io_hostproc *kx__hostproc_enter(struct io_hostproc *hp);
 /* Waits for the answer to request id, posted to hp as r, receiving the
  * host's answers itself for a while (returns when it is answered or the
  * poll window ends): for a synchronous caller, or a serving thread that may

@@ -180,7 +180,7 @@ static kx_status submit(struct kx_io *io, kx_io_handle h, const struct kx_io_req
         here && !d->proc && kx__host_run_here(d->host, recs, n) ? -1 : kx__post(io, d, recs, n);
     /* Entered while this submission keeps the host from going (a close
      * waits for `submitting`), so hp outlives the turn. */
-    struct io_hostproc *hp = d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
+    struct io_hostproc *hp = kx__hostproc_enter(d->proc);
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (hp && (sync || here)) /* answers without the reader's hop */
         kx__hostproc_await(hp, recs[n - 1], last_id, bytes_moved(reqs, n));
@@ -205,10 +205,8 @@ kx_status kx_io_reap(struct kx_io *io, kx_io_handle h, size_t *n)
         return STATUS_INVALID_HANDLE;
     /* As a submission: a close waits for it, so the host stays. */
     atomic_fetch_add_explicit(&f->submitting, 1, memory_order_seq_cst);
-    struct io_driver *d = f->dev->drv;
-    struct io_hostproc *hp = atomic_load_explicit(&f->state, memory_order_seq_cst) == F_OPEN &&
-                                     d->proc && kx__hostproc_enter(d->proc)
-                                 ? d->proc
+    struct io_hostproc *hp = atomic_load_explicit(&f->state, memory_order_seq_cst) == F_OPEN
+                                 ? kx__hostproc_enter(f->dev->drv->proc)
                                  : NULL;
     atomic_fetch_sub_explicit(&f->submitting, 1, memory_order_release);
     if (hp)
@@ -327,7 +325,7 @@ kx_status kx__send_file_irp(struct kx_io *io, struct io_file *f, uint8_t major, 
     }
     uint64_t id = r->u.msg.irp_id; /* before the push, as in submit() */
     int cpu = kx__post(io, d, &r, 1);
-    struct io_hostproc *hp = !done && d->proc && kx__hostproc_enter(d->proc) ? d->proc : NULL;
+    struct io_hostproc *hp = done ? NULL : kx__hostproc_enter(d->proc);
     pthread_mutex_unlock(&io->ns_lock);
     if (done) {
         kx__wd_note_deadline(io, deadline_ns);
