@@ -250,6 +250,11 @@ static ssize_t conn_write(struct conn *k, const void *buf, size_t n)
     return kx_client_write(k->c, k->h, 0, buf, n, 0, &info) == STATUS_SUCCESS ? (ssize_t)info : -1;
 }
 
+static ssize_t conn_move(struct conn *k, int writing, char *buf)
+{
+    return writing ? conn_write(k, buf, READ_SIZE) : conn_read(k, buf, READ_SIZE);
+}
+
 /* READ_TOTAL bytes in 1 MiB reads, or writes (the zero devices discard
  * them); GB/s into *gb_s. */
 static int measure_bulk(const struct path *p, int writing, double *gb_s)
@@ -262,12 +267,12 @@ static int measure_bulk(const struct path *p, int writing, double *gb_s)
     }
     memset(buf, 0x5a, READ_SIZE);
     for (int i = 0; i < BULK_WARMUP; i++) /* first touches of buffers and slots, untimed */
-        if ((writing ? conn_write(&k, buf, READ_SIZE) : conn_read(&k, buf, READ_SIZE)) <= 0)
+        if (conn_move(&k, writing, buf) <= 0)
             break;
     size_t moved = 0;
     uint64_t start = now_ns();
     while (moved < READ_TOTAL) {
-        ssize_t n = writing ? conn_write(&k, buf, READ_SIZE) : conn_read(&k, buf, READ_SIZE);
+        ssize_t n = conn_move(&k, writing, buf);
         if (n <= 0)
             break;
         moved += (size_t)n;
